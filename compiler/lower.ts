@@ -1,0 +1,542 @@
+// Stage 5: lowering. Takes the resolved program; checks every value (addresses, ports,
+// protocols, priorities, ICMP types, defaults, rule families) and turns the AST into the flat,
+// normalised IR of `ir.ts`. Returns the `ProgramIr`, or undefined when the compilation has errors.
+import { distance } from 'fastest-levenshtein';
+import type { AddrExpr, Direction, IcmpAst, PolicyDecl, PortExpr, ProtoExpr, RuleAst, Verdict } from './ast.ts';
+import {
+  FAMILY_BITS,
+  familyMax,
+  formatPrefix,
+  normalizeRanges,
+  parsePrefix,
+  rangesToPrefixTexts,
+  subtractRanges,
+  type AddrRange,
+  type Family,
+} from './cidr.ts';
+import { Code, assertNever, hasErrors, type DiagnosticCollector } from './diagnostics.ts';
+import { hashProgram } from './hash.ts';
+import { ICMP_TYPE_NAMES, icmpTypeNumber } from './icmp-types.ts';
+import { DIRECTIONS, PORT_PROTOCOLS, PROTOCOL_NUMBERS, type AddrSetIr, type DeclarationIr, type DirectionIr, type IcmpMatchIr, type PortSetIr, type ProgramIr, type RuleIr } from './ir.ts';
+import { protocolName } from './packet.ts';
+import { MAX_PORT, normalizePortIntervals } from './port-set.ts';
+import type { DeclSymbol, ResolvedProgram } from './resolve.ts';
+import type { Span } from './source.ts';
+
+/**
+ * Lowers a resolved program. Every value error is reported once; rules and declarations that
+ * depend on something already reported (a recovered node, a failed name) are skipped silently.
+ * Returns undefined when `diagnostics` holds any error by the end (from this or an earlier
+ * stage): the IR's guarantees (`ir.ts`) hold only for a compilation without errors.
+ */
+export function lower(resolved: ResolvedProgram, diagnostics: DiagnosticCollector): ProgramIr | undefined {
+  const lowerer = createLowerer(resolved, diagnostics);
+  // Every declaration is lowered, used or not, so that its value errors are reported.
+  for (const symbol of resolved.symbols.values()) lowerer.lowerSymbol(symbol);
+  const directions = DIRECTIONS.map((d) => lowerDirection(d, resolved.policies, lowerer, diagnostics));
+  if (hasErrors(diagnostics.items)) return undefined;
+
+  const [ingress, egress] = directions as [LoweredDirection, LoweredDirection];
+  const rules: RuleIr[] = [];
+  const withIds = (dir: LoweredDirection): DirectionIr => ({
+    direction: dir.direction,
+    defaultAction: dir.defaultAction,
+    defaultSpan: dir.defaultSpan,
+    rules: dir.rules.map((r) => {
+      const rule: RuleIr = { id: rules.length, ...r };
+      rules.push(rule);
+      return rule;
+    }),
+  });
+  const ingressIr = withIds(ingress);
+  const egressIr = withIds(egress);
+  const declarations: DeclarationIr[] = [...resolved.symbols.values()].map((s) => ({
+    kind: s.kind,
+    name: s.name,
+    span: s.decl.name.span,
+    uses: [...s.uses],
+  }));
+  const files = resolved.files.map((f) => f.path);
+  const program = { rules, ingress: ingressIr, egress: egressIr, declarations, files };
+  return { ...program, hash: hashProgram(program) };
+}
+
+// ---- Values -------------------------------------------------------------------------------------
+
+/** An exact address set as normalised ranges per family. */
+interface AddrValue {
+  readonly v4: readonly AddrRange[];
+  readonly v6: readonly AddrRange[];
+}
+
+interface SymbolValue {
+  readonly addr?: AddrValue;
+  readonly ports?: PortSetIr;
+}
+
+const ALL4: readonly AddrRange[] = [[0n, familyMax(4)]];
+const ALL6: readonly AddrRange[] = [[0n, familyMax(6)]];
+const ANY_VALUES: Readonly<Record<'any' | 'any4' | 'any6', AddrValue>> = {
+  any: { v4: ALL4, v6: ALL6 },
+  any4: { v4: ALL4, v6: [] },
+  any6: { v4: [], v6: ALL6 },
+};
+
+interface Lowerer {
+  /** The symbol's value, computed once; undefined when it failed (already reported). */
+  lowerSymbol(symbol: DeclSymbol): SymbolValue | undefined;
+  lowerAddr(e: AddrExpr): AddrValue | undefined;
+  lowerPorts(e: PortExpr): PortSetIr | undefined;
+  /** The canonical IR of an address value; one object per value, so shared sets share it. */
+  addrSetIr(value: AddrValue): AddrSetIr;
+  readonly diagnostics: DiagnosticCollector;
+}
+
+function createLowerer(resolved: ResolvedProgram, diagnostics: DiagnosticCollector): Lowerer {
+  const symbolValues = new Map<DeclSymbol, SymbolValue | undefined>();
+  const irCache = new WeakMap<AddrValue, AddrSetIr>();
+
+  const lowerSymbol = (symbol: DeclSymbol): SymbolValue | undefined => {
+    if (symbolValues.has(symbol)) return symbolValues.get(symbol);
+    let value: SymbolValue | undefined;
+    if (!symbol.failed) {
+      const d = symbol.decl;
+      if (d.kind === 'SetDecl' && d.value) {
+        const addr = lowerAddr(d.value);
+        value = addr && { addr };
+      } else if (d.kind === 'PortsDecl' && d.value) {
+        const ports = lowerPorts(d.value);
+        value = ports && { ports };
+      }
+    }
+    symbolValues.set(symbol, value);
+    return value;
+  };
+
+  const lowerAddr = (e: AddrExpr): AddrValue | undefined => {
+    switch (e.kind) {
+      case 'AddrLiteral':
+        return lowerAddrLiteral(e.text, e.span, diagnostics);
+      case 'AnyAddr':
+        return ANY_VALUES[e.which];
+      case 'SetRef': {
+        const symbol = resolved.references.get(e);
+        return symbol ? lowerSymbol(symbol)?.addr : undefined;
+      }
+      case 'AddrList': {
+        if (e.items.length === 0) {
+          diagnostics.add(Code.EmptySetLiteral, e.span, { what: 'address set' });
+          return undefined;
+        }
+        // Every item is lowered (each may hold its own mistake); the union is normalised once.
+        const v4: AddrRange[] = [];
+        const v6: AddrRange[] = [];
+        let ok = true;
+        for (const item of e.items) {
+          const v = lowerAddr(item);
+          if (!v) ok = false;
+          else if (ok) {
+            for (const r of v.v4) v4.push(r);
+            for (const r of v.v6) v6.push(r);
+          }
+        }
+        return ok ? { v4: normalizeRanges(v4), v6: normalizeRanges(v6) } : undefined;
+      }
+      case 'AddrExcept': {
+        const base = lowerAddr(e.base);
+        const excluded = lowerAddr(e.excluded);
+        if (!base || !excluded) return undefined;
+        const v4 = subtractRanges(base.v4, excluded.v4);
+        const v6 = subtractRanges(base.v6, excluded.v6);
+        if (v4.length === 0 && v6.length === 0) {
+          diagnostics.add(Code.EmptyAfterExcept, e.span);
+          return undefined;
+        }
+        return { v4, v6 };
+      }
+      default:
+        return assertNever(e);
+    }
+  };
+
+  const lowerPorts = (e: PortExpr): PortSetIr | undefined => {
+    switch (e.kind) {
+      case 'PortNumber':
+        return lowerPortNumber(e.value, e.span, diagnostics) ? [[e.value, e.value]] : undefined;
+      case 'PortRange': {
+        const lowOk = lowerPortNumber(e.low.value, e.low.span, diagnostics);
+        const highOk = lowerPortNumber(e.high.value, e.high.span, diagnostics);
+        if (!lowOk || !highOk) return undefined;
+        if (e.low.value > e.high.value) {
+          diagnostics.add(Code.PortRangeReversed, e.span, { low: e.low.value, high: e.high.value });
+          return undefined;
+        }
+        return [[e.low.value, e.high.value]];
+      }
+      case 'PortsRef': {
+        const symbol = resolved.references.get(e);
+        return symbol ? lowerSymbol(symbol)?.ports : undefined;
+      }
+      case 'PortList': {
+        if (e.items.length === 0) {
+          diagnostics.add(Code.EmptySetLiteral, e.span, { what: 'port set' });
+          return undefined;
+        }
+        const all: (readonly [number, number])[] = [];
+        let ok = true;
+        for (const item of e.items) {
+          const v = lowerPorts(item);
+          if (!v) ok = false;
+          else if (ok) for (const r of v) all.push(r);
+        }
+        return ok ? normalizePortIntervals(all) : undefined;
+      }
+      default:
+        return assertNever(e);
+    }
+  };
+
+  const addrSetIr = (value: AddrValue): AddrSetIr => {
+    let ir = irCache.get(value);
+    if (!ir) {
+      ir = { v4: rangesToPrefixTexts(4, value.v4), v6: rangesToPrefixTexts(6, value.v6) };
+      irCache.set(value, ir);
+    }
+    return ir;
+  };
+
+  return { lowerSymbol, lowerAddr, lowerPorts, addrSetIr, diagnostics };
+}
+
+function lowerAddrLiteral(text: string, span: Span, diagnostics: DiagnosticCollector): AddrValue | undefined {
+  const r = parsePrefix(text);
+  if (r.ok) {
+    const { family, value, length } = r.prefix;
+    const range: AddrRange = [value, value + (1n << BigInt(FAMILY_BITS[family] - length)) - 1n];
+    return family === 4 ? { v4: [range], v6: [] } : { v4: [], v6: [range] };
+  }
+  switch (r.error) {
+    case 'invalid-ipv4':
+      diagnostics.add(Code.InvalidIpv4, span, { text, hint: ipv4Hint(text) });
+      return undefined;
+    case 'invalid-ipv6':
+      diagnostics.add(Code.InvalidIpv6, span, { text, hint: 'an IPv6 address has up to eight groups of 1-4 hex digits, with at most one ::' });
+      return undefined;
+    case 'length-out-of-range': {
+      // The span covers `/LEN`, the part to fix.
+      const slash = text.indexOf('/');
+      diagnostics.add(
+        Code.PrefixLengthOutOfRange,
+        { file: span.file, start: span.start + slash, end: span.end },
+        { length: r.length, family: r.family, max: FAMILY_BITS[r.family] },
+      );
+      return undefined;
+    }
+    case 'host-bits':
+      diagnostics.add(Code.HostBitsSet, span, { text, network: formatPrefix(r.network) });
+      return undefined;
+    default:
+      return assertNever(r);
+  }
+}
+
+function ipv4Hint(text: string): string {
+  const addr = text.split('/')[0] ?? '';
+  const parts = addr.split('.');
+  if (parts.length !== 4) return `an IPv4 address has four numbers separated by dots; '${addr}' has ${parts.length}`;
+  const bad = parts.find((p) => !/^(0|[1-9][0-9]{0,2})$/.test(p) || Number(p) > 255);
+  if (bad !== undefined && /^0[0-9]+$/.test(bad)) return `write '${bad}' without leading zeros`;
+  return 'each of the four numbers runs from 0 to 255';
+}
+
+function lowerPortNumber(value: number, span: Span, diagnostics: DiagnosticCollector): boolean {
+  if (Number.isInteger(value) && value >= 0 && value <= MAX_PORT) return true;
+  diagnostics.add(Code.PortOutOfRange, span, { port: value });
+  return false;
+}
+
+// ---- Protocols ----------------------------------------------------------------------------------
+
+/** Sorted unique protocol numbers, null for `any`, undefined when an error was reported. */
+function lowerProtocols(e: ProtoExpr, diagnostics: DiagnosticCollector): readonly number[] | null | undefined {
+  const out = new Set<number>();
+  let any = false;
+  let ok = true;
+  const visit = (p: ProtoExpr): void => {
+    switch (p.kind) {
+      case 'ProtoName':
+        if (p.name === 'any') any = true;
+        else out.add(PROTOCOL_NUMBERS[p.name]);
+        return;
+      case 'ProtoNumber':
+        if (Number.isInteger(p.value) && p.value >= 0 && p.value <= 255) out.add(p.value);
+        else {
+          diagnostics.add(Code.ProtocolOutOfRange, p.span, { value: p.value });
+          ok = false;
+        }
+        return;
+      case 'ProtoList':
+        if (p.items.length === 0) {
+          diagnostics.add(Code.EmptySetLiteral, p.span, { what: 'protocol list' });
+          ok = false;
+        }
+        for (const item of p.items) visit(item);
+        return;
+      default:
+        return assertNever(p);
+    }
+  };
+  visit(e);
+  if (!ok) return undefined;
+  return any ? null : [...out].sort((a, b) => a - b);
+}
+
+// ---- Rules --------------------------------------------------------------------------------------
+
+type LoweredRule = Omit<RuleIr, 'id'>;
+
+interface LoweredDirection {
+  readonly direction: Direction;
+  readonly defaultAction: Verdict;
+  readonly defaultSpan: Span | null;
+  /** Ascending priority. */
+  readonly rules: readonly LoweredRule[];
+}
+
+function lowerDirection(direction: Direction, policies: readonly PolicyDecl[], lowerer: Lowerer, diagnostics: DiagnosticCollector): LoweredDirection {
+  let stated: { verdict: Verdict; span: Span } | undefined;
+  const byPriority = new Map<number, RuleAst>();
+  const byName = new Map<string, RuleAst>();
+  const rules: LoweredRule[] = [];
+  for (const policy of policies) {
+    if (policy.direction !== direction) continue;
+    const d = policy.defaultAction;
+    if (d) {
+      if (!stated) stated = d;
+      else if (stated.verdict !== d.verdict) {
+        diagnostics.add(
+          Code.ConflictingDefaults,
+          d.span,
+          { direction, action: d.verdict, other: stated.verdict },
+          { related: [{ span: stated.span, message: `the ${direction} default is ${stated.verdict} here` }] },
+        );
+      }
+    }
+    for (const rule of policy.rules) {
+      if (rule.recovered) continue;
+      const priorityOk = lowerPriority(rule, direction, byPriority, diagnostics);
+      lowerRuleName(rule, direction, byName, diagnostics);
+      const lowered = lowerRule(rule, direction, lowerer);
+      if (lowered && priorityOk) rules.push(lowered);
+    }
+  }
+  rules.sort((a, b) => a.priority - b.priority);
+  return { direction, defaultAction: stated?.verdict ?? 'deny', defaultSpan: stated?.span ?? null, rules };
+}
+
+function lowerPriority(rule: RuleAst, direction: Direction, seen: Map<number, RuleAst>, diagnostics: DiagnosticCollector): boolean {
+  const p = rule.priority;
+  if (!Number.isInteger(p.value) || p.value < 0 || p.value > 65535) {
+    diagnostics.add(Code.PriorityOutOfRange, p.span, { value: p.value });
+    return false;
+  }
+  const other = seen.get(p.value);
+  if (other) {
+    diagnostics.add(
+      Code.DuplicatePriority,
+      p.span,
+      { priority: p.value, direction },
+      { related: [{ span: other.span, message: `${ruleLabel(other, direction)} has priority ${p.value}` }] },
+    );
+    return false;
+  }
+  seen.set(p.value, rule);
+  return true;
+}
+
+function lowerRuleName(rule: RuleAst, direction: Direction, seen: Map<string, RuleAst>, diagnostics: DiagnosticCollector): void {
+  if (!rule.name) return;
+  const other = seen.get(rule.name.name);
+  if (other) {
+    diagnostics.add(Code.DuplicateRuleName, rule.name.span, { name: rule.name.name, direction }, { related: [{ span: (other.name ?? other).span, message: `'${rule.name.name}' first names this rule` }] });
+    return;
+  }
+  seen.set(rule.name.name, rule);
+}
+
+/** `ssh-office` for a named rule, `ingress/300` for an unnamed one. */
+function ruleLabel(rule: RuleAst, direction: Direction): string {
+  return rule.name ? `rule '${rule.name.name}'` : `rule ${direction}/${rule.priority.value}`;
+}
+
+/** Lowers one rule's matching parts; undefined when any part failed (already reported). */
+function lowerRule(rule: RuleAst, direction: Direction, lowerer: Lowerer): LoweredRule | undefined {
+  const { diagnostics } = lowerer;
+  // A rule the parser did not flag as recovered still has every mandatory part; the checks keep
+  // a half-built tree from becoming a crash.
+  if (!rule.action || !rule.protocol || !rule.src || !rule.dst) return undefined;
+  const protocols = lowerProtocols(rule.protocol, diagnostics);
+  const src = lowerer.lowerAddr(rule.src);
+  const dst = lowerer.lowerAddr(rule.dst);
+  const srcPorts = rule.srcPorts ? lowerer.lowerPorts(rule.srcPorts) : null;
+  const dstPorts = rule.dstPorts ? lowerer.lowerPorts(rule.dstPorts) : null;
+  if (protocols !== undefined && (rule.srcPorts || rule.dstPorts)) {
+    const offending = protocols === null ? 'any' : protocols.find((p) => !PORT_PROTOCOLS.includes(p));
+    if (offending !== undefined) {
+      const at = (rule.srcPorts ?? rule.dstPorts) as PortExpr;
+      diagnostics.add(
+        Code.PortWithoutPortProtocol,
+        at.span,
+        { protocol: typeof offending === 'string' ? offending : protocolName(offending) },
+        { related: [{ span: rule.protocol.span, message: 'the rule\'s protocols' }] },
+      );
+      return undefined;
+    }
+  }
+  const icmp = rule.icmp ? lowerIcmp(rule.icmp, rule.protocol.span, protocols, diagnostics) : null;
+  if (protocols === undefined || !src || !dst || srcPorts === undefined || dstPorts === undefined || icmp === undefined) return undefined;
+
+  const families = lowerFamilies(rule, protocols, src, dst, diagnostics);
+  if (!families) return undefined;
+  const side = (v: AddrValue): AddrSetIr => {
+    const ir = lowerer.addrSetIr(v);
+    return { v4: families.v4 ? ir.v4 : [], v6: families.v6 ? ir.v6 : [] };
+  };
+  return {
+    direction,
+    priority: rule.priority.value,
+    name: rule.name ? rule.name.name : `${direction}/${rule.priority.value}`,
+    named: rule.name !== undefined,
+    action: rule.action.verdict,
+    log: rule.action.log,
+    protocols,
+    src: side(src),
+    dst: side(dst),
+    srcPorts,
+    dstPorts,
+    icmp,
+    description: rule.description ? rule.description.value : null,
+    span: rule.span,
+  };
+}
+
+const ICMP_PROTOCOLS: readonly number[] = [PROTOCOL_NUMBERS.icmp, PROTOCOL_NUMBERS.icmpv6];
+
+/** The ICMP match; undefined when an error was reported. `protocols` undefined: already failed. */
+function lowerIcmp(icmp: IcmpAst, protoSpan: Span, protocols: readonly number[] | null | undefined, diagnostics: DiagnosticCollector): IcmpMatchIr | undefined {
+  let ok = true;
+  let protocolsOk = protocols !== undefined;
+  if (protocols !== undefined) {
+    const offending = protocols === null ? 'any' : protocols.find((p) => !ICMP_PROTOCOLS.includes(p));
+    if (offending !== undefined) {
+      diagnostics.add(
+        Code.IcmpWithoutIcmpProtocol,
+        icmp.span,
+        { protocol: typeof offending === 'string' ? offending : protocolName(offending) },
+        { related: [{ span: protoSpan, message: 'the rule\'s protocols' }] },
+      );
+      ok = false;
+      protocolsOk = false;
+    }
+  }
+  const has4 = protocolsOk && protocols !== null && protocols !== undefined && protocols.includes(PROTOCOL_NUMBERS.icmp);
+  const has6 = protocolsOk && protocols !== null && protocols !== undefined && protocols.includes(PROTOCOL_NUMBERS.icmpv6);
+
+  let type4: number | null = null;
+  let type6: number | null = null;
+  const t = icmp.type;
+  if ('value' in t) {
+    if (lowerIcmpNumber(t.value, 'type', t.span, diagnostics)) {
+      type4 = has4 ? t.value : null;
+      type6 = has6 ? t.value : null;
+    } else ok = false;
+  } else {
+    const n4 = icmpTypeNumber(4, t.name);
+    const n6 = icmpTypeNumber(6, t.name);
+    if (n4 === undefined && n6 === undefined) {
+      const suggestion = suggestIcmpName(t.name);
+      diagnostics.add(Code.UnknownIcmpType, t.span, suggestion === undefined ? { name: t.name } : { name: t.name, suggestion });
+      ok = false;
+    } else if (protocolsOk) {
+      const missing = has4 && n4 === undefined ? 'icmp' : has6 && n6 === undefined ? 'icmpv6' : undefined;
+      if (missing !== undefined) {
+        const hint =
+          has4 && has6
+            ? `'${t.name}' exists only for ${missing === 'icmp' ? 'icmpv6' : 'icmp'}; split the rule into an icmp and an icmpv6 rule`
+            : `'${t.name}' is an ${missing === 'icmp' ? 'icmpv6' : 'icmp'} type; use protocol ${missing === 'icmp' ? 'icmpv6' : 'icmp'}, or a type number`;
+        diagnostics.add(Code.IcmpTypeNotInFamily, t.span, { name: t.name, protocol: missing, hint });
+        ok = false;
+      } else {
+        type4 = has4 ? (n4 ?? null) : null;
+        type6 = has6 ? (n6 ?? null) : null;
+      }
+    }
+  }
+  let code: number | null = null;
+  if (icmp.code) {
+    if (lowerIcmpNumber(icmp.code.value, 'code', icmp.code.span, diagnostics)) code = icmp.code.value;
+    else ok = false;
+  }
+  return ok ? { type4, type6, code } : undefined;
+}
+
+function lowerIcmpNumber(value: number, what: 'type' | 'code', span: Span, diagnostics: DiagnosticCollector): boolean {
+  if (Number.isInteger(value) && value >= 0 && value <= 255) return true;
+  diagnostics.add(Code.IcmpValueOutOfRange, span, { what, value });
+  return false;
+}
+
+function suggestIcmpName(name: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of ICMP_TYPE_NAMES) {
+    const d = distance(name, candidate);
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(1, Math.floor(Math.max(name.length, best.length) / 3)) ? best : undefined;
+}
+
+// ---- Families -----------------------------------------------------------------------------------
+
+/**
+ * The address families a rule can match (ir.ts, "family"): those both sides hold, that a
+ * protocol of the rule exists in (icmp is IPv4's, icmpv6 IPv6's) and, with an ICMP type, that
+ * the type was given for. Reports SEG3016 when none is left.
+ */
+function lowerFamilies(
+  rule: RuleAst,
+  protocols: readonly number[] | null,
+  src: AddrValue,
+  dst: AddrValue,
+  diagnostics: DiagnosticCollector,
+): { v4: boolean; v6: boolean } | undefined {
+  const addrFamilies = (v: AddrValue): Family[] => [...(v.v4.length > 0 ? [4 as const] : []), ...(v.v6.length > 0 ? [6 as const] : [])];
+  const srcFamilies = addrFamilies(src);
+  const dstFamilies = addrFamilies(dst);
+  const both = srcFamilies.filter((f) => dstFamilies.includes(f));
+  // Protocols other than icmp exist in IPv6 too, and those other than icmpv6 in IPv4.
+  const protoFamilies: Family[] = protocols === null ? [4, 6] : [
+    ...(protocols.some((p) => p !== PROTOCOL_NUMBERS.icmpv6) ? [4 as const] : []),
+    ...(protocols.some((p) => p !== PROTOCOL_NUMBERS.icmp) ? [6 as const] : []),
+  ];
+  const left = both.filter((f) => protoFamilies.includes(f));
+  if (left.length > 0) return { v4: left.includes(4), v6: left.includes(6) };
+
+  const only = (fs: Family[]): string => `only IPv${fs[0]} addresses`;
+  let reason: string;
+  let hint: string;
+  if (both.length === 0) {
+    reason = `the source has ${only(srcFamilies)} and the destination ${only(dstFamilies)}`;
+    hint = 'use addresses of one family on both sides, or split the rule per family';
+  } else {
+    const fam = both[0] as Family;
+    const proto = fam === 6 ? 'icmp' : 'icmpv6';
+    reason = `${proto} exists only in IPv${fam === 6 ? 4 : 6}, but the addresses are ${fam === 6 ? 'IPv6' : 'IPv4'} only`;
+    hint = `use ${fam === 6 ? 'icmpv6' : 'icmp'} for IPv${fam} addresses`;
+  }
+  diagnostics.add(Code.RuleMatchesNothing, rule.span, { reason, hint });
+  return undefined;
+}

@@ -1,0 +1,329 @@
+// Stage 4: name resolution. Takes the root files and a host; loads and parses each file once
+// (following includes), collects the `set` and `ports` declarations of every file into one
+// namespace and points every name reference at its declaration. Returns a `ResolvedProgram`.
+import { closest, distance } from 'fastest-levenshtein';
+import type { AddrExpr, FileAst, IncludeDecl, PolicyDecl, PortExpr, PortsDecl, PortsRef, RuleAst, SetDecl, SetRef } from './ast.ts';
+import { Code, assertNever, type DiagnosticCollector, type RelatedInfo } from './diagnostics.ts';
+import { createSourceFile, type CompilerHost, type SourceFile, type Span } from './source.ts';
+
+/** Parses one file (the front end's `parseSourceFile`); passed in so tests can use any parser. */
+export type ParseFile = (file: SourceFile, diagnostics: DiagnosticCollector) => FileAst;
+
+export interface ResolveInput {
+  readonly rootFiles: readonly string[];
+  readonly host: CompilerHost;
+  readonly parseFile: ParseFile;
+  readonly diagnostics: DiagnosticCollector;
+}
+
+export type SymbolKind = 'set' | 'ports';
+
+/** One declared name: its first declaration and everything resolve learned about it. */
+export interface DeclSymbol {
+  readonly kind: SymbolKind;
+  readonly name: string;
+  readonly decl: SetDecl | PortsDecl;
+  /** Spans of the references that resolved to this symbol, in file then offset order. */
+  readonly uses: Span[];
+  /**
+   * True when the declaration cannot be given a value: it was recovered by the parser, takes part
+   * in a cycle, or refers (directly or not) to an unknown, wrong-kind or failed name. Its error is
+   * already reported; everything that uses it is skipped without another diagnostic.
+   */
+  failed: boolean;
+}
+
+/**
+ * What holds after `resolve`:
+ * - every file of the compilation (roots and includes) was read and parsed exactly once; `files`
+ *   and `asts` list them sorted by path, and every later walk follows that order, so results do
+ *   not depend on the order of files on the command line;
+ * - `symbols` maps each declared name to its first declaration (file, then offset order); a name
+ *   declared again, as a set or as ports, has been reported (SEG2003);
+ * - every name reference outside recovered nodes is in `references`: it maps to the symbol of
+ *   the right kind, or to null when it is unknown or of the wrong kind (reported: SEG2001,
+ *   SEG2002, SEG2006);
+ * - a symbol is `failed` when its value cannot be computed (recovered, cyclic (SEG2005), or
+ *   depending on a failed name); no further diagnostic is due for it or for its users;
+ * - `policies` are the policy blocks of every file, files sorted by path, blocks in text order.
+ */
+export interface ResolvedProgram {
+  readonly files: readonly SourceFile[];
+  readonly asts: readonly FileAst[];
+  readonly symbols: ReadonlyMap<string, DeclSymbol>;
+  readonly references: ReadonlyMap<SetRef | PortsRef, DeclSymbol | null>;
+  readonly policies: readonly PolicyDecl[];
+}
+
+export function resolve(input: ResolveInput): ResolvedProgram {
+  const { files, asts } = resolveFiles(input);
+  const symbols = resolveDeclarations(asts, input.diagnostics);
+  const references = new Map<SetRef | PortsRef, DeclSymbol | null>();
+  const dependencies: Dependencies = new Map();
+  const walker = createReferenceWalker(symbols, references, input.diagnostics);
+  for (const ast of asts) {
+    for (const d of ast.declarations) {
+      if (d.kind === 'SetDecl' || d.kind === 'PortsDecl') {
+        if (d.recovered || d.value === undefined) continue;
+        // Only the first declaration of a name has a symbol; a duplicate's value is still
+        // checked for unknown names, since those are separate mistakes.
+        const own = symbols.get(d.name.name);
+        const deps = walker.walkDeclaration(d);
+        if (own && own.decl === d) dependencies.set(own, deps);
+      } else if (d.kind === 'Policy') {
+        for (const rule of d.rules) if (!rule.recovered) walker.walkRule(rule);
+      }
+    }
+  }
+  resolveCycles(symbols, dependencies, input.diagnostics);
+  resolveFailures(symbols, dependencies);
+  const policies = asts.flatMap((a) => a.declarations.filter((d): d is PolicyDecl => d.kind === 'Policy'));
+  return { files, asts, symbols, references, policies };
+}
+
+/** What each declaration's value refers to, found while walking; used by the cycle and failure passes. */
+type Dependencies = Map<DeclSymbol, Dependency[]>;
+
+interface Dependency {
+  /** Null when the reference did not resolve (the depending symbol fails). */
+  readonly target: DeclSymbol | null;
+  readonly span: Span;
+}
+
+// ---- Files and includes -----------------------------------------------------------------------
+
+function resolveFiles(input: ResolveInput): { files: SourceFile[]; asts: FileAst[] } {
+  const { host, parseFile, diagnostics } = input;
+  const loaded = new Map<string, { file: SourceFile; ast: FileAst }>();
+  const onStack: string[] = [];
+
+  const visit = (path: string, from: IncludeDecl | undefined): void => {
+    const cycleAt = onStack.indexOf(path);
+    if (cycleAt >= 0 && from) {
+      const cycle = [...onStack.slice(cycleAt), path].join(' -> ');
+      diagnostics.add(Code.IncludeCycle, from.pathSpan, { cycle });
+      return;
+    }
+    if (loaded.has(path)) return;
+    const text = host.readFile(path);
+    if (text === undefined) {
+      // A missing root file has no include to point at: the span is the empty start of it.
+      diagnostics.add(Code.IncludeNotFound, from ? from.pathSpan : { file: path, start: 0, end: 0 }, { path });
+      return;
+    }
+    const file = createSourceFile(path, text);
+    const ast = parseFile(file, diagnostics);
+    loaded.set(path, { file, ast });
+    onStack.push(path);
+    for (const d of ast.declarations) {
+      if (d.kind === 'Include' && !d.recovered) visit(host.resolveInclude(path, d.path), d);
+    }
+    onStack.pop();
+  };
+
+  // Roots in sorted order, so the same include cycle is reported whatever the command line order.
+  for (const root of [...new Set(input.rootFiles)].sort(comparePaths)) visit(root, undefined);
+  const paths = [...loaded.keys()].sort(comparePaths);
+  return {
+    files: paths.map((p) => (loaded.get(p) as { file: SourceFile }).file),
+    asts: paths.map((p) => (loaded.get(p) as { ast: FileAst }).ast),
+  };
+}
+
+function comparePaths(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// ---- Declarations -------------------------------------------------------------------------------
+
+function resolveDeclarations(asts: readonly FileAst[], diagnostics: DiagnosticCollector): Map<string, DeclSymbol> {
+  const symbols = new Map<string, DeclSymbol>();
+  for (const ast of asts) {
+    for (const d of ast.declarations) {
+      if (d.kind !== 'SetDecl' && d.kind !== 'PortsDecl') continue;
+      const name = d.name.name;
+      // A recovered declaration may lack even its name; an empty one is not declared.
+      if (name === '') continue;
+      const first = symbols.get(name);
+      if (first) {
+        diagnostics.add(Code.DuplicateDeclaration, d.name.span, { name }, { related: [{ span: first.decl.name.span, message: `'${name}' is first declared here` }] });
+        continue;
+      }
+      symbols.set(name, {
+        kind: declarationKind(d),
+        name,
+        decl: d,
+        uses: [],
+        failed: d.recovered === true || d.value === undefined,
+      });
+    }
+  }
+  return symbols;
+}
+
+function declarationKind(d: SetDecl | PortsDecl): SymbolKind {
+  return d.kind === 'SetDecl' ? 'set' : 'ports';
+}
+
+const KIND_PHRASE: Readonly<Record<SymbolKind, { a: string; an: string }>> = {
+  set: { a: 'address set', an: 'an address set' },
+  ports: { a: 'port set', an: 'a port set' },
+};
+
+// ---- References ---------------------------------------------------------------------------------
+
+interface ReferenceWalker {
+  /** Resolves the references of a declaration's value; returns what it depends on. */
+  walkDeclaration(d: SetDecl | PortsDecl): Dependency[];
+  walkRule(rule: RuleAst): void;
+}
+
+function createReferenceWalker(
+  symbols: ReadonlyMap<string, DeclSymbol>,
+  references: Map<SetRef | PortsRef, DeclSymbol | null>,
+  diagnostics: DiagnosticCollector,
+): ReferenceWalker {
+  // Candidates for "did you mean", per kind, sorted so that ties resolve the same way every run.
+  const namesOf = (kind: SymbolKind) => [...symbols.values()].filter((s) => s.kind === kind).map((s) => s.name).sort();
+  const candidates: Record<SymbolKind, string[] | undefined> = { set: undefined, ports: undefined };
+
+  const resolveRef = (ref: SetRef | PortsRef, deps: Dependency[] | undefined): void => {
+    const expected: SymbolKind = ref.kind === 'SetRef' ? 'set' : 'ports';
+    const symbol = symbols.get(ref.name);
+    let target: DeclSymbol | null = null;
+    if (!symbol) {
+      const names = (candidates[expected] ??= namesOf(expected));
+      const suggestion = suggestName(ref.name, names);
+      diagnostics.add(expected === 'set' ? Code.UnknownSet : Code.UnknownPorts, ref.span, suggestion === undefined ? { name: ref.name } : { name: ref.name, suggestion });
+    } else if (symbol.kind !== expected) {
+      diagnostics.add(
+        Code.WrongKindOfName,
+        ref.span,
+        { name: ref.name, actual: KIND_PHRASE[symbol.kind].a, expected: KIND_PHRASE[expected].an },
+        { related: [{ span: symbol.decl.name.span, message: `'${ref.name}' is declared here` }] },
+      );
+    } else {
+      target = symbol;
+      symbol.uses.push(ref.span);
+    }
+    references.set(ref, target);
+    deps?.push({ target, span: ref.span });
+  };
+
+  const walkAddr = (e: AddrExpr, deps: Dependency[] | undefined): void => {
+    switch (e.kind) {
+      case 'AddrLiteral':
+      case 'AnyAddr':
+        return;
+      case 'SetRef':
+        return resolveRef(e, deps);
+      case 'AddrList':
+        for (const item of e.items) walkAddr(item, deps);
+        return;
+      case 'AddrExcept':
+        walkAddr(e.base, deps);
+        walkAddr(e.excluded, deps);
+        return;
+      default:
+        return assertNever(e);
+    }
+  };
+
+  const walkPorts = (e: PortExpr, deps: Dependency[] | undefined): void => {
+    switch (e.kind) {
+      case 'PortNumber':
+      case 'PortRange':
+        return;
+      case 'PortsRef':
+        return resolveRef(e, deps);
+      case 'PortList':
+        for (const item of e.items) walkPorts(item, deps);
+        return;
+      default:
+        return assertNever(e);
+    }
+  };
+
+  return {
+    walkDeclaration(d) {
+      const deps: Dependency[] = [];
+      if (d.kind === 'SetDecl' && d.value) walkAddr(d.value, deps);
+      else if (d.kind === 'PortsDecl' && d.value) walkPorts(d.value, deps);
+      return deps;
+    },
+    walkRule(rule) {
+      if (rule.src) walkAddr(rule.src, undefined);
+      if (rule.dst) walkAddr(rule.dst, undefined);
+      if (rule.srcPorts) walkPorts(rule.srcPorts, undefined);
+      if (rule.dstPorts) walkPorts(rule.dstPorts, undefined);
+    },
+  };
+}
+
+/** The closest declared name, when it is close enough to be a plausible typo. */
+export function suggestName(name: string, candidates: readonly string[]): string | undefined {
+  if (candidates.length === 0) return undefined;
+  const best = closest(name, candidates);
+  const limit = Math.max(1, Math.floor(Math.max(name.length, best.length) / 3));
+  return distance(name, best) <= limit ? best : undefined;
+}
+
+// ---- Cycles and failures --------------------------------------------------------------------------
+
+/** Reports each cycle among declarations once (SEG2005) and marks its members failed. */
+function resolveCycles(symbols: ReadonlyMap<string, DeclSymbol>, dependencies: Dependencies, diagnostics: DiagnosticCollector): void {
+  const state = new Map<DeclSymbol, 'active' | 'done'>();
+  const stack: { symbol: DeclSymbol; via: Span | undefined }[] = [];
+
+  const visit = (symbol: DeclSymbol, via: Span | undefined): void => {
+    state.set(symbol, 'active');
+    stack.push({ symbol, via });
+    for (const dep of dependencies.get(symbol) ?? []) {
+      const target = dep.target;
+      if (!target) continue;
+      const s = state.get(target);
+      if (s === undefined) visit(target, dep.span);
+      else if (s === 'active') reportCycle(target, dep.span);
+    }
+    stack.pop();
+    state.set(symbol, 'done');
+  };
+
+  const reportCycle = (start: DeclSymbol, closing: Span): void => {
+    const from = stack.findIndex((f) => f.symbol === start);
+    const members = stack.slice(from);
+    const cycle = [...members.map((f) => f.symbol.name), start.name].join(' -> ');
+    // The references that form the cycle, each in the declaration that makes it.
+    const related: RelatedInfo[] = [];
+    for (let i = 1; i < members.length; i++) {
+      const f = members[i] as (typeof members)[number];
+      if (f.via) related.push({ span: f.via, message: `'${(members[i - 1] as (typeof members)[number]).symbol.name}' uses '${f.symbol.name}' here` });
+    }
+    related.push({ span: closing, message: `'${(members[members.length - 1] as (typeof members)[number]).symbol.name}' uses '${start.name}' here` });
+    diagnostics.add(Code.CyclicDeclaration, start.decl.name.span, { name: start.name, cycle }, { related });
+    for (const f of members) f.symbol.failed = true;
+  };
+
+  // Declarations in file then offset order (the map's insertion order), so a cycle is reported
+  // at the same declaration whatever the command line order.
+  for (const symbol of symbols.values()) if (!state.has(symbol)) visit(symbol, undefined);
+}
+
+/** Marks every symbol failed that depends on an unresolved reference or a failed symbol. */
+function resolveFailures(symbols: ReadonlyMap<string, DeclSymbol>, dependencies: Dependencies): void {
+  const memo = new Map<DeclSymbol, boolean>();
+  const fails = (symbol: DeclSymbol): boolean => {
+    const known = memo.get(symbol);
+    if (known !== undefined) return known;
+    // Cycles are already failed, so recursion ends at them; mark before descending regardless.
+    memo.set(symbol, symbol.failed);
+    let failed = symbol.failed;
+    for (const dep of dependencies.get(symbol) ?? []) {
+      if (dep.target === null || fails(dep.target)) failed = true;
+    }
+    symbol.failed = failed;
+    memo.set(symbol, failed);
+    return failed;
+  };
+  for (const symbol of symbols.values()) fails(symbol);
+}
