@@ -106,7 +106,7 @@ export const DIAGNOSTICS: Readonly<Record<DiagnosticCode, DiagnosticDef>> = {
   SEG2003: def(Code.DuplicateDeclaration, 'error', 'name', "'{name}' is declared more than once", 'rename one of them; names are shared by every file of a compilation'),
   SEG2004: def(Code.DuplicateRuleName, 'error', 'name', "rule name '{name}' is used twice in {direction}", 'give each rule of a direction its own name'),
   SEG2005: def(Code.CyclicDeclaration, 'error', 'name', "'{name}' is defined in terms of itself ({cycle})"),
-  SEG2006: def(Code.WrongKindOfName, 'error', 'name', "'{name}' is a {actual}, but {expected} is expected here"),
+  SEG2006: def(Code.WrongKindOfName, 'error', 'name', "'{name}' is {actual}, but {expected} is expected here"),
   SEG2101: def(Code.UnusedSet, 'info', 'name', "address set '{name}' is never used", 'remove it, or use it in a rule'),
   SEG2102: def(Code.UnusedPorts, 'info', 'name', "port set '{name}' is never used", 'remove it, or use it in a rule'),
 

@@ -165,10 +165,7 @@ function declarationKind(d: SetDecl | PortsDecl): SymbolKind {
   return d.kind === 'SetDecl' ? 'set' : 'ports';
 }
 
-const KIND_PHRASE: Readonly<Record<SymbolKind, { a: string; an: string }>> = {
-  set: { a: 'address set', an: 'an address set' },
-  ports: { a: 'port set', an: 'a port set' },
-};
+const KIND_PHRASE: Readonly<Record<SymbolKind, string>> = { set: 'an address set', ports: 'a port set' };
 
 // ---- References ---------------------------------------------------------------------------------
 
@@ -199,7 +196,7 @@ function createReferenceWalker(
       diagnostics.add(
         Code.WrongKindOfName,
         ref.span,
-        { name: ref.name, actual: KIND_PHRASE[symbol.kind].a, expected: KIND_PHRASE[expected].an },
+        { name: ref.name, actual: KIND_PHRASE[symbol.kind], expected: KIND_PHRASE[expected] },
         { related: [{ span: symbol.decl.name.span, message: `'${ref.name}' is declared here` }] },
       );
     } else {
