@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
+/* Classification: the first matching rule of a direction, from the active slot's tables.
+ * Each field maps to an equivalence class (a bitmap row of the rules containing the value):
+ * source and destination address by longest-prefix match, ports and ICMP type/code by array
+ * index, protocol by array index. The rows' AND, scanned chunk by chunk from the latest
+ * "first set chunk" of the five rows, gives the first matching rule. docs/datapath.md has the
+ * cost model. */
+#pragma once
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "segc_abi.h"
+#include "maps.h"
+#include "parse.h"
+
+#define SEG_CLASS_FIELDS 5
+
+/**
+ * struct seg_decision - what classification decided.
+ * @rule: the deciding rule id, or SEG_RULE_NONE for the default.
+ * @reason: SEG_REASON_RULE, SEG_REASON_DEFAULT or SEG_REASON_INTERNAL.
+ */
+struct seg_decision {
+	__u32 rule;
+	__u32 reason;
+	__u32 verdict;
+};
+
+/* Index of the lowest set bit of a nonzero word. */
+static __always_inline __u32 seg_ffs64(__u64 w)
+{
+	__u32 n = 0;
+
+	if (!(w & 0xffffffffull)) { n += 32; w >>= 32; }
+	if (!(w & 0xffffull)) { n += 16; w >>= 16; }
+	if (!(w & 0xffull)) { n += 8; w >>= 8; }
+	if (!(w & 0xfull)) { n += 4; w >>= 4; }
+	if (!(w & 0x3ull)) { n += 2; w >>= 2; }
+	if (!(w & 0x1ull)) { n += 1; }
+	return n;
+}
+
+/* A row id, or SEG_RULE_NONE when the trie has no prefix (then no rule contains the address). */
+static __always_inline __u32 seg_address_row(void *prefixes, __u32 dir, const struct seg_packet *pkt,
+					     __u32 field)
+{
+	struct seg_prefix_key key = {};
+	__u32 *row;
+
+	key.prefixlen = SEG_PREFIX_SELECTOR_BITS + 128;
+	key.dir = dir;
+	key.family = pkt->family;
+	key.field = field;
+	if (field == SEG_FIELD_SRC)
+		__builtin_memcpy(key.addr, pkt->src, 16);
+	else
+		__builtin_memcpy(key.addr, pkt->dst, 16);
+	row = bpf_map_lookup_elem(prefixes, &key);
+	return row ? *row : SEG_RULE_NONE;
+}
+
+static __always_inline void seg_decide_default(const struct seg_policy_meta *meta, __u32 dir,
+					       struct seg_decision *out)
+{
+	out->rule = SEG_RULE_NONE;
+	out->reason = SEG_REASON_DEFAULT;
+	out->verdict = meta->default_verdict[dir & 1];
+}
+
+/**
+ * seg_classify - the first rule of @dir that matches @pkt, in the tables of @slot
+ * @pkt: the packet's fields (or a session's first packet, rebuilt)
+ * @dir: enum seg_dir
+ * @slot: the active slot
+ * @meta: that slot's policy header
+ * @out: the decision
+ *
+ * Returns: nothing; @out->reason is SEG_REASON_INTERNAL when a table of the slot is missing.
+ */
+/* verifier: not inlined; its two callers (new packets, re-checked sessions) would otherwise
+ * each carry a copy of its stack frame past the 512-byte limit. */
+static __noinline void seg_classify(const struct seg_packet *pkt, __u32 dir, __u32 slot,
+					 const struct seg_policy_meta *meta, struct seg_decision *out)
+{
+	__u32 rows[SEG_CLASS_FIELDS];
+	void *prefixes, *l4, *icmp, *protos, *bits, *rules;
+	struct seg_l4_rows *l4_src, *l4_dst;
+	struct seg_dir_rows *dr;
+	struct seg_rule_info *info;
+	struct seg_chunk *chunk;
+	__u32 idx, start = 0, chunks, stride, i, f, w;
+
+	dir &= 1;
+	prefixes = bpf_map_lookup_elem(&seg_slot_prefixes, &slot);
+	l4 = bpf_map_lookup_elem(&seg_slot_l4, &slot);
+	icmp = bpf_map_lookup_elem(&seg_slot_icmp, &slot);
+	protos = bpf_map_lookup_elem(&seg_slot_protos, &slot);
+	bits = bpf_map_lookup_elem(&seg_slot_bits, &slot);
+	rules = bpf_map_lookup_elem(&seg_slot_rules, &slot);
+	if (!prefixes || !l4 || !icmp || !protos || !bits || !rules) {
+		out->rule = SEG_RULE_NONE;
+		out->reason = SEG_REASON_INTERNAL;
+		out->verdict = SEG_VERDICT_DENY;
+		return;
+	}
+
+	/* Phase 1: one class (bitmap row) per field. A missing entry means the field's value is
+	 * in no rule, so no rule matches. */
+	rows[0] = seg_address_row(prefixes, dir, pkt, SEG_FIELD_SRC);
+	rows[1] = seg_address_row(prefixes, dir, pkt, SEG_FIELD_DST);
+	idx = pkt->has_ports ? pkt->sport : SEG_L4_NONE;
+	l4_src = bpf_map_lookup_elem(l4, &idx);
+	idx = pkt->has_ports ? pkt->dport : SEG_L4_NONE;
+	l4_dst = bpf_map_lookup_elem(l4, &idx);
+	if (!l4_src || !l4_dst)
+		goto no_match;
+	rows[2] = l4_src->src[dir];
+	rows[3] = l4_dst->dst[dir];
+	if (pkt->has_icmp && meta->icmp_used) {
+		/* The destination-side class of an ICMP packet is that of its type and code. */
+		idx = ((__u32)pkt->family << 16) | ((__u32)pkt->icmp_type << 8) | pkt->icmp_code;
+		dr = bpf_map_lookup_elem(icmp, &idx);
+		if (!dr)
+			goto no_match;
+		rows[3] = dr->row[dir];
+	}
+	idx = ((__u32)pkt->family << 8) | pkt->proto;
+	dr = bpf_map_lookup_elem(protos, &idx);
+	if (!dr)
+		goto no_match;
+	rows[4] = dr->row[dir];
+
+	/* Phase 2: AND the rows from the latest first-set chunk on; the first set bit wins. */
+	chunks = meta->chunks[dir];
+	stride = meta->row_stride;
+#pragma unroll
+	for (f = 0; f < SEG_CLASS_FIELDS; f++) {
+		if (rows[f] == SEG_RULE_NONE)
+			goto no_match;
+		/* From here on rows[] holds each row's first index in the bitmap array. */
+		rows[f] *= stride;
+		chunk = bpf_map_lookup_elem(bits, &rows[f]);
+		if (!chunk)
+			goto no_match;
+		if (chunk->w[0] > start)
+			start = chunk->w[0];
+	}
+	/* verifier: the scan is bounded by SEG_MAX_CHUNKS whatever the policy says. */
+	for (i = 0; i < SEG_MAX_CHUNKS; i++) {
+		struct seg_chunk *ch[SEG_CLASS_FIELDS];
+		__u32 c = start + i;
+
+		if (c >= chunks)
+			break;
+#pragma unroll
+		for (f = 0; f < SEG_CLASS_FIELDS; f++) {
+			idx = rows[f] + 1 + c;
+			ch[f] = bpf_map_lookup_elem(bits, &idx);
+			if (!ch[f])
+				goto no_match;
+		}
+#pragma unroll
+		for (w = 0; w < SEG_CHUNK_WORDS; w++) {
+			__u64 acc = ch[0]->w[w] & ch[1]->w[w] & ch[2]->w[w] & ch[3]->w[w] & ch[4]->w[w];
+
+			if (acc) {
+				idx = meta->rule_offset[dir] + c * SEG_CHUNK_RULES + w * 64 + seg_ffs64(acc);
+				info = bpf_map_lookup_elem(rules, &idx);
+				if (!info)
+					goto no_match;
+				out->rule = idx;
+				out->reason = SEG_REASON_RULE;
+				out->verdict = info->verdict;
+				return;
+			}
+		}
+	}
+no_match:
+	seg_decide_default(meta, dir, out);
+}

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
+/* Map definitions. Policy tables are inner maps held by two-slot outer arrays (one slot is
+ * live, the other is filled by the next deploy); state maps are shared by every generation.
+ * Sizes here are templates: the loader sizes each map from the policy before loading. */
+#pragma once
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "segc_abi.h"
+
+/* Inner map templates. Arrays carry BPF_F_INNER_MAP so that a slot's arrays may differ in
+ * max_entries from the template; tries may differ without it. Templates give sizes, not BTF
+ * types: libbpf 1.1 cannot size a BTF key of an inner map template. */
+struct seg_meta_table {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct seg_policy_meta));
+};
+
+struct seg_prefix_table {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(struct seg_prefix_key));
+	__uint(value_size, sizeof(__u32));
+};
+
+struct seg_l4_table {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(max_entries, SEG_L4_ENTRIES);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct seg_l4_rows));
+};
+
+struct seg_dir_rows_table {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct seg_dir_rows));
+};
+
+struct seg_bits_table {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct seg_chunk));
+};
+
+struct seg_rules_table {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct seg_rule_info));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct seg_config);
+} seg_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, SEG_SLOTS);
+	__type(key, __u32);
+	__array(values, struct seg_meta_table);
+} seg_slot_meta SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, SEG_SLOTS);
+	__type(key, __u32);
+	__array(values, struct seg_prefix_table);
+} seg_slot_prefixes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, SEG_SLOTS);
+	__type(key, __u32);
+	__array(values, struct seg_l4_table);
+} seg_slot_l4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, SEG_SLOTS);
+	__type(key, __u32);
+	__array(values, struct seg_dir_rows_table);
+} seg_slot_icmp SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, SEG_SLOTS);
+	__type(key, __u32);
+	__array(values, struct seg_dir_rows_table);
+} seg_slot_protos SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, SEG_SLOTS);
+	__type(key, __u32);
+	__array(values, struct seg_bits_table);
+} seg_slot_bits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, SEG_SLOTS);
+	__type(key, __u32);
+	__array(values, struct seg_rules_table);
+} seg_slot_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct seg_session_key);
+	__type(value, struct seg_session);
+} seg_sessions SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SEG_STAT_COUNT);
+	__type(key, __u32);
+	__type(value, struct seg_counter);
+} seg_stats SEC(".maps");
+
+/* Two slots' worth of rule counters; a slot's rules start at seg_policy_meta.rule_base. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2 * 65536);
+	__type(key, __u32);
+	__type(value, struct seg_counter);
+} seg_rule_hits SEC(".maps");

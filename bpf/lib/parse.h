@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
+/* Parsing: Ethernet (one 802.1Q/802.1ad tag), IPv4 (any IHL), IPv6 (a bounded walk of
+ * extension headers), TCP, UDP, SCTP, ICMP and ICMPv6, into the fields rules test.
+ * Headers are read with bpf_skb_load_bytes, which bounds-checks against skb->len and also
+ * reads non-linear skbs (GRO), so a header beyond the linear area is not mistaken for a
+ * truncated one. */
+#pragma once
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "segc_abi.h"
+
+/* seg_parse's result when the packet is an IP packet ready for classification. */
+#define SEG_PARSE_OK 0xffu
+
+#define SEG_TCP_FIN 0x01
+#define SEG_TCP_SYN 0x02
+#define SEG_TCP_RST 0x04
+#define SEG_TCP_ACK 0x10
+
+#define SEG_ETH_P_8021AD 0x88A8
+
+/**
+ * struct seg_packet - the classification fields of one packet (not ABI: stack only).
+ * @has_ports: tcp/udp/sctp with its header (not a later fragment).
+ * @has_icmp: icmp (IPv4) / icmpv6 (IPv6) with its header (not a later fragment).
+ * @fragment: a later IP fragment (offset != 0): no L4 header.
+ */
+struct seg_packet {
+	__u8 family;
+	__u8 proto;
+	__u8 has_ports;
+	__u8 has_icmp;
+	__u8 fragment;
+	__u8 tcp_flags;
+	__u8 icmp_type;
+	__u8 icmp_code;
+	__u16 sport;
+	__u16 dport;
+	__u16 icmp_id;
+	__u16 pad;
+	__u8 src[16];
+	__u8 dst[16];
+};
+
+/* ICMP header as far as classification reads it (type, code, checksum, echo identifier). */
+struct seg_icmp_hdr {
+	__u8 type;
+	__u8 code;
+	__u16 checksum;
+	__u16 id;
+	__u16 seq;
+};
+
+/* The first 14 bytes of a TCP header, up to the flags. */
+struct seg_tcp_head {
+	__u16 source;
+	__u16 dest;
+	__u32 seq;
+	__u32 ack_seq;
+	__u8 doff_res;
+	__u8 flags;
+};
+
+/**
+ * seg_parse_l4 - read ports or ICMP type/code of a first fragment (or unfragmented packet)
+ * @skb: the packet
+ * @pkt: family and proto set; ports/ICMP fields filled here
+ * @off: offset of the L4 header
+ * @end: end of the IP payload (the IP length, not the frame length)
+ *
+ * Returns: SEG_PARSE_OK, SEG_REASON_TRUNC_L4 or SEG_REASON_BAD_L4. Other protocols have no
+ * fields to read and are classified with ports absent.
+ */
+static __always_inline __u32 seg_parse_l4(struct __sk_buff *skb, struct seg_packet *pkt, __u32 off, __u32 end)
+{
+	__u8 icmp_proto = pkt->family == SEG_FAMILY_IP4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+
+	if (pkt->proto == IPPROTO_TCP) {
+		struct seg_tcp_head th;
+
+		if (off + 20 > end || bpf_skb_load_bytes(skb, off, &th, sizeof(th)))
+			return SEG_REASON_TRUNC_L4;
+		if ((th.doff_res >> 4) < 5)
+			return SEG_REASON_BAD_L4;
+		pkt->sport = bpf_ntohs(th.source);
+		pkt->dport = bpf_ntohs(th.dest);
+		pkt->tcp_flags = th.flags;
+		pkt->has_ports = 1;
+	} else if (pkt->proto == IPPROTO_UDP || pkt->proto == IPPROTO_SCTP) {
+		__u16 ports[2];
+		/* UDP header is 8 bytes, SCTP's common header 12: both start with the ports. */
+		__u32 need = pkt->proto == IPPROTO_UDP ? 8 : 12;
+
+		if (off + need > end || bpf_skb_load_bytes(skb, off, ports, sizeof(ports)))
+			return SEG_REASON_TRUNC_L4;
+		pkt->sport = bpf_ntohs(ports[0]);
+		pkt->dport = bpf_ntohs(ports[1]);
+		pkt->has_ports = 1;
+	} else if (pkt->proto == icmp_proto) {
+		struct seg_icmp_hdr ih;
+
+		/* Every ICMP and ICMPv6 message has at least this 8-byte header. */
+		if (off + sizeof(ih) > end || bpf_skb_load_bytes(skb, off, &ih, sizeof(ih)))
+			return SEG_REASON_TRUNC_L4;
+		pkt->icmp_type = ih.type;
+		pkt->icmp_code = ih.code;
+		pkt->icmp_id = bpf_ntohs(ih.id);
+		pkt->has_icmp = 1;
+	}
+	return SEG_PARSE_OK;
+}
+
+/**
+ * seg_parse4 - parse an IPv4 header and what follows it
+ * @skb: the packet
+ * @pkt: filled here
+ * @l3: offset of the IPv4 header
+ *
+ * Returns: SEG_PARSE_OK or the reason the packet is malformed or truncated.
+ */
+static __always_inline __u32 seg_parse4(struct __sk_buff *skb, struct seg_packet *pkt, __u32 l3)
+{
+	struct iphdr iph;
+	__u32 hlen, end;
+
+	if (bpf_skb_load_bytes(skb, l3, &iph, sizeof(iph)))
+		return SEG_REASON_TRUNC_IP4;
+	hlen = (__u32)iph.ihl * 4;
+	if (iph.version != 4 || hlen < sizeof(iph) || bpf_ntohs(iph.tot_len) < hlen)
+		return SEG_REASON_BAD_IP4;
+	end = l3 + bpf_ntohs(iph.tot_len);
+	if (end > skb->len)
+		return SEG_REASON_TRUNC_IP4;
+	pkt->family = SEG_FAMILY_IP4;
+	pkt->proto = iph.protocol;
+	__builtin_memcpy(pkt->src, &iph.saddr, 4);
+	__builtin_memcpy(pkt->dst, &iph.daddr, 4);
+	if (bpf_ntohs(iph.frag_off) & 0x1fff) {
+		pkt->fragment = 1;
+		return SEG_PARSE_OK;
+	}
+	return seg_parse_l4(skb, pkt, l3 + hlen, end);
+}
+
+static __always_inline int ip6_is_extension(__u8 nexthdr)
+{
+	return nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING || nexthdr == IPPROTO_DSTOPTS ||
+	       nexthdr == IPPROTO_FRAGMENT || nexthdr == IPPROTO_AH;
+}
+
+/**
+ * seg_parse6 - parse an IPv6 header, its extension headers and what follows them
+ * @skb: the packet
+ * @pkt: filled here
+ * @l3: offset of the IPv6 header
+ *
+ * Returns: SEG_PARSE_OK or the reason the packet is malformed, truncated or has too long an
+ * extension header chain.
+ */
+static __always_inline __u32 seg_parse6(struct __sk_buff *skb, struct seg_packet *pkt, __u32 l3)
+{
+	struct ipv6hdr ip6h;
+	__u32 off, end;
+	__u8 nexthdr;
+	int i;
+
+	if (bpf_skb_load_bytes(skb, l3, &ip6h, sizeof(ip6h)))
+		return SEG_REASON_TRUNC_IP6;
+	if (ip6h.version != 6)
+		return SEG_REASON_BAD_IP6;
+	end = l3 + sizeof(ip6h) + bpf_ntohs(ip6h.payload_len);
+	if (end > skb->len)
+		return SEG_REASON_TRUNC_IP6;
+	pkt->family = SEG_FAMILY_IP6;
+	__builtin_memcpy(pkt->src, &ip6h.saddr, 16);
+	__builtin_memcpy(pkt->dst, &ip6h.daddr, 16);
+	nexthdr = ip6h.nexthdr;
+	off = l3 + sizeof(ip6h);
+
+	/* verifier: a bounded walk; a chain longer than SEG_MAX_EXT_HDRS is dropped. */
+	for (i = 0; i < SEG_MAX_EXT_HDRS; i++) {
+		__u8 ext[8];
+
+		if (!ip6_is_extension(nexthdr))
+			break;
+		if (nexthdr == IPPROTO_FRAGMENT) {
+			__u16 frag_off;
+
+			if (off + 8 > end || bpf_skb_load_bytes(skb, off, ext, 8))
+				return SEG_REASON_TRUNC_EXT;
+			frag_off = ((__u16)ext[2] << 8) | ext[3];
+			nexthdr = ext[0];
+			if (frag_off & 0xfff8) {
+				pkt->proto = nexthdr;
+				pkt->fragment = 1;
+				return SEG_PARSE_OK;
+			}
+			off += 8;
+			continue;
+		}
+		if (off + 2 > end || bpf_skb_load_bytes(skb, off, ext, 2))
+			return SEG_REASON_TRUNC_EXT;
+		/* AH counts its length in 4-byte units minus 2; the others in 8-byte units minus 1. */
+		off += nexthdr == IPPROTO_AH ? ((__u32)ext[1] + 2) * 4 : ((__u32)ext[1] + 1) * 8;
+		nexthdr = ext[0];
+	}
+	if (ip6_is_extension(nexthdr))
+		return SEG_REASON_EXT_LIMIT;
+	pkt->proto = nexthdr;
+	return seg_parse_l4(skb, pkt, off, end);
+}
+
+/**
+ * seg_parse - parse a frame from its Ethernet header
+ * @skb: the packet
+ * @pkt: zeroed by the caller; filled here
+ *
+ * Returns: SEG_PARSE_OK for an IPv4/IPv6 packet ready for classification, SEG_REASON_NON_IP
+ * for other frames, or the reason a header is malformed or cut short.
+ */
+static __always_inline __u32 seg_parse(struct __sk_buff *skb, struct seg_packet *pkt)
+{
+	__u16 proto;
+	__u32 l3 = ETH_HLEN;
+
+	if (bpf_skb_load_bytes(skb, 12, &proto, sizeof(proto)))
+		return SEG_REASON_TRUNC_L2;
+	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(SEG_ETH_P_8021AD)) {
+		/* One tag: TCI, then the inner EtherType. */
+		if (bpf_skb_load_bytes(skb, ETH_HLEN + 2, &proto, sizeof(proto)))
+			return SEG_REASON_TRUNC_L2;
+		l3 += 4;
+		if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(SEG_ETH_P_8021AD))
+			return SEG_REASON_VLAN_DEPTH;
+	}
+	if (proto == bpf_htons(ETH_P_IP))
+		return seg_parse4(skb, pkt, l3);
+	if (proto == bpf_htons(ETH_P_IPV6))
+		return seg_parse6(skb, pkt, l3);
+	return SEG_REASON_NON_IP;
+}

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
+/* The per-packet decision: parse, sessions, classification, counters, in this precedence:
+ *
+ *  1. Frames that are not IPv4 or IPv6 (ARP, LLDP, ...) pass (SEG_REASON_NON_IP).
+ *  2. Malformed or truncated headers are dropped, each with its reason; no shortcut lets
+ *     them skip policy.
+ *  3. IPv6 neighbour discovery (ICMPv6 133-137) passes unless SEG_CFG_CLASSIFY_ND is set.
+ *  4. With no policy in the active slot, packets are dropped (SEG_REASON_NO_POLICY).
+ *  5. A live session of the current generation passes (SEG_REASON_SESSION); RST ends it.
+ *  6. A session of an older generation is classified again as its first packet, in its first
+ *     direction: still allowed, it passes (SESSION_RECHECKED); denied, it is removed and the
+ *     packet dropped (SESSION_REVOKED).
+ *  7. Otherwise the first matching rule of this direction decides, or the default.
+ *  8. An allowed packet that can open a session (not a later fragment, not ICMP other than
+ *     echo, not an RST) opens one; a full table is counted and the packet still passes.
+ *
+ * The decision is left in skb->cb[] (SEG_CB_*) for BPF_PROG_TEST_RUN callers. */
+#pragma once
+
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+#include "segc_abi.h"
+#include "maps.h"
+#include "parse.h"
+#include "classify.h"
+#include "session.h"
+#include "stats.h"
+
+static __always_inline int seg_finish(struct __sk_buff *skb, const struct seg_policy_meta *meta, __u32 verdict,
+				      __u32 reason, __u32 rule)
+{
+	skb->cb[SEG_CB_RULE] = rule;
+	skb->cb[SEG_CB_REASON] = reason;
+	skb->cb[SEG_CB_VERDICT] = verdict;
+	seg_count(verdict == SEG_VERDICT_ALLOW ? SEG_STAT_ALLOW : SEG_STAT_DENY, skb->len);
+	seg_count(SEG_STAT_REASON_BASE + (reason < SEG_REASON_COUNT ? reason : SEG_REASON_INTERNAL), skb->len);
+	seg_count_rule(meta, rule, skb->len);
+	return verdict == SEG_VERDICT_ALLOW ? TC_ACT_OK : TC_ACT_SHOT;
+}
+
+static __always_inline int seg_is_neighbor_discovery(const struct seg_packet *pkt)
+{
+	return pkt->family == SEG_FAMILY_IP6 && pkt->proto == IPPROTO_ICMPV6 && pkt->has_icmp &&
+	       pkt->icmp_type >= 133 && pkt->icmp_type <= 137;
+}
+
+/**
+ * seg_open_session - record the first allowed packet of a flow
+ * Returns: nothing; a failed insert is counted as SEG_STAT_SESSION_TABLE_FULL.
+ */
+static __always_inline void seg_open_session(const struct seg_session_key *key, const struct seg_packet *pkt,
+					     int src_is_a, __u32 dir, const struct seg_policy_meta *meta,
+					     const struct seg_decision *d, __u32 bytes)
+{
+	struct seg_session s = {};
+
+	s.last_seen_ns = bpf_ktime_get_ns();
+	s.generation = meta->generation;
+	s.packets = 1;
+	s.bytes = bytes;
+	s.rule_id = d->rule;
+	s.verdict = d->verdict;
+	s.dir = dir;
+	s.state = seg_state_initial(pkt);
+	s.flags = (src_is_a ? SEG_SESSION_INITIATOR_A : 0) | (pkt->has_ports ? SEG_SESSION_HAS_PORTS : 0) |
+		  (pkt->has_icmp ? SEG_SESSION_HAS_ICMP : 0);
+	s.icmp_type = pkt->icmp_type;
+	s.icmp_code = pkt->icmp_code;
+	if (pkt->proto == IPPROTO_TCP && (pkt->tcp_flags & SEG_TCP_FIN))
+		s.flags |= src_is_a ? SEG_SESSION_FIN_A : SEG_SESSION_FIN_B;
+	/* The LRU table evicts its least recently used session rather than fail; an error here
+	 * (no free node on this CPU) leaves the flow without a session: it is classified again. */
+	if (bpf_map_update_elem(&seg_sessions, key, &s, BPF_NOEXIST))
+		seg_count(SEG_STAT_SESSION_TABLE_FULL, bytes);
+	else
+		seg_count(SEG_STAT_SESSION_NEW, bytes);
+}
+
+/**
+ * seg_handle - decide one packet crossing the hook of @dir
+ * @skb: the packet
+ * @dir: enum seg_dir
+ *
+ * Returns: TC_ACT_OK or TC_ACT_SHOT.
+ */
+static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
+{
+	struct seg_packet pkt = {};
+	struct seg_session_key key = {};
+	struct seg_decision d = {};
+	struct seg_policy_meta *meta;
+	struct seg_config *cfg;
+	struct seg_session *s;
+	__u32 zero = 0, slot, reason;
+	int src_is_a = 0, has_session;
+	__u64 now;
+
+	reason = seg_parse(skb, &pkt);
+	/* 1 */
+	if (reason == SEG_REASON_NON_IP)
+		return seg_finish(skb, NULL, SEG_VERDICT_ALLOW, reason, SEG_RULE_NONE);
+	/* 2 */
+	if (reason != SEG_PARSE_OK)
+		return seg_finish(skb, NULL, SEG_VERDICT_DENY, reason, SEG_RULE_NONE);
+	cfg = bpf_map_lookup_elem(&seg_config, &zero);
+	if (!cfg)
+		return seg_finish(skb, NULL, SEG_VERDICT_DENY, SEG_REASON_INTERNAL, SEG_RULE_NONE);
+	/* 3 */
+	if (seg_is_neighbor_discovery(&pkt) && !(cfg->flags & SEG_CFG_CLASSIFY_ND))
+		return seg_finish(skb, NULL, SEG_VERDICT_ALLOW, SEG_REASON_NEIGHBOR_DISCOVERY, SEG_RULE_NONE);
+	/* 4: one read of the active slot; everything below uses only that slot's tables. */
+	slot = cfg->active_slot & 1;
+	meta = NULL;
+	{
+		void *metas = bpf_map_lookup_elem(&seg_slot_meta, &slot);
+
+		if (metas)
+			meta = bpf_map_lookup_elem(metas, &zero);
+	}
+	if (!meta || !meta->generation)
+		return seg_finish(skb, NULL, SEG_VERDICT_DENY, SEG_REASON_NO_POLICY, SEG_RULE_NONE);
+
+	has_session = seg_session_key_of(&pkt, &key, &src_is_a);
+	if (has_session) {
+		now = bpf_ktime_get_ns();
+		s = bpf_map_lookup_elem(&seg_sessions, &key);
+		if (s && seg_session_expired(s, cfg, now)) {
+			bpf_map_delete_elem(&seg_sessions, &key);
+			seg_count(SEG_STAT_SESSION_EXPIRED, skb->len);
+			s = NULL;
+		}
+		if (s) {
+			seg_count(SEG_STAT_SESSION_HIT, skb->len);
+			reason = SEG_REASON_SESSION;
+			/* 6 */
+			if (s->generation != meta->generation) {
+				struct seg_packet first = {};
+
+				seg_session_first_packet(&key, s, &first);
+				seg_classify(&first, s->dir, slot, meta, &d);
+				if (d.verdict != SEG_VERDICT_ALLOW) {
+					bpf_map_delete_elem(&seg_sessions, &key);
+					return seg_finish(skb, meta, SEG_VERDICT_DENY, SEG_REASON_SESSION_REVOKED, d.rule);
+				}
+				s->generation = meta->generation;
+				s->rule_id = d.rule;
+				reason = SEG_REASON_SESSION_RECHECKED;
+			}
+			/* 5 */
+			s->last_seen_ns = now;
+			__sync_fetch_and_add(&s->packets, 1);
+			__sync_fetch_and_add(&s->bytes, skb->len);
+			d.rule = s->rule_id;
+			if (seg_session_track(s, &pkt, src_is_a)) {
+				bpf_map_delete_elem(&seg_sessions, &key);
+				seg_count(SEG_STAT_SESSION_CLOSED, skb->len);
+			}
+			return seg_finish(skb, meta, SEG_VERDICT_ALLOW, reason, d.rule);
+		}
+		seg_count(SEG_STAT_SESSION_MISS, skb->len);
+	}
+	/* 7 */
+	seg_classify(&pkt, dir, slot, meta, &d);
+	/* 8 */
+	if (d.verdict == SEG_VERDICT_ALLOW && has_session && !(pkt.proto == IPPROTO_TCP && (pkt.tcp_flags & SEG_TCP_RST)))
+		seg_open_session(&key, &pkt, src_is_a, dir, meta, &d, skb->len);
+	return seg_finish(skb, meta, d.verdict, d.reason, d.rule);
+}

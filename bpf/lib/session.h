@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
+/* Sessions: the direction-independent flow key, TCP state tracking and timeouts. */
+#pragma once
+
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+#include "segc_abi.h"
+#include "maps.h"
+#include "parse.h"
+
+#define SEG_NS_PER_S 1000000000ull
+
+/* Built-in timeouts, used where seg_config.timeout_s holds 0. */
+static __always_inline __u64 seg_state_timeout_s(const struct seg_config *cfg, __u32 state)
+{
+	__u32 t = 0;
+
+	if (state < SEG_STATE_COUNT)
+		t = cfg->timeout_s[state];
+	if (t)
+		return t;
+	switch (state) {
+	case SEG_STATE_TCP_SYN_SENT:
+	case SEG_STATE_TCP_SYN_RECV:
+		return 60;
+	case SEG_STATE_TCP_ESTABLISHED:
+		return 3600;
+	case SEG_STATE_TCP_FIN_WAIT:
+		return 120;
+	case SEG_STATE_TCP_CLOSING:
+		return 10;
+	case SEG_STATE_ICMP:
+		return 30;
+	default:
+		return 60;
+	}
+}
+
+static __always_inline int seg_is_echo(const struct seg_packet *pkt)
+{
+	if (pkt->family == SEG_FAMILY_IP4)
+		return pkt->icmp_type == 8 || pkt->icmp_type == 0;
+	return pkt->icmp_type == 128 || pkt->icmp_type == 129;
+}
+
+/* Compares (addr, port) endpoints; negative when the packet's source is the lower. */
+static __always_inline int seg_endpoint_cmp(const struct seg_packet *pkt)
+{
+	int i;
+
+#pragma unroll
+	for (i = 0; i < 16; i++) {
+		if (pkt->src[i] != pkt->dst[i])
+			return pkt->src[i] < pkt->dst[i] ? -1 : 1;
+	}
+	if (pkt->sport != pkt->dport)
+		return pkt->sport < pkt->dport ? -1 : 1;
+	return 0;
+}
+
+/**
+ * seg_session_key_of - the session key of a packet
+ * @pkt: the packet
+ * @key: filled here
+ * @src_is_a: set to whether the packet's source is endpoint a
+ *
+ * Returns: 0 when the packet belongs to no session (later fragments, ICMP other than echo),
+ * 1 otherwise.
+ */
+static __always_inline int seg_session_key_of(const struct seg_packet *pkt, struct seg_session_key *key,
+					      int *src_is_a)
+{
+	__u16 sport = pkt->sport, dport = pkt->dport;
+	struct seg_packet ends = {};
+
+	if (pkt->fragment)
+		return 0;
+	if ((pkt->proto == IPPROTO_ICMP || pkt->proto == IPPROTO_ICMPV6) && pkt->has_icmp) {
+		if (!seg_is_echo(pkt))
+			return 0;
+		sport = pkt->icmp_id;
+		dport = pkt->icmp_id;
+	} else if (!pkt->has_ports) {
+		sport = 0;
+		dport = 0;
+	}
+	__builtin_memcpy(ends.src, pkt->src, 16);
+	__builtin_memcpy(ends.dst, pkt->dst, 16);
+	ends.sport = sport;
+	ends.dport = dport;
+	*src_is_a = seg_endpoint_cmp(&ends) <= 0;
+	if (*src_is_a) {
+		__builtin_memcpy(key->addr_a, pkt->src, 16);
+		__builtin_memcpy(key->addr_b, pkt->dst, 16);
+		key->port_a = sport;
+		key->port_b = dport;
+	} else {
+		__builtin_memcpy(key->addr_a, pkt->dst, 16);
+		__builtin_memcpy(key->addr_b, pkt->src, 16);
+		key->port_a = dport;
+		key->port_b = sport;
+	}
+	key->proto = pkt->proto;
+	key->family = pkt->family;
+	return 1;
+}
+
+/**
+ * seg_session_first_packet - rebuild the packet that opened a session, to classify it again
+ * @key: the session's key
+ * @s: the session
+ * @pkt: filled here (addresses, ports or ICMP fields as the first packet had them)
+ */
+static __always_inline void seg_session_first_packet(const struct seg_session_key *key,
+						     const struct seg_session *s, struct seg_packet *pkt)
+{
+	int a_first = s->flags & SEG_SESSION_INITIATOR_A;
+
+	pkt->family = key->family;
+	pkt->proto = key->proto;
+	__builtin_memcpy(pkt->src, a_first ? key->addr_a : key->addr_b, 16);
+	__builtin_memcpy(pkt->dst, a_first ? key->addr_b : key->addr_a, 16);
+	if (s->flags & SEG_SESSION_HAS_PORTS) {
+		pkt->has_ports = 1;
+		pkt->sport = a_first ? key->port_a : key->port_b;
+		pkt->dport = a_first ? key->port_b : key->port_a;
+	}
+	if (s->flags & SEG_SESSION_HAS_ICMP) {
+		pkt->has_icmp = 1;
+		pkt->icmp_type = s->icmp_type;
+		pkt->icmp_code = s->icmp_code;
+	}
+}
+
+static __always_inline __u8 seg_state_initial(const struct seg_packet *pkt)
+{
+	if (pkt->proto == IPPROTO_TCP && pkt->has_ports) {
+		if ((pkt->tcp_flags & (SEG_TCP_SYN | SEG_TCP_ACK)) == SEG_TCP_SYN)
+			return SEG_STATE_TCP_SYN_SENT;
+		/* Picked up mid-stream (the session table lost it, or segc was deployed late). */
+		return SEG_STATE_TCP_ESTABLISHED;
+	}
+	if (pkt->proto == IPPROTO_UDP)
+		return SEG_STATE_UDP;
+	if (pkt->has_icmp)
+		return SEG_STATE_ICMP;
+	return SEG_STATE_OTHER;
+}
+
+/**
+ * seg_session_track - advance a session's TCP state for one packet
+ * @s: the session
+ * @pkt: the packet
+ * @src_is_a: whether the packet comes from endpoint a
+ *
+ * Returns: 1 when the session has ended (RST) and should be removed, else 0.
+ */
+static __always_inline int seg_session_track(struct seg_session *s, const struct seg_packet *pkt, int src_is_a)
+{
+	int from_initiator = !!(s->flags & SEG_SESSION_INITIATOR_A) == !!src_is_a;
+	__u8 fl = pkt->tcp_flags;
+
+	if (pkt->proto != IPPROTO_TCP || !pkt->has_ports)
+		return 0;
+	if (fl & SEG_TCP_RST)
+		return 1;
+	if (fl & SEG_TCP_FIN) {
+		s->flags |= src_is_a ? SEG_SESSION_FIN_A : SEG_SESSION_FIN_B;
+		if ((s->flags & (SEG_SESSION_FIN_A | SEG_SESSION_FIN_B)) == (SEG_SESSION_FIN_A | SEG_SESSION_FIN_B))
+			s->state = SEG_STATE_TCP_CLOSING;
+		else
+			s->state = SEG_STATE_TCP_FIN_WAIT;
+		return 0;
+	}
+	if (s->state == SEG_STATE_TCP_SYN_SENT && !from_initiator &&
+	    (fl & (SEG_TCP_SYN | SEG_TCP_ACK)) == (SEG_TCP_SYN | SEG_TCP_ACK))
+		s->state = SEG_STATE_TCP_SYN_RECV;
+	else if (s->state == SEG_STATE_TCP_SYN_RECV && from_initiator && (fl & (SEG_TCP_SYN | SEG_TCP_ACK)) == SEG_TCP_ACK)
+		s->state = SEG_STATE_TCP_ESTABLISHED;
+	return 0;
+}
+
+static __always_inline int seg_session_expired(const struct seg_session *s, const struct seg_config *cfg, __u64 now)
+{
+	return now - s->last_seen_ns > seg_state_timeout_s(cfg, s->state) * SEG_NS_PER_S;
+}

@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
+/* The data path's ABI: everything the classifier shares with TypeScript (map names, key and
+ * value layouts, verdicts, reasons, counters, config). compiler/abi.ts mirrors this file and
+ * test/compiler/abi.test.ts checks the mirror against the built object's BTF. */
+#pragma once
+
+#include <linux/types.h>
+
+/* Two policy slots: deploy fills the inactive one, then flips seg_config.active_slot. */
+#define SEG_SLOTS 2
+#define SEG_DIRS 2
+#define SEG_FAMILIES 2
+
+/* The seg_l4 array: index = port (host order) for packets with ports; SEG_L4_NONE for packets
+ * without them (ICMP, unknown protocols, later fragments). */
+#define SEG_L4_NONE 65536
+#define SEG_L4_ENTRIES 65537
+
+/* The seg_icmp array (when used): index = family << 16 | type << 8 | code. */
+#define SEG_ICMP_ENTRIES 131072
+
+/* Rule bitmaps: each row is one meta chunk followed by the rule chunks of its direction. */
+#define SEG_CHUNK_WORDS 8
+#define SEG_CHUNK_RULES (SEG_CHUNK_WORDS * 64)
+/* verifier: the chunk scan is a bounded loop; 128 chunks = 65,536 rules per direction. */
+#define SEG_MAX_CHUNKS 128
+
+/* IPv6 extension headers walked before giving up (SEG_REASON_EXT_LIMIT). */
+#define SEG_MAX_EXT_HDRS 8
+
+/* A rule id meaning "the direction's default decided". */
+#define SEG_RULE_NONE 0xffffffffu
+
+/* Map names (the C identifiers; TypeScript looks maps up by these). */
+#define SEG_MAP_CONFIG "seg_config"
+#define SEG_MAP_SLOT_META "seg_slot_meta"
+#define SEG_MAP_SLOT_PREFIXES "seg_slot_prefixes"
+#define SEG_MAP_SLOT_L4 "seg_slot_l4"
+#define SEG_MAP_SLOT_ICMP "seg_slot_icmp"
+#define SEG_MAP_SLOT_PROTOS "seg_slot_protos"
+#define SEG_MAP_SLOT_BITS "seg_slot_bits"
+#define SEG_MAP_SLOT_RULES "seg_slot_rules"
+#define SEG_MAP_SESSIONS "seg_sessions"
+#define SEG_MAP_STATS "seg_stats"
+#define SEG_MAP_RULE_HITS "seg_rule_hits"
+
+enum seg_dir {
+	SEG_DIR_INGRESS = 0,
+	SEG_DIR_EGRESS = 1,
+};
+
+/* Family index (not AF_*): the second index of per-family tables. */
+enum seg_family {
+	SEG_FAMILY_IP4 = 0,
+	SEG_FAMILY_IP6 = 1,
+};
+
+enum seg_field {
+	SEG_FIELD_SRC = 0,
+	SEG_FIELD_DST = 1,
+};
+
+enum seg_verdict {
+	SEG_VERDICT_DENY = 0,
+	SEG_VERDICT_ALLOW = 1,
+};
+
+/* Why a packet got its verdict; written to skb->cb[1] and counted in seg_stats. Stable:
+ * append only. */
+enum seg_reason {
+	SEG_REASON_RULE = 0,		/* a rule decided (cb[0] holds its id) */
+	SEG_REASON_DEFAULT = 1,		/* no rule matched: the direction's default */
+	SEG_REASON_SESSION = 2,		/* a live session of the current policy */
+	SEG_REASON_SESSION_RECHECKED = 3, /* a session of an older policy, still allowed */
+	SEG_REASON_SESSION_REVOKED = 4,	/* a session of an older policy, now denied: dropped */
+	SEG_REASON_NON_IP = 5,		/* not IPv4/IPv6 (ARP, LLDP, ...): passes */
+	SEG_REASON_NEIGHBOR_DISCOVERY = 6, /* ICMPv6 133-137: passes unless configured */
+	SEG_REASON_NO_POLICY = 7,	/* the active slot holds no policy: dropped */
+	SEG_REASON_TRUNC_L2 = 8,	/* Ethernet or 802.1Q header cut short */
+	SEG_REASON_TRUNC_IP4 = 9,	/* IPv4 header cut short */
+	SEG_REASON_BAD_IP4 = 10,	/* IHL < 5 or total length shorter than the header */
+	SEG_REASON_TRUNC_IP6 = 11,	/* IPv6 header cut short */
+	SEG_REASON_BAD_IP6 = 12,	/* version is not 6 */
+	SEG_REASON_TRUNC_EXT = 13,	/* an IPv6 extension header cut short */
+	SEG_REASON_EXT_LIMIT = 14,	/* more than SEG_MAX_EXT_HDRS extension headers */
+	SEG_REASON_TRUNC_L4 = 15,	/* TCP/UDP/SCTP/ICMP header of a first fragment cut short */
+	SEG_REASON_BAD_L4 = 16,		/* TCP data offset < 5 */
+	SEG_REASON_INTERNAL = 17,	/* a policy table of the active slot is missing */
+	SEG_REASON_VLAN_DEPTH = 18,	/* a second VLAN tag: dropped, it would hide the payload */
+	SEG_REASON_COUNT = 19,
+};
+
+/* Per-CPU counters (seg_stats index). Verdicts first, then session events, then one counter
+ * per reason at SEG_STAT_REASON_BASE + reason. */
+enum seg_stat {
+	SEG_STAT_DENY = 0,
+	SEG_STAT_ALLOW = 1,
+	SEG_STAT_SESSION_HIT = 2,
+	SEG_STAT_SESSION_MISS = 3,
+	SEG_STAT_SESSION_NEW = 4,
+	SEG_STAT_SESSION_TABLE_FULL = 5,
+	SEG_STAT_SESSION_EXPIRED = 6,
+	SEG_STAT_SESSION_CLOSED = 7,
+	SEG_STAT_REASON_BASE = 8,
+	SEG_STAT_COUNT = SEG_STAT_REASON_BASE + SEG_REASON_COUNT,
+};
+
+/* Session states; each has a timeout in seg_config.timeout_s. */
+enum seg_state {
+	SEG_STATE_TCP_SYN_SENT = 0,
+	SEG_STATE_TCP_SYN_RECV = 1,
+	SEG_STATE_TCP_ESTABLISHED = 2,
+	SEG_STATE_TCP_FIN_WAIT = 3,	/* one side sent FIN */
+	SEG_STATE_TCP_CLOSING = 4,	/* both sides sent FIN */
+	SEG_STATE_UDP = 5,
+	SEG_STATE_ICMP = 6,
+	SEG_STATE_OTHER = 7,
+	SEG_STATE_COUNT = 8,
+};
+
+/* seg_config.flags */
+#define SEG_CFG_CLASSIFY_ND (1u << 0)	/* classify ICMPv6 133-137 like any packet */
+
+/* skb->cb[] as the program leaves it (BPF_PROG_TEST_RUN reads it back from ctx_out). */
+#define SEG_CB_RULE 0		/* deciding rule id, or SEG_RULE_NONE */
+#define SEG_CB_REASON 1		/* enum seg_reason */
+#define SEG_CB_VERDICT 2	/* enum seg_verdict */
+
+/**
+ * struct seg_config - the one global config entry (seg_config[0]).
+ * @active_slot: slot whose tables classify packets; flipping it switches policy atomically.
+ * @flags: SEG_CFG_* bits.
+ * @timeout_s: session timeout per enum seg_state, in seconds.
+ */
+struct seg_config {
+	__u32 active_slot;
+	__u32 flags;
+	__u32 timeout_s[SEG_STATE_COUNT];
+};
+_Static_assert(sizeof(struct seg_config) == 40, "seg_config layout");
+
+/**
+ * struct seg_policy_meta - a slot's policy header (inner array, one entry).
+ * @generation: deploy generation of the policy in this slot; 0 = empty slot.
+ * @rule_base: first index of this slot's rules in seg_rule_hits.
+ * @rule_offset: per direction, the rule id of bit 0 (ingress rules come first).
+ * @chunks: per direction, rule chunks in each bitmap row.
+ * @row_stride: chunks per bitmap row (1 meta chunk + the larger direction's rule chunks).
+ * @default_verdict: per direction, enum seg_verdict when no rule matches.
+ * @icmp_used: nonzero when some rule tests an ICMP type (seg_icmp is then populated).
+ */
+struct seg_policy_meta {
+	__u64 generation;
+	__u32 rule_base;
+	__u32 rule_offset[SEG_DIRS];
+	__u32 chunks[SEG_DIRS];
+	__u32 row_stride;
+	__u8 default_verdict[SEG_DIRS];
+	__u8 icmp_used;
+	__u8 pad[5];
+};
+_Static_assert(sizeof(struct seg_policy_meta) == 40, "seg_policy_meta layout");
+
+/**
+ * struct seg_prefix_key - key of the address LPM trie (one trie per slot for every direction,
+ * family and field). LPM prefixes run from the first byte after @prefixlen, so the selectors
+ * come first (always fully matched: prefixlen = 32 + address bits) and the address last.
+ * IPv4 addresses take the first 4 bytes of @addr; the rest is zero.
+ */
+struct seg_prefix_key {
+	__u32 prefixlen;
+	__u8 dir;
+	__u8 family;
+	__u8 field;
+	__u8 pad;
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct seg_prefix_key) == 24, "seg_prefix_key layout");
+
+/* Bits of struct seg_prefix_key that precede the address. */
+#define SEG_PREFIX_SELECTOR_BITS 32
+
+/* seg_l4[port]: bitmap rows of the source and destination port classes, per direction. */
+struct seg_l4_rows {
+	__u32 src[SEG_DIRS];
+	__u32 dst[SEG_DIRS];
+};
+_Static_assert(sizeof(struct seg_l4_rows) == 16, "seg_l4_rows layout");
+
+/* seg_icmp[family << 16 | type << 8 | code] and seg_protos[family << 8 | proto]: a row per
+ * direction. */
+struct seg_dir_rows {
+	__u32 row[SEG_DIRS];
+};
+_Static_assert(sizeof(struct seg_dir_rows) == 8, "seg_dir_rows layout");
+
+/* One chunk of a rule bitmap: bit i of word w is rule 64 * w + i of the chunk. In a row's meta
+ * chunk (the first), w[0] is the first chunk with a set bit (chunks when none). */
+struct seg_chunk {
+	__u64 w[SEG_CHUNK_WORDS];
+};
+_Static_assert(sizeof(struct seg_chunk) == 64, "seg_chunk layout");
+
+/**
+ * struct seg_session_key - a flow, the same in both directions: endpoint a is the lower of the
+ * two (address, then port). Ports in host order; for ICMP echo both hold the identifier.
+ */
+struct seg_session_key {
+	__u8 addr_a[16];
+	__u8 addr_b[16];
+	__u16 port_a;
+	__u16 port_b;
+	__u8 proto;
+	__u8 family;
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct seg_session_key) == 40, "seg_session_key layout");
+
+/* seg_session.flags */
+#define SEG_SESSION_INITIATOR_A (1u << 0)	/* the first packet came from endpoint a */
+#define SEG_SESSION_FIN_A (1u << 1)		/* endpoint a sent FIN */
+#define SEG_SESSION_FIN_B (1u << 2)		/* endpoint b sent FIN */
+#define SEG_SESSION_HAS_PORTS (1u << 3)
+#define SEG_SESSION_HAS_ICMP (1u << 4)
+
+/**
+ * struct seg_session - what the first allowed packet decided, and the flow's state since.
+ * @generation: the policy generation that decided it (older = classify again).
+ * @dir: enum seg_dir of the first packet; with SEG_SESSION_INITIATOR_A it rebuilds the first
+ *	packet for re-classification.
+ */
+struct seg_session {
+	__u64 last_seen_ns;
+	__u64 generation;
+	__u64 packets;
+	__u64 bytes;
+	__u32 rule_id;
+	__u8 verdict;
+	__u8 dir;
+	__u8 state;
+	__u8 flags;
+	__u8 icmp_type;
+	__u8 icmp_code;
+	__u8 pad[6];
+};
+_Static_assert(sizeof(struct seg_session) == 48, "seg_session layout");
+
+/* seg_rules[rule id]: what a rule decides. */
+struct seg_rule_info {
+	__u8 verdict;
+	__u8 log;
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct seg_rule_info) == 4, "seg_rule_info layout");
+
+/* seg_stats value (per CPU) and seg_rule_hits value (per CPU). */
+struct seg_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+_Static_assert(sizeof(struct seg_counter) == 16, "seg_counter layout");
