@@ -1,0 +1,152 @@
+// The CLI's window on the world: output streams, environment, and the files commands read and
+// write. Commands take a `CliIo`; `createNodeIo()` is the real one, `createMemoryIo()` the one
+// tests (and tools) run commands against without touching the disk.
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { normalizePosixPath, resolvePosixInclude, type CompilerHost } from '../../compiler/source.ts';
+
+export interface TextWriter {
+  write(text: string): void;
+}
+
+export type PathKind = 'file' | 'directory';
+
+export interface CliIo {
+  readonly stdout: TextWriter;
+  readonly stderr: TextWriter;
+  /** The folder relative paths are read from (and SARIF uris are made relative to). */
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Whether each stream is a terminal (colour is on by default only there). */
+  readonly stdoutIsTTY: boolean;
+  readonly stderrIsTTY: boolean;
+  /** The compiler's view of the same files (paths as the user gave them, relative to `cwd`). */
+  readonly host: CompilerHost;
+  /** What is at a path, or undefined when nothing is. */
+  stat(path: string): PathKind | undefined;
+  /** Every `*.seg` file below a folder (recursively; skips `node_modules` and dot-folders), sorted. */
+  listSegFiles(dir: string): string[];
+  readFile(path: string): string | undefined;
+  /** Replaces a file's content in one step (a temporary file renamed over it), keeping its mode. */
+  writeFileAtomic(path: string, text: string): Promise<void>;
+}
+
+/** The folders `listSegFiles` does not descend into. */
+export function isSkippedFolder(name: string): boolean {
+  return name === 'node_modules' || name.startsWith('.');
+}
+
+/**
+ * The paths of a folder walk, as the user would write them: `dir/sub/x.seg`. Sorting by
+ * UTF-16 code units keeps the order identical on every machine and file system.
+ */
+function sortPaths(paths: string[]): string[] {
+  return paths.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+export function createNodeIo(): CliIo {
+  const cwd = process.cwd();
+  const abs = (path: string) => resolve(cwd, path);
+  const readFile = (path: string): string | undefined => {
+    try {
+      return readFileSync(abs(path), 'utf8');
+    } catch {
+      // Missing, a folder, unreadable: the compiler reports the file as not found.
+      return undefined;
+    }
+  };
+  const stat = (path: string): PathKind | undefined => {
+    try {
+      const s = statSync(abs(path));
+      return s.isDirectory() ? 'directory' : s.isFile() ? 'file' : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  return {
+    stdout: { write: (text) => void process.stdout.write(text) },
+    stderr: { write: (text) => void process.stderr.write(text) },
+    cwd,
+    env: process.env,
+    stdoutIsTTY: process.stdout.isTTY === true,
+    stderrIsTTY: process.stderr.isTTY === true,
+    host: { readFile, resolveInclude: resolvePosixInclude },
+    stat,
+    listSegFiles(dir) {
+      const out: string[] = [];
+      const walk = (rel: string) => {
+        for (const entry of readdirSync(abs(rel), { withFileTypes: true })) {
+          const path = rel === '.' ? entry.name : join(rel, entry.name);
+          // Symbolic links are followed to what they name (a linked folder of policies counts).
+          const kind = entry.isSymbolicLink() ? stat(path) : entry.isDirectory() ? 'directory' : entry.isFile() ? 'file' : undefined;
+          if (kind === 'directory' && !isSkippedFolder(entry.name)) walk(path);
+          else if (kind === 'file' && entry.name.endsWith('.seg')) out.push(path);
+        }
+      };
+      walk(dir);
+      return sortPaths(out);
+    },
+    readFile,
+    async writeFileAtomic(path, text) {
+      // Loaded here, not at the top: `check` never writes, and its start-up time matters.
+      const { default: write } = await import('write-file-atomic');
+      await write(abs(path), text);
+    },
+  };
+}
+
+/** What a memory io captured: the output so far and the files as they are now. */
+export interface MemoryIo extends CliIo {
+  readonly files: Map<string, string>;
+  /** Everything written to stdout / stderr so far. */
+  out(): string;
+  err(): string;
+}
+
+export interface MemoryIoOptions {
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly isTTY?: boolean;
+  readonly cwd?: string;
+}
+
+/**
+ * An io over a map of POSIX paths (relative, normalised: `dir/a.seg`) to texts. Folders exist
+ * implicitly wherever some file lies below them; `.` is the root.
+ */
+export function createMemoryIo(initial: Readonly<Record<string, string>>, options: MemoryIoOptions = {}): MemoryIo {
+  const files = new Map<string, string>();
+  for (const [path, text] of Object.entries(initial)) files.set(normalizePosixPath(path), text);
+  let out = '';
+  let err = '';
+  const readFile = (path: string) => files.get(normalizePosixPath(path));
+  const under = (dir: string) => (dir === '.' ? '' : dir + '/');
+  const isDirectory = (dir: string) => dir === '.' || [...files.keys()].some((p) => p.startsWith(under(dir)));
+  return {
+    files,
+    out: () => out,
+    err: () => err,
+    stdout: { write: (text) => void (out += text) },
+    stderr: { write: (text) => void (err += text) },
+    cwd: options.cwd ?? '/work',
+    env: options.env ?? {},
+    stdoutIsTTY: options.isTTY ?? false,
+    stderrIsTTY: options.isTTY ?? false,
+    host: { readFile, resolveInclude: resolvePosixInclude },
+    stat(path) {
+      const p = normalizePosixPath(path);
+      return files.has(p) ? 'file' : isDirectory(p) ? 'directory' : undefined;
+    },
+    listSegFiles(dir) {
+      const prefix = under(normalizePosixPath(dir));
+      const found = [...files.keys()].filter(
+        (p) => p.startsWith(prefix) && p.endsWith('.seg') && !p.slice(prefix.length).split('/').slice(0, -1).some(isSkippedFolder),
+      );
+      return sortPaths(found);
+    },
+    readFile,
+    writeFileAtomic(path, text) {
+      files.set(normalizePosixPath(path), text);
+      return Promise.resolve();
+    },
+  };
+}
