@@ -3,26 +3,29 @@
 // Spans, file names, rule ids and declarations are left out, so moving a rule to another file,
 // reordering files or editing comments keeps the hash.
 import { createHash } from 'node:crypto';
-import type { DirectionIr, ProgramIr, RuleIr } from './ir.ts';
+import type { ProgramIr, RuleIr } from './ir.ts';
 
 /** What the hash reads: the program without its hash. */
 export type HashInput = Pick<ProgramIr, 'ingress' | 'egress'>;
 
 export function hashProgram(program: HashInput): string {
-  return 'sha256:' + createHash('sha256').update(canonicalProgram(program)).digest('hex');
+  const hash = createHash('sha256');
+  for (const line of canonicalLines(program)) hash.update(line + '\n');
+  return 'sha256:' + hash.digest('hex');
 }
 
 /**
- * The canonical text the hash covers. Arrays with a fixed field order (not objects) keep the
- * serialisation independent of how an object was built; a version tag keeps old hashes from
- * colliding with a future layout.
+ * The canonical text the hash covers, one JSON line per direction header and per rule (fed to
+ * the hash line by line, so a large policy never becomes one huge string). Arrays with a fixed
+ * field order, not objects, keep it independent of how an object was built; the version tag
+ * keeps hashes of a future layout from colliding with these.
  */
-export function canonicalProgram(program: HashInput): string {
-  return JSON.stringify(['segc-ir-1', canonicalDirection(program.ingress), canonicalDirection(program.egress)]);
-}
-
-function canonicalDirection(d: DirectionIr): unknown {
-  return [d.direction, d.defaultAction, d.rules.map(canonicalRule)];
+export function* canonicalLines(program: HashInput): Generator<string> {
+  yield JSON.stringify(['segc-ir', 1]);
+  for (const d of [program.ingress, program.egress]) {
+    yield JSON.stringify([d.direction, d.defaultAction, d.rules.length]);
+    for (const r of d.rules) yield JSON.stringify(canonicalRule(r));
+  }
 }
 
 function canonicalRule(r: RuleIr): unknown {

@@ -67,6 +67,8 @@ export function lower(resolved: ResolvedProgram, diagnostics: DiagnosticCollecto
 interface AddrValue {
   readonly v4: readonly AddrRange[];
   readonly v6: readonly AddrRange[];
+  /** Its IR, computed on first use; a set used by many rules is printed once. */
+  ir?: AddrSetIr;
 }
 
 interface SymbolValue {
@@ -94,7 +96,6 @@ interface Lowerer {
 
 function createLowerer(resolved: ResolvedProgram, diagnostics: DiagnosticCollector): Lowerer {
   const symbolValues = new Map<DeclSymbol, SymbolValue | undefined>();
-  const irCache = new WeakMap<AddrValue, AddrSetIr>();
 
   const lowerSymbol = (symbol: DeclSymbol): SymbolValue | undefined => {
     if (symbolValues.has(symbol)) return symbolValues.get(symbol);
@@ -196,14 +197,7 @@ function createLowerer(resolved: ResolvedProgram, diagnostics: DiagnosticCollect
     }
   };
 
-  const addrSetIr = (value: AddrValue): AddrSetIr => {
-    let ir = irCache.get(value);
-    if (!ir) {
-      ir = { v4: rangesToPrefixTexts(4, value.v4), v6: rangesToPrefixTexts(6, value.v6) };
-      irCache.set(value, ir);
-    }
-    return ir;
-  };
+  const addrSetIr = (value: AddrValue): AddrSetIr => (value.ir ??= { v4: rangesToPrefixTexts(4, value.v4), v6: rangesToPrefixTexts(6, value.v6) });
 
   return { lowerSymbol, lowerAddr, lowerPorts, addrSetIr, diagnostics };
 }
@@ -213,7 +207,9 @@ function lowerAddrLiteral(text: string, span: Span, diagnostics: DiagnosticColle
   if (r.ok) {
     const { family, value, length } = r.prefix;
     const range: AddrRange = [value, value + (1n << BigInt(FAMILY_BITS[family] - length)) - 1n];
-    return family === 4 ? { v4: [range], v6: [] } : { v4: [], v6: [range] };
+    // A literal is one canonical prefix already: its IR needs no range-to-prefix pass.
+    const ir = [formatPrefix(r.prefix)];
+    return family === 4 ? { v4: [range], v6: [], ir: { v4: ir, v6: [] } } : { v4: [], v6: [range], ir: { v4: [], v6: ir } };
   }
   switch (r.error) {
     case 'invalid-ipv4':
@@ -400,6 +396,8 @@ function lowerRule(rule: RuleAst, direction: Direction, lowerer: Lowerer): Lower
   if (!families) return undefined;
   const side = (v: AddrValue): AddrSetIr => {
     const ir = lowerer.addrSetIr(v);
+    // Share the value's IR unless a family it holds must be emptied.
+    if ((families.v4 || ir.v4.length === 0) && (families.v6 || ir.v6.length === 0)) return ir;
     return { v4: families.v4 ? ir.v4 : [], v6: families.v6 ? ir.v6 : [] };
   };
   return {
@@ -513,18 +511,17 @@ function lowerFamilies(
   dst: AddrValue,
   diagnostics: DiagnosticCollector,
 ): { v4: boolean; v6: boolean } | undefined {
+  // Protocols other than icmp exist in IPv6 too, and those other than icmpv6 in IPv4.
+  const proto4 = protocols === null || protocols.some((p) => p !== PROTOCOL_NUMBERS.icmpv6);
+  const proto6 = protocols === null || protocols.some((p) => p !== PROTOCOL_NUMBERS.icmp);
+  const both4 = src.v4.length > 0 && dst.v4.length > 0;
+  const both6 = src.v6.length > 0 && dst.v6.length > 0;
+  if ((both4 && proto4) || (both6 && proto6)) return { v4: both4 && proto4, v6: both6 && proto6 };
+
   const addrFamilies = (v: AddrValue): Family[] => [...(v.v4.length > 0 ? [4 as const] : []), ...(v.v6.length > 0 ? [6 as const] : [])];
   const srcFamilies = addrFamilies(src);
   const dstFamilies = addrFamilies(dst);
   const both = srcFamilies.filter((f) => dstFamilies.includes(f));
-  // Protocols other than icmp exist in IPv6 too, and those other than icmpv6 in IPv4.
-  const protoFamilies: Family[] = protocols === null ? [4, 6] : [
-    ...(protocols.some((p) => p !== PROTOCOL_NUMBERS.icmpv6) ? [4 as const] : []),
-    ...(protocols.some((p) => p !== PROTOCOL_NUMBERS.icmp) ? [6 as const] : []),
-  ];
-  const left = both.filter((f) => protoFamilies.includes(f));
-  if (left.length > 0) return { v4: left.includes(4), v6: left.includes(6) };
-
   const only = (fs: Family[]): string => `only IPv${fs[0]} addresses`;
   let reason: string;
   let hint: string;
