@@ -4,7 +4,7 @@
 import { closest, distance } from 'fastest-levenshtein';
 import type { AddrExpr, FileAst, IncludeDecl, PolicyDecl, PortExpr, PortsDecl, PortsRef, RuleAst, SetDecl, SetRef } from './ast.ts';
 import { Code, assertNever, type DiagnosticCollector, type RelatedInfo } from './diagnostics.ts';
-import { createSourceFile, type CompilerHost, type SourceFile, type Span } from './source.ts';
+import { createSourceFile, normalizePosixPath, type CompilerHost, type SourceFile, type Span } from './source.ts';
 
 /** Parses one file (the front end's `parseSourceFile`); passed in so tests can use any parser. */
 export type ParseFile = (file: SourceFile, diagnostics: DiagnosticCollector) => FileAst;
@@ -94,17 +94,20 @@ interface Dependency {
 
 function resolveFiles(input: ResolveInput): { files: SourceFile[]; asts: FileAst[] } {
   const { host, parseFile, diagnostics } = input;
+  // Keyed by the normalised path, so `./a.seg` on the command line and `include "a.seg"` are one
+  // file; the file keeps the first spelling it was reached by.
   const loaded = new Map<string, { file: SourceFile; ast: FileAst }>();
   const onStack: string[] = [];
 
   const visit = (path: string, from: IncludeDecl | undefined): void => {
-    const cycleAt = onStack.indexOf(path);
+    const key = normalizePosixPath(path);
+    const cycleAt = onStack.indexOf(key);
     if (cycleAt >= 0 && from) {
-      const cycle = [...onStack.slice(cycleAt), path].join(' -> ');
+      const cycle = [...onStack.slice(cycleAt), key].map((k) => (loaded.get(k) as { file: SourceFile }).file.path).join(' -> ');
       diagnostics.add(Code.IncludeCycle, from.pathSpan, { cycle });
       return;
     }
-    if (loaded.has(path)) return;
+    if (loaded.has(key)) return;
     const text = host.readFile(path);
     if (text === undefined) {
       // A missing root file has no include to point at: the span is the empty start of it.
@@ -113,8 +116,8 @@ function resolveFiles(input: ResolveInput): { files: SourceFile[]; asts: FileAst
     }
     const file = createSourceFile(path, text);
     const ast = parseFile(file, diagnostics);
-    loaded.set(path, { file, ast });
-    onStack.push(path);
+    loaded.set(key, { file, ast });
+    onStack.push(key);
     for (const d of ast.declarations) {
       if (d.kind === 'Include' && !d.recovered) visit(host.resolveInclude(path, d.path), d);
     }
@@ -123,11 +126,8 @@ function resolveFiles(input: ResolveInput): { files: SourceFile[]; asts: FileAst
 
   // Roots in sorted order, so the same include cycle is reported whatever the command line order.
   for (const root of [...new Set(input.rootFiles)].sort(comparePaths)) visit(root, undefined);
-  const paths = [...loaded.keys()].sort(comparePaths);
-  return {
-    files: paths.map((p) => (loaded.get(p) as { file: SourceFile }).file),
-    asts: paths.map((p) => (loaded.get(p) as { ast: FileAst }).ast),
-  };
+  const entries = [...loaded.values()].sort((a, b) => comparePaths(a.file.path, b.file.path));
+  return { files: entries.map((e) => e.file), asts: entries.map((e) => e.ast) };
 }
 
 function comparePaths(a: string, b: string): number {

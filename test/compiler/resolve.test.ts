@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { FileAst, SetRef } from '../../compiler/ast.ts';
 import { createCollector, type Diagnostic } from '../../compiler/diagnostics.ts';
 import { resolve, suggestName, type ParseFile } from '../../compiler/resolve.ts';
-import { createMemoryHost, type Span } from '../../compiler/source.ts';
+import { createMemoryHost, normalizePosixPath, type Span } from '../../compiler/source.ts';
 import { addr, fileAst, include, policy, ports, portsDecl, proto, rule, setDecl, textFile } from '../support/ast-builder.ts';
 
 /** A parser stand-in that hands out prebuilt ASTs by path and counts how often each is asked for. */
@@ -12,7 +12,7 @@ function fakeParser(asts: Readonly<Record<string, FileAst>>): { parseFile: Parse
     calls,
     parseFile: (file) => {
       calls.set(file.path, (calls.get(file.path) ?? 0) + 1);
-      const ast = asts[file.path];
+      const ast = asts[normalizePosixPath(file.path)];
       if (!ast) throw new Error(`no AST for ${file.path}`);
       return ast;
     },
@@ -52,10 +52,10 @@ describe('resolve: files and includes', () => {
     expect([...resolved.symbols.keys()]).toEqual(['office', 'web']);
   });
 
-  it('loads a root file that another root also includes only once', () => {
-    const { resolved, calls } = run(['lib/b.seg', 'main.seg', 'main.seg'], files);
-    expect(resolved.files.map((f) => f.path)).toEqual(['lib/a.seg', 'lib/b.seg', 'main.seg']);
-    expect(calls.get('lib/b.seg')).toBe(1);
+  it('loads a root file that another root also includes only once, however its path is spelled', () => {
+    const { resolved, calls } = run(['./lib/b.seg', 'main.seg', 'lib/../main.seg'], files);
+    expect(resolved.files.map((f) => f.path)).toEqual(['./lib/b.seg', 'lib/../main.seg', 'lib/a.seg']);
+    expect([...calls.values()]).toEqual([1, 1, 1]);
   });
 
   it('reports a missing include at the include string, with the resolved path', () => {
