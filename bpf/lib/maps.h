@@ -136,3 +136,33 @@ struct {
 	__type(key, __u32);
 	__type(value, struct seg_counter);
 } seg_rule_hits SEC(".maps");
+
+/* Never read or written: its value lists every ABI type, so that the object's BTF carries them
+ * all (enums used only as constants would be left out) and test/compiler/abi.test.ts can check
+ * compiler/abi.ts against this header. */
+struct seg_abi_types {
+	enum seg_dir dir;
+	enum seg_family family;
+	enum seg_field field;
+	enum seg_verdict verdict;
+	enum seg_reason reason;
+	enum seg_stat stat;
+	enum seg_state state;
+	struct seg_config config;
+	struct seg_policy_meta meta;
+	struct seg_prefix_key prefix_key;
+	struct seg_l4_rows l4_rows;
+	struct seg_dir_rows dir_rows;
+	struct seg_chunk chunk;
+	struct seg_rule_info rule_info;
+	struct seg_session_key session_key;
+	struct seg_session session;
+	struct seg_counter counter;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct seg_abi_types);
+} seg_abi SEC(".maps");
