@@ -1,0 +1,153 @@
+// Stage 1b: the lexer. Takes a source file; gives its tokens (with the line structure the
+// parser relies on) and its comments, and reports lexical errors (SEG1001-SEG1003).
+import { createTokenInstance, Lexer, type IToken, type TokenType } from 'chevrotain';
+import { Code, type DiagnosticCollector } from './diagnostics.ts';
+import type { SourceFile, Span } from './source.ts';
+import {
+  allTokens,
+  Any,
+  Any4,
+  Any6,
+  Comma,
+  Except,
+  Icmp,
+  Icmpv6,
+  Ipv4,
+  Ipv6,
+  LCurly,
+  Name,
+  Newline,
+  NumberLiteral,
+  Policy,
+  PortRange,
+  RCurly,
+  Sctp,
+  StringLiteral,
+  Tcp,
+  Udp,
+} from './tokens.ts';
+
+export interface TokenizeResult {
+  /** The tokens the parser reads; ends with a Newline (see `tokenizeLines`). */
+  readonly tokens: IToken[];
+  /** Every `#` comment, in order. */
+  readonly comments: IToken[];
+}
+
+// One lexer for the process: building it analyses every pattern, which is the slow part.
+const lexer = new Lexer([...allTokens], { positionTracking: 'onlyOffset', ensureOptimizations: true });
+
+export function tokenize(file: SourceFile, diagnostics: DiagnosticCollector): TokenizeResult {
+  const result = lexer.tokenize(file.text);
+  for (const error of result.errors) tokenizeReportBadCharacters(file, error.offset, error.length, diagnostics);
+  for (const token of result.tokens) {
+    if (token.tokenType === StringLiteral) tokenizeCheckString(file, token, diagnostics);
+  }
+  return { tokens: tokenizeLines(file, result.tokens), comments: result.groups['comments'] ?? [] };
+}
+
+/** Hints for characters people carry over from other languages. */
+const BAD_CHARACTER_HINTS: Readonly<Record<string, string>> = {
+  ';': 'a rule or declaration ends at the end of its line; remove the semicolon',
+  '-': 'a port range is written without spaces, like 1024-65535',
+  "'": 'strings are written in double quotes',
+  '[': 'lists are written in braces: { a, b }',
+  ']': 'lists are written in braces: { a, b }',
+  '(': 'lists are written in braces: { a, b }',
+  ')': 'lists are written in braces: { a, b }',
+  '%': 'IPv6 zone indexes (fe80::1%eth0) are not supported',
+};
+
+function tokenizeReportBadCharacters(file: SourceFile, offset: number, length: number, diagnostics: DiagnosticCollector): void {
+  // chevrotain reports a run of characters no token matches as one error: one diagnostic.
+  const first = String.fromCodePoint(file.text.codePointAt(offset) ?? 0xfffd);
+  const span: Span = { file: file.path, start: offset, end: offset + Math.max(1, length) };
+  const hint = BAD_CHARACTER_HINTS[first];
+  diagnostics.add(Code.UnexpectedCharacter, span, hint === undefined ? { char: describeCharacter(first) } : { char: describeCharacter(first), hint });
+}
+
+/** A character as a message can quote it: control characters by their code point. */
+function describeCharacter(c: string): string {
+  const cp = c.codePointAt(0) ?? 0;
+  return cp < 0x20 || cp === 0x7f || (cp >= 0x80 && cp < 0xa0) ? `U+${cp.toString(16).toUpperCase().padStart(4, '0')}` : c;
+}
+
+function tokenizeCheckString(file: SourceFile, token: IToken, diagnostics: DiagnosticCollector): void {
+  const text = token.image;
+  const start = token.startOffset;
+  for (let i = 1; i < text.length; i++) {
+    if (text[i] !== '\\') continue;
+    const next = text[i + 1];
+    if (next !== '"' && next !== '\\') {
+      const end = next === undefined ? i + 1 : i + 1 + (next.codePointAt(0)! > 0xffff ? 2 : 1);
+      const escape = text.slice(i, end);
+      diagnostics.add(Code.InvalidEscape, { file: file.path, start: start + i, end: start + end }, { escape });
+    }
+    i++;
+  }
+  if (!isTerminatedString(text)) diagnostics.add(Code.UnterminatedString, { file: file.path, start, end: start + text.length });
+}
+
+/** Whether a string token ends with its closing quote (an escaped quote does not close it). */
+export function isTerminatedString(image: string): boolean {
+  if (image.length < 2 || !image.endsWith('"')) return false;
+  let backslashes = 0;
+  for (let i = image.length - 2; i > 0 && image[i] === '\\'; i--) backslashes++;
+  return backslashes % 2 === 0;
+}
+
+/** The tokens that may stand inside the braces of a set, port or protocol literal. */
+const LITERAL_TOKENS: ReadonlySet<TokenType> = new Set([
+  Ipv4, Ipv6, Name, NumberLiteral, PortRange, Any, Any4, Any6, Except, Tcp, Udp, Sctp, Icmp, Icmpv6, Comma, LCurly, RCurly,
+]);
+
+/**
+ * THE place where newlines get their meaning. A rule or declaration ends at the end of its
+ * line, so Newline tokens reach the parser, with two exceptions decided here:
+ * - a newline inside the `{ }` of a set, port or protocol literal is dropped, so the parser
+ *   sees the literal as if written on one line. A policy block's `{` (the first `{` on a line
+ *   that starts with `policy`) is not a literal: its rules keep one line each.
+ * - a literal counts only once its `}` is found before any token that cannot stand in a
+ *   literal (`from`, `set`, a string...). An unclosed `{` therefore keeps its newlines, and
+ *   the error stays on its own line instead of swallowing the rest of the file.
+ * The file also always ends with a Newline (an empty one at the end of the text when the text
+ * has none), so every statement, the last one too, ends with one.
+ */
+export function tokenizeLines(file: SourceFile, tokens: readonly IToken[]): IToken[] {
+  const dropped = new Uint8Array(tokens.length);
+  // Open literal braces, innermost last, each with the indexes of the newlines it holds.
+  const open: number[][] = [];
+  let atLineStart = true;
+  let lineStartsWithPolicy = false;
+  let blockBraceSeen = false;
+  for (let i = 0; i < tokens.length; i++) {
+    const type = tokens[i]!.tokenType;
+    if (type === Newline) {
+      open.at(-1)?.push(i);
+      atLineStart = true;
+      continue;
+    }
+    if (atLineStart) {
+      lineStartsWithPolicy = type === Policy;
+      blockBraceSeen = false;
+      atLineStart = false;
+    }
+    if (type === LCurly && lineStartsWithPolicy && !blockBraceSeen) {
+      blockBraceSeen = true;
+      open.length = 0;
+    } else if (type === LCurly) {
+      open.push([]);
+    } else if (type === RCurly) {
+      for (const n of open.pop() ?? []) dropped[n] = 1;
+    } else if (!LITERAL_TOKENS.has(type)) {
+      open.length = 0;
+    }
+  }
+  const out: IToken[] = [];
+  for (let i = 0; i < tokens.length; i++) if (dropped[i] === 0) out.push(tokens[i]!);
+  if (out.at(-1)?.tokenType !== Newline) {
+    const end = file.text.length;
+    out.push(createTokenInstance(Newline, '', end, end - 1, NaN, NaN, NaN, NaN));
+  }
+  return out;
+}

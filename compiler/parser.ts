@@ -1,0 +1,538 @@
+// Stage 1c: the parser. Takes the lexer's tokens; gives the concrete syntax tree (CST, typed
+// by the generated cst.d.ts) and reports syntax errors (SEG1004-SEG1006). Rule names match
+// grammar/segc.ebnf.
+import { CstParser, EOF, type IParserErrorMessageProvider, type IRecognitionException, type IToken, type TokenType } from 'chevrotain';
+import type { FileCstNode } from './cst.d.ts';
+import { distance } from 'fastest-levenshtein';
+import { Code, DIAGNOSTICS, type DiagnosticCollector, type RelatedInfo } from './diagnostics.ts';
+import type { SourceFile, Span } from './source.ts';
+import {
+  Allow,
+  Any,
+  Any4,
+  Any6,
+  Colon,
+  Comma,
+  Default,
+  Deny,
+  Egress,
+  Equals,
+  Except,
+  From,
+  Icmp,
+  Icmpv6,
+  Include,
+  Ingress,
+  Ipv4,
+  Ipv6,
+  LCurly,
+  LineToken,
+  Log,
+  Name,
+  Newline,
+  NumberLiteral,
+  parserVocabulary,
+  Policy,
+  Port,
+  PortRange,
+  Ports,
+  RCurly,
+  Sctp,
+  SetKeyword,
+  Slash,
+  StringLiteral,
+  Tcp,
+  To,
+  Udp,
+} from './tokens.ts';
+
+/** Where a line that starts with no statement was found (the message differs). */
+type StrayContext = 'declaration' | 'rule';
+
+/** A syntax error the grammar detects itself rather than through chevrotain's exceptions. */
+interface LineError {
+  readonly token: IToken;
+  /** Among errors at one token, the lowest rank is reported (0: header, 1: chevrotain's, 2: line). */
+  readonly rank: number;
+  /** What was expected, as a phrase (`a rule priority`). */
+  readonly expected: string;
+  readonly missing: boolean;
+  readonly where?: string;
+  readonly hint?: string;
+  readonly related?: IToken;
+}
+
+const ADDRESS_EXPECTED = "an address, 'any', a set name or '{'";
+const PORTS_EXPECTED = "a port, a port range, a ports name or '{'";
+const PROTOCOL_EXPECTED = "a protocol (tcp, udp, sctp, icmp, icmpv6, any or a number) or '{'";
+const ACTION_EXPECTED = "an action ('allow', 'deny' or 'log')";
+const ICMP_TYPE_EXPECTED = 'an ICMP type (a number or a name such as echo-request)';
+const DECLARATION_EXPECTED = "a declaration ('include', 'set', 'ports' or 'policy')";
+const RULE_EXPECTED = 'a rule (starting with its priority number)';
+
+/** The rules whose closing `}` may also be preceded by a `,`. */
+const LIST_RULES: ReadonlySet<string> = new Set(['addrList', 'portList', 'protoList']);
+
+/**
+ * Exception messages name only what was expected (`an address, a set name or '{'`); `parse`
+ * adds what was found and picks the code from it.
+ */
+const errorMessageProvider: IParserErrorMessageProvider = {
+  buildMismatchTokenMessage({ expected, previous, ruleName }) {
+    if (expected === EOF) return DECLARATION_EXPECTED;
+    if (expected === LCurly && ruleName === 'policyDecl') {
+      // Every word of a policy header is optional to the grammar; say which one is missing.
+      const prev = previous.tokenType;
+      if (prev === Policy) return "'ingress' or 'egress'";
+      if (prev === Ingress || prev === Egress) return "'default' or '{'";
+      if (prev === Default) return "'allow' or 'deny'";
+    }
+    if (expected === RCurly && LIST_RULES.has(ruleName)) return "',' or '}'";
+    return describeTokenType(expected);
+  },
+  buildNotAllInputParsedMessage() {
+    return 'the end of the file';
+  },
+  buildNoViableAltMessage({ expectedPathsPerAlt, customUserDescription }) {
+    return customUserDescription ?? describeAlternatives(expectedPathsPerAlt.flat().map((path) => path[0]));
+  },
+  buildEarlyExitMessage({ expectedIterationPaths, customUserDescription }) {
+    return customUserDescription ?? describeAlternatives(expectedIterationPaths.map((path) => path[0]));
+  },
+};
+
+function describeTokenType(type: TokenType): string {
+  return type === EOF ? 'the end of the file' : (type.LABEL ?? type.name);
+}
+
+function describeAlternatives(types: readonly (TokenType | undefined)[]): string {
+  const phrases = [...new Set(types.filter((t) => t !== undefined).map(describeTokenType))];
+  if (phrases.length <= 1) return phrases[0] ?? 'something else';
+  return `${phrases.slice(0, -1).join(', ')} or ${phrases.at(-1)}`;
+}
+
+/**
+ * The grammar. Statements (declarations and rules) are lines: each ends with `lineEnd`, which
+ * takes the Newline and skips whatever a broken statement left on its line. Recovery therefore
+ * never crosses a line: when a statement fails, chevrotain resyncs right at the failing token
+ * (every in-line token is in the statement's follow set through `lineEnd`), the statement's
+ * partial CST is kept (marked `recoveredNode`), and `lineEnd` swallows the rest of the line.
+ * A line that starts with no statement at all is a `strayLine`. The policy header's words are
+ * optional to the grammar so that a bad header never loses the block's rules; missing words
+ * are reported by the actions below.
+ */
+export class SegParser extends CstParser {
+  /** Errors the grammar's actions find (stray lines, extra tokens, a missing `}`). */
+  lineErrors: LineError[] = [];
+  /** Tokens before which recovery inserted a missing token (reported as SEG1005). */
+  insertedBefore = new Set<IToken>();
+
+  constructor() {
+    super([...parserVocabulary], { recoveryEnabled: true, maxLookahead: 2, errorMessageProvider });
+    this.performSelfAnalysis();
+  }
+
+  file = this.RULE('file', () => {
+    this.MANY(() => {
+      this.OR([{ ALT: () => this.CONSUME(Newline) }, { ALT: () => this.SUBRULE(this.declaration) }]);
+    });
+  });
+
+  declaration = this.RULE('declaration', () => {
+    // The first token alone picks the statement, so `policy ingres {` is a broken policy
+    // rather than a stray line. Any other line is a `strayLine` (tried last).
+    this.OR({
+      MAX_LOOKAHEAD: 1,
+      DEF: [
+        { ALT: () => this.SUBRULE(this.includeDecl) },
+        { ALT: () => this.SUBRULE(this.setDecl) },
+        { ALT: () => this.SUBRULE(this.portsDecl) },
+        { ALT: () => this.SUBRULE(this.policyDecl) },
+        { ALT: () => this.SUBRULE(this.strayLine, { ARGS: ['declaration'] }), IGNORE_AMBIGUITIES: true },
+      ],
+    });
+    this.SUBRULE(this.lineEnd);
+  });
+
+  includeDecl = this.RULE('includeDecl', () => {
+    this.CONSUME(Include);
+    this.CONSUME(StringLiteral, { LABEL: 'path' });
+  });
+
+  setDecl = this.RULE('setDecl', () => {
+    this.CONSUME(SetKeyword);
+    this.CONSUME(Name);
+    this.CONSUME(Equals);
+    this.SUBRULE(this.addrExpr);
+  });
+
+  portsDecl = this.RULE('portsDecl', () => {
+    this.CONSUME(Ports);
+    this.CONSUME(Name);
+    this.CONSUME(Equals);
+    this.SUBRULE(this.portExpr);
+  });
+
+  policyDecl = this.RULE('policyDecl', () => {
+    const policy = this.CONSUME(Policy);
+    const direction = this.OPTION(() => this.OR([{ ALT: () => this.CONSUME(Ingress) }, { ALT: () => this.CONSUME(Egress) }]));
+    const defaultWord = this.OPTION2(() => {
+      const word = this.CONSUME(Default);
+      const verdict = this.OPTION3(() => this.OR2([{ ALT: () => this.CONSUME(Allow) }, { ALT: () => this.CONSUME(Deny) }]));
+      return { word, verdict };
+    });
+    const open = this.CONSUME(LCurly);
+    this.ACTION(() => {
+      if (direction === undefined) this.reportMissing(policy, "'ingress' or 'egress'");
+      else if (defaultWord !== undefined && defaultWord.verdict === undefined) this.reportMissing(defaultWord.word, "'allow' or 'deny'");
+    });
+    this.MANY({
+      // A declaration keyword at a line start means the block was never closed.
+      GATE: () => !isDeclarationStart(this.LA(1).tokenType),
+      DEF: () => this.OR3([{ ALT: () => this.CONSUME(Newline) }, { ALT: () => this.SUBRULE(this.ruleLine) }]),
+    });
+    const close = this.OPTION4(() => this.CONSUME(RCurly));
+    this.ACTION(() => {
+      if (close === undefined) {
+        this.lineErrors.push({ token: this.LA(1), rank: 2, expected: "'}'", missing: true, where: 'to close the policy block', related: open });
+      }
+    });
+  });
+
+  ruleLine = this.RULE('ruleLine', () => {
+    this.OR({
+      MAX_LOOKAHEAD: 1,
+      DEF: [
+        { ALT: () => this.SUBRULE(this.rule) },
+        { ALT: () => this.SUBRULE(this.strayLine, { ARGS: ['rule'] }), IGNORE_AMBIGUITIES: true },
+      ],
+    });
+    this.SUBRULE(this.lineEnd);
+  });
+
+  rule = this.RULE('rule', () => {
+    this.CONSUME(NumberLiteral, { LABEL: 'priority' });
+    this.OPTION(() => {
+      this.CONSUME(Name, { LABEL: 'name' });
+      this.CONSUME(Colon);
+    });
+    this.SUBRULE(this.action);
+    this.SUBRULE(this.protoExpr);
+    this.CONSUME(From);
+    this.SUBRULE(this.addrExpr, { LABEL: 'src' });
+    this.OPTION2(() => {
+      this.CONSUME(Port);
+      this.SUBRULE(this.portExpr, { LABEL: 'srcPorts' });
+    });
+    this.CONSUME(To);
+    this.SUBRULE2(this.addrExpr, { LABEL: 'dst' });
+    this.OPTION3(() => {
+      this.CONSUME2(Port);
+      this.SUBRULE2(this.portExpr, { LABEL: 'dstPorts' });
+    });
+    this.OPTION4(() => this.SUBRULE(this.icmpMatch));
+    this.OPTION5(() => this.CONSUME(StringLiteral, { LABEL: 'description' }));
+  });
+
+  action = this.RULE('action', () => {
+    this.OR({
+      DEF: [
+        {
+          ALT: () => {
+            this.CONSUME(Allow);
+            this.OPTION(() => this.CONSUME(Log));
+          },
+        },
+        {
+          ALT: () => {
+            this.CONSUME(Deny);
+            this.OPTION2(() => this.CONSUME2(Log));
+          },
+        },
+        { ALT: () => this.CONSUME3(Log) },
+      ],
+      ERR_MSG: ACTION_EXPECTED,
+    });
+  });
+
+  protoExpr = this.RULE('protoExpr', () => {
+    this.OR({
+      DEF: [
+        { ALT: () => this.CONSUME(Tcp) },
+        { ALT: () => this.CONSUME(Udp) },
+        { ALT: () => this.CONSUME(Sctp) },
+        { ALT: () => this.CONSUME(Icmp) },
+        { ALT: () => this.CONSUME(Icmpv6) },
+        { ALT: () => this.CONSUME(Any) },
+        { ALT: () => this.CONSUME(NumberLiteral) },
+        { ALT: () => this.SUBRULE(this.protoList) },
+      ],
+      ERR_MSG: PROTOCOL_EXPECTED,
+    });
+  });
+
+  protoList = this.RULE('protoList', () => {
+    this.CONSUME(LCurly);
+    this.OPTION(() => {
+      this.SUBRULE(this.protoExpr);
+      this.MANY(() => {
+        this.CONSUME(Comma);
+        this.SUBRULE2(this.protoExpr);
+      });
+      this.OPTION2(() => this.CONSUME2(Comma));
+    });
+    this.CONSUME(RCurly);
+  });
+
+  /** `a except b except c` is `(a except b) except c`; `except` binds looser than `{ }`. */
+  addrExpr = this.RULE('addrExpr', () => {
+    this.SUBRULE(this.addrTerm, { LABEL: 'base' });
+    this.MANY(() => {
+      this.CONSUME(Except);
+      this.SUBRULE2(this.addrTerm, { LABEL: 'excluded' });
+    });
+  });
+
+  addrTerm = this.RULE('addrTerm', () => {
+    this.OR({
+      DEF: [
+        { ALT: () => this.CONSUME(Ipv4) },
+        { ALT: () => this.CONSUME(Ipv6) },
+        { ALT: () => this.CONSUME(Any) },
+        { ALT: () => this.CONSUME(Any4) },
+        { ALT: () => this.CONSUME(Any6) },
+        { ALT: () => this.CONSUME(Name) },
+        { ALT: () => this.SUBRULE(this.addrList) },
+      ],
+      ERR_MSG: ADDRESS_EXPECTED,
+    });
+  });
+
+  addrList = this.RULE('addrList', () => {
+    this.CONSUME(LCurly);
+    this.OPTION(() => {
+      this.SUBRULE(this.addrExpr);
+      this.MANY(() => {
+        this.CONSUME(Comma);
+        this.SUBRULE2(this.addrExpr);
+      });
+      this.OPTION2(() => this.CONSUME2(Comma));
+    });
+    this.CONSUME(RCurly);
+  });
+
+  portExpr = this.RULE('portExpr', () => {
+    this.OR({
+      DEF: [
+        { ALT: () => this.CONSUME(NumberLiteral) },
+        { ALT: () => this.CONSUME(PortRange) },
+        { ALT: () => this.CONSUME(Name) },
+        { ALT: () => this.SUBRULE(this.portList) },
+      ],
+      ERR_MSG: PORTS_EXPECTED,
+    });
+  });
+
+  portList = this.RULE('portList', () => {
+    this.CONSUME(LCurly);
+    this.OPTION(() => {
+      this.SUBRULE(this.portExpr);
+      this.MANY(() => {
+        this.CONSUME(Comma);
+        this.SUBRULE2(this.portExpr);
+      });
+      this.OPTION2(() => this.CONSUME2(Comma));
+    });
+    this.CONSUME(RCurly);
+  });
+
+  /** `icmp TYPE[/CODE]`. */
+  icmpMatch = this.RULE('icmpMatch', () => {
+    this.CONSUME(Icmp);
+    this.OR({
+      DEF: [{ ALT: () => this.CONSUME(NumberLiteral, { LABEL: 'type' }) }, { ALT: () => this.CONSUME(Name, { LABEL: 'typeName' }) }],
+      ERR_MSG: ICMP_TYPE_EXPECTED,
+    });
+    this.OPTION(() => {
+      this.CONSUME(Slash);
+      this.CONSUME2(NumberLiteral, { LABEL: 'code' });
+    });
+  });
+
+  /** Error production: a line that starts with no statement. Reported, then skipped. */
+  strayLine = this.RULE('strayLine', (context?: StrayContext) => {
+    const first = this.CONSUME(LineToken);
+    this.MANY(() => this.CONSUME2(LineToken));
+    this.ACTION(() => {
+      const isRule = context === 'rule';
+      this.lineErrors.push({
+        token: first,
+        rank: 2,
+        expected: isRule ? RULE_EXPECTED : DECLARATION_EXPECTED,
+        missing: false,
+        hint: isRule ? strayRuleHint(first) : strayDeclarationHint(first),
+      });
+    });
+  });
+
+  /** The end of a statement: its Newline, after any tokens the statement did not take. */
+  lineEnd = this.RULE('lineEnd', () => {
+    const extra: IToken[] = [];
+    this.MANY({
+      // A policy block left unclosed ends at the next declaration, already at a line start.
+      GATE: () => this.LA(0).tokenType !== Newline,
+      DEF: () => extra.push(this.CONSUME(LineToken)),
+    });
+    this.OPTION(() => this.CONSUME(Newline));
+    this.ACTION(() => {
+      const first = extra[0];
+      if (first !== undefined) this.lineErrors.push({ token: first, rank: 2, expected: 'the end of the line', missing: false });
+    });
+  });
+
+  private reportMissing(after: IToken, expected: string): void {
+    this.lineErrors.push({ token: this.LA(1), rank: 0, expected, missing: true, where: `after '${after.image}'` });
+  }
+
+  /** Records where recovery inserts a token (chevrotain calls this only when it does). */
+  protected override getTokenToInsert(tokType: TokenType): IToken {
+    this.insertedBefore.add(this.LA(1));
+    return super.getTokenToInsert(tokType);
+  }
+
+  /** Never delete a line break to repair a statement: that would join two lines. */
+  protected override canTokenTypeBeDeletedInRecovery(_tokType: TokenType): boolean {
+    return this.LA(1).tokenType !== Newline;
+  }
+}
+
+function isDeclarationStart(type: TokenType): boolean {
+  return type === Include || type === SetKeyword || type === Ports || type === Policy;
+}
+
+function strayRuleHint(first: IToken): string | undefined {
+  const t = first.tokenType;
+  if (t === Allow || t === Deny || t === Log) return `rules start with their priority, like: 100 ${first.image} ...`;
+  if (t === Name) return 'a rule is PRIORITY [NAME:] ACTION PROTO from ADDR to ADDR, like: 100 web: allow tcp from any to any port 443';
+  return undefined;
+}
+
+function strayDeclarationHint(first: IToken): string | undefined {
+  return first.tokenType === NumberLiteral ? 'rules belong inside a policy block: policy ingress { ... }' : undefined;
+}
+
+/** For a name where keywords were expected: the closest of them, if it looks like a typo. */
+function suggestKeyword(found: IToken, expected: string): string | undefined {
+  if (found.tokenType !== Name) return undefined;
+  const words = [...expected.matchAll(/'([a-z0-9]+)'/g)].map((m) => m[1]!);
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const word of words) {
+    const d = distance(found.image.toLowerCase(), word);
+    if (d < bestDistance) [best, bestDistance] = [word, d];
+  }
+  return best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3)) ? `did you mean '${best}'?` : undefined;
+}
+
+/** The one parser: building it analyses the grammar, so it is made once and reused. */
+export const parser = new SegParser();
+
+/** The span of a token; an empty one at the end of the file for EOF. */
+export function tokenSpan(file: SourceFile, token: IToken): Span {
+  if (token.tokenType === EOF || Number.isNaN(token.startOffset) || token.startOffset < 0) {
+    return { file: file.path, start: file.text.length, end: file.text.length };
+  }
+  // A missing statement end is shown as an empty span where the line ends.
+  if (token.tokenType === Newline) return { file: file.path, start: token.startOffset, end: token.startOffset };
+  return { file: file.path, start: token.startOffset, end: token.startOffset + token.image.length };
+}
+
+/** What the user wrote at a token, as a message quotes it. */
+function describeFound(token: IToken): string {
+  if (token.tokenType === EOF || token.image === '') return 'the end of the file';
+  if (token.tokenType === Newline) return 'the end of the line';
+  const image = token.image.length > 40 ? `${token.image.slice(0, 37)}...` : token.image;
+  return `'${image}'`;
+}
+
+interface PendingError {
+  readonly token: IToken;
+  readonly rank: number;
+  readonly expected: string;
+  readonly missing: boolean;
+  readonly where?: string;
+  readonly hint?: string;
+  readonly related?: IToken;
+}
+
+/**
+ * Parses one file's tokens (from `tokenize`) into its CST; syntax errors go to `diagnostics`.
+ * One diagnostic per position, and at most one per line: a later error on a line that already
+ * has one (the lexer's included) is a consequence of the first, so it is dropped.
+ */
+export function parse(file: SourceFile, tokens: IToken[], diagnostics: DiagnosticCollector): FileCstNode {
+  parser.lineErrors = [];
+  parser.insertedBefore = new Set();
+  parser.input = tokens;
+  const cst = parser.file() as FileCstNode;
+  const pending: PendingError[] = [
+    ...parser.errors.map((e: IRecognitionException) => ({
+      token: e.token,
+      rank: 1,
+      expected: e.message,
+      missing: e.name === 'MismatchedTokenException' && parser.insertedBefore.has(e.token),
+    })),
+    ...parser.lineErrors,
+  ];
+  parseReport(file, tokens, pending, diagnostics);
+  parser.input = [];
+  return cst;
+}
+
+function parseReport(file: SourceFile, tokens: readonly IToken[], pending: readonly PendingError[], diagnostics: DiagnosticCollector): void {
+  // Statement ends: after tokenizeLines, every Newline token ends a statement.
+  const lineEnds: number[] = [];
+  for (const t of tokens) if (t.tokenType === Newline) lineEnds.push(t.startOffset);
+  const lineOf = (offset: number): number => {
+    let lo = 0;
+    let hi = lineEnds.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (lineEnds[mid]! < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  // Where each line's first lexical error starts: parse errors after it are its echoes.
+  const lexicalStart = new Map<number, number>();
+  for (const d of diagnostics.items) {
+    if (d.span.file !== file.path || DIAGNOSTICS[d.code].category !== 'syntax') continue;
+    const line = lineOf(d.span.start);
+    lexicalStart.set(line, Math.min(lexicalStart.get(line) ?? Infinity, d.span.start));
+  }
+  const ordered = pending
+    .map((p) => ({ p, span: tokenSpan(file, p.token) }))
+    .sort((a, b) => a.span.start - b.span.start || a.p.rank - b.p.rank);
+  const reportedLines = new Set<number>();
+  for (const { p, span } of ordered) {
+    const line = lineOf(span.start);
+    if (reportedLines.has(line) || (lexicalStart.get(line) ?? Infinity) <= span.start) continue;
+    reportedLines.add(line);
+    const related: RelatedInfo[] = p.related ? [{ span: tokenSpan(file, p.related), message: relatedMessage(p) }] : [];
+    const hintText = p.hint ?? suggestKeyword(p.token, p.expected);
+    const hint: Record<string, string> = hintText === undefined ? {} : { hint: hintText };
+    const type = p.token.tokenType;
+    // A name where a word is missing is more likely a misspelling of that word.
+    if (p.missing && type !== Name) {
+      diagnostics.add(Code.MissingToken, span, { expected: p.expected, where: p.where ?? `before ${describeFound(p.token)}`, ...hint }, { related });
+    } else if (type === Newline || type === EOF) {
+      diagnostics.add(Code.UnexpectedEndOfLine, span, { expected: p.expected, ...hint }, { related });
+    } else {
+      diagnostics.add(Code.UnexpectedToken, span, { expected: p.expected, found: describeFound(p.token), ...hint }, { related });
+    }
+  }
+}
+
+function relatedMessage(p: PendingError): string {
+  return p.where === 'to close the policy block' ? 'the policy block opens here' : 'related';
+}

@@ -1,0 +1,179 @@
+// Stage 1a: the token types of the `.seg` language (chevrotain). Takes nothing; gives the
+// token vocabulary that `lexer.ts` scans with and `parser.ts` parses with.
+import { createToken, Lexer, type TokenType } from 'chevrotain';
+
+/** The spec's keywords (language.md, "Lexical rules"), the one list every keyword comes from. */
+export const KEYWORDS = [
+  'include',
+  'set',
+  'ports',
+  'policy',
+  'ingress',
+  'egress',
+  'default',
+  'allow',
+  'deny',
+  'log',
+  'from',
+  'to',
+  'port',
+  'any',
+  'any4',
+  'any6',
+  'except',
+  'icmp',
+  'tcp',
+  'udp',
+  'icmpv6',
+  'sctp',
+] as const;
+
+export type KeywordText = (typeof KEYWORDS)[number];
+
+// Categories never produced by the lexer; the parser consumes tokens through them.
+/** Every keyword. */
+export const Keyword = createToken({ name: 'Keyword', pattern: Lexer.NA });
+/**
+ * Every token that may appear inside a line apart from `}`. The parser's error productions
+ * (`strayLine`, `lineEnd`) consume through it to skip the rest of a broken line.
+ */
+export const LineToken = createToken({ name: 'LineToken', pattern: Lexer.NA });
+
+export const Name = createToken({
+  name: 'Name',
+  label: 'a name',
+  pattern: /[A-Za-z_][A-Za-z0-9_-]*/,
+  categories: [LineToken],
+});
+
+function keywordName(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** Keyword token types by their text. */
+export const keywordTokens: Readonly<Record<KeywordText, TokenType>> = Object.fromEntries(
+  KEYWORDS.map((text) => [
+    text,
+    createToken({
+      name: keywordName(text),
+      label: `'${text}'`,
+      pattern: text,
+      // `deny-all` and `any4x` are names: the name token wins when it matches more.
+      longer_alt: Name,
+      categories: [Keyword, LineToken],
+    }),
+  ]),
+) as Record<KeywordText, TokenType>;
+
+export const Include = keywordTokens.include;
+/** Not `Set`, which would shadow the global. */
+export const SetKeyword = keywordTokens.set;
+export const Ports = keywordTokens.ports;
+export const Policy = keywordTokens.policy;
+export const Ingress = keywordTokens.ingress;
+export const Egress = keywordTokens.egress;
+export const Default = keywordTokens.default;
+export const Allow = keywordTokens.allow;
+export const Deny = keywordTokens.deny;
+export const Log = keywordTokens.log;
+export const From = keywordTokens.from;
+export const To = keywordTokens.to;
+export const Port = keywordTokens.port;
+export const Any = keywordTokens.any;
+export const Any4 = keywordTokens.any4;
+export const Any6 = keywordTokens.any6;
+export const Except = keywordTokens.except;
+export const Icmp = keywordTokens.icmp;
+export const Tcp = keywordTokens.tcp;
+export const Udp = keywordTokens.udp;
+export const Icmpv6 = keywordTokens.icmpv6;
+export const Sctp = keywordTokens.sctp;
+
+// Addresses are lexed by shape only; `lower` validates the text (SEG3001-SEG3004).
+/**
+ * IPv6: a run of hex digits, letters, dots and colons with at least two colons, then an
+ * optional `/len`. Two colons are what keep a rule name apart from an address: in
+ * `100 fe80: allow` the name `fe80` is followed by a single `:` and a space, while every IPv6
+ * address (`::`, `::1`, `fe80::1`, `::ffff:10.0.0.1`, `1:2:3:4:5:6:7:8`) has two or more.
+ * Letters past `f` stay in the token so that `2001:db8::g1` is one bad address, not five tokens.
+ */
+export const Ipv6 = createToken({
+  name: 'Ipv6',
+  label: 'an IPv6 address',
+  pattern: /(?:[0-9A-Fa-f][0-9A-Za-z.]*)?:[0-9A-Za-z.]*:[0-9A-Za-z.:]*(?:\/[0-9]+)?/,
+  categories: [LineToken],
+});
+/** IPv4: digits with at least one dot (`10.0.0.0`, and the bad `10.0.0` too), optional `/len`. */
+export const Ipv4 = createToken({
+  name: 'Ipv4',
+  label: 'an IPv4 address',
+  pattern: /[0-9]+(?:\.[0-9]+)+(?:\/[0-9]+)?/,
+  categories: [LineToken],
+});
+/** `N-M` without spaces; one token so that `32768-60999` never reads as a number and a name. */
+export const PortRange = createToken({
+  name: 'PortRange',
+  label: 'a port range',
+  pattern: /[0-9]+-[0-9]+/,
+  categories: [LineToken],
+});
+export const NumberLiteral = createToken({
+  name: 'Number',
+  label: 'a number',
+  pattern: /[0-9]+/,
+  categories: [LineToken],
+});
+/**
+ * A string runs to its closing quote or to the end of the line. An unterminated string and
+ * a bad escape are still one string token; `tokenize` reports them (SEG1002, SEG1003).
+ */
+export const StringLiteral = createToken({
+  name: 'String',
+  label: 'a string',
+  pattern: /"(?:[^"\\\r\n]|\\[^\r\n]?)*"?/,
+  categories: [LineToken],
+});
+
+export const Comment = createToken({ name: 'Comment', pattern: /#[^\r\n]*/, group: 'comments' });
+export const Whitespace = createToken({ name: 'Whitespace', pattern: /[ \t\f\v\uFEFF]+/, group: Lexer.SKIPPED });
+export const Newline = createToken({ name: 'Newline', label: 'the end of the line', pattern: /\r\n|\r|\n/, line_breaks: true });
+
+export const LCurly = createToken({ name: 'LCurly', label: "'{'", pattern: '{', categories: [LineToken] });
+/** Not a LineToken: a `}` ends the line of the last rule of a block written on one line. */
+export const RCurly = createToken({ name: 'RCurly', label: "'}'", pattern: '}' });
+export const Comma = createToken({ name: 'Comma', label: "','", pattern: ',', categories: [LineToken] });
+export const Colon = createToken({ name: 'Colon', label: "':'", pattern: ':', categories: [LineToken] });
+export const Equals = createToken({ name: 'Equals', label: "'='", pattern: '=', categories: [LineToken] });
+export const Slash = createToken({ name: 'Slash', label: "'/'", pattern: '/', categories: [LineToken] });
+
+/** Keywords longest first, so `any4` is tried before `any` and `icmpv6` before `icmp`. */
+const keywordsLongestFirst: readonly TokenType[] = [...KEYWORDS]
+  .sort((a, b) => b.length - a.length || (a < b ? -1 : 1))
+  .map((text) => keywordTokens[text]);
+
+/**
+ * Every token type in the order the lexer tries them (the first match wins). Addresses come
+ * before numbers (`10.0.0.0/8`, `2001:db8::`) and before names (`fe80::1`); port ranges before
+ * numbers; keywords before names.
+ */
+export const allTokens: readonly TokenType[] = [
+  Whitespace,
+  Newline,
+  Comment,
+  StringLiteral,
+  Ipv6,
+  Ipv4,
+  PortRange,
+  NumberLiteral,
+  ...keywordsLongestFirst,
+  Name,
+  LCurly,
+  RCurly,
+  Comma,
+  Colon,
+  Equals,
+  Slash,
+];
+
+/** The token types the parser knows, categories included (for the parser's constructor). */
+export const parserVocabulary: readonly TokenType[] = [Keyword, LineToken, ...allTokens];
