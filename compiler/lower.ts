@@ -96,6 +96,9 @@ interface Lowerer {
 
 function createLowerer(resolved: ResolvedProgram, diagnostics: DiagnosticCollector): Lowerer {
   const symbolValues = new Map<DeclSymbol, SymbolValue | undefined>();
+  // Policies repeat the same hosts and networks across many rules: parse and print each once.
+  // Only valid literals are kept, since every occurrence of an invalid one is reported.
+  const literals = new Map<string, AddrValue>();
 
   const lowerSymbol = (symbol: DeclSymbol): SymbolValue | undefined => {
     if (symbolValues.has(symbol)) return symbolValues.get(symbol);
@@ -116,8 +119,14 @@ function createLowerer(resolved: ResolvedProgram, diagnostics: DiagnosticCollect
 
   const lowerAddr = (e: AddrExpr): AddrValue | undefined => {
     switch (e.kind) {
-      case 'AddrLiteral':
-        return lowerAddrLiteral(e.text, e.span, diagnostics);
+      case 'AddrLiteral': {
+        let value = literals.get(e.text);
+        if (!value) {
+          value = lowerAddrLiteral(e.text, e.span, diagnostics);
+          if (value) literals.set(e.text, value);
+        }
+        return value;
+      }
       case 'AnyAddr':
         return ANY_VALUES[e.which];
       case 'SetRef': {
