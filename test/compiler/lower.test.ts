@@ -1,0 +1,399 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { parseAddress, prefixTextsToRanges, rangesContain, rangesToPrefixTexts } from '../../compiler/cidr.ts';
+import type { Diagnostic } from '../../compiler/diagnostics.ts';
+import type { AddrSetIr, ProgramIr, RuleIr } from '../../compiler/ir.ts';
+import { compile } from '../../compiler/program.ts';
+import { createMemoryHost, type Span } from '../../compiler/source.ts';
+
+function compileText(files: Readonly<Record<string, string>>, roots: readonly string[] = Object.keys(files)) {
+  return compile(roots, createMemoryHost(files));
+}
+
+/** The IR of a policy that must compile cleanly. */
+function irOf(text: string): ProgramIr {
+  const c = compileText({ 'p.seg': text });
+  expect(c.diagnostics.map((d) => `${d.code} ${d.message}`)).toEqual([]);
+  if (!c.ir) throw new Error('no IR');
+  return c.ir;
+}
+
+/** The one rule of ingress in a policy that must compile cleanly. */
+function ruleOf(line: string, prelude = ''): RuleIr {
+  const rules = irOf(`${prelude}\npolicy ingress {\n  100 ${line}\n}\n`).ingress.rules;
+  expect(rules).toHaveLength(1);
+  return rules[0] as RuleIr;
+}
+
+/** The span of the nth occurrence of `needle` in `text`. */
+function spanOf(file: string, text: string, needle: string, nth = 0): Span {
+  let at = text.indexOf(needle);
+  for (let k = 0; k < nth && at >= 0; k++) at = text.indexOf(needle, at + 1);
+  if (at < 0) throw new Error(`'${needle}' #${nth} not in the text`);
+  return { file, start: at, end: at + needle.length };
+}
+
+const ALL = { v4: ['0.0.0.0/0'], v6: ['::/0'] };
+
+describe('lower: addresses', () => {
+  it('canonicalises literals, unions and any-forms into exact prefix sets per family', () => {
+    const r = ruleOf('allow any from { 10.0.1.0/24, 10.0.0.0/24, 2001:DB8:0::/48, 10.0.2.7 } to any');
+    expect(r.src).toEqual({ v4: ['10.0.0.0/23', '10.0.2.7/32'], v6: ['2001:db8::/48'] });
+    expect(ruleOf('allow any from { 10.0.0.0/24, 2001:db8::/48 } to any4').src).toEqual({ v4: ['10.0.0.0/24'], v6: [] });
+    // The destination is IPv4 only, so the rule does not apply to IPv6: its IPv6 source empties.
+    expect(ruleOf('allow any from any to any6').src).toEqual({ v4: [], v6: ['::/0'] });
+    expect(ruleOf('allow any from any to any').dst).toEqual(ALL);
+  });
+
+  it('subtracts exactly with except, which binds looser than the braces', () => {
+    const r = ruleOf('allow any from { 10.0.0.0/8, 192.168.0.0/16 } except { 10.128.0.0/9, 192.168.0.0/17 } to any');
+    expect(r.src).toEqual({ v4: ['10.0.0.0/9', '192.168.128.0/17'], v6: [] });
+    expect(ruleOf('allow any from any except any4 to any').src).toEqual({ v4: [], v6: ['::/0'] });
+    expect(ruleOf('allow any from 10.0.0.0/30 except 10.0.0.1 to any').src.v4).toEqual(['10.0.0.0/32', '10.0.0.2/31']);
+  });
+
+  it('resolves set names through other sets, across files', () => {
+    const c = compileText({
+      'a.seg': 'include "b.seg"\nset admins = office except { 10.20.99.0/24 }\npolicy ingress {\n  1 allow tcp from admins to any\n}\n',
+      'b.seg': 'set office = { 10.20.0.0/16, 2001:db8:20::/48 }\n',
+    }, ['a.seg']);
+    expect(c.diagnostics).toEqual([]);
+    expect(c.ir?.ingress.rules[0]?.src).toEqual({
+      v4: ['10.20.0.0/18', '10.20.64.0/19', '10.20.96.0/23', '10.20.98.0/24', '10.20.100.0/22', '10.20.104.0/21', '10.20.112.0/20', '10.20.128.0/17'],
+      v6: ['2001:db8:20::/48'],
+    });
+  });
+});
+
+describe('lower: ports, protocols and ICMP', () => {
+  it('merges port lists and ranges into sorted disjoint intervals', () => {
+    const r = ruleOf('allow tcp from any port { 1024-2047, 80, 81, 2048-3000, 443 } to any port web', 'ports web = { 443, 80 }');
+    expect(r.srcPorts).toEqual([[80, 81], [443, 443], [1024, 3000]]);
+    expect(r.dstPorts).toEqual([[80, 80], [443, 443]]);
+    expect(r.protocols).toEqual([6]);
+  });
+
+  it('sorts protocol lists, accepts numbers and reads any as no constraint', () => {
+    expect(ruleOf('allow { udp, 47, tcp, sctp, tcp } from any to any').protocols).toEqual([6, 17, 47, 132]);
+    expect(ruleOf('allow { tcp, any } from any to any').protocols).toBeNull();
+    expect(ruleOf('allow { tcp, udp } from any port 53 to any').srcPorts).toEqual([[53, 53]]);
+  });
+
+  it('gives ICMP types per family and applies icmp to IPv4 and icmpv6 to IPv6', () => {
+    const v4 = ruleOf('allow icmp from any to any icmp echo-request');
+    expect(v4.icmp).toEqual({ type4: 8, type6: null, code: null });
+    expect(v4.src).toEqual({ v4: ['0.0.0.0/0'], v6: [] });
+    const v6 = ruleOf('allow icmpv6 from any to any icmp echo-request');
+    expect(v6.icmp).toEqual({ type4: null, type6: 128, code: null });
+    expect(v6.dst).toEqual({ v4: [], v6: ['::/0'] });
+    const both = ruleOf('allow { icmp, icmpv6 } from any to any icmp time-exceeded/1');
+    expect(both.icmp).toEqual({ type4: 11, type6: 3, code: 1 });
+    expect(both.src).toEqual(ALL);
+    expect(ruleOf('allow icmp from any to any icmp 3/4').icmp).toEqual({ type4: 3, type6: null, code: 4 });
+  });
+
+  it('reads actions, names, descriptions and unnamed rule names', () => {
+    const ir = irOf('policy egress default allow {\n  7 deny log tcp from any to any "why"\n  5 web: log udp from any to any\n}\n');
+    expect(ir.egress.rules.map((r) => [r.id, r.name, r.named, r.action, r.log, r.description])).toEqual([
+      [0, 'web', true, 'allow', true, null],
+      [1, 'egress/7', false, 'deny', true, 'why'],
+    ]);
+    expect(ir.egress.defaultAction).toBe('allow');
+    expect(ir.ingress).toEqual({ direction: 'ingress', defaultAction: 'deny', defaultSpan: null, rules: [] });
+  });
+});
+
+interface DiagnosticCase {
+  readonly name: string;
+  readonly files: Readonly<Record<string, string>>;
+  readonly roots?: readonly string[];
+  readonly code: string;
+  /** Where the diagnostic points: file, the text and which occurrence of it. */
+  readonly at: readonly [file: string, needle: string, nth?: number];
+  readonly message: string;
+  readonly hint?: string;
+  /** Where its related spans point. */
+  readonly related?: readonly (readonly [file: string, needle: string, nth?: number])[];
+}
+
+const rules = (...lines: string[]) => `policy ingress {\n${lines.map((l) => `  ${l}\n`).join('')}}\n`;
+
+const CASES: readonly DiagnosticCase[] = [
+  {
+    name: 'an unknown address set, with a suggestion',
+    files: { 'p.seg': `set office = 10.0.0.0/8\n${rules('1 allow tcp from offcie to any')}` },
+    code: 'SEG2001', at: ['p.seg', 'offcie'], message: "unknown address set 'offcie'", hint: "did you mean 'office'?",
+  },
+  {
+    name: 'an unknown port set, without a close name',
+    files: { 'p.seg': `ports web = 80\n${rules('1 allow tcp from any to any port database')}` },
+    code: 'SEG2002', at: ['p.seg', 'database'], message: "unknown port set 'database'",
+  },
+  {
+    name: 'a name declared twice across files',
+    files: { 'a.seg': 'set web = 10.0.0.0/8\n', 'b.seg': 'ports web = 80\n' },
+    code: 'SEG2003', at: ['b.seg', 'web'], message: "'web' is declared more than once", related: [['a.seg', 'web']],
+  },
+  {
+    name: 'a rule name used twice in one direction',
+    files: { 'p.seg': rules('1 ssh: allow tcp from any to any', '2 ssh: deny tcp from any to any') },
+    code: 'SEG2004', at: ['p.seg', 'ssh', 1], message: "rule name 'ssh' is used twice in ingress", related: [['p.seg', 'ssh']],
+  },
+  {
+    name: 'sets defined in terms of each other',
+    files: { 'p.seg': 'set a = { 10.0.0.0/8, b }\nset b = a except 10.1.0.0/16\nset c = b\n' + rules('1 allow tcp from c to any') },
+    code: 'SEG2005', at: ['p.seg', 'a'], message: "'a' is defined in terms of itself (a -> b -> a)", related: [['p.seg', 'b'], ['p.seg', 'a', 1]],
+  },
+  {
+    name: 'a port set used as an address set',
+    files: { 'p.seg': `ports web = 80\n${rules('1 allow tcp from web to any')}` },
+    code: 'SEG2006', at: ['p.seg', 'web', 1], message: "'web' is a port set, but an address set is expected here", related: [['p.seg', 'web']],
+  },
+  {
+    name: 'an IPv4 address with a number over 255',
+    files: { 'p.seg': 'set a = 10.0.0.256\n' },
+    code: 'SEG3001', at: ['p.seg', '10.0.0.256'], message: "'10.0.0.256' is not a valid IPv4 address", hint: 'each of the four numbers runs from 0 to 255',
+  },
+  {
+    name: 'an IPv6 address with two ::',
+    files: { 'p.seg': 'set a = 2001::db8::1\n' },
+    code: 'SEG3002', at: ['p.seg', '2001::db8::1'], message: "'2001::db8::1' is not a valid IPv6 address",
+  },
+  {
+    name: 'a CIDR with host bits set, hinting the network',
+    files: { 'p.seg': 'set a = 10.0.0.1/8\n' },
+    code: 'SEG3003', at: ['p.seg', '10.0.0.1/8'], message: "'10.0.0.1/8' has host bits set", hint: 'the network is 10.0.0.0/8',
+  },
+  {
+    name: 'a prefix length beyond the family',
+    files: { 'p.seg': 'set a = 2001:db8::/129\n' },
+    code: 'SEG3004', at: ['p.seg', '/129'], message: 'prefix length /129 is out of range for IPv6', hint: 'use a length from 0 to 128',
+  },
+  {
+    name: 'a port over 65535',
+    files: { 'p.seg': 'ports p = { 80, 70000 }\n' },
+    code: 'SEG3005', at: ['p.seg', '70000'], message: 'port 70000 is out of range',
+  },
+  {
+    name: 'a reversed port range',
+    files: { 'p.seg': 'ports p = 2000-1000\n' },
+    code: 'SEG3006', at: ['p.seg', '2000-1000'], message: 'port range 2000-1000 is reversed', hint: 'write it as 1000-2000',
+  },
+  {
+    name: 'a protocol number over 255',
+    files: { 'p.seg': rules('1 allow 256 from any to any') },
+    code: 'SEG3007', at: ['p.seg', '256'], message: 'protocol number 256 is out of range',
+  },
+  {
+    name: 'a priority over 65535',
+    files: { 'p.seg': rules('65536 allow tcp from any to any') },
+    code: 'SEG3008', at: ['p.seg', '65536'], message: 'priority 65536 is out of range',
+  },
+  {
+    name: 'one priority twice in a direction, across blocks and files',
+    files: { 'a.seg': rules('10 allow tcp from any to any'), 'b.seg': rules('10 deny udp from any to any') },
+    code: 'SEG3009', at: ['b.seg', '10'], message: 'priority 10 is used twice in ingress', related: [['a.seg', '10 allow tcp from any to any']],
+  },
+  {
+    name: 'a port on a rule with a port-less protocol',
+    files: { 'p.seg': rules('1 allow { tcp, icmp } from any to any port 80') },
+    code: 'SEG3010', at: ['p.seg', '80'], message: "'port' needs every protocol of the rule to be tcp, udp or sctp, but it has icmp", related: [['p.seg', '{ tcp, icmp }']],
+  },
+  {
+    name: 'an ICMP type on a rule with any protocol',
+    files: { 'p.seg': rules('1 allow any from any to any icmp echo-request') },
+    code: 'SEG3011', at: ['p.seg', 'icmp echo-request'], message: "'icmp' type needs every protocol of the rule to be icmp or icmpv6, but it has any", related: [['p.seg', 'any']],
+  },
+  {
+    name: 'an unknown ICMP type name, with a suggestion',
+    files: { 'p.seg': rules('1 allow icmp from any to any icmp echo-reqest') },
+    code: 'SEG3012', at: ['p.seg', 'echo-reqest'], message: "unknown ICMP type 'echo-reqest'", hint: "did you mean 'echo-request'?",
+  },
+  {
+    name: 'an ICMP code over 255',
+    files: { 'p.seg': rules('1 allow icmp from any to any icmp 3/256') },
+    code: 'SEG3013', at: ['p.seg', '256'], message: 'ICMP code 256 is out of range',
+  },
+  {
+    name: 'an empty address set literal',
+    files: { 'p.seg': 'set a = { }\n' },
+    code: 'SEG3014', at: ['p.seg', '{ }'], message: 'empty { } address set',
+  },
+  {
+    name: 'an except that removes everything',
+    files: { 'p.seg': 'set a = { 10.0.0.0/9, 10.128.0.0/9 } except 10.0.0.0/8\n' },
+    code: 'SEG3015', at: ['p.seg', '{ 10.0.0.0/9, 10.128.0.0/9 } except 10.0.0.0/8'], message: "'except' removes every address, leaving an empty set",
+  },
+  {
+    name: 'a rule from IPv4 only to IPv6 only',
+    files: { 'p.seg': rules('1 allow tcp from 10.0.0.0/8 to 2001:db8::/32') },
+    code: 'SEG3016', at: ['p.seg', '1 allow tcp from 10.0.0.0/8 to 2001:db8::/32'],
+    message: 'this rule can match no packet: the source has only IPv4 addresses and the destination only IPv6 addresses',
+    hint: 'use addresses of one family on both sides, or split the rule per family',
+  },
+  {
+    name: 'an icmp rule between IPv6 addresses',
+    files: { 'p.seg': rules('1 allow icmp from any6 to any') },
+    code: 'SEG3016', at: ['p.seg', '1 allow icmp from any6 to any'],
+    message: 'this rule can match no packet: icmp exists only in IPv4, but the addresses are IPv6 only', hint: 'use icmpv6 for IPv6 addresses',
+  },
+  {
+    name: 'two blocks of one direction stating different defaults',
+    files: { 'a.seg': 'policy egress default allow {\n}\n', 'b.seg': 'policy egress default deny {\n}\n' },
+    code: 'SEG3017', at: ['b.seg', 'default deny'], message: 'egress default is deny here but allow elsewhere', related: [['a.seg', 'default allow']],
+  },
+  {
+    name: 'an ICMP type name the rule\'s family lacks',
+    files: { 'p.seg': rules('1 allow icmp from any to any icmp packet-too-big') },
+    code: 'SEG3018', at: ['p.seg', 'packet-too-big'], message: "ICMP type 'packet-too-big' does not exist for icmp",
+    hint: "'packet-too-big' is an icmpv6 type; use protocol icmpv6, or a type number",
+  },
+  {
+    name: 'a missing include',
+    files: { 'dir/p.seg': 'include "../common.seg"\n' },
+    code: 'SEG4001', at: ['dir/p.seg', '"../common.seg"'], message: "cannot find included file 'common.seg'",
+  },
+  {
+    name: 'an include cycle of three files',
+    files: { 'a.seg': 'include "b.seg"\n', 'b.seg': 'include "c.seg"\n', 'c.seg': 'include "a.seg"\n' },
+    roots: ['b.seg'],
+    code: 'SEG4002', at: ['a.seg', '"b.seg"'], message: 'include cycle: b.seg -> c.seg -> a.seg -> b.seg',
+  },
+];
+
+describe('lower and resolve: each diagnostic, with its exact span', () => {
+  it.each(CASES)('reports $code for $name', (c) => {
+    const compilation = compileText(c.files, c.roots);
+    const span = (file: string, needle: string, nth = 0) => spanOf(file, c.files[file] as string, needle, nth);
+    expect(compilation.diagnostics.map((d: Diagnostic) => ({ code: d.code, span: d.span, message: d.message }))).toEqual([
+      { code: c.code, span: span(...c.at), message: c.message },
+    ]);
+    const d = compilation.diagnostics[0] as Diagnostic;
+    if (c.hint !== undefined) expect(d.hint).toBe(c.hint);
+    if (c.related !== undefined) expect(d.related.map((r) => r.span)).toEqual(c.related.map((r) => span(...r)));
+    expect(compilation.ir).toBeUndefined();
+  });
+});
+
+describe('lower: one mistake, one diagnostic', () => {
+  it('skips rules and sets that depend on a failed declaration', () => {
+    const c = compileText({
+      'p.seg': 'set bad = 10.0.0.1/8\nset worse = { bad, 10.1.0.0/16 }\nports p = 99999\n' + rules('1 allow tcp from worse to bad port p', '2 allow tcp from any to any port p'),
+    });
+    expect(c.diagnostics.map((d) => d.code)).toEqual(['SEG3003', 'SEG3005']);
+  });
+
+  it('reports independent mistakes of one rule each once', () => {
+    const c = compileText({ 'p.seg': rules('70000 allow 300 from 10.0.0.0/33 to 10.0.0.300 port 99999') });
+    expect(c.diagnostics.map((d) => d.code)).toEqual(['SEG3008', 'SEG3007', 'SEG3004', 'SEG3001', 'SEG3005']);
+  });
+
+  it('reports a cycle once and not again for the sets that use it', () => {
+    const c = compileText({ 'p.seg': 'set a = a\nset b = a\nset c = { b, 10.0.0.0/8 }\n' + rules('1 allow tcp from c to b') });
+    expect(c.diagnostics.map((d) => `${d.code} ${d.message}`)).toEqual(["SEG2005 'a' is defined in terms of itself (a -> a)"]);
+  });
+});
+
+// ---- Property: lowering's address sets equal a brute-force membership check -----------------------
+
+// Literals lie in 10.0.0.0/28 and 2001:db8::/124, so every expression is constant on the rest of
+// each family: these points, plus one outside per family, decide every set exactly.
+const V4 = Array.from({ length: 16 }, (_, i) => `10.0.0.${i}`);
+const V6 = Array.from({ length: 16 }, (_, i) => `2001:db8::${i.toString(16)}`);
+const POINTS = [...V4, '11.0.0.0', ...V6, '2001:db9::'];
+
+type Expr =
+  | { kind: 'lit'; family: 4 | 6; base: number; length: number }
+  | { kind: 'any'; which: 'any' | 'any4' | 'any6' }
+  | { kind: 'ref'; index: number }
+  | { kind: 'list'; items: Expr[] }
+  | { kind: 'except'; base: Expr; excluded: Expr };
+
+function exprArb(refs: number): fc.Arbitrary<Expr> {
+  const lit = fc.tuple(fc.constantFrom(4 as const, 6 as const), fc.integer({ min: 0, max: 4 }), fc.nat(15)).map(([family, bits, v]): Expr => ({
+    kind: 'lit',
+    family,
+    base: v & ~((1 << bits) - 1),
+    length: (family === 4 ? 32 : 128) - bits,
+  }));
+  const leaves: fc.Arbitrary<Expr>[] = [lit, lit, fc.constantFrom<Expr>({ kind: 'any', which: 'any' }, { kind: 'any', which: 'any4' }, { kind: 'any', which: 'any6' })];
+  if (refs > 0) leaves.push(fc.nat(refs - 1).map((index): Expr => ({ kind: 'ref', index })));
+  const { expr } = fc.letrec<{ expr: Expr; list: Expr }>((tie) => ({
+    expr: fc.oneof({ maxDepth: 3, withCrossShrink: true }, ...leaves, tie('list'), fc.record({ kind: fc.constant('except' as const), base: tie('list'), excluded: tie('list') })),
+    list: fc.oneof({ maxDepth: 3 }, ...leaves, fc.record({ kind: fc.constant('list' as const), items: fc.array(tie('expr'), { minLength: 1, maxLength: 3 }) })),
+  }));
+  return expr;
+}
+
+function exprText(e: Expr): string {
+  switch (e.kind) {
+    case 'lit':
+      return e.family === 4 ? `10.0.0.${e.base}/${e.length}` : `2001:db8::${e.base.toString(16)}/${e.length}`;
+    case 'any':
+      return e.which;
+    case 'ref':
+      return `s${e.index}`;
+    case 'list':
+      return `{ ${e.items.map(exprText).join(', ')} }`;
+    case 'except':
+      return `${exprText(e.base)} except ${exprText(e.excluded)}`;
+  }
+}
+
+/** Membership of each of POINTS, and whether some `except` in it comes out empty. */
+function bruteForce(e: Expr, sets: readonly { members: boolean[]; emptyExcept: boolean }[]): { members: boolean[]; emptyExcept: boolean } {
+  switch (e.kind) {
+    case 'lit': {
+      const size = 2 ** ((e.family === 4 ? 32 : 128) - e.length);
+      const list = e.family === 4 ? V4 : V6;
+      return { members: POINTS.map((p) => list.indexOf(p) >= e.base && list.indexOf(p) < e.base + size), emptyExcept: false };
+    }
+    case 'any':
+      return { members: POINTS.map((p) => (p.includes(':') ? e.which !== 'any4' : e.which !== 'any6')), emptyExcept: false };
+    case 'ref':
+      return sets[e.index] as { members: boolean[]; emptyExcept: boolean };
+    case 'list': {
+      const parts = e.items.map((i) => bruteForce(i, sets));
+      return { members: POINTS.map((_, k) => parts.some((p) => p.members[k])), emptyExcept: parts.some((p) => p.emptyExcept) };
+    }
+    case 'except': {
+      const b = bruteForce(e.base, sets);
+      const x = bruteForce(e.excluded, sets);
+      const members = POINTS.map((_, k) => (b.members[k] as boolean) && !x.members[k]);
+      return { members, emptyExcept: b.emptyExcept || x.emptyExcept || !members.some(Boolean) };
+    }
+  }
+}
+
+function irContains(set: AddrSetIr, point: string): boolean {
+  const a = parseAddress(point);
+  if (!a) throw new Error(point);
+  return rangesContain(prefixTextsToRanges(a.family === 4 ? set.v4 : set.v6), a.value);
+}
+
+describe('lower: address sets, property', () => {
+  it('equal a brute-force membership check on random small policies', () => {
+    const policy = fc.tuple(exprArb(0), exprArb(1), exprArb(2)).chain(([s0, s1, s2]) => fc.tuple(fc.constant([s0, s1, s2]), exprArb(3)));
+    fc.assert(
+      fc.property(policy, ([sets, src]) => {
+        const text = sets.map((s, i) => `set s${i} = ${exprText(s)}\n`).join('') + rules(`1 allow any from ${exprText(src)} to any`);
+        const truths: { members: boolean[]; emptyExcept: boolean }[] = [];
+        for (const s of sets) truths.push(bruteForce(s, truths));
+        const truth = bruteForce(src, truths);
+        const c = compileText({ 'p.seg': text });
+        if (truths.some((t) => t.emptyExcept) || truth.emptyExcept) {
+          expect(c.diagnostics.length).toBeGreaterThan(0);
+          expect(new Set(c.diagnostics.map((d) => d.code))).toEqual(new Set(['SEG3015']));
+          return;
+        }
+        expect(c.diagnostics).toEqual([]);
+        const rule = c.ir?.ingress.rules[0] as RuleIr;
+        expect(POINTS.filter((p) => irContains(rule.src, p))).toEqual(POINTS.filter((_, k) => truth.members[k]));
+        // Canonical: the printed prefixes are the minimal cover of their own ranges.
+        expect(rangesToPrefixTexts(4, prefixTextsToRanges(rule.src.v4))).toEqual(rule.src.v4);
+        expect(rangesToPrefixTexts(6, prefixTextsToRanges(rule.src.v6))).toEqual(rule.src.v6);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -1,0 +1,195 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import type { ProgramIr, RuleIr } from '../../compiler/ir.ts';
+import { compile } from '../../compiler/program.ts';
+import { createMemoryHost, spanText } from '../../compiler/source.ts';
+
+const WEB_SEG = `# web.seg: policy for the web-tier hosts
+include "common.seg"
+
+set office   = { 10.20.0.0/16, 2001:db8:20::/48 }
+set web_tier = 10.0.1.0/24
+set db_tier  = { 10.0.2.0/24, 10.0.3.0/24 }
+set admins   = office except { 10.20.99.0/24 }
+
+ports web       = { 80, 443 }
+ports ephemeral = 32768-60999
+
+policy ingress default deny {
+  100 public-web:  allow tcp  from any    to web_tier port web      "public web"
+  200 ssh-office:  allow tcp  from admins to any port 22
+  300              deny  any  from any    to db_tier
+  400              log   udp  from any    to any port 53
+  500              allow icmp from office to any icmp echo-request
+  600              deny log tcp from any port ephemeral to any port { 1-1023 }
+}
+
+policy egress default allow {
+  100 no-mail: deny tcp from any to any port { 25, 465, 587 }
+}
+`;
+
+const COMMON_SEG = '# shared by every tier\nports dns = 53\n';
+
+const ALL = { v4: ['0.0.0.0/0'], v6: ['::/0'] };
+const ALL4 = { v4: ['0.0.0.0/0'], v6: [] };
+
+/** A rule's meaning, without the fields the test checks separately (id, direction, span). */
+function meaning(r: RuleIr) {
+  return {
+    priority: r.priority,
+    name: r.name,
+    named: r.named,
+    action: r.action,
+    log: r.log,
+    protocols: r.protocols,
+    src: r.src,
+    dst: r.dst,
+    srcPorts: r.srcPorts,
+    dstPorts: r.dstPorts,
+    icmp: r.icmp,
+    description: r.description,
+  };
+}
+
+const rule = (r: Partial<ReturnType<typeof meaning>>) => ({
+  named: false,
+  action: 'allow',
+  log: false,
+  protocols: null,
+  src: ALL,
+  dst: ALL,
+  srcPorts: null,
+  dstPorts: null,
+  icmp: null,
+  description: null,
+  ...r,
+});
+
+function compiled(files: Readonly<Record<string, string>>, roots: readonly string[]): ProgramIr {
+  const c = compile(roots, createMemoryHost(files));
+  expect(c.diagnostics.map((d) => `${d.span.file}: ${d.code} ${d.message}`)).toEqual([]);
+  if (!c.ir) throw new Error('no IR');
+  return c.ir;
+}
+
+describe('compile', () => {
+  it('compiles the spec\'s first example to the IR the spec means', () => {
+    const c = compile(['web.seg'], createMemoryHost({ 'web.seg': WEB_SEG, 'common.seg': COMMON_SEG }));
+    expect(c.diagnostics).toEqual([]);
+    const ir = c.ir as ProgramIr;
+    const admins = ['10.20.0.0/18', '10.20.64.0/19', '10.20.96.0/23', '10.20.98.0/24', '10.20.100.0/22', '10.20.104.0/21', '10.20.112.0/20', '10.20.128.0/17'];
+    expect(ir.ingress.rules.map(meaning)).toEqual([
+      rule({ priority: 100, name: 'public-web', named: true, protocols: [6], src: ALL4, dst: { v4: ['10.0.1.0/24'], v6: [] }, dstPorts: [[80, 80], [443, 443]], description: 'public web' }),
+      rule({ priority: 200, name: 'ssh-office', named: true, protocols: [6], src: { v4: admins, v6: ['2001:db8:20::/48'] }, dstPorts: [[22, 22]] }),
+      rule({ priority: 300, name: 'ingress/300', action: 'deny', src: ALL4, dst: { v4: ['10.0.2.0/23'], v6: [] } }),
+      rule({ priority: 400, name: 'ingress/400', log: true, protocols: [17], dstPorts: [[53, 53]] }),
+      rule({ priority: 500, name: 'ingress/500', protocols: [1], src: { v4: ['10.20.0.0/16'], v6: [] }, dst: ALL4, icmp: { type4: 8, type6: null, code: null } }),
+      rule({ priority: 600, name: 'ingress/600', action: 'deny', log: true, protocols: [6], srcPorts: [[32768, 60999]], dstPorts: [[1, 1023]] }),
+    ]);
+    expect(ir.egress.rules.map(meaning)).toEqual([
+      rule({ priority: 100, name: 'no-mail', named: true, action: 'deny', protocols: [6], dstPorts: [[25, 25], [465, 465], [587, 587]] }),
+    ]);
+    expect(ir.rules.map((r) => [r.id, r.direction, r.name])).toEqual([
+      [0, 'ingress', 'public-web'],
+      [1, 'ingress', 'ssh-office'],
+      [2, 'ingress', 'ingress/300'],
+      [3, 'ingress', 'ingress/400'],
+      [4, 'ingress', 'ingress/500'],
+      [5, 'ingress', 'ingress/600'],
+      [6, 'egress', 'no-mail'],
+    ]);
+    expect(ir.ingress.rules[0]).toBe(ir.rules[0]);
+    const web = c.sources.get('web.seg');
+    if (!web) throw new Error('web.seg not in sources');
+    expect(ir.rules.map((r) => spanText(web, r.span))).toEqual([
+      '100 public-web:  allow tcp  from any    to web_tier port web      "public web"',
+      '200 ssh-office:  allow tcp  from admins to any port 22',
+      '300              deny  any  from any    to db_tier',
+      '400              log   udp  from any    to any port 53',
+      '500              allow icmp from office to any icmp echo-request',
+      '600              deny log tcp from any port ephemeral to any port { 1-1023 }',
+      '100 no-mail: deny tcp from any to any port { 25, 465, 587 }',
+    ]);
+    expect([ir.ingress.defaultAction, ir.egress.defaultAction]).toEqual(['deny', 'allow']);
+    expect(spanText(web, ir.ingress.defaultSpan ?? { file: 'web.seg', start: 0, end: 0 })).toBe('default deny');
+    expect(ir.declarations.map((d) => [d.kind, d.name, d.uses.length])).toEqual([
+      ['ports', 'dns', 0],
+      ['set', 'office', 2],
+      ['set', 'web_tier', 1],
+      ['set', 'db_tier', 1],
+      ['set', 'admins', 1],
+      ['ports', 'web', 1],
+      ['ports', 'ephemeral', 1],
+    ]);
+    expect(ir.files).toEqual(['common.seg', 'web.seg']);
+    expect(ir.hash).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect([...c.sources.keys()]).toEqual(['common.seg', 'web.seg']);
+    expect([...c.asts.keys()]).toEqual(['common.seg', 'web.seg']);
+  });
+
+  it('gives no IR when a file has a syntax error, but still reports the value errors of the rest', () => {
+    const c = compile(['p.seg'], createMemoryHost({ 'p.seg': 'set a = 10.0.0.1/8\npolicy ingress {\n  1 allow tcp from\n}\n' }));
+    expect(c.ir).toBeUndefined();
+    expect(c.diagnostics.map((d) => d.code)).toContain('SEG3003');
+    expect(c.diagnostics.some((d) => d.code.startsWith('SEG1'))).toBe(true);
+  });
+
+  it('sorts diagnostics by file, then offset', () => {
+    const c = compile(['b.seg', 'a.seg'], createMemoryHost({ 'a.seg': 'set y = 10.0.0.1/8\nset x = 1.2.3.999\n', 'b.seg': 'ports p = 70000\n' }));
+    expect(c.diagnostics.map((d) => [d.span.file, d.code])).toEqual([
+      ['a.seg', 'SEG3003'],
+      ['a.seg', 'SEG3001'],
+      ['b.seg', 'SEG3005'],
+    ]);
+  });
+});
+
+// A policy spread over several files, each declaring what another uses.
+const SPLIT = {
+  'sets.seg': 'set office = { 10.20.0.0/16, 2001:db8:20::/48 }\nset admins = office except { 10.20.99.0/24 }\n',
+  'ports.seg': 'ports web = { 80, 443 }\nports ephemeral = 32768-60999\n',
+  'in-a.seg': 'policy ingress {\n  200 ssh: allow tcp from admins to any port 22\n  100 web: allow tcp from any to any port web "public web"\n}\n',
+  'in-b.seg': 'policy ingress default deny {\n  150 deny log tcp from any port ephemeral to office\n}\n',
+  'out.seg': 'policy egress default allow {\n  10 no-mail: deny tcp from any to any port { 25, 465, 587 }\n  5 allow icmp from office to any icmp echo-request\n}\n',
+};
+
+describe('determinism', () => {
+  it('gives identical IR JSON and hash whatever the order of files on the command line', () => {
+    const reference = compiled(SPLIT, Object.keys(SPLIT).sort());
+    const json = JSON.stringify(reference);
+    fc.assert(
+      fc.property(fc.shuffledSubarray(Object.keys(SPLIT), { minLength: 5, maxLength: 5 }), (order) => {
+        const ir = compiled(SPLIT, order);
+        expect(JSON.stringify(ir)).toBe(json);
+        expect(ir.hash).toBe(reference.hash);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('keeps the hash when only comments, layout and file boundaries change', () => {
+    const split = compiled(SPLIT, Object.keys(SPLIT));
+    const merged = Object.values(SPLIT).join('\n# merged into one file\n\n').replace(/ from /g, '   from ');
+    const one = compiled({ 'all.seg': merged }, ['all.seg']);
+    expect(one.hash).toBe(split.hash);
+    expect(one.rules[0]?.span).not.toEqual(split.rules[0]?.span);
+  });
+
+  it('changes the hash when the meaning changes: a description, a name, a priority, an address, the default', () => {
+    const base = compiled(SPLIT, Object.keys(SPLIT)).hash;
+    const edits: [string, string, string][] = [
+      ['in-a.seg', '"public web"', '"public"'],
+      ['in-a.seg', '100 web:', '100 www:'],
+      ['in-a.seg', '200 ssh:', '201 ssh:'],
+      ['sets.seg', '10.20.99.0/24', '10.20.98.0/24'],
+      ['in-b.seg', 'default deny', 'default allow'],
+      ['in-b.seg', 'deny log', 'deny'],
+    ];
+    const hashes = edits.map(([file, from, to]) => {
+      const files = { ...SPLIT, [file]: SPLIT[file as keyof typeof SPLIT].replace(from, to) };
+      return compiled(files, Object.keys(files)).hash;
+    });
+    expect(new Set([base, ...hashes]).size).toBe(edits.length + 1);
+  });
+});
