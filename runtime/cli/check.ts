@@ -1,0 +1,97 @@
+// `segc check`: compiles the named files (and folders of them), reports every diagnostic in
+// the chosen format, and says whether the input has problems: errors, or with --strict
+// warnings too.
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { hasErrors, type Diagnostic } from '../../compiler/diagnostics.ts';
+import type { CompileOptions } from '../../compiler/program.ts';
+import { formatHuman } from '../../compiler/report/human.ts';
+import { formatJson } from '../../compiler/report/json.ts';
+import { formatSarif } from '../../compiler/report/sarif.ts';
+import type { ReportSources } from '../../compiler/report/location.ts';
+import { recordOutcome, useColor, type Outcome } from './command.ts';
+import { resolveInputFiles } from './inputs.ts';
+import type { CliIo } from './io.ts';
+import { packageInfo } from './package-info.ts';
+
+export const CHECK_FORMATS = ['human', 'json', 'sarif'] as const;
+export type CheckFormat = (typeof CHECK_FORMATS)[number];
+
+export interface CheckOptions {
+  readonly format: CheckFormat;
+  readonly strict?: boolean;
+  readonly color?: boolean;
+  /** Milliseconds the rule analysis may take before it reports what it did not finish. */
+  readonly analysisBudget?: number;
+}
+
+const EXAMPLES = `
+Examples:
+  $ segc check web.seg common.seg
+  $ segc check policies/                      every .seg file below the folder
+  $ segc check --strict --format json policies/
+  $ segc check --format sarif . > segc.sarif  for GitHub code scanning (upload-sarif)
+
+Exit codes: 0 no errors, 1 errors (with --strict, warnings too), 2 usage or internal error.`;
+
+export function register(program: Command, io: CliIo): void {
+  program
+    .command('check')
+    .summary('report every problem in .seg files')
+    .description('Check .seg policy files: syntax, names, values, includes and the rule analysis.')
+    .argument('<paths...>', 'policy files, or folders (every *.seg below them, sorted)')
+    .addOption(new Option('--format <format>', 'output format').choices(CHECK_FORMATS).default('human'))
+    .option('--strict', 'treat warnings as problems too (exit 1)')
+    .option('--color', 'colour the human output even when it is not a terminal')
+    .option('--no-color', 'never colour the output (NO_COLOR is honoured too)')
+    .option('--analysis-budget <ms>', 'time the rule analysis may take, in milliseconds', parseMilliseconds)
+    .addHelpText('after', EXAMPLES)
+    .action(async (paths: string[], options: CheckOptions, command: Command) => {
+      recordOutcome(command, await check(paths, options, io));
+    });
+}
+
+export async function check(paths: readonly string[], options: CheckOptions, io: CliIo): Promise<Outcome> {
+  const files = resolveInputFiles(paths, io);
+  // Loaded here so that `segc --help` and the other commands do not pay for the compiler.
+  const { compile } = await import('../../compiler/program.ts');
+  const compilation = compile(files, io.host, compileOptionsOf(options));
+  io.stdout.write(formatCheckReport(compilation.diagnostics, compilation.sources, options, io));
+  return checkOutcome(compilation.diagnostics, options.strict === true);
+}
+
+// The rule analysis runs inside compile() under `options.analysis` (program.ts); the budget is
+// all check has to say about it.
+type CheckCompileOptions = CompileOptions & { readonly analysis?: { readonly budgetMs?: number } };
+
+function compileOptionsOf(options: CheckOptions): CheckCompileOptions {
+  return options.analysisBudget === undefined ? {} : { analysis: { budgetMs: options.analysisBudget } };
+}
+
+/** Findings are errors, and with `strict` warnings too; infos never are. */
+export function checkOutcome(diagnostics: readonly Diagnostic[], strict: boolean): Outcome {
+  const failing = hasErrors(diagnostics) || (strict && diagnostics.some((d) => d.severity === 'warning'));
+  return failing ? 'findings' : 'ok';
+}
+
+export function formatCheckReport(diagnostics: readonly Diagnostic[], sources: ReportSources, options: CheckOptions, io: CliIo): string {
+  switch (options.format) {
+    case 'human':
+      return formatHuman(diagnostics, sources, { color: useColor(io, 'stdout', options.color), fileCount: sources.size });
+    case 'json':
+      return formatJson(diagnostics, sources, { fileCount: sources.size });
+    case 'sarif': {
+      const info = packageInfo();
+      return formatSarif(diagnostics, sources, {
+        toolVersion: info.version,
+        informationUri: info.informationUri,
+        docsUri: info.docsUri,
+        baseDir: io.cwd,
+      });
+    }
+  }
+}
+
+function parseMilliseconds(text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new InvalidArgumentError('expected a whole number of milliseconds, at least 1');
+  return Number(text);
+}

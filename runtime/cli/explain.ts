@@ -1,0 +1,108 @@
+// `segc explain` (file mode): compiles the policy, runs one packet through the reference
+// interpreter and prints the verdict, the log flag and the rule that decided (or the
+// default), in words or as the JSON of cli.md. A policy with errors is reported instead (exit 1).
+import { Option, type Command } from 'commander';
+import { hasErrors } from '../../compiler/diagnostics.ts';
+import type { Decision } from '../../compiler/evaluate.ts';
+import type { Direction, DirectionIr } from '../../compiler/ir.ts';
+import { formatPacket, parsePacket, type Packet } from '../../compiler/packet.ts';
+import { formatHuman } from '../../compiler/report/human.ts';
+import { locate, type ReportSources } from '../../compiler/report/location.ts';
+import { CliError, recordOutcome, useColor, type Outcome } from './command.ts';
+import { resolveInputFiles } from './inputs.ts';
+import type { CliIo } from './io.ts';
+
+export interface ExplainOptions {
+  readonly packet: string;
+  readonly direction: Direction;
+  readonly json?: boolean;
+  readonly color?: boolean;
+}
+
+/** `explain --json`, exactly the shape of cli.md. */
+export interface ExplainJson {
+  readonly verdict: 'allow' | 'deny';
+  readonly log: boolean;
+  readonly direction: Direction;
+  readonly rule: { readonly name: string; readonly priority: number; readonly file: string; readonly line: number } | null;
+}
+
+const EXAMPLES = `
+Examples:
+  $ segc explain web.seg --packet 'tcp 10.0.0.1:40000 -> 10.0.1.5:443'
+  $ segc explain policies/ --direction egress --packet 'udp [2001:db8::1]:5353 -> [2001:db8::2]:53'
+  $ segc explain web.seg --json --packet 'icmp 10.0.0.1 -> 10.0.0.2 type echo-request'
+
+PACKET is PROTO SRC[:PORT] -> DST[:PORT] [type T [code C]]; IPv6 addresses go in brackets when
+a port follows. A tcp, udp or sctp packet without ports stands for a later IP fragment.`;
+
+export function register(program: Command, io: CliIo): void {
+  program
+    .command('explain')
+    .summary('show which rule decides a packet')
+    .description('Explain the verdict a policy gives one packet: the deciding rule, or the default.')
+    .argument('<paths...>', 'policy files, or folders (every *.seg below them)')
+    .requiredOption('--packet <packet>', "the packet, e.g. 'tcp 10.0.0.1:40000 -> 10.0.1.5:443'")
+    .addOption(new Option('--direction <direction>', 'the hook the packet crosses').choices(['ingress', 'egress']).default('ingress'))
+    .option('--json', 'print the answer as JSON')
+    .option('--color', 'colour the output even when it is not a terminal')
+    .option('--no-color', 'never colour the output (NO_COLOR is honoured too)')
+    .addHelpText('after', EXAMPLES)
+    .action(async (paths: string[], options: ExplainOptions, command: Command) => {
+      recordOutcome(command, await explain(paths, options, io));
+    });
+}
+
+export async function explain(paths: readonly string[], options: ExplainOptions, io: CliIo): Promise<Outcome> {
+  const parsed = parsePacket(options.packet);
+  if (!parsed.ok) throw new CliError('usage', `--packet: ${parsed.error}`);
+  const files = resolveInputFiles(paths, io);
+  const [{ compile }, { evaluate }] = await Promise.all([import('../../compiler/program.ts'), import('../../compiler/evaluate.ts')]);
+  const compilation = compile(files, io.host);
+  if (compilation.ir === undefined || hasErrors(compilation.diagnostics)) {
+    const errors = compilation.diagnostics.filter((d) => d.severity === 'error');
+    io.stderr.write(formatHuman(errors, compilation.sources, { color: useColor(io, 'stderr', options.color) }));
+    return 'findings';
+  }
+  const direction = compilation.ir[options.direction];
+  const decision = evaluate(direction, parsed.packet);
+  if (options.json === true) io.stdout.write(JSON.stringify(toExplainJson(decision, options.direction, compilation.sources)) + '\n');
+  else io.stdout.write(formatExplanation(parsed.packet, direction, decision, compilation.sources, useColor(io, 'stdout', options.color)));
+  return 'ok';
+}
+
+export function toExplainJson(decision: Decision, direction: Direction, sources: ReportSources): ExplainJson {
+  const rule = decision.rule;
+  return {
+    verdict: decision.verdict,
+    log: decision.log,
+    direction,
+    rule: rule === null ? null : { name: rule.name, priority: rule.priority, file: rule.span.file, line: locate(rule.span, sources).line },
+  };
+}
+
+/**
+ *   packet     tcp 10.0.0.1:40000 -> 10.0.1.5:443 (ingress)
+ *   verdict    allow, logged
+ *   rule       public-web, priority 100, web.seg:14  "public web"
+ */
+export function formatExplanation(packet: Packet, direction: DirectionIr, decision: Decision, sources: ReportSources, color: boolean): string {
+  const paint = (code: string, text: string) => (color ? `\u001b[${code}m${text}\u001b[0m` : text);
+  const verdict = paint(decision.verdict === 'allow' ? '1;32' : '1;31', decision.verdict);
+  const lines = [
+    `packet     ${formatPacket(packet)} (${direction.direction})`,
+    `verdict    ${verdict}${decision.log ? ', logged' : ''}`,
+  ];
+  const rule = decision.rule;
+  if (rule !== null) {
+    const at = locate(rule.span, sources);
+    const description = rule.description === null ? '' : `  ${JSON.stringify(rule.description)}`;
+    lines.push(`rule       ${rule.name}, priority ${rule.priority}, ${at.file}:${at.line}${description}`);
+  } else if (direction.defaultSpan !== null) {
+    const at = locate(direction.defaultSpan, sources);
+    lines.push(`rule       default: no rule matched; the ${direction.direction} default is ${direction.defaultAction} (${at.file}:${at.line})`);
+  } else {
+    lines.push(`rule       default: no rule matched; no ${direction.direction} policy states a default, so it is ${direction.defaultAction}`);
+  }
+  return lines.join('\n') + '\n';
+}
