@@ -21,7 +21,17 @@ setup:
 build:
 	npm run --silent build
 
-bpf: $(BPF_OBJS)
+bpf: $(BPF_OBJS) fixtures
+
+# BPF objects of the kernel tests (test/kernel/fixtures/*.bpf.c), built like the classifier.
+FIXTURE_BUILD := test/kernel/fixtures/build
+FIXTURE_OBJS := $(patsubst test/kernel/fixtures/%.bpf.c,$(FIXTURE_BUILD)/%.bpf.o,$(wildcard test/kernel/fixtures/*.bpf.c))
+.PHONY: fixtures
+fixtures: $(FIXTURE_OBJS)
+
+$(FIXTURE_BUILD)/%.bpf.o: test/kernel/fixtures/%.bpf.c
+	@mkdir -p $(FIXTURE_BUILD)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BPF_BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
 	@mkdir -p $(BPF_BUILD)
