@@ -215,6 +215,21 @@ const CASES: readonly DiagnosticCase[] = [
     code: 'SEG3013', at: ['p.seg', '256'], message: 'ICMP code 256 is out of range',
   },
   {
+    name: 'an ICMP type over 255',
+    files: { 'p.seg': rules('1 allow icmpv6 from any to any icmp 300') },
+    code: 'SEG3013', at: ['p.seg', '300'], message: 'ICMP type 300 is out of range',
+  },
+  {
+    name: 'an empty port list',
+    files: { 'p.seg': rules('1 allow tcp from any to any port { }') },
+    code: 'SEG3014', at: ['p.seg', '{ }'], message: 'empty { } port set',
+  },
+  {
+    name: 'an empty protocol list',
+    files: { 'p.seg': rules('1 allow { } from any to any') },
+    code: 'SEG3014', at: ['p.seg', '{ }'], message: 'empty { } protocol list',
+  },
+  {
     name: 'an empty address set literal',
     files: { 'p.seg': 'set a = { }\n' },
     code: 'SEG3014', at: ['p.seg', '{ }'], message: 'empty { } address set',
@@ -238,6 +253,18 @@ const CASES: readonly DiagnosticCase[] = [
     message: 'this rule can match no packet: icmp exists only in IPv4, but the addresses are IPv6 only', hint: 'use icmpv6 for IPv6 addresses',
   },
   {
+    name: 'an icmpv6 rule between IPv4 addresses',
+    files: { 'p.seg': rules('1 allow icmpv6 from 10.0.0.0/8 to any') },
+    code: 'SEG3016', at: ['p.seg', '1 allow icmpv6 from 10.0.0.0/8 to any'],
+    message: 'this rule can match no packet: icmpv6 exists only in IPv6, but the addresses are IPv4 only', hint: 'use icmp for IPv4 addresses',
+  },
+  {
+    name: 'a set that becomes IPv6 only through except, against an IPv4 destination',
+    files: { 'p.seg': 'set v6 = any except any4\n' + rules('1 allow udp from v6 to 10.0.0.1') },
+    code: 'SEG3016', at: ['p.seg', '1 allow udp from v6 to 10.0.0.1'],
+    message: 'this rule can match no packet: the source has only IPv6 addresses and the destination only IPv4 addresses',
+  },
+  {
     name: 'two blocks of one direction stating different defaults',
     files: { 'a.seg': 'policy egress default allow {\n}\n', 'b.seg': 'policy egress default deny {\n}\n' },
     code: 'SEG3017', at: ['b.seg', 'default deny'], message: 'egress default is deny here but allow elsewhere', related: [['a.seg', 'default allow']],
@@ -247,6 +274,12 @@ const CASES: readonly DiagnosticCase[] = [
     files: { 'p.seg': rules('1 allow icmp from any to any icmp packet-too-big') },
     code: 'SEG3018', at: ['p.seg', 'packet-too-big'], message: "ICMP type 'packet-too-big' does not exist for icmp",
     hint: "'packet-too-big' is an icmpv6 type; use protocol icmpv6, or a type number",
+  },
+  {
+    name: 'an ICMP type name one of the rule\'s two families lacks',
+    files: { 'p.seg': rules('1 allow { icmp, icmpv6 } from any to any icmp source-quench') },
+    code: 'SEG3018', at: ['p.seg', 'source-quench'], message: "ICMP type 'source-quench' does not exist for icmpv6",
+    hint: "'source-quench' exists only for icmp; split the rule into an icmp and an icmpv6 rule",
   },
   {
     name: 'a missing include',
@@ -286,6 +319,13 @@ describe('lower: one mistake, one diagnostic', () => {
   it('reports independent mistakes of one rule each once', () => {
     const c = compileText({ 'p.seg': rules('70000 allow 300 from 10.0.0.0/33 to 10.0.0.300 port 99999') });
     expect(c.diagnostics.map((d) => d.code)).toEqual(['SEG3008', 'SEG3007', 'SEG3004', 'SEG3001', 'SEG3005']);
+  });
+
+  it('adds nothing to the syntax error of a rule or declaration the parser recovered', () => {
+    const c = compileText({ 'p.seg': 'set a = { 10.0.0.1/8,\n' + rules('1 allow tcp from a to', '2 allow tcp from 10.0.0.1/8 to a port') });
+    expect(c.diagnostics.length).toBeGreaterThan(0);
+    expect(c.diagnostics.filter((d) => !d.code.startsWith('SEG1'))).toEqual([]);
+    expect(c.ir).toBeUndefined();
   });
 
   it('reports a cycle once and not again for the sets that use it', () => {
