@@ -31,8 +31,9 @@ import type { Span } from './source.ts';
  */
 export function lower(resolved: ResolvedProgram, diagnostics: DiagnosticCollector): ProgramIr | undefined {
   const lowerer = createLowerer(resolved, diagnostics);
-  // Every declaration is lowered, used or not, so that its value errors are reported.
-  for (const symbol of resolved.symbols.values()) lowerer.lowerSymbol(symbol);
+  // Every declaration is lowered, used or not, so that its value errors are reported; in
+  // dependency order, so a long chain of sets does not become deep recursion.
+  for (const symbol of resolved.order) lowerer.lowerSymbol(symbol);
   const directions = DIRECTIONS.map((d) => lowerDirection(d, resolved.policies, lowerer, diagnostics));
   if (hasErrors(diagnostics.items)) return undefined;
 

@@ -45,12 +45,16 @@ export interface DeclSymbol {
  *   SEG2002, SEG2006);
  * - a symbol is `failed` when its value cannot be computed (recovered, cyclic (SEG2005), or
  *   depending on a failed name); no further diagnostic is due for it or for its users;
+ * - `order` lists the symbols so that computing values in that order never recurses into
+ *   another declaration;
  * - `policies` are the policy blocks of every file, files sorted by path, blocks in text order.
  */
 export interface ResolvedProgram {
   readonly files: readonly SourceFile[];
   readonly asts: readonly FileAst[];
   readonly symbols: ReadonlyMap<string, DeclSymbol>;
+  /** Every symbol, each after every symbol its value uses (cycles broken anywhere). */
+  readonly order: readonly DeclSymbol[];
   readonly references: ReadonlyMap<SetRef | PortsRef, DeclSymbol | null>;
   readonly policies: readonly PolicyDecl[];
 }
@@ -75,10 +79,9 @@ export function resolve(input: ResolveInput): ResolvedProgram {
       }
     }
   }
-  resolveCycles(symbols, dependencies, input.diagnostics);
-  resolveFailures(symbols, dependencies);
+  const order = resolveOrder(symbols, dependencies, input.diagnostics);
   const policies = asts.flatMap((a) => a.declarations.filter((d): d is PolicyDecl => d.kind === 'Policy'));
-  return { files, asts, symbols, references, policies };
+  return { files, asts, symbols, order, references, policies };
 }
 
 /** What each declaration's value refers to, found while walking; used by the cycle and failure passes. */
@@ -265,62 +268,67 @@ export function suggestName(name: string, candidates: readonly string[]): string
   return distance(name, best) <= limit ? best : undefined;
 }
 
-// ---- Cycles and failures --------------------------------------------------------------------------
+// ---- Cycles, failures and order -------------------------------------------------------------------
 
-/** Reports each cycle among declarations once (SEG2005) and marks its members failed. */
-function resolveCycles(symbols: ReadonlyMap<string, DeclSymbol>, dependencies: Dependencies, diagnostics: DiagnosticCollector): void {
+interface OrderFrame {
+  readonly symbol: DeclSymbol;
+  /** The reference that led here from the frame below (none for a starting symbol). */
+  readonly via: Span | undefined;
+  /** The next dependency to follow. */
+  next: number;
+}
+
+/**
+ * Walks the declarations depth first, without recursion (a chain of thousands of sets must not
+ * overflow the stack): reports each cycle once (SEG2005) and marks its members failed, marks
+ * failed every symbol that uses an unresolved reference or a failed symbol, and returns the
+ * symbols in dependency order (each after every symbol it uses).
+ */
+function resolveOrder(symbols: ReadonlyMap<string, DeclSymbol>, dependencies: Dependencies, diagnostics: DiagnosticCollector): DeclSymbol[] {
   const state = new Map<DeclSymbol, 'active' | 'done'>();
-  const stack: { symbol: DeclSymbol; via: Span | undefined }[] = [];
-
-  const visit = (symbol: DeclSymbol, via: Span | undefined): void => {
-    state.set(symbol, 'active');
-    stack.push({ symbol, via });
-    for (const dep of dependencies.get(symbol) ?? []) {
-      const target = dep.target;
-      if (!target) continue;
-      const s = state.get(target);
-      if (s === undefined) visit(target, dep.span);
-      else if (s === 'active') reportCycle(target, dep.span);
-    }
-    stack.pop();
-    state.set(symbol, 'done');
-  };
+  const order: DeclSymbol[] = [];
+  const stack: OrderFrame[] = [];
 
   const reportCycle = (start: DeclSymbol, closing: Span): void => {
-    const from = stack.findIndex((f) => f.symbol === start);
-    const members = stack.slice(from);
+    const members = stack.slice(stack.findIndex((f) => f.symbol === start));
     const cycle = [...members.map((f) => f.symbol.name), start.name].join(' -> ');
     // The references that form the cycle, each in the declaration that makes it.
     const related: RelatedInfo[] = [];
     for (let i = 1; i < members.length; i++) {
-      const f = members[i] as (typeof members)[number];
-      if (f.via) related.push({ span: f.via, message: `'${(members[i - 1] as (typeof members)[number]).symbol.name}' uses '${f.symbol.name}' here` });
+      const { symbol, via } = members[i] as OrderFrame;
+      if (via) related.push({ span: via, message: `'${(members[i - 1] as OrderFrame).symbol.name}' uses '${symbol.name}' here` });
     }
-    related.push({ span: closing, message: `'${(members[members.length - 1] as (typeof members)[number]).symbol.name}' uses '${start.name}' here` });
+    related.push({ span: closing, message: `'${(members[members.length - 1] as OrderFrame).symbol.name}' uses '${start.name}' here` });
     diagnostics.add(Code.CyclicDeclaration, start.decl.name.span, { name: start.name, cycle }, { related });
     for (const f of members) f.symbol.failed = true;
   };
 
   // Declarations in file then offset order (the map's insertion order), so a cycle is reported
   // at the same declaration whatever the command line order.
-  for (const symbol of symbols.values()) if (!state.has(symbol)) visit(symbol, undefined);
-}
-
-/** Marks every symbol failed that depends on an unresolved reference or a failed symbol. */
-function resolveFailures(symbols: ReadonlyMap<string, DeclSymbol>, dependencies: Dependencies): void {
-  const memo = new Map<DeclSymbol, boolean>();
-  const fails = (symbol: DeclSymbol): boolean => {
-    const known = memo.get(symbol);
-    if (known !== undefined) return known;
-    // Cycles are already failed, so recursion ends at them; mark before descending regardless.
-    memo.set(symbol, symbol.failed);
-    let failed = symbol.failed;
-    for (const dep of dependencies.get(symbol) ?? []) {
-      if (dep.target === null || fails(dep.target)) failed = true;
+  for (const root of symbols.values()) {
+    if (state.has(root)) continue;
+    state.set(root, 'active');
+    stack.push({ symbol: root, via: undefined, next: 0 });
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1] as OrderFrame;
+      const deps = dependencies.get(top.symbol) ?? [];
+      const dep = deps[top.next++];
+      if (dep) {
+        const target = dep.target;
+        if (!target) continue;
+        const s = state.get(target);
+        if (s === undefined) {
+          state.set(target, 'active');
+          stack.push({ symbol: target, via: dep.span, next: 0 });
+        } else if (s === 'active') reportCycle(target, dep.span);
+        continue;
+      }
+      // Every dependency is done (its `failed` is final) or on a cycle (failed already).
+      if (deps.some((d) => d.target === null || d.target.failed)) top.symbol.failed = true;
+      stack.pop();
+      state.set(top.symbol, 'done');
+      order.push(top.symbol);
     }
-    symbol.failed = failed;
-    memo.set(symbol, failed);
-    return failed;
-  };
-  for (const symbol of symbols.values()) fails(symbol);
+  }
+  return order;
 }

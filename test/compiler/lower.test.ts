@@ -308,6 +308,15 @@ describe('lower and resolve: each diagnostic, with its exact span', () => {
   });
 });
 
+describe('lower: large inputs', () => {
+  it('compiles a chain of 10 000 sets, each using the one declared after it, without deep recursion', () => {
+    const n = 10_000;
+    const lines = Array.from({ length: n }, (_, i) => (i === n - 1 ? `set s${i} = 10.0.0.0/16` : `set s${i} = { s${i + 1}, 10.${1 + (i % 200)}.0.0/16 }`));
+    const ir = irOf(lines.join('\n') + '\n' + rules('1 allow tcp from s0 to any'));
+    expect(ir.ingress.rules[0]?.src.v4).toEqual(['10.0.0.0/9', '10.128.0.0/10', '10.192.0.0/13', '10.200.0.0/16']);
+  });
+});
+
 describe('lower: one mistake, one diagnostic', () => {
   it('skips rules and sets that depend on a failed declaration', () => {
     const c = compileText({
