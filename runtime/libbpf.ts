@@ -330,7 +330,7 @@ function declare(lib: LibraryHandle) {
     bpf_map_get_fd_by_id: f<(id: number) => number>('bpf_map_get_fd_by_id', 'int', ['uint32_t']),
     bpf_prog_get_next_id: f<(start: number, next: number[]) => number>('bpf_prog_get_next_id', 'int', ['uint32_t', koffi.out(koffi.pointer('uint32_t'))]),
     bpf_map_get_next_id: f<(start: number, next: number[]) => number>('bpf_map_get_next_id', 'int', ['uint32_t', koffi.out(koffi.pointer('uint32_t'))]),
-    bpf_prog_test_run_opts: f<(fd: number, opts: object) => number>('bpf_prog_test_run_opts', 'int', ['int', inout(TestRunOpts)]),
+    bpf_prog_test_run_opts: f<(fd: number, opts: bigint) => number>('bpf_prog_test_run_opts', 'int', ['int', 'void *']),
 
     bpf_tc_hook_create: f<(hook: object) => number>('bpf_tc_hook_create', 'int', [ptr(TcHook)]),
     bpf_tc_hook_destroy: f<(hook: object) => number>('bpf_tc_hook_destroy', 'int', [ptr(TcHook)]),
@@ -956,23 +956,70 @@ export interface SkBuff {
  */
 export type SkBuffIn = Partial<Pick<SkBuff, 'mark' | 'priority' | 'ingress_ifindex' | 'ifindex' | 'cb' | 'tstamp' | 'wire_len' | 'gso_segs' | 'gso_size' | 'hwtstamp'>>;
 
-function encodeSkBuff(fields: SkBuffIn): Record<string, unknown> {
-  const zero: Record<string, unknown> = {};
-  for (const [name, member] of Object.entries(SkBuffStruct.members ?? {})) {
-    zero[name] = member.type.primitive === 'Array' ? new Array(member.type.length).fill(0) : member.type.primitive === 'UInt64' ? 0n : 0;
+/** Offsets and kinds of the `__sk_buff` members, to read and write them in place. */
+const SKBUFF_FIELDS = Object.entries(SkBuffStruct.members ?? {})
+  .filter(([name]) => !name.startsWith('_'))
+  .map(([name, member]) => ({
+    name,
+    offset: member.offset,
+    kind: member.type.primitive === 'Array' ? ('u32[]' as const) : member.type.size === 8 ? ('u64' as const) : member.type.size === 1 ? ('u8' as const) : ('u32' as const),
+    length: member.type.length ?? 1,
+  }));
+
+function writeSkBuff(view: DataView, fields: SkBuffIn): void {
+  for (let i = 0; i < view.byteLength; i++) view.setUint8(i, 0);
+  for (const field of SKBUFF_FIELDS) {
+    const value = (fields as Record<string, unknown>)[field.name];
+    if (value === undefined) continue;
+    if (field.kind === 'u32[]') {
+      const values = value as readonly number[];
+      if (values.length > field.length) throw new RangeError(`__sk_buff.${field.name} has ${field.length} words, got ${values.length}`);
+      values.forEach((v, j) => view.setUint32(field.offset + 4 * j, v >>> 0, true));
+    } else if (field.kind === 'u64') view.setBigUint64(field.offset, BigInt(value as bigint | number), true);
+    else if (field.kind === 'u8') view.setUint8(field.offset, value as number);
+    else view.setUint32(field.offset, (value as number) >>> 0, true);
   }
-  return { ...zero, ...fields, cb: [...(fields.cb ?? []), 0, 0, 0, 0, 0].slice(0, 5) };
 }
 
-function decodeSkBuff(raw: Record<string, unknown>): SkBuff {
+function readSkBuff(view: DataView): SkBuff {
   const out: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(raw)) {
-    if (name.startsWith('_')) continue;
-    const member = SkBuffStruct.members?.[name];
-    out[name] = member?.type.primitive === 'UInt64' ? BigInt(value as number | bigint) : Array.isArray(value) ? [...(value as number[])] : value;
+  for (const field of SKBUFF_FIELDS) {
+    if (field.kind === 'u32[]') out[field.name] = Array.from({ length: field.length }, (_, j) => view.getUint32(field.offset + 4 * j, true));
+    else if (field.kind === 'u64') out[field.name] = view.getBigUint64(field.offset, true);
+    else if (field.kind === 'u8') out[field.name] = view.getUint8(field.offset);
+    else out[field.name] = view.getUint32(field.offset, true);
   }
   return out as unknown as SkBuff;
 }
+
+/**
+ * Native scratch memory of test runs, kept between calls (runs are synchronous, so one set
+ * serves all) and grown on demand: allocating per packet cost more than the run itself.
+ */
+interface Scratch {
+  ptr: bigint;
+  size: number;
+  view: DataView;
+}
+
+const testRunScratch: Record<'opts' | 'dataIn' | 'dataOut' | 'ctxIn' | 'ctxOut', Scratch | undefined> = { opts: undefined, dataIn: undefined, dataOut: undefined, ctxIn: undefined, ctxOut: undefined };
+
+function scratch(slot: keyof typeof testRunScratch, size: number): Scratch {
+  const current = testRunScratch[slot];
+  if (current && current.size >= size) return current;
+  if (current) koffi.free(current.ptr);
+  const grown = Math.max(size, 64, (current?.size ?? 0) * 2);
+  const ptr = koffi.alloc('uint8_t', grown) as bigint;
+  const next = { ptr, size: grown, view: new DataView(koffi.view(ptr, grown)) };
+  testRunScratch[slot] = next;
+  return next;
+}
+
+const TEST_RUN_FIELDS = ['sz', 'data_in', 'data_out', 'data_size_in', 'data_size_out', 'ctx_in', 'ctx_out', 'ctx_size_in', 'ctx_size_out', 'retval', 'repeat', 'duration', 'flags', 'cpu'] as const;
+const TEST_RUN = {
+  size: koffi.sizeof(TestRunOpts),
+  offset: Object.fromEntries(TEST_RUN_FIELDS.map((name) => [name, koffi.offsetof(TestRunOpts, name)])) as Record<(typeof TEST_RUN_FIELDS)[number], number>,
+};
 
 export interface TestRunOptions {
   /** The frame, from the Ethernet header on. */
@@ -985,7 +1032,7 @@ export interface TestRunOptions {
   readonly ctxOut?: boolean;
   /** Runs of the same packet; `duration` is their average. Default 1. */
   readonly repeat?: number;
-  /** Run on this CPU (sets BPF_F_TEST_RUN_ON_CPU). */
+  /** Run on this CPU (sets BPF_F_TEST_RUN_ON_CPU); the kernel accepts it for raw tracepoints only, not TC. */
   readonly cpu?: number;
 }
 
@@ -1004,43 +1051,45 @@ export function bpf_prog_test_run_opts(progFd: number, options: TestRunOptions):
   const ctxSize = koffi.sizeof(SkBuffStruct);
   const dataSizeOut = options.dataSizeOut ?? options.data.length + 256;
   const wantCtx = options.ctxOut ?? true;
-  // The opts struct holds pointers, so its buffers need stable native memory (see header).
-  const dataIn = koffi.alloc('uint8_t', Math.max(options.data.length, 1)) as bigint;
-  const dataOut = koffi.alloc('uint8_t', Math.max(dataSizeOut, 1)) as bigint;
-  const ctxIn = koffi.alloc('uint8_t', ctxSize) as bigint;
-  const ctxOut = koffi.alloc('uint8_t', ctxSize) as bigint;
-  try {
-    new Uint8Array(koffi.view(dataIn, options.data.length)).set(options.data);
-    if (options.ctx) koffi.encode(ctxIn, SkBuffStruct, encodeSkBuff(options.ctx));
-    new Uint8Array(koffi.view(ctxOut, ctxSize)).fill(0);
-    const opts = {
-      sz: koffi.sizeof(TestRunOpts),
-      data_in: dataIn,
-      data_out: dataOut,
-      data_size_in: options.data.length,
-      data_size_out: dataSizeOut,
-      ctx_in: options.ctx ? ctxIn : null,
-      ctx_out: wantCtx ? ctxOut : null,
-      ctx_size_in: options.ctx ? ctxSize : 0,
-      ctx_size_out: wantCtx ? ctxSize : 0,
-      retval: 0,
-      repeat: options.repeat ?? 1,
-      duration: 0,
-      flags: options.cpu === undefined ? 0 : BPF_F_TEST_RUN_ON_CPU,
-      cpu: options.cpu ?? 0,
-      batch_size: 0,
-    };
-    check('bpf_prog_test_run_opts', libbpf.bpf_prog_test_run_opts(progFd, opts));
-    const outLength = Math.min(opts.data_size_out, dataSizeOut);
-    return {
-      retval: opts.retval | 0,
-      duration: opts.duration,
-      data: Buffer.from(new Uint8Array(koffi.view(dataOut, outLength))),
-      ctx: wantCtx ? decodeSkBuff(koffi.decode(ctxOut, SkBuffStruct) as Record<string, unknown>) : undefined,
-    };
-  } finally {
-    for (const p of [dataIn, dataOut, ctxIn, ctxOut]) koffi.free(p);
+  // The opts struct holds pointers, so it and its buffers live in native memory (see header).
+  const opts = scratch('opts', TEST_RUN.size);
+  const dataIn = scratch('dataIn', options.data.length);
+  const dataOut = scratch('dataOut', dataSizeOut);
+  const ctxIn = scratch('ctxIn', ctxSize);
+  const ctxOut = scratch('ctxOut', ctxSize);
+  new Uint8Array(dataIn.view.buffer, 0, options.data.length).set(options.data);
+  if (options.ctx) writeSkBuff(new DataView(ctxIn.view.buffer, 0, ctxSize), options.ctx);
+  if (wantCtx) new Uint8Array(ctxOut.view.buffer, 0, ctxSize).fill(0);
+
+  const o = TEST_RUN.offset;
+  const v = opts.view;
+  new Uint8Array(v.buffer, 0, TEST_RUN.size).fill(0);
+  v.setBigUint64(o.sz, BigInt(TEST_RUN.size), true);
+  v.setBigUint64(o.data_in, dataIn.ptr, true);
+  v.setBigUint64(o.data_out, dataOut.ptr, true);
+  v.setUint32(o.data_size_in, options.data.length, true);
+  v.setUint32(o.data_size_out, dataSizeOut, true);
+  if (options.ctx) {
+    v.setBigUint64(o.ctx_in, ctxIn.ptr, true);
+    v.setUint32(o.ctx_size_in, ctxSize, true);
   }
+  if (wantCtx) {
+    v.setBigUint64(o.ctx_out, ctxOut.ptr, true);
+    v.setUint32(o.ctx_size_out, ctxSize, true);
+  }
+  v.setInt32(o.repeat, options.repeat ?? 1, true);
+  if (options.cpu !== undefined) {
+    v.setUint32(o.flags, BPF_F_TEST_RUN_ON_CPU, true);
+    v.setUint32(o.cpu, options.cpu, true);
+  }
+  check('bpf_prog_test_run_opts', libbpf.bpf_prog_test_run_opts(progFd, opts.ptr));
+  const outLength = Math.min(v.getUint32(o.data_size_out, true), dataSizeOut);
+  return {
+    retval: v.getInt32(o.retval, true),
+    duration: v.getUint32(o.duration, true),
+    data: Buffer.from(new Uint8Array(dataOut.view.buffer, 0, outLength)),
+    ctx: wantCtx ? readSkBuff(new DataView(ctxOut.view.buffer, 0, ctxSize)) : undefined,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -387,7 +387,9 @@ describe.skipIf(!isRoot())('libbpf bindings in the kernel', () => {
   });
 
   it('reuses a pinned map in a second load, by fd and by pin path', () => {
-    const mapPin = pinPath(pinDir, 'fx_hash');
+    const mapPin = pinPath(pinDir, 'fx_reused');
+    makePinDir(pinDir);
+    bpf_obj_pin(hashFd, mapPin);
     const pinnedFd = bpf_obj_get(mapPin);
     fds.push(pinnedFd);
     const second = loadFixture((o) => bpf_map__reuse_fd(bpf_object__find_map_by_name(o, 'fx_hash'), pinnedFd));
