@@ -410,6 +410,10 @@ function lowerRule(rule: RuleAst, direction: Direction, lowerer: Lowerer): Lower
     if ((families.v4 || ir.v4.length === 0) && (families.v6 || ir.v6.length === 0)) return ir;
     return { v4: families.v4 ? ir.v4 : [], v6: families.v6 ? ir.v6 : [] };
   };
+  // Likewise the parts that only the emptied family could match: icmp (1) in a rule that does
+  // not apply to IPv4, icmpv6 (58) in one that does not apply to IPv6, and their ICMP types. Two
+  // rules that match the same packets then lower alike, and hash alike.
+  const unreachable = !families.v4 ? PROTOCOL_NUMBERS.icmp : !families.v6 ? PROTOCOL_NUMBERS.icmpv6 : undefined;
   return {
     direction,
     priority: rule.priority.value,
@@ -417,12 +421,12 @@ function lowerRule(rule: RuleAst, direction: Direction, lowerer: Lowerer): Lower
     named: rule.name !== undefined,
     action: rule.action.verdict,
     log: rule.action.log,
-    protocols,
+    protocols: protocols === null || unreachable === undefined || !protocols.includes(unreachable) ? protocols : protocols.filter((p) => p !== unreachable),
     src: side(src),
     dst: side(dst),
     srcPorts,
     dstPorts,
-    icmp,
+    icmp: icmp && { type4: families.v4 ? icmp.type4 : null, type6: families.v6 ? icmp.type6 : null, code: icmp.code },
     description: rule.description ? rule.description.value : null,
     span: rule.span,
   };

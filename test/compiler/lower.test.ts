@@ -92,6 +92,14 @@ describe('lower: ports, protocols and ICMP', () => {
     expect(ruleOf('allow icmp from any to any icmp 3/4').icmp).toEqual({ type4: 3, type6: null, code: 4 });
   });
 
+  it('drops the protocols and ICMP types of a family the addresses rule out', () => {
+    const v6 = ruleOf('allow { icmp, icmpv6 } from any6 to any icmp echo-request');
+    expect([v6.protocols, v6.icmp]).toEqual([[58], { type4: null, type6: 128, code: null }]);
+    expect(ruleOf('allow { icmp, tcp } from 2001:db8::/32 to any').protocols).toEqual([6]);
+    expect(ruleOf('allow { icmpv6, udp, 47 } from 10.0.0.0/8 to any').protocols).toEqual([17, 47]);
+    expect(ruleOf('allow { icmp, icmpv6 } from any to any').protocols).toEqual([1, 58]);
+  });
+
   it('reads actions, names, descriptions and unnamed rule names', () => {
     const ir = irOf('policy egress default allow {\n  7 deny log tcp from any to any "why"\n  5 web: log udp from any to any\n}\n');
     expect(ir.egress.rules.map((r) => [r.id, r.name, r.named, r.action, r.log, r.description])).toEqual([
