@@ -1,0 +1,462 @@
+// Stage: format (`segc fmt`). Takes one file's AST, parsed without syntax errors, and its source;
+// returns the file's canonical text. It prints the same tokens in the same order, so it never
+// changes meaning; `format` re-parses its own output to prove that before returning it.
+//
+// The canonical form:
+// - one space between tokens; declarations in source order; blank lines between declarations,
+//   between rules and between list elements are kept, collapsed to one (none after `{` or
+//   before `}`); every file ends with one newline;
+// - a run of `set` (or `ports`) declarations with no blank line between them aligns its `=`;
+// - a `{ }` list stays on one line unless the user broke it over lines, it holds a comment, or
+//   (in `set`/`ports` only) the declaration would pass LINE_WIDTH columns; then it gets one
+//   element per line, indented two more, with no trailing comma (the core grammar has none);
+// - rules are indented two spaces and laid out in columns: the priority (right-aligned),
+//   `name:`, the action, the protocol, `from SRC [port P]`, `to DST [port P] [icmp T]` and the
+//   description. The first three columns align over the whole policy block, the others within
+//   each group of rules (a blank line ends a group), so that one wide rule does not push every
+//   other rule's description off the screen. A column that no rule of its scope uses takes no
+//   space. A cell wider than MAX_ALIGNED_CELL, or broken over lines, does not widen its column,
+//   and the rest of its row follows with single spaces;
+// - comments stay where they were: own-line comments on their own line at the indentation of
+//   what follows, trailing comments one space after the line they ended; trailing whitespace
+//   inside a comment is dropped;
+// - everything the user wrote as a value keeps its text: addresses are not canonicalised,
+//   numbers keep their digits, strings keep their escapes.
+import type {
+  AddrExpr,
+  Comment,
+  FileAst,
+  PolicyDecl,
+  PortExpr,
+  PortsDecl,
+  ProtoExpr,
+  RuleAst,
+  SetDecl,
+} from './ast.ts';
+import { parseSourceFile } from './build-ast.ts';
+import { assertNever, createCollector, hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
+import { createSourceFile, spanText, type SourceFile, type Span } from './source.ts';
+
+/** A `set` or `ports` declaration longer than this on one line gets its lists broken. */
+export const LINE_WIDTH = 100;
+/** A rule cell wider than this does not widen its column. */
+export const MAX_ALIGNED_CELL = 40;
+const INDENT = '  ';
+
+export interface FormatResult {
+  /** The canonical text, or undefined when the file has syntax errors. */
+  readonly text: string | undefined;
+  /** The syntax errors that stopped formatting (sorted); empty when `text` is set. */
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/** Parses and formats one file; a file with syntax errors is refused with its diagnostics. */
+export function formatSource(source: SourceFile): FormatResult {
+  const diagnostics = createCollector();
+  const ast = parseSourceFile(source, diagnostics);
+  if (hasErrors(diagnostics.items)) return { text: undefined, diagnostics: sortDiagnostics(diagnostics.items) };
+  return { text: format(ast, source), diagnostics: [] };
+}
+
+/**
+ * The canonical text of a file. The AST must come from a parse without syntax errors (a
+ * recovered node could lose tokens); throws on a recovered node, and throws when the output
+ * would not parse back to the same AST and comments (a bug in `format`, never the user's).
+ */
+export function format(ast: FileAst, source: SourceFile): string {
+  formatAssertComplete(ast);
+  const state: FormatState = { text: source.text, source, comments: ast.comments, next: 0 };
+  const text = formatFile(state, ast);
+  formatVerify(ast, source, text);
+  return text;
+}
+
+// ---- Comments and blank lines ----------------------------------------------------------------
+
+/** The comments are taken in source order, each at the first place the printer reaches after it. */
+interface FormatState {
+  readonly text: string;
+  readonly source: SourceFile;
+  readonly comments: readonly Comment[];
+  /** Index of the first comment not printed yet. */
+  next: number;
+}
+
+/** A piece of output between tokens: a comment, and where it goes. */
+interface CommentPiece {
+  readonly text: string;
+  /** True when the comment ended a line that had code on it: it stays at that line's end. */
+  readonly trailing: boolean;
+  /** True when a blank line came before it (own-line comments only). */
+  readonly blankBefore: boolean;
+  readonly end: number;
+}
+
+/** The comments that start before `offset` and are not printed yet; `prevEnd` is where the last printed thing ended. */
+function formatTakeComments(state: FormatState, offset: number, prevEnd: number | undefined): CommentPiece[] {
+  const pieces: CommentPiece[] = [];
+  let last = prevEnd;
+  while (state.next < state.comments.length) {
+    const c = state.comments[state.next];
+    if (c === undefined || c.span.start >= offset) break;
+    state.next++;
+    const trailing = last !== undefined && !formatHasNewline(state.text, last, c.span.start);
+    const blankBefore = last !== undefined && !trailing && formatHasBlankLine(state.text, last, c.span.start);
+    pieces.push({ text: c.text.trimEnd(), trailing, blankBefore, end: c.span.end });
+    last = c.span.end;
+  }
+  return pieces;
+}
+
+function formatHasNewline(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === 10 || ch === 13) return true;
+  }
+  return false;
+}
+
+/** True when [from, to) holds an empty line: two line breaks with only spaces between. */
+function formatHasBlankLine(text: string, from: number, to: number): boolean {
+  return /\r?\n[ \t\f\v]*(\r\n|\r|\n)/.test(text.slice(Math.max(0, from), Math.max(from, to)));
+}
+
+function formatHasCommentWithin(state: FormatState, span: Span): boolean {
+  for (let i = state.next; i < state.comments.length; i++) {
+    const c = state.comments[i];
+    if (c === undefined || c.span.start >= span.end) return false;
+    if (c.span.start >= span.start) return true;
+  }
+  return false;
+}
+
+/** Appends `piece` to the output lines: at the end of the last line, or as a line of its own. */
+function formatPushComment(lines: string[], piece: CommentPiece, indent: string): void {
+  const lastIndex = lines.length - 1;
+  if (piece.trailing && lastIndex >= 0) {
+    lines[lastIndex] = `${lines[lastIndex]} ${piece.text}`;
+    return;
+  }
+  if (piece.blankBefore && lines.length > 0) lines.push('');
+  lines.push(indent + piece.text);
+}
+
+// ---- File and declarations -------------------------------------------------------------------
+
+function formatFile(state: FormatState, ast: FileAst): string {
+  const lines: string[] = [];
+  const nameWidths = formatDeclarationNameWidths(state, ast);
+  let prevEnd: number | undefined;
+  ast.declarations.forEach((decl, i) => {
+    for (const piece of formatTakeComments(state, decl.span.start, prevEnd)) {
+      formatPushComment(lines, piece, '');
+      prevEnd = piece.end;
+    }
+    if (prevEnd !== undefined && lines.length > 0 && formatHasBlankLine(state.text, prevEnd, decl.span.start)) lines.push('');
+    lines.push(formatDeclaration(state, decl, nameWidths[i] ?? 0));
+    prevEnd = decl.span.end;
+  });
+  for (const piece of formatTakeComments(state, Number.POSITIVE_INFINITY, prevEnd)) {
+    formatPushComment(lines, piece, '');
+  }
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
+}
+
+/**
+ * The name width of each declaration: a run of `set` (or `ports`) declarations with no blank
+ * line between them (comments may be) aligns its `=` on its longest name.
+ */
+function formatDeclarationNameWidths(state: FormatState, ast: FileAst): number[] {
+  const widths = ast.declarations.map(() => 0);
+  let runStart = 0;
+  const decls = ast.declarations;
+  for (let i = 0; i <= decls.length; i++) {
+    const decl = decls[i];
+    const prev = decls[i - 1];
+    const continues =
+      decl !== undefined &&
+      prev !== undefined &&
+      (decl.kind === 'SetDecl' || decl.kind === 'PortsDecl') &&
+      decl.kind === prev.kind &&
+      !formatHasBlankLine(state.text, prev.span.end, decl.span.start);
+    if (continues) continue;
+    let width = 0;
+    for (let j = runStart; j < i; j++) {
+      const d = decls[j];
+      if (d !== undefined && (d.kind === 'SetDecl' || d.kind === 'PortsDecl')) width = Math.max(width, d.name.name.length);
+    }
+    for (let j = runStart; j < i; j++) widths[j] = width;
+    runStart = i;
+  }
+  return widths;
+}
+
+function formatDeclaration(state: FormatState, decl: FileAst['declarations'][number], nameWidth: number): string {
+  switch (decl.kind) {
+    case 'Include':
+      return `include ${spanText(state.source, decl.pathSpan)}`;
+    case 'SetDecl':
+    case 'PortsDecl':
+      return formatNamedSet(state, decl, nameWidth);
+    case 'Policy':
+      return formatPolicy(state, decl);
+    default:
+      return assertNever(decl);
+  }
+}
+
+/** `set NAME = VALUE` / `ports NAME = VALUE`; breaks the outer lists when the line is too long. */
+function formatNamedSet(state: FormatState, decl: SetDecl | PortsDecl, nameWidth: number): string {
+  const head = `${decl.kind === 'SetDecl' ? 'set' : 'ports'} ${decl.name.name.padEnd(nameWidth)} = `;
+  const value = decl.value;
+  if (value === undefined) throw new Error(`format: declaration '${decl.name.name}' has no value`);
+  const print = (breakLists: boolean): string =>
+    decl.kind === 'SetDecl'
+      ? formatAddr(state, value as AddrExpr, '', breakLists)
+      : formatPorts(state, value as PortExpr, '', breakLists);
+  const mark = state.next;
+  const flat = print(false);
+  if (flat.includes('\n') || head.trimEnd().length + 1 + flat.length <= LINE_WIDTH) return head + flat;
+  state.next = mark;
+  return head + print(true);
+}
+
+// ---- Expressions ----------------------------------------------------------------------------
+
+/**
+ * `{ a, b }` on one line, or one element per line when the user broke the list, it holds a
+ * comment, or `breakList` asks. Elements are printed by `item` at the inner indentation.
+ */
+function formatList<T extends { readonly span: Span }>(
+  state: FormatState,
+  span: Span,
+  items: readonly T[],
+  indent: string,
+  breakList: boolean,
+  item: (element: T, indent: string) => string,
+): string {
+  const multiline =
+    (breakList && items.length > 0) ||
+    formatHasNewline(state.text, span.start, span.end) ||
+    formatHasCommentWithin(state, span);
+  if (!multiline) return items.length === 0 ? '{ }' : `{ ${items.map((e) => item(e, indent)).join(', ')} }`;
+  const inner = indent + INDENT;
+  const lines: string[] = ['{'];
+  let prevEnd = span.start + 1;
+  items.forEach((element, i) => {
+    for (const piece of formatTakeComments(state, element.span.start, prevEnd)) {
+      formatPushComment(lines, piece, inner);
+      prevEnd = piece.end;
+    }
+    const blank = lines.length > 1 && formatHasBlankLine(state.text, prevEnd, element.span.start);
+    if (blank) lines.push('');
+    lines.push(inner + item(element, inner) + (i < items.length - 1 ? ',' : ''));
+    prevEnd = element.span.end;
+  });
+  for (const piece of formatTakeComments(state, span.end, prevEnd)) {
+    formatPushComment(lines, { ...piece, blankBefore: piece.blankBefore && lines.length > 1 }, inner);
+  }
+  lines.push(`${indent}}`);
+  return lines.join('\n');
+}
+
+/** `breakLists` breaks the outermost lists (those not inside another list). */
+function formatAddr(state: FormatState, expr: AddrExpr, indent: string, breakLists: boolean): string {
+  switch (expr.kind) {
+    case 'AddrLiteral':
+      return expr.text;
+    case 'AnyAddr':
+      return expr.which;
+    case 'SetRef':
+      return expr.name;
+    case 'AddrList':
+      return formatList(state, expr.span, expr.items, indent, breakLists, (e, inner) => formatAddr(state, e, inner, false));
+    case 'AddrExcept': {
+      const base = formatAddr(state, expr.base, indent, breakLists);
+      return `${base} except ${formatAddr(state, expr.excluded, indent, breakLists)}`;
+    }
+    default:
+      return assertNever(expr);
+  }
+}
+
+function formatPorts(state: FormatState, expr: PortExpr, indent: string, breakLists: boolean): string {
+  switch (expr.kind) {
+    case 'PortNumber':
+      return spanText(state.source, expr.span);
+    case 'PortRange':
+      return `${spanText(state.source, expr.low.span)}-${spanText(state.source, expr.high.span)}`;
+    case 'PortsRef':
+      return expr.name;
+    case 'PortList':
+      return formatList(state, expr.span, expr.items, indent, breakLists, (e, inner) => formatPorts(state, e, inner, false));
+    default:
+      return assertNever(expr);
+  }
+}
+
+function formatProto(state: FormatState, expr: ProtoExpr, indent: string): string {
+  switch (expr.kind) {
+    case 'ProtoName':
+      return expr.name;
+    case 'ProtoNumber':
+      return spanText(state.source, expr.span);
+    case 'ProtoList':
+      return formatList(state, expr.span, expr.items, indent, false, (e, inner) => formatProto(state, e, inner));
+    default:
+      return assertNever(expr);
+  }
+}
+
+// ---- Policies and rules ---------------------------------------------------------------------
+
+/** The columns of a rule line, in order; `priority` is right-aligned. */
+const RULE_COLUMNS = ['priority', 'name', 'action', 'protocol', 'from', 'to', 'description'] as const;
+/** The first columns align over the whole block; the others within a group of rules. */
+const BLOCK_COLUMNS = 3;
+type RuleCells = readonly string[];
+
+type BodyItem =
+  | { readonly kind: 'comment'; readonly piece: CommentPiece }
+  | { readonly kind: 'rule'; readonly cells: RuleCells; readonly blankBefore: boolean; readonly group: number };
+
+function formatPolicy(state: FormatState, policy: PolicyDecl): string {
+  const header =
+    `policy ${policy.direction}` +
+    (policy.defaultAction === undefined ? '' : ` default ${policy.defaultAction.verdict}`) +
+    ' {';
+  const headerEnd = policy.defaultAction?.span.end ?? policy.directionSpan.end;
+  const items: BodyItem[] = [];
+  let prevEnd = headerEnd;
+  let first = true;
+  // A blank line (before a rule or an own-line comment) starts a new group of rules.
+  let group = 0;
+  for (const rule of policy.rules) {
+    for (const piece of formatTakeComments(state, rule.span.start, prevEnd)) {
+      const blankBefore = piece.blankBefore && !first;
+      items.push({ kind: 'comment', piece: { ...piece, blankBefore } });
+      if (blankBefore) group++;
+      prevEnd = piece.end;
+      if (!piece.trailing) first = false;
+    }
+    const blankBefore = !first && formatHasBlankLine(state.text, prevEnd, rule.span.start);
+    if (blankBefore) group++;
+    items.push({ kind: 'rule', cells: formatRuleCells(state, rule), blankBefore, group });
+    prevEnd = rule.span.end;
+    first = false;
+  }
+  // The closing brace is the last character of the policy's span.
+  for (const piece of formatTakeComments(state, policy.span.end - 1, prevEnd)) {
+    items.push({ kind: 'comment', piece: { ...piece, blankBefore: piece.blankBefore && !first } });
+    if (!piece.trailing) first = false;
+  }
+  const lines = [header];
+  const rules = items.filter((item) => item.kind === 'rule');
+  const blockWidths = formatColumnWidths(rules);
+  const groupWidths = new Map<number, number[]>();
+  for (const item of items) {
+    if (item.kind === 'comment') {
+      formatPushComment(lines, item.piece, INDENT);
+      continue;
+    }
+    let widths = groupWidths.get(item.group);
+    if (widths === undefined) {
+      const inGroup = formatColumnWidths(rules.filter((r) => r.group === item.group));
+      widths = inGroup.map((width, column) => (column < BLOCK_COLUMNS ? (blockWidths[column] ?? -1) : width));
+      groupWidths.set(item.group, widths);
+    }
+    if (item.blankBefore) lines.push('');
+    lines.push(INDENT + formatRuleLine(item.cells, widths));
+  }
+  lines.push('}');
+  return lines.join('\n');
+}
+
+function formatRuleCells(state: FormatState, rule: RuleAst): RuleCells {
+  const { action, protocol, src, dst } = rule;
+  if (action === undefined || protocol === undefined || src === undefined || dst === undefined) {
+    throw new Error(`format: rule ${rule.priority.value} is incomplete`);
+  }
+  // Each part is printed in source order: lists inside them take their comments in that order.
+  const priority = spanText(state.source, rule.priority.span);
+  const name = rule.name === undefined ? '' : `${rule.name.name}:`;
+  const proto = formatProto(state, protocol, INDENT);
+  let from = `from ${formatAddr(state, src, INDENT, false)}`;
+  if (rule.srcPorts !== undefined) from += ` port ${formatPorts(state, rule.srcPorts, INDENT, false)}`;
+  let to = `to ${formatAddr(state, dst, INDENT, false)}`;
+  if (rule.dstPorts !== undefined) to += ` port ${formatPorts(state, rule.dstPorts, INDENT, false)}`;
+  if (rule.icmp !== undefined) to += ` ${formatIcmp(state, rule.icmp)}`;
+  const description = rule.description === undefined ? '' : spanText(state.source, rule.description.span);
+  return [priority, name, action.text, proto, from, to, description];
+}
+
+function formatIcmp(state: FormatState, icmp: NonNullable<RuleAst['icmp']>): string {
+  const type = 'name' in icmp.type ? icmp.type.name : spanText(state.source, icmp.type.span);
+  return icmp.code === undefined ? `icmp ${type}` : `icmp ${type}/${spanText(state.source, icmp.code.span)}`;
+}
+
+function formatIsAligned(cell: string): boolean {
+  return !cell.includes('\n') && cell.length <= MAX_ALIGNED_CELL;
+}
+
+/** Per column, the widest aligned cell of these rules; -1 for a column none of them uses. */
+function formatColumnWidths(rules: readonly { readonly cells: RuleCells }[]): number[] {
+  const widths: number[] = RULE_COLUMNS.map(() => -1);
+  for (const rule of rules) {
+    rule.cells.forEach((cell, column) => {
+      if (cell === '') return;
+      const width = formatIsAligned(cell) ? cell.length : 0;
+      widths[column] = Math.max(widths[column] ?? -1, width);
+    });
+  }
+  return widths;
+}
+
+function formatRuleLine(cells: RuleCells, widths: readonly number[]): string {
+  const lastUsed = cells.reduce((last, cell, column) => (cell === '' ? last : column), -1);
+  let line = '';
+  let aligned = true;
+  for (let column = 0; column <= lastUsed; column++) {
+    const width = widths[column] ?? -1;
+    if (width < 0) continue;
+    const cell = cells[column] ?? '';
+    if (!aligned) {
+      if (cell !== '') line += ` ${cell}`;
+      continue;
+    }
+    const padded = column === 0 ? cell.padStart(width) : cell.padEnd(width);
+    line += column === 0 ? padded : ` ${padded}`;
+    if (!formatIsAligned(cell) || cell.length > width) aligned = false;
+  }
+  return line.trimEnd();
+}
+
+// ---- Checks -----------------------------------------------------------------------------------
+
+function formatAssertComplete(ast: FileAst): void {
+  for (const decl of ast.declarations) {
+    const recovered = decl.recovered === true || (decl.kind === 'Policy' && decl.rules.some((r) => r.recovered === true));
+    if (recovered) throw new Error(`format: ${ast.path} has syntax errors; use formatSource to get them`);
+  }
+}
+
+/** Re-parses the output and compares it with the input: same tree (spans aside), same comments. */
+function formatVerify(ast: FileAst, source: SourceFile, text: string): void {
+  const diagnostics = createCollector();
+  const again = parseSourceFile(createSourceFile(source.path, text), diagnostics);
+  const first = diagnostics.items[0];
+  if (first !== undefined) {
+    throw new Error(`format produced text that does not parse (${first.code} ${first.message}) for ${source.path}`);
+  }
+  if (formatShape(ast) !== formatShape(again)) {
+    throw new Error(`format changed the syntax tree of ${source.path}`);
+  }
+}
+
+/** The tree as JSON without spans (positions change when formatting, nothing else may). */
+export function formatShape(ast: FileAst): string {
+  return JSON.stringify(
+    { declarations: ast.declarations, comments: ast.comments.map((c) => c.text.trimEnd()) },
+    (key, value: unknown) => (key === 'span' || key.endsWith('Span') ? undefined : value),
+  );
+}

@@ -1,0 +1,142 @@
+// `segc fmt`, run in process through `run(argv, io)`: rewriting, --check and --diff exit codes,
+// files with syntax errors left byte-identical, and every write going through the atomic writer.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createMemoryIo, createNodeIo, type MemoryIo } from '../../../runtime/cli/io.ts';
+import { run } from '../../../runtime/cli/main.ts';
+
+const writeFileAtomic = vi.hoisted(() => vi.fn());
+vi.mock('write-file-atomic', () => ({ default: writeFileAtomic }));
+
+const FORMATTED = 'set a = { 10.0.0.0/8, 2001:db8::/32 }\n\npolicy ingress default deny {\n   10 ssh: allow tcp from a   to any port 22\n  200      allow udp from any to a port 53\n}\n';
+const UNFORMATTED = 'set a={10.0.0.0/8,2001:db8::/32}\n\n\npolicy ingress default deny {\n10 ssh: allow tcp from a to any port 22\n 200 allow udp from any to a port 53\n}';
+const BROKEN = 'set a = { 10.0.0.0/8,\npolicy ingress {\n10 allow tcp from a to\n}\n';
+
+/** A memory io whose atomic writer is counted. */
+function memoryIo(files: Record<string, string>): MemoryIo & { writes: string[] } {
+  const io = createMemoryIo(files);
+  const writes: string[] = [];
+  const write = io.writeFileAtomic.bind(io);
+  return Object.assign(io, {
+    writes,
+    writeFileAtomic: (path: string, text: string) => {
+      writes.push(path);
+      return write(path, text);
+    },
+  });
+}
+
+describe('segc fmt', () => {
+  it('rewrites an unformatted file, lists it and exits 0', async () => {
+    const io = memoryIo({ 'web.seg': UNFORMATTED });
+    expect(await run(['fmt', 'web.seg'], io)).toBe(0);
+    expect(io.files.get('web.seg')).toBe(FORMATTED);
+    expect(io.out()).toBe('web.seg\n');
+    expect(io.writes).toEqual(['web.seg']);
+  });
+
+  it('does not write a file that is already formatted', async () => {
+    const io = memoryIo({ 'web.seg': FORMATTED });
+    expect(await run(['fmt', 'web.seg'], io)).toBe(0);
+    expect(io.writes).toEqual([]);
+    expect(io.out()).toBe('');
+  });
+
+  it('formats every .seg file below a folder', async () => {
+    const io = memoryIo({ 'p/a.seg': UNFORMATTED, 'p/sub/b.seg': FORMATTED, 'p/c.seg': UNFORMATTED, 'p/notes.txt': UNFORMATTED });
+    expect(await run(['fmt', 'p'], io)).toBe(0);
+    expect(io.writes).toEqual(['p/a.seg', 'p/c.seg']);
+    expect(io.files.get('p/notes.txt')).toBe(UNFORMATTED);
+  });
+
+  it('leaves a file with syntax errors byte-identical, reports it and exits 1, but formats the others', async () => {
+    const io = memoryIo({ 'bad.seg': BROKEN, 'good.seg': UNFORMATTED });
+    expect(await run(['fmt', 'bad.seg', 'good.seg'], io)).toBe(1);
+    expect(io.files.get('bad.seg')).toBe(BROKEN);
+    expect(io.writes).toEqual(['good.seg']);
+    expect(io.err()).toMatch(/error\[SEG1\d{3}\]/);
+    expect(io.err()).toContain('bad.seg: not formatted: fix the syntax errors first');
+  });
+
+  it('never touches an included file, even one that is not formatted', async () => {
+    const io = memoryIo({ 'web.seg': `include "common.seg"\n${FORMATTED}`, 'common.seg': UNFORMATTED.replace('set a', 'set b') });
+    expect(await run(['fmt', 'web.seg'], io)).toBe(0);
+    expect(io.writes).toEqual([]);
+  });
+
+  it('exits 2 for a path that does not exist, and writes nothing', async () => {
+    const io = memoryIo({ 'web.seg': UNFORMATTED });
+    expect(await run(['fmt', 'web.seg', 'nope.seg'], io)).toBe(2);
+    expect(io.writes).toEqual([]);
+    expect(io.err()).toContain("no such file or folder: 'nope.seg'");
+  });
+});
+
+describe('segc fmt --check', () => {
+  it('exits 0 and prints nothing when every file is formatted', async () => {
+    const io = memoryIo({ 'a.seg': FORMATTED, 'b.seg': FORMATTED });
+    expect(await run(['fmt', '--check', 'a.seg', 'b.seg'], io)).toBe(0);
+    expect(io.out()).toBe('');
+    expect(io.err()).toBe('');
+  });
+
+  it('lists the unformatted files, writes nothing and exits 1', async () => {
+    const io = memoryIo({ 'a.seg': UNFORMATTED, 'b.seg': FORMATTED, 'c.seg': UNFORMATTED });
+    expect(await run(['fmt', '--check', '.'], io)).toBe(1);
+    expect(io.out()).toBe('a.seg\nc.seg\n');
+    expect(io.err()).toBe("2 files are not formatted; run 'segc fmt' on them\n");
+    expect(io.writes).toEqual([]);
+    expect(io.files.get('a.seg')).toBe(UNFORMATTED);
+  });
+
+  it('exits 1 for a file with syntax errors even when nothing else is unformatted', async () => {
+    const io = memoryIo({ 'bad.seg': BROKEN });
+    expect(await run(['fmt', '--check', 'bad.seg'], io)).toBe(1);
+    expect(io.writes).toEqual([]);
+  });
+});
+
+describe('segc fmt --diff', () => {
+  it('prints a unified diff, writes nothing and exits 1', async () => {
+    const io = memoryIo({ 'web.seg': 'set a   =   any\nset bb = any6\n' });
+    expect(await run(['fmt', '--diff', 'web.seg'], io)).toBe(1);
+    expect(io.out()).toBe(['--- a/web.seg', '+++ b/web.seg', '@@ -1,2 +1,2 @@', '-set a   =   any', '+set a  = any', ' set bb = any6', ''].join('\n'));
+    expect(io.writes).toEqual([]);
+  });
+
+  it('prints nothing and exits 0 when the file is formatted', async () => {
+    const io = memoryIo({ 'web.seg': FORMATTED });
+    expect(await run(['fmt', '--diff', 'web.seg'], io)).toBe(0);
+    expect(io.out()).toBe('');
+  });
+});
+
+describe('segc fmt on the file system', () => {
+  let dir: string | undefined;
+  afterEach(() => {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+    writeFileAtomic.mockReset();
+  });
+
+  it('writes through write-file-atomic, and only the files that change', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'segc-fmt-'));
+    const changed = join(dir, 'changed.seg');
+    const same = join(dir, 'same.seg');
+    const bad = join(dir, 'bad.seg');
+    writeFileSync(changed, UNFORMATTED);
+    writeFileSync(same, FORMATTED);
+    writeFileSync(bad, BROKEN);
+    const io = createNodeIo();
+    Object.assign(io, { stdout: { write: () => undefined }, stderr: { write: () => undefined } });
+    expect(await run(['fmt', dir], io)).toBe(1);
+    expect(writeFileAtomic).toHaveBeenCalledTimes(1);
+    expect(writeFileAtomic).toHaveBeenCalledWith(changed, FORMATTED);
+    // The mock wrote nothing: every file is as it was.
+    expect(readFileSync(changed, 'utf8')).toBe(UNFORMATTED);
+    expect(readFileSync(same, 'utf8')).toBe(FORMATTED);
+    expect(readFileSync(bad, 'utf8')).toBe(BROKEN);
+  });
+});
