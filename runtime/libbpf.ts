@@ -485,7 +485,13 @@ export function bpf_object__load(obj: BpfObject): void {
     const text = koffi.decode(buf, 'char', -1) as string;
     if (text.length > 0 && text.length < size) logs.push(`program ${libbpf.bpf_program__name(prog)}:\n${text.trimEnd()}`);
   }
-  fail('bpf_object__load', ret, libbpf.bpf_object__name(obj), logs.join('\n\n'));
+  const subject = libbpf.bpf_object__name(obj);
+  // A log longer than its buffer makes the kernel answer ENOSPC instead of the rejection; the
+  // buffer then holds the log's end, which is where the reason for a rejection is.
+  if (ret === -constantsErrno('ENOSPC') && logs.length > 0) {
+    throw new BpfError({ operation: 'bpf_object__load', errno: -ret, subject, reason: 'a program was rejected and its verifier log did not fit in its buffer (its end follows; give bpf_program__set_log_buf a larger size)', log: logs.join('\n\n') });
+  }
+  fail('bpf_object__load', ret, subject, logs.join('\n\n'));
 }
 
 export function bpf_object__close(obj: BpfObject): void {

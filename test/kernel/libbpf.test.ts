@@ -448,6 +448,13 @@ describe.skipIf(!isRoot())('libbpf bindings in the kernel', () => {
     expect(messages.join('')).toMatch(/prog 'fx_unchecked_read': BPF program load failed: Permission denied/);
   });
 
+  it('says so when the verifier log overflows its buffer, keeping the end of the log', () => {
+    const bad = bpf_object__open_file(REJECTED);
+    objects.push(bad);
+    bpf_program__set_log_buf(bad, bpf_object__find_program_by_name(bad, 'fx_unchecked_read'), 128);
+    expect(() => bpf_object__load(bad)).toThrow(expect.objectContaining({ code: 'ENOSPC', reason: expect.stringMatching(/did not fit/), log: expect.stringMatching(/^program fx_unchecked_read:\n/) }));
+  });
+
   describe('TC on a veth pair in throwaway namespaces', () => {
     const sandbox = new NetnsSandbox('libbpf');
     let nsA: string;
