@@ -666,8 +666,17 @@ export function bpf_map_create(mapType: number, name: string | null, keySize: nu
   return check('bpf_map_create', lib().libbpf.bpf_map_create(mapType, name, keySize, valueSize, maxEntries, opts), name ?? undefined);
 }
 
+/** `map seg_rules (fd 12)` for an error, read from the kernel only once a call has failed. */
+function describeMapFd(fd: number): string {
+  const buf = Buffer.alloc(koffi.sizeof(MapInfoStruct));
+  const ret = lib().libbpf.bpf_obj_get_info_by_fd(fd, buf, [buf.length]);
+  if (ret < 0) return `fd ${fd}`;
+  return `map ${String((koffi.decode(buf, MapInfoStruct) as { name: string }).name)}, fd ${fd}`;
+}
+
 export function bpf_map_update_elem(fd: number, key: Uint8Array, value: Uint8Array, flags: number = BPF_ANY): void {
-  check('bpf_map_update_elem', lib().libbpf.bpf_map_update_elem(fd, key, value, BigInt(flags)));
+  const ret = lib().libbpf.bpf_map_update_elem(fd, key, value, BigInt(flags));
+  if (ret < 0) fail('bpf_map_update_elem', ret, describeMapFd(fd));
 }
 
 /**
@@ -678,7 +687,7 @@ export function bpf_map_lookup_elem(fd: number, key: Uint8Array, valueLength: nu
   const value = Buffer.alloc(valueLength);
   const ret = flags === 0 ? lib().libbpf.bpf_map_lookup_elem(fd, key, value) : lib().libbpf.bpf_map_lookup_elem_flags(fd, key, value, BigInt(flags));
   if (ret === -constantsErrno('ENOENT')) return undefined;
-  check('bpf_map_lookup_elem', ret);
+  if (ret < 0) fail('bpf_map_lookup_elem', ret, describeMapFd(fd));
   return value;
 }
 
@@ -686,7 +695,7 @@ export function bpf_map_lookup_elem(fd: number, key: Uint8Array, valueLength: nu
 export function bpf_map_delete_elem(fd: number, key: Uint8Array): boolean {
   const ret = lib().libbpf.bpf_map_delete_elem(fd, key);
   if (ret === -constantsErrno('ENOENT')) return false;
-  check('bpf_map_delete_elem', ret);
+  if (ret < 0) fail('bpf_map_delete_elem', ret, describeMapFd(fd));
   return true;
 }
 
@@ -695,13 +704,14 @@ export function bpf_map_get_next_key(fd: number, key: Uint8Array | null, keySize
   const next = Buffer.alloc(keySize);
   const ret = lib().libbpf.bpf_map_get_next_key(fd, key, next);
   if (ret === -constantsErrno('ENOENT')) return undefined;
-  check('bpf_map_get_next_key', ret);
+  if (ret < 0) fail('bpf_map_get_next_key', ret, describeMapFd(fd));
   return next;
 }
 
 /** Makes the map read-only for user space from now on. */
 export function bpf_map_freeze(fd: number): void {
-  check('bpf_map_freeze', lib().libbpf.bpf_map_freeze(fd));
+  const ret = lib().libbpf.bpf_map_freeze(fd);
+  if (ret < 0) fail('bpf_map_freeze', ret, describeMapFd(fd));
 }
 
 export interface BatchOptions {
@@ -718,7 +728,7 @@ function batchOpts(options: BatchOptions) {
 export function bpf_map_update_batch(fd: number, keys: Uint8Array, values: Uint8Array, count: number, options: BatchOptions = {}): number {
   const n = [count];
   const ret = lib().libbpf.bpf_map_update_batch(fd, keys, values, n, batchOpts(options));
-  if (ret < 0) fail('bpf_map_update_batch', ret, `${n[0]} of ${count} written`);
+  if (ret < 0) fail('bpf_map_update_batch', ret, `${describeMapFd(fd)}, ${n[0]} of ${count} written`);
   return n[0] ?? count;
 }
 
@@ -743,7 +753,7 @@ export function bpf_map_lookup_batch(fd: number, inBatch: Uint8Array | null, key
   const n = [count];
   const ret = lib().libbpf.bpf_map_lookup_batch(fd, inBatch, outBatch, keys, values, n, batchOpts(options));
   const done = ret === -constantsErrno('ENOENT');
-  if (ret < 0 && !done) fail('bpf_map_lookup_batch', ret);
+  if (ret < 0 && !done) fail('bpf_map_lookup_batch', ret, describeMapFd(fd));
   const read = n[0] ?? 0;
   return { keys: keys.subarray(0, read * keySize), values: values.subarray(0, read * valueLength), count: read, next: done ? null : outBatch };
 }
@@ -752,7 +762,7 @@ export function bpf_map_lookup_batch(fd: number, inBatch: Uint8Array | null, key
 export function bpf_map_delete_batch(fd: number, keys: Uint8Array, count: number, options: BatchOptions = {}): number {
   const n = [count];
   const ret = lib().libbpf.bpf_map_delete_batch(fd, keys, n, batchOpts(options));
-  if (ret < 0) fail('bpf_map_delete_batch', ret, `${n[0]} of ${count} deleted`);
+  if (ret < 0) fail('bpf_map_delete_batch', ret, `${describeMapFd(fd)}, ${n[0]} of ${count} deleted`);
   return n[0] ?? count;
 }
 

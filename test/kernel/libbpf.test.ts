@@ -236,7 +236,7 @@ describe.skipIf(!isRoot())('libbpf bindings in the kernel', () => {
     bpf_map_update_elem(hashFd, u32(17), u32(TC_ACT.OK), BPF_NOEXIST);
     expect(readU32(bpf_map_lookup_elem(hashFd, u32(6), 4))).toBe(TC_ACT.SHOT);
     expect(bpf_map_lookup_elem(hashFd, u32(1), 4)).toBeUndefined();
-    expect(() => bpf_map_update_elem(hashFd, u32(6), u32(0), BPF_NOEXIST)).toThrow(expect.objectContaining({ code: 'EEXIST', operation: 'bpf_map_update_elem' }));
+    expect(() => bpf_map_update_elem(hashFd, u32(6), u32(0), BPF_NOEXIST)).toThrow(expect.objectContaining({ code: 'EEXIST', operation: 'bpf_map_update_elem', subject: `map fx_hash, fd ${hashFd}` }));
     expect(() => bpf_map_update_elem(hashFd, u32(99), u32(0), BPF_EXIST)).toThrow(expect.objectContaining({ code: 'ENOENT' }));
 
     const keys: number[] = [];
@@ -246,6 +246,13 @@ describe.skipIf(!isRoot())('libbpf bindings in the kernel', () => {
     // The program reads the same entries: TCP is shot, UDP passes (no LPM entry yet).
     expect(runPacket(tcp('198.51.100.7')).retval).toBe(TC_ACT.SHOT);
     expect(runPacket(udp('198.51.100.7')).retval).toBe(TC_ACT.OK);
+
+    // A full map says which map is full.
+    const small = bpf_map_create(BPF_MAP_TYPE.HASH, 'segct_small_h', 4, 4, 2);
+    fds.push(small);
+    bpf_map_update_elem(small, u32(1), u32(1));
+    bpf_map_update_elem(small, u32(2), u32(2));
+    expect(() => bpf_map_update_elem(small, u32(3), u32(3))).toThrow(`bpf_map_update_elem(map segct_small_h, fd ${small}): Argument list too long (E2BIG)`);
 
     expect(bpf_map_delete_elem(hashFd, u32(6))).toBe(true);
     expect(bpf_map_delete_elem(hashFd, u32(6))).toBe(false);
