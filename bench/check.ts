@@ -14,7 +14,7 @@ import { resolve } from '../compiler/resolve.ts';
 import { createMemoryHost, createSourceFile } from '../compiler/source.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const RUNS = 10;
+const RUNS = 15;
 const SIZES = [1_000, 10_000, 100_000];
 
 interface SizeResult {
@@ -41,12 +41,15 @@ function benchMain(): void {
   const example = readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.seg')).sort()[0];
   if (example === undefined) throw new Error('no examples/*.seg to check');
 
-  console.log(`segc check cold start (median of ${RUNS} runs, node ${process.version})`);
-  const bare = medianWallMs([process.execPath, '-e', '0']);
-  const check = medianWallMs([process.execPath, 'bin/segc.js', 'check', `examples/${example}`]);
-  console.log(`  node -e 0                          ${bare.toFixed(1).padStart(8)} ms`);
-  console.log(`  node bin/segc.js check examples/${example.padEnd(18)}${check.toFixed(1).padStart(8)} ms`);
-  console.log(`  ratio                              ${(check / bare).toFixed(2).padStart(8)} x   (aim: <= 3x)`);
+  console.log(`segc check cold start (${RUNS} runs each, interleaved so that both see the same load; node ${process.version})`);
+  const [bare, check] = wallTimes([
+    [process.execPath, '-e', '0'],
+    [process.execPath, 'bin/segc.js', 'check', `examples/${example}`],
+  ]);
+  const row = (label: string, t: readonly number[]) => console.log(`  ${label.padEnd(46)} median ${median(t).toFixed(1).padStart(7)} ms   min ${(t[0] ?? 0).toFixed(1).padStart(7)} ms`);
+  row('node -e 0', bare ?? []);
+  row(`node bin/segc.js check examples/${example}`, check ?? []);
+  console.log(`  ratio of medians ${(median(check ?? []) / median(bare ?? [])).toFixed(2)} x, of minimums ${((check?.[0] ?? 0) / (bare?.[0] ?? 1)).toFixed(2)} x   (aim: <= 3x)`);
   console.log('');
   console.log('parse and resolve+lower of generated policies (one child process per size)');
   console.log('     rules      bytes   parse ms  lower ms  total ms   heap MB  max RSS MB  diagnostics');
@@ -70,20 +73,25 @@ function benchMain(): void {
   console.log('  (aim: 100k rules parsed and lowered in under 2000 ms)');
 }
 
-/** The median wall time of running a command to its end, in milliseconds. */
-function medianWallMs(argv: readonly string[]): number {
-  const [cmd = '', ...args] = argv;
-  const times: number[] = [];
-  // One warm-up run so that the file system cache is equally warm for both commands.
-  spawnSync(cmd, args, { cwd: ROOT });
-  for (let i = 0; i < RUNS; i++) {
+/** Wall times (sorted, milliseconds) of running each command to its end, RUNS times, in turns. */
+function wallTimes(commands: readonly (readonly string[])[]): number[][] {
+  const times = commands.map(() => [] as number[]);
+  const once = (argv: readonly string[]) => {
+    const [cmd = '', ...args] = argv;
     const start = performance.now();
     const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8' });
-    times.push(performance.now() - start);
     if (r.status !== 0) throw new Error(`${argv.join(' ')} exited ${r.status}: ${r.stdout}${r.stderr}`);
-  }
-  times.sort((a, b) => a - b);
-  return ((times[(RUNS - 1) >> 1] ?? 0) + (times[RUNS >> 1] ?? 0)) / 2;
+    return performance.now() - start;
+  };
+  // One warm-up round: the file system cache and V8's compile cache start warm for every command.
+  for (const c of commands) once(c);
+  for (let i = 0; i < RUNS; i++) commands.forEach((c, k) => times[k]?.push(once(c)));
+  return times.map((t) => t.sort((a, b) => a - b));
+}
+
+function median(sorted: readonly number[]): number {
+  const n = sorted.length;
+  return n === 0 ? NaN : ((sorted[(n - 1) >> 1] ?? 0) + (sorted[n >> 1] ?? 0)) / 2;
 }
 
 function measureSize(rules: number): SizeResult {
