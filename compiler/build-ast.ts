@@ -52,7 +52,7 @@ import type {
 } from './cst.d.ts';
 import type { DiagnosticCollector } from './diagnostics.ts';
 import { tokenize, isTerminatedString } from './lexer.ts';
-import { parse, parser } from './parser.ts';
+import { isCleanTree, parse, parser } from './parser.ts';
 import { joinSpans, type SourceFile, type Span } from './source.ts';
 
 /** The whole front end of one file: its AST, with every syntax error in `diagnostics`. */
@@ -76,11 +76,11 @@ function firstReal(tokens: readonly IToken[] | undefined): IToken | undefined {
 }
 
 /** Whether the parser recovered anywhere inside the node (so parts may be missing or made up). */
-function isRecovered(node: CstNode): boolean {
+function isRecoveredDeep(node: CstNode): boolean {
   if (node.recoveredNode === true) return true;
   for (const list of Object.values(node.children)) {
     for (const child of list) {
-      if ('children' in child ? isRecovered(child) : !isReal(child)) return true;
+      if ('children' in child ? isRecoveredDeep(child) : !isReal(child)) return true;
     }
   }
   return false;
@@ -97,14 +97,8 @@ export function unquoteString(image: string): string {
   return body.replace(/\\(["\\])/g, '$1');
 }
 
-const PROTOCOL_KEYWORDS: Readonly<Record<string, ProtoKeyword>> = {
-  Tcp: 'tcp',
-  Udp: 'udp',
-  Sctp: 'sctp',
-  Icmp: 'icmp',
-  Icmpv6: 'icmpv6',
-  Any: 'any',
-};
+/** A node under construction (the AST's fields are readonly once built). */
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const BaseVisitor = parser.getBaseCstVisitorConstructor();
 
@@ -115,6 +109,8 @@ const BaseVisitor = parser.getBaseCstVisitorConstructor();
  */
 class AstBuilder extends BaseVisitor {
   private readonly source: SourceFile;
+  /** Set when the tree came from a parse without errors: then nothing needs checking. */
+  private clean = false;
 
   constructor(file: SourceFile) {
     super();
@@ -122,7 +118,12 @@ class AstBuilder extends BaseVisitor {
     this.validateVisitor();
   }
 
+  private isRecovered(node: CstNode): boolean {
+    return !this.clean && isRecoveredDeep(node);
+  }
+
   build(cst: FileCstNode, comments: readonly IToken[]): FileAst {
+    this.clean = isCleanTree(cst);
     return {
       kind: 'File',
       path: this.source.path,
@@ -138,31 +139,25 @@ class AstBuilder extends BaseVisitor {
     return { file: this.source.path, start: token.startOffset, end: token.startOffset + token.image.length };
   }
 
-  /** From the first to the last real token under the node; undefined when it has none. */
-  private nodeSpan(node: CstNode): Span | undefined {
+  /** The smallest span holding every given span (spans of absent parts are skipped). */
+  private cover(spans: readonly (Span | undefined)[]): Span | undefined {
     let start = Infinity;
     let end = -Infinity;
-    const walk = (n: CstNode): void => {
-      for (const list of Object.values(n.children)) {
-        for (const child of list) {
-          if ('children' in child) walk(child);
-          else if (isReal(child)) {
-            start = Math.min(start, child.startOffset);
-            end = Math.max(end, child.startOffset + child.image.length);
-          }
-        }
-      }
-    };
-    walk(node);
+    for (const span of spans) {
+      if (span === undefined) continue;
+      if (span.start < start) start = span.start;
+      if (span.end > end) end = span.end;
+    }
     return start === Infinity ? undefined : { file: this.source.path, start, end };
   }
 
+  private realSpan(tokens: readonly IToken[] | undefined): Span | undefined {
+    const token = firstReal(tokens);
+    return token ? this.tokenSpan(token) : undefined;
+  }
+
   private joinTokens(tokens: readonly (IToken | undefined)[]): Span | undefined {
-    const real = tokens.filter(isReal);
-    if (real.length === 0) return undefined;
-    const start = Math.min(...real.map((t) => t.startOffset));
-    const end = Math.max(...real.map((t) => t.startOffset + t.image.length));
-    return { file: this.source.path, start, end };
+    return this.cover(tokens.map((t) => (isReal(t) ? this.tokenSpan(t) : undefined)));
   }
 
   private name(token: IToken | undefined): Name | undefined {
@@ -187,36 +182,34 @@ class AstBuilder extends BaseVisitor {
   declaration(children: DeclarationCstChildren, node: DeclarationCstNode): Declaration | undefined {
     const broken = node.recoveredNode === true || hasExtraTokens(children.lineEnd);
     const include = children.includeDecl?.[0];
-    if (include) return this.includeDecl(include.children, broken || isRecovered(include));
+    if (include) return this.includeDecl(include.children, broken || this.isRecovered(include));
     const set = children.setDecl?.[0];
-    if (set) return this.setDecl(set.children, broken || isRecovered(set));
+    if (set) return this.setDecl(set.children, broken || this.isRecovered(set));
     const ports = children.portsDecl?.[0];
-    if (ports) return this.portsDecl(ports.children, broken || isRecovered(ports));
+    if (ports) return this.portsDecl(ports.children, broken || this.isRecovered(ports));
     const policy = children.policyDecl?.[0];
     if (policy) return this.policyDecl(policy.children, policy);
     return undefined;
   }
 
+  /** Without its path an include says nothing: it is left out (the error is reported). */
   includeDecl(children: IncludeDeclCstChildren, recovered: boolean): IncludeDecl | undefined {
     const path = firstReal(children.path);
     const span = this.joinTokens([firstReal(children.Include), path]);
     if (!path || !span) return undefined;
-    return { kind: 'Include', path: unquoteString(path.image), pathSpan: this.tokenSpan(path), span, ...(recovered ? { recovered } : {}) };
+    const decl: IncludeDecl = { kind: 'Include', path: unquoteString(path.image), pathSpan: this.tokenSpan(path), span };
+    return recovered ? { ...decl, recovered } : decl;
   }
 
+  /** A set without a name is left out; one without a value is kept, recovered, so uses of the name resolve. */
   setDecl(children: SetDeclCstChildren, recovered: boolean): SetDecl | undefined {
     const name = this.name(firstReal(children.Name));
     if (!name) return undefined;
     const valueNode = children.addrExpr?.[0];
     const value = valueNode ? this.addrExpr(valueNode.children, valueNode) : undefined;
-    const span = this.joinTokens([firstReal(children.Set), firstReal(children.Name), firstReal(children.Equals)])!;
-    return {
-      kind: 'SetDecl',
-      name,
-      ...(value ? { value } : {}),
-      span: value ? joinSpans(span, value.span) : span,
-      ...(recovered || !value ? { recovered: true as const } : {}),
-    };
+    const span = this.cover([this.realSpan(children.Set), name.span, this.realSpan(children.Equals), value?.span])!;
+    const decl: SetDecl = value ? { kind: 'SetDecl', name, value, span } : { kind: 'SetDecl', name, span };
+    return recovered || !value ? { ...decl, recovered: true } : decl;
   }
 
   portsDecl(children: PortsDeclCstChildren, recovered: boolean): PortsDecl | undefined {
@@ -224,16 +217,15 @@ class AstBuilder extends BaseVisitor {
     if (!name) return undefined;
     const valueNode = children.portExpr?.[0];
     const value = valueNode ? this.portExpr(valueNode.children, valueNode) : undefined;
-    const span = this.joinTokens([firstReal(children.Ports), firstReal(children.Name), firstReal(children.Equals)])!;
-    return {
-      kind: 'PortsDecl',
-      name,
-      ...(value ? { value } : {}),
-      span: value ? joinSpans(span, value.span) : span,
-      ...(recovered || !value ? { recovered: true as const } : {}),
-    };
+    const span = this.cover([this.realSpan(children.Ports), name.span, this.realSpan(children.Equals), value?.span])!;
+    const decl: PortsDecl = value ? { kind: 'PortsDecl', name, value, span } : { kind: 'PortsDecl', name, span };
+    return recovered || !value ? { ...decl, recovered: true } : decl;
   }
 
+  /**
+   * A policy without a direction is left out (its rules have nowhere to go). One whose default
+   * lost its verdict is kept, recovered. A missing `}` loses nothing, so it does not count.
+   */
   policyDecl(children: PolicyDeclCstChildren, node: PolicyDeclCstNode): PolicyDecl | undefined {
     const directionToken = firstReal(children.Ingress) ?? firstReal(children.Egress);
     if (!directionToken) return undefined;
@@ -244,9 +236,9 @@ class AstBuilder extends BaseVisitor {
       const rule = this.ruleLine(line.children);
       if (rule) rules.push(rule);
     }
-    const headerBroken =
-      node.recoveredNode === true || (defaultToken !== undefined && verdictToken === undefined) || !isReal(children.LCurly?.[0]);
-    return {
+    const headerBroken = node.recoveredNode === true || (defaultToken !== undefined && verdictToken === undefined) || !isReal(children.LCurly?.[0]);
+    const span = this.cover([this.realSpan(children.Policy), this.realSpan(children.LCurly), rules.at(-1)?.span, this.realSpan(children.RCurly)])!;
+    const decl: PolicyDecl = {
       kind: 'Policy',
       direction: directionToken.image === 'ingress' ? 'ingress' : 'egress',
       directionSpan: this.tokenSpan(directionToken),
@@ -254,9 +246,9 @@ class AstBuilder extends BaseVisitor {
         ? { defaultAction: { verdict: verdictToken.image === 'allow' ? 'allow' : 'deny', span: this.joinTokens([defaultToken, verdictToken])! } }
         : {}),
       rules,
-      span: this.nodeSpan(node)!,
-      ...(headerBroken ? { recovered: true as const } : {}),
+      span,
     };
+    return headerBroken ? { ...decl, recovered: true } : decl;
   }
 
   ruleLine(children: RuleLineCstChildren): RuleAst | undefined {
@@ -268,39 +260,38 @@ class AstBuilder extends BaseVisitor {
 
   rule(children: RuleCstChildren, node: RuleCstNode, extraTokens: boolean): RuleAst | undefined {
     const priority = this.numberLit(firstReal(children.priority));
-    const span = this.nodeSpan(node);
-    if (!priority || !span) return undefined;
+    if (!priority) return undefined;
+    const rule: Mutable<RuleAst> = { kind: 'Rule', priority, span: priority.span };
     const name = this.name(firstReal(children.name));
+    if (name) rule.name = name;
     const actionNode = children.action?.[0];
-    const action = actionNode ? this.action(actionNode.children) : undefined;
-    const protocol = this.optional(children.protoExpr?.[0], (n) => this.protoExpr(n.children, n));
-    const src = this.optional(children.src?.[0], (n) => this.addrExpr(n.children, n));
-    const srcPorts = this.optional(children.srcPorts?.[0], (n) => this.portExpr(n.children, n));
-    const dst = this.optional(children.dst?.[0], (n) => this.addrExpr(n.children, n));
-    const dstPorts = this.optional(children.dstPorts?.[0], (n) => this.portExpr(n.children, n));
+    const action = actionNode && this.action(actionNode.children);
+    if (action) rule.action = action;
+    const protoNode = children.protoExpr?.[0];
+    const protocol = protoNode && this.protoExpr(protoNode.children, protoNode);
+    if (protocol) rule.protocol = protocol;
+    const srcNode = children.src?.[0];
+    const src = srcNode && this.addrExpr(srcNode.children, srcNode);
+    if (src) rule.src = src;
+    const srcPortsNode = children.srcPorts?.[0];
+    const srcPorts = srcPortsNode && this.portExpr(srcPortsNode.children, srcPortsNode);
+    if (srcPorts) rule.srcPorts = srcPorts;
+    const dstNode = children.dst?.[0];
+    const dst = dstNode && this.addrExpr(dstNode.children, dstNode);
+    if (dst) rule.dst = dst;
+    const dstPortsNode = children.dstPorts?.[0];
+    const dstPorts = dstPortsNode && this.portExpr(dstPortsNode.children, dstPortsNode);
+    if (dstPorts) rule.dstPorts = dstPorts;
     const icmpNode = children.icmpMatch?.[0];
-    const icmp = icmpNode ? this.icmpMatch(icmpNode.children) : undefined;
+    const icmp = icmpNode && this.icmpMatch(icmpNode.children);
+    if (icmp) rule.icmp = icmp;
     const descriptionToken = firstReal(children.description);
-    const recovered = extraTokens || isRecovered(node);
-    return {
-      kind: 'Rule',
-      priority,
-      ...(name ? { name } : {}),
-      ...(action ? { action } : {}),
-      ...(protocol ? { protocol } : {}),
-      ...(src ? { src } : {}),
-      ...(srcPorts ? { srcPorts } : {}),
-      ...(dst ? { dst } : {}),
-      ...(dstPorts ? { dstPorts } : {}),
-      ...(icmp ? { icmp } : {}),
-      ...(descriptionToken ? { description: { value: unquoteString(descriptionToken.image), span: this.tokenSpan(descriptionToken) } } : {}),
-      span,
-      ...(recovered ? { recovered: true as const } : {}),
-    };
-  }
-
-  private optional<N, T>(node: N | undefined, build: (node: N) => T | undefined): T | undefined {
-    return node === undefined ? undefined : build(node);
+    if (descriptionToken) rule.description = { value: unquoteString(descriptionToken.image), span: this.tokenSpan(descriptionToken) };
+    // The rule runs from its priority to the end of its last part that was parsed.
+    const last = rule.description?.span ?? icmp?.span ?? dstPorts?.span ?? dst?.span ?? this.realSpan(children.To) ?? srcPorts?.span ?? src?.span;
+    rule.span = this.cover([priority.span, last, this.realSpan(children.From), protocol?.span, action?.span, name?.span, this.realSpan(children.Colon)])!;
+    if (extraTokens || this.isRecovered(node)) rule.recovered = true;
+    return rule;
   }
 
   action(children: ActionCstChildren): ActionAst | undefined {
@@ -314,22 +305,24 @@ class AstBuilder extends BaseVisitor {
     return { verdict: 'allow', log: true, text: 'log', span };
   }
 
-  protoExpr(children: ProtoExprCstChildren, node: ProtoExprCstNode): ProtoExpr | undefined {
+  protoExpr(children: ProtoExprCstChildren, _node: ProtoExprCstNode): ProtoExpr | undefined {
     const list = children.protoList?.[0];
-    if (list) return this.protoList(list.children, this.nodeSpan(list));
+    if (list) return this.protoList(list.children);
     const number = firstReal(children.Number);
     if (number) return { kind: 'ProtoNumber', value: Number(number.image), span: this.tokenSpan(number) };
-    const span = this.nodeSpan(node);
-    for (const [tokenName, keyword] of Object.entries(PROTOCOL_KEYWORDS)) {
-      if (span && firstReal((children as Record<string, IToken[] | undefined>)[tokenName])) return { kind: 'ProtoName', name: keyword, span };
-    }
-    return undefined;
+    const keyword =
+      firstReal(children.Tcp) ?? firstReal(children.Udp) ?? firstReal(children.Sctp) ?? firstReal(children.Icmp) ?? firstReal(children.Icmpv6) ?? firstReal(children.Any);
+    return keyword ? { kind: 'ProtoName', name: keyword.image as ProtoKeyword, span: this.tokenSpan(keyword) } : undefined;
   }
 
-  protoList(children: ProtoListCstChildren, span: Span | undefined): ProtoExpr | undefined {
-    if (!span) return undefined;
-    const items = (children.protoExpr ?? []).map((n) => this.protoExpr(n.children, n)).filter((x) => x !== undefined);
-    return { kind: 'ProtoList', items, span };
+  protoList(children: ProtoListCstChildren): ProtoExpr | undefined {
+    const items: ProtoExpr[] = [];
+    for (const n of children.protoExpr ?? []) {
+      const item = this.protoExpr(n.children, n);
+      if (item) items.push(item);
+    }
+    const span = this.cover([this.realSpan(children.LCurly), items.at(-1)?.span, this.realSpan(children.RCurly)]);
+    return span ? { kind: 'ProtoList', items, span } : undefined;
   }
 
   // ---- Addresses -------------------------------------------------------------------------
@@ -354,13 +347,17 @@ class AstBuilder extends BaseVisitor {
     const name = firstReal(children.Name);
     if (name) return { kind: 'SetRef', name: name.image, span: this.tokenSpan(name) };
     const list = children.addrList?.[0];
-    return list ? this.addrList(list.children, this.nodeSpan(list)) : undefined;
+    return list ? this.addrList(list.children) : undefined;
   }
 
-  addrList(children: AddrListCstChildren, span: Span | undefined): AddrExpr | undefined {
-    if (!span) return undefined;
-    const items = (children.addrExpr ?? []).map((n) => this.addrExpr(n.children, n)).filter((x) => x !== undefined);
-    return { kind: 'AddrList', items, span };
+  addrList(children: AddrListCstChildren): AddrExpr | undefined {
+    const items: AddrExpr[] = [];
+    for (const n of children.addrExpr ?? []) {
+      const item = this.addrExpr(n.children, n);
+      if (item) items.push(item);
+    }
+    const span = this.cover([this.realSpan(children.LCurly), items.at(-1)?.span, this.realSpan(children.RCurly)]);
+    return span ? { kind: 'AddrList', items, span } : undefined;
   }
 
   // ---- Ports -----------------------------------------------------------------------------
@@ -369,35 +366,42 @@ class AstBuilder extends BaseVisitor {
     const number = firstReal(children.Number);
     if (number) return { kind: 'PortNumber', value: Number(number.image), span: this.tokenSpan(number) };
     const range = firstReal(children.PortRange);
-    if (range) {
-      const dash = range.image.indexOf('-');
-      const start = range.startOffset;
-      const at = (from: number, to: number): Span => ({ file: this.source.path, start: start + from, end: start + to });
-      return {
-        kind: 'PortRange',
-        low: { value: Number(range.image.slice(0, dash)), span: at(0, dash) },
-        high: { value: Number(range.image.slice(dash + 1)), span: at(dash + 1, range.image.length) },
-        span: this.tokenSpan(range),
-      };
-    }
+    if (range) return this.portRange(range);
     const name = firstReal(children.Name);
     if (name) return { kind: 'PortsRef', name: name.image, span: this.tokenSpan(name) };
     const list = children.portList?.[0];
-    return list ? this.portList(list.children, this.nodeSpan(list)) : undefined;
+    return list ? this.portList(list.children) : undefined;
   }
 
-  portList(children: PortListCstChildren, span: Span | undefined): PortExpr | undefined {
-    if (!span) return undefined;
-    const items = (children.portExpr ?? []).map((n) => this.portExpr(n.children, n)).filter((x) => x !== undefined);
-    return { kind: 'PortList', items, span };
+  /** `N-M` is one token; its two numbers get their own spans. */
+  private portRange(token: IToken): PortExpr {
+    const dash = token.image.indexOf('-');
+    const start = token.startOffset;
+    const at = (from: number, to: number): Span => ({ file: this.source.path, start: start + from, end: start + to });
+    return {
+      kind: 'PortRange',
+      low: { value: Number(token.image.slice(0, dash)), span: at(0, dash) },
+      high: { value: Number(token.image.slice(dash + 1)), span: at(dash + 1, token.image.length) },
+      span: this.tokenSpan(token),
+    };
+  }
+
+  portList(children: PortListCstChildren): PortExpr | undefined {
+    const items: PortExpr[] = [];
+    for (const n of children.portExpr ?? []) {
+      const item = this.portExpr(n.children, n);
+      if (item) items.push(item);
+    }
+    const span = this.cover([this.realSpan(children.LCurly), items.at(-1)?.span, this.realSpan(children.RCurly)]);
+    return span ? { kind: 'PortList', items, span } : undefined;
   }
 
   icmpMatch(children: IcmpMatchCstChildren): IcmpAst | undefined {
     const type = this.numberLit(firstReal(children.type)) ?? this.name(firstReal(children.typeName));
     if (!type) return undefined;
     const code = this.numberLit(firstReal(children.code));
-    const span = this.joinTokens([firstReal(children.Icmp), firstReal(children.type), firstReal(children.typeName), firstReal(children.code)])!;
-    return { type, ...(code ? { code } : {}), span };
+    const span = this.cover([this.realSpan(children.Icmp), type.span, code?.span])!;
+    return code ? { type, code, span } : { type, span };
   }
 
   // ---- Error productions: nothing to build -----------------------------------------------

@@ -128,7 +128,7 @@ export class SegParser extends CstParser {
   insertedBefore = new Set<IToken>();
 
   constructor() {
-    super([...parserVocabulary], { recoveryEnabled: true, maxLookahead: 2, errorMessageProvider });
+    super([...parserVocabulary], { recoveryEnabled: true, maxLookahead: 1, errorMessageProvider });
     this.performSelfAnalysis();
   }
 
@@ -275,9 +275,13 @@ export class SegParser extends CstParser {
     this.CONSUME(LCurly);
     this.OPTION(() => {
       this.SUBRULE(this.protoExpr);
-      this.MANY(() => {
-        this.CONSUME(Comma);
-        this.SUBRULE2(this.protoExpr);
+      // Two tokens tell `, item` from a trailing `, }`.
+      this.MANY({
+        MAX_LOOKAHEAD: 2,
+        DEF: () => {
+          this.CONSUME(Comma);
+          this.SUBRULE2(this.protoExpr);
+        },
       });
       this.OPTION2(() => this.CONSUME2(Comma));
     });
@@ -312,9 +316,13 @@ export class SegParser extends CstParser {
     this.CONSUME(LCurly);
     this.OPTION(() => {
       this.SUBRULE(this.addrExpr);
-      this.MANY(() => {
-        this.CONSUME(Comma);
-        this.SUBRULE2(this.addrExpr);
+      // Two tokens tell `, item` from a trailing `, }`.
+      this.MANY({
+        MAX_LOOKAHEAD: 2,
+        DEF: () => {
+          this.CONSUME(Comma);
+          this.SUBRULE2(this.addrExpr);
+        },
       });
       this.OPTION2(() => this.CONSUME2(Comma));
     });
@@ -337,9 +345,13 @@ export class SegParser extends CstParser {
     this.CONSUME(LCurly);
     this.OPTION(() => {
       this.SUBRULE(this.portExpr);
-      this.MANY(() => {
-        this.CONSUME(Comma);
-        this.SUBRULE2(this.portExpr);
+      // Two tokens tell `, item` from a trailing `, }`.
+      this.MANY({
+        MAX_LOOKAHEAD: 2,
+        DEF: () => {
+          this.CONSUME(Comma);
+          this.SUBRULE2(this.portExpr);
+        },
       });
       this.OPTION2(() => this.CONSUME2(Comma));
     });
@@ -434,6 +446,14 @@ function suggestKeyword(found: IToken, expected: string): string | undefined {
   return best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3)) ? `did you mean '${best}'?` : undefined;
 }
 
+/** Trees parsed without any syntax error: no node in them is recovered or made up. */
+const cleanTrees = new WeakSet<FileCstNode>();
+
+/** Whether `parse` made this tree without recovering from any error (`buildAst` skips checks). */
+export function isCleanTree(cst: FileCstNode): boolean {
+  return cleanTrees.has(cst);
+}
+
 /** The one parser: building it analyses the grammar, so it is made once and reused. */
 export const parser = new SegParser();
 
@@ -475,6 +495,7 @@ export function parse(file: SourceFile, tokens: IToken[], diagnostics: Diagnosti
   parser.insertedBefore = new Set();
   parser.input = tokens;
   const cst = parser.file() as FileCstNode;
+  if (parser.errors.length === 0 && parser.lineErrors.length === 0) cleanTrees.add(cst);
   const pending: PendingError[] = [
     ...parser.errors.map((e: IRecognitionException) => ({
       token: e.token,
