@@ -351,22 +351,14 @@ function formatPolicy(state: FormatState, policy: PolicyDecl): string {
     if (!piece.trailing) first = false;
   }
   const lines = [header];
-  const rules = items.filter((item) => item.kind === 'rule');
-  const blockWidths = formatColumnWidths(rules);
-  const groupWidths = new Map<number, number[]>();
+  const widths = formatPolicyWidths(items);
   for (const item of items) {
     if (item.kind === 'comment') {
       formatPushComment(lines, item.piece, INDENT);
       continue;
     }
-    let widths = groupWidths.get(item.group);
-    if (widths === undefined) {
-      const inGroup = formatColumnWidths(rules.filter((r) => r.group === item.group));
-      widths = inGroup.map((width, column) => (column < BLOCK_COLUMNS ? (blockWidths[column] ?? -1) : width));
-      groupWidths.set(item.group, widths);
-    }
     if (item.blankBefore) lines.push('');
-    lines.push(INDENT + formatRuleLine(item.cells, widths));
+    lines.push(INDENT + formatRuleLine(item.cells, widths[item.group] ?? []));
   }
   lines.push('}');
   return lines.join('\n');
@@ -397,6 +389,18 @@ function formatIcmp(state: FormatState, icmp: NonNullable<RuleAst['icmp']>): str
 
 function formatIsAligned(cell: string): boolean {
   return !cell.includes('\n') && cell.length <= MAX_ALIGNED_CELL;
+}
+
+/** The column widths of each group: its own for the group columns, the block's for the others. */
+function formatPolicyWidths(items: readonly BodyItem[]): number[][] {
+  const groups: { readonly cells: RuleCells }[][] = [];
+  for (const item of items) {
+    if (item.kind === 'rule') (groups[item.group] ??= []).push(item);
+  }
+  const block = formatColumnWidths(groups.flat());
+  return Array.from(groups, (rules) =>
+    formatColumnWidths(rules ?? []).map((width, column) => (column < BLOCK_COLUMNS ? (block[column] ?? -1) : width)),
+  );
 }
 
 /** Per column, the widest aligned cell of these rules; -1 for a column none of them uses. */

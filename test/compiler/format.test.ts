@@ -448,7 +448,10 @@ function layout(pieceLines: readonly Piece[][]): fc.Arbitrary<string> {
     });
 }
 
-const generatedPolicy = policyLines.chain(layout);
+/** Some files come with CRLF line ends or without a final newline. */
+const generatedPolicy = policyLines
+  .chain(layout)
+  .chain((text) => fc.constantFrom(text, text.replace(/\n/g, '\r\n'), text.replace(/\n+$/, '')));
 
 describe('generated policies', () => {
   it('format to a fixed point, keep their comments and keep their meaning', () => {
@@ -463,9 +466,11 @@ describe('generated policies', () => {
     );
   });
 
-  it('mostly compile, so that meaning preservation compares IR hashes, not only diagnostics', () => {
+  it('mostly compile and hold rules, so that meaning preservation compares IR hashes, not only diagnostics', () => {
     const samples = fc.sample(generatedPolicy, { numRuns: 60, seed: 7 });
     const compiled = samples.filter((text) => compile(['p.seg'], createMemoryHost({ 'p.seg': text })).ir !== undefined);
     expect(compiled.length).toBeGreaterThan(samples.length / 2);
+    const withRules = compiled.filter((text) => (compile(['p.seg'], createMemoryHost({ 'p.seg': text })).ir?.rules.length ?? 0) > 0);
+    expect(withRules.length).toBeGreaterThan(samples.length / 4);
   });
 });

@@ -1,0 +1,68 @@
+// Benchmark of `segc fmt` (prints, never asserts): for generated, unformatted policies of 1k,
+// 10k and 100k rules (with comments, lists and groups), the time to parse, to format (which
+// includes re-parsing the output to prove it unchanged) and the heap used. Run:
+// `node bench/format.ts`. Each size runs in a fresh child process so its memory is its own.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseSourceFile } from '../compiler/build-ast.ts';
+import { createCollector } from '../compiler/diagnostics.ts';
+import { format } from '../compiler/format.ts';
+import { createSourceFile } from '../compiler/source.ts';
+
+const SIZES = [1_000, 10_000, 100_000];
+
+interface SizeResult {
+  readonly rules: number;
+  readonly bytes: number;
+  readonly parseMs: number;
+  readonly formatMs: number;
+  readonly outBytes: number;
+  readonly heapMB: number;
+}
+
+if (process.argv[2] === '--size') {
+  process.stdout.write(JSON.stringify(benchSize(Number(process.argv[3]))) + '\n');
+} else {
+  console.log(`segc fmt on generated policies (node ${process.version}; format includes the re-parse that proves the output)`);
+  console.log('     rules      bytes   parse ms  format ms  total ms   heap MB');
+  for (const size of SIZES) {
+    const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--size', String(size)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+    if (child.status !== 0) throw new Error(`size ${size} failed: ${child.stderr}`);
+    const r = JSON.parse(child.stdout) as SizeResult;
+    console.log(
+      `  ${String(r.rules).padStart(8)} ${String(r.bytes).padStart(10)} ${r.parseMs.toFixed(0).padStart(10)} ${r.formatMs.toFixed(0).padStart(10)} ${(r.parseMs + r.formatMs).toFixed(0).padStart(9)} ${r.heapMB.toFixed(0).padStart(9)}`,
+    );
+  }
+}
+
+function benchSize(rules: number): SizeResult {
+  const text = benchPolicy(rules);
+  const source = createSourceFile('bench.seg', text);
+  const t0 = performance.now();
+  const diagnostics = createCollector();
+  const ast = parseSourceFile(source, diagnostics);
+  const t1 = performance.now();
+  if (diagnostics.items.length > 0) throw new Error(`generated policy has errors: ${diagnostics.items[0]?.message}`);
+  const out = format(ast, source);
+  const t2 = performance.now();
+  return { rules, bytes: text.length, parseMs: t1 - t0, formatMs: t2 - t1, outBytes: out.length, heapMB: process.memoryUsage().heapUsed / 2 ** 20 };
+}
+
+/** An unformatted policy: odd spacing, comments, broken lists, groups of rules. */
+function benchPolicy(rules: number): string {
+  const out: string[] = ['# generated for the fmt benchmark'];
+  for (let i = 0; i < 100; i++) out.push(`set  s${i} =  {10.${i}.0.0/16,2001:db8:${i}::/48}   # set ${i}`);
+  out.push('ports web = {80,443}', '', 'policy ingress default deny {');
+  for (let i = 0; i < rules; i++) {
+    if (i % 50 === 0) out.push('', `  # group ${i / 50}`);
+    const prio = (i + 1) % 65536;
+    // Priorities are unique per direction: past 65535 rules, the rest go to egress.
+    if (i === 65535) out.push('}', 'policy egress default deny {');
+    const name = i % 3 === 0 ? `r${i}: ` : '';
+    const src = i % 7 === 0 ? `{ s${i % 100},\n    s${(i + 1) % 100} }` : `s${i % 100}`;
+    const tail = i % 5 === 0 ? ' "described"' : i % 5 === 1 ? ' # note' : '';
+    out.push(`${prio} ${name}allow  tcp from ${src} to any port ${i % 2 === 0 ? 'web' : String(1024 + (i % 1000))}${tail}`);
+  }
+  out.push('}');
+  return out.join('\n') + '\n';
+}
