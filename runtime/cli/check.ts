@@ -2,8 +2,8 @@
 // the chosen format, and says whether the input has problems: errors, or with --strict
 // warnings too.
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { hasErrors, type Diagnostic } from '../../compiler/diagnostics.ts';
-import type { CompileOptions } from '../../compiler/program.ts';
+import { Code, hasErrors, makeDiagnostic, type Diagnostic } from '../../compiler/diagnostics.ts';
+import type { Compilation, CompileOptions } from '../../compiler/program.ts';
 import { formatHuman } from '../../compiler/report/human.ts';
 import { formatJson } from '../../compiler/report/json.ts';
 import { formatSarif } from '../../compiler/report/sarif.ts';
@@ -54,7 +54,15 @@ export async function check(paths: readonly string[], options: CheckOptions, io:
   const files = resolveInputFiles(paths, io);
   // Loaded here so that `segc --help` and the other commands do not pay for the compiler.
   const { compile } = await import('../../compiler/program.ts');
-  const compilation = compile(files, io.host, compileOptionsOf(options));
+  let compilation: Compilation;
+  try {
+    compilation = compile(files, io.host, compileOptionsOf(options));
+  } catch (error) {
+    // A bug in segc. Tools reading JSON or SARIF still get a report they can parse, naming the
+    // bug as SEG9001; then the error goes on to `run`, which prints it and exits 2.
+    if (options.format !== 'human') io.stdout.write(formatCheckReport([internalErrorDiagnostic(error, files)], new Map(), options, io));
+    throw error;
+  }
   io.stdout.write(formatCheckReport(compilation.diagnostics, compilation.sources, options, io));
   return checkOutcome(compilation.diagnostics, options.strict === true);
 }
@@ -65,6 +73,12 @@ type CheckCompileOptions = CompileOptions & { readonly analysis?: { readonly bud
 
 function compileOptionsOf(options: CheckOptions): CheckCompileOptions {
   return options.analysisBudget === undefined ? {} : { analysis: { budgetMs: options.analysisBudget } };
+}
+
+/** SEG9001 for an exception out of the compiler, placed at the start of the first file. */
+export function internalErrorDiagnostic(error: unknown, files: readonly string[]): Diagnostic {
+  const message = error instanceof Error ? error.message : String(error);
+  return makeDiagnostic(Code.InternalError, { file: files[0] ?? '', start: 0, end: 0 }, { message });
 }
 
 /** Findings are errors, and with `strict` warnings too; infos never are. */
