@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { parseAddress, prefixTextsToRanges, rangesContain, rangesToPrefixTexts } from '../../compiler/cidr.ts';
 import type { Diagnostic } from '../../compiler/diagnostics.ts';
 import type { AddrSetIr, ProgramIr, RuleIr } from '../../compiler/ir.ts';
+import { evaluate } from '../../compiler/evaluate.ts';
 import { compile } from '../../compiler/program.ts';
 import { createMemoryHost, type Span } from '../../compiler/source.ts';
 
@@ -449,6 +450,162 @@ describe('lower: address sets, property', () => {
         // Canonical: the printed prefixes are the minimal cover of their own ranges.
         expect(rangesToPrefixTexts(4, prefixTextsToRanges(rule.src.v4))).toEqual(rule.src.v4);
         expect(rangesToPrefixTexts(6, prefixTextsToRanges(rule.src.v6))).toEqual(rule.src.v6);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+// ---- Property: compiled rules decide packets as the policy's plain meaning does ---------------------
+
+const PROTOS = { tcp: 6, udp: 17, icmp: 1, icmpv6: 58, '47': 47 } as const;
+type ProtoWord = keyof typeof PROTOS;
+const ICMP_NAMES = ['echo-request', 'echo-reply', 'destination-unreachable', 'time-exceeded', 'parameter-problem'] as const;
+const ICMP_NUMBERS: Readonly<Record<(typeof ICMP_NAMES)[number], readonly [number, number]>> = {
+  'echo-request': [8, 128],
+  'echo-reply': [0, 129],
+  'destination-unreachable': [3, 1],
+  'time-exceeded': [11, 3],
+  'parameter-problem': [12, 4],
+};
+const PORTS = [0, 53, 80, 443, 1024, 65535];
+
+interface ModelRule {
+  readonly priority: number;
+  readonly action: 'allow' | 'deny' | 'log';
+  readonly protocols: readonly ProtoWord[] | null;
+  readonly src: Expr;
+  readonly dst: Expr;
+  readonly srcPorts?: readonly (readonly [number, number])[];
+  readonly dstPorts?: readonly (readonly [number, number])[];
+  readonly icmp?: { readonly type: (typeof ICMP_NAMES)[number] | number; readonly code?: number };
+}
+
+interface ModelPacket {
+  readonly proto: number;
+  readonly src: string;
+  readonly dst: string;
+  readonly srcPort?: number;
+  readonly dstPort?: number;
+  readonly icmpType?: number;
+  readonly icmpCode?: number;
+}
+
+const portsArb = fc.array(fc.tuple(fc.constantFrom(...PORTS), fc.constantFrom(...PORTS)).map(([a, b]): readonly [number, number] => [Math.min(a, b), Math.max(a, b)]), { minLength: 1, maxLength: 3 });
+
+/** Addresses of one family mostly (so most rules can match), sometimes anything at all. */
+function sideArb(family: 4 | 6): fc.Arbitrary<Expr> {
+  const lit = fc.tuple(fc.integer({ min: 0, max: 4 }), fc.oneof(fc.nat(3), fc.nat(15))).map(([bits, v]): Expr => ({ kind: 'lit', family, base: v & ~((1 << bits) - 1), length: (family === 4 ? 32 : 128) - bits }));
+  const list = fc.array(lit, { minLength: 1, maxLength: 3 }).map((items): Expr => ({ kind: 'list', items }));
+  const minus = fc.tuple(lit, lit).map(([base, excluded]): Expr => ({ kind: 'except', base: { kind: 'any', which: 'any' }, excluded: { kind: 'list', items: [base, excluded] } }));
+  return fc.oneof(
+    { weight: 3, arbitrary: lit },
+    { weight: 2, arbitrary: list },
+    { weight: 2, arbitrary: fc.constantFrom<Expr>({ kind: 'any', which: 'any' }, { kind: 'any', which: family === 4 ? 'any4' : 'any6' }) },
+    { weight: 1, arbitrary: minus },
+    { weight: 1, arbitrary: exprArb(0) },
+  );
+}
+
+const sidesArb = fc.constantFrom(4 as const, 6 as const).chain((family) => fc.record({ src: sideArb(family), dst: sideArb(family) }));
+
+const modelRuleArb: fc.Arbitrary<Omit<ModelRule, 'priority'>> = fc.oneof(
+  // Any protocols, no ports or ICMP type.
+  fc.record({ action: fc.constantFrom('allow' as const, 'deny' as const, 'log' as const), protocols: fc.option(fc.uniqueArray(fc.constantFrom<ProtoWord>('tcp', 'udp', 'icmp', 'icmpv6', '47'), { minLength: 1, maxLength: 3 }), { nil: null }), sides: sidesArb }),
+  // Port protocols with ports.
+  fc.record(
+    { action: fc.constantFrom('allow' as const, 'deny' as const), protocols: fc.uniqueArray(fc.constantFrom<ProtoWord>('tcp', 'udp'), { minLength: 1, maxLength: 2 }), sides: sidesArb, srcPorts: portsArb, dstPorts: portsArb },
+    { requiredKeys: ['action', 'protocols', 'sides'] },
+  ),
+  // ICMP protocols with a type (name or number) and maybe a code.
+  fc.record({
+    action: fc.constantFrom('allow' as const, 'deny' as const),
+    protocols: fc.uniqueArray(fc.constantFrom<ProtoWord>('icmp', 'icmpv6'), { minLength: 1, maxLength: 2 }),
+    sides: sidesArb,
+    icmp: fc.record({ type: fc.oneof(fc.constantFrom(...ICMP_NAMES), fc.constantFrom(0, 3, 8, 128)), code: fc.nat(1) }, { requiredKeys: ['type'] }),
+  }),
+).map(({ sides, ...rest }) => ({ ...rest, ...sides }));
+
+function modelRuleText(r: ModelRule): string {
+  const proto = r.protocols === null ? 'any' : r.protocols.length === 1 ? r.protocols[0] : `{ ${r.protocols.join(', ')} }`;
+  const portText = (ps: readonly (readonly [number, number])[]) => `{ ${ps.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(', ')} }`;
+  let s = `${r.priority} ${r.action} ${proto} from ${exprText(r.src)}`;
+  if (r.srcPorts) s += ` port ${portText(r.srcPorts)}`;
+  s += ` to ${exprText(r.dst)}`;
+  if (r.dstPorts) s += ` port ${portText(r.dstPorts)}`;
+  if (r.icmp) s += ` icmp ${r.icmp.type}${r.icmp.code === undefined ? '' : `/${r.icmp.code}`}`;
+  return s;
+}
+
+function modelMatches(r: ModelRule, p: ModelPacket): boolean {
+  const family = p.src.includes(':') ? 6 : 4;
+  if (r.protocols !== null) {
+    if (!r.protocols.some((w) => PROTOS[w] === p.proto)) return false;
+    if ((p.proto === 1 && family !== 4) || (p.proto === 58 && family !== 6)) return false;
+  }
+  const k = (a: string) => POINTS.indexOf(a);
+  if (!bruteForce(r.src, []).members[k(p.src)] || !bruteForce(r.dst, []).members[k(p.dst)]) return false;
+  const inPorts = (ps: ModelRule['srcPorts'], port: number | undefined) => ps === undefined || (port !== undefined && ps.some(([a, b]) => port >= a && port <= b));
+  if (!inPorts(r.srcPorts, p.srcPort) || !inPorts(r.dstPorts, p.dstPort)) return false;
+  if (r.icmp) {
+    if (p.icmpType === undefined) return false;
+    const t = r.icmp.type;
+    const type = typeof t === 'number' ? t : ICMP_NUMBERS[t][family === 4 ? 0 : 1];
+    if (type !== p.icmpType) return false;
+    if (r.icmp.code !== undefined && r.icmp.code !== p.icmpCode) return false;
+  }
+  return true;
+}
+
+const packetArb: fc.Arbitrary<ModelPacket> = fc.constantFrom(4, 6).chain((family) => {
+  const addrs = POINTS.filter((p) => p.includes(':') === (family === 6));
+  // Most packets use the first few addresses, where most literals lie, so that rules match often.
+  const addr = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...addrs.slice(0, 4)) }, { weight: 1, arbitrary: fc.constantFrom(...addrs) });
+  const proto = fc.constantFrom(1, 6, 17, 58, 47);
+  return fc.tuple(proto, addr, addr, fc.boolean(), fc.constantFrom(...PORTS), fc.constantFrom(...PORTS), fc.constantFrom(0, 1, 3, 4, 8, 11, 128, 129), fc.nat(1)).map(
+    ([proto, src, dst, fragment, sp, dp, type, code]): ModelPacket => {
+      if (fragment) return { proto, src, dst };
+      if (proto === 6 || proto === 17) return { proto, src, dst, srcPort: sp, dstPort: dp };
+      if ((proto === 1 && family === 4) || (proto === 58 && family === 6)) return { proto, src, dst, icmpType: type, icmpCode: code };
+      return { proto, src, dst };
+    },
+  );
+});
+
+describe('lower: whole rules, property', () => {
+  it('decide random packets as the plain meaning of random policies does', () => {
+    const policyArb = fc.tuple(fc.array(modelRuleArb, { minLength: 1, maxLength: 5 }), fc.constantFrom('allow' as const, 'deny' as const), fc.array(packetArb, { minLength: 40, maxLength: 40 }));
+    fc.assert(
+      fc.property(policyArb, ([drafts, defaultVerdict, packets]) => {
+        const model: ModelRule[] = drafts.map((d, i) => ({ ...d, priority: (i + 1) * 10 }));
+        const text = `policy ingress default ${defaultVerdict} {\n${model.map((r) => `  ${modelRuleText(r)}\n`).join('')}}\n`;
+        const c = compileText({ 'p.seg': text });
+        const emptyExcept = model.some((r) => bruteForce(r.src, []).emptyExcept || bruteForce(r.dst, []).emptyExcept);
+        if (emptyExcept) {
+          expect(c.diagnostics.map((d) => d.code)).toContain('SEG3015');
+          return;
+        }
+        // Rules that no packet of either family can match are errors; the model must agree.
+        const reported = new Set(c.diagnostics.filter((d) => d.code === 'SEG3016').map((d) => d.span.start));
+        for (const r of model) {
+          const start = text.indexOf(`\n  ${r.priority} `) + 3;
+          const canMatch = [4, 6].some((family) => {
+            const has = (e: Expr) => POINTS.some((p, k) => p.includes(':') === (family === 6) && bruteForce(e, []).members[k]);
+            const protoOk = r.protocols === null || r.protocols.some((w) => PROTOS[w] !== (family === 4 ? 58 : 1));
+            return has(r.src) && has(r.dst) && protoOk;
+          });
+          expect(reported.has(start)).toBe(!canMatch);
+        }
+        if (reported.size > 0) return;
+        expect(c.diagnostics).toEqual([]);
+        const ir = c.ir as ProgramIr;
+        for (const p of packets) {
+          const decision = evaluate(ir.ingress, p);
+          const first = model.find((r) => modelMatches(r, p));
+          expect([decision.verdict, decision.rule?.priority ?? null, decision.log]).toEqual(
+            first ? [first.action === 'deny' ? 'deny' : 'allow', first.priority, first.action === 'log'] : [defaultVerdict, null, false],
+          );
+        }
       }),
       { numRuns: 300 },
     );
