@@ -5,7 +5,9 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Code, DIAGNOSTICS, makeDiagnostic, type Category, type DiagnosticCode } from '../../compiler/diagnostics.ts';
+import { compile } from '../../compiler/program.ts';
 import { DIAGNOSTIC_TITLES } from '../../compiler/report/titles.ts';
+import { createMemoryHost } from '../../compiler/source.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const codes = Object.values(Code);
@@ -41,6 +43,22 @@ function readDocSections(): Map<string, DocSection> {
     sections.set(code, { title: head?.[1] ?? '', severity: head?.[2] ?? '', category: head?.[3] ?? '', body });
   }
   return sections;
+}
+
+/**
+ * The files of a docs example: `# name.seg` lines start a new file (else it is one `x.seg`),
+ * and a fragment of bare rule lines is put inside a policy block.
+ */
+function exampleFiles(example: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  let current = 'x.seg';
+  for (const line of example.split('\n')) {
+    const header = /^# (\S+\.seg)$/.exec(line);
+    if (header) current = header[1] ?? current;
+    else files[current] = (files[current] ?? '') + line + '\n';
+  }
+  for (const [name, text] of Object.entries(files)) if (/^\s+\d/.test(text)) files[name] = `policy ingress {\n${text}}\n`;
+  return files;
 }
 
 function listFiles(dir: string, keep: (path: string) => boolean): string[] {
@@ -116,6 +134,19 @@ describe('docs/diagnostics.md', () => {
       expect(section?.title, key).toBe(DIAGNOSTIC_TITLES[key as DiagnosticCode]);
       if (def.retired === true) expect(section?.body, key).toMatch(/retired/i);
       else expect(section?.body, key).toMatch(/\*\*Fix:\*\*/);
+    }
+  });
+
+  // Their examples need the rule analysis, which check runs but compile() alone does not yet.
+  const NEEDS_ANALYSIS = new Set(['SEG2101', 'SEG2102', 'SEG5001', 'SEG5002', 'SEG5003', 'SEG5004']);
+
+  it('gives examples that really report their code', () => {
+    for (const [code, section] of sections) {
+      const example = /```seg\n([\s\S]*?)```/.exec(section.body)?.[1];
+      if (example === undefined || NEEDS_ANALYSIS.has(code)) continue;
+      const files = exampleFiles(example);
+      const reported = compile([Object.keys(files)[0] ?? ''], createMemoryHost(files)).diagnostics.map((d) => d.code);
+      expect(reported, `the example of ${code}`).toContain(code);
     }
   });
 
