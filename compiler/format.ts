@@ -208,15 +208,16 @@ function formatDeclaration(state: FormatState, decl: FileAst['declarations'][num
 /** `set NAME = VALUE` / `ports NAME = VALUE`; breaks the outer lists when the line is too long. */
 function formatNamedSet(state: FormatState, decl: SetDecl | PortsDecl, nameWidth: number): string {
   const head = `${decl.kind === 'SetDecl' ? 'set' : 'ports'} ${decl.name.name.padEnd(nameWidth)} = `;
-  const value = decl.value;
-  if (value === undefined) throw new Error(`format: declaration '${decl.name.name}' has no value`);
-  const print = (breakLists: boolean): string =>
-    decl.kind === 'SetDecl'
-      ? formatAddr(state, value as AddrExpr, '', breakLists)
-      : formatPorts(state, value as PortExpr, '', breakLists);
+  const print = (breakLists: boolean): string => {
+    if (decl.value === undefined) throw new Error(`format: declaration '${decl.name.name}' has no value`);
+    return decl.kind === 'SetDecl'
+      ? formatAddr(state, decl.value, '', breakLists)
+      : formatPorts(state, decl.value, '', breakLists);
+  };
+  // Printing takes comments; measuring the flat form must give back the ones it took.
   const mark = state.next;
   const flat = print(false);
-  if (flat.includes('\n') || head.trimEnd().length + 1 + flat.length <= LINE_WIDTH) return head + flat;
+  if (flat.includes('\n') || head.length + flat.length <= LINE_WIDTH) return head + flat;
   state.next = mark;
   return head + print(true);
 }
@@ -458,7 +459,7 @@ function formatVerify(ast: FileAst, source: SourceFile, text: string): void {
 }
 
 /** The tree as JSON without spans (positions change when formatting, nothing else may). */
-export function formatShape(ast: FileAst): string {
+function formatShape(ast: FileAst): string {
   return JSON.stringify(
     { declarations: ast.declarations, comments: ast.comments.map((c) => c.text.trimEnd()) },
     (key, value: unknown) => (key === 'span' || key.endsWith('Span') ? undefined : value),

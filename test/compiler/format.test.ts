@@ -152,6 +152,17 @@ describe('lists', () => {
     expect(fmt(input)).toBe(lines('set wide = {', ...items.map((i) => `  ${i},`), '  { 192.168.0.0/24, 192.168.1.0/24 }', '}'));
   });
 
+  it('keeps a declaration of exactly the line width on one line and breaks one a column longer', () => {
+    const declaration = (width: number) => {
+      const head = 'set a = { 10.0.0.0/8, ';
+      const tail = ' }';
+      const name = 'x'.repeat(width - head.length - tail.length);
+      return `${head}${name}${tail}`;
+    };
+    expect(fmt(`${declaration(LINE_WIDTH)}\n`)).toBe(`${declaration(LINE_WIDTH)}\n`);
+    expect(fmt(`${declaration(LINE_WIDTH + 1)}\n`).split('\n')).toHaveLength(5);
+  });
+
   it('breaks both sides of except when a declaration is too long', () => {
     const base = Array.from({ length: 8 }, (_, i) => `10.${i}.0.0/16`);
     const cut = Array.from({ length: 4 }, (_, i) => `10.${i}.1.0/24`);

@@ -1,14 +1,19 @@
 // `segc fmt`, run in process through `run(argv, io)`: rewriting, --check and --diff exit codes,
 // files with syntax errors left byte-identical, and every write going through the atomic writer.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createMemoryIo, createNodeIo, type MemoryIo } from '../../../runtime/cli/io.ts';
 import { run } from '../../../runtime/cli/main.ts';
 
+// The real atomic writer, wrapped so that tests see every call.
 const writeFileAtomic = vi.hoisted(() => vi.fn());
-vi.mock('write-file-atomic', () => ({ default: writeFileAtomic }));
+vi.mock('write-file-atomic', async (importOriginal) => {
+  const actual = await importOriginal<{ default: (path: string, text: string) => Promise<void> }>();
+  writeFileAtomic.mockImplementation(actual.default);
+  return { default: writeFileAtomic };
+});
 
 const FORMATTED = 'set a = { 10.0.0.0/8, 2001:db8::/32 }\n\npolicy ingress default deny {\n   10 ssh: allow tcp from a   to any port 22\n  200      allow udp from any to a port 53\n}\n';
 const UNFORMATTED = 'set a={10.0.0.0/8,2001:db8::/32}\n\n\npolicy ingress default deny {\n10 ssh: allow tcp from a to any port 22\n 200 allow udp from any to a port 53\n}';
@@ -114,29 +119,46 @@ describe('segc fmt --diff', () => {
 });
 
 describe('segc fmt on the file system', () => {
-  let dir: string | undefined;
+  let dir = '';
   afterEach(() => {
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-    dir = undefined;
-    writeFileAtomic.mockReset();
+    if (dir !== '') rmSync(dir, { recursive: true, force: true });
+    dir = '';
+    writeFileAtomic.mockClear();
   });
 
-  it('writes through write-file-atomic, and only the files that change', async () => {
+  /** A node io over a fresh temporary folder (paths are absolute), with its output swallowed. */
+  function tempIo(files: Record<string, string>) {
     dir = mkdtempSync(join(tmpdir(), 'segc-fmt-'));
-    const changed = join(dir, 'changed.seg');
-    const same = join(dir, 'same.seg');
-    const bad = join(dir, 'bad.seg');
-    writeFileSync(changed, UNFORMATTED);
-    writeFileSync(same, FORMATTED);
-    writeFileSync(bad, BROKEN);
-    const io = createNodeIo();
-    Object.assign(io, { stdout: { write: () => undefined }, stderr: { write: () => undefined } });
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+    return Object.assign(createNodeIo(), { stdout: { write: () => undefined }, stderr: { write: () => undefined } });
+  }
+
+  it('writes through write-file-atomic, and only the files that change', async () => {
+    const io = tempIo({ 'changed.seg': UNFORMATTED, 'same.seg': FORMATTED, 'bad.seg': BROKEN });
     expect(await run(['fmt', dir], io)).toBe(1);
     expect(writeFileAtomic).toHaveBeenCalledTimes(1);
-    expect(writeFileAtomic).toHaveBeenCalledWith(changed, FORMATTED);
-    // The mock wrote nothing: every file is as it was.
-    expect(readFileSync(changed, 'utf8')).toBe(UNFORMATTED);
-    expect(readFileSync(same, 'utf8')).toBe(FORMATTED);
-    expect(readFileSync(bad, 'utf8')).toBe(BROKEN);
+    expect(writeFileAtomic).toHaveBeenCalledWith(join(dir, 'changed.seg'), FORMATTED);
+    expect(readFileSync(join(dir, 'changed.seg'), 'utf8')).toBe(FORMATTED);
+    expect(readFileSync(join(dir, 'same.seg'), 'utf8')).toBe(FORMATTED);
+    expect(readFileSync(join(dir, 'bad.seg'), 'utf8')).toBe(BROKEN);
+    // No temporary file is left behind.
+    expect(readdirSync(dir).sort()).toEqual(['bad.seg', 'changed.seg', 'same.seg']);
+  });
+
+  it('keeps a symbolic link a link and a file its mode', async () => {
+    const io = tempIo({ 'target.seg': UNFORMATTED, 'private.seg': UNFORMATTED });
+    symlinkSync(join(dir, 'target.seg'), join(dir, 'link.seg'));
+    chmodSync(join(dir, 'private.seg'), 0o640);
+    expect(await run(['fmt', join(dir, 'link.seg'), join(dir, 'private.seg')], io)).toBe(0);
+    expect(lstatSync(join(dir, 'link.seg')).isSymbolicLink()).toBe(true);
+    expect(readFileSync(join(dir, 'target.seg'), 'utf8')).toBe(FORMATTED);
+    expect(statSync(join(dir, 'private.seg')).mode & 0o777).toBe(0o640);
+  });
+
+  it('writes nothing with --check', async () => {
+    const io = tempIo({ 'changed.seg': UNFORMATTED });
+    expect(await run(['fmt', '--check', dir], io)).toBe(1);
+    expect(writeFileAtomic).not.toHaveBeenCalled();
+    expect(readFileSync(join(dir, 'changed.seg'), 'utf8')).toBe(UNFORMATTED);
   });
 });
