@@ -433,7 +433,8 @@ export function libbpf_set_print(fn: ((level: 'warn' | 'info' | 'debug', message
   } else {
     if (process.arch !== 'x64' && process.arch !== 'arm64') throw new RangeError(`libbpf_set_print with a callback needs x64 or arm64, not ${process.arch}`);
     const levels = ['warn', 'info', 'debug'] as const;
-    const buf = Buffer.alloc(8192);
+    // Large enough for the verifier logs libbpf prints in one message.
+    const buf = Buffer.alloc(1 << 20);
     printCallback = koffi.register((level: number, format: string, args: bigint) => {
       const n = libc.vsnprintf(buf, buf.length, format, args);
       fn(levels[level] ?? 'debug', buf.toString('utf8', 0, Math.min(Math.max(n, 0), buf.length - 1)));

@@ -488,6 +488,7 @@ describe.skipIf(!isRoot())('libbpf bindings in the kernel', () => {
       const firstId = bpf_prog_get_info_by_fd(progFd).id;
       const secondId = bpf_prog_get_info_by_fd(replacementFd).id;
       expect(reachable('10.213.0.2')).toBe(true);
+      expect(reachable('fd00:5e6c::2')).toBe(true);
 
       const ifindex = await sandbox.within(nsA, () => interfaceIndex(ifA));
       const attached = await sandbox.within(nsA, () => attachTc(ifindex, 'egress', progFd));

@@ -46,6 +46,35 @@ export interface VethPair {
 }
 
 /**
+ * Deletes `segct-<pid>-*` namespaces left behind by test processes that no longer run (a
+ * crashed or killed run cannot clean up after itself). Namespaces of live processes stay.
+ */
+export function sweepStaleNamespaces(): string[] {
+  const swept: string[] = [];
+  for (const line of run('ip', ['netns', 'list']).split('\n')) {
+    const name = line.split(' ')[0] ?? '';
+    const match = /^segct-(\d+)-/.exec(name);
+    if (!match || isProcessAlive(Number(match[1]))) continue;
+    try {
+      run('ip', ['netns', 'delete', name]);
+      swept.push(name);
+    } catch {
+      // Deleted meanwhile by someone else: nothing left to do.
+    }
+  }
+  return swept;
+}
+
+function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
  * Namespaces and links of one test file. Create it in `beforeAll`, call `cleanup()` in
  * `afterAll`; everything it made is deleted by name, even after a failed test.
  */
@@ -67,6 +96,7 @@ export class NetnsSandbox {
 
   /** Creates the namespace `<prefix>-<suffix>` with its loopback up; returns its name. */
   createNetns(suffix: string): string {
+    if (this.#namespaces.length === 0) sweepStaleNamespaces();
     const name = `${this.prefix}-${suffix}`;
     run('ip', ['netns', 'add', name]);
     this.#namespaces.push(name);
@@ -88,7 +118,20 @@ export class NetnsSandbox {
       if (end.ipv6) this.exec(end.netns, 'ip', ['-6', 'addr', 'add', end.ipv6, 'dev', end.name, 'nodad']);
       this.exec(end.netns, 'ip', ['link', 'set', end.name, 'up']);
     }
+    // A veth end reports its carrier through linkwatch, up to a second late; until then the
+    // first packets (ARP, neighbour discovery) are lost and connections look unreachable.
+    for (const end of [a, b]) this.#waitUntil(`carrier on ${end.name}`, () => /state UP/.test(this.exec(end.netns, 'ip', ['-o', 'link', 'show', 'dev', end.name])));
     return { a, b };
+  }
+
+  /** A synchronous bounded poll, for set-up steps that must finish before a test goes on. */
+  #waitUntil(what: string, check: () => boolean, timeoutMs = 5_000, intervalMs = 25): void {
+    const deadline = Date.now() + timeoutMs;
+    const sleeper = new Int32Array(new SharedArrayBuffer(4));
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      Atomics.wait(sleeper, 0, 0, intervalMs);
+    }
   }
 
   /** Runs a command inside a namespace with a time bound; returns its stdout. */
