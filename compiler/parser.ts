@@ -70,8 +70,8 @@ const ICMP_TYPE_EXPECTED = 'an ICMP type (a number or a name such as echo-reques
 const DECLARATION_EXPECTED = "a declaration ('include', 'set', 'ports' or 'policy')";
 const RULE_EXPECTED = 'a rule (starting with its priority number)';
 
-/** The rules whose closing `}` may also be preceded by a `,`. */
-const LIST_RULES: ReadonlySet<string> = new Set(['addrList', 'portList', 'protoList']);
+/** The list rules, with what each holds. */
+const LIST_ITEMS: Readonly<Record<string, string>> = { addrList: 'an address', portList: 'a port', protoList: 'a protocol' };
 
 /**
  * Exception messages name only what was expected (`an address, a set name or '{'`); `parse`
@@ -87,7 +87,8 @@ const errorMessageProvider: IParserErrorMessageProvider = {
       if (prev === Ingress || prev === Egress) return "'default' or '{'";
       if (prev === Default) return "'allow' or 'deny'";
     }
-    if (expected === RCurly && LIST_RULES.has(ruleName)) return "',' or '}'";
+    const item = LIST_ITEMS[ruleName];
+    if (expected === RCurly && item !== undefined) return previous.tokenType === Comma ? `${item} or '}'` : "',' or '}'";
     return describeTokenType(expected);
   },
   buildNotAllInputParsedMessage() {
@@ -156,7 +157,7 @@ export class SegParser extends CstParser {
 
   includeDecl = this.RULE('includeDecl', () => {
     this.CONSUME(Include);
-    this.CONSUME(StringLiteral, { LABEL: 'path' });
+    this.CONSUME(StringLiteral, { LABEL: 'path', ERR_MSG: 'a file path in double quotes' });
   });
 
   setDecl = this.RULE('setDecl', () => {
@@ -181,10 +182,11 @@ export class SegParser extends CstParser {
       const verdict = this.OPTION3(() => this.OR2([{ ALT: () => this.CONSUME(Allow) }, { ALT: () => this.CONSUME(Deny) }]));
       return { word, verdict };
     });
+    const next = this.ACTION(() => this.LA(1));
     const open = this.CONSUME(LCurly);
     this.ACTION(() => {
-      if (direction === undefined) this.reportMissing(policy, "'ingress' or 'egress'");
-      else if (defaultWord !== undefined && defaultWord.verdict === undefined) this.reportMissing(defaultWord.word, "'allow' or 'deny'");
+      if (direction === undefined) this.reportMissing(next, policy, "'ingress' or 'egress'");
+      else if (defaultWord !== undefined && defaultWord.verdict === undefined) this.reportMissing(next, defaultWord.word, "'allow' or 'deny'");
     });
     this.MANY({
       // A declaration keyword at a line start means the block was never closed.
@@ -224,7 +226,7 @@ export class SegParser extends CstParser {
       this.CONSUME(Port);
       this.SUBRULE(this.portExpr, { LABEL: 'srcPorts' });
     });
-    this.CONSUME(To);
+    this.CONSUME(To, { ERR_MSG: "'port' or 'to'" });
     this.SUBRULE2(this.addrExpr, { LABEL: 'dst' });
     this.OPTION3(() => {
       this.CONSUME2(Port);
@@ -402,8 +404,8 @@ export class SegParser extends CstParser {
     });
   });
 
-  private reportMissing(after: IToken, expected: string): void {
-    this.lineErrors.push({ token: this.LA(1), rank: 0, expected, missing: true, where: `after '${after.image}'` });
+  private reportMissing(at: IToken, after: IToken, expected: string): void {
+    this.lineErrors.push({ token: at, rank: 0, expected, missing: true, where: `after '${after.image}'` });
   }
 
   /** Records where recovery inserts a token (chevrotain calls this only when it does). */
@@ -543,11 +545,13 @@ function parseReport(file: SourceFile, tokens: readonly IToken[], pending: reado
     const hintText = p.hint ?? suggestKeyword(p.token, p.expected);
     const hint: Record<string, string> = hintText === undefined ? {} : { hint: hintText };
     const type = p.token.tokenType;
-    // A name where a word is missing is more likely a misspelling of that word.
-    if (p.missing && type !== Name) {
-      diagnostics.add(Code.MissingToken, span, { expected: p.expected, where: p.where ?? `before ${describeFound(p.token)}`, ...hint }, { related });
+    if (p.missing && p.where !== undefined && type !== Name) {
+      diagnostics.add(Code.MissingToken, span, { expected: p.expected, where: p.where, ...hint }, { related });
     } else if (type === Newline || type === EOF) {
       diagnostics.add(Code.UnexpectedEndOfLine, span, { expected: p.expected, ...hint }, { related });
+    } else if (p.missing && type !== Name) {
+      // A name where a word is missing is more likely a misspelling of that word (SEG1004).
+      diagnostics.add(Code.MissingToken, span, { expected: p.expected, where: `before ${describeFound(p.token)}`, ...hint }, { related });
     } else {
       diagnostics.add(Code.UnexpectedToken, span, { expected: p.expected, found: describeFound(p.token), ...hint }, { related });
     }
