@@ -1,7 +1,7 @@
 // The CLI's window on the world: output streams, environment, and the files commands read and
 // write. Commands take a `CliIo`; `createNodeIo()` is the real one, `createMemoryIo()` the one
 // tests (and tools) run commands against without touching the disk.
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { normalizePosixPath, resolvePosixInclude, type CompilerHost } from '../../compiler/source.ts';
 
@@ -44,8 +44,8 @@ function sortPaths(paths: string[]): string[] {
   return paths.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-export function createNodeIo(): CliIo {
-  const cwd = process.cwd();
+/** The io of a real process; `cwd` (default: the process's) is where relative paths start. */
+export function createNodeIo(cwd: string = process.cwd()): CliIo {
   const abs = (path: string) => resolve(cwd, path);
   const readFile = (path: string): string | undefined => {
     try {
@@ -74,7 +74,12 @@ export function createNodeIo(): CliIo {
     stat,
     listSegFiles(dir) {
       const out: string[] = [];
+      // Real paths of the folders walked, so that a link back up the tree is not a loop.
+      const seen = new Set<string>();
       const walk = (rel: string) => {
+        const real = realpathSync(abs(rel));
+        if (seen.has(real)) return;
+        seen.add(real);
         for (const entry of readdirSync(abs(rel), { withFileTypes: true })) {
           const path = rel === '.' ? entry.name : join(rel, entry.name);
           // Symbolic links are followed to what they name (a linked folder of policies counts).
