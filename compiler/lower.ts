@@ -370,7 +370,7 @@ function lowerRuleName(rule: RuleAst, direction: Direction, seen: Map<string, Ru
   seen.set(rule.name.name, rule);
 }
 
-/** `ssh-office` for a named rule, `ingress/300` for an unnamed one. */
+/** `rule 'ssh-office'` for a named rule, `rule ingress/300` for an unnamed one (for related messages). */
 function ruleLabel(rule: RuleAst, direction: Direction): string {
   return rule.name ? `rule '${rule.name.name}'` : `rule ${direction}/${rule.priority.value}`;
 }
