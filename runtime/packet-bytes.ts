@@ -208,7 +208,8 @@ export function buildEthernetFrame(etherType: number, payload: Uint8Array, optio
 }
 
 export interface ArpOptions {
-  readonly operation: 'request' | 'reply';
+  /** `request`, `reply`, or the opcode itself (1 request, 2 reply, ...). */
+  readonly operation: 'request' | 'reply' | number;
   readonly senderIp: string;
   readonly targetIp: string;
   /** Defaults to the frame's source MAC. */
@@ -228,12 +229,14 @@ export function buildArpFrame(arp: ArpOptions, options: Pick<FrameOptions, 'srcM
   view.setUint16(2, ETH_P.IPV4);
   body[4] = 6;
   body[5] = 4;
-  view.setUint16(6, arp.operation === 'request' ? 1 : 2);
+  const opcode = arp.operation === 'request' ? 1 : arp.operation === 'reply' ? 2 : arp.operation;
+  if (!(Number.isInteger(opcode) && opcode >= 0 && opcode <= 0xffff)) throw new RangeError(`ARP opcode ${opcode} is not 16 bits`);
+  view.setUint16(6, opcode);
   body.set(parseMac(arp.senderMac ?? options.srcMac ?? DEFAULT_SRC_MAC), 8);
   view.setUint32(14, Number(sender.value));
   body.set(parseMac(arp.targetMac ?? '00:00:00:00:00:00'), 18);
   view.setUint32(24, Number(target.value));
-  const broadcast = arp.operation === 'request' ? { dstMac: 'ff:ff:ff:ff:ff:ff' } : {};
+  const broadcast = opcode === 1 ? { dstMac: 'ff:ff:ff:ff:ff:ff' } : {};
   return buildEthernetFrame(ETH_P.ARP, body, { ...broadcast, ...options });
 }
 

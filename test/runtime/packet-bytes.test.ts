@@ -153,6 +153,14 @@ describe('frame layout', () => {
     expect(parsed).toMatchObject({ kind: 'non-ip', etherType: ETH_P.ARP });
   });
 
+  it('takes an ARP opcode as a number, and sends replies to the given MAC', () => {
+    const reply = buildArpFrame({ operation: 2, senderIp: '10.0.0.2', targetIp: '10.0.0.1', targetMac: '02:00:00:00:00:01' }, { dstMac: '02:00:00:00:00:01' });
+    expect(toHex(reply.subarray(0, 6))).toBe('020000000001');
+    expect(toHex(reply.subarray(20, 22))).toBe('0002');
+    expect(toHex(buildArpFrame({ operation: 1, senderIp: '10.0.0.1', targetIp: '10.0.0.2' }))).toBe(toHex(buildArpFrame({ operation: 'request', senderIp: '10.0.0.1', targetIp: '10.0.0.2' })));
+    expect(() => buildArpFrame({ operation: 70000, senderIp: '10.0.0.1', targetIp: '10.0.0.2' })).toThrow(RangeError);
+  });
+
   it('builds frames of other EtherTypes, tagged or not', () => {
     const parsed = parseFrame(buildEthernetFrame(ETH_P.LLDP, hex('0207'), { vlan: { id: 5 } }));
     expect(parsed).toEqual({ kind: 'non-ip', etherType: ETH_P.LLDP, vlan: { id: 5, priority: 0 }, body: hex('0207') });
