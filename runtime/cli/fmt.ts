@@ -33,9 +33,8 @@ export function register(program: Command, io: CliIo): void {
     .command('fmt')
     .summary('format .seg files in their canonical layout')
     .description(
-      'Format .seg policy files: one space between tokens, rule columns aligned within each policy\n' +
-        'block, comments kept where they are. Meaning never changes; files with syntax errors are\n' +
-        'reported and left untouched.',
+      'Format .seg policy files in place: one space between tokens, rule columns aligned, comments ' +
+        'kept where they are. Meaning never changes; files with syntax errors are reported and left untouched.',
     )
     .argument('<paths...>', 'policy files, or folders (every *.seg below them)')
     .option('--check', 'write nothing; list the files that are not formatted (exit 1 if any)')

@@ -13,7 +13,9 @@ export function unifiedDiff(path: string, before: string, after: string): string
   if (before === after) return '';
   const ops = diffLines(splitLines(before), splitLines(after));
   const hunks = diffHunks(ops);
-  return `--- a/${path}\n+++ b/${path}\n${hunks.join('')}`;
+  // git's a/ and b/ prefixes (for `patch -p1`) make sense only on a relative path.
+  const [a, b] = path.startsWith('/') ? [path, path] : [`a/${path}`, `b/${path}`];
+  return `--- ${a}\n+++ ${b}\n${hunks.join('')}`;
 }
 
 /** Lines with their terminators, so that a missing final newline is a difference too. */

@@ -63,6 +63,10 @@ describe('unifiedDiff', () => {
     expect(diff.match(/^@@ .* @@$/gm)).toEqual(['@@ -1,5 +1,5 @@', '@@ -15,6 +15,6 @@']);
   });
 
+  it('prefixes a/ and b/ to a relative path only', () => {
+    expect(unifiedDiff('/etc/segc/a.seg', 'x\n', 'y\n').split('\n').slice(0, 2)).toEqual(['--- /etc/segc/a.seg', '+++ /etc/segc/a.seg']);
+  });
+
   it('marks a missing newline at the end of either text', () => {
     expect(unifiedDiff('a.seg', 'x', 'x\n')).toBe(['--- a/a.seg', '+++ b/a.seg', '@@ -1,1 +1,1 @@', '-x', '\\ No newline at end of file', '+x', ''].join('\n'));
   });
