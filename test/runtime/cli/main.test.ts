@@ -1,9 +1,13 @@
 // The command line's frame, in process: help, version, usage errors, typed failures and
 // internal errors, each with its exit code (cli.md) and never a stack trace unless --debug.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { CliError, useColor } from '../../../runtime/cli/command.ts';
 import { createMemoryIo, type CliIo } from '../../../runtime/cli/io.ts';
 import { run } from '../../../runtime/cli/main.ts';
+import { packageInfo } from '../../../runtime/cli/package-info.ts';
 
 const STACK_LINE = /^\s+at .+:\d+:\d+\)?$/m;
 
@@ -110,5 +114,20 @@ describe('useColor', () => {
     expect(useColor(createMemoryIo({}, { env: { FORCE_COLOR: '0' } }), 'stdout', undefined)).toBe(false);
     expect(useColor(createMemoryIo({}, { isTTY: true }), 'stdout', false)).toBe(false);
     expect(useColor(createMemoryIo({}, { env: { NO_COLOR: '1' } }), 'stdout', true)).toBe(true);
+  });
+});
+
+describe('packageInfo', () => {
+  const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '../../../package.json'), 'utf8')) as { version: string; homepage?: string };
+
+  it('reads the version of the package.json above it', () => {
+    expect(packageInfo().version).toBe(pkg.version);
+  });
+
+  it('points SARIF help at docs/diagnostics.md: on the home page when it is a GitHub repository, else the installed copy', () => {
+    const { docsUri } = packageInfo();
+    expect(docsUri.endsWith('/docs/diagnostics.md')).toBe(true);
+    if (pkg.homepage?.startsWith('https://github.com/') === true) expect(docsUri.startsWith(pkg.homepage.replace(/#.*$/, ''))).toBe(true);
+    else expect(existsSync(fileURLToPath(docsUri))).toBe(true);
   });
 });
