@@ -308,6 +308,15 @@ describe('the examples', () => {
   });
 });
 
+describe('docs/fmt.md', () => {
+  it('shows its layout example in canonical form', () => {
+    const doc = readFileSync(join(import.meta.dirname, '../../docs/fmt.md'), 'utf8');
+    const example = /```\n(# web\.seg[^`]*)```/.exec(doc)?.[1];
+    expect(example).toBeDefined();
+    expect(fmt(example ?? '')).toBe(example);
+  });
+});
+
 /**
  * The text with the layout undone: runs of spaces outside strings and comments become one, and
  * indentation goes. Lists stay broken where they were, so the canonical form comes back.
