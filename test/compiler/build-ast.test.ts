@@ -334,7 +334,8 @@ describe('the front end never throws', () => {
 
   it('on the spec example, with a recovered node per broken statement at most', () => {
     const { ast } = build(SPEC_EXAMPLE.replace('from admins', 'frm admins'));
-    const recovered = (ast.declarations as Declaration[]).flatMap((d) => (d.kind === 'Policy' ? d.rules : [d])).filter((n) => n.recovered);
+    const nodes: readonly (Declaration | RuleAst)[] = ast.declarations.flatMap((d): readonly (Declaration | RuleAst)[] => (d.kind === 'Policy' ? [d, ...d.rules] : [d]));
+    const recovered = nodes.filter((n) => n.recovered);
     expect(recovered).toHaveLength(1);
   });
 });
