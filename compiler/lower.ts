@@ -103,17 +103,21 @@ function createLowerer(resolved: ResolvedProgram, diagnostics: DiagnosticCollect
 
   const lowerSymbol = (symbol: DeclSymbol): SymbolValue | undefined => {
     if (symbolValues.has(symbol)) return symbolValues.get(symbol);
+    // Marked before descending, so a cycle (already reported) ends here instead of looping.
+    symbolValues.set(symbol, undefined);
+    const d = symbol.decl;
+    if (d.recovered || !d.value) return undefined;
+    // A symbol that failed in resolve still has its own values checked (a bad literal next to an
+    // unknown name is a second mistake); references to failed names give nothing, silently.
     let value: SymbolValue | undefined;
-    if (!symbol.failed) {
-      const d = symbol.decl;
-      if (d.kind === 'SetDecl' && d.value) {
-        const addr = lowerAddr(d.value);
-        value = addr && { addr };
-      } else if (d.kind === 'PortsDecl' && d.value) {
-        const ports = lowerPorts(d.value);
-        value = ports && { ports };
-      }
+    if (d.kind === 'SetDecl') {
+      const addr = lowerAddr(d.value as AddrExpr);
+      value = addr && { addr };
+    } else {
+      const ports = lowerPorts(d.value as PortExpr);
+      value = ports && { ports };
     }
+    if (symbol.failed) value = undefined;
     symbolValues.set(symbol, value);
     return value;
   };
