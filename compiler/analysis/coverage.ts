@@ -1,0 +1,109 @@
+// Rule analysis, coverage: does a rule decide any packet (is its effective region, its space
+// minus the union of every higher rule's, non-empty)? When not, which higher rules take its
+// packets (its deciders), and a small set of them quoted as `related`. By the first-match walk
+// (partition.ts) against the rules that overlap it only, stopping at the first packet it decides.
+import type { Budget } from './budget.ts';
+import type { OverlapIndex } from './overlap-index.ts';
+import { partitionRegion } from './partition.ts';
+import { DIM_COUNT, type Box, type IntSet, type Region, type Space } from './space.ts';
+
+export interface Decider {
+  /** The higher rule (direction order). */
+  readonly rule: number;
+  /** One box of the rule's packets that this decider takes first (a witness comes from it). */
+  readonly part: Box;
+  /** How many of the rule's packets it takes first (a float: for ordering only). */
+  readonly volume: number;
+}
+
+export interface Coverage {
+  /**
+   * A piece of the rule's effective region (packets it decides), or null when higher rules take
+   * every packet it matches. The walk stops at the first such piece.
+   */
+  readonly reaching: Box | null;
+  /** When `reaching` is null: every higher rule that decides some packet of the rule, ascending. */
+  readonly deciders: Decider[];
+}
+
+/** Per kind and dimension, prefix sums of the elementary intervals' widths. */
+export type Measure = readonly (readonly Float64Array[])[];
+
+export function buildMeasure(space: Space): Measure {
+  return space.widths.map((dims) =>
+    dims.map((w) => {
+      const sums = new Float64Array(w.length + 1);
+      for (let i = 0; i < w.length; i++) sums[i + 1] = (sums[i] as number) + (w[i] as number);
+      return sums;
+    }),
+  );
+}
+
+export function measureBox(measure: Measure, box: Box): number {
+  let v = 1;
+  const sums = measure[box.kind] as readonly Float64Array[];
+  for (let d = 0; d < DIM_COUNT; d++) {
+    const s = sums[d] as Float64Array;
+    const set = box.dims[d] as IntSet;
+    let n = 0;
+    for (let i = 0; i < set.length; i += 2) n += (s[(set[i + 1] as number) + 1] as number) - (s[set[i] as number] as number);
+    v *= n;
+  }
+  return v;
+}
+
+/** The rule's coverage, or null when the budget ran out on the way. */
+export function coverRule(space: Space, index: OverlapIndex, measure: Measure, rule: number, budget: Budget): Coverage | null {
+  let reaching: Box | null = null;
+  const found = new Map<number, { part: Box; volume: number }>();
+  const end = partitionRegion(
+    space,
+    space.ruleBoxes[rule] ?? [],
+    index.higher(rule),
+    {
+      taken(part, s) {
+        const d = found.get(s);
+        if (d) d.volume += measureBox(measure, part);
+        else found.set(s, { part, volume: measureBox(measure, part) });
+        return true;
+      },
+      untaken(piece) {
+        reaching = piece;
+        return false;
+      },
+    },
+    budget,
+  );
+  if (end === 'budget') return null;
+  if (reaching) return { reaching, deciders: [] };
+  const deciders = [...found].sort((a, b) => a[0] - b[0]).map(([s, d]) => ({ rule: s, part: d.part, volume: d.volume }));
+  return { reaching: null, deciders };
+}
+
+/** Whether the union of these rules' spaces covers the region. */
+function coversRegion(space: Space, region: Region, rules: readonly number[], budget: Budget): boolean | null {
+  const end = partitionRegion(space, region, rules, { taken: () => true, untaken: () => false }, budget);
+  return end === 'budget' ? null : end === 'done';
+}
+
+/** Above this many deciders the cover is quoted whole rather than minimised (the cost is quadratic). */
+const MINIMISE_AT_MOST = 24;
+
+/**
+ * A small set of deciders whose union still covers the rule: every decider is tried for
+ * removal, those taking the fewest packets first, and dropped when the rest still cover.
+ * Returns rule indices ascending (the deciders themselves when over budget or too many).
+ */
+export function minimalCover(space: Space, rule: number, deciders: readonly Decider[], budget: Budget): number[] {
+  let kept = deciders.map((d) => d.rule);
+  if (kept.length <= 1 || kept.length > MINIMISE_AT_MOST) return kept;
+  const region = space.ruleBoxes[rule] ?? [];
+  const order = [...deciders].sort((a, b) => a.volume - b.volume || a.rule - b.rule);
+  for (const d of order) {
+    const without = kept.filter((r) => r !== d.rule);
+    const covers = coversRegion(space, region, without, budget);
+    if (covers === null) return kept;
+    if (covers) kept = without;
+  }
+  return kept;
+}

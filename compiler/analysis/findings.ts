@@ -1,0 +1,98 @@
+// Rule analysis, the per-rule findings of one direction. Definitions (verdict = action and log;
+// E = the rule's effective region, the packets it decides; a decider of R = a higher rule that
+// decides some packet of R):
+// - E empty: R is `shadowed` when some decider has another action, else `redundant`; related:
+//   a small set of deciders that covers R (with at least one of another action when shadowed).
+// - E non-empty: R is `redundant` when, without R, every packet of E would get R's verdict from
+//   the lower rules or the default; related: those lower rules (and the default, flagged).
+// - Otherwise, each decider S of another action gives R a `generalization` when R contains S,
+//   else a `conflict` (then S is not inside R, and R is not inside S as E is non-empty). A rule
+//   gets at most one finding of each; the witness is a packet of R that the first such S decides.
+// A shadowed or redundant rule gets no conflict or generalization finding: removing it is the
+// advice, and its overlaps do not matter once it is gone.
+import type { Budget } from './budget.ts';
+import { coverRule, minimalCover, type Measure } from './coverage.ts';
+import type { OverlapIndex } from './overlap-index.ts';
+import { findUntaken } from './partition.ts';
+import { checkLowerRules } from './redundant.ts';
+import { pointOf, regionIntersect, ruleRegionSubset, type Box, type Space } from './space.ts';
+import type { DirectionIr, RuleIr } from '../ir.ts';
+import type { Packet } from '../packet.ts';
+
+export type FindingCategory = 'shadowed' | 'redundant' | 'conflict' | 'generalization';
+
+export interface RuleFinding {
+  readonly category: FindingCategory;
+  readonly rule: RuleIr;
+  /** The rules involved (see the definitions above), ascending priority, not capped. */
+  readonly related: readonly RuleIr[];
+  /** For `redundant`: some packets of the rule would fall to the default, which agrees. */
+  readonly viaDefault: boolean;
+  /** A packet proving it (shadowed, conflict, generalization), or null. */
+  readonly witness: Packet | null;
+}
+
+export interface DirectionContext {
+  readonly direction: DirectionIr;
+  readonly space: Space;
+  readonly index: OverlapIndex;
+  readonly measure: Measure;
+  /** Per rule analysed so far: a piece of what it decides, or null when it decides nothing. */
+  readonly reaching: (Box | null | undefined)[];
+}
+
+/** The findings of one rule (direction order), or null when the budget ran out. */
+export function findRuleFindings(ctx: DirectionContext, rule: number, budget: Budget): RuleFinding[] | null {
+  const { direction, space, index, measure } = ctx;
+  const rules = direction.rules;
+  const me = rules[rule] as RuleIr;
+  const coverage = coverRule(space, index, measure, rule, budget);
+  if (coverage === null) return null;
+  ctx.reaching[rule] = coverage.reaching;
+  const ruleAt = (i: number) => rules[i] as RuleIr;
+  const make = (category: FindingCategory, related: readonly number[], witness: Box | undefined, viaDefault = false): RuleFinding => ({
+    category,
+    rule: me,
+    related: related.map(ruleAt),
+    viaDefault,
+    witness: witness ? pointOf(space, witness) : null,
+  });
+
+  if (coverage.reaching === null) {
+    const otherAction = coverage.deciders.filter((d) => ruleAt(d.rule).action !== me.action);
+    const cover = minimalCover(space, rule, coverage.deciders, budget);
+    if (budget.exhausted) return null;
+    const first = otherAction[0];
+    if (!first) return [make('redundant', cover, undefined)];
+    const related = cover.some((r) => ruleAt(r).action !== me.action) ? cover : [...cover, first.rule].sort((a, b) => a - b);
+    return [make('shadowed', related, first.part)];
+  }
+
+  const lower = checkLowerRules(space, index, rules, direction.defaultAction, rule, budget);
+  if (lower === null) return null;
+  if (lower.redundant) return [make('redundant', lower.lower, undefined, lower.reachesDefault)];
+
+  const inside: { rule: number; piece: Box }[] = [];
+  const crossing: { rule: number; piece: Box }[] = [];
+  const mine = space.ruleBoxes[rule] ?? [];
+  for (const s of index.higher(rule)) {
+    if (ruleAt(s).action === me.action) continue;
+    const reachingS = ctx.reaching[s];
+    // A rule that decides nothing decides nothing of this one either.
+    if (reachingS === null) continue;
+    const theirs = space.ruleBoxes[s] ?? [];
+    const contained = ruleRegionSubset(theirs, mine);
+    let piece: Box | null | undefined;
+    if (contained && reachingS !== undefined) piece = reachingS;
+    else {
+      const overlap = regionIntersect(theirs, mine);
+      piece = findUntaken(space, overlap, index.higherMeeting(s, overlap), budget);
+      if (piece === undefined) return null;
+    }
+    if (piece) (contained ? inside : crossing).push({ rule: s, piece });
+  }
+  const out: RuleFinding[] = [];
+  if (crossing[0]) out.push(make('conflict', crossing.map((d) => d.rule), crossing[0].piece));
+  if (inside[0]) out.push(make('generalization', inside.map((d) => d.rule), inside[0].piece));
+  return out;
+}

@@ -1,0 +1,145 @@
+// Rule analysis, the first-match walk: splits a region among a priority-ordered list of rules,
+// as evaluation would. Depth first: a piece takes the first rule of its list that meets it, and
+// what is left of the piece goes on with only the later rules that still meet it, so small
+// pieces soon carry short lists (a flat "subtract each rule from every piece" costs the number
+// of pieces times the number of rules, which explodes on wide rules low in large policies).
+// A piece that still meets many rules is first cut in two at the median of their boundaries
+// (as decision-tree classifiers such as HyperSplit do), so lists shrink geometrically; any
+// split is exact, since each piece is walked against every rule that meets it.
+import type { Budget } from './budget.ts';
+import { boxIntersect, boxIntersects, boxSubset, boxSubtract, setIntersect, DIM_COUNT, type Box, type IntSet, type Region, type Space } from './space.ts';
+
+export interface PartitionVisitor {
+  /**
+   * Called as a piece comes up with the rules that meet it (ascending): `walk` goes on,
+   * `skip` drops the piece (the visitor dealt with it), `stop` ends the walk. Optional.
+   */
+  enter?(piece: Box, rules: readonly number[]): 'walk' | 'skip' | 'stop';
+  /** `rule` takes `part` (a non-empty piece) first; return false to stop the walk. */
+  taken(part: Box, rule: number): boolean;
+  /** No rule of the list takes `piece`; return false to stop the walk. */
+  untaken(piece: Box): boolean;
+}
+
+/** How the walk ended. */
+export type PartitionEnd = 'done' | 'stopped' | 'budget';
+
+function ruleBoxOfKind(space: Space, rule: number, kind: number): Box | undefined {
+  for (const b of space.ruleBoxes[rule] ?? []) if (b.kind === kind) return b;
+  return undefined;
+}
+
+function meeting(space: Space, piece: Box, rules: readonly number[], from: number): number[] {
+  const out: number[] = [];
+  for (let i = from; i < rules.length; i++) {
+    const r = rules[i] as number;
+    const b = ruleBoxOfKind(space, r, piece.kind);
+    if (b && boxIntersects(piece, b)) out.push(r);
+  }
+  return out;
+}
+
+/** Pieces meeting more rules than this are split before a rule takes its part. */
+const SPLIT_ABOVE = 16;
+/** At most this many rules are sampled to place a split. */
+const SPLIT_SAMPLE = 64;
+
+/**
+ * Cuts a piece in two along the dimension where the rules meeting it have the most boundaries
+ * inside it, at their median; null when no rule has a boundary inside the piece.
+ */
+function splitPiece(space: Space, piece: Box, rules: readonly number[]): [Box, Box] | null {
+  const step = Math.max(1, Math.floor(rules.length / SPLIT_SAMPLE));
+  let bestDim = -1;
+  let bestCut = 0;
+  let bestCount = 0;
+  for (let d = 0; d < DIM_COUNT; d++) {
+    const own = piece.dims[d] as IntSet;
+    const lo = own[0] as number;
+    const hi = own[own.length - 1] as number;
+    if (lo === hi) continue;
+    const cuts: number[] = [];
+    for (let i = 0; i < rules.length; i += step) {
+      const set = (ruleBoxOfKind(space, rules[i] as number, piece.kind) as Box).dims[d] as IntSet;
+      for (let j = 0; j < set.length; j += 2) {
+        const a = set[j] as number;
+        const z = (set[j + 1] as number) + 1;
+        if (a > lo && a <= hi) cuts.push(a);
+        if (z > lo && z <= hi) cuts.push(z);
+      }
+    }
+    if (cuts.length > bestCount) {
+      cuts.sort((x, y) => x - y);
+      bestCount = cuts.length;
+      bestDim = d;
+      bestCut = cuts[cuts.length >> 1] as number;
+    }
+  }
+  if (bestDim < 0) return null;
+  const own = piece.dims[bestDim] as IntSet;
+  const left = setIntersect(own, [own[0] as number, bestCut - 1]);
+  const right = setIntersect(own, [bestCut, own[own.length - 1] as number]);
+  const with_ = (set: IntSet): Box => ({ kind: piece.kind, dims: piece.dims.map((x, d) => (d === bestDim ? set : x)) });
+  return [with_(left), with_(right)];
+}
+
+/** Walks `region` against `rules` (ascending priority), calling the visitor per piece. */
+export function partitionRegion(space: Space, region: Region, rules: readonly number[], visitor: PartitionVisitor, budget: Budget): PartitionEnd {
+  const stack: { box: Box; rules: number[] }[] = [];
+  for (let i = region.length - 1; i >= 0; i--) {
+    const box = region[i] as Box;
+    stack.push({ box, rules: meeting(space, box, rules, 0) });
+  }
+  while (stack.length > 0) {
+    const frame = stack.pop() as { box: Box; rules: number[] };
+    if (visitor.enter) {
+      const what = visitor.enter(frame.box, frame.rules);
+      if (what === 'stop') return 'stopped';
+      if (what === 'skip') continue;
+    }
+    const first = frame.rules[0];
+    if (first === undefined) {
+      if (!visitor.untaken(frame.box)) return 'stopped';
+      continue;
+    }
+    const b = ruleBoxOfKind(space, first, frame.box.kind) as Box;
+    if (budget.spend()) return 'budget';
+    const halves = frame.rules.length > SPLIT_ABOVE && !boxSubset(frame.box, b) ? splitPiece(space, frame.box, frame.rules) : null;
+    if (halves) {
+      for (const half of halves) stack.push({ box: half, rules: meeting(space, half, frame.rules, 0) });
+      continue;
+    }
+    const part = boxIntersect(frame.box, b);
+    if (part && !visitor.taken(part, first)) return 'stopped';
+    const pieces: Box[] = [];
+    boxSubtract(frame.box, b, pieces);
+    // Pushed in reverse so pieces are visited in the order boxSubtract made them.
+    for (let i = pieces.length - 1; i >= 0; i--) {
+      const piece = pieces[i] as Box;
+      stack.push({ box: piece, rules: meeting(space, piece, frame.rules, 1) });
+    }
+  }
+  return 'done';
+}
+
+/**
+ * A piece of the region that none of the rules takes, or null when their union covers it
+ * (undefined when the budget ran out).
+ */
+export function findUntaken(space: Space, region: Region, rules: readonly number[], budget: Budget): Box | null | undefined {
+  let found: Box | null = null;
+  const end = partitionRegion(
+    space,
+    region,
+    rules,
+    {
+      taken: () => true,
+      untaken(piece) {
+        found = piece;
+        return false;
+      },
+    },
+    budget,
+  );
+  return end === 'budget' ? undefined : found;
+}

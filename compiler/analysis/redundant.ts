@@ -1,0 +1,75 @@
+// Rule analysis, redundancy by what follows: would the packets a rule decides get the same
+// verdict without it? Walks the rule's space against every other rule that meets it, in order
+// (partition.ts), as evaluation without the rule would: parts that higher rules take do not
+// matter; a lower rule taking a part with another verdict ends the walk (not redundant); what
+// no rule takes falls to the default, which must then agree. A piece that no lower rule meets
+// is only asked whether it reaches the default, so a wide rule near the end (deny everything
+// above a default deny) costs one probe, not a walk of everything above it.
+import type { Budget } from './budget.ts';
+import type { OverlapIndex } from './overlap-index.ts';
+import { findUntaken, partitionRegion } from './partition.ts';
+import type { Space } from './space.ts';
+import type { RuleIr, Verdict } from '../ir.ts';
+
+export interface LowerVerdict {
+  readonly redundant: boolean;
+  /** When redundant: the lower rules that take part of the region (same verdict), ascending. */
+  readonly lower: number[];
+  /** When redundant: some packets fall through to the default (which agrees). */
+  readonly reachesDefault: boolean;
+}
+
+export function sameVerdict(a: RuleIr, b: RuleIr): boolean {
+  return a.action === b.action && a.log === b.log;
+}
+
+/** The answer for a rule that decides some packet, or null when over budget. */
+export function checkLowerRules(
+  space: Space,
+  index: OverlapIndex,
+  rules: readonly RuleIr[],
+  defaultAction: Verdict,
+  rule: number,
+  budget: Budget,
+): LowerVerdict | null {
+  const me = rules[rule] as RuleIr;
+  const defaultAgrees = !me.log && me.action === defaultAction;
+  const lower = new Set<number>();
+  let reachesDefault = false;
+  let overBudget = false;
+  const end = partitionRegion(
+    space,
+    space.ruleBoxes[rule] ?? [],
+    [...index.higher(rule), ...index.lower(rule)],
+    {
+      enter(piece, list) {
+        const last = list[list.length - 1];
+        if (last !== undefined && last > rule) return 'walk';
+        // Only higher rules meet this piece: its packets go to them or to the default.
+        if (defaultAgrees && reachesDefault) return 'skip';
+        const untaken = findUntaken(space, [piece], list, budget);
+        if (untaken === undefined) {
+          overBudget = true;
+          return 'stop';
+        }
+        if (untaken === null) return 'skip';
+        reachesDefault = true;
+        return defaultAgrees ? 'skip' : 'stop';
+      },
+      taken(_part, t) {
+        if (t < rule) return true;
+        if (!sameVerdict(me, rules[t] as RuleIr)) return false;
+        lower.add(t);
+        return true;
+      },
+      untaken() {
+        reachesDefault = true;
+        return defaultAgrees;
+      },
+    },
+    budget,
+  );
+  if (end === 'budget' || overBudget) return null;
+  if (end === 'stopped') return { redundant: false, lower: [], reachesDefault: false };
+  return { redundant: true, lower: [...lower].sort((a, b) => a - b), reachesDefault };
+}

@@ -1,0 +1,430 @@
+// Rule analysis, the packet space: turns a direction's rules into exact regions of packets and
+// gives the set algebra (intersect, subtract, contain) the passes run on.
+//
+// The space is not one product of header fields: a packet's fields depend on what it is. It is
+// a disjoint union of six packet kinds, each a product of five dimensions:
+//   kind          family  dim 0 protocol        dims 1, 2      dim 3        dim 4
+//   ports4/6      4 / 6   6, 17 or 132          src, dst addr  src port     dst port
+//   icmp4/6       4 / 6   (1 for v4, 58 for v6) src, dst addr  icmp type    icmp code
+//   bare4/6       4 / 6   any number 0-255      src, dst addr  (none)       (none)
+// `bare` packets carry no L4 fields: later fragments of any protocol, and every protocol that
+// has neither ports nor an ICMP header in its family (icmpv6 over IPv4 is bare). Unused
+// dimensions hold the single value 0. Every point of a kind is therefore a real packet, which
+// is what makes witnesses real. A rule (ir.ts, evaluate.ts) becomes at most one box per kind,
+// each dimension a set of values; the rule's match space is the union of its boxes.
+//
+// Coordinate compression: per kind and dimension, the ends of every rule's intervals cut the
+// domain into elementary intervals; a set is then a sorted list of index intervals over small
+// integers (`IntSet`), so the algebra stays exact with no bigint in the hot loops. `pointOf`
+// maps an index back to a real value for witnesses.
+import { familyMax, formatAddress, prefixTextsToRanges, type AddrRange, type Family } from '../cidr.ts';
+import type { RuleIr } from '../ir.ts';
+import type { Packet } from '../packet.ts';
+
+export const KIND_COUNT = 6;
+export const DIM_COUNT = 5;
+
+/** Kinds in index order: ports4, icmp4, bare4, ports6, icmp6, bare6. */
+export const KINDS = [
+  { name: 'ports4', family: 4, shape: 'ports' },
+  { name: 'icmp4', family: 4, shape: 'icmp' },
+  { name: 'bare4', family: 4, shape: 'bare' },
+  { name: 'ports6', family: 6, shape: 'ports' },
+  { name: 'icmp6', family: 6, shape: 'icmp' },
+  { name: 'bare6', family: 6, shape: 'bare' },
+] as const satisfies readonly { name: string; family: Family; shape: 'ports' | 'icmp' | 'bare' }[];
+
+/** Index intervals, flat: `[lo0, hi0, lo1, hi1, ...]`, inclusive, sorted, disjoint. */
+export type IntSet = readonly number[];
+
+/** A product of five index sets within one kind; never empty when made by this module. */
+export interface Box {
+  readonly kind: number;
+  readonly dims: readonly IntSet[];
+}
+
+/** A set of packets as disjoint boxes. */
+export type Region = readonly Box[];
+
+/** The compressed space of one direction: per kind and dimension, the elementary intervals' starts. */
+export interface Space {
+  /** `cuts[kind][dim][i]` is the first value of elementary interval i. */
+  readonly cuts: readonly (readonly bigint[])[][];
+  /** `widths[kind][dim][i]`: how many values elementary interval i holds (as a float). */
+  readonly widths: readonly (readonly number[])[][];
+  /** Per rule (direction order): its boxes, at most one per kind. */
+  readonly ruleBoxes: readonly Region[];
+}
+
+const PORT_PROTOCOL_RANGES: readonly AddrRange[] = [
+  [6n, 6n],
+  [17n, 17n],
+  [132n, 132n],
+];
+
+/** The raw (uncompressed) box of a rule in one kind: five bigint interval lists, or null. */
+type RawBox = readonly (readonly AddrRange[])[];
+
+function fullRange(max: bigint): AddrRange[] {
+  return [[0n, max]];
+}
+
+const ZERO: AddrRange[] = [[0n, 0n]];
+
+/** The protocol numbers of a rule as ranges (null: all). */
+function protocolRanges(protocols: readonly number[] | null): AddrRange[] {
+  if (protocols === null) return fullRange(255n);
+  return protocols.map((p): AddrRange => [BigInt(p), BigInt(p)]);
+}
+
+function intersectRaw(a: readonly AddrRange[], b: readonly AddrRange[]): AddrRange[] {
+  const out: AddrRange[] = [];
+  for (const [alo, ahi] of a) {
+    for (const [blo, bhi] of b) {
+      const lo = alo > blo ? alo : blo;
+      const hi = ahi < bhi ? ahi : bhi;
+      if (lo <= hi) out.push([lo, hi]);
+    }
+  }
+  return out.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+}
+
+function portRanges(ports: RuleIr['srcPorts']): AddrRange[] {
+  if (ports === null) return fullRange(65535n);
+  return ports.map(([lo, hi]): AddrRange => [BigInt(lo), BigInt(hi)]);
+}
+
+/**
+ * The rule's raw box in each kind, following evaluate.ts exactly: the family needs both
+ * addresses; protocol 1 matches only IPv4 and 58 only IPv6 (when the rule lists protocols);
+ * a port constraint needs a port-carrying packet, an icmp constraint an ICMP header.
+ */
+function spaceRawBoxes(rule: RuleIr): (RawBox | null)[] {
+  const out: (RawBox | null)[] = [];
+  for (const kind of KINDS) {
+    const family = kind.family;
+    const src = prefixTextsToRanges(family === 4 ? rule.src.v4 : rule.src.v6);
+    const dst = prefixTextsToRanges(family === 4 ? rule.dst.v4 : rule.dst.v6);
+    if (src.length === 0 || dst.length === 0) {
+      out.push(null);
+      continue;
+    }
+    const protocols = protocolRanges(rule.protocols);
+    const hasPortTest = rule.srcPorts !== null || rule.dstPorts !== null;
+    let box: RawBox | null = null;
+    if (kind.shape === 'ports') {
+      const p = intersectRaw(protocols, PORT_PROTOCOL_RANGES);
+      if (p.length > 0 && rule.icmp === null) box = [p, src, dst, portRanges(rule.srcPorts), portRanges(rule.dstPorts)];
+    } else if (kind.shape === 'icmp') {
+      const icmpProto = family === 4 ? 1 : 58;
+      const listed = rule.protocols === null || rule.protocols.includes(icmpProto);
+      if (listed && !hasPortTest) {
+        if (rule.icmp === null) box = [ZERO, src, dst, fullRange(255n), fullRange(255n)];
+        else {
+          const type = family === 4 ? rule.icmp.type4 : rule.icmp.type6;
+          const code = rule.icmp.code;
+          if (type !== null) box = [ZERO, src, dst, [[BigInt(type), BigInt(type)]], code === null ? fullRange(255n) : [[BigInt(code), BigInt(code)]]];
+        }
+      }
+    } else if (!hasPortTest && rule.icmp === null) {
+      // The other family's ICMP number is a plain protocol here, but a listed 1 or 58 only
+      // matches its own family (evaluate.ts), so a protocol list drops it.
+      const wrong = BigInt(family === 4 ? 58 : 1);
+      const p = rule.protocols === null ? protocols : protocols.filter(([lo]) => lo !== wrong);
+      if (p.length > 0) box = [p, src, dst, ZERO, ZERO];
+    }
+    out.push(box);
+  }
+  return out;
+}
+
+const DOMAIN_MAX: readonly ((family: Family) => bigint)[] = [() => 255n, (f) => familyMax(f), (f) => familyMax(f), () => 65535n, () => 65535n];
+
+function domainMax(kind: number, dim: number): bigint {
+  const k = KINDS[kind];
+  if (!k) throw new Error(`no kind ${kind}`);
+  if (dim === 0 && k.shape === 'icmp') return 0n;
+  if (dim >= 3 && k.shape === 'bare') return 0n;
+  if (dim >= 3 && k.shape === 'icmp') return 255n;
+  return (DOMAIN_MAX[dim] ?? (() => 0n))(k.family);
+}
+
+/** Builds the compressed space of a direction's rules (in direction order). */
+export function buildSpace(rules: readonly RuleIr[]): Space {
+  const raw = rules.map(spaceRawBoxes);
+  const cuts: bigint[][][] = [];
+  const widths: number[][][] = [];
+  const indexOf: Map<bigint, number>[][] = [];
+  for (let k = 0; k < KIND_COUNT; k++) {
+    cuts.push([]);
+    widths.push([]);
+    indexOf.push([]);
+    for (let d = 0; d < DIM_COUNT; d++) {
+      const max = domainMax(k, d);
+      const points = new Set<bigint>([0n, max + 1n]);
+      for (const boxes of raw) {
+        const box = boxes[k];
+        if (!box) continue;
+        for (const [lo, hi] of box[d] ?? []) {
+          points.add(lo);
+          points.add(hi + 1n);
+        }
+      }
+      const sorted = [...points].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const map = new Map<bigint, number>();
+      sorted.forEach((v, i) => map.set(v, i));
+      // The last point is the end of the domain, not the start of an interval.
+      const starts = sorted.slice(0, -1);
+      cuts[k]?.push(starts);
+      widths[k]?.push(starts.map((v, i) => Number((sorted[i + 1] ?? v) - v)));
+      indexOf[k]?.push(map);
+    }
+  }
+  const ruleBoxes = raw.map((boxes) => {
+    const region: Box[] = [];
+    boxes.forEach((box, k) => {
+      if (!box) return;
+      const dims = box.map((ranges, d) => {
+        const map = indexOf[k]?.[d];
+        const flat: number[] = [];
+        for (const [lo, hi] of mergeRaw(ranges)) {
+          const i = map?.get(lo);
+          const j = map?.get(hi + 1n);
+          if (i === undefined || j === undefined) throw new Error('interval end missing from the cuts');
+          flat.push(i, j - 1);
+        }
+        return flat;
+      });
+      region.push({ kind: k, dims });
+    });
+    return region;
+  });
+  return { cuts, widths, ruleBoxes };
+}
+
+function mergeRaw(ranges: readonly AddrRange[]): AddrRange[] {
+  const out: [bigint, bigint][] = [];
+  for (const [lo, hi] of [...ranges].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
+    const last = out[out.length - 1];
+    if (last && lo <= last[1] + 1n) {
+      if (hi > last[1]) last[1] = hi;
+    } else out.push([lo, hi]);
+  }
+  return out;
+}
+
+// ---- Index sets ----------------------------------------------------------------------------
+
+export function setIntersects(a: IntSet, b: IntSet): boolean {
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const ahi = a[i + 1] as number;
+    const bhi = b[j + 1] as number;
+    if ((a[i] as number) <= bhi && (b[j] as number) <= ahi) return true;
+    if (ahi < bhi) i += 2;
+    else j += 2;
+  }
+  return false;
+}
+
+export function setIntersect(a: IntSet, b: IntSet): number[] {
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const alo = a[i] as number;
+    const ahi = a[i + 1] as number;
+    const blo = b[j] as number;
+    const bhi = b[j + 1] as number;
+    const lo = alo > blo ? alo : blo;
+    const hi = ahi < bhi ? ahi : bhi;
+    if (lo <= hi) out.push(lo, hi);
+    if (ahi < bhi) i += 2;
+    else j += 2;
+  }
+  return out;
+}
+
+export function setSubtract(a: IntSet, b: IntSet): number[] {
+  const out: number[] = [];
+  let j = 0;
+  for (let i = 0; i < a.length; i += 2) {
+    let lo = a[i] as number;
+    const hi = a[i + 1] as number;
+    while (j < b.length && (b[j + 1] as number) < lo) j += 2;
+    let k = j;
+    while (lo <= hi) {
+      if (k >= b.length || (b[k] as number) > hi) {
+        out.push(lo, hi);
+        break;
+      }
+      const cutLo = b[k] as number;
+      if (cutLo > lo) out.push(lo, cutLo - 1);
+      lo = (b[k + 1] as number) + 1;
+      k += 2;
+    }
+  }
+  return out;
+}
+
+/** a ⊆ b. */
+export function setSubset(a: IntSet, b: IntSet): boolean {
+  let j = 0;
+  for (let i = 0; i < a.length; i += 2) {
+    const lo = a[i] as number;
+    const hi = a[i + 1] as number;
+    while (j < b.length && (b[j + 1] as number) < lo) j += 2;
+    if (j >= b.length || (b[j] as number) > lo || (b[j + 1] as number) < hi) return false;
+  }
+  return true;
+}
+
+// ---- Boxes and regions --------------------------------------------------------------------
+
+export function boxIntersects(a: Box, b: Box): boolean {
+  if (a.kind !== b.kind) return false;
+  for (let d = 0; d < DIM_COUNT; d++) if (!setIntersects(a.dims[d] as IntSet, b.dims[d] as IntSet)) return false;
+  return true;
+}
+
+export function boxIntersect(a: Box, b: Box): Box | null {
+  if (a.kind !== b.kind) return null;
+  const dims: number[][] = [];
+  for (let d = 0; d < DIM_COUNT; d++) {
+    const s = setIntersect(a.dims[d] as IntSet, b.dims[d] as IntSet);
+    if (s.length === 0) return null;
+    dims.push(s);
+  }
+  return { kind: a.kind, dims };
+}
+
+export function boxSubset(a: Box, b: Box): boolean {
+  if (a.kind !== b.kind) return false;
+  for (let d = 0; d < DIM_COUNT; d++) if (!setSubset(a.dims[d] as IntSet, b.dims[d] as IntSet)) return false;
+  return true;
+}
+
+/**
+ * Pushes the pieces of a \ b onto `out` (disjoint boxes; none when b covers a). Piece d keeps
+ * a ∩ b on the dimensions before d, a \ b on d, and a on the rest: at most five pieces.
+ */
+export function boxSubtract(a: Box, b: Box, out: Box[]): void {
+  if (!boxIntersects(a, b)) {
+    out.push(a);
+    return;
+  }
+  const prefix: IntSet[] = [];
+  for (let d = 0; d < DIM_COUNT; d++) {
+    const ad = a.dims[d] as IntSet;
+    const bd = b.dims[d] as IntSet;
+    const rest = setSubtract(ad, bd);
+    if (rest.length > 0) {
+      const dims: IntSet[] = prefix.slice();
+      dims.push(rest);
+      for (let e = d + 1; e < DIM_COUNT; e++) dims.push(a.dims[e] as IntSet);
+      out.push({ kind: a.kind, dims });
+    }
+    prefix.push(setIntersect(ad, bd));
+  }
+}
+
+/** region \ boxes, where `boxes` is one rule's region (at most one box per kind). */
+export function regionSubtract(region: Region, boxes: Region): Box[] {
+  let current: Box[] = region.slice();
+  for (const b of boxes) {
+    const next: Box[] = [];
+    for (const a of current) boxSubtract(a, b, next);
+    current = next;
+  }
+  return current;
+}
+
+export function regionIntersects(region: Region, boxes: Region): boolean {
+  for (const a of region) for (const b of boxes) if (boxIntersects(a, b)) return true;
+  return false;
+}
+
+/** The first box of region ∩ boxes, or null. */
+export function regionFirstIntersection(region: Region, boxes: Region): Box | null {
+  for (const a of region) {
+    for (const b of boxes) {
+      const c = boxIntersect(a, b);
+      if (c) return c;
+    }
+  }
+  return null;
+}
+
+/** a ∩ b for two rules' regions (each at most one box per kind). */
+export function regionIntersect(a: Region, b: Region): Box[] {
+  const out: Box[] = [];
+  for (const x of a) {
+    for (const y of b) {
+      const c = boxIntersect(x, y);
+      if (c) out.push(c);
+    }
+  }
+  return out;
+}
+
+/** a ⊆ b for two rules' regions (each at most one box per kind). */
+export function ruleRegionSubset(a: Region, b: Region): boolean {
+  return a.every((x) => b.some((y) => boxSubset(x, y)));
+}
+
+/** The number of packets in a box, as a float (for ordering only). */
+export function boxVolume(space: Space, box: Box): number {
+  let v = 1;
+  for (let d = 0; d < DIM_COUNT; d++) {
+    const w = space.widths[box.kind]?.[d] ?? [];
+    const set = box.dims[d] as IntSet;
+    let n = 0;
+    for (let i = 0; i < set.length; i += 2) for (let x = set[i] as number; x <= (set[i + 1] as number); x++) n += w[x] ?? 0;
+    v *= n;
+  }
+  return v;
+}
+
+// ---- Points -------------------------------------------------------------------------------
+
+/** Protocols a witness prefers when the set allows them (a tcp fragment reads better than proto 0). */
+const PREFERRED_PROTOCOLS: readonly number[] = [6, 17, 1, 58, 132];
+
+function pickValue(space: Space, kind: number, dim: number, set: IntSet): bigint {
+  const cuts = space.cuts[kind]?.[dim] ?? [];
+  if (dim === 0) {
+    const family = KINDS[kind]?.family;
+    for (const p of PREFERRED_PROTOCOLS) {
+      if ((family === 4 && p === 58) || (family === 6 && p === 1)) continue;
+      for (let i = 0; i < set.length; i += 2) {
+        const lo = cuts[set[i] as number] ?? 0n;
+        const end = (cuts[(set[i + 1] as number) + 1] ?? domainMax(kind, dim) + 1n) - 1n;
+        if (BigInt(p) >= lo && BigInt(p) <= end) return BigInt(p);
+      }
+    }
+  }
+  const first = set[0] as number;
+  const lo = cuts[first] ?? 0n;
+  const end = (cuts[(set[1] as number) + 1] ?? domainMax(kind, dim) + 1n) - 1n;
+  // 0.0.0.0 and :: are real but read like mistakes; take the next address when the set has it.
+  if ((dim === 1 || dim === 2) && lo === 0n && end > 0n) return 1n;
+  return lo;
+}
+
+/** A real packet in the box. */
+export function pointOf(space: Space, box: Box): Packet {
+  const k = KINDS[box.kind];
+  if (!k) throw new Error(`no kind ${box.kind}`);
+  const v = (d: number) => pickValue(space, box.kind, d, box.dims[d] as IntSet);
+  const src = formatAddress(k.family, v(1));
+  const dst = formatAddress(k.family, v(2));
+  switch (k.shape) {
+    case 'ports':
+      return { proto: Number(v(0)), src, dst, srcPort: Number(v(3)), dstPort: Number(v(4)) };
+    case 'icmp':
+      return { proto: k.family === 4 ? 1 : 58, src, dst, icmpType: Number(v(3)), icmpCode: Number(v(4)) };
+    case 'bare':
+      return { proto: Number(v(0)), src, dst };
+  }
+}
