@@ -34,6 +34,15 @@ export function lower(resolved: ResolvedProgram, diagnostics: DiagnosticCollecto
   // Every declaration is lowered, used or not, so that its value errors are reported; in
   // dependency order, so a long chain of sets does not become deep recursion.
   for (const symbol of resolved.order) lowerer.lowerSymbol(symbol);
+  // A repeated declaration (SEG2003) has no symbol, but its value's own mistakes are still due.
+  for (const ast of resolved.asts) {
+    for (const d of ast.declarations) {
+      if ((d.kind !== 'SetDecl' && d.kind !== 'PortsDecl') || d.recovered || !d.value) continue;
+      if (resolved.symbols.get(d.name.name)?.decl === d) continue;
+      if (d.kind === 'SetDecl') lowerer.lowerAddr(d.value);
+      else lowerer.lowerPorts(d.value);
+    }
+  }
   const directions = DIRECTIONS.map((d) => lowerDirection(d, resolved.policies, lowerer, diagnostics));
   if (hasErrors(diagnostics.items)) return undefined;
 

@@ -351,6 +351,11 @@ describe('lower: one mistake, one diagnostic', () => {
     expect(c.diagnostics.map((d) => d.code)).toEqual(['SEG2001', 'SEG3003', 'SEG2005', 'SEG3003', 'SEG2002', 'SEG3005']);
   });
 
+  it('still checks the value of a repeated declaration', () => {
+    const c = compileText({ 'p.seg': 'set a = 10.0.0.0/8\nset a = { 10.0.0.1/8 }\nports a = 2-1\n' });
+    expect(c.diagnostics.map((d) => d.code)).toEqual(['SEG2003', 'SEG3003', 'SEG2003', 'SEG3006']);
+  });
+
   it('reports a cycle once and not again for the sets that use it', () => {
     const c = compileText({ 'p.seg': 'set a = a\nset b = a\nset c = { b, 10.0.0.0/8 }\n' + rules('1 allow tcp from c to b') });
     expect(c.diagnostics.map((d) => `${d.code} ${d.message}`)).toEqual(["SEG2005 'a' is defined in terms of itself (a -> a)"]);
