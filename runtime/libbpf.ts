@@ -73,6 +73,17 @@ export const BPF_TC_EGRESS = 1 << 1;
 export const BPF_TC_CUSTOM = 1 << 2;
 export const BPF_TC_F_REPLACE = 1 << 0;
 
+/**
+ * TCX attach points (`enum bpf_attach_type`, kernel 6.6+; newer than libbpf 1.1's headers):
+ * BPF links on an interface's ingress or egress, in front of clsact's filters.
+ */
+export const BPF_TCX_INGRESS = 46;
+export const BPF_TCX_EGRESS = 47;
+/** `enum bpf_link_type` of TCX links. */
+export const BPF_LINK_TYPE_TCX = 11;
+/** bpf_link_update flag: replace only if the link still runs `oldProgFd`. */
+export const BPF_F_REPLACE = 1 << 2;
+
 /** TC verdicts a classifier returns (linux/pkt_cls.h). */
 export const TC_ACT = { UNSPEC: -1, OK: 0, RECLASSIFY: 1, SHOT: 2, PIPE: 3, STOLEN: 4, QUEUED: 5, REPEAT: 6, REDIRECT: 7 } as const;
 
@@ -128,6 +139,8 @@ const TestRunOpts = koffi.struct({
   cpu: 'uint32_t',
   batch_size: 'uint32_t',
 });
+
+const LinkUpdateOpts = koffi.struct({ sz: 'size_t', flags: 'uint32_t', old_prog_fd: 'uint32_t' });
 
 const TcHook = koffi.struct({ sz: 'size_t', ifindex: 'int', attach_point: 'uint32_t', parent: 'uint32_t' });
 
@@ -240,6 +253,7 @@ export const STRUCT_LAYOUTS = {
   bpf_map_batch_opts: MapBatchOpts,
   bpf_obj_get_opts: ObjGetOpts,
   bpf_test_run_opts: TestRunOpts,
+  bpf_link_update_opts: LinkUpdateOpts,
   bpf_tc_hook: TcHook,
   bpf_tc_opts: TcOpts,
   __sk_buff: SkBuffStruct,
@@ -331,6 +345,16 @@ function declare(lib: LibraryHandle) {
     bpf_prog_get_next_id: f<(start: number, next: number[]) => number>('bpf_prog_get_next_id', 'int', ['uint32_t', koffi.out(koffi.pointer('uint32_t'))]),
     bpf_map_get_next_id: f<(start: number, next: number[]) => number>('bpf_map_get_next_id', 'int', ['uint32_t', koffi.out(koffi.pointer('uint32_t'))]),
     bpf_prog_test_run_opts: f<(fd: number, opts: bigint) => number>('bpf_prog_test_run_opts', 'int', ['int', 'void *']),
+
+    bpf_link_create: f<(progFd: number, target: number, attachType: number, opts: null) => number>('bpf_link_create', 'int', ['int', 'int', 'int', 'void *']),
+    bpf_link_update: f<(linkFd: number, progFd: number, opts: object) => number>('bpf_link_update', 'int', ['int', 'int', ptr(LinkUpdateOpts)]),
+    bpf_link_detach: f<(linkFd: number) => number>('bpf_link_detach', 'int', ['int']),
+    bpf_link_get_fd_by_id: f<(id: number) => number>('bpf_link_get_fd_by_id', 'int', ['uint32_t']),
+    bpf_prog_query: f<(target: number, attachType: number, queryFlags: number, attachFlags: number[], progIds: Uint32Array, count: number[]) => number>(
+      'bpf_prog_query',
+      'int',
+      ['int', 'int', 'uint32_t', koffi.out(koffi.pointer('uint32_t')), 'void *', koffi.inout(koffi.pointer('uint32_t'))],
+    ),
 
     bpf_tc_hook_create: f<(hook: object) => number>('bpf_tc_hook_create', 'int', [ptr(TcHook)]),
     bpf_tc_hook_destroy: f<(hook: object) => number>('bpf_tc_hook_destroy', 'int', [ptr(TcHook)]),
@@ -1107,6 +1131,61 @@ export function bpf_prog_test_run_opts(progFd: number, options: TestRunOptions):
     data: Buffer.from(new Uint8Array(dataOut.view.buffer, 0, outLength)),
     ctx: wantCtx ? readSkBuff(new DataView(ctxOut.view.buffer, 0, ctxSize)) : undefined,
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// BPF links.
+
+/**
+ * Attaches `progFd` through a BPF link (for TCX, `target` is the ifindex in this thread's
+ * network namespace); returns the link fd. The attachment lasts while the link fd is open or
+ * pinned.
+ */
+export function bpf_link_create(progFd: number, target: number, attachType: number): number {
+  return check('bpf_link_create', lib().libbpf.bpf_link_create(progFd, target, attachType, null), `target ${target}, attach type ${attachType}`);
+}
+
+/** Swaps the link's program in one step; with `oldProgFd`, only if that one still runs. */
+export function bpf_link_update(linkFd: number, newProgFd: number, options: { readonly oldProgFd?: number } = {}): void {
+  const opts = { sz: koffi.sizeof(LinkUpdateOpts), flags: options.oldProgFd === undefined ? 0 : BPF_F_REPLACE, old_prog_fd: options.oldProgFd ?? 0 };
+  check('bpf_link_update', lib().libbpf.bpf_link_update(linkFd, newProgFd, opts), `link fd ${linkFd}`);
+}
+
+/** Detaches the link's program now, whoever else holds the link. */
+export function bpf_link_detach(linkFd: number): void {
+  check('bpf_link_detach', lib().libbpf.bpf_link_detach(linkFd), `link fd ${linkFd}`);
+}
+
+export function bpf_link_get_fd_by_id(id: number): number {
+  return check('bpf_link_get_fd_by_id', lib().libbpf.bpf_link_get_fd_by_id(id), `id ${id}`);
+}
+
+export interface LinkInfo {
+  readonly type: number;
+  readonly id: number;
+  readonly progId: number;
+  /** For TCX links; `ifindex` is 0 once the link is detached. */
+  readonly tcx?: { readonly ifindex: number; readonly attachType: number };
+}
+
+/** libbpf 1.2's bpf_link_get_info_by_fd, over bpf_obj_get_info_by_fd. */
+export function bpf_link_get_info_by_fd(fd: number): LinkInfo {
+  // struct bpf_link_info: type, id, prog_id, then a union aligned to 8 (tcx: ifindex,
+  // attach_type). libbpf 1.1's headers predate the tcx member, so it is read by offset.
+  const buf = Buffer.alloc(128);
+  const len = [buf.length];
+  check('bpf_link_get_info_by_fd', lib().libbpf.bpf_obj_get_info_by_fd(fd, buf, len));
+  const type = buf.readUInt32LE(0);
+  const info = { type, id: buf.readUInt32LE(4), progId: buf.readUInt32LE(8) };
+  return type === BPF_LINK_TYPE_TCX ? { ...info, tcx: { ifindex: buf.readUInt32LE(16), attachType: buf.readUInt32LE(20) } } : info;
+}
+
+/** The ids of the programs attached at `target` for `attachType` (TCX: by ifindex), in order. */
+export function bpf_prog_query(target: number, attachType: number, maxPrograms = 64): number[] {
+  const ids = new Uint32Array(maxPrograms);
+  const count = [maxPrograms];
+  check('bpf_prog_query', lib().libbpf.bpf_prog_query(target, attachType, 0, [0], ids, count), `target ${target}, attach type ${attachType}`);
+  return Array.from(ids.subarray(0, Math.min(count[0] ?? 0, maxPrograms)));
 }
 
 // ---------------------------------------------------------------------------------------------

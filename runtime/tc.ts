@@ -1,12 +1,18 @@
-// Runtime: TC attachment of a classifier to an interface's clsact hook, by ifindex, through
-// libbpf's netlink helpers (libbpf.ts). Attaching over an existing filter at the same handle and
-// priority replaces its program atomically (the kernel swaps the pointer under RTNL): no packet
-// passes the hook unclassified during a redeploy.
+// Runtime: TC attachment of a classifier to an interface, by ifindex, two ways. clsact filters
+// through libbpf's netlink helpers: attaching over an existing filter at the same handle and
+// priority replaces its program atomically (the kernel swaps the pointer under RTNL), so no
+// packet passes the hook unclassified during a redeploy. And TCX links (kernel 6.6+), whose
+// program bpf_link_update swaps in one step, and which last while their link is pinned.
 import {
+  BPF_TCX_EGRESS,
+  BPF_TCX_INGRESS,
   BPF_TC_EGRESS,
   BPF_TC_F_REPLACE,
   BPF_TC_INGRESS,
+  bpf_link_create,
+  bpf_link_update,
   bpf_prog_get_fd_by_id,
+  bpf_prog_query,
   bpf_prog_get_info_by_fd,
   bpf_tc_attach,
   bpf_tc_detach,
@@ -125,4 +131,29 @@ export function queryTcProgram(ifindex: number, direction: TcDirection, slot: Tc
   } finally {
     close(fd);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// TCX links.
+
+function tcxAttachType(direction: TcDirection): number {
+  return direction === 'ingress' ? BPF_TCX_INGRESS : BPF_TCX_EGRESS;
+}
+
+/**
+ * Attaches `progFd` to the interface through a TCX link (appended after the links already
+ * there); returns the link fd. Pin it (bpf_obj_pin) for the attachment to outlive the process.
+ */
+export function attachTcxLink(ifindex: number, direction: TcDirection, progFd: number): number {
+  return bpf_link_create(progFd, ifindex, tcxAttachType(direction));
+}
+
+/** Swaps the link's program in one step; with `expectedProgFd`, only if that one still runs. */
+export function updateTcxLink(linkFd: number, progFd: number, expectedProgFd?: number): void {
+  bpf_link_update(linkFd, progFd, expectedProgFd === undefined ? {} : { oldProgFd: expectedProgFd });
+}
+
+/** The ids of the programs attached through TCX to one direction, in running order. */
+export function queryTcx(ifindex: number, direction: TcDirection): number[] {
+  return bpf_prog_query(ifindex, tcxAttachType(direction));
 }

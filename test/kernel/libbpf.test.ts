@@ -11,11 +11,16 @@ import koffi from 'koffi';
 import {
   BPF_EXIST,
   BPF_F,
+  BPF_LINK_TYPE_TCX,
+  BPF_TCX_EGRESS,
   BPF_MAP_TYPE,
   BPF_NOEXIST,
   BPF_PROG_TYPE_SCHED_CLS,
   STRUCT_LAYOUTS,
   TC_ACT,
+  bpf_link_detach,
+  bpf_link_get_fd_by_id,
+  bpf_link_get_info_by_fd,
   bpf_map__fd,
   bpf_map__key_size,
   bpf_map__max_entries,
@@ -66,7 +71,20 @@ import {
   type BpfProgram,
 } from '../../runtime/libbpf.ts';
 import { BpfError } from '../../runtime/errors.ts';
-import { attachTc, detachTc, ensureClsact, interfaceIndex, queryTc, queryTcProgram, removeClsact, SEGC_TC_HANDLE, SEGC_TC_PRIORITY } from '../../runtime/tc.ts';
+import {
+  attachTc,
+  attachTcxLink,
+  detachTc,
+  ensureClsact,
+  interfaceIndex,
+  queryTc,
+  queryTcProgram,
+  queryTcx,
+  removeClsact,
+  SEGC_TC_HANDLE,
+  SEGC_TC_PRIORITY,
+  updateTcxLink,
+} from '../../runtime/tc.ts';
 import { BPFFS_ROOT, ensureBpffs, isBpffs, makePinDir, pinPath, removePinDir, unpin } from '../../runtime/bpffs.ts';
 import { buildArpFrame, buildFrame } from '../../runtime/packet-bytes.ts';
 import { isRoot, NetnsSandbox, run } from '../support/netns.ts';
@@ -518,6 +536,42 @@ describe.skipIf(!isRoot())('libbpf bindings in the kernel', () => {
       expect(await sandbox.within(nsA, () => removeClsact(ifindex))).toBe(true);
       expect(await sandbox.within(nsA, () => queryTc(ifindex, 'ingress'))).toBeUndefined();
       expect(await sandbox.within(nsA, () => removeClsact(ifindex))).toBe(false);
+    });
+
+    it('attaches through a pinned TCX link that outlives its fd, and swaps its program in one step', async () => {
+      const replacement = loadFixture();
+      const replacementFd = bpf_program__fd(bpf_object__find_program_by_name(replacement, 'fx_classify'));
+      const [firstId, secondId] = [progFd, replacementFd].map((fd) => bpf_prog_get_info_by_fd(fd).id);
+      const ifindex = await sandbox.within(nsA, () => interfaceIndex(ifA));
+      const linkPin = pinPath(pinDir, 'tcx_egress');
+      makePinDir(pinDir);
+
+      const linkFd = await sandbox.within(nsA, () => attachTcxLink(ifindex, 'egress', progFd));
+      bpf_obj_pin(linkFd, linkPin);
+      const info = bpf_link_get_info_by_fd(linkFd);
+      expect(info).toMatchObject({ type: BPF_LINK_TYPE_TCX, progId: firstId, tcx: { ifindex, attachType: BPF_TCX_EGRESS } });
+      close(linkFd);
+      expect(await sandbox.within(nsA, () => queryTcx(ifindex, 'egress'))).toEqual([firstId]);
+      expect(await sandbox.within(nsA, () => queryTcx(ifindex, 'ingress'))).toEqual([]);
+
+      bpf_map_update_elem(lpmFd, lpmKey('10.213.0.2', 32), u32(TC_ACT.SHOT));
+      expect(reachable('10.213.0.2')).toBe(false);
+
+      // Through the pin: a guarded update refuses when the expected program is not running.
+      const pinned = bpf_obj_get(linkPin);
+      fds.push(pinned);
+      expect(() => updateTcxLink(pinned, replacementFd, replacementFd)).toThrow(expect.objectContaining({ operation: 'bpf_link_update', code: 'EPERM' }));
+      updateTcxLink(pinned, replacementFd, progFd);
+      expect(await sandbox.within(nsA, () => queryTcx(ifindex, 'egress'))).toEqual([secondId]);
+      expect(bpf_link_get_info_by_fd(bpf_link_get_fd_by_id(info.id))).toMatchObject({ id: info.id, progId: secondId });
+      expect(reachable('10.213.0.2')).toBe(true);
+      bpf_map_delete_elem(lpmFd, lpmKey('10.213.0.2', 32));
+
+      bpf_link_detach(pinned);
+      expect(await sandbox.within(nsA, () => queryTcx(ifindex, 'egress'))).toEqual([]);
+      // A detached TCX link keeps its program but no longer names an interface.
+      expect(bpf_link_get_info_by_fd(pinned).tcx?.ifindex).toBe(0);
+      expect(unpin(linkPin)).toBe(true);
     });
 
     it('reports an unknown interface as ENODEV', async () => {
