@@ -120,6 +120,7 @@ enum seg_state {
 
 /* seg_config.flags */
 #define SEG_CFG_CLASSIFY_ND (1u << 0)	/* classify ICMPv6 133-137 like any packet */
+#define SEG_CFG_STATELESS (1u << 1)	/* no sessions: classify every packet (tests, benchmarks) */
 
 /* skb->cb[] as the program leaves it (BPF_PROG_TEST_RUN reads it back from ctx_out). */
 #define SEG_CB_RULE 0		/* deciding rule id, or SEG_RULE_NONE */

@@ -13,6 +13,7 @@ export const SEG_MAX_EXT_HDRS = 8;
 export const SEG_RULE_NONE = 0xffffffff;
 export const SEG_PREFIX_SELECTOR_BITS = 32;
 export const SEG_CFG_CLASSIFY_ND = 1;
+export const SEG_CFG_STATELESS = 2;
 
 /** skb->cb[] indexes where the program leaves its decision. */
 export const SEG_CB = { rule: 0, reason: 1, verdict: 2 } as const;

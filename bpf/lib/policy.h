@@ -6,7 +6,7 @@
  *     them skip policy.
  *  3. IPv6 neighbour discovery (ICMPv6 133-137) passes unless SEG_CFG_CLASSIFY_ND is set.
  *  4. With no policy in the active slot, packets are dropped (SEG_REASON_NO_POLICY).
- *  5. A live session of the current generation passes (SEG_REASON_SESSION); RST ends it.
+ *  5. (Unless SEG_CFG_STATELESS.) A live session of the current generation passes (SEG_REASON_SESSION); RST ends it.
  *  6. A session of an older generation is classified again as its first packet, in its first
  *     direction: still allowed, it passes (SESSION_RECHECKED); denied, it is removed and the
  *     packet dropped (SESSION_REVOKED).
@@ -122,7 +122,7 @@ static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 	if (!meta || !meta->generation)
 		return seg_finish(skb, NULL, SEG_VERDICT_DENY, SEG_REASON_NO_POLICY, SEG_RULE_NONE);
 
-	has_session = seg_session_key_of(&pkt, &key, &src_is_a);
+	has_session = !(cfg->flags & SEG_CFG_STATELESS) && seg_session_key_of(&pkt, &key, &src_is_a);
 	if (has_session) {
 		now = bpf_ktime_get_ns();
 		s = bpf_map_lookup_elem(&seg_sessions, &key);

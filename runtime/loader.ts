@@ -1,0 +1,242 @@
+// Runtime: the data path loader. Opens and loads bpf/build/segc.bpf.o through libbpf.ts (state
+// maps sized first), installs an emitted policy into a slot (fresh inner maps, filled, then put
+// into the outer maps), switches the active slot with one config write, and runs packets
+// through the programs with BPF_PROG_TEST_RUN. Deploy (pinning, attaching) builds on this.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  BPF_MAP_TYPE,
+  BPF_F,
+  bpf_map__fd,
+  bpf_map__set_max_entries,
+  bpf_map_create,
+  bpf_map_lookup_elem,
+  bpf_map_update_batch,
+  bpf_map_update_elem,
+  bpf_object__close,
+  bpf_object__find_map_by_name,
+  bpf_object__find_program_by_name,
+  bpf_object__load,
+  bpf_object__open_file,
+  bpf_program__fd,
+  bpf_prog_test_run_opts,
+  close,
+  libbpf_num_possible_cpus,
+  type BpfObject,
+} from './libbpf.ts';
+import { BpfError } from './errors.ts';
+import { SEG_CB, SEG_CONFIG, SEG_COUNTER, SEG_POLICY_META, SEG_RULE_NONE, SEG_SLOTS, SegMap, SegStat, SegVerdict } from '../compiler/abi.ts';
+import type { MapImage, PolicyImage } from '../compiler/entries.ts';
+
+/** bpf/build/segc.bpf.o of this checkout (or of the installed package). */
+export const DEFAULT_OBJECT_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', 'bpf', 'build', 'segc.bpf.o');
+
+export interface LoadOptions {
+  readonly objectPath?: string;
+  /** Session table capacity (LRU). Default 65,536. */
+  readonly sessions?: number;
+  /** Rules per slot the rule-hit counters hold. Default 65,536. */
+  readonly rulesPerSlot?: number;
+}
+
+/** A loaded data path: program and map fds, valid until `closeDatapath`. */
+export interface Datapath {
+  readonly obj: BpfObject;
+  readonly programs: { readonly ingress: number; readonly egress: number; readonly parseOnly: number };
+  /** Map fds by `SegMap` name. */
+  readonly maps: Readonly<Record<string, number>>;
+  readonly rulesPerSlot: number;
+}
+
+export function loadDatapath(options: LoadOptions = {}): Datapath {
+  const path = options.objectPath ?? DEFAULT_OBJECT_PATH;
+  if (!existsSync(path)) throw new Error(`the data path object ${path} is missing; build it with 'make bpf'`);
+  const rulesPerSlot = options.rulesPerSlot ?? 65536;
+  const obj = bpf_object__open_file(path);
+  try {
+    bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, SegMap.sessions), options.sessions ?? 65536);
+    bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, SegMap.ruleHits), SEG_SLOTS * rulesPerSlot);
+    bpf_object__load(obj);
+    const maps: Record<string, number> = {};
+    for (const name of Object.values(SegMap)) maps[name] = bpf_map__fd(bpf_object__find_map_by_name(obj, name));
+    const prog = (name: string) => bpf_program__fd(bpf_object__find_program_by_name(obj, name));
+    return { obj, programs: { ingress: prog('seg_ingress'), egress: prog('seg_egress'), parseOnly: prog('seg_parse_only') }, maps, rulesPerSlot };
+  } catch (e) {
+    bpf_object__close(obj);
+    throw e;
+  }
+}
+
+export function closeDatapath(dp: Datapath): void {
+  bpf_object__close(dp.obj);
+}
+
+function mapFd(dp: Datapath, name: string): number {
+  const fd = dp.maps[name];
+  if (fd === undefined) throw new Error(`data path map ${name} missing`);
+  return fd;
+}
+
+function u32(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n, true);
+  return b;
+}
+
+const KIND_TYPE = { array: BPF_MAP_TYPE.ARRAY, lpm_trie: BPF_MAP_TYPE.LPM_TRIE, hash: BPF_MAP_TYPE.HASH } as const;
+
+/** Creates one inner map of `image`'s shape and writes every entry; returns its fd. */
+function loadInnerMap(image: MapImage): number {
+  const fd = bpf_map_create(KIND_TYPE[image.kind], image.name.replace('seg_slot_', 'seg_'), image.keySize, image.valueSize, image.maxEntries, {
+    mapFlags: image.flags,
+  });
+  try {
+    if (image.kind === 'array') {
+      const keys = new Uint8Array(image.maxEntries * 4);
+      const view = new DataView(keys.buffer);
+      for (let i = 0; i < image.maxEntries; i++) view.setUint32(i * 4, i, true);
+      writeEntries(fd, keys, image.values, image.maxEntries, 4, image.valueSize);
+    } else if (image.keys) {
+      writeEntries(fd, image.keys, image.values, image.count, image.keySize, image.valueSize);
+    }
+    return fd;
+  } catch (e) {
+    close(fd);
+    throw e;
+  }
+}
+
+// Batches where the map type has them (arrays, hashes); one call per entry otherwise (LPM
+// tries have no batch update).
+function writeEntries(fd: number, keys: Uint8Array, values: Uint8Array, count: number, keySize: number, valueSize: number): void {
+  if (count === 0) return;
+  try {
+    bpf_map_update_batch(fd, keys, values, count);
+    return;
+  } catch (e) {
+    if (!(e instanceof BpfError) || (e.errno !== 22 && e.errno !== 95 && e.errno !== 524)) throw e;
+  }
+  for (let i = 0; i < count; i++) {
+    bpf_map_update_elem(fd, keys.subarray(i * keySize, (i + 1) * keySize), values.subarray(i * valueSize, (i + 1) * valueSize));
+  }
+}
+
+export interface InstallOptions {
+  readonly slot: number;
+  /** The deploy generation (>= 1); sessions of other generations are classified again. */
+  readonly generation: bigint;
+}
+
+/**
+ * Fills `slot` with `image`: fresh inner maps, then the outer maps' slot entries, the slot's
+ * header last. The slot must not be the active one (the program would see a half-filled
+ * policy); `activateSlot` then switches to it.
+ */
+export function installPolicy(dp: Datapath, image: PolicyImage, options: InstallOptions): void {
+  if (image.ruleCount > dp.rulesPerSlot) throw new Error(`the policy has ${image.ruleCount} rules; this data path was loaded for ${dp.rulesPerSlot}`);
+  if (options.generation < 1n) throw new RangeError('generation must be at least 1');
+  const slotKey = u32(options.slot);
+  const created: number[] = [];
+  try {
+    for (const m of image.maps) {
+      const fd = loadInnerMap(m);
+      created.push(fd);
+      bpf_map_update_elem(mapFd(dp, m.name), slotKey, u32(fd));
+    }
+    const meta = image.meta.slice();
+    const mv = new DataView(meta.buffer);
+    mv.setBigUint64(SEG_POLICY_META.fields.generation?.offset ?? 0, options.generation, true);
+    mv.setUint32(SEG_POLICY_META.fields.rule_base?.offset ?? 8, options.slot * dp.rulesPerSlot, true);
+    const metaFd = bpf_map_create(BPF_MAP_TYPE.ARRAY, 'seg_meta', 4, SEG_POLICY_META.size, 1, { mapFlags: BPF_F.INNER_MAP });
+    created.push(metaFd);
+    bpf_map_update_elem(metaFd, u32(0), meta);
+    bpf_map_update_elem(mapFd(dp, SegMap.slotMeta), slotKey, u32(metaFd));
+  } finally {
+    // The outer maps hold their own references.
+    for (const fd of created) close(fd);
+  }
+}
+
+export interface DatapathConfig {
+  readonly activeSlot: number;
+  readonly flags: number;
+  /** Seconds per session state (enum seg_state); 0 = the built-in timeout. */
+  readonly timeouts: readonly number[];
+}
+
+export function readConfig(dp: Datapath): DatapathConfig {
+  const raw = bpf_map_lookup_elem(mapFd(dp, SegMap.config), u32(0), SEG_CONFIG.size);
+  if (!raw) throw new Error('seg_config has no entry');
+  const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const timeouts: number[] = [];
+  for (let i = 0; i < 8; i++) timeouts.push(v.getUint32(8 + 4 * i, true));
+  return { activeSlot: v.getUint32(0, true), flags: v.getUint32(4, true), timeouts };
+}
+
+/** Writes the whole config in one update (the program reads `active_slot` once per packet). */
+export function writeConfig(dp: Datapath, config: DatapathConfig): void {
+  const raw = new Uint8Array(SEG_CONFIG.size);
+  const v = new DataView(raw.buffer);
+  v.setUint32(0, config.activeSlot, true);
+  v.setUint32(4, config.flags, true);
+  config.timeouts.slice(0, 8).forEach((t, i) => v.setUint32(8 + 4 * i, t, true));
+  bpf_map_update_elem(mapFd(dp, SegMap.config), u32(0), raw);
+}
+
+/** Switches packets to the policy in `slot`: one write of the config. */
+export function activateSlot(dp: Datapath, slot: number): void {
+  writeConfig(dp, { ...readConfig(dp), activeSlot: slot });
+}
+
+/** The kernel's decision on one frame, from the return code and skb->cb[]. */
+export interface KernelDecision {
+  readonly verdict: 'allow' | 'deny';
+  readonly retval: number;
+  /** The deciding rule id (for a session: the rule that allowed it), or null. */
+  readonly rule: number | null;
+  readonly reason: number;
+  /** Average ns per run as the kernel measured it. */
+  readonly duration: number;
+}
+
+export type ProgramName = 'ingress' | 'egress' | 'parseOnly';
+
+/** Runs one frame through a program with BPF_PROG_TEST_RUN (`repeat` times). */
+export function runFrame(dp: Datapath, program: ProgramName, frame: Uint8Array, repeat = 1): KernelDecision {
+  const r = bpf_prog_test_run_opts(dp.programs[program], { data: frame, ctx: { cb: [0, 0, 0, 0, 0] }, ctxOut: true, repeat });
+  const cb = r.ctx?.cb ?? [];
+  const rule = (cb[SEG_CB.rule] ?? SEG_RULE_NONE) >>> 0;
+  const verdict = r.retval === 0 ? 'allow' : 'deny';
+  if (program !== 'parseOnly' && (cb[SEG_CB.verdict] === SegVerdict.SEG_VERDICT_ALLOW) !== (verdict === 'allow')) {
+    throw new Error(`the program returned ${r.retval} but left verdict ${cb[SEG_CB.verdict]} in cb[]`);
+  }
+  return { verdict, retval: r.retval, rule: rule === SEG_RULE_NONE ? null : rule, reason: cb[SEG_CB.reason] ?? -1, duration: r.duration };
+}
+
+/** Sums a per-CPU counter map entry over CPUs. */
+function readCounter(fd: number, index: number): { packets: bigint; bytes: bigint } {
+  const cpus = libbpf_num_possible_cpus();
+  const raw = bpf_map_lookup_elem(fd, u32(index), SEG_COUNTER.size * cpus);
+  let packets = 0n;
+  let bytes = 0n;
+  if (raw) {
+    const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    for (let c = 0; c < cpus; c++) {
+      packets += v.getBigUint64(c * SEG_COUNTER.size, true);
+      bytes += v.getBigUint64(c * SEG_COUNTER.size + 8, true);
+    }
+  }
+  return { packets, bytes };
+}
+
+/** Every seg_stats counter, by index (SegStat). */
+export function readStats(dp: Datapath): { packets: bigint; bytes: bigint }[] {
+  const fd = mapFd(dp, SegMap.stats);
+  return Array.from({ length: SegStat.SEG_STAT_COUNT }, (_, i) => readCounter(fd, i));
+}
+
+/** Hits of rule `rule` of the policy in `slot`. */
+export function readRuleHits(dp: Datapath, slot: number, rule: number): { packets: bigint; bytes: bigint } {
+  return readCounter(mapFd(dp, SegMap.ruleHits), slot * dp.rulesPerSlot + rule);
+}
