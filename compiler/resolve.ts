@@ -42,7 +42,8 @@ export interface DeclSymbol {
  *   declared again, as a set or as ports, has been reported (SEG2003);
  * - every name reference outside recovered nodes is in `references`: it maps to the symbol of
  *   the right kind, or to null when it is unknown or of the wrong kind (reported: SEG2001,
- *   SEG2002, SEG2006);
+ *   SEG2002, SEG2006; unknown names are not reported when a file could not be read, since it
+ *   may declare them);
  * - a symbol is `failed` when its value cannot be computed (recovered, cyclic (SEG2005), or
  *   depending on a failed name); no further diagnostic is due for it or for its users;
  * - `order` lists the symbols so that computing values in that order never recurses into
@@ -60,11 +61,11 @@ export interface ResolvedProgram {
 }
 
 export function resolve(input: ResolveInput): ResolvedProgram {
-  const { files, asts } = resolveFiles(input);
+  const { files, asts, complete } = resolveFiles(input);
   const symbols = resolveDeclarations(asts, input.diagnostics);
   const references = new Map<SetRef | PortsRef, DeclSymbol | null>();
   const dependencies: Dependencies = new Map();
-  const walker = createReferenceWalker(symbols, references, input.diagnostics);
+  const walker = createReferenceWalker(symbols, references, complete, input.diagnostics);
   for (const ast of asts) {
     for (const d of ast.declarations) {
       if (d.kind === 'SetDecl' || d.kind === 'PortsDecl') {
@@ -95,12 +96,14 @@ interface Dependency {
 
 // ---- Files and includes -----------------------------------------------------------------------
 
-function resolveFiles(input: ResolveInput): { files: SourceFile[]; asts: FileAst[] } {
+/** Loads every file; `complete` is false when some file could not be read (SEG4001 reported). */
+function resolveFiles(input: ResolveInput): { files: SourceFile[]; asts: FileAst[]; complete: boolean } {
   const { host, parseFile, diagnostics } = input;
   // Keyed by the normalised path, so `./a.seg` on the command line and `include "a.seg"` are one
   // file; the file keeps the first spelling it was reached by.
   const loaded = new Map<string, { file: SourceFile; ast: FileAst }>();
   const onStack: string[] = [];
+  let complete = true;
 
   const visit = (path: string, from: IncludeDecl | undefined): void => {
     const key = normalizePosixPath(path);
@@ -115,6 +118,7 @@ function resolveFiles(input: ResolveInput): { files: SourceFile[]; asts: FileAst
     if (text === undefined) {
       // A missing root file has no include to point at: the span is the empty start of it.
       diagnostics.add(Code.IncludeNotFound, from ? from.pathSpan : { file: path, start: 0, end: 0 }, { path });
+      complete = false;
       return;
     }
     const file = createSourceFile(path, text);
@@ -130,7 +134,7 @@ function resolveFiles(input: ResolveInput): { files: SourceFile[]; asts: FileAst
   // Roots in sorted order, so the same include cycle is reported whatever the command line order.
   for (const root of [...new Set(input.rootFiles)].sort(comparePaths)) visit(root, undefined);
   const entries = [...loaded.values()].sort((a, b) => comparePaths(a.file.path, b.file.path));
-  return { files: entries.map((e) => e.file), asts: entries.map((e) => e.ast) };
+  return { files: entries.map((e) => e.file), asts: entries.map((e) => e.ast), complete };
 }
 
 function comparePaths(a: string, b: string): number {
@@ -181,6 +185,7 @@ interface ReferenceWalker {
 function createReferenceWalker(
   symbols: ReadonlyMap<string, DeclSymbol>,
   references: Map<SetRef | PortsRef, DeclSymbol | null>,
+  complete: boolean,
   diagnostics: DiagnosticCollector,
 ): ReferenceWalker {
   // Candidates for "did you mean", per kind, sorted so that ties resolve the same way every run.
@@ -192,9 +197,11 @@ function createReferenceWalker(
     const symbol = symbols.get(ref.name);
     let target: DeclSymbol | null = null;
     if (!symbol) {
-      const names = (candidates[expected] ??= namesOf(expected));
-      const suggestion = suggestName(ref.name, names);
-      diagnostics.add(expected === 'set' ? Code.UnknownSet : Code.UnknownPorts, ref.span, suggestion === undefined ? { name: ref.name } : { name: ref.name, suggestion });
+      // A file that could not be read may declare the name: its SEG4001 is then the one mistake.
+      if (complete) {
+        const suggestion = suggestName(ref.name, (candidates[expected] ??= namesOf(expected)));
+        diagnostics.add(expected === 'set' ? Code.UnknownSet : Code.UnknownPorts, ref.span, suggestion === undefined ? { name: ref.name } : { name: ref.name, suggestion });
+      }
     } else if (symbol.kind !== expected) {
       diagnostics.add(
         Code.WrongKindOfName,

@@ -351,6 +351,11 @@ describe('lower: one mistake, one diagnostic', () => {
     expect(c.diagnostics.map((d) => d.code)).toEqual(['SEG2001', 'SEG3003', 'SEG2005', 'SEG3003', 'SEG2002', 'SEG3005']);
   });
 
+  it('reports a missing include, not the names it may have declared', () => {
+    const c = compileText({ 'p.seg': 'include "gone.seg"\nset a = { office, 10.0.0.1/8 }\n' + rules('1 allow tcp from a to any port web') });
+    expect(c.diagnostics.map((d) => d.code)).toEqual(['SEG4001', 'SEG3003']);
+  });
+
   it('still checks the value of a repeated declaration', () => {
     const c = compileText({ 'p.seg': 'set a = 10.0.0.0/8\nset a = { 10.0.0.1/8 }\nports a = 2-1\n' });
     expect(c.diagnostics.map((d) => d.code)).toEqual(['SEG2003', 'SEG3003', 'SEG2003', 'SEG3006']);
