@@ -1,0 +1,166 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import * as oniguruma from 'vscode-oniguruma';
+import * as textmate from 'vscode-textmate';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { renderCstDts, renderRailroad } from '../../compiler/grammar-artifacts.ts';
+import { parser } from '../../compiler/parser.ts';
+import { KEYWORDS } from '../../compiler/tokens.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const read = (path: string): string => readFileSync(root + path, 'utf8');
+
+describe('generated grammar artefacts', () => {
+  it('compiler/cst.d.ts is what the parser generates (run node scripts/gen-grammar.ts)', () => {
+    expect(read('compiler/cst.d.ts')).toBe(renderCstDts());
+  });
+
+  it('grammar/railroad.html is what the parser generates (run node scripts/gen-grammar.ts)', () => {
+    const html = read('grammar/railroad.html');
+    expect(html).toBe(renderRailroad());
+    for (const rule of Object.keys(parser.getGAstProductions())) expect(html).toContain(`"${rule}"`);
+  });
+});
+
+describe('grammar/segc.ebnf', () => {
+  const ebnf = read('grammar/segc.ebnf');
+  // Comments may mention words that are not part of the grammar.
+  const body = ebnf.replace(/\(\*[\s\S]*?\*\)/g, '');
+  const defined = [...body.matchAll(/^([A-Za-z_][A-Za-z0-9_]*)\s*=/gm)].map((m) => m[1]!);
+
+  it('defines exactly the parser rules, under the same names', () => {
+    const syntactic = defined.filter((name) => /^[a-z]/.test(name));
+    expect([...syntactic].sort()).toEqual(Object.keys(parser.getGAstProductions()).sort());
+  });
+
+  it('defines every production once, and every name it uses', () => {
+    expect(new Set(defined).size).toBe(defined.length);
+    const withoutStrings = body.replace(/"[^"]*"|'[^']*'|\?[^?]*\?/g, '');
+    const used = new Set([...withoutStrings.matchAll(/[A-Za-z_][A-Za-z0-9_]*/g)].map((m) => m[0]));
+    for (const name of used) expect(defined).toContain(name);
+  });
+
+  it('uses exactly the keywords of the spec', () => {
+    const words = new Set([...body.matchAll(/"([a-z][a-z0-9]*)"/g)].map((m) => m[1]!));
+    expect([...words].sort()).toEqual([...KEYWORDS].sort());
+  });
+});
+
+describe('grammar/segc.tmLanguage.json', () => {
+  const raw = read('grammar/segc.tmLanguage.json');
+  let grammar: textmate.IGrammar;
+
+  beforeAll(async () => {
+    const require = createRequire(import.meta.url);
+    const wasm = readFileSync(require.resolve('vscode-oniguruma/release/onig.wasm'));
+    await oniguruma.loadWASM(wasm.buffer.slice(wasm.byteOffset, wasm.byteOffset + wasm.byteLength) as ArrayBuffer);
+    const registry = new textmate.Registry({
+      onigLib: Promise.resolve({
+        createOnigScanner: (patterns: string[]) => new oniguruma.OnigScanner(patterns),
+        createOnigString: (text: string) => new oniguruma.OnigString(text),
+      }),
+      loadGrammar: async (scopeName) => (scopeName === 'source.seg' ? textmate.parseRawGrammar(raw, 'segc.tmLanguage.json') : null),
+    });
+    const loaded = await registry.loadGrammar('source.seg');
+    if (!loaded) throw new Error('source.seg did not load');
+    grammar = loaded;
+  });
+
+  /** The innermost scope of each token of each line, as `text => scope`. */
+  function scopes(text: string): string[] {
+    let state = textmate.INITIAL;
+    const out: string[] = [];
+    for (const line of text.split('\n')) {
+      const result = grammar.tokenizeLine(line, state);
+      for (const token of result.tokens) {
+        const piece = line.slice(token.startIndex, token.endIndex);
+        if (piece.trim() !== '') out.push(`${piece.trim()} => ${token.scopes.at(-1)}`);
+      }
+      state = result.ruleStack;
+    }
+    return out;
+  }
+
+  it('names the spec keywords, each once', () => {
+    const words = [...raw.matchAll(/\(([a-z0-9|]+)\)\(\?!/g)].flatMap((m) => m[1]!.split('|'));
+    expect([...words].sort()).toEqual([...KEYWORDS].sort());
+  });
+
+  it('scopes a declaration with its addresses', () => {
+    expect(scopes('set office = { 10.20.0.0/16, 2001:db8:20::/48, ::ffff:10.0.0.1 } # offices')).toEqual([
+      'set => storage.type.set.seg',
+      'office => entity.name.type.set.seg',
+      '= => keyword.operator.assignment.seg',
+      '{ => punctuation.section.braces.seg',
+      '10.20.0.0/16 => constant.numeric.address.ipv4.seg',
+      ', => punctuation.separator.comma.seg',
+      '2001:db8:20::/48 => constant.numeric.address.ipv6.seg',
+      ', => punctuation.separator.comma.seg',
+      '::ffff:10.0.0.1 => constant.numeric.address.ipv6.seg',
+      '} => punctuation.section.braces.seg',
+      '# => punctuation.definition.comment.seg',
+      'offices => comment.line.number-sign.seg',
+    ]);
+  });
+
+  it('scopes a rule: priority, name, action, protocol, sets, ports and description', () => {
+    expect(scopes('  100 fe80: deny log tcp from deny-all port 32768-60999 to fe80::1 port 22 "no \\"ssh\\""')).toEqual([
+      '100 => constant.numeric.priority.seg',
+      'fe80 => entity.name.function.rule.seg',
+      ': => punctuation.separator.rule-name.seg',
+      'deny => keyword.control.action.deny.seg',
+      'log => keyword.control.action.log.seg',
+      'tcp => support.type.protocol.seg',
+      'from => keyword.operator.from.seg',
+      'deny-all => variable.other.seg',
+      'port => keyword.operator.port.seg',
+      '32768-60999 => constant.numeric.range.seg',
+      'to => keyword.operator.to.seg',
+      'fe80::1 => constant.numeric.address.ipv6.seg',
+      'port => keyword.operator.port.seg',
+      '22 => constant.numeric.integer.seg',
+      '" => punctuation.definition.string.begin.seg',
+      'no => string.quoted.double.seg',
+      '\\" => constant.character.escape.seg',
+      'ssh => string.quoted.double.seg',
+      '\\" => constant.character.escape.seg',
+      '" => punctuation.definition.string.end.seg',
+    ]);
+  });
+
+  it('scopes a policy header, any4 against any, and the icmp clause', () => {
+    expect(scopes('policy ingress default allow {\n  500 allow icmp from any4 to any icmp 3/4\n}')).toEqual([
+      'policy => storage.type.policy.seg',
+      'ingress => keyword.other.direction.seg',
+      'default => keyword.other.default.seg',
+      'allow => keyword.control.action.allow.seg',
+      '{ => punctuation.section.braces.seg',
+      '500 => constant.numeric.priority.seg',
+      'allow => keyword.control.action.allow.seg',
+      'icmp => support.type.protocol.seg',
+      'from => keyword.operator.from.seg',
+      'any4 => constant.language.any4.seg',
+      'to => keyword.operator.to.seg',
+      'any => constant.language.any.seg',
+      'icmp => support.type.protocol.seg',
+      '3 => constant.numeric.integer.seg',
+      '/ => punctuation.separator.slash.seg',
+      '4 => constant.numeric.integer.seg',
+      '} => punctuation.section.braces.seg',
+    ]);
+  });
+
+  it('ends an unterminated string at the end of its line, and marks bad escapes', () => {
+    expect(scopes('include "a\\q\nset b = any')).toEqual([
+      'include => storage.type.include.seg',
+      '" => punctuation.definition.string.begin.seg',
+      'a => string.quoted.double.seg',
+      '\\q => invalid.illegal.escape.seg',
+      'set => storage.type.set.seg',
+      'b => entity.name.type.set.seg',
+      '= => keyword.operator.assignment.seg',
+      'any => constant.language.any.seg',
+    ]);
+  });
+});
