@@ -12,9 +12,10 @@
 //   allocated natively with koffi.alloc, never a JS buffer that the garbage collector may move.
 // - The library is opened on first use, so importing this module never fails.
 import koffi, { type LibraryHandle, type TypeObject } from 'koffi';
-
-type TypeSpec = Parameters<typeof koffi.sizeof>[0];
 import { BpfError } from './errors.ts';
+
+/** koffi's type specifier (a type name or object); its declaration file does not export it. */
+type TypeSpec = Parameters<typeof koffi.sizeof>[0];
 
 /** An opened `struct bpf_object *`; only valid until `bpf_object__close`. */
 export type BpfObject = bigint & { readonly __brand: 'bpf_object' };
