@@ -168,6 +168,22 @@ describe('determinism', () => {
     );
   });
 
+  it('gives identical diagnostics whatever the order of files, when the policy has mistakes', () => {
+    const broken = {
+      ...SPLIT,
+      'dup.seg': 'include "in-a.seg"\nset office = 10.0.0.0/8\npolicy ingress default allow {\n  100 web: deny udp from offce to any\n}\n',
+      'in-a.seg': SPLIT['in-a.seg'] + 'include "dup.seg"\n',
+    };
+    const reference = JSON.stringify(compile(Object.keys(broken).sort(), createMemoryHost(broken)).diagnostics);
+    expect(JSON.parse(reference).map((d: { code: string }) => d.code)).toEqual(['SEG2001', 'SEG3009', 'SEG2004', 'SEG4002', 'SEG3017', 'SEG2003']);
+    fc.assert(
+      fc.property(fc.shuffledSubarray(Object.keys(broken), { minLength: 6, maxLength: 6 }), (order) => {
+        expect(JSON.stringify(compile(order, createMemoryHost(broken)).diagnostics)).toBe(reference);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
   it('keeps the hash when only comments, layout and file boundaries change', () => {
     const split = compiled(SPLIT, Object.keys(SPLIT));
     const merged = Object.values(SPLIT).join('\n# merged into one file\n\n').replace(/ from /g, '   from ');
