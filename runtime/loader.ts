@@ -11,6 +11,8 @@ import {
   bpf_map__fd,
   bpf_map__set_max_entries,
   bpf_map_create,
+  bpf_map_delete_elem,
+  bpf_map_get_next_key,
   bpf_map_lookup_elem,
   bpf_map_update_batch,
   bpf_map_update_elem,
@@ -26,7 +28,19 @@ import {
   type BpfObject,
 } from './libbpf.ts';
 import { BpfError } from './errors.ts';
-import { SEG_CB, SEG_CONFIG, SEG_COUNTER, SEG_POLICY_META, SEG_RULE_NONE, SEG_SLOTS, SegMap, SegStat, SegVerdict } from '../compiler/abi.ts';
+import {
+  SEG_CB,
+  SEG_CONFIG,
+  SEG_COUNTER,
+  SEG_POLICY_META,
+  SEG_RULE_NONE,
+  SEG_SESSION,
+  SEG_SESSION_KEY,
+  SEG_SLOTS,
+  SegMap,
+  SegStat,
+  SegVerdict,
+} from '../compiler/abi.ts';
 import type { MapImage, PolicyImage } from '../compiler/entries.ts';
 
 /** bpf/build/segc.bpf.o of this checkout (or of the installed package). */
@@ -239,4 +253,75 @@ export function readStats(dp: Datapath): { packets: bigint; bytes: bigint }[] {
 /** Hits of rule `rule` of the policy in `slot`. */
 export function readRuleHits(dp: Datapath, slot: number, rule: number): { packets: bigint; bytes: bigint } {
   return readCounter(mapFd(dp, SegMap.ruleHits), slot * dp.rulesPerSlot + rule);
+}
+
+/** One session as the kernel holds it (struct seg_session_key + struct seg_session). */
+export interface SessionEntry {
+  readonly family: 4 | 6;
+  readonly proto: number;
+  /** Endpoint a is the lower of the two (address, then port). */
+  readonly addrA: Uint8Array;
+  readonly addrB: Uint8Array;
+  readonly portA: number;
+  readonly portB: number;
+  readonly lastSeenNs: bigint;
+  readonly generation: bigint;
+  readonly packets: bigint;
+  readonly bytes: bigint;
+  readonly rule: number | null;
+  readonly verdict: 'allow' | 'deny';
+  readonly direction: 'ingress' | 'egress';
+  /** enum seg_state (SegState). */
+  readonly state: number;
+  /** SESSION_FLAGS bits. */
+  readonly flags: number;
+  /** The raw key, for deleting the session. */
+  readonly key: Uint8Array;
+}
+
+/** Every session in the table (a snapshot; the table keeps changing). */
+export function readSessions(dp: Datapath): SessionEntry[] {
+  const fd = mapFd(dp, SegMap.sessions);
+  const out: SessionEntry[] = [];
+  let key: Uint8Array | undefined = bpf_map_get_next_key(fd, null, SEG_SESSION_KEY.size);
+  while (key) {
+    const value = bpf_map_lookup_elem(fd, key, SEG_SESSION.size);
+    if (value) out.push(decodeSession(key, value));
+    key = bpf_map_get_next_key(fd, key, SEG_SESSION_KEY.size);
+  }
+  return out;
+}
+
+function decodeSession(key: Uint8Array, value: Uint8Array): SessionEntry {
+  const k = new DataView(key.buffer, key.byteOffset, key.byteLength);
+  const v = new DataView(value.buffer, value.byteOffset, value.byteLength);
+  const family = key[37] === 0 ? 4 : 6;
+  const addrLength = family === 4 ? 4 : 16;
+  const rule = v.getUint32(32, true);
+  return {
+    family,
+    proto: key[36] ?? 0,
+    addrA: key.slice(0, addrLength),
+    addrB: key.slice(16, 16 + addrLength),
+    portA: k.getUint16(32, true),
+    portB: k.getUint16(34, true),
+    lastSeenNs: v.getBigUint64(0, true),
+    generation: v.getBigUint64(8, true),
+    packets: v.getBigUint64(16, true),
+    bytes: v.getBigUint64(24, true),
+    rule: rule === SEG_RULE_NONE ? null : rule,
+    verdict: value[36] === SegVerdict.SEG_VERDICT_ALLOW ? 'allow' : 'deny',
+    direction: value[37] === 0 ? 'ingress' : 'egress',
+    state: value[38] ?? 0,
+    flags: value[39] ?? 0,
+    key: key.slice(),
+  };
+}
+
+/** Removes every session; returns how many there were. */
+export function flushSessions(dp: Datapath): number {
+  const fd = mapFd(dp, SegMap.sessions);
+  let n = 0;
+  for (const s of readSessions(dp)) if (bpf_map_delete_elem(fd, s.key)) n++;
+  return n;
 }
