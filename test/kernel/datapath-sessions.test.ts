@@ -63,7 +63,8 @@ describe.skipIf(!KERNEL_AVAILABLE)('sessions in the kernel', () => {
     expect(send('ingress', back(80, 40000), { tcpFlags: 'ack' })).toMatchObject({ verdict: 'deny', reason: SegReason.SEG_REASON_DEFAULT });
     expect(send('ingress', back(443, 40001), { tcpFlags: 'syn-ack' })).toMatchObject({ verdict: 'allow', reason: SegReason.SEG_REASON_SESSION_RECHECKED });
     expect(send('ingress', back(443, 40001), { tcpFlags: 'ack' })).toMatchObject({ verdict: 'allow', reason: SegReason.SEG_REASON_SESSION });
-    expect(readSessions(dp).map((s) => [s.portA, s.generation])).toEqual([[443, installed.generation]]);
+    // Endpoint a is the lower address: the host.
+    expect(readSessions(dp).map((s) => [s.portA, s.portB, s.generation])).toEqual([[40001, 443, installed.generation]]);
   });
 
   it('ends a session on RST from either side', () => {
