@@ -60,6 +60,8 @@ interface LineError {
   readonly where?: string;
   readonly hint?: string;
   readonly related?: IToken;
+  /** A line that starts no statement (it may continue the line above). */
+  readonly stray?: boolean;
 }
 
 const ADDRESS_EXPECTED = "an address, 'any', a set name or '{'";
@@ -73,6 +75,9 @@ const RULE_EXPECTED = 'a rule (starting with its priority number)';
 /** The list rules, with what each holds. */
 const LIST_ITEMS: Readonly<Record<string, string>> = { addrList: 'an address', portList: 'a port', protoList: 'a protocol' };
 
+/** What the messages below need to know of the rule being parsed (set by the parser's actions). */
+const messageContext = { srcPortsParsed: false };
+
 /**
  * Exception messages name only what was expected (`an address, a set name or '{'`); `parse`
  * adds what was found and picks the code from it.
@@ -80,6 +85,7 @@ const LIST_ITEMS: Readonly<Record<string, string>> = { addrList: 'an address', p
 const errorMessageProvider: IParserErrorMessageProvider = {
   buildMismatchTokenMessage({ expected, previous, ruleName }) {
     if (expected === EOF) return DECLARATION_EXPECTED;
+    if (expected === To && ruleName === 'rule') return messageContext.srcPortsParsed ? "'to'" : "'port' or 'to'";
     if (expected === LCurly && ruleName === 'policyDecl') {
       // Every word of a policy header is optional to the grammar; say which one is missing.
       const prev = previous.tokenType;
@@ -222,11 +228,12 @@ export class SegParser extends CstParser {
     this.SUBRULE(this.protoExpr);
     this.CONSUME(From);
     this.SUBRULE(this.addrExpr, { LABEL: 'src' });
-    this.OPTION2(() => {
+    const srcPorts = this.OPTION2(() => {
       this.CONSUME(Port);
-      this.SUBRULE(this.portExpr, { LABEL: 'srcPorts' });
+      return this.SUBRULE(this.portExpr, { LABEL: 'srcPorts' });
     });
-    this.CONSUME(To, { ERR_MSG: "'port' or 'to'" });
+    this.ACTION(() => (messageContext.srcPortsParsed = srcPorts !== undefined));
+    this.CONSUME(To);
     this.SUBRULE2(this.addrExpr, { LABEL: 'dst' });
     this.OPTION3(() => {
       this.CONSUME2(Port);
@@ -382,6 +389,7 @@ export class SegParser extends CstParser {
       this.lineErrors.push({
         token: first,
         rank: 2,
+        stray: true,
         expected: isRule ? RULE_EXPECTED : DECLARATION_EXPECTED,
         missing: false,
         hint: isRule ? strayRuleHint(first) : strayDeclarationHint(first),
@@ -480,6 +488,7 @@ function describeFound(token: IToken): string {
 interface PendingError {
   readonly token: IToken;
   readonly rank: number;
+  readonly stray?: boolean;
   readonly expected: string;
   readonly missing: boolean;
   readonly where?: string;
@@ -537,10 +546,14 @@ function parseReport(file: SourceFile, tokens: readonly IToken[], pending: reado
     .map((p) => ({ p, span: tokenSpan(file, p.token) }))
     .sort((a, b) => a.span.start - b.span.start || a.p.rank - b.p.rank);
   const reportedLines = new Set<number>();
+  const cutShortLines = new Set<number>();
   for (const { p, span } of ordered) {
     const line = lineOf(span.start);
     if (reportedLines.has(line) || (lexicalStart.get(line) ?? Infinity) <= span.start) continue;
     reportedLines.add(line);
+    // A statement cut short at its line end, then a line that starts no statement: that line
+    // is the rest of the statement, and the one mistake already has its diagnostic.
+    if (p.stray === true && cutShortLines.has(line - 1)) continue;
     const related: RelatedInfo[] = p.related ? [{ span: tokenSpan(file, p.related), message: relatedMessage(p) }] : [];
     const hintText = p.hint ?? suggestKeyword(p.token, p.expected);
     const hint: Record<string, string> = hintText === undefined ? {} : { hint: hintText };
@@ -548,6 +561,7 @@ function parseReport(file: SourceFile, tokens: readonly IToken[], pending: reado
     if (p.missing && p.where !== undefined && type !== Name) {
       diagnostics.add(Code.MissingToken, span, { expected: p.expected, where: p.where, ...hint }, { related });
     } else if (type === Newline || type === EOF) {
+      cutShortLines.add(line);
       diagnostics.add(Code.UnexpectedEndOfLine, span, { expected: p.expected, ...hint }, { related });
     } else if (p.missing && type !== Name) {
       // A name where a word is missing is more likely a misspelling of that word (SEG1004).
