@@ -48,16 +48,13 @@ export function lower(resolved: ResolvedProgram, diagnostics: DiagnosticCollecto
 
   const [ingress, egress] = directions as [LoweredDirection, LoweredDirection];
   const rules: RuleIr[] = [];
-  const withIds = (dir: LoweredDirection): DirectionIr => ({
-    direction: dir.direction,
-    defaultAction: dir.defaultAction,
-    defaultSpan: dir.defaultSpan,
-    rules: dir.rules.map((r) => {
-      const rule: RuleIr = { id: rules.length, ...r };
-      rules.push(rule);
-      return rule;
-    }),
-  });
+  const withIds = (dir: LoweredDirection): DirectionIr => {
+    for (const r of dir.rules) {
+      r.id = rules.length;
+      rules.push(r);
+    }
+    return { direction: dir.direction, defaultAction: dir.defaultAction, defaultSpan: dir.defaultSpan, rules: dir.rules };
+  };
   const ingressIr = withIds(ingress);
   const egressIr = withIds(egress);
   const declarations: DeclarationIr[] = [...resolved.symbols.values()].map((s) => ({
@@ -230,8 +227,10 @@ function lowerAddrLiteral(text: string, span: Span, diagnostics: DiagnosticColle
   if (r.ok) {
     const { family, value, length } = r.prefix;
     const range: AddrRange = [value, value + (1n << BigInt(FAMILY_BITS[family] - length)) - 1n];
-    // A literal is one canonical prefix already: its IR needs no range-to-prefix pass.
-    const ir = [formatPrefix(r.prefix)];
+    // A literal is one prefix: its IR needs no range-to-prefix pass. IPv4 text that parses is
+    // canonical already (no leading zeros are accepted), so only its length is re-printed.
+    const slash = text.indexOf('/');
+    const ir = [family === 4 ? `${slash < 0 ? text : text.slice(0, slash)}/${length}` : formatPrefix(r.prefix)];
     return family === 4 ? { v4: [range], v6: [], ir: { v4: ir, v6: [] } } : { v4: [], v6: [range], ir: { v4: [], v6: ir } };
   }
   switch (r.error) {
@@ -312,7 +311,8 @@ function lowerProtocols(e: ProtoExpr, diagnostics: DiagnosticCollector): readonl
 
 // ---- Rules --------------------------------------------------------------------------------------
 
-type LoweredRule = Omit<RuleIr, 'id'>;
+/** A rule before its id is known (it is its index once both directions are sorted). */
+type LoweredRule = RuleIr & { id: number };
 
 interface LoweredDirection {
   readonly direction: Direction;
@@ -428,6 +428,7 @@ function lowerRule(rule: RuleAst, direction: Direction, lowerer: Lowerer): Lower
   // rules that match the same packets then lower alike, and hash alike.
   const unreachable = !families.v4 ? PROTOCOL_NUMBERS.icmp : !families.v6 ? PROTOCOL_NUMBERS.icmpv6 : undefined;
   return {
+    id: -1,
     direction,
     priority: rule.priority.value,
     name: rule.name ? rule.name.name : `${direction}/${rule.priority.value}`,

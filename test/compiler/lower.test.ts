@@ -41,6 +41,9 @@ describe('lower: addresses', () => {
     const r = ruleOf('allow any from { 10.0.1.0/24, 10.0.0.0/24, 2001:DB8:0::/48, 10.0.2.7 } to any');
     expect(r.src).toEqual({ v4: ['10.0.0.0/23', '10.0.2.7/32'], v6: ['2001:db8::/48'] });
     expect(ruleOf('allow any from { 10.0.0.0/24, 2001:db8::/48 } to any4').src).toEqual({ v4: ['10.0.0.0/24'], v6: [] });
+    expect(ruleOf('allow any from 10.0.0.0/08 to 192.168.1.1').src).toEqual({ v4: ['10.0.0.0/8'], v6: [] });
+    expect(ruleOf('allow any from 10.0.0.0/08 to 192.168.1.1').dst).toEqual({ v4: ['192.168.1.1/32'], v6: [] });
+    expect(ruleOf('allow any from 2001:DB8:0:0::1 to ::FFFF:10.0.0.1/128').dst).toEqual({ v4: [], v6: ['::ffff:a00:1/128'] });
     // The destination is IPv4 only, so the rule does not apply to IPv6: its IPv6 source empties.
     expect(ruleOf('allow any from any to any6').src).toEqual({ v4: [], v6: ['::/0'] });
     expect(ruleOf('allow any from any to any').dst).toEqual(ALL);
