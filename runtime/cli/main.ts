@@ -7,11 +7,12 @@ import { CliError, outcomeOf, type CommandModule, type Outcome } from './command
 import { createNodeIo, type CliIo } from './io.ts';
 import { packageInfo } from './package-info.ts';
 import * as check from './check.ts';
+import * as compile from './compile.ts';
 import * as explain from './explain.ts';
 import * as fmt from './fmt.ts';
 
 /** Every command, in the order `segc --help` lists them. Each module adds its own line here. */
-const COMMANDS: readonly CommandModule[] = [check, fmt, explain];
+const COMMANDS: readonly CommandModule[] = [check, fmt, explain, compile];
 
 export const ExitCode = { Success: 0, Findings: 1, Failure: 2 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
