@@ -196,7 +196,8 @@ struct seg_dir_rows {
 _Static_assert(sizeof(struct seg_dir_rows) == 8, "seg_dir_rows layout");
 
 /* One chunk of a rule bitmap: bit i of word w is rule 64 * w + i of the chunk. In a row's meta
- * chunk (the first), w[0] is the first chunk with a set bit (chunks when none). */
+ * chunk (the first), w[0] is the first chunk with a set bit and w[1] one past the last (both
+ * 0 when none is set). */
 struct seg_chunk {
 	__u64 w[SEG_CHUNK_WORDS];
 };

@@ -422,21 +422,23 @@ function emitProtoMap(dirs: readonly DirectionTables[]): MapImage {
   return emitDirRows(SegMap.slotProtos, 512, (d) => d.protoRows, dirs);
 }
 
-/** Row r occupies entries r * stride (its meta chunk: w[0] = first nonzero chunk) onwards. */
+/** Row r occupies entries r * stride (its meta chunk: w[0] = first nonzero chunk, w[1] one past the last) onwards. */
 function emitBitsMap(rows: RowTable, dirs: readonly DirectionTables[], stride: number): MapImage {
   const entries = Math.max(1, rows.bitmaps.length * stride);
   const values = new Uint8Array(entries * SEG_CHUNK.size);
   const v = new DataView(values.buffer);
   rows.bitmaps.forEach((bitmap, r) => {
     const chunks = (dirs[rows.dirOf[r] as number] as DirectionTables).chunks;
-    let first = chunks;
+    let first = -1;
+    let last = -1;
     for (let c = 0; c < chunks; c++) {
       if (bitmap.subarray(c * SEG_CHUNK.size, (c + 1) * SEG_CHUNK.size).some((x) => x !== 0)) {
-        first = c;
-        break;
+        if (first < 0) first = c;
+        last = c;
       }
     }
-    v.setBigUint64(r * stride * SEG_CHUNK.size, BigInt(first), true);
+    v.setBigUint64(r * stride * SEG_CHUNK.size, BigInt(Math.max(first, 0)), true);
+    v.setBigUint64(r * stride * SEG_CHUNK.size + 8, BigInt(last + 1), true);
     values.set(bitmap, (r * stride + 1) * SEG_CHUNK.size);
   });
   return denseArray(SegMap.slotBits, SEG_CHUNK.size, entries, values);

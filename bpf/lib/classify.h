@@ -130,7 +130,8 @@ static __noinline void seg_classify(const struct seg_packet *pkt, __u32 dir, __u
 		goto no_match;
 	rows[4] = dr->row[dir];
 
-	/* Phase 2: AND the rows from the latest first-set chunk on; the first set bit wins. */
+	/* Phase 2: AND the rows between the latest first set chunk and the earliest end of set
+	 * chunks (outside that window some row is all zero); the first set bit wins. */
 	chunks = meta->chunks[dir];
 	stride = meta->row_stride;
 #pragma unroll
@@ -144,6 +145,8 @@ static __noinline void seg_classify(const struct seg_packet *pkt, __u32 dir, __u
 			goto no_match;
 		if (chunk->w[0] > start)
 			start = chunk->w[0];
+		if (chunk->w[1] < chunks)
+			chunks = chunk->w[1];
 	}
 	/* verifier: the scan is bounded by SEG_MAX_CHUNKS whatever the policy says. */
 	for (i = 0; i < SEG_MAX_CHUNKS; i++) {

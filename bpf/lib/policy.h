@@ -56,7 +56,7 @@ static __always_inline void seg_open_session(const struct seg_session_key *key, 
 {
 	struct seg_session s = {};
 
-	s.last_seen_ns = bpf_ktime_get_ns();
+	s.last_seen_ns = bpf_ktime_get_coarse_ns();
 	s.generation = meta->generation;
 	s.packets = 1;
 	s.bytes = bytes;
@@ -124,7 +124,8 @@ static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 
 	has_session = !(cfg->flags & SEG_CFG_STATELESS) && seg_session_key_of(&pkt, &key, &src_is_a);
 	if (has_session) {
-		now = bpf_ktime_get_ns();
+		/* Timeouts are seconds: the coarse clock (jiffies resolution) is precise enough. */
+		now = bpf_ktime_get_coarse_ns();
 		s = bpf_map_lookup_elem(&seg_sessions, &key);
 		if (s && seg_session_expired(s, cfg, now)) {
 			bpf_map_delete_elem(&seg_sessions, &key);
@@ -150,8 +151,10 @@ static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 			}
 			/* 5 */
 			s->last_seen_ns = now;
-			__sync_fetch_and_add(&s->packets, 1);
-			__sync_fetch_and_add(&s->bytes, skb->len);
+			/* Plain adds: two CPUs on one flow may lose a count; an atomic add would cost
+			 * more than the rest of a session hit. */
+			s->packets++;
+			s->bytes += skb->len;
 			d.rule = s->rule_id;
 			if (seg_session_track(s, &pkt, src_is_a)) {
 				bpf_map_delete_elem(&seg_sessions, &key);

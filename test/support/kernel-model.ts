@@ -101,7 +101,7 @@ export function modelClassify(model: KernelModel, dir: 0 | 1, packet: Packet): M
   const bits = need(model.maps, SegMap.slotBits);
   const bv = new DataView(bits.values.buffer, bits.values.byteOffset, bits.values.byteLength);
   const stride = meta.getUint32(off('row_stride'), true);
-  const chunks = meta.getUint32(off('chunks') + 4 * dir, true);
+  let chunks = meta.getUint32(off('chunks') + 4 * dir, true);
   let start = 0;
   const bases: number[] = [];
   for (const row of rows) {
@@ -110,6 +110,7 @@ export function modelClassify(model: KernelModel, dir: 0 | 1, packet: Packet): M
     if (base >= bits.maxEntries) return defaultDecision;
     bases.push(base);
     start = Math.max(start, Number(bv.getBigUint64(base * SEG_CHUNK.size, true)));
+    chunks = Math.min(chunks, Number(bv.getBigUint64(base * SEG_CHUNK.size + 8, true)));
   }
   for (let i = 0; i < SEG_MAX_CHUNKS; i++) {
     const c = start + i;
