@@ -366,15 +366,38 @@ function buildIpv6Extension(h: Ipv6ExtensionHeader, next: number): Uint8Array {
     bytes[2] = h.routingType ?? 0;
     bytes[3] = h.segmentsLeft ?? 0;
   } else {
-    // Options: one PadN covering the remaining length - 2 bytes (Pad1 when only one is left).
-    const room = length - 2;
-    if (room === 1) bytes[2] = 0;
-    else {
-      bytes[2] = 1;
-      bytes[3] = room - 2;
-    }
+    buildIpv6Options(bytes.subarray(2));
   }
   return bytes;
+}
+
+/** IPv6 option type 0x1e: experimental (RFC 4727), and its top bits say "skip if unknown". */
+const IPV6_OPT_EXPERIMENT = 0x1e;
+const IPV6_OPT_PADN = 1;
+
+/**
+ * Fills a hop-by-hop or destination options area. Receivers refuse more than 7 bytes of
+ * padding in a row (RFC 4942 2.1.9.5; Linux's ip6_parse_tlv), so longer areas are filled with
+ * skippable experimental options, and only the last few bytes are padding.
+ */
+function buildIpv6Options(area: Uint8Array): void {
+  let at = 0;
+  while (at < area.length) {
+    const room = area.length - at;
+    if (room === 1) {
+      area[at] = 0; // Pad1
+      at += 1;
+    } else if (room <= 7) {
+      area[at] = IPV6_OPT_PADN;
+      area[at + 1] = room - 2;
+      at += room;
+    } else {
+      const take = Math.min(room, 2 + 255);
+      area[at] = IPV6_OPT_EXPERIMENT;
+      area[at + 1] = take - 2;
+      at += take;
+    }
+  }
 }
 
 function buildL4Header(packet: Packet, kind: 'tcp' | 'udp' | 'sctp' | 'icmp' | 'icmpv6' | undefined, options: FrameOptions): Uint8Array {

@@ -109,11 +109,34 @@ describe('frame layout', () => {
     expect(toHex(frame.subarray(54, 62))).toBe('2b00' + '0104' + '00000000'); // next routing, PadN of 4
     expect(toHex(frame.subarray(62, 64))).toBe('3c02'); // next destination options, 24 bytes
     expect(toHex(frame.subarray(86, 88))).toBe('3a01'); // next ICMPv6, 16 bytes
+    // 14 option bytes: one skippable experimental option rather than 12 bytes of padding.
+    expect(toHex(frame.subarray(88, 102))).toBe('1e0c' + '00'.repeat(12));
     const parsed = expectIp(parseFrame(frame));
     expect(parsed.details.ipv6ExtensionHeaders).toEqual(['hop-by-hop', 'routing', 'destination']);
     expect(parsed.details.l4Offset).toBe(14 + 40 + 8 + 24 + 16);
     expect(parsed.details.l4ChecksumOk).toBe(true);
     expect(parsed.packet).toEqual({ proto: 58, src: '2001:db8::1', dst: '2001:db8::2', icmpType: 128, icmpCode: 0 });
+  });
+
+  it('never pads IPv6 options with more than 7 bytes in a row', () => {
+    for (let length = 8; length <= 2048; length += 8) {
+      const frame = buildFrame({ proto: 17, src: '::1', srcPort: 1, dst: '::2', dstPort: 2 }, { ipv6ExtensionHeaders: [{ kind: 'destination', length }] });
+      const area = frame.subarray(14 + 40 + 2, 14 + 40 + length);
+      let padding = 0;
+      let options = 0;
+      for (let at = 0; at < area.length; ) {
+        const type = area[at] as number;
+        const size = type === 0 ? 1 : 2 + (area[at + 1] as number);
+        padding = type === 0 || type === 1 ? padding + size : 0;
+        expect(padding).toBeLessThanOrEqual(7);
+        expect(type === 0 || type === 1 || type >> 6 === 0).toBe(true); // unknown types are skippable
+        options++;
+        at += size;
+        if (at === area.length) break;
+        expect(at).toBeLessThan(area.length);
+      }
+      expect(options).toBeLessThanOrEqual(8); // Linux's default max_dst_opts_number
+    }
   });
 
   it('adds an IPv6 fragment header for a later fragment', () => {

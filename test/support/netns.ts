@@ -5,7 +5,7 @@
 // Commands run inside a namespace through `nsenter --net=/var/run/netns/NAME`, not
 // `ip netns exec`, which remounts /sys and so hides the bpffs pins the runtime shares.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 
 const COMMAND_TIMEOUT_MS = 10_000;
 const NETNS_DIR = '/var/run/netns';
@@ -75,12 +75,31 @@ function isProcessAlive(pid: number): boolean {
 }
 
 /**
+ * A tap interface inside a namespace, with this process holding its queue: frames written to
+ * it arrive in the namespace's stack exactly as from a wire (checksums unverified, so the
+ * kernel checks every one of them), which makes it a judge of hand-built frames.
+ */
+export interface Tap {
+  readonly name: string;
+  readonly netns: string;
+  readonly mac: string;
+  /** Delivers one Ethernet frame to the namespace. */
+  write(frame: Uint8Array): void;
+}
+
+/** TUNSETIFF and its flags (linux/if_tun.h): a tap without the packet-information prefix. */
+const TUNSETIFF = 0x400454ca;
+const IFF_TAP = 0x0002;
+const IFF_NO_PI = 0x1000;
+
+/**
  * Namespaces and links of one test file. Create it in `beforeAll`, call `cleanup()` in
  * `afterAll`; everything it made is deleted by name, even after a failed test.
  */
 export class NetnsSandbox {
   readonly prefix: string;
   readonly #namespaces: string[] = [];
+  readonly #tapFds: number[] = [];
   #counter = 0;
 
   constructor(tag = 't') {
@@ -132,6 +151,43 @@ export class NetnsSandbox {
       if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
       Atomics.wait(sleeper, 0, 0, intervalMs);
     }
+  }
+
+  /** Creates a tap interface in `netns`, addressed and up, with its queue held by this process. */
+  async createTap(netns: string, addresses: { ipv4?: string; ipv6?: string } = {}): Promise<Tap> {
+    const name = this.interfaceName();
+    this.exec(netns, 'ip', ['tuntap', 'add', 'dev', name, 'mode', 'tap']);
+    if (addresses.ipv4) this.exec(netns, 'ip', ['addr', 'add', addresses.ipv4, 'dev', name]);
+    if (addresses.ipv6) this.exec(netns, 'ip', ['-6', 'addr', 'add', addresses.ipv6, 'dev', name, 'nodad']);
+    this.exec(netns, 'ip', ['link', 'set', name, 'up']);
+    const { default: koffi } = await import('koffi');
+    const ioctl = koffi.load('libc.so.6').func('ioctl', 'int', ['int', 'unsigned long', 'void *']) as (fd: number, request: number, arg: Uint8Array) => number;
+    // struct ifreq: the name, then the flags. The tun file takes its namespace when opened
+    // (TUNSETIFF looks the device up there), so open and attach both run inside.
+    const ifreq = Buffer.alloc(40);
+    ifreq.write(name, 0, 'ascii');
+    ifreq.writeUInt16LE(IFF_TAP | IFF_NO_PI, 16);
+    const { fd, ret } = await this.within(netns, () => {
+      const tunFd = openSync('/dev/net/tun', 'r+');
+      this.#tapFds.push(tunFd);
+      return { fd: tunFd, ret: ioctl(tunFd, TUNSETIFF, ifreq) };
+    });
+    if (ret < 0) throw new Error(`TUNSETIFF on ${name} failed (errno ${koffi.errno()})`);
+    // A tap reports operstate UNKNOWN; its carrier shows as LOWER_UP once the queue is held.
+    this.#waitUntil(`carrier on ${name}`, () => /[<,]LOWER_UP[,>]/.test(this.exec(netns, 'ip', ['-o', 'link', 'show', 'dev', name])));
+    const mac = /link\/ether ([0-9a-f:]{17})/.exec(this.exec(netns, 'ip', ['-o', 'link', 'show', 'dev', name]))?.[1];
+    if (!mac) throw new Error(`no MAC address on ${name}`);
+    return { name, netns, mac, write: (frame) => void writeSync(fd, frame) };
+  }
+
+  /** The namespace's SNMP counters (`nstat`: UdpNoPorts, TcpInCsumErrors, ...). */
+  counters(netns: string): ReadonlyMap<string, number> {
+    const out = new Map<string, number>();
+    for (const line of this.exec(netns, 'nstat', ['-a', '-s', '-z']).split('\n')) {
+      const [name, value] = line.trim().split(/\s+/);
+      if (name && value && !name.startsWith('#')) out.set(name, Number(value));
+    }
+    return out;
   }
 
   /** Runs a command inside a namespace with a time bound; returns its stdout. */
@@ -196,6 +252,7 @@ export class NetnsSandbox {
   /** Deletes every namespace this sandbox created (their veth ends go with them). */
   cleanup(): void {
     const failures: string[] = [];
+    for (const fd of this.#tapFds.splice(0)) closeSync(fd);
     for (const name of this.#namespaces.splice(0).reverse()) {
       try {
         run('ip', ['netns', 'delete', name]);
