@@ -4,13 +4,15 @@
 // accepted each one. Corrupted copies show that the counters do catch bad frames. Needs root.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Packet } from '../../compiler/packet.ts';
-import { buildFrame, parseFrame, type FrameOptions } from '../../runtime/packet-bytes.ts';
+import { buildArpFrame, buildFrame, parseFrame, type FrameOptions } from '../../runtime/packet-bytes.ts';
 import { isRoot, NetnsSandbox, waitFor, type Tap } from '../support/netns.ts';
 
 const HOST4 = '10.214.0.1';
 const PEER4 = '10.214.0.2';
 const HOST6 = 'fd00:5e6d::1';
 const PEER6 = 'fd00:5e6d::2';
+const VLAN_HOST4 = '10.214.100.1';
+const VLAN_PEER4 = '10.214.100.2';
 /** Nothing listens on this port in the namespace. */
 const CLOSED_PORT = 9;
 
@@ -27,6 +29,7 @@ interface Case {
 const CASES: readonly Case[] = [
   { name: 'an IPv4 UDP datagram', packet: { proto: 17, src: PEER4, srcPort: 40000, dst: HOST4, dstPort: CLOSED_PORT }, options: { payload: new Uint8Array([1, 2, 3]) }, accepted: 'UdpNoPorts', rejected: 'UdpInCsumErrors' },
   { name: 'an IPv4 UDP datagram with IP options (IHL 8)', packet: { proto: 17, src: PEER4, srcPort: 40001, dst: HOST4, dstPort: CLOSED_PORT }, options: { ipv4Options: 12 }, accepted: 'UdpNoPorts', rejected: 'UdpInCsumErrors' },
+  { name: 'an IPv4 UDP datagram tagged for VLAN 100', packet: { proto: 17, src: VLAN_PEER4, srcPort: 40008, dst: VLAN_HOST4, dstPort: CLOSED_PORT }, options: { vlan: { id: 100, priority: 3 } }, accepted: 'UdpNoPorts', rejected: 'UdpInCsumErrors' },
   { name: 'an IPv4 TCP SYN', packet: { proto: 6, src: PEER4, srcPort: 40002, dst: HOST4, dstPort: CLOSED_PORT }, options: { tcpFlags: 'syn' }, accepted: 'TcpOutRsts', rejected: 'TcpInCsumErrors' },
   { name: 'an IPv4 TCP SYN with options (data offset 8) and data', packet: { proto: 6, src: PEER4, srcPort: 40003, dst: HOST4, dstPort: CLOSED_PORT }, options: { tcpDataOffset: 8, payload: new Uint8Array(5) }, accepted: 'TcpOutRsts', rejected: 'TcpInCsumErrors' },
   { name: 'an ICMP echo request', packet: { proto: 1, src: PEER4, dst: HOST4, icmpType: 8, icmpCode: 0 }, options: { payload: new Uint8Array(16) }, accepted: 'IcmpMsgInType8', rejected: 'IcmpInCsumErrors' },
@@ -53,10 +56,20 @@ describe.skipIf(!isRoot())('built frames as the kernel sees them', () => {
   const sandbox = new NetnsSandbox('frames');
   let netns: string;
   let tap: Tap;
+  let vlanSupported = false;
 
   beforeAll(async () => {
     netns = sandbox.createNetns('tap');
     tap = await sandbox.createTap(netns, { ipv4: `${HOST4}/24`, ipv6: `${HOST6}/64` });
+    // VLAN 100 on the tap, for tagged frames, where the kernel has 802.1Q support.
+    try {
+      sandbox.exec(netns, 'ip', ['link', 'add', 'link', tap.name, 'name', `${tap.name}v`, 'type', 'vlan', 'id', '100']);
+      sandbox.exec(netns, 'ip', ['addr', 'add', `${VLAN_HOST4}/24`, 'dev', `${tap.name}v`]);
+      sandbox.exec(netns, 'ip', ['link', 'set', `${tap.name}v`, 'up']);
+      vlanSupported = true;
+    } catch (error) {
+      if (!/Unknown device type/.test(String(error))) throw error;
+    }
   });
 
   afterAll(() => sandbox.cleanup());
@@ -77,11 +90,17 @@ describe.skipIf(!isRoot())('built frames as the kernel sees them', () => {
   }
 
   for (const c of CASES) {
-    it(`accepts ${c.name} with every checksum right`, async () => {
+    it(`accepts ${c.name} with every checksum right`, async (context) => {
+      if (c.options?.vlan && !vlanSupported) context.skip('this kernel has no 802.1Q VLAN devices');
       const frame = buildFrame(c.packet, { dstMac: tap.mac, ...c.options });
       expect(await deliver(frame, c.accepted, c.rejected)).toEqual({ accepted: true, csumErrors: 0 });
     });
   }
+
+  it('learns the sender of an ARP request as a neighbour', async () => {
+    tap.write(buildArpFrame({ operation: 'request', senderIp: PEER4, targetIp: HOST4, senderMac: '02:00:00:00:00:09' }, { srcMac: '02:00:00:00:00:09' }));
+    await waitFor('the ARP sender in the neighbour table', () => /lladdr 02:00:00:00:00:09/.test(sandbox.exec(netns, 'ip', ['neigh', 'show', PEER4])), 3_000);
+  });
 
   it('counts a UDP datagram whose checksum is off by one bit as a checksum error', async () => {
     const frame = buildFrame({ proto: 17, src: PEER4, srcPort: 40100, dst: HOST4, dstPort: CLOSED_PORT }, { dstMac: tap.mac }).slice();
