@@ -502,11 +502,12 @@ interface PendingError {
  * has one (the lexer's included) is a consequence of the first, so it is dropped.
  */
 export function parse(file: SourceFile, tokens: IToken[], diagnostics: DiagnosticCollector): FileCstNode {
+  const limited = parseLimitNesting(file, tokens, diagnostics);
   parser.lineErrors = [];
   parser.insertedBefore = new Set();
-  parser.input = tokens;
+  parser.input = limited;
   const cst = parser.file() as FileCstNode;
-  if (parser.errors.length === 0 && parser.lineErrors.length === 0) cleanTrees.add(cst);
+  if (parser.errors.length === 0 && parser.lineErrors.length === 0 && limited === tokens) cleanTrees.add(cst);
   const pending: PendingError[] = [
     ...parser.errors.map((e: IRecognitionException) => ({
       token: e.token,
@@ -519,6 +520,54 @@ export function parse(file: SourceFile, tokens: IToken[], diagnostics: Diagnosti
   parseReport(file, tokens, pending, diagnostics);
   parser.input = [];
   return cst;
+}
+
+/** Deeper than this, `{ }` nesting is refused (the parser recurses once per level). */
+export const MAX_BRACE_DEPTH = 64;
+/** Longer than this, an `except` chain is refused (the AST nests once per `except`). */
+export const MAX_EXCEPT_CHAIN = 256;
+
+/**
+ * Keeps the parser's recursion, and the AST's depth, bounded whatever the input: a `{` nested
+ * deeper than MAX_BRACE_DEPTH, or an `except` past MAX_EXCEPT_CHAIN in one statement, is
+ * reported, and the rest of its statement dropped. Returns `tokens` itself when all is well.
+ */
+function parseLimitNesting(file: SourceFile, tokens: IToken[], diagnostics: DiagnosticCollector): IToken[] {
+  let depth = 0;
+  let excepts = 0;
+  let cut = -1;
+  let out: IToken[] | undefined;
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i]!;
+    const type = token.tokenType;
+    if (type === Newline) {
+      // Literals are whole on their line (tokenizeLines), so counting per line is enough.
+      depth = 0;
+      excepts = 0;
+      cut = -1;
+    } else if (cut >= 0) {
+      continue;
+    } else if (type === LCurly) {
+      depth++;
+    } else if (type === RCurly) {
+      depth = Math.max(0, depth - 1);
+    } else if (type === Except) {
+      excepts++;
+    }
+    const tooDeep = type === LCurly && depth > MAX_BRACE_DEPTH;
+    const tooLong = type === Except && excepts > MAX_EXCEPT_CHAIN;
+    if (tooDeep || tooLong) {
+      const expected = tooDeep ? `at most ${MAX_BRACE_DEPTH} nested braces` : `at most ${MAX_EXCEPT_CHAIN} 'except' in one statement`;
+      diagnostics.add(Code.UnexpectedToken, tokenSpan(file, token), { expected, found: describeFound(token) });
+      // The token stays, so the parser fails on it and marks the statement recovered.
+      out ??= tokens.slice(0, i);
+      out.push(token);
+      cut = i;
+      continue;
+    }
+    out?.push(token);
+  }
+  return out ?? tokens;
 }
 
 function parseReport(file: SourceFile, tokens: readonly IToken[], pending: readonly PendingError[], diagnostics: DiagnosticCollector): void {

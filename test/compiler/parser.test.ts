@@ -3,7 +3,7 @@ import type { FileAst, PolicyDecl } from '../../compiler/ast.ts';
 import { parseSourceFile } from '../../compiler/build-ast.ts';
 import { createCollector, type Diagnostic } from '../../compiler/diagnostics.ts';
 import { tokenize } from '../../compiler/lexer.ts';
-import { parse, parser } from '../../compiler/parser.ts';
+import { MAX_BRACE_DEPTH, MAX_EXCEPT_CHAIN, parse, parser } from '../../compiler/parser.ts';
 import { createSourceFile, positionOf, spanText } from '../../compiler/source.ts';
 
 interface Parsed {
@@ -240,5 +240,43 @@ policy egress default allow {
     expect(diagnostics).toHaveLength(20);
     expect(diagnostics.every((d) => d.code === 'SEG1006')).toBe(true);
     expect(policies(ast)[0]!.rules).toHaveLength(200);
+  });
+});
+
+describe('parse: limits and line endings', () => {
+  it('refuses braces nested past the limit instead of overflowing the stack, and goes on', () => {
+    for (const depth of [MAX_BRACE_DEPTH + 1, 100_000]) {
+      const text = `set a = ${'{'.repeat(depth)}10.0.0.1${'}'.repeat(depth)}\nset b = { { 10.0.0.2 } }\n`;
+      const { ast, report } = check(text);
+      expect(report).toEqual([`1:${9 + MAX_BRACE_DEPTH} SEG1004 '{' expected at most ${MAX_BRACE_DEPTH} nested braces, found '{'`]);
+      expect(ast.declarations.map((d) => [d.kind, d.recovered ?? false])).toEqual([
+        ['SetDecl', true],
+        ['SetDecl', false],
+      ]);
+    }
+  });
+
+  it('accepts braces nested up to the limit', () => {
+    const depth = MAX_BRACE_DEPTH;
+    expect(check(`set a = ${'{'.repeat(depth)}10.0.0.1${'}'.repeat(depth)}\n`).diagnostics).toEqual([]);
+  });
+
+  it('refuses an except chain past the limit', () => {
+    const chain = (n: number): string => `set a = ${Array.from({ length: n + 1 }, () => 'b').join(' except ')}\n`;
+    expect(check(chain(MAX_EXCEPT_CHAIN)).diagnostics).toEqual([]);
+    const { ast, diagnostics } = check(chain(50_000));
+    expect(diagnostics.map((d) => d.message)).toEqual([`expected at most ${MAX_EXCEPT_CHAIN} 'except' in one statement, found 'except'`]);
+    expect(ast.declarations[0]!.recovered).toBe(true);
+  });
+
+  it('reads CRLF and CR line ends and a byte order mark like LF', () => {
+    const lf = `set a = {\n 10.0.0.1,\n 10.0.0.2 }\npolicy ingress {\n100 ${RULE} "d"\n}\n`;
+    const expected = check(lf);
+    for (const text of ['\uFEFF' + lf, lf.replaceAll('\n', '\r\n'), lf.replaceAll('\n', '\r')]) {
+      const { ast, diagnostics } = check(text);
+      expect(diagnostics).toEqual([]);
+      expect(ast.declarations.map((d) => d.kind)).toEqual(expected.ast.declarations.map((d) => d.kind));
+      expect(policies(ast)[0]!.rules[0]!.description?.value).toBe('d');
+    }
   });
 });
