@@ -271,7 +271,8 @@ function declare(lib: LibraryHandle) {
   const f = <T extends Fn>(name: string, result: TypeSpec, args: TypeSpec[]) => lib.func(name, result, args) as unknown as T;
   const inout = (t: TypeObject) => koffi.inout(koffi.pointer(t));
   const ptr = (t: TypeObject) => koffi.pointer(t);
-  const LogPrintFn = koffi.proto('int segc_libbpf_print_fn(int level, const char *format, void *args)');
+  // Anonymous, so that a second copy of this module in one process (test isolation) can declare it too.
+  const LogPrintFn = koffi.proto('int', ['int', 'const char *', 'void *']);
   return {
     libbpf_strerror: f<(err: number, buf: Uint8Array, size: number) => number>('libbpf_strerror', 'int', ['int', 'void *', 'size_t']),
     libbpf_num_possible_cpus: f<() => number>('libbpf_num_possible_cpus', 'int', []),
