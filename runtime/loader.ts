@@ -52,6 +52,11 @@ export interface LoadOptions {
   readonly sessions?: number;
   /** Rules per slot the rule-hit counters hold. Default 65,536. */
   readonly rulesPerSlot?: number;
+  /**
+   * Called after the object is opened and sized, before it loads: where deploy sets pin paths
+   * or hands over the maps of a running deployment (bpf_map__reuse_fd).
+   */
+  readonly prepare?: (obj: BpfObject) => void;
 }
 
 /** A loaded data path: program and map fds, valid until `closeDatapath`. */
@@ -71,6 +76,7 @@ export function loadDatapath(options: LoadOptions = {}): Datapath {
   try {
     bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, SegMap.sessions), options.sessions ?? 65536);
     bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, SegMap.ruleHits), SEG_SLOTS * rulesPerSlot);
+    options.prepare?.(obj);
     bpf_object__load(obj);
     const maps: Record<string, number> = {};
     for (const name of Object.values(SegMap)) maps[name] = bpf_map__fd(bpf_object__find_map_by_name(obj, name));
