@@ -44,7 +44,7 @@ lint:
 	npx eslint .
 
 # Every test: type check, lint, unit and property tests, and the kernel tests (these need root).
-test: setup typecheck lint
+test: setup bpf typecheck lint
 	npx vitest run
 
 # Only the tests that need neither root nor the kernel.
