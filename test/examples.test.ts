@@ -4,8 +4,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { analyze } from '../compiler/analysis/index.ts';
+import { Code } from '../compiler/diagnostics.ts';
 import { compile } from '../compiler/program.ts';
-import { createMemoryHost } from '../compiler/source.ts';
+import { createMemoryHost, type Span } from '../compiler/source.ts';
 import { createMemoryIo } from '../runtime/cli/io.ts';
 import { run } from '../runtime/cli/main.ts';
 
@@ -40,6 +42,26 @@ describe('the examples', () => {
     const { ir, diagnostics } = compileExample(path);
     expect(diagnostics.filter((d) => d.severity !== 'info').map((d) => `${d.code} ${d.message}`)).toEqual([]);
     expect(ir).toBeDefined();
+  });
+
+  it.each(PATHS)('%s gets no error or warning from the rule analysis, which completes', (path) => {
+    const ir = compileExample(path).ir;
+    if (ir === undefined) throw new Error(`${path} does not compile`);
+    const result = analyze(ir);
+    expect(result.complete).toBe(true);
+    expect(result.diagnostics.filter((d) => d.severity !== 'info').map((d) => `${d.code} ${d.message}`)).toEqual([]);
+  });
+
+  it('show the exception-first pattern, which the analysis reports as a generalization (info)', () => {
+    const generalizations = POLICIES.flatMap((path) => {
+      const ir = compileExample(path).ir;
+      if (ir === undefined) return [];
+      const ruleAt = (span: Span) => ir.rules.find((r) => r.span.file === span.file && r.span.start === span.start)?.name;
+      return analyze(ir)
+        .diagnostics.filter((d) => d.code === Code.Generalization)
+        .map((d) => `${path}: ${ruleAt(d.span)} generalizes ${d.related.map((r) => ruleAt(r.span)).join(', ')}`);
+    });
+    expect(generalizations).toEqual(['examples/ipv6-host.seg: ndp-link generalizes ra-guard', 'examples/k8s-node.seg: no-mail generalizes relay']);
   });
 
   it.each(POLICIES)('%s has rules in both directions', (path) => {
