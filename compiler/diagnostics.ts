@@ -132,7 +132,7 @@ export const DIAGNOSTICS: Readonly<Record<DiagnosticCode, DiagnosticDef>> = {
   SEG4001: def(Code.IncludeNotFound, 'error', 'include', "cannot find included file '{path}'", 'paths are relative to the including file'),
   SEG4002: def(Code.IncludeCycle, 'error', 'include', 'include cycle: {cycle}', 'remove one of the includes'),
 
-  SEG5001: def(Code.Shadowed, 'error', 'shadowed', "rule {rule} can never match: earlier rules of another action take every packet it matches", 'remove it, or move it above {coverers}'),
+  SEG5001: def(Code.Shadowed, 'error', 'shadowed', 'rule {rule} can never match: earlier rules take every packet it matches, {blockers} with another action', 'remove it, or move it above {blockers}'),
   SEG5002: def(Code.Redundant, 'warning', 'redundant', 'rule {rule} changes no verdict: {reason}', 'remove it'),
   SEG5003: def(Code.Conflict, 'warning', 'conflict', 'rule {rule} overlaps rule {other} of another action; their order decides packets such as the witness', 'if the order is intended, make the overlap explicit'),
   SEG5004: def(Code.Generalization, 'info', 'generalization', 'rule {rule} generalizes rule {other} of another action', undefined),
