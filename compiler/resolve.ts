@@ -287,17 +287,28 @@ interface OrderFrame {
 
 /**
  * Walks the declarations depth first, without recursion (a chain of thousands of sets must not
- * overflow the stack): reports each cycle once (SEG2005) and marks its members failed, marks
- * failed every symbol that uses an unresolved reference or a failed symbol, and returns the
- * symbols in dependency order (each after every symbol it uses).
+ * overflow the stack). Reports each cycle that shares no declaration with one already reported
+ * (SEG2005) and marks the members of every cycle failed; marks failed every symbol that uses an
+ * unresolved reference or a failed symbol; returns the symbols in dependency order (each after
+ * every symbol it uses).
  */
 function resolveOrder(symbols: ReadonlyMap<string, DeclSymbol>, dependencies: Dependencies, diagnostics: DiagnosticCollector): DeclSymbol[] {
   const state = new Map<DeclSymbol, 'active' | 'done'>();
   const order: DeclSymbol[] = [];
   const stack: OrderFrame[] = [];
 
+  // Symbols already on a cycle: a further cycle through one of them is part of the same mistake,
+  // so it is not reported again.
+  const onCycle = new Set<DeclSymbol>();
+
   const reportCycle = (start: DeclSymbol, closing: Span): void => {
     const members = stack.slice(stack.findIndex((f) => f.symbol === start));
+    const known = members.some((f) => onCycle.has(f.symbol));
+    for (const f of members) {
+      f.symbol.failed = true;
+      onCycle.add(f.symbol);
+    }
+    if (known) return;
     const cycle = [...members.map((f) => f.symbol.name), start.name].join(' -> ');
     // The references that form the cycle, each in the declaration that makes it.
     const related: RelatedInfo[] = [];
@@ -307,7 +318,6 @@ function resolveOrder(symbols: ReadonlyMap<string, DeclSymbol>, dependencies: De
     }
     related.push({ span: closing, message: `'${(members[members.length - 1] as OrderFrame).symbol.name}' uses '${start.name}' here` });
     diagnostics.add(Code.CyclicDeclaration, start.decl.name.span, { name: start.name, cycle }, { related });
-    for (const f of members) f.symbol.failed = true;
   };
 
   // Declarations in file then offset order (the map's insertion order), so a cycle is reported

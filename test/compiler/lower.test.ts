@@ -364,6 +364,14 @@ describe('lower: one mistake, one diagnostic', () => {
     expect(c.diagnostics.map((d) => d.code)).toEqual(['SEG2003', 'SEG3003', 'SEG2003', 'SEG3006']);
   });
 
+  it('reports overlapping cycles once, and disjoint ones each', () => {
+    const c = compileText({ 'p.seg': 'set a = a except b\nset b = { a, b } except any\nset c = d\nset d = c\n' });
+    expect(c.diagnostics.map((d) => `${d.code} ${d.message}`)).toEqual([
+      "SEG2005 'a' is defined in terms of itself (a -> a)",
+      "SEG2005 'c' is defined in terms of itself (c -> d -> c)",
+    ]);
+  });
+
   it('reports a cycle once and not again for the sets that use it', () => {
     const c = compileText({ 'p.seg': 'set a = a\nset b = a\nset c = { b, 10.0.0.0/8 }\n' + rules('1 allow tcp from c to b') });
     expect(c.diagnostics.map((d) => `${d.code} ${d.message}`)).toEqual(["SEG2005 'a' is defined in terms of itself (a -> a)"]);
