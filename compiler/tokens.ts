@@ -117,6 +117,16 @@ export const PortRange = createToken({
   pattern: /[0-9]+-[0-9]+/,
   categories: [LineToken],
 });
+/**
+ * Digits run into letters (`80to`, `1abc`): no valid token, but one word, so the parser
+ * reports "expected a port..., found '80to'" instead of silently reading `80` and `to`.
+ */
+export const GluedWord = createToken({
+  name: 'GluedWord',
+  label: 'a word starting with digits',
+  pattern: /[0-9]+[A-Za-z_][A-Za-z0-9_-]*/,
+  categories: [LineToken],
+});
 export const NumberLiteral = createToken({
   name: 'Number',
   label: 'a number',
@@ -164,6 +174,7 @@ export const allTokens: readonly TokenType[] = [
   Ipv6,
   Ipv4,
   PortRange,
+  GluedWord,
   NumberLiteral,
   ...keywordsLongestFirst,
   Name,

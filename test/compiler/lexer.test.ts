@@ -79,6 +79,10 @@ describe('tokenize: addresses, ports and numbers', () => {
     ]);
   });
 
+  it('keeps digits run into letters as one word, never a number and a keyword', () => {
+    expect(pairs('port 80to any 1abc 443')).toEqual(['Port:port', 'GluedWord:80to', 'Any:any', 'GluedWord:1abc', 'Number:443']);
+  });
+
   it('tells a CIDR from a port range on one line', () => {
     expect(pairs('from 10.0.0.0/8 port 32768-60999')).toEqual(['From:from', 'Ipv4:10.0.0.0/8', 'Port:port', 'PortRange:32768-60999']);
   });

@@ -112,6 +112,7 @@ describe('parse: each syntax error code, with its span', () => {
     ['a policy block left open before the next one', `policy ingress {\n100 ${RULE}\npolicy egress {\n}\n`, 'SEG1005', 'policy', "expected '}' to close the policy block"],
     ['a declaration cut short', 'set a =\n', 'SEG1006', '', "the line ends where an address, 'any', a set name or '{' was expected"],
     ['a rule cut short', `policy ingress {\n100 allow tcp from any\n}\n`, 'SEG1006', '', "the line ends where 'port' or 'to' was expected"],
+    ['digits run into a keyword', `policy ingress {\n100 allow tcp from any port 80to any\n}\n`, 'SEG1004', '80to', "expected a port, a port range, a ports name or '{', found '80to'"],
     ['a second port clause on the source side', `policy ingress {\n100 allow tcp from any port 80 port 90\n}\n`, 'SEG1004', 'port', "expected 'to', found 'port'"],
     ['a rule continued on the next line, once', `policy ingress {\n100 allow tcp from any\n    to any port 22\n}\n`, 'SEG1006', '', "the line ends where 'port' or 'to' was expected"],
     ['a list left open at the end of its line', 'set a = { 10.0.0.1\n', 'SEG1006', '', "the line ends where ',' or '}' was expected"],
