@@ -209,3 +209,37 @@ describe('determinism', () => {
     expect(new Set([base, ...hashes]).size).toBe(edits.length + 1);
   });
 });
+
+// Rule lines whose every slot may hold a mistake (or a name that is missing, of the wrong kind,
+// or cyclic), to drive resolve and lower through their error paths together.
+const slot = {
+  addr: fc.constantFrom('any', 'any6', 'a', 'b', 'p', 'nope', '10.0.0.0/8', '10.0.0.1/8', '2001:db8::/32', '::1/129', '{ }', '{ a, 10.1.0.0/16 }', 'a except b', 'any except any', '10.0.0.256'),
+  ports: fc.constantFrom('80', '70000', '2-1', '1-65535', 'p', 'a', '{ }', '{ 80, p }', 'nope'),
+  proto: fc.constantFrom('tcp', 'icmp', 'icmpv6', 'any', '300', '47', '{ tcp, icmp }', '{ icmp, icmpv6 }', '{ }'),
+  icmp: fc.constantFrom('', ' icmp echo-request', ' icmp packet-too-big', ' icmp 300', ' icmp 3/256', ' icmp echo-reqest'),
+};
+const ruleLine = fc
+  .record({ pri: fc.constantFrom(1, 2, 70000), name: fc.constantFrom('', 'x: '), action: fc.constantFrom('allow', 'deny log'), proto: slot.proto, src: slot.addr, sp: fc.option(slot.ports), dst: slot.addr, dp: fc.option(slot.ports), icmp: slot.icmp })
+  .map((r) => `  ${r.pri} ${r.name}${r.action} ${r.proto} from ${r.src}${r.sp ? ` port ${r.sp}` : ''} to ${r.dst}${r.dp ? ` port ${r.dp}` : ''}${r.icmp}`);
+const policyFile = fc
+  .tuple(
+    fc.array(fc.oneof(slot.addr.map((v) => `set ${v.length % 2 ? 'a' : 'b'} = ${v}`), slot.ports.map((v) => `ports p = ${v}`)), { maxLength: 4 }),
+    fc.constantFrom('ingress', 'egress'),
+    fc.constantFrom('', 'default allow ', 'default deny '),
+    fc.array(ruleLine, { maxLength: 4 }),
+  )
+  .map(([decls, direction, dflt, lines]) => `${decls.join('\n')}\npolicy ${direction} ${dflt}{\n${lines.join('\n')}\n}\n`);
+
+describe('compile on policies full of mistakes', () => {
+  it('never throws, gives an IR exactly when there is no error, and reports a code at a span once', () => {
+    fc.assert(
+      fc.property(policyFile, policyFile, (a, b) => {
+        const c = compile(['a.seg', 'b.seg'], createMemoryHost({ 'a.seg': a, 'b.seg': b }));
+        expect(c.ir === undefined).toBe(c.diagnostics.some((d) => d.severity === 'error'));
+        const keys = c.diagnostics.map((d) => `${d.span.file}:${d.span.start}:${d.span.end}:${d.code}`);
+        expect(new Set(keys).size).toBe(keys.length);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
