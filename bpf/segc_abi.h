@@ -195,9 +195,9 @@ struct seg_dir_rows {
 };
 _Static_assert(sizeof(struct seg_dir_rows) == 8, "seg_dir_rows layout");
 
-/* One chunk of a rule bitmap: bit i of word w is rule 64 * w + i of the chunk. In a row's meta
- * chunk (the first), w[0] is the first chunk with a set bit and w[1] one past the last (both
- * 0 when none is set). */
+/* One chunk of a rule bitmap: bit i of word w is rule 64 * w + i of the chunk. A row's meta
+ * chunk (its first) summarises the row: bit c % 64 of w[c / 64] is set when rule chunk c has
+ * a set bit (SEG_MAX_CHUNKS = 128 chunks: w[0] and w[1]); the other words are zero. */
 struct seg_chunk {
 	__u64 w[SEG_CHUNK_WORDS];
 };

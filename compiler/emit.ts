@@ -108,7 +108,7 @@ export function emit(ir: ProgramIr, options: EmitOptions = {}): PolicyImage {
     rowStride,
     prefixEntries: maps[0]?.count ?? 0,
     memoryBytes,
-    // 2 trie + 2 port + 1 icmp + 1 protocol + 5 row heads + 5 per chunk + 1 rule.
+    // 2 trie + 2 port + 1 icmp + 1 protocol + 5 row summaries + 5 per chunk + 1 rule.
     maxLookups: 12 + 5 * maxChunks,
   };
   return { meta, maps, ruleCount: ir.rules.length, origins: options.origins ? emitOrigins(ir, dirs, maps) : [], stats };
@@ -422,23 +422,20 @@ function emitProtoMap(dirs: readonly DirectionTables[]): MapImage {
   return emitDirRows(SegMap.slotProtos, 512, (d) => d.protoRows, dirs);
 }
 
-/** Row r occupies entries r * stride (its meta chunk: w[0] = first nonzero chunk, w[1] one past the last) onwards. */
+/** Row r occupies entries r * stride (its meta chunk: a bit per nonzero rule chunk) onwards. */
 function emitBitsMap(rows: RowTable, dirs: readonly DirectionTables[], stride: number): MapImage {
   const entries = Math.max(1, rows.bitmaps.length * stride);
   const values = new Uint8Array(entries * SEG_CHUNK.size);
   const v = new DataView(values.buffer);
   rows.bitmaps.forEach((bitmap, r) => {
     const chunks = (dirs[rows.dirOf[r] as number] as DirectionTables).chunks;
-    let first = -1;
-    let last = -1;
+    // The meta chunk: one bit per rule chunk that has a set bit.
+    let summary = 0n;
     for (let c = 0; c < chunks; c++) {
-      if (bitmap.subarray(c * SEG_CHUNK.size, (c + 1) * SEG_CHUNK.size).some((x) => x !== 0)) {
-        if (first < 0) first = c;
-        last = c;
-      }
+      if (bitmap.subarray(c * SEG_CHUNK.size, (c + 1) * SEG_CHUNK.size).some((x) => x !== 0)) summary |= 1n << BigInt(c);
     }
-    v.setBigUint64(r * stride * SEG_CHUNK.size, BigInt(Math.max(first, 0)), true);
-    v.setBigUint64(r * stride * SEG_CHUNK.size + 8, BigInt(last + 1), true);
+    v.setBigUint64(r * stride * SEG_CHUNK.size, summary & 0xffffffffffffffffn, true);
+    v.setBigUint64(r * stride * SEG_CHUNK.size + 8, summary >> 64n, true);
     values.set(bitmap, (r * stride + 1) * SEG_CHUNK.size);
   });
   return denseArray(SegMap.slotBits, SEG_CHUNK.size, entries, values);

@@ -2,9 +2,8 @@
 /* Classification: the first matching rule of a direction, from the active slot's tables.
  * Each field maps to an equivalence class (a bitmap row of the rules containing the value):
  * source and destination address by longest-prefix match, ports and ICMP type/code by array
- * index, protocol by array index. The rows' AND, scanned chunk by chunk from the latest
- * "first set chunk" of the five rows, gives the first matching rule. docs/datapath.md has the
- * cost model. */
+ * index, protocol by array index. The rows' AND, scanned only in the chunks where every row
+ * has a set bit, gives the first matching rule. docs/datapath.md has the cost model. */
 #pragma once
 
 #include <linux/bpf.h>
@@ -88,7 +87,8 @@ static __noinline void seg_classify(const struct seg_packet *pkt, __u32 dir, __u
 	struct seg_dir_rows *dr;
 	struct seg_rule_info *info;
 	struct seg_chunk *chunk;
-	__u32 idx, start = 0, chunks, stride, i, f, w;
+	__u64 summary[2] = { ~0ull, ~0ull };
+	__u32 idx, stride, i, f, w;
 
 	dir &= 1;
 	prefixes = bpf_map_lookup_elem(&seg_slot_prefixes, &slot);
@@ -130,9 +130,8 @@ static __noinline void seg_classify(const struct seg_packet *pkt, __u32 dir, __u
 		goto no_match;
 	rows[4] = dr->row[dir];
 
-	/* Phase 2: AND the rows between the latest first set chunk and the earliest end of set
-	 * chunks (outside that window some row is all zero); the first set bit wins. */
-	chunks = meta->chunks[dir];
+	/* Phase 2: the chunks where all five rows have a set bit (the AND of the rows' summaries),
+	 * in order; in each, the AND of the rows' words. The first set bit wins. */
 	stride = meta->row_stride;
 #pragma unroll
 	for (f = 0; f < SEG_CLASS_FIELDS; f++) {
@@ -143,18 +142,23 @@ static __noinline void seg_classify(const struct seg_packet *pkt, __u32 dir, __u
 		chunk = bpf_map_lookup_elem(bits, &rows[f]);
 		if (!chunk)
 			goto no_match;
-		if (chunk->w[0] > start)
-			start = chunk->w[0];
-		if (chunk->w[1] < chunks)
-			chunks = chunk->w[1];
+		summary[0] &= chunk->w[0];
+		summary[1] &= chunk->w[1];
 	}
 	/* verifier: the scan is bounded by SEG_MAX_CHUNKS whatever the policy says. */
 	for (i = 0; i < SEG_MAX_CHUNKS; i++) {
 		struct seg_chunk *ch[SEG_CLASS_FIELDS];
-		__u32 c = start + i;
+		__u32 c;
 
-		if (c >= chunks)
+		if (summary[0]) {
+			c = seg_ffs64(summary[0]);
+			summary[0] &= summary[0] - 1;
+		} else if (summary[1]) {
+			c = 64 + seg_ffs64(summary[1]);
+			summary[1] &= summary[1] - 1;
+		} else {
 			break;
+		}
 #pragma unroll
 		for (f = 0; f < SEG_CLASS_FIELDS; f++) {
 			idx = rows[f] + 1 + c;

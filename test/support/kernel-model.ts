@@ -101,20 +101,17 @@ export function modelClassify(model: KernelModel, dir: 0 | 1, packet: Packet): M
   const bits = need(model.maps, SegMap.slotBits);
   const bv = new DataView(bits.values.buffer, bits.values.byteOffset, bits.values.byteLength);
   const stride = meta.getUint32(off('row_stride'), true);
-  let chunks = meta.getUint32(off('chunks') + 4 * dir, true);
-  let start = 0;
+  let summary = (1n << 128n) - 1n;
   const bases: number[] = [];
   for (const row of rows) {
     if (row === undefined || row === SEG_RULE_NONE) return defaultDecision;
     const base = row * stride;
     if (base >= bits.maxEntries) return defaultDecision;
     bases.push(base);
-    start = Math.max(start, Number(bv.getBigUint64(base * SEG_CHUNK.size, true)));
-    chunks = Math.min(chunks, Number(bv.getBigUint64(base * SEG_CHUNK.size + 8, true)));
+    summary &= bv.getBigUint64(base * SEG_CHUNK.size, true) | (bv.getBigUint64(base * SEG_CHUNK.size + 8, true) << 64n);
   }
-  for (let i = 0; i < SEG_MAX_CHUNKS; i++) {
-    const c = start + i;
-    if (c >= chunks) break;
+  for (let c = 0; c < SEG_MAX_CHUNKS; c++) {
+    if (((summary >> BigInt(c)) & 1n) === 0n) continue;
     for (let w = 0; w < SEG_CHUNK_WORDS; w++) {
       let acc = 0xffffffffffffffffn;
       for (const base of bases) acc &= bv.getBigUint64((base + 1 + c) * SEG_CHUNK.size + w * 8, true);
