@@ -1,15 +1,21 @@
-// Benchmark of `segc fmt` (prints, never asserts): for generated, unformatted policies of 1k,
-// 10k and 100k rules (with comments, lists and groups), the time to parse, to format (which
-// includes re-parsing the output to prove it unchanged) and the heap used. Run:
-// `node bench/format.ts`. Each size runs in a fresh child process so its memory is its own.
+// Benchmark of `segc fmt` (prints, never asserts): the cold-start wall time of the real binary's
+// `fmt --check` on an example (what a pre-commit hook pays) next to a bare `node -e 0`; then,
+// for generated unformatted policies of 1k, 10k and 100k rules (with comments, lists and groups),
+// the time to parse, to format (which includes re-parsing the output to prove it unchanged) and
+// the heap used. Run: `node bench/format.ts` (builds dist/ first; `--no-build` skips that). Each
+// size runs in a fresh child process so its memory is its own.
 import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSourceFile } from '../compiler/build-ast.ts';
 import { createCollector } from '../compiler/diagnostics.ts';
 import { format } from '../compiler/format.ts';
 import { createSourceFile } from '../compiler/source.ts';
 
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SIZES = [1_000, 10_000, 100_000];
+const RUNS = 10;
+const EXAMPLE = 'examples/k8s-node.seg';
 
 interface SizeResult {
   readonly rules: number;
@@ -23,6 +29,20 @@ interface SizeResult {
 if (process.argv[2] === '--size') {
   process.stdout.write(JSON.stringify(benchSize(Number(process.argv[3]))) + '\n');
 } else {
+  if (!process.argv.includes('--no-build')) {
+    const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+    if (build.status !== 0) throw new Error('build failed');
+  }
+  console.log(`segc fmt --check cold start (${RUNS} runs each, in turns; median and minimum)`);
+  const [bare = [], fmt = []] = benchWallTimes([
+    [process.execPath, '-e', '0'],
+    [process.execPath, 'bin/segc.js', 'fmt', '--check', EXAMPLE],
+  ]);
+  const row = (label: string, t: readonly number[]) => console.log(`  ${label.padEnd(52)} ${benchMedian(t).toFixed(1).padStart(7)} ms ${(t[0] ?? 0).toFixed(1).padStart(7)} ms`);
+  row('node -e 0', bare);
+  row(`node bin/segc.js fmt --check ${EXAMPLE}`, fmt);
+  console.log(`  ratio of medians ${(benchMedian(fmt) / benchMedian(bare)).toFixed(2)} x`);
+  console.log('');
   console.log(`segc fmt on generated policies (node ${process.version}; format includes the re-parse that proves the output)`);
   console.log('     rules      bytes   parse ms  format ms  total ms   heap MB');
   for (const size of SIZES) {
@@ -33,6 +53,26 @@ if (process.argv[2] === '--size') {
       `  ${String(r.rules).padStart(8)} ${String(r.bytes).padStart(10)} ${r.parseMs.toFixed(0).padStart(10)} ${r.formatMs.toFixed(0).padStart(10)} ${(r.parseMs + r.formatMs).toFixed(0).padStart(9)} ${r.heapMB.toFixed(0).padStart(9)}`,
     );
   }
+}
+
+/** Wall times (sorted, milliseconds) of each command, RUNS times in turns, after one warm-up. */
+function benchWallTimes(commands: readonly (readonly string[])[]): number[][] {
+  const times = commands.map((): number[] => []);
+  const once = (argv: readonly string[]) => {
+    const [cmd = '', ...args] = argv;
+    const start = performance.now();
+    const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${argv.join(' ')} exited ${r.status}: ${r.stdout}${r.stderr}`);
+    return performance.now() - start;
+  };
+  for (const c of commands) once(c);
+  for (let i = 0; i < RUNS; i++) commands.forEach((c, k) => times[k]?.push(once(c)));
+  return times.map((t) => t.sort((a, b) => a - b));
+}
+
+function benchMedian(sorted: readonly number[]): number {
+  const n = sorted.length;
+  return n === 0 ? NaN : ((sorted[(n - 1) >> 1] ?? 0) + (sorted[n >> 1] ?? 0)) / 2;
 }
 
 function benchSize(rules: number): SizeResult {
