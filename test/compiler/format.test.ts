@@ -291,6 +291,21 @@ describe('refusal', () => {
   });
 });
 
+describe('the proof', () => {
+  it('throws rather than return text that parses to another tree', () => {
+    const text = 'policy ingress {\n1 allow tcp from any to any port 22\n}\n';
+    const ast = parseSourceFile(createSourceFile('p.seg', text), createCollector());
+    // A source whose text disagrees with the AST makes the printer write port 23 where the tree says 22.
+    expect(() => format(ast, createSourceFile('p.seg', text.replace('22', '23')))).toThrow(/changed the syntax tree/);
+  });
+
+  it('throws rather than return text that does not parse', () => {
+    const text = 'policy ingress {\n1 allow tcp from any to any port 22\n}\n';
+    const ast = parseSourceFile(createSourceFile('p.seg', text), createCollector());
+    expect(() => format(ast, createSourceFile('p.seg', text.replace('22', '2;')))).toThrow(/does not parse/);
+  });
+});
+
 describe('the examples', () => {
   it.each(Object.keys(EXAMPLES))('%s is already in canonical form', (name) => {
     expect(fmt(EXAMPLES[name] as string, name)).toBe(EXAMPLES[name]);
