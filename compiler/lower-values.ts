@@ -1,0 +1,250 @@
+// Stage 5, values: what `lower` makes of the value expressions of declarations and rules
+// (addresses, ports, protocols), with their checks. Takes AST expressions of a resolved program;
+// returns exact, normalised values, or undefined once a mistake is reported.
+import type { AddrExpr, PortExpr, ProtoExpr } from './ast.ts';
+import { FAMILY_BITS, familyMax, formatPrefix, normalizeRanges, parsePrefix, rangesToPrefixTexts, subtractRanges, type AddrRange } from './cidr.ts';
+import { Code, assertNever, type DiagnosticCollector } from './diagnostics.ts';
+import { PROTOCOL_NUMBERS, type AddrSetIr, type PortSetIr } from './ir.ts';
+import { MAX_PORT, normalizePortIntervals } from './port-set.ts';
+import type { DeclSymbol, ResolvedProgram } from './resolve.ts';
+import type { Span } from './source.ts';
+
+/** An exact address set as normalised ranges per family. */
+export interface AddrValue {
+  readonly v4: readonly AddrRange[];
+  readonly v6: readonly AddrRange[];
+  /** Its IR, computed on first use; a set used by many rules is printed once. */
+  ir?: AddrSetIr;
+}
+
+export interface SymbolValue {
+  readonly addr?: AddrValue;
+  readonly ports?: PortSetIr;
+}
+
+const ALL4: readonly AddrRange[] = [[0n, familyMax(4)]];
+const ALL6: readonly AddrRange[] = [[0n, familyMax(6)]];
+const ANY_VALUES: Readonly<Record<'any' | 'any4' | 'any6', AddrValue>> = {
+  any: { v4: ALL4, v6: ALL6 },
+  any4: { v4: ALL4, v6: [] },
+  any6: { v4: [], v6: ALL6 },
+};
+
+export interface Lowerer {
+  /** The symbol's value, computed once; undefined when it failed (already reported). */
+  lowerSymbol(symbol: DeclSymbol): SymbolValue | undefined;
+  lowerAddr(e: AddrExpr): AddrValue | undefined;
+  lowerPorts(e: PortExpr): PortSetIr | undefined;
+  /** The canonical IR of an address value; one object per value, so shared sets share it. */
+  addrSetIr(value: AddrValue): AddrSetIr;
+  readonly diagnostics: DiagnosticCollector;
+}
+
+/** The value lowering of one compilation: each declaration's value and each distinct valid literal are computed once. */
+export function createLowerer(resolved: ResolvedProgram, diagnostics: DiagnosticCollector): Lowerer {
+  const symbolValues = new Map<DeclSymbol, SymbolValue | undefined>();
+  // Policies repeat the same hosts and networks across many rules: parse and print each once.
+  // Only valid literals are kept, since every occurrence of an invalid one is reported.
+  const literals = new Map<string, AddrValue>();
+
+  const lowerSymbol = (symbol: DeclSymbol): SymbolValue | undefined => {
+    if (symbolValues.has(symbol)) return symbolValues.get(symbol);
+    // Marked before descending, so a cycle (already reported) ends here instead of looping.
+    symbolValues.set(symbol, undefined);
+    const d = symbol.decl;
+    if (d.recovered || !d.value) return undefined;
+    // A symbol that failed in resolve still has its own values checked (a bad literal next to an
+    // unknown name is a second mistake); references to failed names give nothing, silently.
+    let value: SymbolValue | undefined;
+    if (d.kind === 'SetDecl') {
+      const addr = lowerAddr(d.value as AddrExpr);
+      value = addr && { addr };
+    } else {
+      const ports = lowerPorts(d.value as PortExpr);
+      value = ports && { ports };
+    }
+    if (symbol.failed) value = undefined;
+    symbolValues.set(symbol, value);
+    return value;
+  };
+
+  const lowerAddr = (e: AddrExpr): AddrValue | undefined => {
+    switch (e.kind) {
+      case 'AddrLiteral': {
+        let value = literals.get(e.text);
+        if (!value) {
+          value = lowerAddrLiteral(e.text, e.span, diagnostics);
+          if (value) literals.set(e.text, value);
+        }
+        return value;
+      }
+      case 'AnyAddr':
+        return ANY_VALUES[e.which];
+      case 'SetRef': {
+        const symbol = resolved.references.get(e);
+        return symbol ? lowerSymbol(symbol)?.addr : undefined;
+      }
+      case 'AddrList': {
+        if (e.items.length === 0) {
+          diagnostics.add(Code.EmptySetLiteral, e.span, { what: 'address set' });
+          return undefined;
+        }
+        // Every item is lowered (each may hold its own mistake); the union is normalised once.
+        const v4: AddrRange[] = [];
+        const v6: AddrRange[] = [];
+        let ok = true;
+        for (const item of e.items) {
+          const v = lowerAddr(item);
+          if (!v) ok = false;
+          else if (ok) {
+            for (const r of v.v4) v4.push(r);
+            for (const r of v.v6) v6.push(r);
+          }
+        }
+        return ok ? { v4: normalizeRanges(v4), v6: normalizeRanges(v6) } : undefined;
+      }
+      case 'AddrExcept': {
+        const base = lowerAddr(e.base);
+        const excluded = lowerAddr(e.excluded);
+        if (!base || !excluded) return undefined;
+        const v4 = subtractRanges(base.v4, excluded.v4);
+        const v6 = subtractRanges(base.v6, excluded.v6);
+        if (v4.length === 0 && v6.length === 0) {
+          diagnostics.add(Code.EmptyAfterExcept, e.span);
+          return undefined;
+        }
+        return { v4, v6 };
+      }
+      default:
+        return assertNever(e);
+    }
+  };
+
+  const lowerPorts = (e: PortExpr): PortSetIr | undefined => {
+    switch (e.kind) {
+      case 'PortNumber':
+        return lowerPortNumber(e.value, e.span, diagnostics) ? [[e.value, e.value]] : undefined;
+      case 'PortRange': {
+        const lowOk = lowerPortNumber(e.low.value, e.low.span, diagnostics);
+        const highOk = lowerPortNumber(e.high.value, e.high.span, diagnostics);
+        if (!lowOk || !highOk) return undefined;
+        if (e.low.value > e.high.value) {
+          diagnostics.add(Code.PortRangeReversed, e.span, { low: e.low.value, high: e.high.value });
+          return undefined;
+        }
+        return [[e.low.value, e.high.value]];
+      }
+      case 'PortsRef': {
+        const symbol = resolved.references.get(e);
+        return symbol ? lowerSymbol(symbol)?.ports : undefined;
+      }
+      case 'PortList': {
+        if (e.items.length === 0) {
+          diagnostics.add(Code.EmptySetLiteral, e.span, { what: 'port set' });
+          return undefined;
+        }
+        const all: (readonly [number, number])[] = [];
+        let ok = true;
+        for (const item of e.items) {
+          const v = lowerPorts(item);
+          if (!v) ok = false;
+          else if (ok) for (const r of v) all.push(r);
+        }
+        return ok ? normalizePortIntervals(all) : undefined;
+      }
+      default:
+        return assertNever(e);
+    }
+  };
+
+  const addrSetIr = (value: AddrValue): AddrSetIr => (value.ir ??= { v4: rangesToPrefixTexts(4, value.v4), v6: rangesToPrefixTexts(6, value.v6) });
+
+  return { lowerSymbol, lowerAddr, lowerPorts, addrSetIr, diagnostics };
+}
+
+function lowerAddrLiteral(text: string, span: Span, diagnostics: DiagnosticCollector): AddrValue | undefined {
+  const r = parsePrefix(text);
+  if (r.ok) {
+    const { family, value, length } = r.prefix;
+    const range: AddrRange = [value, value + (1n << BigInt(FAMILY_BITS[family] - length)) - 1n];
+    // A literal is one prefix: its IR needs no range-to-prefix pass. IPv4 text that parses is
+    // canonical already (no leading zeros are accepted), so only its length is re-printed.
+    const slash = text.indexOf('/');
+    const ir = [family === 4 ? `${slash < 0 ? text : text.slice(0, slash)}/${length}` : formatPrefix(r.prefix)];
+    return family === 4 ? { v4: [range], v6: [], ir: { v4: ir, v6: [] } } : { v4: [], v6: [range], ir: { v4: [], v6: ir } };
+  }
+  switch (r.error) {
+    case 'invalid-ipv4':
+      diagnostics.add(Code.InvalidIpv4, span, { text, hint: ipv4Hint(text) });
+      return undefined;
+    case 'invalid-ipv6':
+      diagnostics.add(Code.InvalidIpv6, span, { text, hint: 'an IPv6 address has up to eight groups of 1-4 hex digits, with at most one ::' });
+      return undefined;
+    case 'length-out-of-range': {
+      // The span covers `/LEN`, the part to fix.
+      const slash = text.indexOf('/');
+      diagnostics.add(
+        Code.PrefixLengthOutOfRange,
+        { file: span.file, start: span.start + slash, end: span.end },
+        { length: r.length, family: r.family, max: FAMILY_BITS[r.family] },
+      );
+      return undefined;
+    }
+    case 'host-bits':
+      diagnostics.add(Code.HostBitsSet, span, { text, network: formatPrefix(r.network) });
+      return undefined;
+    default:
+      return assertNever(r);
+  }
+}
+
+function ipv4Hint(text: string): string {
+  const addr = text.split('/')[0] ?? '';
+  const parts = addr.split('.');
+  if (parts.length !== 4) return `an IPv4 address has four numbers separated by dots; '${addr}' has ${parts.length}`;
+  const bad = parts.find((p) => !/^(0|[1-9][0-9]{0,2})$/.test(p) || Number(p) > 255);
+  if (bad !== undefined && /^0[0-9]+$/.test(bad)) return `write '${bad}' without leading zeros`;
+  return 'each of the four numbers runs from 0 to 255';
+}
+
+function lowerPortNumber(value: number, span: Span, diagnostics: DiagnosticCollector): boolean {
+  if (Number.isInteger(value) && value >= 0 && value <= MAX_PORT) return true;
+  diagnostics.add(Code.PortOutOfRange, span, { port: value });
+  return false;
+}
+
+// ---- Protocols ----------------------------------------------------------------------------------
+
+/** Sorted unique protocol numbers, null for `any`, undefined when an error was reported. */
+export function lowerProtocols(e: ProtoExpr, diagnostics: DiagnosticCollector): readonly number[] | null | undefined {
+  const out = new Set<number>();
+  let any = false;
+  let ok = true;
+  const visit = (p: ProtoExpr): void => {
+    switch (p.kind) {
+      case 'ProtoName':
+        if (p.name === 'any') any = true;
+        else out.add(PROTOCOL_NUMBERS[p.name]);
+        return;
+      case 'ProtoNumber':
+        if (Number.isInteger(p.value) && p.value >= 0 && p.value <= 255) out.add(p.value);
+        else {
+          diagnostics.add(Code.ProtocolOutOfRange, p.span, { value: p.value });
+          ok = false;
+        }
+        return;
+      case 'ProtoList':
+        if (p.items.length === 0) {
+          diagnostics.add(Code.EmptySetLiteral, p.span, { what: 'protocol list' });
+          ok = false;
+        }
+        for (const item of p.items) visit(item);
+        return;
+      default:
+        return assertNever(p);
+    }
+  };
+  visit(e);
+  if (!ok) return undefined;
+  return any ? null : [...out].sort((a, b) => a - b);
+}
