@@ -79,6 +79,28 @@ describe('segc fmt', () => {
   });
 });
 
+describe('segc fmt after an internal error', () => {
+  afterEach(() => {
+    vi.doUnmock('../../../compiler/format.ts');
+    vi.resetModules();
+  });
+
+  it('writes no file, not even the ones formatted before the failure, and exits 2', async () => {
+    vi.resetModules();
+    vi.doMock('../../../compiler/format.ts', () => ({
+      formatSource: (source: { path: string }) => {
+        if (source.path === 'b.seg') throw new Error('the formatter broke');
+        return { text: FORMATTED, diagnostics: [] };
+      },
+    }));
+    const { run: freshRun } = await import('../../../runtime/cli/main.ts');
+    const io = memoryIo({ 'a.seg': UNFORMATTED, 'b.seg': UNFORMATTED, 'c.seg': UNFORMATTED });
+    expect(await freshRun(['fmt', '.'], io)).toBe(2);
+    expect(io.writes).toEqual([]);
+    expect(io.err()).toContain('internal error: the formatter broke');
+  });
+});
+
 describe('segc fmt --check', () => {
   it('exits 0 and prints nothing when every file is formatted', async () => {
     const io = memoryIo({ 'a.seg': FORMATTED, 'b.seg': FORMATTED });
