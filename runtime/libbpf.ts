@@ -342,6 +342,8 @@ function declare(lib: LibraryHandle) {
     bpf_obj_get: f<(path: string) => number>('bpf_obj_get', 'int', ['const char *']),
     bpf_obj_get_opts: f<(path: string, opts: object) => number>('bpf_obj_get_opts', 'int', ['const char *', ptr(ObjGetOpts)]),
     bpf_obj_get_info_by_fd: f<(fd: number, info: Uint8Array, len: number[]) => number>('bpf_obj_get_info_by_fd', 'int', ['int', 'void *', koffi.inout(koffi.pointer('uint32_t'))]),
+    /** The same call with the length in a typed array: cheaper, for the size check of every map call. */
+    bpf_obj_get_info_by_fd_raw: f<(fd: number, info: Uint8Array, len: Uint32Array) => number>('bpf_obj_get_info_by_fd', 'int', ['int', 'void *', 'void *']),
     bpf_prog_get_fd_by_id: f<(id: number) => number>('bpf_prog_get_fd_by_id', 'int', ['uint32_t']),
     bpf_map_get_fd_by_id: f<(id: number) => number>('bpf_map_get_fd_by_id', 'int', ['uint32_t']),
     bpf_prog_get_next_id: f<(start: number, next: number[]) => number>('bpf_prog_get_next_id', 'int', ['uint32_t', koffi.out(koffi.pointer('uint32_t'))]),
@@ -701,17 +703,71 @@ function describeMapFd(fd: number): string {
   return `map ${String((koffi.decode(buf, MapInfoStruct) as { name: string }).name)}, fd ${fd}`;
 }
 
+/** What user space must pass for one entry of a map: key bytes and value bytes. */
+export interface MapShape {
+  readonly type: number;
+  readonly keySize: number;
+  /** The value size as declared (per CPU, for per-CPU maps). */
+  readonly valueSize: number;
+  /** Bytes of one value in user space: all CPUs' slots for per-CPU maps, a u32 for map-in-maps. */
+  readonly valueLength: number;
+}
+
+/**
+ * The key and value sizes of the map behind `fd`, read from the kernel on every call (an fd
+ * number may be closed and reused for another map, so nothing is cached).
+ */
+export function bpf_map_shape(fd: number): MapShape {
+  const buf = shapeInfo;
+  shapeInfoLength[0] = buf.length;
+  const ret = lib().libbpf.bpf_obj_get_info_by_fd_raw(fd, buf, shapeInfoLength);
+  if (ret < 0) fail('bpf_obj_get_info_by_fd', ret, `fd ${fd}`);
+  const type = buf.readUInt32LE(MAP_INFO_OFFSETS.type);
+  const keySize = buf.readUInt32LE(MAP_INFO_OFFSETS.key_size);
+  const valueSize = buf.readUInt32LE(MAP_INFO_OFFSETS.value_size);
+  const valueLength = is_percpu_map_type(type) ? percpu_value_size(valueSize) : valueSize;
+  return { type, keySize, valueSize, valueLength };
+}
+
+const MAP_INFO_OFFSETS = { type: koffi.offsetof(MapInfoStruct, 'type'), key_size: koffi.offsetof(MapInfoStruct, 'key_size'), value_size: koffi.offsetof(MapInfoStruct, 'value_size') };
+/** The kernel fills a shorter bpf_map_info up to the length given: enough for the sizes. */
+const MAP_INFO_SHAPE_BYTES = koffi.offsetof(MapInfoStruct, 'max_entries');
+/** Reused by every size check (calls are synchronous); the kernel writes them during the call only. */
+const shapeInfo = Buffer.alloc(MAP_INFO_SHAPE_BYTES);
+const shapeInfoLength = new Uint32Array(1);
+
+/**
+ * Refuses buffers of the wrong size before the kernel copies `keySize` or `valueLength` bytes
+ * to or from them: too short would read or write past the buffer, and a wrong length is
+ * always a caller's bug (a per-CPU value given once instead of per CPU, say).
+ */
+function checkEntry(operation: string, fd: number, key: Uint8Array | null, value: Uint8Array | null, valueAtLeast = false): MapShape {
+  const shape = bpf_map_shape(fd);
+  if (key !== null && key.length !== shape.keySize) throw new RangeError(`${operation}(${describeMapFd(fd)}): key of ${key.length} bytes, the map's keys have ${shape.keySize}`);
+  if (value !== null && (valueAtLeast ? value.length < shape.valueLength : value.length !== shape.valueLength)) {
+    const perCpu = is_percpu_map_type(shape.type) ? ` (${shape.valueSize} per CPU, each rounded up to 8, times ${libbpf_num_possible_cpus()} possible CPUs)` : '';
+    throw new RangeError(`${operation}(${describeMapFd(fd)}): value of ${value.length} bytes, the map's values have ${shape.valueLength}${perCpu}`);
+  }
+  return shape;
+}
+
 export function bpf_map_update_elem(fd: number, key: Uint8Array, value: Uint8Array, flags: number = BPF_ANY): void {
+  checkEntry('bpf_map_update_elem', fd, key, value);
   const ret = lib().libbpf.bpf_map_update_elem(fd, key, value, BigInt(flags));
   if (ret < 0) fail('bpf_map_update_elem', ret, describeMapFd(fd));
 }
 
 /**
- * The value stored under `key`, `valueLength` bytes long (for per-CPU maps, see
- * `percpu_value_size`); undefined when there is none (ENOENT).
+ * The value stored under `key`; undefined when there is none (ENOENT). Its length is the
+ * map's user-space value length (all CPUs' slots for per-CPU maps, see `split_percpu_value`),
+ * or `valueLength` when given, which may not be shorter.
  */
-export function bpf_map_lookup_elem(fd: number, key: Uint8Array, valueLength: number, flags = 0): Uint8Array | undefined {
-  const value = Buffer.alloc(valueLength);
+export function bpf_map_lookup_elem(fd: number, key: Uint8Array, valueLength?: number, flags = 0): Uint8Array | undefined {
+  const shape = checkEntry('bpf_map_lookup_elem', fd, key, null);
+  if (valueLength !== undefined && valueLength < shape.valueLength) {
+    throw new RangeError(`bpf_map_lookup_elem(${describeMapFd(fd)}): a buffer of ${valueLength} bytes is too short for the map's values of ${shape.valueLength}`);
+  }
+  const value = Buffer.alloc(valueLength ?? shape.valueLength);
   const ret = flags === 0 ? lib().libbpf.bpf_map_lookup_elem(fd, key, value) : lib().libbpf.bpf_map_lookup_elem_flags(fd, key, value, BigInt(flags));
   if (ret === -constantsErrno('ENOENT')) return undefined;
   if (ret < 0) fail('bpf_map_lookup_elem', ret, describeMapFd(fd));
@@ -720,6 +776,7 @@ export function bpf_map_lookup_elem(fd: number, key: Uint8Array, valueLength: nu
 
 /** Deletes `key`; false when it was not there (ENOENT). */
 export function bpf_map_delete_elem(fd: number, key: Uint8Array): boolean {
+  checkEntry('bpf_map_delete_elem', fd, key, null);
   const ret = lib().libbpf.bpf_map_delete_elem(fd, key);
   if (ret === -constantsErrno('ENOENT')) return false;
   if (ret < 0) fail('bpf_map_delete_elem', ret, describeMapFd(fd));
@@ -727,8 +784,10 @@ export function bpf_map_delete_elem(fd: number, key: Uint8Array): boolean {
 }
 
 /** The key after `key` (the first with null); undefined after the last (ENOENT). */
-export function bpf_map_get_next_key(fd: number, key: Uint8Array | null, keySize: number): Uint8Array | undefined {
-  const next = Buffer.alloc(keySize);
+export function bpf_map_get_next_key(fd: number, key: Uint8Array | null, keySize?: number): Uint8Array | undefined {
+  const shape = checkEntry('bpf_map_get_next_key', fd, key, null);
+  if (keySize !== undefined && keySize !== shape.keySize) throw new RangeError(`bpf_map_get_next_key(${describeMapFd(fd)}): key size ${keySize}, the map's keys have ${shape.keySize}`);
+  const next = Buffer.alloc(shape.keySize);
   const ret = lib().libbpf.bpf_map_get_next_key(fd, key, next);
   if (ret === -constantsErrno('ENOENT')) return undefined;
   if (ret < 0) fail('bpf_map_get_next_key', ret, describeMapFd(fd));
@@ -753,10 +812,21 @@ function batchOpts(options: BatchOptions) {
 
 /** Writes `count` entries from packed `keys` and `values` arrays in one call; returns `count`. */
 export function bpf_map_update_batch(fd: number, keys: Uint8Array, values: Uint8Array, count: number, options: BatchOptions = {}): number {
+  checkBatch('bpf_map_update_batch', fd, keys, values, count);
   const n = [count];
   const ret = lib().libbpf.bpf_map_update_batch(fd, keys, values, n, batchOpts(options));
   if (ret < 0) fail('bpf_map_update_batch', ret, `${describeMapFd(fd)}, ${n[0]} of ${count} written`);
   return n[0] ?? count;
+}
+
+function checkBatch(operation: string, fd: number, keys: Uint8Array, values: Uint8Array | null, count: number): MapShape {
+  const shape = bpf_map_shape(fd);
+  if (!(Number.isInteger(count) && count >= 0)) throw new RangeError(`${operation}: count ${count} is not a whole number`);
+  if (keys.length < count * shape.keySize) throw new RangeError(`${operation}(${describeMapFd(fd)}): ${keys.length} key bytes for ${count} keys of ${shape.keySize}`);
+  if (values !== null && values.length < count * shape.valueLength) {
+    throw new RangeError(`${operation}(${describeMapFd(fd)}): ${values.length} value bytes for ${count} values of ${shape.valueLength}`);
+  }
+  return shape;
 }
 
 export interface LookupBatch {
@@ -773,6 +843,10 @@ export interface LookupBatch {
  * token is opaque: 4 bytes for hash maps, a key for arrays; `tokenSize` covers both.
  */
 export function bpf_map_lookup_batch(fd: number, inBatch: Uint8Array | null, keySize: number, valueLength: number, count: number, options: BatchOptions = {}): LookupBatch {
+  const shape = bpf_map_shape(fd);
+  if (keySize !== shape.keySize || valueLength !== shape.valueLength) {
+    throw new RangeError(`bpf_map_lookup_batch(${describeMapFd(fd)}): entries of ${keySize}+${valueLength} bytes, the map's are ${shape.keySize}+${shape.valueLength}`);
+  }
   const tokenSize = Math.max(keySize, 8);
   const outBatch = Buffer.alloc(tokenSize);
   const keys = Buffer.alloc(keySize * count);
@@ -787,6 +861,7 @@ export function bpf_map_lookup_batch(fd: number, inBatch: Uint8Array | null, key
 
 /** Deletes `count` packed keys in one call; returns how many were deleted. */
 export function bpf_map_delete_batch(fd: number, keys: Uint8Array, count: number, options: BatchOptions = {}): number {
+  checkBatch('bpf_map_delete_batch', fd, keys, null, count);
   const n = [count];
   const ret = lib().libbpf.bpf_map_delete_batch(fd, keys, n, batchOpts(options));
   if (ret < 0) fail('bpf_map_delete_batch', ret, `${describeMapFd(fd)}, ${n[0]} of ${count} deleted`);

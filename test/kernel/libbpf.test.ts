@@ -38,6 +38,7 @@ import {
   bpf_map_get_info_by_fd,
   bpf_map_get_next_key,
   bpf_map_lookup_batch,
+  bpf_map_shape,
   bpf_map_lookup_elem,
   bpf_map_update_batch,
   bpf_map_update_elem,
@@ -337,6 +338,15 @@ describe.skipIf(!isRoot())('libbpf bindings in the kernel', () => {
     bpf_map_update_elem(percpuFd, u32(0), join_percpu_value(distinct, 8));
     const back = split_percpu_value(bpf_map_lookup_elem(percpuFd, u32(0), percpu_value_size(8)) as Uint8Array, 8);
     expect(back.map((s) => Buffer.from(s).readBigUInt64LE(0))).toEqual(distinct.map((d) => d.readBigUInt64LE(0)));
+    // Sizes come from the kernel: a lookup without a length gets every CPU's slot, and
+    // buffers that would make the kernel copy past their end are refused before the call.
+    expect(bpf_map_lookup_elem(percpuFd, u32(0))).toHaveLength(percpu_value_size(8));
+    expect(bpf_map_shape(percpuFd)).toEqual({ type: BPF_MAP_TYPE.PERCPU_ARRAY, keySize: 4, valueSize: 8, valueLength: percpu_value_size(8) });
+    if (cpus > 1) {
+      expect(() => bpf_map_update_elem(percpuFd, u32(0), u64(1n))).toThrow(/value of 8 bytes, the map's values have \d+ \(8 per CPU/);
+      expect(() => bpf_map_lookup_elem(percpuFd, u32(0), 8)).toThrow(RangeError);
+    }
+    expect(() => bpf_map_lookup_elem(percpuFd, u64(0n))).toThrow(/key of 8 bytes, the map's keys have 4/);
     if (cpus > 1) expect(() => join_percpu_value([u64(1n)], 8)).toThrow(/missing/);
     expect(() => join_percpu_value(u64(1n).subarray(0, 4), 8)).toThrow(/expected 8/);
   });
