@@ -118,7 +118,9 @@ function formatHasNewline(text: string, from: number, to: number): boolean {
 
 /** True when [from, to) holds an empty line: two line breaks with only spaces between. */
 function formatHasBlankLine(text: string, from: number, to: number): boolean {
-  return /\r?\n[ \t\f\v]*(\r\n|\r|\n)/.test(text.slice(Math.max(0, from), Math.max(from, to)));
+  // CRLF is one line break, and so is a lone CR (as source.ts counts lines).
+  const between = text.slice(Math.max(0, from), Math.max(from, to)).replace(/\r\n?/g, '\n');
+  return /\n[ \t\f\v]*\n/.test(between);
 }
 
 function formatHasCommentWithin(state: FormatState, span: Span): boolean {

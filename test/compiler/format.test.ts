@@ -130,6 +130,8 @@ describe('the canonical layout', () => {
     expect(fmt(input)).toBe(
       lines('set a = any', '', 'set b = any6', 'policy ingress {', '  1 allow any from a to b', '', '  2 allow any from b to a', '}'),
     );
+    expect(fmt('set a = any\r\n\r\n\r\nset b = any\r\nset c = any\r\n')).toBe(lines('set a = any', '', 'set b = any', 'set c = any'));
+    expect(fmt('set a = any\r\rset b = any\rset c = any')).toBe(lines('set a = any', '', 'set b = any', 'set c = any'));
     expect(fmt('')).toBe('');
     expect(fmt('\n\n')).toBe('');
   });
@@ -483,10 +485,10 @@ function layout(pieceLines: readonly Piece[][]): fc.Arbitrary<string> {
     });
 }
 
-/** Some files come with CRLF line ends or without a final newline. */
+/** Some files come with CRLF (or old Mac CR) line ends, or without a final newline. */
 const generatedPolicy = policyLines
   .chain(layout)
-  .chain((text) => fc.constantFrom(text, text.replace(/\n/g, '\r\n'), text.replace(/\n+$/, '')));
+  .chain((text) => fc.constantFrom(text, text.replace(/\n/g, '\r\n'), text.replace(/\n/g, '\r'), text.replace(/\n+$/, '')));
 
 describe('generated policies', () => {
   it('format to a fixed point, keep their comments and keep their meaning', () => {
