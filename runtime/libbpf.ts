@@ -276,6 +276,10 @@ function declare(lib: LibraryHandle) {
   return {
     libbpf_strerror: f<(err: number, buf: Uint8Array, size: number) => number>('libbpf_strerror', 'int', ['int', 'void *', 'size_t']),
     libbpf_num_possible_cpus: f<() => number>('libbpf_num_possible_cpus', 'int', []),
+    libbpf_version_string: f<() => string>('libbpf_version_string', 'const char *', []),
+    libbpf_probe_bpf_prog_type: f<(progType: number, opts: null) => number>('libbpf_probe_bpf_prog_type', 'int', ['int', 'void *']),
+    libbpf_probe_bpf_map_type: f<(mapType: number, opts: null) => number>('libbpf_probe_bpf_map_type', 'int', ['int', 'void *']),
+    libbpf_probe_bpf_helper: f<(progType: number, helperId: number, opts: null) => number>('libbpf_probe_bpf_helper', 'int', ['int', 'int', 'void *']),
     libbpf_set_print: f<(fn: bigint | null) => bigint | null>('libbpf_set_print', 'void *', [koffi.pointer(LogPrintFn)]),
     LogPrintFn,
 
@@ -443,6 +447,26 @@ function checkPointer<T extends bigint>(operation: string, ret: bigint | null, s
 
 export function libbpf_num_possible_cpus(): number {
   return check('libbpf_num_possible_cpus', lib().libbpf.libbpf_num_possible_cpus());
+}
+
+/** `v1.1`: the loaded library's version, for `segc doctor`. */
+export function libbpf_version_string(): string {
+  return lib().libbpf.libbpf_version_string();
+}
+
+/** Whether the kernel can load programs of this type (libbpf loads a trivial one). */
+export function libbpf_probe_bpf_prog_type(progType: number): boolean {
+  return check('libbpf_probe_bpf_prog_type', lib().libbpf.libbpf_probe_bpf_prog_type(progType, null), `program type ${progType}`) === 1;
+}
+
+/** Whether the kernel can create maps of this type. */
+export function libbpf_probe_bpf_map_type(mapType: number): boolean {
+  return check('libbpf_probe_bpf_map_type', lib().libbpf.libbpf_probe_bpf_map_type(mapType, null), `map type ${mapType}`) === 1;
+}
+
+/** Whether programs of `progType` may call helper `helperId` (`enum bpf_func_id`). */
+export function libbpf_probe_bpf_helper(progType: number, helperId: number): boolean {
+  return check('libbpf_probe_bpf_helper', lib().libbpf.libbpf_probe_bpf_helper(progType, helperId, null), `helper ${helperId}`) === 1;
 }
 
 let printCallback: bigint | undefined;

@@ -64,7 +64,11 @@ import {
   if_nametoindex,
   join_percpu_value,
   libbpf_num_possible_cpus,
+  libbpf_probe_bpf_helper,
+  libbpf_probe_bpf_map_type,
+  libbpf_probe_bpf_prog_type,
   libbpf_set_print,
+  libbpf_version_string,
   percpu_value_size,
   split_percpu_value,
   type BpfMap,
@@ -222,6 +226,16 @@ describe.skipIf(!isRoot())('libbpf bindings in the kernel', () => {
     expect(bpf_map_get_info_by_fd(lpmFd)).toMatchObject({ name: 'fx_lpm', type: BPF_MAP_TYPE.LPM_TRIE, keySize: 8, valueSize: 4, maxEntries: 64, mapFlags: BPF_F.NO_PREALLOC });
     // A program that loaded leaves its failure-only log empty.
     expect(bpf_program__log_buf(obj, prog)).toBe('');
+  });
+
+  it('reports the library version and probes kernel support, as doctor needs', () => {
+    expect(libbpf_version_string()).toMatch(/^v1\.\d+$/);
+    expect(libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SCHED_CLS)).toBe(true);
+    expect(libbpf_probe_bpf_map_type(BPF_MAP_TYPE.LPM_TRIE)).toBe(true);
+    expect(libbpf_probe_bpf_map_type(BPF_MAP_TYPE.ARRAY_OF_MAPS)).toBe(true);
+    // Helper 1 is bpf_map_lookup_elem; 0x7fff is no helper at all.
+    expect(libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, 1)).toBe(true);
+    expect(libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, 0x7fff)).toBe(false);
   });
 
   it('finds loaded programs and maps again by id', () => {
