@@ -37,7 +37,7 @@ describe('toJsonReport', () => {
     const d = makeDiagnostic(
       Code.Shadowed,
       at('100 allow tcp from ofice to any'),
-      { rule: 'ingress/100', coverers: 'x' },
+      { rule: 'ingress/100', blockers: 'x' },
       { related: [{ span: at('set office'), message: 'covered here' }], witness: { proto: 'tcp', src: '10.0.0.1', srcPort: 1, dst: '10.0.0.2', dstPort: 22 } },
     );
     const [j] = toJsonReport([d], sources, { fileCount: 1 }).diagnostics;
