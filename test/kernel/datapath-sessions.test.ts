@@ -127,4 +127,27 @@ describe.skipIf(!KERNEL_AVAILABLE)('sessions in the kernel', () => {
     // The session hit is counted for the rule that opened the session.
     expect(readRuleHits(dp, installed.slot, 0).packets - hitsBefore).toBe(2n);
   });
+
+  it('evicts the least recently used sessions when the table is full, and judges evicted flows again', () => {
+    const small = loadDatapath({ sessions: 64, rulesPerSlot: 1024 });
+    try {
+      deployIr(small, programIr(CLIENT_POLICY));
+      const sendTo = (program: 'ingress' | 'egress', p: Packet, options: FrameOptions) => runFrame(small, program, buildFrame(p, options));
+      for (let port = 20000; port < 20400; port++) expect(sendTo('egress', out(port, 80), { tcpFlags: 'syn' }).verdict).toBe('allow');
+      const held = readSessions(small).length;
+      expect(held).toBeGreaterThan(0);
+      expect(held).toBeLessThanOrEqual(64);
+      // The LRU evicts in batches, not strictly the oldest one: what is certain is that a flow
+      // keeps passing exactly while it holds a session, and an evicted flow's reply meets the
+      // default-deny ingress policy.
+      const replies = Array.from({ length: 400 }, (_, i) => sendTo('ingress', back(80, 20000 + i), { tcpFlags: 'ack' }));
+      const passed = replies.filter((r) => r.verdict === 'allow');
+      expect(passed.length).toBe(held);
+      expect(passed.every((r) => r.reason === SegReason.SEG_REASON_SESSION)).toBe(true);
+      expect(replies.filter((r) => r.verdict === 'deny').every((r) => r.reason === SegReason.SEG_REASON_DEFAULT)).toBe(true);
+      expect(readStats(small)[SegStat.SEG_STAT_SESSION_NEW]?.packets).toBe(400n);
+    } finally {
+      closeDatapath(small);
+    }
+  });
 });

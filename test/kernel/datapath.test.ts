@@ -160,4 +160,19 @@ describe.skipIf(!KERNEL_AVAILABLE)('the TC classifier under BPF_PROG_TEST_RUN', 
     }
     expect(checked).toBeGreaterThan(trace.length / 2);
   });
+
+  it('parses every frame shape the classifier takes as the parse-only program reports it', () => {
+    // The parse-only program leaves seg_parse's result in cb[1]: SEG_PARSE_OK (0xff) for an IP
+    // packet ready for classification. It is the benchmark's baseline, so it must parse as much.
+    fc.assert(
+      fc.property(randomPacket.chain((p) => fc.tuple(fc.constant(p), frameOptions(p))), ([packet, options]) => {
+        const d = runFrame(dp, 'parseOnly', buildFrame(packet, options));
+        expect(d.reason, JSON.stringify({ packet, options })).toBe(0xff);
+        expect(d.verdict).toBe('allow');
+      }),
+      { numRuns: 300 },
+    );
+    const arp = runFrame(dp, 'parseOnly', buildArpFrame({ operation: 'request', senderIp: '10.0.0.1', targetIp: '10.0.0.2' }));
+    expect(arp.reason).toBe(SegReason.SEG_REASON_NON_IP);
+  });
 });
