@@ -623,6 +623,7 @@ function parseIpv4(frame: Uint8Array, view: DataView, at: number, link: LinkFiel
   if (headerLength < IPV4_HLEN) return { kind: 'malformed', layer: 'ipv4', reason: `IHL ${first & 0xf} is below 5` };
   if (frame.length < at + headerLength) return { kind: 'truncated', layer: 'ipv4' };
   const totalLength = view.getUint16(at + 2);
+  if (totalLength < headerLength) return { kind: 'malformed', layer: 'ipv4', reason: `total length ${totalLength} is shorter than the ${headerLength}-byte header` };
   const flagsOffset = view.getUint16(at + 6);
   const offset = flagsOffset & IPV4_OFFSET_MASK;
   const moreFragments = (flagsOffset & IPV4_FLAG_MF) !== 0;

@@ -214,6 +214,9 @@ describe('frame layout', () => {
     frame[14] = 0x44;
     expect(parseFrame(frame)).toMatchObject({ kind: 'malformed', layer: 'ipv4' });
     frame[14] = 0x45;
+    frame[17] = 19; // total length below the header's 20 bytes
+    expect(parseFrame(frame)).toMatchObject({ kind: 'malformed', layer: 'ipv4', reason: expect.stringMatching(/total length 19/) });
+    frame[17] = 40;
     frame[46] = 0x40;
     expect(parseFrame(frame)).toMatchObject({ kind: 'malformed', layer: 'tcp' });
   });
@@ -358,6 +361,28 @@ describe('round trips', () => {
         },
       ),
       { numRuns: 300 },
+    );
+  });
+
+  it('parses arbitrary bytes without throwing', () => {
+    const etherTypes = fc.constantFrom(ETH_P.IPV4, ETH_P.IPV6, ETH_P.VLAN, ETH_P.ARP);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), etherTypes, etherTypes, fc.boolean(), (bytes, outer, inner, steer) => {
+        // Steering the EtherTypes (and the IP version nibble) sends the bytes down the IP paths.
+        const frame = Uint8Array.from(bytes);
+        if (steer && frame.length >= 19) {
+          frame[12] = outer >> 8;
+          frame[13] = outer & 0xff;
+          frame[16] = inner >> 8;
+          frame[17] = inner & 0xff;
+          const ipAt = outer === ETH_P.VLAN ? 18 : 14;
+          const version = (outer === ETH_P.VLAN ? inner : outer) === ETH_P.IPV6 ? 6 : 4;
+          if (frame.length > ipAt) frame[ipAt] = (version << 4) | ((frame[ipAt] as number) & 0x0f);
+        }
+        const parsed = parseFrame(frame);
+        expect(['ip', 'non-ip', 'truncated', 'malformed']).toContain(parsed.kind);
+      }),
+      { numRuns: 2000 },
     );
   });
 
