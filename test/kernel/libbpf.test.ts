@@ -99,10 +99,11 @@ const FIXTURE = join(ROOT, 'test/kernel/fixtures/build/libbpf_fixture.bpf.o');
 const REJECTED = join(ROOT, 'test/kernel/fixtures/build/rejected.bpf.o');
 const FX_CB_MARKER = 0xfeed;
 
+/** The layout check needs a C compiler and libbpf's development headers. */
 const hasClang = (() => {
   try {
     execFileSync('clang', ['--version'], { stdio: 'ignore' });
-    return true;
+    return existsSync('/usr/include/bpf/libbpf.h');
   } catch {
     return false;
   }
