@@ -1,7 +1,7 @@
 // Stage 1c: the parser. Takes the lexer's tokens; gives the concrete syntax tree (CST, typed
 // by the generated cst.d.ts) and reports syntax errors (SEG1004-SEG1006). Rule names match
 // grammar/segc.ebnf.
-import { CstParser, EOF, type IParserErrorMessageProvider, type IRecognitionException, type IToken, type TokenType } from 'chevrotain';
+import { CstParser, EOF, type CstNode, type IParserErrorMessageProvider, type IRecognitionException, type IToken, type TokenType } from 'chevrotain';
 import type { FileCstNode } from './cst.d.ts';
 import { distance } from 'fastest-levenshtein';
 import { Code, DIAGNOSTICS, type DiagnosticCollector, type RelatedInfo } from './diagnostics.ts';
@@ -133,6 +133,8 @@ export class SegParser extends CstParser {
   lineErrors: LineError[] = [];
   /** Tokens before which recovery inserted a missing token (reported as SEG1005). */
   insertedBefore = new Set<IToken>();
+  /** chevrotain's stack of the CST nodes being built (not in its typings). */
+  declare private CST_STACK: CstNode[];
 
   constructor() {
     super([...parserVocabulary], { recoveryEnabled: true, maxLookahead: 1, errorMessageProvider });
@@ -414,6 +416,16 @@ export class SegParser extends CstParser {
 
   private reportMissing(at: IToken, after: IToken, expected: string): void {
     this.lineErrors.push({ token: at, rank: 0, expected, missing: true, where: `after '${after.image}'` });
+  }
+
+  /**
+   * Works around chevrotain making each CST node's `children` with `Object.create(null)`:
+   * V8 keeps such objects in dictionary mode, several times the size of a plain object, and
+   * the CST is most of the front end's memory and GC time. No token or rule name of this
+   * grammar is an Object.prototype property, so a plain object is safe.
+   */
+  protected cstInvocationStateUpdate(fullRuleName: string): void {
+    this.CST_STACK.push({ name: fullRuleName, children: {} });
   }
 
   /** Records where recovery inserts a token (chevrotain calls this only when it does). */
