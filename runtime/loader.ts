@@ -12,6 +12,7 @@ import {
   bpf_map__set_max_entries,
   bpf_map_create,
   bpf_map_delete_elem,
+  bpf_map_get_fd_by_id,
   bpf_map_get_next_key,
   bpf_map_lookup_elem,
   bpf_map_update_batch,
@@ -156,6 +157,10 @@ export interface InstallOptions {
 export function installPolicy(dp: Datapath, image: PolicyImage, options: InstallOptions): void {
   if (image.ruleCount > dp.rulesPerSlot) throw new Error(`the policy has ${image.ruleCount} rules; this data path was loaded for ${dp.rulesPerSlot}`);
   if (options.generation < 1n) throw new RangeError('generation must be at least 1');
+  if (options.slot !== 0 && options.slot !== 1) throw new RangeError(`slot ${options.slot} does not exist (0 or 1)`);
+  if (readConfig(dp).activeSlot === options.slot && slotGeneration(dp, options.slot) !== 0n) {
+    throw new Error(`slot ${options.slot} holds the policy in force; fill the other slot and switch to it`);
+  }
   const slotKey = u32(options.slot);
   const created: number[] = [];
   try {
@@ -175,6 +180,19 @@ export function installPolicy(dp: Datapath, image: PolicyImage, options: Install
   } finally {
     // The outer maps hold their own references.
     for (const fd of created) close(fd);
+  }
+}
+
+/** The generation of the policy in `slot`, or 0 when the slot is empty. */
+export function slotGeneration(dp: Datapath, slot: number): bigint {
+  const id = bpf_map_lookup_elem(mapFd(dp, SegMap.slotMeta), u32(slot), 4);
+  if (!id) return 0n;
+  const fd = bpf_map_get_fd_by_id(new DataView(id.buffer, id.byteOffset).getUint32(0, true));
+  try {
+    const meta = bpf_map_lookup_elem(fd, u32(0), SEG_POLICY_META.size);
+    return meta ? new DataView(meta.buffer, meta.byteOffset).getBigUint64(SEG_POLICY_META.fields.generation?.offset ?? 0, true) : 0n;
+  } finally {
+    close(fd);
   }
 }
 

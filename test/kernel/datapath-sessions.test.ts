@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SegReason, SegStat, SegState } from '../../compiler/abi.ts';
 import type { Packet } from '../../compiler/packet.ts';
-import { closeDatapath, flushSessions, loadDatapath, readConfig, readRuleHits, readSessions, readStats, runFrame, writeConfig, type Datapath } from '../../runtime/loader.ts';
+import { closeDatapath, flushSessions, installPolicy, loadDatapath, slotGeneration, readConfig, readRuleHits, readSessions, readStats, runFrame, writeConfig, type Datapath } from '../../runtime/loader.ts';
 import { buildFrame, type FrameOptions } from '../../runtime/packet-bytes.ts';
 import { programIr, type ProgramSpec } from '../support/ir-builder.ts';
 import { deployIr, KERNEL_AVAILABLE, setFlags, type Installed } from '../support/datapath-harness.ts';
@@ -149,5 +149,12 @@ describe.skipIf(!KERNEL_AVAILABLE)('sessions in the kernel', () => {
     } finally {
       closeDatapath(small);
     }
+  });
+
+  it('refuses to overwrite the slot in force, and reports the generation of each slot', () => {
+    const live = readConfig(dp).activeSlot;
+    expect(slotGeneration(dp, live)).toBe(installed.generation);
+    expect(() => installPolicy(dp, installed.image, { slot: live, generation: installed.generation + 100n })).toThrow(/in force/);
+    expect(slotGeneration(dp, live)).toBe(installed.generation);
   });
 });
