@@ -12,10 +12,10 @@ import {
   BPF_EXIST,
   BPF_F,
   BPF_LINK_TYPE_TCX,
-  BPF_TCX_EGRESS,
   BPF_MAP_TYPE,
   BPF_NOEXIST,
   BPF_PROG_TYPE_SCHED_CLS,
+  BPF_TCX_EGRESS,
   STRUCT_LAYOUTS,
   TC_ACT,
   bpf_link_detach,
@@ -23,23 +23,29 @@ import {
   bpf_link_get_info_by_fd,
   bpf_map__fd,
   bpf_map__key_size,
+  bpf_map__map_flags,
   bpf_map__max_entries,
   bpf_map__name,
+  bpf_map__pin,
+  bpf_map__pin_path,
   bpf_map__reuse_fd,
+  bpf_map__set_inner_map_fd,
+  bpf_map__set_map_flags,
   bpf_map__set_max_entries,
   bpf_map__set_pin_path,
-  bpf_map__pin_path,
   bpf_map__type,
+  bpf_map__unpin,
   bpf_map__value_size,
   bpf_map_create,
   bpf_map_delete_batch,
   bpf_map_delete_elem,
+  bpf_map_freeze,
   bpf_map_get_fd_by_id,
   bpf_map_get_info_by_fd,
   bpf_map_get_next_key,
   bpf_map_lookup_batch,
-  bpf_map_shape,
   bpf_map_lookup_elem,
+  bpf_map_shape,
   bpf_map_update_batch,
   bpf_map_update_elem,
   bpf_obj_get,
@@ -48,6 +54,7 @@ import {
   bpf_object__find_map_by_name,
   bpf_object__find_program_by_name,
   bpf_object__load,
+  bpf_object__name,
   bpf_object__next_map,
   bpf_object__next_program,
   bpf_object__open_file,
@@ -58,7 +65,11 @@ import {
   bpf_program__fd,
   bpf_program__log_buf,
   bpf_program__name,
+  bpf_program__pin,
+  bpf_program__set_autoload,
   bpf_program__set_log_buf,
+  bpf_program__set_log_level,
+  bpf_program__unpin,
   close,
   if_indextoname,
   if_nametoindex,
@@ -68,9 +79,11 @@ import {
   libbpf_probe_bpf_map_type,
   libbpf_probe_bpf_prog_type,
   libbpf_set_print,
+  libbpf_strerror,
   libbpf_version_string,
   percpu_value_size,
   split_percpu_value,
+  strerror,
   type BpfMap,
   type BpfObject,
   type BpfProgram,
@@ -454,6 +467,58 @@ describe.skipIf(!isRoot())('libbpf bindings in the kernel', () => {
     const ids = [third, fourth].map((o) => bpf_map_get_info_by_fd(bpf_map__fd(bpf_object__find_map_by_name(o, 'fx_lpm'))).id);
     expect(ids[0]).toBe(ids[1]);
     expect(ids[0]).not.toBe(bpf_map_get_info_by_fd(lpmFd).id);
+  });
+
+  it('tunes an object before load: flags, inner-map template, log level, autoload', () => {
+    const template = bpf_map_create(BPF_MAP_TYPE.ARRAY, 'segct_tmpl', 4, 4, 8, { mapFlags: BPF_F.INNER_MAP });
+    fds.push(template);
+    const tuned = loadFixture((o) => {
+      const hash = bpf_object__find_map_by_name(o, 'fx_hash');
+      bpf_map__set_map_flags(hash, bpf_map__map_flags(hash) | BPF_F.NO_PREALLOC);
+      bpf_map__set_inner_map_fd(bpf_object__find_map_by_name(o, 'fx_outer'), template);
+      const p = bpf_object__find_program_by_name(o, 'fx_classify');
+      bpf_program__set_log_buf(o, p, 1 << 20);
+      bpf_program__set_log_level(p, 1);
+    });
+    expect(bpf_object__name(tuned)).toBe('segct_fixture');
+    expect(bpf_map_get_info_by_fd(bpf_map__fd(bpf_object__find_map_by_name(tuned, 'fx_hash'))).mapFlags).toBe(BPF_F.NO_PREALLOC);
+    // Log level 1 logs a program that loads, too.
+    expect(bpf_program__log_buf(tuned, bpf_object__find_program_by_name(tuned, 'fx_classify'))).toMatch(/processed \d+ insns/);
+    // The BPF_F_INNER_MAP template admits inner maps of any size.
+    const inner = bpf_map_create(BPF_MAP_TYPE.ARRAY, 'segct_inner_4', 4, 4, 4, { mapFlags: BPF_F.INNER_MAP });
+    fds.push(inner);
+    bpf_map_update_elem(bpf_map__fd(bpf_object__find_map_by_name(tuned, 'fx_outer')), u32(1), u32(inner));
+
+    // Without autoload, the rejected program is not loaded and the object loads.
+    const skipped = bpf_object__open_file(REJECTED);
+    objects.push(skipped);
+    bpf_program__set_autoload(bpf_object__find_program_by_name(skipped, 'fx_unchecked_read'), false);
+    bpf_object__load(skipped);
+    expect(() => bpf_program__fd(bpf_object__find_program_by_name(skipped, 'fx_unchecked_read'))).toThrow(BpfError);
+  });
+
+  it('pins and unpins through the object, and freezes maps', () => {
+    makePinDir(pinDir);
+    const hash = bpf_object__find_map_by_name(obj, 'fx_hash');
+    bpf_map__pin(hash, pinPath(pinDir, 'by_object_map'));
+    bpf_program__pin(prog, pinPath(pinDir, 'by_object_prog'));
+    expect(existsSync(pinPath(pinDir, 'by_object_map')) && existsSync(pinPath(pinDir, 'by_object_prog'))).toBe(true);
+    bpf_map__unpin(hash, pinPath(pinDir, 'by_object_map'));
+    bpf_program__unpin(prog, pinPath(pinDir, 'by_object_prog'));
+    expect(existsSync(pinPath(pinDir, 'by_object_map')) || existsSync(pinPath(pinDir, 'by_object_prog'))).toBe(false);
+
+    const frozen = bpf_map_create(BPF_MAP_TYPE.ARRAY, 'segct_frozen', 4, 4, 1);
+    fds.push(frozen);
+    bpf_map_update_elem(frozen, u32(0), u32(5));
+    bpf_map_freeze(frozen);
+    expect(() => bpf_map_update_elem(frozen, u32(0), u32(6))).toThrow(expect.objectContaining({ operation: 'bpf_map_update_elem', code: 'EPERM' }));
+    expect(readU32(bpf_map_lookup_elem(frozen, u32(0)))).toBe(5);
+  });
+
+  it('turns error numbers into text, libbpf codes included', () => {
+    expect(strerror(2)).toBe('No such file or directory');
+    expect(libbpf_strerror(2)).toBe('No such file or directory');
+    expect(libbpf_strerror(4007)).toBe('Kernel verifier blocks program loading');
   });
 
   it('runs packets with a context in and reads the context and data back', () => {
