@@ -42,6 +42,7 @@ import {
   bpf_map_freeze,
   bpf_map_get_fd_by_id,
   bpf_map_get_info_by_fd,
+  bpf_map_get_next_id,
   bpf_map_get_next_key,
   bpf_map_lookup_batch,
   bpf_map_lookup_elem,
@@ -260,6 +261,9 @@ describe.skipIf(!isRoot())('libbpf bindings in the kernel', () => {
     const fd = bpf_prog_get_fd_by_id(info.id);
     fds.push(fd);
     expect(bpf_prog_get_info_by_fd(fd).tag).toBe(info.tag);
+    const mapIds: number[] = [];
+    for (let id = bpf_map_get_next_id(0); id !== undefined; id = bpf_map_get_next_id(id)) mapIds.push(id);
+    expect(mapIds).toContain(bpf_map_get_info_by_fd(hashFd).id);
     const mapFd = bpf_map_get_fd_by_id(bpf_map_get_info_by_fd(hashFd).id);
     fds.push(mapFd);
     expect(bpf_map_get_info_by_fd(mapFd).name).toBe('fx_hash');
