@@ -40,8 +40,9 @@ const lexer = new Lexer([...allTokens], { positionTracking: 'onlyOffset', ensure
 export function tokenize(file: SourceFile, diagnostics: DiagnosticCollector): TokenizeResult {
   const result = lexer.tokenize(file.text);
   for (const error of result.errors) tokenizeReportBadCharacters(file, error.offset, error.length, diagnostics);
+  const stringIdx = StringLiteral.tokenTypeIdx;
   for (const token of result.tokens) {
-    if (token.tokenType === StringLiteral) tokenizeCheckString(file, token, diagnostics);
+    if (token.tokenTypeIdx === stringIdx) tokenizeCheckString(file, token, diagnostics);
   }
   return { tokens: tokenizeLines(file, result.tokens), comments: result.groups['comments'] ?? [] };
 }
@@ -97,9 +98,12 @@ export function isTerminatedString(image: string): boolean {
 }
 
 /** The tokens that may stand inside the braces of a set, port or protocol literal. */
-const LITERAL_TOKENS: ReadonlySet<TokenType> = new Set([
+const LITERAL_TOKENS: readonly TokenType[] = [
   Ipv4, Ipv6, Name, NumberLiteral, PortRange, Any, Any4, Any6, Except, Tcp, Udp, Sctp, Icmp, Icmpv6, Comma, LCurly, RCurly,
-]);
+];
+/** LITERAL_TOKENS by `tokenTypeIdx` (the pass below runs over every token of every file). */
+const isLiteralToken = new Uint8Array(Math.max(...allTokens.map((t) => t.tokenTypeIdx!)) + 1);
+for (const t of LITERAL_TOKENS) isLiteralToken[t.tokenTypeIdx!] = 1;
 
 /**
  * THE place where newlines get their meaning. A rule or declaration ends at the end of its
@@ -113,38 +117,45 @@ const LITERAL_TOKENS: ReadonlySet<TokenType> = new Set([
  * The file also always ends with a Newline (an empty one at the end of the text when the text
  * has none), so every statement, the last one too, ends with one.
  */
-export function tokenizeLines(file: SourceFile, tokens: readonly IToken[]): IToken[] {
-  const dropped = new Uint8Array(tokens.length);
+export function tokenizeLines(file: SourceFile, tokens: IToken[]): IToken[] {
+  const newlineIdx = Newline.tokenTypeIdx!;
+  const lCurlyIdx = LCurly.tokenTypeIdx!;
+  const rCurlyIdx = RCurly.tokenTypeIdx!;
+  const policyIdx = Policy.tokenTypeIdx!;
+  let dropped: Uint8Array | undefined;
   // Open literal braces, innermost last, each with the indexes of the newlines it holds.
   const open: number[][] = [];
   let atLineStart = true;
   let lineStartsWithPolicy = false;
   let blockBraceSeen = false;
   for (let i = 0; i < tokens.length; i++) {
-    const type = tokens[i]!.tokenType;
-    if (type === Newline) {
-      open.at(-1)?.push(i);
+    const type = tokens[i]!.tokenTypeIdx;
+    if (type === newlineIdx) {
+      if (open.length > 0) open[open.length - 1]!.push(i);
       atLineStart = true;
       continue;
     }
     if (atLineStart) {
-      lineStartsWithPolicy = type === Policy;
+      lineStartsWithPolicy = type === policyIdx;
       blockBraceSeen = false;
       atLineStart = false;
     }
-    if (type === LCurly && lineStartsWithPolicy && !blockBraceSeen) {
+    if (type === lCurlyIdx && lineStartsWithPolicy && !blockBraceSeen) {
       blockBraceSeen = true;
       open.length = 0;
-    } else if (type === LCurly) {
+    } else if (type === lCurlyIdx) {
       open.push([]);
-    } else if (type === RCurly) {
-      for (const n of open.pop() ?? []) dropped[n] = 1;
-    } else if (!LITERAL_TOKENS.has(type)) {
+    } else if (type === rCurlyIdx) {
+      const newlines = open.pop();
+      if (newlines !== undefined && newlines.length > 0) {
+        dropped ??= new Uint8Array(tokens.length);
+        for (const n of newlines) dropped[n] = 1;
+      }
+    } else if (isLiteralToken[type] !== 1) {
       open.length = 0;
     }
   }
-  const out: IToken[] = [];
-  for (let i = 0; i < tokens.length; i++) if (dropped[i] === 0) out.push(tokens[i]!);
+  const out = dropped === undefined ? tokens : tokens.filter((_, i) => dropped[i] === 0);
   if (out.at(-1)?.tokenType !== Newline) {
     const end = file.text.length;
     out.push(createTokenInstance(Newline, '', end, end - 1, NaN, NaN, NaN, NaN));
