@@ -85,7 +85,7 @@ enum seg_reason {
 	SEG_REASON_EXT_LIMIT = 14,	/* more than SEG_MAX_EXT_HDRS extension headers */
 	SEG_REASON_TRUNC_L4 = 15,	/* TCP/UDP/SCTP/ICMP header of a first fragment cut short */
 	SEG_REASON_BAD_L4 = 16,		/* TCP data offset < 5 */
-	SEG_REASON_INTERNAL = 17,	/* a policy table of the active slot is missing */
+	SEG_REASON_INTERNAL = 17,	/* a table of the active slot is missing or too small: dropped */
 	SEG_REASON_VLAN_DEPTH = 18,	/* a second VLAN tag: dropped, it would hide the payload */
 	SEG_REASON_COUNT = 19,
 };

@@ -97,15 +97,12 @@ static __noinline void seg_classify(const struct seg_packet *pkt, __u32 dir, __u
 	protos = bpf_map_lookup_elem(&seg_slot_protos, &slot);
 	bits = bpf_map_lookup_elem(&seg_slot_bits, &slot);
 	rules = bpf_map_lookup_elem(&seg_slot_rules, &slot);
-	if (!prefixes || !l4 || !icmp || !protos || !bits || !rules) {
-		out->rule = SEG_RULE_NONE;
-		out->reason = SEG_REASON_INTERNAL;
-		out->verdict = SEG_VERDICT_DENY;
-		return;
-	}
+	if (!prefixes || !l4 || !icmp || !protos || !bits || !rules)
+		goto internal;
 
-	/* Phase 1: one class (bitmap row) per field. A missing entry means the field's value is
-	 * in no rule, so no rule matches. */
+	/* Phase 1: one class (bitmap row) per field. An address the trie does not hold is in no
+	 * rule (the emitter always inserts /0, so this does not happen); an array index out of
+	 * range means the tables do not fit the program: SEG_REASON_INTERNAL, dropped. */
 	rows[0] = seg_address_row(prefixes, dir, pkt, SEG_FIELD_SRC);
 	rows[1] = seg_address_row(prefixes, dir, pkt, SEG_FIELD_DST);
 	idx = pkt->has_ports ? pkt->sport : SEG_L4_NONE;
@@ -113,7 +110,7 @@ static __noinline void seg_classify(const struct seg_packet *pkt, __u32 dir, __u
 	idx = pkt->has_ports ? pkt->dport : SEG_L4_NONE;
 	l4_dst = bpf_map_lookup_elem(l4, &idx);
 	if (!l4_src || !l4_dst)
-		goto no_match;
+		goto internal;
 	rows[2] = l4_src->src[dir];
 	rows[3] = l4_dst->dst[dir];
 	if (pkt->has_icmp && meta->icmp_used) {
@@ -121,13 +118,13 @@ static __noinline void seg_classify(const struct seg_packet *pkt, __u32 dir, __u
 		idx = ((__u32)pkt->family << 16) | ((__u32)pkt->icmp_type << 8) | pkt->icmp_code;
 		dr = bpf_map_lookup_elem(icmp, &idx);
 		if (!dr)
-			goto no_match;
+			goto internal;
 		rows[3] = dr->row[dir];
 	}
 	idx = ((__u32)pkt->family << 8) | pkt->proto;
 	dr = bpf_map_lookup_elem(protos, &idx);
 	if (!dr)
-		goto no_match;
+		goto internal;
 	rows[4] = dr->row[dir];
 
 	/* Phase 2: the chunks where all five rows have a set bit (the AND of the rows' summaries),
@@ -141,7 +138,7 @@ static __noinline void seg_classify(const struct seg_packet *pkt, __u32 dir, __u
 		rows[f] *= stride;
 		chunk = bpf_map_lookup_elem(bits, &rows[f]);
 		if (!chunk)
-			goto no_match;
+			goto internal;
 		summary[0] &= chunk->w[0];
 		summary[1] &= chunk->w[1];
 	}
@@ -164,7 +161,7 @@ static __noinline void seg_classify(const struct seg_packet *pkt, __u32 dir, __u
 			idx = rows[f] + 1 + c;
 			ch[f] = bpf_map_lookup_elem(bits, &idx);
 			if (!ch[f])
-				goto no_match;
+				goto internal;
 		}
 #pragma unroll
 		for (w = 0; w < SEG_CHUNK_WORDS; w++) {
@@ -174,7 +171,7 @@ static __noinline void seg_classify(const struct seg_packet *pkt, __u32 dir, __u
 				idx = meta->rule_offset[dir] + c * SEG_CHUNK_RULES + w * 64 + seg_ffs64(acc);
 				info = bpf_map_lookup_elem(rules, &idx);
 				if (!info)
-					goto no_match;
+					goto internal;
 				out->rule = idx;
 				out->reason = SEG_REASON_RULE;
 				out->verdict = info->verdict;
@@ -184,4 +181,9 @@ static __noinline void seg_classify(const struct seg_packet *pkt, __u32 dir, __u
 	}
 no_match:
 	seg_decide_default(meta, dir, out);
+	return;
+internal:
+	out->rule = SEG_RULE_NONE;
+	out->reason = SEG_REASON_INTERNAL;
+	out->verdict = SEG_VERDICT_DENY;
 }

@@ -77,6 +77,8 @@ export function modelClassify(model: KernelModel, dir: 0 | 1, packet: Packet): M
   const meta = new DataView(model.image.meta.buffer, model.image.meta.byteOffset);
   const f = SEG_POLICY_META.fields;
   const off = (name: string) => (f[name] as { offset: number }).offset;
+  // The kernel drops a packet whose lookup falls outside a table (SEG_REASON_INTERNAL).
+  const internal: ModelDecision = { verdict: 'deny', rule: null };
   const defaultDecision: ModelDecision = {
     verdict: model.image.meta[off('default_verdict') + dir] === SegVerdict.SEG_VERDICT_ALLOW ? 'allow' : 'deny',
     rule: null,
@@ -104,9 +106,10 @@ export function modelClassify(model: KernelModel, dir: 0 | 1, packet: Packet): M
   let summary = (1n << 128n) - 1n;
   const bases: number[] = [];
   for (const row of rows) {
-    if (row === undefined || row === SEG_RULE_NONE) return defaultDecision;
+    if (row === undefined) return internal;
+    if (row === SEG_RULE_NONE) return defaultDecision;
     const base = row * stride;
-    if (base >= bits.maxEntries) return defaultDecision;
+    if (base >= bits.maxEntries) return internal;
     bases.push(base);
     summary &= bv.getBigUint64(base * SEG_CHUNK.size, true) | (bv.getBigUint64(base * SEG_CHUNK.size + 8, true) << 64n);
   }
@@ -120,7 +123,7 @@ export function modelClassify(model: KernelModel, dir: 0 | 1, packet: Packet): M
         while (((acc >> BigInt(bit)) & 1n) === 0n) bit++;
         const rule = meta.getUint32(off('rule_offset') + 4 * dir, true) + c * SEG_CHUNK_RULES + w * 64 + bit;
         const rules = need(model.maps, SegMap.slotRules);
-        if (rule >= rules.maxEntries) return defaultDecision;
+        if (rule >= rules.maxEntries) return internal;
         const verdict = rules.values[rule * SEG_RULE_INFO.size] === SegVerdict.SEG_VERDICT_ALLOW ? 'allow' : 'deny';
         return { verdict, rule };
       }
@@ -129,7 +132,7 @@ export function modelClassify(model: KernelModel, dir: 0 | 1, packet: Packet): M
   return defaultDecision;
 }
 
-function modelTrieLookup(model: KernelModel, dir: number, fam: number, field: number, address: string): number | undefined {
+function modelTrieLookup(model: KernelModel, dir: number, fam: number, field: number, address: string): number {
   const a = parseAddress(address);
   if (!a) throw new Error(`not an address: ${address}`);
   const key = new Uint8Array(SEG_PREFIX_KEY.size);
@@ -142,5 +145,6 @@ function modelTrieLookup(model: KernelModel, dir: number, fam: number, field: nu
     const row = model.trie.get(len)?.get(maskedKey(key, len));
     if (row !== undefined) return row;
   }
-  return undefined;
+  // As seg_address_row: no prefix holds the address, so no rule contains it.
+  return SEG_RULE_NONE;
 }
