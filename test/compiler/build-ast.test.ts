@@ -339,3 +339,83 @@ describe('the front end never throws', () => {
     expect(recovered).toHaveLength(1);
   });
 });
+
+/** The AST without its spans: what the text means, wherever it sits. */
+function withoutSpans(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutSpans);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([key]) => !/span$/i.test(key) && key !== 'comments')
+      .map(([key, v]) => [key, withoutSpans(v)]),
+  );
+}
+
+const validPolicy = (() => {
+  const name = fc.constantFrom('web', 'db_tier', 'deny-all', 'fe80', 'any46', 'icmp-ok', '_x');
+  const ipv4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(32)).map(([a, b, len]) => `10.${a}.${b}.0/${len}`);
+  const ipv6 = fc.constantFrom('::', '::1', 'fe80::1', '2001:db8::/32', '::ffff:10.0.0.1', '2001:db8:20::/48');
+  const { addr } = fc.letrec<{ addr: string; atom: string }>((tie) => ({
+    atom: fc.oneof(ipv4, ipv6, fc.constantFrom('any', 'any4', 'any6'), name, fc.array(tie('addr'), { minLength: 1, maxLength: 3 }).map((xs) => `{ ${xs.join(', ')} }`)),
+    addr: fc.oneof({ depthSize: 'small' }, tie('atom'), fc.tuple(tie('atom'), tie('atom')).map(([a, b]) => `${a} except ${b}`)),
+  }));
+  const portAtom = fc.oneof(fc.nat(65535).map(String), fc.tuple(fc.nat(1000), fc.nat(1000)).map(([a, b]) => `${a}-${a + b}`), name);
+  const ports = fc.oneof(portAtom, fc.array(portAtom, { minLength: 1, maxLength: 4 }).map((xs) => `{ ${xs.join(', ')} }`));
+  const protoAtom = fc.constantFrom('tcp', 'udp', 'sctp', 'icmp', 'icmpv6', 'any', '47');
+  const proto = fc.oneof(protoAtom, fc.array(protoAtom, { minLength: 1, maxLength: 3 }).map((xs) => `{ ${xs.join(', ')} }`));
+  const rule = fc
+    .record({
+      name: fc.option(name.map((n) => `${n}: `), { nil: '' }),
+      action: fc.constantFrom('allow', 'deny', 'log', 'allow log', 'deny log'),
+      proto,
+      src: addr,
+      srcPorts: fc.option(ports.map((p) => ` port ${p}`), { nil: '' }),
+      dst: addr,
+      dstPorts: fc.option(ports.map((p) => ` port ${p}`), { nil: '' }),
+      icmp: fc.option(fc.constantFrom(' icmp echo-request', ' icmp 3/4', ' icmp 128'), { nil: '' }),
+      description: fc.option(fc.constantFrom(' "public web"', ' "say \\"hi\\""', ' ""'), { nil: '' }),
+    })
+    .map((r) => `${r.name}${r.action} ${r.proto} from ${r.src}${r.srcPorts} to ${r.dst}${r.dstPorts}${r.icmp}${r.description}`);
+  const declaration = fc.oneof(
+    addr.map((a) => `set s = ${a}`),
+    ports.map((p) => `ports p = ${p}`),
+    fc.constant('include "common.seg"'),
+  );
+  return fc.record({
+    declarations: fc.array(declaration, { maxLength: 4 }),
+    header: fc.constantFrom('ingress', 'egress default allow', 'ingress default deny'),
+    rules: fc.array(rule, { minLength: 1, maxLength: 6 }),
+  });
+})();
+
+describe('buildAst on generated valid policies', () => {
+  it('parses them without a diagnostic, one rule per line', () => {
+    fc.assert(
+      fc.property(validPolicy, ({ declarations, header, rules }) => {
+        const text = [...declarations, `policy ${header} {`, ...rules.map((r, i) => `  ${i} ${r}`), '}'].join('\n');
+        const { ast, diagnostics } = build(text);
+        expect(diagnostics).toEqual([]);
+        expect(policy(ast).rules).toHaveLength(rules.length);
+        expect(policy(ast).rules.some((r) => r.recovered)).toBe(false);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('means the same when their literals are broken over lines and commented', () => {
+    fc.assert(
+      fc.property(validPolicy, ({ declarations, header, rules }) => {
+        const lines = (breakLiterals: boolean): string[] => {
+          // Descriptions hold no ',' or '{', so only literals are touched.
+          const spread = (line: string): string => (breakLiterals ? line.replaceAll('{ ', '{ # open\n    ').replaceAll(', ', ',\n\n    ') : line);
+          return [...declarations.map(spread), `policy ${header} {`, ...rules.map((r, i) => spread(`  ${i} ${r}`)), '}'];
+        };
+        const flat = build(lines(false).join('\n'));
+        const spread = build(lines(true).join('\n'));
+        expect(spread.diagnostics).toEqual([]);
+        expect(withoutSpans(spread.ast)).toEqual(withoutSpans(flat.ast));
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
