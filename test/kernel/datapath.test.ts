@@ -2,8 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { SEG_CFG_CLASSIFY_ND, SEG_CFG_STATELESS, SegReason } from '../../compiler/abi.ts';
-import type { Packet } from '../../compiler/packet.ts';
-import { closeDatapath, loadDatapath, runFrame, type Datapath } from '../../runtime/loader.ts';
+import { parsePacket, type Packet } from '../../compiler/packet.ts';
+import { bundle, bundleImage, parseBundle } from '../../compiler/bundle.ts';
+import { emit } from '../../compiler/emit.ts';
+import { compile } from '../../compiler/program.ts';
+import { createMemoryHost } from '../../compiler/source.ts';
+import { createKernelModel } from '../support/kernel-model.ts';
+import { activateSlot, closeDatapath, installPolicy, loadDatapath, readConfig, runFrame, type Datapath } from '../../runtime/loader.ts';
 import { buildArpFrame, buildEthernetFrame, buildFrame, type FrameOptions, type Ipv6ExtensionHeader } from '../../runtime/packet-bytes.ts';
 import { classBenchAgrees, classBenchToIr, readClassBenchRules, readHs1Trace } from '../support/classbench.ts';
 import { programIr } from '../support/ir-builder.ts';
@@ -174,5 +179,39 @@ describe.skipIf(!KERNEL_AVAILABLE)('the TC classifier under BPF_PROG_TEST_RUN', 
     );
     const arp = runFrame(dp, 'parseOnly', buildArpFrame({ operation: 'request', senderIp: '10.0.0.1', targetIp: '10.0.0.2' }));
     expect(arp.reason).toBe(SegReason.SEG_REASON_NON_IP);
+  });
+
+  it('enforces a policy loaded from a compiled bundle as the interpreter decides it', () => {
+    // Neighbour discovery classified too, so that every packet is the policy's to decide.
+    setFlags(dp, SEG_CFG_STATELESS | SEG_CFG_CLASSIFY_ND);
+    const text = [
+      'set office = { 10.20.0.0/16, 2001:db8:20::/48 }',
+      'policy ingress default deny {',
+      '  100 web: allow tcp from any to any port { 80, 443 }',
+      '  200 ssh: allow tcp from office to any port 22',
+      '  300 ping: allow icmpv6 from office to any icmp echo-request',
+      '}',
+      'policy egress default allow {',
+      '  100 no-mail: deny tcp from any to any port 25',
+      '}',
+      '',
+    ].join('\n');
+    const c = compile(['p.seg'], createMemoryHost({ 'p.seg': text }));
+    if (!c.ir) throw new Error(JSON.stringify(c.diagnostics));
+    const out = bundle(c.ir, emit(c.ir, { origins: true }), c.sources, { bundleFile: 'p.json', sourceMapFile: 'p.json.map' });
+    const image = bundleImage(parseBundle(out.text));
+    const slot = 1 - readConfig(dp).activeSlot;
+    installPolicy(dp, image, { slot, generation: 1000n });
+    activateSlot(dp, slot);
+    const installed = { ir: c.ir, image, model: createKernelModel(image), slot, generation: 1000n };
+    fc.assert(
+      fc.property(randomPacket, (packet) => expectSameDecision(dp, installed, packet)),
+      { numRuns: 300 },
+    );
+    for (const text of ['tcp 10.20.1.1:5000 -> 10.0.0.1:22', 'tcp 10.21.1.1:5000 -> 10.0.0.1:22', 'icmpv6 2001:db8:20::1 -> 2001:db8::1 type echo-request']) {
+      const p = parsePacket(text);
+      if (!p.ok) throw new Error(p.error);
+      expectSameDecision(dp, installed, p.packet);
+    }
   });
 });
