@@ -1,7 +1,7 @@
 // Stage 1c: the parser. Takes the lexer's tokens; gives the concrete syntax tree (CST, typed
 // by the generated cst.d.ts) and reports syntax errors (SEG1004-SEG1006). Rule names match
 // grammar/segc.ebnf.
-import { CstParser, EOF, type CstNode, type IParserErrorMessageProvider, type IRecognitionException, type IToken, type TokenType } from 'chevrotain';
+import { CstParser, EOF, MismatchedTokenException, type CstNode, type IParserErrorMessageProvider, type IRecognitionException, type IToken, type TokenType } from 'chevrotain';
 import type { FileCstNode } from './cst.d.ts';
 import { distance } from 'fastest-levenshtein';
 import { Code, DIAGNOSTICS, type DiagnosticCollector, type RelatedInfo } from './diagnostics.ts';
@@ -83,9 +83,12 @@ const messageContext = { srcPortsParsed: false };
  * adds what was found and picks the code from it.
  */
 const errorMessageProvider: IParserErrorMessageProvider = {
-  buildMismatchTokenMessage({ expected, previous, ruleName }) {
+  buildMismatchTokenMessage({ expected, actual, previous, ruleName }) {
     if (expected === EOF) return DECLARATION_EXPECTED;
     if (expected === To && ruleName === 'rule') return messageContext.srcPortsParsed ? "'to'" : "'port' or 'to'";
+    // `1 accept tcp ...`: a name, then no ':'. Unless an action follows, the name was meant as
+    // the action (`parse` moves the error back onto it).
+    if (expected === Colon && ruleName === 'rule' && !isActionToken(actual.tokenType)) return ACTION_EXPECTED;
     if (expected === LCurly && ruleName === 'policyDecl') {
       // Every word of a policy header is optional to the grammar; say which one is missing.
       const prev = previous.tokenType;
@@ -440,6 +443,10 @@ export class SegParser extends CstParser {
   }
 }
 
+function isActionToken(type: TokenType): boolean {
+  return type === Allow || type === Deny || type === Log;
+}
+
 function isDeclarationStart(type: TokenType): boolean {
   return type === Include || type === SetKeyword || type === Ports || type === Policy;
 }
@@ -455,17 +462,50 @@ function strayDeclarationHint(first: IToken): string | undefined {
   return first.tokenType === NumberLiteral ? 'rules belong inside a policy block: policy ingress { ... }' : undefined;
 }
 
-/** For a name where keywords were expected: the closest of them, if it looks like a typo. */
+/** The keywords an expected phrase stands for, where it does not quote them. */
+const PHRASE_KEYWORDS: Readonly<Record<string, readonly string[]>> = {
+  [PROTOCOL_EXPECTED]: ['tcp', 'udp', 'sctp', 'icmp', 'icmpv6', 'any'],
+};
+
+/** Words other firewalls use for ours (iptables, nftables, cloud security groups). */
+const SYNONYMS: Readonly<Record<string, string>> = {
+  accept: 'allow',
+  permit: 'allow',
+  pass: 'allow',
+  drop: 'deny',
+  reject: 'deny',
+  block: 'deny',
+  all: 'any',
+  in: 'ingress',
+  inbound: 'ingress',
+  input: 'ingress',
+  out: 'egress',
+  outbound: 'egress',
+  output: 'egress',
+  dport: 'port',
+  sport: 'port',
+  ports: 'port',
+};
+
+/** For a name where keywords were expected: the one meant, if it looks like a typo or a synonym. */
 function suggestKeyword(found: IToken, expected: string): string | undefined {
   if (found.tokenType !== Name) return undefined;
-  const words = [...expected.matchAll(/'([a-z0-9]+)'/g)].map((m) => m[1]!);
+  const words = PHRASE_KEYWORDS[expected] ?? [...expected.matchAll(/'([a-z0-9]+)'/g)].map((m) => m[1]!);
+  const written = found.image.toLowerCase();
+  const synonym = SYNONYMS[written];
+  if (synonym !== undefined && words.includes(synonym)) return `did you mean '${synonym}'?`;
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const word of words) {
-    const d = distance(found.image.toLowerCase(), word);
+    const d = distance(written, word);
     if (d < bestDistance) [best, bestDistance] = [word, d];
   }
   return best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3)) ? `did you mean '${best}'?` : undefined;
+}
+
+/** A hint for a `,` outside braces: the user wrote a list without them. */
+function hintForFound(found: IToken): string | undefined {
+  return found.tokenType === Comma ? 'several addresses, ports or protocols go in braces: { a, b }' : undefined;
 }
 
 /** Trees parsed without any syntax error: no node in them is recovered or made up. */
@@ -522,7 +562,8 @@ export function parse(file: SourceFile, tokens: IToken[], diagnostics: Diagnosti
   if (parser.errors.length === 0 && parser.lineErrors.length === 0 && limited === tokens) cleanTrees.add(cst);
   const pending: PendingError[] = [
     ...parser.errors.map((e: IRecognitionException) => ({
-      token: e.token,
+      // A rule name that should have been the action: the error belongs to the name.
+      token: e.message === ACTION_EXPECTED && e instanceof MismatchedTokenException ? e.previousToken : e.token,
       rank: 1,
       expected: e.message,
       missing: e.name === 'MismatchedTokenException' && parser.insertedBefore.has(e.token),
@@ -616,7 +657,7 @@ function parseReport(file: SourceFile, tokens: readonly IToken[], pending: reado
     // is the rest of the statement, and the one mistake already has its diagnostic.
     if (p.stray === true && cutShortLines.has(line - 1)) continue;
     const related: RelatedInfo[] = p.related ? [{ span: tokenSpan(file, p.related), message: relatedMessage(p) }] : [];
-    const hintText = p.hint ?? suggestKeyword(p.token, p.expected);
+    const hintText = p.hint ?? suggestKeyword(p.token, p.expected) ?? hintForFound(p.token);
     const hint: Record<string, string> = hintText === undefined ? {} : { hint: hintText };
     const type = p.token.tokenType;
     if (p.missing && p.where !== undefined && type !== Name) {

@@ -144,7 +144,26 @@ describe('parse: each syntax error code, with its span', () => {
   it('suggests the keyword a misspelt name is closest to', () => {
     expect(check('sett a = any\n').diagnostics[0]!.hint).toBe("did you mean 'set'?");
     expect(check('policy egres {\n}\n').diagnostics[0]!.hint).toBe("did you mean 'egress'?");
-    expect(check('policy egress default drop {\n}\n').diagnostics[0]!.hint).toBeUndefined();
+    expect(check('policy egress default maybe {\n}\n').diagnostics[0]!.hint).toBeUndefined();
+  });
+
+  it('knows the words other firewalls use for ours', () => {
+    const hints = (text: string): (string | undefined)[] => check(text).diagnostics.map((d) => d.hint);
+    expect(hints('policy inbound {\n}\n')).toEqual(["did you mean 'ingress'?"]);
+    expect(hints('policy egress default drop {\n}\n')).toEqual(["did you mean 'deny'?"]);
+    expect(hints(`policy egress {\n1 allow all from any to any\n}\n`)).toEqual(["did you mean 'any'?"]);
+  });
+
+  it('reports a wrong action word as the action, not as a rule name missing its colon', () => {
+    const { report, diagnostics } = check(`policy egress {\n1 accept tcp from any to any\n}\n`);
+    expect(report).toEqual(["2:3 SEG1004 'accept' expected an action ('allow', 'deny' or 'log'), found 'accept'"]);
+    expect(diagnostics[0]!.hint).toBe("did you mean 'allow'?");
+  });
+
+  it('says that a list needs braces when it finds a comma outside them', () => {
+    const { report, diagnostics } = check(`policy egress {\n1 allow tcp from 10.0.0.1, 10.0.0.2 to any\n}\n`);
+    expect(report).toEqual(["2:26 SEG1004 ',' expected 'port' or 'to', found ','"]);
+    expect(diagnostics[0]!.hint).toMatch(/go in braces/);
   });
 
   it('says where a rule found outside any policy block belongs', () => {
