@@ -58,12 +58,14 @@ function acceptable(spec: RuleSpec): boolean {
 }
 
 export interface RandomPolicyOptions {
+  /** Rule specs drawn per direction, before dropping those that can match nothing. */
+  readonly minRules?: number;
   readonly maxRules?: number;
 }
 
 /** A random program with rules in both directions and random defaults. */
 export function randomProgram(options: RandomPolicyOptions = {}): fc.Arbitrary<ProgramIr> {
-  const rules = fc.array(ruleSpec, { maxLength: options.maxRules ?? 12 }).map((rs) => rs.filter(acceptable));
+  const rules = fc.array(ruleSpec, { minLength: options.minRules ?? 0, maxLength: options.maxRules ?? 12 }).map((rs) => rs.filter(acceptable));
   return fc
     .record({ ingress: rules, egress: rules, di: fc.constantFrom('allow', 'deny' as const), de: fc.constantFrom('allow', 'deny' as const) })
     .map(({ ingress, egress, di, de }) => programIr({ ingress: { default: di, rules: ingress }, egress: { default: de, rules: egress } }));
