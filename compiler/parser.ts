@@ -23,6 +23,7 @@ import {
   Icmpv6,
   Include,
   Ingress,
+  Keyword,
   Ipv4,
   Ipv6,
   LCurly,
@@ -503,9 +504,15 @@ function suggestKeyword(found: IToken, expected: string): string | undefined {
   return best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3)) ? `did you mean '${best}'?` : undefined;
 }
 
-/** A hint for a `,` outside braces: the user wrote a list without them. */
-function hintForFound(found: IToken): string | undefined {
-  return found.tokenType === Comma ? 'several addresses, ports or protocols go in braces: { a, b }' : undefined;
+/** Hints from what was found: a list without braces, a keyword used as a name. */
+function hintForFound(p: PendingError): string | undefined {
+  const found = p.token;
+  if (found.tokenType === Comma) return 'several addresses, ports or protocols go in braces: { a, b }';
+  const isKeyword = (t: IToken | undefined): t is IToken => t?.tokenType.CATEGORIES?.includes(Keyword) === true;
+  if (isKeyword(found) && p.expected === describeTokenType(Name)) return `'${found.image}' is a keyword, so it cannot be a name`;
+  // `100 deny: deny tcp ...`: the would-be rule name was taken as the action.
+  if (found.tokenType === Colon && isKeyword(p.previous)) return `'${p.previous.image}' is a keyword, so it cannot name a rule`;
+  return undefined;
 }
 
 /** Trees parsed without any syntax error: no node in them is recovered or made up. */
@@ -539,6 +546,8 @@ function describeFound(token: IToken): string {
 
 interface PendingError {
   readonly token: IToken;
+  /** The token before `token`, where chevrotain knows it. */
+  readonly previous?: IToken;
   readonly rank: number;
   readonly stray?: boolean;
   readonly expected: string;
@@ -567,6 +576,7 @@ export function parse(file: SourceFile, tokens: IToken[], diagnostics: Diagnosti
       rank: 1,
       expected: e.message,
       missing: e.name === 'MismatchedTokenException' && parser.insertedBefore.has(e.token),
+      previous: (e as { previousToken?: IToken }).previousToken,
     })),
     ...parser.lineErrors,
   ];
@@ -657,7 +667,7 @@ function parseReport(file: SourceFile, tokens: readonly IToken[], pending: reado
     // is the rest of the statement, and the one mistake already has its diagnostic.
     if (p.stray === true && cutShortLines.has(line - 1)) continue;
     const related: RelatedInfo[] = p.related ? [{ span: tokenSpan(file, p.related), message: relatedMessage(p) }] : [];
-    const hintText = p.hint ?? suggestKeyword(p.token, p.expected) ?? hintForFound(p.token);
+    const hintText = p.hint ?? suggestKeyword(p.token, p.expected) ?? hintForFound(p);
     const hint: Record<string, string> = hintText === undefined ? {} : { hint: hintText };
     const type = p.token.tokenType;
     if (p.missing && p.where !== undefined && type !== Name) {

@@ -160,6 +160,11 @@ describe('parse: each syntax error code, with its span', () => {
     expect(diagnostics[0]!.hint).toBe("did you mean 'allow'?");
   });
 
+  it('says when a keyword was used as a name', () => {
+    expect(check('set log = any\n').diagnostics.map((d) => [d.message, d.hint])).toEqual([["expected a name, found 'log'", "'log' is a keyword, so it cannot be a name"]]);
+    expect(check(`policy ingress {\n100 deny: deny tcp from any to any\n}\n`).diagnostics[0]!.hint).toBe("'deny' is a keyword, so it cannot name a rule");
+  });
+
   it('says that a list needs braces when it finds a comma outside them', () => {
     const { report, diagnostics } = check(`policy egress {\n1 allow tcp from 10.0.0.1, 10.0.0.2 to any\n}\n`);
     expect(report).toEqual(["2:26 SEG1004 ',' expected 'port' or 'to', found ','"]);
