@@ -60,10 +60,17 @@ interface LineError {
   readonly missing: boolean;
   readonly where?: string;
   readonly hint?: string;
-  readonly related?: IToken;
+  /** Another place involved (the `{` a missing `}` should close). */
+  readonly related?: { readonly token: IToken; readonly message: string };
   /** A line that starts no statement (it may continue the line above). */
   readonly stray?: boolean;
 }
+
+/** An error on its way to becoming a diagnostic. */
+type PendingError = LineError & {
+  /** The token before `token`, where chevrotain knows it. */
+  readonly previous?: IToken;
+};
 
 const ADDRESS_EXPECTED = "an address, 'any', a set name or '{'";
 const PORTS_EXPECTED = "a port, a port range, a ports name or '{'";
@@ -208,7 +215,8 @@ export class SegParser extends CstParser {
     const close = this.OPTION4(() => this.CONSUME(RCurly));
     this.ACTION(() => {
       if (close === undefined) {
-        this.lineErrors.push({ token: this.LA(1), rank: 2, expected: "'}'", missing: true, where: 'to close the policy block', related: open });
+        const related = { token: open, message: 'the policy block opens here' };
+        this.lineErrors.push({ token: this.LA(1), rank: 2, expected: "'}'", missing: true, where: 'to close the policy block', related });
       }
     });
   });
@@ -544,19 +552,6 @@ function describeFound(token: IToken): string {
   return `'${image}'`;
 }
 
-interface PendingError {
-  readonly token: IToken;
-  /** The token before `token`, where chevrotain knows it. */
-  readonly previous?: IToken;
-  readonly rank: number;
-  readonly stray?: boolean;
-  readonly expected: string;
-  readonly missing: boolean;
-  readonly where?: string;
-  readonly hint?: string;
-  readonly related?: IToken;
-}
-
 /**
  * Parses one file's tokens (from `tokenize`) into its CST; syntax errors go to `diagnostics`.
  * One diagnostic per position, and at most one per line: a later error on a line that already
@@ -666,7 +661,7 @@ function parseReport(file: SourceFile, tokens: readonly IToken[], pending: reado
     // A statement cut short at its line end, then a line that starts no statement: that line
     // is the rest of the statement, and the one mistake already has its diagnostic.
     if (p.stray === true && cutShortLines.has(line - 1)) continue;
-    const related: RelatedInfo[] = p.related ? [{ span: tokenSpan(file, p.related), message: relatedMessage(p) }] : [];
+    const related: RelatedInfo[] = p.related ? [{ span: tokenSpan(file, p.related.token), message: p.related.message }] : [];
     const hintText = p.hint ?? suggestKeyword(p.token, p.expected) ?? hintForFound(p);
     const hint: Record<string, string> = hintText === undefined ? {} : { hint: hintText };
     const type = p.token.tokenType;
@@ -684,6 +679,3 @@ function parseReport(file: SourceFile, tokens: readonly IToken[], pending: reado
   }
 }
 
-function relatedMessage(p: PendingError): string {
-  return p.where === 'to close the policy block' ? 'the policy block opens here' : 'related';
-}
