@@ -10,9 +10,16 @@ import * as check from './check.ts';
 import * as compile from './compile.ts';
 import * as explain from './explain.ts';
 import * as fmt from './fmt.ts';
+import * as deploy from './deploy.ts';
+import * as status from './status.ts';
+import * as undeploy from './undeploy.ts';
+import * as rollback from './rollback.ts';
+import * as sessions from './sessions.ts';
+import * as stats from './stats.ts';
+import * as doctor from './doctor.ts';
 
 /** Every command, in the order `segc --help` lists them. Each module adds its own line here. */
-const COMMANDS: readonly CommandModule[] = [check, fmt, explain, compile];
+const COMMANDS: readonly CommandModule[] = [check, fmt, explain, compile, deploy, status, undeploy, rollback, sessions, stats, doctor];
 
 export const ExitCode = { Success: 0, Findings: 1, Failure: 2 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

@@ -1,0 +1,208 @@
+// `segc deploy`: checks and compiles the policy (errors refuse it: exit 1; rule-analysis
+// findings are printed, and block only with --strict), then hands the bundle to the runtime's
+// deploy (runtime/deploy.ts) and prints what is now in force, in words or as JSON. `--dry-run`
+// prints the semantic difference from what is deployed and touches nothing.
+import { InvalidArgumentError, type Command } from 'commander';
+import { hasErrors, type Diagnostic } from '../../compiler/diagnostics.ts';
+import type { ProgramIr } from '../../compiler/ir.ts';
+import { formatHuman } from '../../compiler/report/human.ts';
+import type { DeployResult, DeployStep } from '../deploy.ts';
+import type { DeploymentRecord } from '../state.ts';
+import { CliError, recordOutcome, useColor, type Outcome } from './command.ts';
+import { resolveInputFiles } from './inputs.ts';
+import type { CliIo } from './io.ts';
+
+export interface DeployCommandOptions {
+  readonly iface: string[];
+  readonly name: string;
+  readonly dryRun?: boolean;
+  readonly json?: boolean;
+  readonly strict?: boolean;
+  readonly maxRules?: number;
+  readonly sessions?: number;
+  readonly color?: boolean;
+}
+
+const EXAMPLES = `
+Examples:
+  $ sudo segc deploy web.seg --iface eth0
+  $ sudo segc deploy policies/ --iface eth0 --iface eth1 --name web
+  $ sudo segc deploy web.seg --iface eth0 --dry-run     what would change, touching nothing
+
+A redeploy fills the policy slot not in force and switches every interface to it with one
+map write; a failed deploy leaves the previous policy enforcing. Filters and pinned maps
+(/sys/fs/bpf/segc/NAME) stay after segc exits; 'segc undeploy' removes them.`;
+
+export function register(program: Command, io: CliIo): void {
+  program
+    .command('deploy')
+    .summary('enforce a policy on network interfaces')
+    .description('Check, compile and load a policy, attach it to ingress and egress of each interface, and switch to it atomically.')
+    .argument('<paths...>', 'policy files, or folders (every *.seg below them, sorted)')
+    .requiredOption('--iface <interface>', 'an interface to enforce on (repeat for several)', collect, [])
+    .option('--name <name>', 'the deployment name (several may coexist on different interfaces)', 'default')
+    .option('--dry-run', 'show what would change against what is deployed; change nothing')
+    .option('--json', 'print the result as JSON')
+    .option('--strict', 'refuse the policy when the rule analysis finds anything (warnings too)')
+    .option('--max-rules <n>', 'rules per policy slot the data path is sized for (first deploy only; default 65536)', wholeNumber)
+    .option('--sessions <n>', 'session table capacity (first deploy only; default 65536)', wholeNumber)
+    .option('--color', 'colour the output even when it is not a terminal')
+    .option('--no-color', 'never colour the output (NO_COLOR is honoured too)')
+    .addHelpText('after', EXAMPLES)
+    .action(async (paths: string[], options: DeployCommandOptions, command: Command) => {
+      recordOutcome(command, await deployCommand(paths, options, io));
+    });
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+export function wholeNumber(text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new InvalidArgumentError('expected a whole number, at least 1');
+  return Number(text);
+}
+
+/** A compiled policy ready to deploy, or the diagnostics that refuse it. */
+export interface CompiledPolicy {
+  readonly ir: ProgramIr;
+  readonly bundleText: string;
+  readonly sources: Record<string, string>;
+  readonly findings: readonly Diagnostic[];
+}
+
+/**
+ * Compiles for deploy: errors are printed and refuse the policy (undefined); analysis
+ * findings are printed to stderr and refuse it only with `strict`.
+ */
+export async function compileForDeploy(paths: readonly string[], options: { readonly strict?: boolean; readonly color?: boolean }, io: CliIo): Promise<CompiledPolicy | undefined> {
+  const files = resolveInputFiles(paths, io);
+  const [{ compile }, { analyze }, { emit, EmitLimitError }, { bundle }] = await Promise.all([
+    import('../../compiler/program.ts'),
+    import('../../compiler/analysis/index.ts'),
+    import('../../compiler/emit.ts'),
+    import('../../compiler/bundle.ts'),
+  ]);
+  const compilation = compile(files, io.host);
+  const color = useColor(io, 'stderr', options.color);
+  if (compilation.ir === undefined || hasErrors(compilation.diagnostics)) {
+    io.stderr.write(formatHuman(compilation.diagnostics.filter((d) => d.severity === 'error'), compilation.sources, { color }));
+    io.stderr.write('error: the policy has errors; nothing was deployed\n');
+    return undefined;
+  }
+  const ir = compilation.ir;
+  // compile() may already run the analysis (its SEG5xxx codes are then among the diagnostics).
+  const analysed = compilation.diagnostics.some((d) => d.code.startsWith('SEG5'));
+  const findings = [...compilation.diagnostics, ...(analysed ? [] : analyze(ir).diagnostics)].filter((d) => d.severity !== 'info' || options.strict === true);
+  if (findings.length > 0) io.stderr.write(formatHuman(findings, compilation.sources, { color }));
+  if (options.strict === true && findings.some((d) => d.severity !== 'info')) {
+    io.stderr.write('error: --strict: the rule analysis found problems; nothing was deployed\n');
+    return undefined;
+  }
+  let image;
+  try {
+    image = emit(ir, { origins: true });
+  } catch (error) {
+    if (error instanceof EmitLimitError) {
+      io.stderr.write(`error: the policy does not fit the data path: ${error.message}; nothing was deployed\n`);
+      return undefined;
+    }
+    throw error;
+  }
+  const out = bundle(ir, image, compilation.sources, { bundleFile: 'deployed.bundle.json', sourceMapFile: 'deployed.bundle.json.map', includeSources: false });
+  const sources = Object.fromEntries([...compilation.sources].map(([path, file]) => [path, file.text]));
+  return { ir, bundleText: out.text, sources, findings };
+}
+
+export async function deployCommand(paths: readonly string[], options: DeployCommandOptions, io: CliIo): Promise<Outcome> {
+  const compiled = await compileForDeploy(paths, options, io);
+  if (!compiled) return 'findings';
+  const runtime = await import('../deploy.ts');
+  if (options.dryRun === true) {
+    const { dryRun } = await import('./deploy-diff.ts');
+    return dryRun(compiled, options, io);
+  }
+  const failAt = io.env['SEGC_TEST_FAIL_AT'] as DeployStep | undefined;
+  const result = await runDeploy(io, () =>
+    runtime.deploy({
+      bundleText: compiled.bundleText,
+      interfaces: options.iface,
+      options: { name: options.name, rulesPerSlot: options.maxRules, sessions: options.sessions, sources: compiled.sources, failAt, stateDir: io.env['SEGC_STATE_DIR'] },
+    }),
+  );
+  if (result === undefined) return 'findings';
+  io.stdout.write(options.json === true ? JSON.stringify(deployJson(result)) + '\n' : formatDeployResult(result, 'deployed'));
+  return 'ok';
+}
+
+/**
+ * Runs a runtime deploy, turning its typed failures into the CLI's: a refused policy prints
+ * and returns undefined (exit 1); the environment's problems become a CliError (exit 2).
+ */
+export async function runDeploy<T>(io: CliIo, action: () => T): Promise<T | undefined> {
+  const { DeployError } = await import('../deploy.ts');
+  const { BpfError } = await import('../errors.ts');
+  try {
+    return action();
+  } catch (error) {
+    if (error instanceof DeployError) {
+      if (error.log !== undefined) io.stderr.write(formatVerifierLog(error.log));
+      if (error.exitCode === 1) {
+        io.stderr.write(`error: ${error.message}\n${error.hint === undefined ? '' : `hint: ${error.hint}\n`}`);
+        return undefined;
+      }
+      throw new CliError('environment', error.message, error.hint);
+    }
+    if (error instanceof BpfError && (error.errno === 1 || error.errno === 13)) {
+      throw new CliError('environment', `${error.message}; the previous policy stays in force`, 'run as root (sudo); `segc doctor` checks the host');
+    }
+    throw error;
+  }
+}
+
+/**
+ * The end of a verifier log, where the reason for a rejection is; the kernel's logs run to
+ * thousands of lines of instruction trace before it.
+ */
+export function formatVerifierLog(log: string, lines = 40): string {
+  const all = log.trimEnd().split('\n');
+  const tail = all.slice(-lines);
+  const skipped = all.length - tail.length;
+  return `verifier log${skipped > 0 ? ` (last ${tail.length} of ${all.length} lines)` : ''}:\n${tail.map((l) => `  | ${l}`).join('\n')}\n`;
+}
+
+export function deployJson(result: DeployResult): unknown {
+  const r = result.record;
+  return {
+    name: r.name,
+    policyHash: r.policyHash,
+    generation: r.generation,
+    deployedAt: r.deployedAt,
+    files: r.files,
+    loaded: result.loaded,
+    previous: result.previous === null ? null : { policyHash: result.previous.policyHash, generation: result.previous.generation },
+    attachments: r.attachments.map((a) => ({ iface: a.iface, direction: a.direction, progId: a.progId })),
+    detached: result.detached,
+    pins: { dir: r.pins.dir, programs: r.pins.programs },
+    timings: result.timings,
+    warnings: result.warnings,
+  };
+}
+
+export function formatDeployResult(result: DeployResult, verb: string): string {
+  const r = result.record;
+  const rules = ruleCountOf(r);
+  const lines = [
+    `${verb} '${r.name}': ${rules} rules, generation ${r.generation} (${r.policyHash.slice(0, 19)}) on ${r.interfaces.map((i) => i.iface).join(', ')}`,
+    `  files      ${r.files.join(', ')}`,
+    `  switched   in ${result.timings.switchMs.toFixed(3)} ms (one config write)${result.loaded ? '; data path loaded and pinned at ' + r.pins.dir : ''}`,
+  ];
+  if (result.previous) lines.push(`  replaced   generation ${result.previous.generation} (${result.previous.policyHash.slice(0, 19)})`);
+  if (result.detached.length > 0) lines.push(`  detached   ${result.detached.join(', ')}`);
+  for (const w of result.warnings) lines.push(`  warning    ${w}`);
+  return lines.join('\n') + '\n';
+}
+
+function ruleCountOf(record: DeploymentRecord): number {
+  return (JSON.parse(record.bundle) as { ruleCount: number }).ruleCount;
+}

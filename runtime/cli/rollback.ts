@@ -1,0 +1,41 @@
+// `segc rollback`: deploys the previous policy of a deployment again, atomically (a fresh
+// slot and one switch, like any deploy), on the interfaces it had.
+import type { Command } from 'commander';
+import type { DeployStep } from '../deploy.ts';
+import { recordOutcome, type Outcome } from './command.ts';
+import { deployJson, formatDeployResult, runDeploy } from './deploy.ts';
+import type { CliIo } from './io.ts';
+
+export interface RollbackOptions {
+  readonly name: string;
+  readonly json?: boolean;
+}
+
+const EXAMPLES = `
+Examples:
+  $ sudo segc rollback
+  $ sudo segc rollback --name web --json
+
+Rolling back twice returns to the policy rolled back from.`;
+
+export function register(program: Command, io: CliIo): void {
+  program
+    .command('rollback')
+    .summary('put the previous policy back in force')
+    .description("Deploy a deployment's previous policy again, switching to it atomically.")
+    .option('--name <name>', 'the deployment', 'default')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', EXAMPLES)
+    .action(async (options: RollbackOptions, command: Command) => {
+      recordOutcome(command, await rollbackCommand(options, io));
+    });
+}
+
+export async function rollbackCommand(options: RollbackOptions, io: CliIo): Promise<Outcome> {
+  const { rollback } = await import('../deploy.ts');
+  const failAt = io.env['SEGC_TEST_FAIL_AT'] as DeployStep | undefined;
+  const result = await runDeploy(io, () => rollback({ name: options.name, stateDir: io.env['SEGC_STATE_DIR'], failAt }));
+  if (result === undefined) return 'findings';
+  io.stdout.write(options.json === true ? JSON.stringify(deployJson(result)) + '\n' : formatDeployResult(result, 'rolled back'));
+  return 'ok';
+}

@@ -1,0 +1,532 @@
+// Runtime: deploys a compiled bundle to this host and removes it again. `deploy` reads as plan
+// (everything that can be checked before a change) -> apply (load or adopt the pinned data path,
+// fill the inactive slot, switch with one config write, attach) -> verify (the kernel holds
+// what was meant) -> commit (the record) or roll back (undo, in reverse, only what this run did).
+// Enforcement lives in the kernel: pinned maps and programs under /sys/fs/bpf/segc/<name>/ and
+// clsact filters; no segc process stays behind.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { SEG_SLOTS, SegMap } from '../compiler/abi.ts';
+import { bundleImage, parseBundle, type Bundle } from '../compiler/bundle.ts';
+import type { PolicyImage } from '../compiler/entries.ts';
+import { BpfError, isBpfError } from './errors.ts';
+import { ensureBpffs, makePinDir, removePinDir } from './bpffs.ts';
+import { bpf_map_get_info_by_fd, bpf_obj_get, bpf_obj_pin, bpf_object__find_program_by_name, bpf_program__set_log_buf, bpf_prog_get_fd_by_id, bpf_prog_get_info_by_fd, close, type BpfObject } from './libbpf.ts';
+import { activateSlot, closeDatapath, installPolicy, loadDatapath, readConfig, slotGeneration, type Datapath } from './loader.ts';
+import { acquireLock, LockBusyError, type DeployLock } from './lock.ts';
+import { listDeployments, readState, removeState, stateDirOf, writeState, isDeploymentName, type AttachmentRecord, type DeploymentRecord, type InterfaceRecord, type PinsRecord, type StateFile } from './state.ts';
+import { attachTc, detachTc, ensureClsact, interfaceIndex, queryTc, removeClsact, TC_DIRECTIONS, type TcDirection } from './tc.ts';
+
+/** Pin directories of every deployment live below this bpffs folder. */
+export const DEFAULT_PIN_ROOT = '/sys/fs/bpf/segc';
+
+export const DEFAULT_DEPLOYMENT = 'default';
+
+/** Program pin names inside a deployment's pin directory. */
+export const PROGRAM_PINS = { ingress: 'prog_ingress', egress: 'prog_egress' } as const;
+
+/**
+ * The steps a test can make fail (`failAt`, or SEGC_TEST_FAIL_AT for the binary). `crash`
+ * kills the process after the new policy is installed but before the switch.
+ */
+export const DEPLOY_STEPS = ['load', 'pin', 'install', 'crash', 'switch', 'attach', 'verify', 'record'] as const;
+export type DeployStep = (typeof DEPLOY_STEPS)[number];
+
+/** Why a deploy did not happen: `exitCode` 1 when the policy was refused, 2 for the environment. */
+export class DeployError extends Error {
+  readonly step: DeployStep | 'plan' | 'lock';
+  readonly exitCode: 1 | 2;
+  readonly hint: string | undefined;
+  /** The verifier log of a rejected program, when that is what happened. */
+  readonly log: string | undefined;
+
+  constructor(step: DeployError['step'], exitCode: 1 | 2, message: string, hint?: string, log?: string) {
+    super(message);
+    this.name = 'DeployError';
+    this.step = step;
+    this.exitCode = exitCode;
+    this.hint = hint;
+    this.log = log;
+  }
+}
+
+export interface HostOptions {
+  /** Default /sys/fs/bpf/segc. */
+  readonly pinRoot?: string;
+  /** Default SEGC_STATE_DIR or /var/lib/segc. */
+  readonly stateDir?: string;
+  readonly lockTimeoutMs?: number;
+}
+
+export interface DeployOptions extends HostOptions {
+  readonly name?: string;
+  readonly objectPath?: string;
+  /** Capacities of a first deployment's data path (later deploys keep the pinned maps). */
+  readonly rulesPerSlot?: number;
+  readonly sessions?: number;
+  /** The `.seg` texts, kept in the record so that `--dry-run` can compare meanings later. */
+  readonly sources?: Readonly<Record<string, string>>;
+  /** Tests only: fail (or crash) at this step. */
+  readonly failAt?: DeployStep;
+  readonly now?: () => Date;
+}
+
+export interface DeployRequest {
+  readonly bundleText: string;
+  readonly interfaces: readonly string[];
+  readonly options?: DeployOptions;
+}
+
+export interface DeployPlan {
+  readonly name: string;
+  readonly pinDir: string;
+  readonly stateDir: string;
+  readonly bundle: Bundle;
+  readonly bundleText: string;
+  readonly image: PolicyImage;
+  readonly interfaces: readonly { readonly iface: string; readonly ifindex: number }[];
+  readonly state: StateFile | undefined;
+  /** The pinned data path of a running deployment, adopted; undefined: load a fresh one. */
+  readonly adopted: Datapath | undefined;
+  readonly rulesPerSlot: number;
+  readonly sessions: number;
+  readonly options: DeployOptions;
+}
+
+/** What apply did, in order, with how to undo each. */
+interface Applied {
+  readonly plan: DeployPlan;
+  readonly dp: Datapath;
+  readonly slot: number;
+  readonly generation: number;
+  readonly interfaces: InterfaceRecord[];
+  readonly attachments: AttachmentRecord[];
+  readonly undo: { readonly what: string; readonly run: () => void }[];
+  readonly timings: DeployTimings;
+}
+
+export interface DeployTimings {
+  loadMs: number;
+  installMs: number;
+  /** The one config write that switches every interface. */
+  switchMs: number;
+  attachMs: number;
+}
+
+export interface DeployResult {
+  readonly record: DeploymentRecord;
+  readonly previous: DeploymentRecord | null;
+  /** True when this run loaded the data path (first deployment, or after a reboot). */
+  readonly loaded: boolean;
+  /** Interfaces the previous deployment had and this one dropped (detached). */
+  readonly detached: readonly string[];
+  /** What went wrong after the switch without undoing it (a dropped interface not detached). */
+  readonly warnings: readonly string[];
+  readonly timings: DeployTimings;
+}
+
+function pinRootOf(options: HostOptions): string {
+  return options.pinRoot ?? DEFAULT_PIN_ROOT;
+}
+
+function stateDirOfOptions(options: HostOptions): string {
+  return options.stateDir ?? stateDirOf();
+}
+
+function checkName(name: string): void {
+  if (!isDeploymentName(name)) {
+    throw new DeployError('plan', 2, `'${name}' is not a deployment name`, 'use letters, digits, dots, dashes and underscores (at most 64), starting with a letter or digit');
+  }
+}
+
+function failpoint(options: DeployOptions, step: DeployStep): void {
+  if (options.failAt !== step) return;
+  // Kill -9 ourselves: nothing after this line runs, no finally, no undo.
+  if (step === 'crash') process.kill(process.pid, 'SIGKILL');
+  throw new DeployError(step, 2, `injected failure at step '${step}' (a test asked for it)`);
+}
+
+/** Deploys `request.bundleText` on the named interfaces, holding the host's deploy lock. */
+export function deploy(request: DeployRequest): DeployResult {
+  const options = request.options ?? {};
+  const lock = lockHost(options);
+  try {
+    const plan = planDeploy(request);
+    // apply undoes its own steps when one fails; from here on, this function does.
+    const applied = applyDeploy(plan);
+    try {
+      verifyDeploy(applied);
+      return commitDeploy(applied);
+    } catch (error) {
+      rollBackDeploy(applied);
+      throw error;
+    }
+  } finally {
+    lock.release();
+  }
+}
+
+export function lockHost(options: HostOptions): DeployLock {
+  try {
+    return acquireLock(stateDirOfOptions(options), { timeoutMs: options.lockTimeoutMs });
+  } catch (error) {
+    if (error instanceof LockBusyError) throw new DeployError('lock', 2, error.message, 'wait for it to finish, then run the command again');
+    throw error;
+  }
+}
+
+/** Everything that can be known before a change: the policy fits, the interfaces exist, who owns them. */
+export function planDeploy(request: DeployRequest): DeployPlan {
+  const options = request.options ?? {};
+  const name = options.name ?? DEFAULT_DEPLOYMENT;
+  checkName(name);
+  if (process.getuid?.() !== 0) {
+    throw new DeployError('plan', 2, 'deploying needs root (CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN)', 'run it again with sudo');
+  }
+  if (request.interfaces.length === 0) throw new DeployError('plan', 2, 'no interface to deploy on', 'name one or more with --iface');
+  const stateDir = stateDirOfOptions(options);
+  const pinDir = join(pinRootOf(options), name);
+  const bundle = parseBundle(request.bundleText);
+  const image = bundleImage(bundle);
+
+  const interfaces = [...new Set(request.interfaces)].map((iface) => {
+    try {
+      return { iface, ifindex: interfaceIndex(iface) };
+    } catch (error) {
+      if (isBpfError(error, 'ENODEV', 'ENXIO')) {
+        throw new DeployError('plan', 2, `there is no interface '${iface}' in this network namespace; nothing was changed`, "list the interfaces with 'ip link' (or run segc inside the right namespace with nsenter --net=...)");
+      }
+      throw error;
+    }
+  });
+  for (const other of listDeployments(stateDir)) {
+    if (other === name) continue;
+    const used = readState(stateDir, other)?.current.interfaces.filter((i) => interfaces.some((n) => n.ifindex === i.ifindex && n.iface === i.iface)) ?? [];
+    if (used.length > 0) {
+      throw new DeployError('plan', 2, `interface '${used[0]?.iface}' carries deployment '${other}'; one interface takes one deployment`, `undeploy it first (segc undeploy --name ${other}) or deploy with --name ${other}`);
+    }
+  }
+
+  const state = readState(stateDir, name);
+  const adopted = existsSync(join(pinDir, SegMap.config)) ? openPinnedDatapath(pinDir) : undefined;
+  const rulesPerSlot = adopted?.rulesPerSlot ?? options.rulesPerSlot ?? 65536;
+  const sessions = state?.current.sessions ?? options.sessions ?? 65536;
+  if (image.ruleCount > rulesPerSlot) {
+    if (adopted) releaseDatapath(adopted, true);
+    throw new DeployError(
+      'plan',
+      1,
+      `the policy has ${image.ruleCount} rules; this deployment's data path holds at most ${rulesPerSlot} per slot; nothing was changed`,
+      adopted ? `undeploy and deploy again with --max-rules ${image.ruleCount} or more (its maps are sized when first loaded)` : `deploy with --max-rules ${image.ruleCount} or more`,
+    );
+  }
+  return { name, pinDir, stateDir, bundle, bundleText: request.bundleText, image, interfaces, state, adopted, rulesPerSlot, sessions, options };
+}
+
+/** Loads or adopts the data path, fills the inactive slot, switches to it, attaches. */
+export function applyDeploy(plan: DeployPlan): Applied {
+  const { options } = plan;
+  const undo: Applied['undo'] = [];
+  const timings: DeployTimings = { loadMs: 0, installMs: 0, switchMs: 0, attachMs: 0 };
+  let dp = plan.adopted;
+  const partial = (slot: number, generation: number): Applied => ({ plan, dp: dp as Datapath, slot, generation, interfaces: [], attachments: [], undo, timings });
+  try {
+    if (!dp) {
+      const started = performance.now();
+      dp = loadFresh(plan);
+      pinFresh(plan, dp, undo);
+      timings.loadMs = performance.now() - started;
+    }
+    const loaded = dp;
+    const config = readConfig(loaded);
+    const activeGeneration = slotGeneration(loaded, config.activeSlot);
+    const slot = activeGeneration === 0n ? config.activeSlot : 1 - config.activeSlot;
+    const generation = Math.max(plan.state?.current.generation ?? 0, Number(activeGeneration), Number(slotGeneration(loaded, 1 - config.activeSlot))) + 1;
+    const applied = partial(slot, generation);
+
+    let started = performance.now();
+    failpoint(options, 'install');
+    try {
+      installPolicy(loaded, plan.image, { slot, generation: BigInt(generation) });
+    } catch (error) {
+      throw describeInstallFailure(error);
+    }
+    timings.installMs = performance.now() - started;
+    failpoint(options, 'crash');
+
+    failpoint(options, 'switch');
+    started = performance.now();
+    activateSlot(loaded, slot);
+    timings.switchMs = performance.now() - started;
+    if (activeGeneration !== 0n) undo.push({ what: `switch back to slot ${config.activeSlot}`, run: () => activateSlot(loaded, config.activeSlot) });
+
+    started = performance.now();
+    attachAll(applied, loaded);
+    timings.attachMs = performance.now() - started;
+    return applied;
+  } catch (error) {
+    if (dp) rollBackDeploy(partial(-1, 0));
+    throw error;
+  }
+}
+
+function loadFresh(plan: DeployPlan): Datapath {
+  failpoint(plan.options, 'load');
+  try {
+    ensureBpffs();
+  } catch (error) {
+    throw new DeployError('load', 2, `bpffs is not mounted on /sys/fs/bpf and mounting it failed: ${error instanceof Error ? error.message : String(error)}`, 'mount it with: mount -t bpf bpf /sys/fs/bpf');
+  }
+  try {
+    return loadDatapath({
+      objectPath: plan.options.objectPath,
+      rulesPerSlot: plan.rulesPerSlot,
+      sessions: plan.sessions,
+      prepare: (obj: BpfObject) => {
+        // A buffer per program, so a rejection comes with the verifier's reasons.
+        for (const name of ['seg_ingress', 'seg_egress']) bpf_program__set_log_buf(obj, bpf_object__find_program_by_name(obj, name), 4 << 20);
+      },
+    });
+  } catch (error) {
+    if (error instanceof BpfError && error.errno === 1) {
+      throw new DeployError('load', 2, `the kernel refused to load the classifier: ${error.message}`, 'run as root (CAP_BPF and CAP_SYS_ADMIN); `segc doctor` checks the host');
+    }
+    if (error instanceof BpfError && error.log) {
+      throw new DeployError('load', 2, `the verifier rejected the classifier: ${error.message}; nothing was changed`, 'this is a bug in segc or a kernel too old for it: run `segc doctor` and report the log', error.log);
+    }
+    throw error;
+  }
+}
+
+/** Pins every map and both programs under the deployment's directory (removed again on failure). */
+function pinFresh(plan: DeployPlan, dp: Datapath, undo: Applied['undo']): void {
+  const existed = existsSync(plan.pinDir);
+  makePinDir(plan.pinDir);
+  if (!existed) undo.push({ what: `remove ${plan.pinDir}`, run: () => void removePinDir(plan.pinDir) });
+  failpoint(plan.options, 'pin');
+  for (const [name, fd] of Object.entries(dp.maps)) bpf_obj_pin(fd, join(plan.pinDir, name));
+  bpf_obj_pin(dp.programs.ingress, join(plan.pinDir, PROGRAM_PINS.ingress));
+  bpf_obj_pin(dp.programs.egress, join(plan.pinDir, PROGRAM_PINS.egress));
+}
+
+function describeInstallFailure(error: unknown): unknown {
+  if (isBpfError(error, 'E2BIG', 'ENOSPC', 'ENOMEM')) {
+    return new DeployError('install', 1, `the policy does not fit in the kernel's maps (${(error as BpfError).message}); the previous policy stays in force`, 'reduce the policy, or raise the memory lock limit (ulimit -l) on older kernels');
+  }
+  return error;
+}
+
+function attachAll(applied: Applied, dp: Datapath): void {
+  const { plan, undo } = applied;
+  const previous = new Map((plan.state?.current.interfaces ?? []).map((i) => [i.iface, i]));
+  for (const { iface, ifindex } of plan.interfaces) {
+    const createdClsact = ensureClsact(ifindex);
+    if (createdClsact) undo.push({ what: `remove the clsact qdisc of ${iface}`, run: () => void removeClsact(ifindex) });
+    applied.interfaces.push({ iface, ifindex, createdClsact: createdClsact || (previous.get(iface)?.createdClsact ?? false) });
+    for (const direction of TC_DIRECTIONS) {
+      const progFd = dp.programs[direction];
+      const wanted = programId(progFd);
+      const before = queryTc(ifindex, direction);
+      if (before !== wanted) {
+        attachTc(ifindex, direction, progFd);
+        if (!createdClsact) {
+          undo.push({
+            what: `restore the ${direction} filter of ${iface}`,
+            run: () => {
+              if (before === undefined) detachTc(ifindex, direction);
+              else reattachById(ifindex, direction, before);
+            },
+          });
+        }
+        failpoint(plan.options, 'attach');
+      }
+      applied.attachments.push({ iface, ifindex, direction, progId: wanted });
+    }
+  }
+}
+
+function reattachById(ifindex: number, direction: TcDirection, progId: number): void {
+  const fd = bpf_prog_get_fd_by_id(progId);
+  try {
+    attachTc(ifindex, direction, fd);
+  } finally {
+    close(fd);
+  }
+}
+
+function programId(fd: number): number {
+  return bpf_prog_get_info_by_fd(fd).id;
+}
+
+/** Checks that the kernel holds what apply meant: the slot in force, its generation, every filter. */
+export function verifyDeploy(applied: Applied): void {
+  const { dp, slot, generation, plan } = applied;
+  failpoint(plan.options, 'verify');
+  const config = readConfig(dp);
+  const problems: string[] = [];
+  if (config.activeSlot !== slot) problems.push(`slot ${config.activeSlot} is active, not ${slot}`);
+  if (slotGeneration(dp, slot) !== BigInt(generation)) problems.push(`slot ${slot} holds generation ${slotGeneration(dp, slot)}, not ${generation}`);
+  for (const a of applied.attachments) {
+    const got = queryTc(a.ifindex, a.direction);
+    if (got !== a.progId) problems.push(`${a.iface} ${a.direction} runs program ${got ?? 'none'}, not ${a.progId}`);
+  }
+  if (problems.length > 0) throw new DeployError('verify', 2, `the kernel does not hold the deployment: ${problems.join('; ')}`, 'another tool may have changed the filters meanwhile; run the deploy again');
+}
+
+/** Writes the record (the deployment in force and the one before); then detaches dropped interfaces. */
+export function commitDeploy(applied: Applied): DeployResult {
+  const { plan } = applied;
+  failpoint(plan.options, 'record');
+  const record: DeploymentRecord = {
+    name: plan.name,
+    policyHash: plan.bundle.policyHash,
+    generation: applied.generation,
+    slot: applied.slot,
+    deployedAt: (plan.options.now?.() ?? new Date()).toISOString(),
+    files: plan.bundle.files,
+    interfaces: applied.interfaces,
+    attachments: applied.attachments,
+    pins: pinsOf(plan.pinDir),
+    rulesPerSlot: applied.dp.rulesPerSlot,
+    sessions: plan.sessions,
+    bundle: plan.bundleText,
+    sources: plan.options.sources ?? plan.state?.current.sources ?? {},
+  };
+  const previous = plan.state?.current ?? null;
+  try {
+    writeState(plan.stateDir, { format: 'segc-deployment', version: 1, current: record, previous });
+  } catch (error) {
+    throw new DeployError('record', 2, `cannot write the deployment record in ${plan.stateDir}: ${error instanceof Error ? error.message : String(error)}; the previous policy was put back`, 'check that the folder is writable (or set SEGC_STATE_DIR)');
+  }
+  // From here the deployment stands: nothing throws, leftovers are reported, not undone.
+  applied.undo.length = 0;
+  const detached: string[] = [];
+  const warnings: string[] = [];
+  for (const old of plan.state?.current.interfaces ?? []) {
+    if (applied.interfaces.some((i) => i.iface === old.iface)) continue;
+    try {
+      detachOurs(old, applied.dp);
+      detached.push(old.iface);
+    } catch (error) {
+      warnings.push(`could not detach from ${old.iface}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  releaseDatapath(applied.dp, plan.adopted !== undefined);
+  return { record, previous, loaded: plan.adopted === undefined, detached, warnings, timings: applied.timings };
+}
+
+/** Undoes what apply did, newest first; every step is tried even when one fails. */
+export function rollBackDeploy(applied: Applied): void {
+  const failures: string[] = [];
+  for (const step of [...applied.undo].reverse()) {
+    try {
+      step.run();
+    } catch (error) {
+      failures.push(`${step.what}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  applied.undo.length = 0;
+  if (applied.dp !== undefined) releaseDatapath(applied.dp, applied.plan.adopted !== undefined);
+  if (failures.length > 0) process.emitWarning(`segc: rolling back left work undone: ${failures.join('; ')}`);
+}
+
+export function pinsOf(pinDir: string): PinsRecord {
+  return {
+    dir: pinDir,
+    programs: { ingress: join(pinDir, PROGRAM_PINS.ingress), egress: join(pinDir, PROGRAM_PINS.egress) },
+    maps: Object.fromEntries(Object.values(SegMap).map((m) => [m, join(pinDir, m)])),
+  };
+}
+
+/**
+ * The data path of a running deployment from its pins: map and program fds, no libbpf object
+ * (`obj` is null; release it with `releaseDatapath`, never `closeDatapath`).
+ */
+export function openPinnedDatapath(pinDir: string): Datapath {
+  const opened: number[] = [];
+  try {
+    const get = (name: string) => {
+      const fd = bpf_obj_get(join(pinDir, name));
+      opened.push(fd);
+      return fd;
+    };
+    const maps: Record<string, number> = {};
+    for (const name of Object.values(SegMap)) maps[name] = get(name);
+    const programs = { ingress: get(PROGRAM_PINS.ingress), egress: get(PROGRAM_PINS.egress), parseOnly: -1 };
+    const rulesPerSlot = bpf_map_get_info_by_fd(maps[SegMap.ruleHits] as number).maxEntries / SEG_SLOTS;
+    return { obj: 0n as BpfObject, programs, maps, rulesPerSlot };
+  } catch (error) {
+    for (const fd of opened) close(fd);
+    throw error;
+  }
+}
+
+/** Closes a data path: the pinned one's fds, or a loaded object (its pins keep it alive). */
+export function releaseDatapath(dp: Datapath, adopted: boolean): void {
+  if (!adopted) {
+    closeDatapath(dp);
+    return;
+  }
+  for (const fd of [...Object.values(dp.maps), dp.programs.ingress, dp.programs.egress]) if (fd >= 0) close(fd);
+}
+
+function detachOurs(iface: InterfaceRecord, dp: Datapath): void {
+  for (const direction of TC_DIRECTIONS) {
+    try {
+      if (iface.ifindex !== interfaceIndex(iface.iface)) continue;
+      // Only our filter: another program at the slot is someone else's to remove.
+      if (queryTc(iface.ifindex, direction) === programId(dp.programs[direction])) detachTc(iface.ifindex, direction);
+    } catch (error) {
+      // The interface is gone, and its filters with it.
+      if (!isBpfError(error, 'ENODEV', 'ENXIO')) throw error;
+    }
+  }
+}
+
+export interface UndeployResult {
+  readonly name: string;
+  readonly detached: readonly string[];
+  readonly unpinned: boolean;
+}
+
+/** Detaches this deployment's filters and removes its pins and record; others are left alone. */
+export function undeploy(options: HostOptions & { readonly name?: string }): UndeployResult {
+  const name = options.name ?? DEFAULT_DEPLOYMENT;
+  checkName(name);
+  const stateDir = stateDirOfOptions(options);
+  const pinDir = join(pinRootOf(options), name);
+  const lock = lockHost(options);
+  try {
+    const state = readState(stateDir, name);
+    const pinned = existsSync(join(pinDir, SegMap.config));
+    if (!state && !pinned) throw new DeployError('plan', 2, `there is no deployment named '${name}'`, "`segc status` lists the deployments");
+    const detached: string[] = [];
+    if (pinned) {
+      const dp = openPinnedDatapath(pinDir);
+      try {
+        for (const iface of state?.current.interfaces ?? []) {
+          detachOurs(iface, dp);
+          detached.push(iface.iface);
+        }
+      } finally {
+        releaseDatapath(dp, true);
+      }
+    }
+    const unpinned = existsSync(pinDir) ? removePinDir(pinDir) : false;
+    removeState(stateDir, name);
+    return { name, detached, unpinned };
+  } finally {
+    lock.release();
+  }
+}
+
+/** Deploys the previous deployment's bundle again (a new generation), on its interfaces. */
+export function rollback(options: DeployOptions): DeployResult {
+  const name = options.name ?? DEFAULT_DEPLOYMENT;
+  checkName(name);
+  const state = readState(stateDirOfOptions(options), name);
+  if (!state) throw new DeployError('plan', 2, `there is no deployment named '${name}'`, '`segc status` lists the deployments');
+  const previous = state.previous;
+  if (!previous) throw new DeployError('plan', 1, `deployment '${name}' has no previous policy to roll back to`, 'it has been deployed once only');
+  return deploy({ bundleText: previous.bundle, interfaces: previous.interfaces.map((i) => i.iface), options: { ...options, name, sources: previous.sources } });
+}
