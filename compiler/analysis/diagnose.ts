@@ -8,10 +8,14 @@ import { witnessOf } from './witness.ts';
 const quote = (r: RuleIr) => `'${r.name}'`;
 const verdictText = (r: RuleIr) => (r.log ? `${r.action} log` : r.action);
 
-/** `'a'`, `'a' and 'b'`, `'a', 'b' and 3 more rules` (at most `shown` names). */
-function listRules(rules: readonly RuleIr[], shown = 3): string {
+/**
+ * `'a'`, `'a' and 'b'`, `'a', 'b' and 3 more rules` (at most `shown` names); `at least` when
+ * the list is known to be incomplete.
+ */
+function listRules(rules: readonly RuleIr[], shown = 3, complete = true): string {
   const names = rules.slice(0, shown).map(quote);
   const more = rules.length - names.length;
+  if (!complete) return `${names.join(', ')} and at least ${Math.max(1, more)} more rule${more > 1 ? 's' : ''}`;
   if (more > 0) return `${names.join(', ')} and ${more} more rule${more === 1 ? '' : 's'}`;
   if (names.length <= 1) return names.join('');
   return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
@@ -49,14 +53,14 @@ export function diagnoseFinding(f: RuleFinding, direction: DirectionIr, maxRelat
       return makeDiagnostic(
         Code.Conflict,
         f.rule.span,
-        { rule: R, other: listRules(f.related, 1) },
+        { rule: R, other: listRules(f.related, 1, f.relatedComplete) },
         { related: relate((s) => `${quote(s)} (${verdictText(s)}) decides part of the overlap first`), ...witness },
       );
     case 'generalization':
       return makeDiagnostic(
         Code.Generalization,
         f.rule.span,
-        { rule: R, other: listRules(f.related, 1) },
+        { rule: R, other: listRules(f.related, 1, f.relatedComplete) },
         { related: relate((s) => `${quote(s)} (${verdictText(s)}) is an exception inside ${R}`), ...witness },
       );
     default:

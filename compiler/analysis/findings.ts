@@ -15,7 +15,7 @@ import { coverRule, minimalCover, type Measure } from './coverage.ts';
 import type { OverlapIndex } from './overlap-index.ts';
 import { findUntaken } from './partition.ts';
 import { checkLowerRules } from './redundant.ts';
-import { pointOf, regionIntersect, ruleRegionSubset, type Box, type Space } from './space.ts';
+import { pointOf, regionFirstIntersection, regionIntersect, ruleRegionSubset, type Box, type Space } from './space.ts';
 import type { DirectionIr, RuleIr } from '../ir.ts';
 import type { Packet } from '../packet.ts';
 
@@ -24,8 +24,13 @@ export type FindingCategory = 'shadowed' | 'redundant' | 'conflict' | 'generaliz
 export interface RuleFinding {
   readonly category: FindingCategory;
   readonly rule: RuleIr;
-  /** The rules involved (see the definitions above), ascending priority, not capped. */
+  /**
+   * The rules involved (see the definitions above), ascending priority. For conflict and
+   * generalization, the first `maxRelated` of them: the search stops there.
+   */
   readonly related: readonly RuleIr[];
+  /** False when more rules are involved than `related` lists. */
+  readonly relatedComplete: boolean;
   /** For `redundant`: some packets of the rule would fall to the default, which agrees. */
   readonly viaDefault: boolean;
   /** A packet proving it (shadowed, conflict, generalization), or null. */
@@ -39,6 +44,8 @@ export interface DirectionContext {
   readonly measure: Measure;
   /** Per rule analysed so far: a piece of what it decides, or null when it decides nothing. */
   readonly reaching: (Box | null | undefined)[];
+  /** How many conflicting (and generalized) rules to look for per rule. */
+  readonly maxRelated: number;
 }
 
 /** The findings of one rule (direction order), or null when the budget ran out. */
@@ -50,10 +57,11 @@ export function findRuleFindings(ctx: DirectionContext, rule: number, budget: Bu
   if (coverage === null) return null;
   ctx.reaching[rule] = coverage.reaching;
   const ruleAt = (i: number) => rules[i] as RuleIr;
-  const make = (category: FindingCategory, related: readonly number[], witness: Box | undefined, viaDefault = false): RuleFinding => ({
+  const make = (category: FindingCategory, related: readonly number[], witness: Box | undefined, viaDefault = false, relatedComplete = true): RuleFinding => ({
     category,
     rule: me,
     related: related.map(ruleAt),
+    relatedComplete,
     viaDefault,
     witness: witness ? pointOf(space, witness) : null,
   });
@@ -68,13 +76,18 @@ export function findRuleFindings(ctx: DirectionContext, rule: number, budget: Bu
     return [make('shadowed', related, first.part)];
   }
 
-  const lower = checkLowerRules(space, index, rules, direction.defaultAction, rule, budget);
-  if (lower === null) return null;
+  // The packets already known to be decided by this rule are the likeliest to change verdict
+  // without it: look there first, then over the whole rule.
+  const probe = checkLowerRules(space, index, rules, direction.defaultAction, rule, budget, false, coverage.reaching);
+  const quick = probe?.redundant ? checkLowerRules(space, index, rules, direction.defaultAction, rule, budget, false) : probe;
+  const lower = quick?.redundant ? checkLowerRules(space, index, rules, direction.defaultAction, rule, budget, true) : quick;
+  if (!lower) return null;
   if (lower.redundant) return [make('redundant', lower.lower, undefined, lower.reachesDefault)];
 
   const inside: { rule: number; piece: Box }[] = [];
   const crossing: { rule: number; piece: Box }[] = [];
   const mine = space.ruleBoxes[rule] ?? [];
+  const want = Math.max(1, ctx.maxRelated);
   for (const s of index.higher(rule)) {
     if (ruleAt(s).action === me.action) continue;
     const reachingS = ctx.reaching[s];
@@ -82,9 +95,14 @@ export function findRuleFindings(ctx: DirectionContext, rule: number, budget: Bu
     if (reachingS === null) continue;
     const theirs = space.ruleBoxes[s] ?? [];
     const contained = ruleRegionSubset(theirs, mine);
-    let piece: Box | null | undefined;
-    if (contained && reachingS !== undefined) piece = reachingS;
-    else {
+    // One more than wanted proves there are more; past that, this kind is not searched.
+    if ((contained ? inside : crossing).length > want) {
+      if (inside.length > want && crossing.length > want) break;
+      continue;
+    }
+    // A known packet that S decides, when it lies in this rule, settles it at once.
+    let piece: Box | null | undefined = reachingS === undefined ? undefined : regionFirstIntersection([reachingS], mine);
+    if (!piece) {
       const overlap = regionIntersect(theirs, mine);
       piece = findUntaken(space, overlap, index.higherMeeting(s, overlap), budget);
       if (piece === undefined) return null;
@@ -92,7 +110,8 @@ export function findRuleFindings(ctx: DirectionContext, rule: number, budget: Bu
     if (piece) (contained ? inside : crossing).push({ rule: s, piece });
   }
   const out: RuleFinding[] = [];
-  if (crossing[0]) out.push(make('conflict', crossing.map((d) => d.rule), crossing[0].piece));
-  if (inside[0]) out.push(make('generalization', inside.map((d) => d.rule), inside[0].piece));
+  const listed = (found: { rule: number }[]) => found.slice(0, want).map((d) => d.rule);
+  if (crossing[0]) out.push(make('conflict', listed(crossing), crossing[0].piece, false, crossing.length <= want));
+  if (inside[0]) out.push(make('generalization', listed(inside), inside[0].piece, false, inside.length <= want));
   return out;
 }

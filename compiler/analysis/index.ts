@@ -18,7 +18,10 @@ export type { RuleFinding, FindingCategory } from './findings.ts';
 export interface AnalysisOptions {
   /** Stop after this many milliseconds (SEG5005 then says what was left); default 10 000. */
   readonly budgetMs?: number;
-  /** At most this many `related` entries per diagnostic (default 8); `findings` keep all. */
+  /**
+   * At most this many `related` entries per diagnostic (default 8); conflict and
+   * generalization also stop looking after this many rules (and say "at least").
+   */
   readonly maxRelated?: number;
   /** The clock, in milliseconds (default `performance.now`); tests pass a fake one. */
   readonly now?: () => number;
@@ -67,7 +70,7 @@ export function analyze(ir: ProgramIr, options: AnalysisOptions = {}): AnalysisR
     if (stoppedAt < 0) {
       const space = buildSpace(rules);
       boxes += space.ruleBoxes.reduce((n, r) => n + r.length, 0);
-      const ctx: DirectionContext = { direction, space, index: buildOverlapIndex(space), measure: buildMeasure(space), reaching: [] };
+      const ctx: DirectionContext = { direction, space, index: buildOverlapIndex(space), measure: buildMeasure(space), reaching: [], maxRelated };
       for (let r = 0; r < rules.length; r++) {
         const found = budget.exhausted ? null : findRuleFindings(ctx, r, budget);
         if (found === null) {

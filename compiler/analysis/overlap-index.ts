@@ -92,10 +92,21 @@ export function buildOverlapIndex(space: Space): OverlapIndex {
     return lo;
   };
 
+  // Kept: the conflict pass asks again for the rules above each rule it meets.
+  const higherMemo: (number[] | undefined)[] = [];
   return {
-    higher: (rule) => scan(rule, true),
+    higher(rule) {
+      let found = higherMemo[rule];
+      if (!found) {
+        found = scan(rule, true);
+        higherMemo[rule] = found;
+      }
+      return found;
+    },
     lower: (rule) => scan(rule, false),
     higherMeeting(rule, region) {
+      const known = higherMemo[rule];
+      if (known) return known.filter((t) => region.some((q) => (space.ruleBoxes[t] ?? []).some((b) => boxIntersects(q, b))));
       const found: number[] = [];
       for (const box of region) scanTable(box, 0, entriesBefore(box.kind, rule), found);
       return merge(found, region.length);

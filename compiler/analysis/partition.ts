@@ -7,7 +7,7 @@
 // (as decision-tree classifiers such as HyperSplit do), so lists shrink geometrically; any
 // split is exact, since each piece is walked against every rule that meets it.
 import type { Budget } from './budget.ts';
-import { boxIntersect, boxIntersects, boxSubset, boxSubtract, setIntersect, DIM_COUNT, type Box, type IntSet, type Region, type Space } from './space.ts';
+import { boxBounds, boxIntersect, boxIntersects, boxSubset, boxSubtract, setIntersect, DIM_COUNT, KIND_COUNT, type Box, type IntSet, type Region, type Space } from './space.ts';
 
 export interface PartitionVisitor {
   /**
@@ -25,16 +25,29 @@ export interface PartitionVisitor {
 export type PartitionEnd = 'done' | 'stopped' | 'budget';
 
 function ruleBoxOfKind(space: Space, rule: number, kind: number): Box | undefined {
-  for (const b of space.ruleBoxes[rule] ?? []) if (b.kind === kind) return b;
-  return undefined;
+  return space.boxOf[rule * KIND_COUNT + kind];
 }
 
+const pieceBounds = new Int32Array(DIM_COUNT * 2);
+
+/** The rules from `from` on that meet the piece: bounds first, the exact test only when needed. */
 function meeting(space: Space, piece: Box, rules: readonly number[], from: number): number[] {
   const out: number[] = [];
+  const pieceSimple = boxBounds(piece, pieceBounds, 0);
+  const { bounds, simple, boxOf } = space;
+  const kind = piece.kind;
   for (let i = from; i < rules.length; i++) {
     const r = rules[i] as number;
-    const b = ruleBoxOfKind(space, r, piece.kind);
-    if (b && boxIntersects(piece, b)) out.push(r);
+    const at = r * KIND_COUNT + kind;
+    const b = boxOf[at];
+    if (!b) continue;
+    const o = at * DIM_COUNT * 2;
+    let d = 0;
+    for (; d < DIM_COUNT * 2; d += 2) {
+      if ((bounds[o + d] as number) > (pieceBounds[d + 1] as number) || (bounds[o + d + 1] as number) < (pieceBounds[d] as number)) break;
+    }
+    if (d < DIM_COUNT * 2) continue;
+    if ((pieceSimple && simple[at] === 1) || boxIntersects(piece, b)) out.push(r);
   }
   return out;
 }

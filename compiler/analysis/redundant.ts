@@ -4,11 +4,12 @@
 // matter; a lower rule taking a part with another verdict ends the walk (not redundant); what
 // no rule takes falls to the default, which must then agree. A piece that no lower rule meets
 // is only asked whether it reaches the default, so a wide rule near the end (deny everything
-// above a default deny) costs one probe, not a walk of everything above it.
+// above a default deny) costs one probe, not a walk of everything above it; and a first,
+// evidence-only walk skips pieces where nothing could change the verdict.
 import type { Budget } from './budget.ts';
 import type { OverlapIndex } from './overlap-index.ts';
 import { findUntaken, partitionRegion } from './partition.ts';
-import type { Space } from './space.ts';
+import type { Box, Space } from './space.ts';
 import type { RuleIr, Verdict } from '../ir.ts';
 
 export interface LowerVerdict {
@@ -23,7 +24,11 @@ export function sameVerdict(a: RuleIr, b: RuleIr): boolean {
   return a.action === b.action && a.log === b.log;
 }
 
-/** The answer for a rule that decides some packet, or null when over budget. */
+/**
+ * The answer for a rule that decides some packet, or null when over budget. Not `exhaustive`,
+ * the walk only looks for a packet that changes verdict, and `lower` and `reachesDefault` of
+ * a redundant answer are not filled in; the caller walks again exhaustively for those.
+ */
 export function checkLowerRules(
   space: Space,
   index: OverlapIndex,
@@ -31,6 +36,9 @@ export function checkLowerRules(
   defaultAction: Verdict,
   rule: number,
   budget: Budget,
+  exhaustive: boolean,
+  /** Walk only this part of the rule's space (it must lie outside every higher rule). */
+  within?: Box,
 ): LowerVerdict | null {
   const me = rules[rule] as RuleIr;
   const defaultAgrees = !me.log && me.action === defaultAction;
@@ -39,11 +47,14 @@ export function checkLowerRules(
   let overBudget = false;
   const end = partitionRegion(
     space,
-    space.ruleBoxes[rule] ?? [],
-    [...index.higher(rule), ...index.lower(rule)],
+    within ? [within] : (space.ruleBoxes[rule] ?? []),
+    within ? index.lower(rule) : [...index.higher(rule), ...index.lower(rule)],
     {
       enter(piece, list) {
         const last = list[list.length - 1];
+        // Searching for evidence only: a piece no lower rule of another verdict meets, above a
+        // default that agrees, cannot hold any.
+        if (!exhaustive && defaultAgrees && !list.some((t) => t > rule && !sameVerdict(me, rules[t] as RuleIr))) return 'skip';
         if (last !== undefined && last > rule) return 'walk';
         // Only higher rules meet this piece: its packets go to them or to the default.
         if (defaultAgrees && reachesDefault) return 'skip';

@@ -54,6 +54,12 @@ export interface Space {
   readonly widths: readonly (readonly number[])[][];
   /** Per rule (direction order): its boxes, at most one per kind. */
   readonly ruleBoxes: readonly Region[];
+  /** `boxOf[rule * KIND_COUNT + kind]`: the rule's box of that kind, if any. */
+  readonly boxOf: readonly (Box | undefined)[];
+  /** Per rule box (same index): first and last index per dimension, DIM_COUNT pairs. */
+  readonly bounds: Int32Array;
+  /** Per rule box: 1 when every dimension is one interval (bounds then say everything). */
+  readonly simple: Uint8Array;
 }
 
 const PORT_PROTOCOL_RANGES: readonly AddrRange[] = [
@@ -199,7 +205,29 @@ export function buildSpace(rules: readonly RuleIr[]): Space {
     });
     return region;
   });
-  return { cuts, widths, ruleBoxes };
+  const boxOf: (Box | undefined)[] = new Array<Box | undefined>(rules.length * KIND_COUNT).fill(undefined);
+  const bounds = new Int32Array(rules.length * KIND_COUNT * DIM_COUNT * 2);
+  const simple = new Uint8Array(rules.length * KIND_COUNT);
+  ruleBoxes.forEach((region, r) => {
+    for (const box of region) {
+      const at = r * KIND_COUNT + box.kind;
+      boxOf[at] = box;
+      simple[at] = boxBounds(box, bounds, at * DIM_COUNT * 2) ? 1 : 0;
+    }
+  });
+  return { cuts, widths, ruleBoxes, boxOf, bounds, simple };
+}
+
+/** Writes a box's bounds at `offset`; true when every dimension is one interval. */
+export function boxBounds(box: Box, out: Int32Array, offset: number): boolean {
+  let simple = true;
+  for (let d = 0; d < DIM_COUNT; d++) {
+    const set = box.dims[d] as IntSet;
+    out[offset + 2 * d] = set[0] as number;
+    out[offset + 2 * d + 1] = set[set.length - 1] as number;
+    if (set.length > 2) simple = false;
+  }
+  return simple;
 }
 
 function mergeRaw(ranges: readonly AddrRange[]): AddrRange[] {
