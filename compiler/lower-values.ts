@@ -40,12 +40,12 @@ export interface Lowerer {
   readonly diagnostics: DiagnosticCollector;
 }
 
-/** The value lowering of one compilation: each declaration's value and each distinct valid literal are computed once. */
+/**
+ * The value lowering of one compilation; each declaration's value is computed once. (Literals are
+ * not cached by text: on policies of mostly distinct addresses the map cost more than it saved.)
+ */
 export function createLowerer(resolved: ResolvedProgram, diagnostics: DiagnosticCollector): Lowerer {
   const symbolValues = new Map<DeclSymbol, SymbolValue | undefined>();
-  // Policies repeat the same hosts and networks across many rules: parse and print each once.
-  // Only valid literals are kept, since every occurrence of an invalid one is reported.
-  const literals = new Map<string, AddrValue>();
 
   const lowerSymbol = (symbol: DeclSymbol): SymbolValue | undefined => {
     if (symbolValues.has(symbol)) return symbolValues.get(symbol);
@@ -70,14 +70,8 @@ export function createLowerer(resolved: ResolvedProgram, diagnostics: Diagnostic
 
   const lowerAddr = (e: AddrExpr): AddrValue | undefined => {
     switch (e.kind) {
-      case 'AddrLiteral': {
-        let value = literals.get(e.text);
-        if (!value) {
-          value = lowerAddrLiteral(e.text, e.span, diagnostics);
-          if (value) literals.set(e.text, value);
-        }
-        return value;
-      }
+      case 'AddrLiteral':
+        return lowerAddrLiteral(e.text, e.span, diagnostics);
       case 'AnyAddr':
         return ANY_VALUES[e.which];
       case 'SetRef': {
