@@ -24,10 +24,14 @@ export interface SymbolValue {
 
 const ALL4: readonly AddrRange[] = [[0n, familyMax(4)]];
 const ALL6: readonly AddrRange[] = [[0n, familyMax(6)]];
+// Shared by every compilation, so their IR is made here and frozen.
+const IR4: readonly string[] = Object.freeze(['0.0.0.0/0']);
+const IR6: readonly string[] = Object.freeze(['::/0']);
+const NONE: readonly string[] = Object.freeze([]);
 const ANY_VALUES: Readonly<Record<'any' | 'any4' | 'any6', AddrValue>> = {
-  any: { v4: ALL4, v6: ALL6 },
-  any4: { v4: ALL4, v6: [] },
-  any6: { v4: [], v6: ALL6 },
+  any: { v4: ALL4, v6: ALL6, ir: Object.freeze({ v4: IR4, v6: IR6 }) },
+  any4: { v4: ALL4, v6: [], ir: Object.freeze({ v4: IR4, v6: NONE }) },
+  any6: { v4: [], v6: ALL6, ir: Object.freeze({ v4: NONE, v6: IR6 }) },
 };
 
 export interface Lowerer {
