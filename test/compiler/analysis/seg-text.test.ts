@@ -54,6 +54,17 @@ describe('analysis of .seg text', () => {
     ]);
   });
 
+  // The examples of docs/diagnostics.md, with the findings the text promises.
+  it.each([
+    [['policy ingress default allow {', '  100 deny  tcp from 10.0.0.0/9 to any port 22', '  200 deny  tcp from 10.128.0.0/9 to any port 22', '  300 allow tcp from 10.0.0.0/8 to any port 22', '}'], ['SEG5001 4 <- 2,3']],
+    [['policy ingress default deny {', '  100 deny tcp from any to any port 23', '}'], ['SEG5002 2 <- 1']],
+    [['policy ingress default allow {', '  100 allow tcp from 10.20.0.0/16 to any port 22', '  200 deny  tcp from any to 10.0.2.0/24', '}'], ['SEG5003 3 <- 2']],
+    [['policy ingress default allow {', '  100 allow tcp from 10.20.0.0/16 to any port 22', '  200 deny  tcp from any to any port 22', '}'], ['SEG5004 3 <- 2']],
+  ])('gives the documented finding for %j', (lines, expected) => {
+    const source = lines.join('\n') + '\n';
+    expect(located(source, compileText(source))).toEqual(expected);
+  });
+
   it('reports nothing for a clean policy', () => {
     const clean = ['policy ingress default deny {', '  100 allow tcp from any to 10.0.1.0/24 port { 80, 443 }', '  200 allow icmp from any to any icmp echo-request', '}', ''].join('\n');
     expect(analyze(compileText(clean)).diagnostics).toEqual([]);
