@@ -300,6 +300,14 @@ describe('the front end never throws', () => {
     const collector = createCollector();
     const ast = parseSourceFile(file, collector);
     checkSpans(ast.declarations, text);
+    // What later stages rely on: a statement not marked recovered is whole, and a mark always
+    // comes with a diagnostic.
+    for (const decl of ast.declarations) {
+      if ((decl.kind === 'SetDecl' || decl.kind === 'PortsDecl') && !decl.recovered) expect(decl.value).toBeDefined();
+      if (decl.kind !== 'Policy') continue;
+      for (const rule of decl.rules.filter((r) => !r.recovered)) expect([rule.action, rule.protocol, rule.src, rule.dst].every((x) => x !== undefined)).toBe(true);
+    }
+    if (collector.items.length === 0) expect(JSON.stringify(ast)).not.toContain('"recovered":true');
     for (const d of collector.items) {
       expect(d.code).toMatch(/^SEG1\d\d\d$/);
       expect(d.span.start).toBeGreaterThanOrEqual(0);
