@@ -11,7 +11,7 @@ import { bundleImage, parseBundle, type Bundle } from '../compiler/bundle.ts';
 import type { PolicyImage } from '../compiler/entries.ts';
 import { BpfError, isBpfError } from './errors.ts';
 import { ensureBpffs, makePinDir, removePinDir } from './bpffs.ts';
-import { bpf_map_get_info_by_fd, bpf_obj_get, bpf_obj_pin, bpf_object__find_program_by_name, bpf_program__set_log_buf, bpf_prog_get_fd_by_id, bpf_prog_get_info_by_fd, close, type BpfObject } from './libbpf.ts';
+import { bpf_map_get_info_by_fd, bpf_obj_get, bpf_obj_pin, bpf_object__find_program_by_name, bpf_program__set_log_buf, bpf_prog_get_fd_by_id, bpf_prog_get_info_by_fd, close, libbpf_set_print, type BpfObject } from './libbpf.ts';
 import { activateSlot, closeDatapath, installPolicy, loadDatapath, readConfig, slotGeneration, type Datapath } from './loader.ts';
 import { acquireLock, LockBusyError, type DeployLock } from './lock.ts';
 import { listDeployments, readState, removeState, stateDirOf, writeState, isDeploymentName, type AttachmentRecord, type DeploymentRecord, type InterfaceRecord, type PinsRecord, type StateFile } from './state.ts';
@@ -149,6 +149,9 @@ function failpoint(options: DeployOptions, step: DeployStep): void {
 /** Deploys `request.bundleText` on the named interfaces, holding the host's deploy lock. */
 export function deploy(request: DeployRequest): DeployResult {
   const options = request.options ?? {};
+  // libbpf's own stderr chatter (a missing filter chain while querying); failures come back
+  // as BpfErrors with the verifier log attached.
+  libbpf_set_print(null);
   const lock = lockHost(options);
   try {
     const plan = planDeploy(request);
@@ -338,9 +341,10 @@ function attachAll(applied: Applied, dp: Datapath): void {
             },
           });
         }
-        failpoint(plan.options, 'attach');
       }
       applied.attachments.push({ iface, ifindex, direction, progId: wanted });
+      // After the first hook: a failure with part of the interfaces attached and the switch done.
+      failpoint(plan.options, 'attach');
     }
   }
 }
@@ -443,6 +447,7 @@ export function pinsOf(pinDir: string): PinsRecord {
  * (`obj` is null; release it with `releaseDatapath`, never `closeDatapath`).
  */
 export function openPinnedDatapath(pinDir: string): Datapath {
+  libbpf_set_print(null);
   const opened: number[] = [];
   try {
     const get = (name: string) => {

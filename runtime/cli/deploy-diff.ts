@@ -101,6 +101,8 @@ function samplePackets(rule: RuleIr): Packet[] {
 
 function firstAddress(prefix: string, family: 'v4' | 'v6'): string {
   const address = prefix.split('/')[0] ?? prefix;
+  // `any`: an address from the documentation ranges (RFC 5737, RFC 3849) reads as "some host".
+  if (prefix.endsWith('/0')) return family === 'v4' ? '192.0.2.1' : '2001:db8::1';
   // A network's first address is often special; one inside it reads better (10.0.0.1).
   if (prefix.endsWith('/32') || prefix.endsWith('/128') || !prefix.includes('/')) return address;
   if (family === 'v4') {

@@ -1,0 +1,154 @@
+// Test support for deploy tests: the segc process run from source inside a namespace, small
+// Node servers and clients run through nsenter (TCP and UDP echo, bounded in time), and the
+// clean-up of a deployment by name.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const SEGC = join(ROOT, 'test', 'support', 'segc-source.ts');
+const NETNS_DIR = '/var/run/netns';
+
+export interface SegcRun {
+  /** Exit code; null when a signal ended the process. */
+  readonly code: number | null;
+  readonly signal: string | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface SegcEnv {
+  readonly stateDir: string;
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** Runs `segc ARGS` in `netns` (bounded to 60 s), as a real process from the sources. */
+export function segc(netns: string | null, args: readonly string[], options: SegcEnv): SegcRun {
+  const command = [process.execPath, '--no-warnings', SEGC, ...args];
+  const argv = netns === null ? command : ['nsenter', `--net=${NETNS_DIR}/${netns}`, '--', ...command];
+  const r = spawnSync(argv[0] as string, argv.slice(1), {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, NO_COLOR: '1', SEGC_STATE_DIR: options.stateDir, ...options.env },
+  });
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A folder of policy files for one test file, removed by `remove()`. */
+export interface PolicyDir {
+  readonly dir: string;
+  write(name: string, text: string): string;
+  remove(): void;
+}
+
+export function createPolicyDir(): PolicyDir {
+  const dir = mkdtempSync(join(tmpdir(), 'segct-'));
+  return {
+    dir,
+    write(name, text) {
+      const path = join(dir, name);
+      writeFileSync(path, text);
+      return path;
+    },
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Removes what a deployment named `name` may have left: its pins (the filters go with the namespaces). */
+export function removeDeploymentPins(name: string): void {
+  if (!name.startsWith('segct-')) throw new Error(`refusing to remove pins of ${name}: test deployments start with segct-`);
+  const dir = join('/sys/fs/bpf/segc', name);
+  if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+}
+
+const ECHO_SERVER = `
+const net = require('node:net');
+const dgram = require('node:dgram');
+for (const port of JSON.parse(process.argv[1])) net.createServer((s) => { s.on('data', (d) => s.write(d)); s.on('error', () => {}); }).listen({ port, host: '::' });
+for (const port of JSON.parse(process.argv[2])) { const u = dgram.createSocket({ type: 'udp6' }); u.on('message', (m, r) => u.send(m, r.port, r.address)); u.bind(port, '::'); }
+setTimeout(() => process.exit(0), Number(process.argv[3]));
+console.log('listening');
+`;
+
+/** TCP and UDP echo servers in `netns` on every address (IPv4 and IPv6); kill the process after. */
+export async function startEchoServers(netns: string, tcpPorts: readonly number[], udpPorts: readonly number[], lifetimeMs = 300_000): Promise<ChildProcess> {
+  const child = spawn('nsenter', [`--net=${NETNS_DIR}/${netns}`, '--', process.execPath, '-e', ECHO_SERVER, JSON.stringify(tcpPorts), JSON.stringify(udpPorts), String(lifetimeMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('echo servers did not start in 10 s')), 10_000);
+    child.stdout?.once('data', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`echo servers exited with ${code}`)));
+  });
+  return child;
+}
+
+const TCP_CLIENT = `
+const s = require('node:net').connect({ host: process.argv[1], port: Number(process.argv[2]) });
+s.setTimeout(Number(process.argv[3]), () => process.exit(3));
+s.on('connect', () => s.write('segc-probe'));
+s.on('data', (d) => process.exit(String(d) === 'segc-probe' ? 0 : 4));
+s.on('error', () => process.exit(2));
+setTimeout(() => process.exit(3), Number(process.argv[3]));
+`;
+
+/** True when a TCP connection from `netns` to host:port opens and echoes data within `timeoutMs`. */
+export function tcpEchoes(netns: string, host: string, port: number, timeoutMs = 1_500): boolean {
+  const r = spawnSync('nsenter', [`--net=${NETNS_DIR}/${netns}`, '--', process.execPath, '-e', TCP_CLIENT, host, String(port), String(timeoutMs)], { timeout: timeoutMs + 10_000 });
+  return r.status === 0;
+}
+
+const UDP_CLIENT = `
+const u = require('node:dgram').createSocket(process.argv[1].includes(':') ? 'udp6' : 'udp4');
+u.on('message', (m) => process.exit(String(m) === 'segc-probe' ? 0 : 4));
+u.send('segc-probe', Number(process.argv[2]), process.argv[1]);
+setTimeout(() => process.exit(3), Number(process.argv[3]));
+`;
+
+/** True when a UDP datagram from `netns` to host:port comes back within `timeoutMs`. */
+export function udpEchoes(netns: string, host: string, port: number, timeoutMs = 1_000): boolean {
+  const r = spawnSync('nsenter', [`--net=${NETNS_DIR}/${netns}`, '--', process.execPath, '-e', UDP_CLIENT, host, String(port), String(timeoutMs)], { timeout: timeoutMs + 10_000 });
+  return r.status === 0;
+}
+
+/** True when one ICMP echo from `netns` to `host` is answered (needs `ping`). */
+export function pings(netns: string, host: string): boolean {
+  const r = spawnSync('nsenter', [`--net=${NETNS_DIR}/${netns}`, '--', 'ping', '-c', '1', '-W', '1', host], { timeout: 10_000 });
+  return r.status === 0;
+}
+
+export const HAVE_PING = spawnSync('ping', ['-V'], { timeout: 5_000 }).status === 0;
+
+const UDP_STREAM = `
+const u = require('node:dgram').createSocket('udp4');
+let seq = 0;
+u.on('message', (m) => process.stdout.write(String(m) + '\\n'));
+const timer = setInterval(() => u.send(String(seq++), Number(process.argv[2]), process.argv[1]), Number(process.argv[4]));
+setTimeout(() => { clearInterval(timer); setTimeout(() => { process.stderr.write('sent ' + seq + '\\n'); process.exit(0); }, 300); }, Number(process.argv[3]));
+`;
+
+/** A stream of numbered UDP datagrams from `netns` to an echo server; `echoed()` lists what came back so far. */
+export interface UdpStream {
+  echoed(): number[];
+  /** Resolves when the stream ends, with how many datagrams it sent. */
+  readonly done: Promise<number>;
+}
+
+export function startUdpStream(netns: string, host: string, port: number, durationMs: number, intervalMs = 5): UdpStream {
+  const child = spawn('nsenter', [`--net=${NETNS_DIR}/${netns}`, '--', process.execPath, '-e', UDP_STREAM, host, String(port), String(durationMs), String(intervalMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const done = new Promise<number>((resolve, reject) => {
+    child.once('exit', () => {
+      const m = /sent (\d+)/.exec(err);
+      if (m) resolve(Number(m[1]));
+      else reject(new Error(`udp stream failed: ${err}`));
+    });
+  });
+  return { echoed: () => out.split('\n').filter((l) => l !== '').map(Number), done };
+}
