@@ -17,6 +17,8 @@ export interface ExplainOptions {
   readonly direction: Direction;
   readonly json?: boolean;
   readonly color?: boolean;
+  /** A deployment name (or true: `default`) to explain against instead of files. */
+  readonly deployed?: string | true;
 }
 
 /** `explain --json`, exactly the shape of cli.md. */
@@ -41,7 +43,8 @@ export function register(program: Command, io: CliIo): void {
     .command('explain')
     .summary('show which rule decides a packet')
     .description('Explain the verdict a policy gives one packet: the deciding rule, or the default.')
-    .argument('<paths...>', 'policy files, or folders (every *.seg below them)')
+    .argument('[paths...]', 'policy files, or folders (every *.seg below them)')
+    .option('--deployed [name]', 'explain against a deployment in force (default: default) and confirm with its loaded program')
     .requiredOption('--packet <packet>', "the packet, e.g. 'tcp 10.0.0.1:40000 -> 10.0.1.5:443'")
     .addOption(new Option('--direction <direction>', 'the hook the packet crosses').choices(['ingress', 'egress']).default('ingress'))
     .option('--json', 'print the answer as JSON')
@@ -56,6 +59,11 @@ export function register(program: Command, io: CliIo): void {
 export async function explain(paths: readonly string[], options: ExplainOptions, io: CliIo): Promise<Outcome> {
   const parsed = parsePacket(options.packet);
   if (!parsed.ok) throw new CliError('usage', `--packet: ${parsed.error}`);
+  if (options.deployed !== undefined) {
+    const { explainDeployed } = await import('./explain-deployed.ts');
+    return explainDeployed(options.deployed === true ? 'default' : options.deployed, parsed.packet, options, io);
+  }
+  if (paths.length === 0) throw new CliError('usage', 'name the policy files to explain against, or --deployed', "e.g. segc explain web.seg --packet 'tcp 10.0.0.1:40000 -> 10.0.1.5:443'");
   const files = resolveInputFiles(paths, io);
   const [{ compile }, { evaluate }] = await Promise.all([import('../../compiler/program.ts'), import('../../compiler/evaluate.ts')]);
   const compilation = compile(files, io.host);

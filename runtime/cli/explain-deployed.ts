@@ -1,0 +1,58 @@
+// `segc explain --deployed [NAME] --packet ...`: explains a packet against the policy a
+// deployment has in force (recompiled from the sources its record keeps), then confirms the
+// answer by running the packet's frame through the deployment's loaded program
+// (BPF_PROG_TEST_RUN). A session the test run opened is removed again; the counters keep it.
+import { evaluate } from '../../compiler/evaluate.ts';
+import type { Packet } from '../../compiler/packet.ts';
+import { createMemoryHost } from '../../compiler/source.ts';
+import { CliError, useColor, type Outcome } from './command.ts';
+import { formatExplanation, toExplainJson, type ExplainOptions } from './explain.ts';
+import type { CliIo } from './io.ts';
+
+export interface KernelConfirmation {
+  readonly verdict: 'allow' | 'deny';
+  /** The rule the kernel named, or null for the default (or a session). */
+  readonly rule: string | null;
+  readonly agrees: boolean;
+}
+
+export async function explainDeployed(name: string, packet: Packet, options: ExplainOptions, io: CliIo): Promise<Outcome> {
+  const { openDeployment } = await import('./deployment.ts');
+  const { compile } = await import('../../compiler/program.ts');
+  const { runFrame, readSessions } = await import('../loader.ts');
+  const { buildFrame } = await import('../packet-bytes.ts');
+  const { bpf_map_delete_elem } = await import('../libbpf.ts');
+  const { SegMap } = await import('../../compiler/abi.ts');
+  return openDeployment(io, name, (dp, state, ruleName) => {
+    const compilation = compile(state.current.files, createMemoryHost(state.current.sources));
+    if (compilation.ir === undefined) throw new CliError('environment', `the recorded sources of '${name}' no longer compile`, 'deploy the policy again');
+    if (compilation.ir.hash !== state.current.policyHash) throw new CliError('environment', `the recorded sources of '${name}' do not give the deployed policy (hash differs)`, 'deploy the policy again');
+    const direction = compilation.ir[options.direction];
+    const decision = evaluate(direction, packet);
+
+    // The kernel's answer for the same packet, as the first packet of a flow.
+    const tcp = packet.proto === 6 && packet.dstPort !== undefined;
+    const frame = buildFrame(packet, tcp ? { tcpFlags: 'syn' } : {});
+    const keysBefore = new Set(readSessions(dp).map((s) => Buffer.from(s.key).toString('hex')));
+    const kernel = runFrame(dp, options.direction, frame);
+    for (const s of readSessions(dp)) {
+      if (!keysBefore.has(Buffer.from(s.key).toString('hex'))) bpf_map_delete_elem(dp.maps[SegMap.sessions] as number, s.key);
+    }
+    const wantRule = decision.rule?.id ?? null;
+    const confirmation: KernelConfirmation = {
+      verdict: kernel.verdict,
+      rule: kernel.rule === null ? null : ruleName(kernel.rule),
+      agrees: kernel.verdict === decision.verdict && (kernel.rule === wantRule || kernel.rule === null),
+    };
+    if (options.json === true) {
+      io.stdout.write(JSON.stringify({ ...toExplainJson(decision, options.direction, compilation.sources), deployment: name, generation: state.current.generation, kernel: confirmation }) + '\n');
+    } else {
+      io.stdout.write(formatExplanation(packet, direction, decision, compilation.sources, useColor(io, 'stdout', options.color)));
+      io.stdout.write(
+        `kernel     ${confirmation.verdict}${confirmation.rule === null ? '' : ` by ${confirmation.rule}`}: ${confirmation.agrees ? 'the loaded program agrees' : 'DISAGREES with the policy (report this as a bug)'} (deployment '${name}', generation ${state.current.generation})\n`,
+      );
+    }
+    if (!confirmation.agrees) throw new Error(`the loaded program of '${name}' gives ${kernel.verdict} (rule ${kernel.rule ?? 'none'}) where the policy gives ${decision.verdict} (rule ${wantRule ?? 'none'})`);
+    return 'ok';
+  });
+}
