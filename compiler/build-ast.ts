@@ -237,7 +237,14 @@ class AstBuilder extends BaseVisitor {
       if (rule) rules.push(rule);
     }
     const headerBroken = node.recoveredNode === true || (defaultToken !== undefined && verdictToken === undefined) || !isReal(children.LCurly?.[0]);
-    const span = this.cover([this.realSpan(children.Policy), this.realSpan(children.LCurly), rules.at(-1)?.span, this.realSpan(children.RCurly)])!;
+    const span = this.cover([
+      this.realSpan(children.Policy),
+      this.tokenSpan(directionToken),
+      this.joinTokens([defaultToken, verdictToken]),
+      this.realSpan(children.LCurly),
+      rules.at(-1)?.span,
+      this.realSpan(children.RCurly),
+    ])!;
     const decl: PolicyDecl = {
       kind: 'Policy',
       direction: directionToken.image === 'ingress' ? 'ingress' : 'egress',
