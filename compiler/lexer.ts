@@ -1,6 +1,7 @@
 // Stage 1b: the lexer. Takes a source file; gives its tokens (with the line structure the
 // parser relies on) and its comments, and reports lexical errors (SEG1001-SEG1003).
-import { createTokenInstance, Lexer, type IToken, type TokenType } from 'chevrotain';
+import type { IToken, TokenType } from 'chevrotain';
+import { createTokenInstance, Lexer } from './chevrotain.ts';
 import { Code, type DiagnosticCollector } from './diagnostics.ts';
 import type { SourceFile, Span } from './source.ts';
 import {

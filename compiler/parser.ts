@@ -1,7 +1,8 @@
 // Stage 1c: the parser. Takes the lexer's tokens; gives the concrete syntax tree (CST, typed
 // by the generated cst.d.ts) and reports syntax errors (SEG1004-SEG1006). Rule names match
 // grammar/segc.ebnf.
-import { CstParser, EOF, MismatchedTokenException, type CstNode, type IParserErrorMessageProvider, type IRecognitionException, type IToken, type TokenType } from 'chevrotain';
+import type { CstNode, IParserErrorMessageProvider, IRecognitionException, IToken, TokenType } from 'chevrotain';
+import { CstParser, EOF, MismatchedTokenException } from './chevrotain.ts';
 import type { FileCstNode } from './cst.d.ts';
 import { distance } from 'fastest-levenshtein';
 import { Code, DIAGNOSTICS, type DiagnosticCollector, type RelatedInfo } from './diagnostics.ts';

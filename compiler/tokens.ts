@@ -1,6 +1,7 @@
 // Stage 1a: the token types of the `.seg` language (chevrotain). Takes nothing; gives the
 // token vocabulary that `lexer.ts` scans with and `parser.ts` parses with.
-import { createToken, Lexer, type TokenType } from 'chevrotain';
+import type { TokenType } from 'chevrotain';
+import { createToken, Lexer } from './chevrotain.ts';
 
 /** The spec's keywords (language.md, "Lexical rules"), the one list every keyword comes from. */
 export const KEYWORDS = [
