@@ -35,8 +35,16 @@ export interface TokenizeResult {
   readonly comments: IToken[];
 }
 
+/**
+ * Builds the lexer. `validate` runs chevrotain's checks of the token definitions and insists
+ * on its first-character optimisation; a test does that, while a run skips it to start faster.
+ */
+export function createSegLexer(validate = false): InstanceType<typeof Lexer> {
+  return new Lexer([...allTokens], { positionTracking: 'onlyOffset', ensureOptimizations: validate, skipValidations: !validate });
+}
+
 // One lexer for the process: building it analyses every pattern, which is the slow part.
-const lexer = new Lexer([...allTokens], { positionTracking: 'onlyOffset', ensureOptimizations: true });
+const lexer = createSegLexer();
 
 export function tokenize(file: SourceFile, diagnostics: DiagnosticCollector): TokenizeResult {
   const result = lexer.tokenize(file.text);

@@ -148,8 +148,12 @@ export class SegParser extends CstParser {
   /** chevrotain's stack of the CST nodes being built (not in its typings). */
   declare private CST_STACK: CstNode[];
 
-  constructor() {
-    super([...parserVocabulary], { recoveryEnabled: true, maxLookahead: 1, errorMessageProvider });
+  /**
+   * `validate` runs chevrotain's checks of the grammar (ambiguities, left recursion...) in
+   * performSelfAnalysis; a test does that, while a run skips it to start faster.
+   */
+  constructor(options: { readonly validate?: boolean } = {}) {
+    super([...parserVocabulary], { recoveryEnabled: true, maxLookahead: 1, errorMessageProvider, skipValidations: options.validate !== true });
     this.performSelfAnalysis();
   }
 

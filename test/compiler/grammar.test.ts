@@ -5,7 +5,8 @@ import * as oniguruma from 'vscode-oniguruma';
 import * as textmate from 'vscode-textmate';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { renderCstDts, renderRailroad } from '../../compiler/grammar-artifacts.ts';
-import { parser } from '../../compiler/parser.ts';
+import { createSegLexer } from '../../compiler/lexer.ts';
+import { parser, SegParser } from '../../compiler/parser.ts';
 import { KEYWORDS } from '../../compiler/tokens.ts';
 import { readChevrotainFile } from '../../scripts/gen-grammar.ts';
 
@@ -17,6 +18,13 @@ describe('chevrotain', () => {
     const { chevrotainLoadedFrom, CstParser } = await import('../../compiler/chevrotain.ts');
     expect(chevrotainLoadedFrom).toBe('bundle');
     expect(parser).toBeInstanceOf(CstParser);
+  });
+});
+
+describe('the grammar and token definitions', () => {
+  it("pass chevrotain's checks (skipped when segc runs, to start faster)", () => {
+    expect(() => new SegParser({ validate: true })).not.toThrow();
+    expect(() => createSegLexer(true)).not.toThrow();
   });
 });
 
