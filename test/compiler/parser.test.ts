@@ -84,6 +84,14 @@ set web = {
     expect(collector.items).toEqual([]);
   });
 
+  it('builds CST children as plain objects (the workaround for dictionary-mode nodes is in effect)', () => {
+    const file = createSourceFile('t.seg', 'set a = { b }\n');
+    const collector = createCollector();
+    const cst = parse(file, tokenize(file, collector).tokens, collector);
+    const setDecl = cst.children.declaration![0]!.children.setDecl![0]!;
+    for (const node of [cst, setDecl, setDecl.children.addrExpr![0]!]) expect(Object.getPrototypeOf(node.children)).toBe(Object.prototype);
+  });
+
   it('reuses one parser instance across files', () => {
     const before = parser;
     check('set a = any\n');
