@@ -53,9 +53,6 @@ export function findRuleFindings(ctx: DirectionContext, rule: number, budget: Bu
   const { direction, space, index, measure } = ctx;
   const rules = direction.rules;
   const me = rules[rule] as RuleIr;
-  const coverage = coverRule(space, index, measure, rule, budget);
-  if (coverage === null) return null;
-  ctx.reaching[rule] = coverage.reaching;
   const ruleAt = (i: number) => rules[i] as RuleIr;
   const make = (category: FindingCategory, related: readonly number[], witness: Box | undefined, viaDefault = false, relatedComplete = true): RuleFinding => ({
     category,
@@ -65,6 +62,39 @@ export function findRuleFindings(ctx: DirectionContext, rule: number, budget: Bu
     viaDefault,
     witness: witness ? pointOf(space, witness) : null,
   });
+  const mine = space.ruleBoxes[rule] ?? [];
+  const higher = index.higher(rule);
+
+  /** The first higher rule of another action that decides some packet of this one, with such a packet. */
+  const firstOtherDecider = (upTo: number): { rule: number; piece: Box } | null | undefined => {
+    for (const s of higher) {
+      if (s > upTo) break;
+      if (ruleAt(s).action === me.action || ctx.reaching[s] === null) continue;
+      const piece = decidedPart(ctx, s, mine, budget);
+      if (piece === undefined) return undefined;
+      if (piece) return { rule: s, piece };
+    }
+    return null;
+  };
+
+  // Fast path for a rule inside one higher rule (duplicates, wide rules repeated low in the
+  // list): it decides nothing, and whether it is shadowed takes a search for one decider of
+  // another action, not a walk over everything above it. The container is the quoted cover.
+  if (higher.length > CONTAINER_CHECK_AT) {
+    const container = higher.find((s) => ruleRegionSubset(mine, space.ruleBoxes[s] ?? []));
+    if (container !== undefined) {
+      ctx.reaching[rule] = null;
+      const other = firstOtherDecider(container);
+      if (other === undefined) return null;
+      if (other === null) return [make('redundant', [container], undefined)];
+      const related = ruleAt(container).action !== me.action ? [container] : [Math.min(container, other.rule), Math.max(container, other.rule)];
+      return [make('shadowed', related, other.piece)];
+    }
+  }
+
+  const coverage = coverRule(space, index, measure, rule, budget);
+  if (coverage === null) return null;
+  ctx.reaching[rule] = coverage.reaching;
 
   if (coverage.reaching === null) {
     const otherAction = coverage.deciders.filter((d) => ruleAt(d.rule).action !== me.action);
@@ -86,9 +116,8 @@ export function findRuleFindings(ctx: DirectionContext, rule: number, budget: Bu
 
   const inside: { rule: number; piece: Box }[] = [];
   const crossing: { rule: number; piece: Box }[] = [];
-  const mine = space.ruleBoxes[rule] ?? [];
   const want = Math.max(1, ctx.maxRelated);
-  for (const s of index.higher(rule)) {
+  for (const s of higher) {
     if (ruleAt(s).action === me.action) continue;
     const reachingS = ctx.reaching[s];
     // A rule that decides nothing decides nothing of this one either.
@@ -100,13 +129,8 @@ export function findRuleFindings(ctx: DirectionContext, rule: number, budget: Bu
       if (inside.length > want && crossing.length > want) break;
       continue;
     }
-    // A known packet that S decides, when it lies in this rule, settles it at once.
-    let piece: Box | null | undefined = reachingS === undefined ? undefined : regionFirstIntersection([reachingS], mine);
-    if (!piece) {
-      const overlap = regionIntersect(theirs, mine);
-      piece = findUntaken(space, overlap, index.higherMeeting(s, overlap), budget);
-      if (piece === undefined) return null;
-    }
+    const piece = decidedPart(ctx, s, mine, budget);
+    if (piece === undefined) return null;
     if (piece) (contained ? inside : crossing).push({ rule: s, piece });
   }
   const out: RuleFinding[] = [];
@@ -114,4 +138,22 @@ export function findRuleFindings(ctx: DirectionContext, rule: number, budget: Bu
   if (crossing[0]) out.push(make('conflict', listed(crossing), crossing[0].piece, false, crossing.length <= want));
   if (inside[0]) out.push(make('generalization', listed(inside), inside[0].piece, false, inside.length <= want));
   return out;
+}
+
+/** Above this many overlapping higher rules, a rule is first checked for one that contains it. */
+const CONTAINER_CHECK_AT = 16;
+
+/**
+ * A piece of `region` that higher rule `s` decides (no rule above `s` takes it), null when
+ * none, undefined when over budget. A known packet of `s`'s own effective region that lies in
+ * the region settles it at once.
+ */
+function decidedPart(ctx: DirectionContext, s: number, region: readonly Box[], budget: Budget): Box | null | undefined {
+  const { space, index } = ctx;
+  const reachingS = ctx.reaching[s];
+  if (reachingS === null) return null;
+  const known = reachingS === undefined ? null : regionFirstIntersection([reachingS], region);
+  if (known) return known;
+  const overlap = regionIntersect(space.ruleBoxes[s] ?? [], region);
+  return findUntaken(space, overlap, index.higherMeeting(s, overlap), budget);
 }

@@ -118,19 +118,20 @@ export function partitionRegion(space: Space, region: Region, rules: readonly nu
     const b = ruleBoxOfKind(space, first, frame.box.kind) as Box;
     if (budget.spend()) return 'budget';
     const halves = frame.rules.length > SPLIT_ABOVE && !boxSubset(frame.box, b) ? splitPiece(space, frame.box, frame.rules) : null;
+    const children: { box: Box; rules: number[] }[] = [];
     if (halves) {
-      for (const half of halves) stack.push({ box: half, rules: meeting(space, half, frame.rules, 0) });
-      continue;
+      for (const half of halves) children.push({ box: half, rules: meeting(space, half, frame.rules, 0) });
+    } else {
+      const part = boxIntersect(frame.box, b);
+      if (part && !visitor.taken(part, first)) return 'stopped';
+      const pieces: Box[] = [];
+      boxSubtract(frame.box, b, pieces);
+      for (const piece of pieces) children.push({ box: piece, rules: meeting(space, piece, frame.rules, 1) });
     }
-    const part = boxIntersect(frame.box, b);
-    if (part && !visitor.taken(part, first)) return 'stopped';
-    const pieces: Box[] = [];
-    boxSubtract(frame.box, b, pieces);
-    // Pushed in reverse so pieces are visited in the order boxSubtract made them.
-    for (let i = pieces.length - 1; i >= 0; i--) {
-      const piece = pieces[i] as Box;
-      stack.push({ box: piece, rules: meeting(space, piece, frame.rules, 1) });
-    }
+    // The child meeting the fewest rules is walked first: it ends soonest, and a walk looking
+    // for one untaken packet (a rule that decides something) finds it there most often.
+    children.sort((x, y) => y.rules.length - x.rules.length);
+    for (const child of children) stack.push(child);
   }
   return 'done';
 }

@@ -47,6 +47,27 @@ describe('shadowed and redundant rules covered by higher rules', () => {
     expect(summary(ir)).toEqual(['redundant narrow <- wide', 'redundant narrower <- wide']);
   });
 
+  it('finds a rule inside one higher rule among many (the container is the quoted cover)', () => {
+    const many: RuleSpec[] = Array.from({ length: 30 }, (_, i) => ({ action: i % 2 === 0 ? ('allow' as const) : ('deny' as const), proto: 'tcp' as const, from: `10.0.${i}.0/24` }));
+    const ir = ingressIr(
+      [
+        ...many,
+        named('all-tcp', { action: 'allow', proto: 'tcp' }),
+        named('again', { action: 'allow', proto: 'tcp', from: '10.0.0.0/16' }),
+        named('deny-again', { action: 'deny', proto: 'tcp', from: '10.1.0.0/16' }),
+      ],
+      'deny',
+    );
+    const found = summary(ir).filter((line) => !/^\w+ ingress\//.test(line));
+    expect(found).toEqual([
+      'generalization all-tcp <- ingress/20 ingress/40 ingress/60 ingress/80 ingress/100 ingress/120 ingress/140 ingress/160',
+      'shadowed again <- ingress/20 all-tcp',
+      'shadowed deny-again <- all-tcp',
+    ]);
+    const f = findingOf(ir, 'again', 'shadowed');
+    expect(evaluate(ir.ingress, f.witness as NonNullable<typeof f.witness>).rule?.name).toBe('ingress/20');
+  });
+
   it('honours except: only the part left by except covers', () => {
     const ir = ingressIr(
       [
