@@ -416,17 +416,22 @@ export class SegParser extends CstParser {
     });
   });
 
-  /** The end of a statement: its Newline, after any tokens the statement did not take. */
+  /**
+   * The end of a statement: its Newline, after any tokens the statement did not take. A
+   * declaration keyword stops the skipping: `} policy egress {` is a missing line break, and
+   * the policy after it still parses. (A policy block left unclosed ends at the next
+   * declaration, which is already at a line start.)
+   */
   lineEnd = this.RULE('lineEnd', () => {
     const extra: IToken[] = [];
     this.MANY({
-      // A policy block left unclosed ends at the next declaration, already at a line start.
-      GATE: () => this.LA(0).tokenType !== Newline,
+      GATE: () => this.LA(0).tokenType !== Newline && !isDeclarationStart(this.LA(1).tokenType),
       DEF: () => extra.push(this.CONSUME(LineToken)),
     });
     this.OPTION(() => this.CONSUME(Newline));
     this.ACTION(() => {
-      const first = extra[0];
+      const stoppedMidLine = this.LA(0).tokenType !== Newline && isDeclarationStart(this.LA(1).tokenType);
+      const first = extra[0] ?? (stoppedMidLine ? this.LA(1) : undefined);
       if (first !== undefined) this.lineErrors.push({ token: first, rank: 2, expected: 'the end of the line', missing: false });
     });
   });

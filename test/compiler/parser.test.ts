@@ -250,6 +250,26 @@ policy egress default allow {
     ]);
   });
 
+  it('reports a missing line break before a declaration once, and parses the declaration', () => {
+    const { ast, report } = check(`policy ingress {\n100 ${RULE}\n} policy egress {\n100 ${RULE}\n}\nset a = set b = any\n`);
+    expect(report).toEqual([
+      "3:3 SEG1004 'policy' expected the end of the line, found 'policy'",
+      "6:9 SEG1004 'set' expected an address, 'any', a set name or '{', found 'set'",
+    ]);
+    expect(ast.declarations.map((d) => (d.kind === 'Policy' ? `${d.direction}:${d.rules.length}` : `${d.kind}:${d.recovered ?? false}`))).toEqual([
+      'ingress:1',
+      'egress:1',
+      'SetDecl:true',
+      'SetDecl:false',
+    ]);
+  });
+
+  it('reports a policy brace put on the next line once, and keeps the rules', () => {
+    const { ast, report } = check(`policy ingress default deny\n{\n  100 ${RULE}\n}\n`);
+    expect(report).toEqual(["1:28 SEG1006 '' the line ends where '{' was expected"]);
+    expect(policies(ast)[0]!.rules).toHaveLength(1);
+  });
+
   it('keeps a policy whose header is broken after its direction, with its rules', () => {
     const { ast, diagnostics } = check(`policy ingress defualt deny {\n100 ${RULE}\n200 ${RULE}\n}\n`);
     expect(diagnostics).toHaveLength(1);
