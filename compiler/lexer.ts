@@ -66,6 +66,8 @@ const BAD_CHARACTER_HINTS: Readonly<Record<string, string>> = {
   '(': 'lists are written in braces: { a, b }',
   ')': 'lists are written in braces: { a, b }',
   '%': 'IPv6 zone indexes (fe80::1%eth0) are not supported',
+  '!': 'to leave addresses out, write ADDR except ADDR, like: any except 10.0.0.0/8',
+  '*': "write 'any' for every address or protocol",
 };
 
 function tokenizeReportBadCharacters(file: SourceFile, offset: number, length: number, diagnostics: DiagnosticCollector): void {
