@@ -169,6 +169,17 @@ describe('grammar/segc.tmLanguage.json', () => {
     ]);
   });
 
+  it('keeps a # inside a string out of the comment', () => {
+    expect(scopes('include "a#b.seg" # c')).toEqual([
+      'include => storage.type.include.seg',
+      '" => punctuation.definition.string.begin.seg',
+      'a#b.seg => string.quoted.double.seg',
+      '" => punctuation.definition.string.end.seg',
+      '# => punctuation.definition.comment.seg',
+      'c => comment.line.number-sign.seg',
+    ]);
+  });
+
   it('ends an unterminated string at the end of its line, and marks bad escapes', () => {
     expect(scopes('include "a\\q\nset b = any')).toEqual([
       'include => storage.type.include.seg',
