@@ -74,7 +74,9 @@ function tokenizeReportBadCharacters(file: SourceFile, offset: number, length: n
   // chevrotain reports a run of characters no token matches as one error: one diagnostic.
   const first = String.fromCodePoint(file.text.codePointAt(offset) ?? 0xfffd);
   const span: Span = { file: file.path, start: offset, end: offset + Math.max(1, length) };
-  const hint = BAD_CHARACTER_HINTS[first];
+  // `10.0.0.1-10.0.0.9`: a range of addresses, not of ports.
+  const afterAddress = first === '-' && /[0-9]\.[0-9]+$/.test(file.text.slice(Math.max(0, offset - 16), offset));
+  const hint = afterAddress ? 'address ranges are written as CIDRs, like 10.0.0.0/29, or listed in { }' : BAD_CHARACTER_HINTS[first];
   diagnostics.add(Code.UnexpectedCharacter, span, hint === undefined ? { char: describeCharacter(first) } : { char: describeCharacter(first), hint });
 }
 

@@ -162,6 +162,7 @@ describe('tokenize: lexical errors', () => {
   it('gives a hint for characters carried over from other languages', () => {
     expect(lex('100 allow tcp from any to any;').diagnostics[0]?.hint).toMatch(/semicolon/);
     expect(lex('ports p = 80 - 90').diagnostics[0]?.hint).toMatch(/1024-65535/);
+    expect(lex('set a = 10.0.0.1-10.0.0.9').diagnostics[0]?.hint).toMatch(/CIDRs/);
     expect(lex('set a = !10.0.0.0/8').diagnostics[0]?.hint).toMatch(/except/);
     expect(lex('set a = *').diagnostics[0]?.hint).toMatch(/'any'/);
     expect(lex('set a = @').diagnostics[0]?.hint).toBeUndefined();
