@@ -23,6 +23,8 @@ export interface AnalysisOptions {
    * generalization also stop looking after this many rules (and say "at least").
    */
   readonly maxRelated?: number;
+  /** Tuning: walks split pieces that meet more rules than this (default 32; tests use small values). */
+  readonly splitAbove?: number;
   /** The clock, in milliseconds (default `performance.now`); tests pass a fake one. */
   readonly now?: () => number;
 }
@@ -68,7 +70,7 @@ export function analyze(ir: ProgramIr, options: AnalysisOptions = {}): AnalysisR
     if (rules.length === 0) continue;
     let stoppedAt = budget.exhausted ? 0 : -1;
     if (stoppedAt < 0) {
-      const space = buildSpace(rules);
+      const space = buildSpace(rules, options.splitAbove);
       boxes += space.ruleBoxes.reduce((n, r) => n + r.length, 0);
       const ctx: DirectionContext = { direction, space, index: buildOverlapIndex(space), measure: buildMeasure(space), reaching: [], maxRelated };
       for (let r = 0; r < rules.length; r++) {

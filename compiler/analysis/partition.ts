@@ -52,8 +52,6 @@ function meeting(space: Space, piece: Box, rules: readonly number[], from: numbe
   return out;
 }
 
-/** Pieces meeting more rules than this are split before a rule takes its part. */
-const SPLIT_ABOVE = 16;
 /** At most this many rules are sampled to place a split. */
 const SPLIT_SAMPLE = 64;
 
@@ -117,7 +115,7 @@ export function partitionRegion(space: Space, region: Region, rules: readonly nu
     }
     const b = ruleBoxOfKind(space, first, frame.box.kind) as Box;
     if (budget.spend()) return 'budget';
-    const halves = frame.rules.length > SPLIT_ABOVE && !boxSubset(frame.box, b) ? splitPiece(space, frame.box, frame.rules) : null;
+    const halves = frame.rules.length > space.splitAbove && !boxSubset(frame.box, b) ? splitPiece(space, frame.box, frame.rules) : null;
     const children: { box: Box; rules: number[] }[] = [];
     if (halves) {
       for (const half of halves) children.push({ box: half, rules: meeting(space, half, frame.rules, 0) });

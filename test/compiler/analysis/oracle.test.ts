@@ -181,9 +181,12 @@ function withoutRule(direction: DirectionIr, rule: RuleIr): DirectionIr {
   return { ...direction, rules: direction.rules.filter((r) => r !== rule) };
 }
 
-/** Checks `analyze` against the brute force; conflict and generalization list `maxRelated` rules at most. */
-function checkPolicy(ir: ProgramIr, maxRelated = 100): void {
-  const result = analyze(ir, { budgetMs: Infinity, maxRelated });
+/**
+ * Checks `analyze` against the brute force; conflict and generalization list `maxRelated`
+ * rules at most; `splitAbove` low makes the walks split pieces often.
+ */
+function checkPolicy(ir: ProgramIr, maxRelated = 100, splitAbove?: number): void {
+  const result = analyze(ir, { budgetMs: Infinity, maxRelated, ...(splitAbove !== undefined ? { splitAbove } : {}) });
   expect(result.complete).toBe(true);
   for (const name of ['ingress', 'egress'] as const) {
     const direction = ir[name];
@@ -314,7 +317,7 @@ const programArb = (minRules: number, maxRules: number) =>
   .map((g) => buildProgram(g.ingress, g.egress, g.defaults))
   .filter((ir): ir is ProgramIr => ir !== null);
 
-const RUNS = Number(process.env['ORACLE_RUNS'] ?? 2000);
+const RUNS = Number(process.env['ORACLE_RUNS'] ?? 3000);
 
 describe('the exhaustive oracle', () => {
   it('has a fast matcher that agrees with the reference interpreter on every point', () => {
@@ -332,7 +335,10 @@ describe('the exhaustive oracle', () => {
   });
 
   it(`finds exactly the brute-force findings on ${RUNS} random policies`, () => {
-    fc.assert(fc.property(programArb(1, 6), (ir) => checkPolicy(ir)), { numRuns: RUNS });
+    fc.assert(
+      fc.property(programArb(1, 6), fc.boolean(), (ir, split) => checkPolicy(ir, 100, split ? 1 : undefined)),
+      { numRuns: RUNS },
+    );
   });
 
   it('finds exactly the brute-force findings on larger policies, where pieces are split before rules take them', () => {
@@ -341,7 +347,7 @@ describe('the exhaustive oracle', () => {
       fc.property(programArb(20, 40), (ir) => {
         largest = Math.max(largest, ir.ingress.rules.length);
         checkPolicy(ir);
-        checkPolicy(ir, 2);
+        checkPolicy(ir, 2, 4);
       }),
       { numRuns: Math.ceil(RUNS / 40) },
     );
