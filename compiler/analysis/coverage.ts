@@ -86,21 +86,31 @@ function coversRegion(space: Space, region: Region, rules: readonly number[], bu
   return end === 'budget' ? null : end === 'done';
 }
 
-/** Above this many deciders the cover is quoted whole rather than minimised (the cost is quadratic). */
+/** Above this many rules the cover is not minimised further (the cost is quadratic). */
 const MINIMISE_AT_MOST = 24;
 
 /**
- * A small set of deciders whose union still covers the rule: every decider is tried for
- * removal, those taking the fewest packets first, and dropped when the rest still cover.
- * Returns rule indices ascending (the deciders themselves when over budget or too many).
+ * A small set of deciders whose union still covers the rule. Many deciders are first thinned
+ * greedily: one walk of the rule's space against them, largest first, keeps those that take a
+ * part. Then, when few enough, each is tried for removal, those taking the fewest packets first,
+ * and dropped when the rest still cover. Returns rule indices ascending (a cover in any case:
+ * the deciders themselves when over budget).
  */
 export function minimalCover(space: Space, rule: number, deciders: readonly Decider[], budget: Budget): number[] {
   let kept = deciders.map((d) => d.rule);
-  if (kept.length <= 1 || kept.length > MINIMISE_AT_MOST) return kept;
   const region = space.ruleBoxes[rule] ?? [];
-  const order = [...deciders].sort((a, b) => a.volume - b.volume || a.rule - b.rule);
+  if (kept.length > MINIMISE_AT_MOST) {
+    const largestFirst = [...deciders].sort((a, b) => b.volume - a.volume || a.rule - b.rule).map((d) => d.rule);
+    const used = new Set<number>();
+    const end = partitionRegion(space, region, largestFirst, { taken: (_part, s) => (used.add(s), true), untaken: () => true }, budget);
+    if (end === 'budget') return kept;
+    kept = [...used].sort((a, b) => a - b);
+  }
+  if (kept.length <= 1 || kept.length > MINIMISE_AT_MOST) return kept;
+  const volume = new Map(deciders.map((d) => [d.rule, d.volume]));
+  const order = [...kept].sort((a, b) => (volume.get(a) ?? 0) - (volume.get(b) ?? 0) || a - b);
   for (const d of order) {
-    const without = kept.filter((r) => r !== d.rule);
+    const without = kept.filter((r) => r !== d);
     const covers = coversRegion(space, region, without, budget);
     if (covers === null) return kept;
     if (covers) kept = without;

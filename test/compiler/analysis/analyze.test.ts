@@ -68,6 +68,12 @@ describe('shadowed and redundant rules covered by higher rules', () => {
     expect(evaluate(ir.ingress, f.witness as NonNullable<typeof f.witness>).rule?.name).toBe('ingress/20');
   });
 
+  it('thins a cover of many deciders to the few largest that cover', () => {
+    const slices: RuleSpec[] = Array.from({ length: 30 }, (_, i) => ({ action: 'deny' as const, from: `10.0.${i}.0/24` }));
+    const ir = ingressIr([...slices, named('big', { action: 'deny', from: '10.0.0.0/16' }), named('lab', { action: 'allow', from: '10.0.0.0/19' })], 'allow');
+    expect(summary(ir).filter((line) => line.includes(' lab'))).toEqual(['shadowed lab <- big']);
+  });
+
   it('honours except: only the part left by except covers', () => {
     const ir = ingressIr(
       [
