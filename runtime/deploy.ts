@@ -5,14 +5,14 @@
 // Enforcement lives in the kernel: pinned maps and programs under /sys/fs/bpf/segc/<name>/ and
 // clsact filters; no segc process stays behind.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { SEG_SLOTS, SegMap } from '../compiler/abi.ts';
 import { bundleImage, parseBundle, type Bundle } from '../compiler/bundle.ts';
 import type { PolicyImage } from '../compiler/entries.ts';
 import { BpfError, isBpfError } from './errors.ts';
 import { ensureBpffs, makePinDir, removePinDir } from './bpffs.ts';
 import { bpf_map_get_info_by_fd, bpf_obj_get, bpf_obj_pin, bpf_object__find_program_by_name, bpf_program__set_log_buf, bpf_prog_get_fd_by_id, bpf_prog_get_info_by_fd, close, libbpf_set_print, type BpfObject } from './libbpf.ts';
-import { activateSlot, closeDatapath, installPolicy, loadDatapath, readConfig, slotGeneration, type Datapath } from './loader.ts';
+import { activateSlot, closeDatapath, DEFAULT_OBJECT_PATH, installPolicy, loadDatapath, readConfig, slotGeneration, type Datapath } from './loader.ts';
 import { acquireLock, LockBusyError, type DeployLock } from './lock.ts';
 import { listDeployments, readState, removeState, stateDirOf, writeState, isDeploymentName, type AttachmentRecord, type DeploymentRecord, type InterfaceRecord, type PinsRecord, type StateFile } from './state.ts';
 import { attachTc, detachTc, ensureClsact, interfaceIndex, queryTc, removeClsact, TC_DIRECTIONS, type TcDirection } from './tc.ts';
@@ -123,6 +123,15 @@ export interface DeployResult {
   /** What went wrong after the switch without undoing it (a dropped interface not detached). */
   readonly warnings: readonly string[];
   readonly timings: DeployTimings;
+}
+
+/**
+ * The classifier object: the loader's default (beside the sources), or, when segc runs from
+ * its build (dist/runtime/), the package's bpf/build/ two folders further up.
+ */
+export function resolveObjectPath(): string {
+  const fromDist = join(dirname(DEFAULT_OBJECT_PATH), '..', '..', '..', 'bpf', 'build', basename(DEFAULT_OBJECT_PATH));
+  return existsSync(DEFAULT_OBJECT_PATH) || !existsSync(fromDist) ? DEFAULT_OBJECT_PATH : fromDist;
 }
 
 function pinRootOf(options: HostOptions): string {
@@ -282,7 +291,7 @@ function loadFresh(plan: DeployPlan): Datapath {
   }
   try {
     return loadDatapath({
-      objectPath: plan.options.objectPath,
+      objectPath: plan.options.objectPath ?? resolveObjectPath(),
       rulesPerSlot: plan.rulesPerSlot,
       sessions: plan.sessions,
       prepare: (obj: BpfObject) => {

@@ -96,9 +96,10 @@ export async function runDoctorChecks(): Promise<DoctorCheck[]> {
     checks.push({ name: 'clsact', ok: false, detail: 'not checked (needs root)', fix: 'run segc doctor as root' });
   }
 
-  const { DEFAULT_OBJECT_PATH } = await import('../loader.ts');
-  const object = existsSync(DEFAULT_OBJECT_PATH);
-  checks.push({ name: 'data path object', ok: object, detail: object ? DEFAULT_OBJECT_PATH : `${DEFAULT_OBJECT_PATH} missing`, fix: "build it with 'make bpf' (needs clang)" });
+  const { resolveObjectPath } = await import('../deploy.ts');
+  const objectPath = resolveObjectPath();
+  const object = existsSync(objectPath);
+  checks.push({ name: 'data path object', ok: object, detail: object ? objectPath : `${objectPath} missing`, fix: "build it with 'make bpf' (needs clang)" });
   return checks;
 }
 
@@ -110,7 +111,7 @@ async function clsactCheck(): Promise<DoctorCheck> {
   try {
     run('netns', 'add', ns);
     try {
-      run('-n', ns, 'link', 'add', 'segcd0', 'type', 'dummy');
+      run('-n', ns, 'link', 'add', 'segcd0', 'type', 'veth', 'peer', 'name', 'segcd1');
       execFileSync('nsenter', [`--net=/var/run/netns/${ns}`, '--', 'tc', 'qdisc', 'add', 'dev', 'segcd0', 'clsact'], { stdio: 'ignore', timeout: 5_000 });
       return { name: 'clsact', ok: true, detail: 'a clsact qdisc can be added (tested in a throwaway namespace)' };
     } finally {
