@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { compile } from '../../../compiler/program.ts';
+import { createMemoryHost } from '../../../compiler/source.ts';
+import { diffPolicies } from '../../../runtime/cli/deploy-diff.ts';
+import { formatVerifierLog } from '../../../runtime/cli/deploy.ts';
+import { effectiveCapabilities, parseKernelRelease } from '../../../runtime/cli/doctor.ts';
+import { counterName } from '../../../runtime/cli/stats.ts';
+import { createMemoryIo } from '../../../runtime/cli/io.ts';
+import { run } from '../../../runtime/cli/main.ts';
+
+function irOf(text: string) {
+  const c = compile(['p.seg'], createMemoryHost({ 'p.seg': text }));
+  if (!c.ir) throw new Error(JSON.stringify(c.diagnostics));
+  return c.ir;
+}
+
+const BEFORE = `
+policy ingress default deny {
+  100 ssh:  allow tcp from 10.0.0.0/8 to any port 22
+  110 web:  allow tcp from any to any port 443
+}
+`;
+
+describe('deploy --dry-run differences', () => {
+  it('names rules added, removed and changed, and packets whose verdict changes both ways', () => {
+    const after = `
+policy ingress default deny {
+  100 ssh:  allow tcp from 10.1.0.0/16 to any port 22
+  120 dns:  allow udp from any to any port 53
+}
+`;
+    const diff = diffPolicies(irOf(BEFORE), irOf(after));
+    expect(diff.rules).toEqual([
+      { direction: 'ingress', name: 'ssh', change: 'changed' },
+      { direction: 'ingress', name: 'dns', change: 'added' },
+      { direction: 'ingress', name: 'web', change: 'removed' },
+    ]);
+    expect(diff.packets.some((p) => p.before === 'deny' && p.after === 'allow' && p.packet.includes(':53'))).toBe(true);
+    expect(diff.packets.some((p) => p.before === 'allow' && p.after === 'deny' && p.packet.includes(':443'))).toBe(true);
+    expect(diff.packets.some((p) => p.before === 'allow' && p.after === 'deny' && p.packet.startsWith('tcp 10.0.0.1'))).toBe(true);
+  });
+
+  it('finds no difference between a policy and itself, whatever its layout', () => {
+    const relaid = BEFORE.replace('100 ssh:  allow', '100 ssh: allow').replace('\n}', '\n\n}');
+    expect(diffPolicies(irOf(BEFORE), irOf(relaid))).toEqual({ rules: [], defaults: [], packets: [] });
+  });
+
+  it('reports a changed default with the packets it flips', () => {
+    const diff = diffPolicies(irOf(BEFORE), irOf(BEFORE.replace('default deny', 'default allow')));
+    expect(diff.defaults).toEqual([{ direction: 'ingress', before: 'deny', after: 'allow' }]);
+  });
+});
+
+describe('deploy messages and doctor parsing', () => {
+  it('shows the end of a long verifier log, where the reason is', () => {
+    const log = Array.from({ length: 100 }, (_, i) => `insn ${i}`).join('\n') + '\nR1 invalid mem access';
+    const text = formatVerifierLog(log, 5);
+    expect(text).toMatch(/last 5 of 101 lines/);
+    expect(text.trimEnd().endsWith('| R1 invalid mem access')).toBe(true);
+    expect(text).not.toMatch(/insn 10\b/);
+  });
+
+  it('reads kernel releases and effective capabilities', () => {
+    expect(parseKernelRelease('6.18.44-fc-v669')).toEqual([6, 18]);
+    expect(parseKernelRelease('garbage')).toBeUndefined();
+    expect(effectiveCapabilities('Name:\tx\nCapEff:\t000001ffffffffff\n')).toBe(0x1ffffffffffn);
+    expect(effectiveCapabilities('CapEff:\t0000000000000000\n')).toBe(0n);
+  });
+
+  it('names counters as the stats command prints them', () => {
+    expect(counterName(0)).toBe('deny');
+    expect(counterName(2)).toBe('session-hit');
+    expect(counterName(8 + 9)).toBe('reason:trunc-ip4');
+  });
+});
+
+describe('segc deploy in process', () => {
+  it('refuses a policy with errors (exit 1) before touching the host', async () => {
+    const io = createMemoryIo({ 'p.seg': 'policy ingress default deny {\n  100 x: allow tcp from nowhere to any port 22\n}\n' });
+    expect(await run(['deploy', 'p.seg', '--iface', 'lo'], io)).toBe(1);
+    expect(io.err()).toMatch(/SEG2001/);
+    expect(io.err()).toMatch(/nothing was deployed/);
+  });
+
+  it('refuses with --strict when the analysis finds a shadowed rule', async () => {
+    const io = createMemoryIo({ 'p.seg': 'policy ingress default deny {\n  100 a: allow tcp from any to any port 22\n  110 b: deny tcp from any to any port 22\n}\n' });
+    expect(await run(['deploy', 'p.seg', '--iface', 'lo', '--strict'], io)).toBe(1);
+    expect(io.err()).toMatch(/--strict/);
+  });
+
+  it('needs --iface (a usage error)', async () => {
+    const io = createMemoryIo({ 'p.seg': 'policy ingress default deny {\n}\n' });
+    expect(await run(['deploy', 'p.seg'], io)).toBe(2);
+    expect(io.err()).toMatch(/--iface/);
+  });
+});
