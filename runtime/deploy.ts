@@ -178,7 +178,15 @@ export function deploy(request: DeployRequest): DeployResult {
   }
 }
 
+export function requireRoot(): void {
+  if (process.getuid?.() !== 0) {
+    throw new DeployError('plan', 2, 'changing deployments needs root (CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN); nothing was changed', 'run it again with sudo');
+  }
+}
+
+/** Takes the host's deploy lock; first of all, checks for root (the lock and the kernel need it). */
 export function lockHost(options: HostOptions): DeployLock {
+  requireRoot();
   try {
     return acquireLock(stateDirOfOptions(options), { timeoutMs: options.lockTimeoutMs });
   } catch (error) {
@@ -192,9 +200,6 @@ export function planDeploy(request: DeployRequest): DeployPlan {
   const options = request.options ?? {};
   const name = options.name ?? DEFAULT_DEPLOYMENT;
   checkName(name);
-  if (process.getuid?.() !== 0) {
-    throw new DeployError('plan', 2, 'deploying needs root (CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN)', 'run it again with sudo');
-  }
   if (request.interfaces.length === 0) throw new DeployError('plan', 2, 'no interface to deploy on', 'name one or more with --iface');
   const stateDir = stateDirOfOptions(options);
   const pinDir = join(pinRootOf(options), name);
@@ -538,6 +543,7 @@ export function undeploy(options: HostOptions & { readonly name?: string }): Und
 export function rollback(options: DeployOptions): DeployResult {
   const name = options.name ?? DEFAULT_DEPLOYMENT;
   checkName(name);
+  requireRoot();
   const state = readState(stateDirOfOptions(options), name);
   if (!state) throw new DeployError('plan', 2, `there is no deployment named '${name}'`, '`segc status` lists the deployments');
   const previous = state.previous;

@@ -127,12 +127,18 @@ export async function deployCommand(paths: readonly string[], options: DeployCom
     runtime.deploy({
       bundleText: compiled.bundleText,
       interfaces: options.iface,
-      options: { name: options.name, rulesPerSlot: options.maxRules, sessions: options.sessions, sources: compiled.sources, failAt, stateDir: io.env['SEGC_STATE_DIR'] },
+      options: { name: options.name, rulesPerSlot: options.maxRules, sessions: options.sessions, sources: compiled.sources, failAt, stateDir: io.env['SEGC_STATE_DIR'], lockTimeoutMs: lockTimeoutOf(io) },
     }),
   );
   if (result === undefined) return 'findings';
   io.stdout.write(options.json === true ? JSON.stringify(deployJson(result)) + '\n' : formatDeployResult(result, 'deployed'));
   return 'ok';
+}
+
+/** SEGC_LOCK_TIMEOUT_MS: how long to wait for another segc holding the deploy lock (default 10 s). */
+export function lockTimeoutOf(io: CliIo): number | undefined {
+  const text = io.env['SEGC_LOCK_TIMEOUT_MS'];
+  return text !== undefined && /^\d+$/.test(text) ? Number(text) : undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 // `segc status`: every deployment on this host (or one, by --name) from its record, checked
 // against the kernel when the pins can be read: the generation in force and the program on
 // each hook. `--json` prints exactly the shape of cli.md, with a `kernel` field added.
+import { readdirSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { DeploymentRecord } from '../state.ts';
 import { CliError, recordOutcome, type Outcome } from './command.ts';
@@ -46,6 +47,12 @@ export function register(program: Command, io: CliIo): void {
 export async function readStatus(io: CliIo, name?: string): Promise<StatusEntry[]> {
   const { listDeployments, readState, stateDirOf } = await import('../state.ts');
   const stateDir = stateDirOf(io.env);
+  try {
+    readdirSync(stateDir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') throw new CliError('environment', `cannot read the deployment records in ${stateDir}`, 'run it as root (sudo segc status)');
+  }
   const names = name === undefined ? listDeployments(stateDir) : [name];
   const entries: StatusEntry[] = [];
   for (const n of names) {

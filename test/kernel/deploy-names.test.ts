@@ -1,0 +1,137 @@
+// Several deployments side by side (by --name, on different interfaces), what keeps them apart,
+// the deploy lock, a non-root user, `explain --deployed` confirmed by the loaded program, and
+// `doctor` on this host. segc runs as a real process; every namespace, pin and record goes.
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KERNEL_AVAILABLE } from '../support/datapath-harness.ts';
+import { createPolicyDir, removeDeploymentPins, segc, startEchoServers, tcpEchoes, type PolicyDir } from '../support/deploy-harness.ts';
+import { NetnsSandbox, type VethPair } from '../support/netns.ts';
+
+const ONLY_SSH = 'policy ingress default deny {\n  100 ssh: allow tcp from any to any port 22\n}\n';
+const ONLY_TELNET = 'policy ingress default deny {\n  100 telnet: allow tcp from any to any port 23\n}\n';
+
+describe.skipIf(!KERNEL_AVAILABLE)('several deployments on one host', () => {
+  const sandbox = new NetnsSandbox('names');
+  const first = `segct-${process.pid}-one`;
+  const second = `segct-${process.pid}-two`;
+  let host: string;
+  let peer1: string;
+  let peer2: string;
+  let link1: VethPair;
+  let link2: VethPair;
+  let policies: PolicyDir;
+  let stateDir: string;
+  let ssh: string;
+  let telnet: string;
+  const servers: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    host = sandbox.createNetns('host');
+    peer1 = sandbox.createNetns('p1');
+    peer2 = sandbox.createNetns('p2');
+    link1 = sandbox.createVethPair(host, peer1, { a: { ipv4: '10.203.1.1/24' }, b: { ipv4: '10.203.1.2/24' } });
+    link2 = sandbox.createVethPair(host, peer2, { a: { ipv4: '10.203.2.1/24' }, b: { ipv4: '10.203.2.2/24' } });
+    servers.push(await startEchoServers(host, [22, 23], []));
+    policies = createPolicyDir();
+    stateDir = mkdtempSync(join(tmpdir(), 'segct-state-'));
+    ssh = policies.write('ssh.seg', ONLY_SSH);
+    telnet = policies.write('telnet.seg', ONLY_TELNET);
+  }, 60_000);
+
+  afterAll(() => {
+    try {
+      for (const name of [first, second]) if (stateDir) segc(host, ['undeploy', '--name', name], { stateDir });
+    } finally {
+      for (const s of servers) s.kill('SIGKILL');
+      removeDeploymentPins(first);
+      removeDeploymentPins(second);
+      if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+      policies?.remove();
+      sandbox.cleanup();
+    }
+  });
+
+  const through = (peer: string, address: string) => ({ ssh: tcpEchoes(peer, address, 22), telnet: tcpEchoes(peer, address, 23) });
+
+  it('enforces two named deployments, each on its own interface', () => {
+    const one = segc(host, ['deploy', ssh, '--iface', link1.a.name, '--name', first, '--max-rules', '16', '--sessions', '256'], { stateDir });
+    expect(one.code, one.stderr).toBe(0);
+    const two = segc(host, ['deploy', telnet, '--iface', link2.a.name, '--name', second, '--max-rules', '16', '--sessions', '256', '--json'], { stateDir });
+    expect(two.code, two.stderr).toBe(0);
+    expect(JSON.parse(two.stdout)).toMatchObject({ name: second, generation: 1, loaded: true, attachments: [{ iface: link2.a.name, direction: 'ingress' }, { iface: link2.a.name, direction: 'egress' }] });
+    expect(through(peer1, '10.203.1.1')).toEqual({ ssh: true, telnet: false });
+    expect(through(peer2, '10.203.2.1')).toEqual({ ssh: false, telnet: true });
+    const status = JSON.parse(segc(host, ['status', '--json'], { stateDir }).stdout) as { deployments: { name: string }[] };
+    expect(status.deployments.map((d) => d.name)).toEqual([first, second]);
+  });
+
+  it('refuses to put a second deployment on an interface another one holds', () => {
+    const r = segc(host, ['deploy', telnet, '--iface', link1.a.name, '--name', second], { stateDir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`carries deployment '${first}'`));
+    expect(through(peer1, '10.203.1.1')).toEqual({ ssh: true, telnet: false });
+  });
+
+  it('waits for the deploy lock and gives up with a message naming its holder', () => {
+    writeFileSync(join(stateDir, '.lock'), `${process.pid}\n`);
+    try {
+      const r = segc(host, ['deploy', telnet, '--iface', link1.a.name, '--name', first], { stateDir, env: { SEGC_LOCK_TIMEOUT_MS: '300' } });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`pid ${process.pid}`));
+    } finally {
+      rmSync(join(stateDir, '.lock'), { force: true });
+    }
+    expect(through(peer1, '10.203.1.1')).toEqual({ ssh: true, telnet: false });
+  });
+
+  it('refuses a user without privileges (exit 2, no stack trace), leaving the policy in force', () => {
+    const r = segc(host, ['deploy', telnet, '--iface', link1.a.name, '--name', first], { stateDir });
+    expect(r.code).toBe(0);
+    // Back to ssh as a user without root, which must fail and change nothing.
+    chmodSync(policies.dir, 0o755);
+    const denied = segcUnprivileged(host, stateDir, ['deploy', ssh, '--iface', link1.a.name, '--name', first]);
+    expect(denied.status).toBe(2);
+    expect(denied.stderr).toMatch(/root/);
+    expect(denied.stderr).not.toMatch(/\n\s+at /);
+    expect(through(peer1, '10.203.1.1')).toEqual({ ssh: false, telnet: true });
+  });
+
+  it('explains a packet against a deployment and the loaded program agrees', () => {
+    const r = segc(host, ['explain', '--deployed', second, '--packet', 'tcp 10.203.2.2:40000 -> 10.203.2.1:23', '--json'], { stateDir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ verdict: 'allow', rule: { name: 'telnet', line: 2 }, deployment: second, kernel: { verdict: 'allow', agrees: true } });
+    const denied = segc(host, ['explain', '--deployed', second, '--packet', 'tcp 10.203.2.2:40000 -> 10.203.2.1:22'], { stateDir });
+    expect(denied.code, denied.stderr).toBe(0);
+    expect(denied.stdout).toMatch(/kernel +deny: the loaded program agrees/);
+  });
+
+  it('undeploys one deployment and leaves the other enforcing', () => {
+    const r = segc(host, ['undeploy', '--name', first], { stateDir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(through(peer1, '10.203.1.1')).toEqual({ ssh: true, telnet: true });
+    expect(through(peer2, '10.203.2.1')).toEqual({ ssh: false, telnet: true });
+    const status = JSON.parse(segc(host, ['status', '--json'], { stateDir }).stdout) as { deployments: { name: string; kernel: { inForce: boolean } }[] };
+    expect(status.deployments).toMatchObject([{ name: second, kernel: { inForce: true } }]);
+  });
+
+  it('finds this host fit in segc doctor', () => {
+    const r = segc(null, ['doctor', '--json'], { stateDir });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { checks: { name: string; ok: boolean }[] }).checks.map((c) => c.name)).toEqual(
+      expect.arrayContaining(['kernel', 'btf', 'privileges', 'bpffs', 'libbpf', 'clsact', 'data path object']),
+    );
+  });
+});
+
+/** Runs segc from source as uid/gid 65534 with no capabilities, inside `netns`. */
+function segcUnprivileged(netns: string, stateDir: string, args: readonly string[]) {
+  const script = join(import.meta.dirname, '..', 'support', 'segc-source.ts');
+  return spawnSync('nsenter', [`--net=/var/run/netns/${netns}`, '--', 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, '--no-warnings', script, ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, NO_COLOR: '1', SEGC_STATE_DIR: stateDir },
+  });
+}
