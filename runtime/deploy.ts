@@ -226,7 +226,7 @@ export function planDeploy(request: DeployRequest): DeployPlan {
 
   const state = readState(stateDir, name);
   const adopted = existsSync(join(pinDir, SegMap.config)) ? openPinnedDatapath(pinDir) : undefined;
-  const rulesPerSlot = adopted?.rulesPerSlot ?? options.rulesPerSlot ?? 65536;
+  const rulesPerSlot = adopted?.rulesPerSlot ?? options.rulesPerSlot ?? state?.current.rulesPerSlot ?? 65536;
   const sessions = state?.current.sessions ?? options.sessions ?? 65536;
   if (image.ruleCount > rulesPerSlot) {
     if (adopted) releaseDatapath(adopted, true);
