@@ -2,7 +2,7 @@
 // the chosen format, and says whether the input has problems: errors, or with --strict
 // warnings too.
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { Code, hasErrors, makeDiagnostic, type Diagnostic } from '../../compiler/diagnostics.ts';
+import { Code, hasErrors, makeDiagnostic, sortDiagnostics, type Diagnostic } from '../../compiler/diagnostics.ts';
 import type { Compilation, CompileOptions } from '../../compiler/program.ts';
 import { formatHuman } from '../../compiler/report/human.ts';
 import { formatJson } from '../../compiler/report/json.ts';
@@ -55,20 +55,41 @@ export async function check(paths: readonly string[], options: CheckOptions, io:
   // Loaded here so that `segc --help` and the other commands do not pay for the compiler.
   const { compile } = await import('../../compiler/program.ts');
   let compilation: Compilation;
+  let diagnostics: readonly Diagnostic[];
   try {
     compilation = compile(files, io.host, compileOptionsOf(options));
+    diagnostics = await withRuleAnalysis(compilation, options);
   } catch (error) {
     // A bug in segc. Tools reading JSON or SARIF still get a report they can parse, naming the
     // bug as SEG9001; then the error goes on to `run`, which prints it and exits 2.
     if (options.format !== 'human') io.stdout.write(formatCheckReport([internalErrorDiagnostic(error, files)], new Map(), options, io));
     throw error;
   }
-  io.stdout.write(formatCheckReport(compilation.diagnostics, compilation.sources, options, io));
-  return checkOutcome(compilation.diagnostics, options.strict === true);
+  io.stdout.write(formatCheckReport(diagnostics, compilation.sources, options, io));
+  return checkOutcome(diagnostics, options.strict === true);
 }
 
-// The rule analysis runs inside compile() under `options.analysis` (program.ts); the budget is
-// all check has to say about it.
+/** The codes only the rule analysis reports (analysis/index.ts): overlap findings and unused names. */
+const ANALYSIS_CODE = /^SEG(5\d{3}|21\d{2})$/;
+
+/**
+ * The compilation's diagnostics plus the rule analysis's, for a policy without errors. Until
+ * compile() runs the analysis itself (program.ts, `options.analysis`), check runs it here; a
+ * compilation that already carries analysis codes is taken as analysed, and the merge drops
+ * exact repeats, so that wiring the analysis into compile() cannot double a finding.
+ */
+async function withRuleAnalysis(compilation: Compilation, options: CheckOptions): Promise<readonly Diagnostic[]> {
+  const ir = compilation.ir;
+  if (ir === undefined || hasErrors(compilation.diagnostics) || compilation.diagnostics.some((d) => ANALYSIS_CODE.test(d.code))) return compilation.diagnostics;
+  const { analyze } = await import('../../compiler/analysis/index.ts');
+  const result = analyze(ir, options.analysisBudget === undefined ? {} : { budgetMs: options.analysisBudget });
+  const key = (d: Diagnostic) => `${d.code} ${d.span.file} ${d.span.start} ${d.span.end} ${d.message}`;
+  const seen = new Set(compilation.diagnostics.map(key));
+  return sortDiagnostics([...compilation.diagnostics, ...result.diagnostics.filter((d) => !seen.has(key(d)))]);
+}
+
+// The rule analysis is to run inside compile() under `options.analysis` (program.ts); the
+// budget is all check has to say about it.
 type CheckCompileOptions = CompileOptions & { readonly analysis?: { readonly budgetMs?: number } };
 
 function compileOptionsOf(options: CheckOptions): CheckCompileOptions {

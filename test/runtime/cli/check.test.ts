@@ -11,6 +11,7 @@ import { run } from '../../../runtime/cli/main.ts';
 
 const CLEAN = 'set web = 10.0.1.0/24\npolicy ingress default deny {\n  100 allow tcp from any to web port 443\n}\n';
 const HOST_BITS = 'set web = 10.0.1.0/16\npolicy ingress {\n  100 allow tcp from any to web port 443\n}\n';
+const UNUSED = 'set web = 10.0.1.0/24\nset old = 192.168.0.0/16\npolicy ingress {\n  100 allow tcp from any to web port 443\n}\n';
 /** A file with its own set name and priority, so that several can be checked together. */
 const policyFile = (name: string, priority: number, cidr: string) => `set ${name} = ${cidr}\npolicy ingress {\n  ${priority} allow tcp from any to ${name} port 443\n}\n`;
 
@@ -31,6 +32,30 @@ describe('segc check', () => {
     expect(r.code).toBe(1);
     expect(r.out).toContain("error[SEG3003]: '10.0.1.0/16' has host bits set\n --> web.seg:1:11\n");
     expect(r.out.endsWith('\n1 error\n')).toBe(true);
+  });
+
+  it('exits 0 on infos alone (an unused set), with and without --strict', async () => {
+    const plain = await check({ 'web.seg': UNUSED }, 'web.seg');
+    expect(plain.out).toContain('info[SEG2101]');
+    expect(plain.code).toBe(0);
+    expect((await check({ 'web.seg': UNUSED }, '--strict', 'web.seg')).code).toBe(0);
+  });
+
+  it('runs the rule analysis: a warning exits 0, and 1 under --strict', async () => {
+    const redundant = 'policy ingress default deny {\n  100 deny tcp from any to any port 23\n  200 allow tcp from any to any port 443\n}\n';
+    const plain = await check({ 'p.seg': redundant }, 'p.seg');
+    expect(plain.out).toContain('warning[SEG5002]');
+    expect(plain.code).toBe(0);
+    expect((await check({ 'p.seg': redundant }, '--strict', 'p.seg')).code).toBe(1);
+  });
+
+  it('reports a shadowed rule as an error with the covering rules as notes', async () => {
+    const shadowed = 'policy ingress default allow {\n  100 deny tcp from 10.0.0.0/9 to any port 22\n  200 deny tcp from 10.128.0.0/9 to any port 22\n  300 allow tcp from 10.0.0.0/8 to any port 22\n}\n';
+    const r = await check({ 'p.seg': shadowed }, '--format', 'json', 'p.seg');
+    expect(r.code).toBe(1);
+    const [finding] = (JSON.parse(r.out) as { diagnostics: { code: string; line: number; related?: { line: number }[] }[] }).diagnostics.filter((d) => d.code === 'SEG5001');
+    expect(finding?.line).toBe(4);
+    expect(finding?.related?.map((x) => x.line).sort()).toEqual([2, 3]);
   });
 
   it('reports every file named, each once, in the order of the paths', async () => {
