@@ -10,7 +10,7 @@ import { SEG_SLOTS, SegMap } from '../compiler/abi.ts';
 import { bundleImage, parseBundle, type Bundle } from '../compiler/bundle.ts';
 import type { PolicyImage } from '../compiler/entries.ts';
 import { BpfError, isBpfError } from './errors.ts';
-import { ensureBpffs, makePinDir, removePinDir } from './bpffs.ts';
+import { ensureBpffs, makePinDir, removePinDir, unpin } from './bpffs.ts';
 import { bpf_map_get_info_by_fd, bpf_obj_get, bpf_obj_pin, bpf_object__find_program_by_name, bpf_program__set_log_buf, bpf_prog_get_fd_by_id, bpf_prog_get_info_by_fd, close, libbpf_set_print, type BpfObject } from './libbpf.ts';
 import { activateSlot, closeDatapath, DEFAULT_OBJECT_PATH, installPolicy, loadDatapath, readConfig, slotGeneration, type Datapath } from './loader.ts';
 import { acquireLock, LockBusyError, type DeployLock } from './lock.ts';
@@ -321,9 +321,13 @@ function pinFresh(plan: DeployPlan, dp: Datapath, undo: Applied['undo']): void {
   makePinDir(plan.pinDir);
   if (!existed) undo.push({ what: `remove ${plan.pinDir}`, run: () => void removePinDir(plan.pinDir) });
   failpoint(plan.options, 'pin');
-  for (const [name, fd] of Object.entries(dp.maps)) bpf_obj_pin(fd, join(plan.pinDir, name));
-  bpf_obj_pin(dp.programs.ingress, join(plan.pinDir, PROGRAM_PINS.ingress));
-  bpf_obj_pin(dp.programs.egress, join(plan.pinDir, PROGRAM_PINS.egress));
+  const pins: [number, string][] = [...Object.entries(dp.maps).map(([name, fd]): [number, string] => [fd, name]), [dp.programs.ingress, PROGRAM_PINS.ingress], [dp.programs.egress, PROGRAM_PINS.egress]];
+  for (const [fd, name] of pins) {
+    const path = join(plan.pinDir, name);
+    bpf_obj_pin(fd, path);
+    // Each pin on its own: the directory may have been there before this run.
+    if (existed) undo.push({ what: `unpin ${path}`, run: () => void unpin(path) });
+  }
 }
 
 function describeInstallFailure(error: unknown): unknown {
