@@ -4,6 +4,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Code, hasErrors, makeDiagnostic, sortDiagnostics, type Diagnostic } from '../../compiler/diagnostics.ts';
 import type { Compilation, CompileOptions } from '../../compiler/program.ts';
+import type { SourceFile } from '../../compiler/source.ts';
 import { formatHuman } from '../../compiler/report/human.ts';
 import { formatJson } from '../../compiler/report/json.ts';
 import { formatSarif } from '../../compiler/report/sarif.ts';
@@ -22,6 +23,8 @@ export interface CheckOptions {
   readonly color?: boolean;
   /** Milliseconds the rule analysis may take before it reports what it did not finish. */
   readonly analysisBudget?: number;
+  /** Each file (with its includes) is a policy of its own, instead of all files being one. */
+  readonly each?: boolean;
 }
 
 const EXAMPLES = `
@@ -30,6 +33,10 @@ Examples:
   $ segc check policies/                      every .seg file below the folder
   $ segc check --strict --format json policies/
   $ segc check --format sarif . > segc.sarif  for GitHub code scanning (upload-sarif)
+  $ segc check --each hosts/                  each file a policy of its own (with its includes)
+
+The files named form one policy, as for compile and deploy: names declared in one are visible in
+all. A folder of separate policies (one per host, say) is checked with --each.
 
 Exit codes: 0 no errors, 1 errors (with --strict, warnings too), 2 usage or internal error.`;
 
@@ -43,6 +50,7 @@ export function register(program: Command, io: CliIo): void {
     .option('--strict', 'treat warnings as problems too (exit 1)')
     .option('--color', 'colour the human output even when it is not a terminal')
     .option('--no-color', 'never colour the output (NO_COLOR is honoured too)')
+    .option('--each', 'check each file, with the files it includes, as a policy of its own')
     .option('--analysis-budget <ms>', 'time the rule analysis may take, in milliseconds', parseMilliseconds)
     .addHelpText('after', EXAMPLES)
     .action(async (paths: string[], options: CheckOptions, command: Command) => {
@@ -54,19 +62,33 @@ export async function check(paths: readonly string[], options: CheckOptions, io:
   const files = resolveInputFiles(paths, io);
   // Loaded here so that `segc --help` and the other commands do not pay for the compiler.
   const { compile } = await import('../../compiler/program.ts');
-  let compilation: Compilation;
-  let diagnostics: readonly Diagnostic[];
+  // One compilation of every file, or with --each one per file; a file two of them include is
+  // reported once.
+  const groups = options.each === true ? files.map((f) => [f]) : [files];
+  const sources = new Map<string, SourceFile>();
+  let diagnostics: readonly Diagnostic[] = [];
   try {
-    compilation = compile(files, io.host, compileOptionsOf(options));
-    diagnostics = await withRuleAnalysis(compilation, options);
+    const found = new Map<string, Diagnostic>();
+    for (const group of groups) {
+      const compilation = compile(group, io.host, compileOptionsOf(options));
+      for (const [path, file] of compilation.sources) sources.set(path, file);
+      diagnostics = await withRuleAnalysis(compilation, options);
+      for (const d of diagnostics) found.set(diagnosticKey(d), d);
+    }
+    if (groups.length > 1) diagnostics = sortDiagnostics([...found.values()]);
   } catch (error) {
     // A bug in segc. Tools reading JSON or SARIF still get a report they can parse, naming the
     // bug as SEG9001; then the error goes on to `run`, which prints it and exits 2.
     if (options.format !== 'human') io.stdout.write(formatCheckReport([internalErrorDiagnostic(error, files)], new Map(), options, io));
     throw error;
   }
-  io.stdout.write(formatCheckReport(diagnostics, compilation.sources, options, io));
+  io.stdout.write(formatCheckReport(diagnostics, sources, options, io));
   return checkOutcome(diagnostics, options.strict === true);
+}
+
+/** Two diagnostics with this key say the same thing at the same place. */
+function diagnosticKey(d: Diagnostic): string {
+  return `${d.code} ${d.span.file} ${d.span.start} ${d.span.end} ${d.message}`;
 }
 
 /** The codes only the rule analysis reports (analysis/index.ts): overlap findings and unused names. */
@@ -83,9 +105,8 @@ async function withRuleAnalysis(compilation: Compilation, options: CheckOptions)
   if (ir === undefined || hasErrors(compilation.diagnostics) || compilation.diagnostics.some((d) => ANALYSIS_CODE.test(d.code))) return compilation.diagnostics;
   const { analyze } = await import('../../compiler/analysis/index.ts');
   const result = analyze(ir, options.analysisBudget === undefined ? {} : { budgetMs: options.analysisBudget });
-  const key = (d: Diagnostic) => `${d.code} ${d.span.file} ${d.span.start} ${d.span.end} ${d.message}`;
-  const seen = new Set(compilation.diagnostics.map(key));
-  return sortDiagnostics([...compilation.diagnostics, ...result.diagnostics.filter((d) => !seen.has(key(d)))]);
+  const seen = new Set(compilation.diagnostics.map(diagnosticKey));
+  return sortDiagnostics([...compilation.diagnostics, ...result.diagnostics.filter((d) => !seen.has(diagnosticKey(d)))]);
 }
 
 // The rule analysis is to run inside compile() under `options.analysis` (program.ts); the

@@ -79,6 +79,23 @@ describe('segc check', () => {
     expect(r.out).toContain('1 error');
   });
 
+  it('with --each, checks each file with its includes as a policy of its own, reporting a shared file once', async () => {
+    const files = {
+      'hosts/common.seg': 'set admins = 10.9.0.0/16\nset bad = 10.0.0.1/8\n',
+      'hosts/web.seg': 'include "common.seg"\npolicy ingress {\n  100 ssh: allow tcp from admins to any port 22\n}\n',
+      'hosts/db.seg': 'include "common.seg"\npolicy ingress {\n  100 ssh: allow tcp from admins to any port 22\n}\n',
+    };
+    // Together, the two hosts' rules clash (same priority, same name); each on its own, they do not.
+    const together = await check(files, '--no-color', 'hosts');
+    expect(together.out).toContain('error[SEG3009]');
+    const each = await check(files, '--each', '--no-color', 'hosts');
+    expect(each.code).toBe(1);
+    expect(each.out).not.toContain('SEG3009');
+    expect(each.out.match(/^error\[SEG3003\]/gm)).toHaveLength(1);
+    expect(each.out.endsWith('1 error\n')).toBe(true);
+    expect((await check({ ...files, 'hosts/common.seg': 'set admins = 10.9.0.0/16\n' }, '--each', 'hosts')).code).toBe(0);
+  });
+
   it('follows includes, reporting errors in the included file by its path', async () => {
     const r = await check({ 'main.seg': 'include "lib/common.seg"\npolicy ingress {\n  100 allow tcp from any to web port 443\n}\n', 'lib/common.seg': 'set web = 10.0.1.0/16\n' }, 'main.seg');
     expect(r.code).toBe(1);
