@@ -318,6 +318,8 @@ const programArb = (minRules: number, maxRules: number) =>
   .filter((ir): ir is ProgramIr => ir !== null);
 
 const RUNS = Number(process.env['ORACLE_RUNS'] ?? 3000);
+/** Longer runs (ORACLE_RUNS) get time in proportion. */
+const TIMEOUT_MS = Math.max(60_000, RUNS * 20);
 
 describe('the exhaustive oracle', () => {
   it('has a fast matcher that agrees with the reference interpreter on every point', () => {
@@ -339,7 +341,7 @@ describe('the exhaustive oracle', () => {
       fc.property(programArb(1, 6), fc.boolean(), (ir, split) => checkPolicy(ir, 100, split ? 1 : undefined)),
       { numRuns: RUNS },
     );
-  });
+  }, TIMEOUT_MS);
 
   it('finds exactly the brute-force findings on larger policies, where pieces are split before rules take them', () => {
     let largest = 0;
@@ -352,5 +354,5 @@ describe('the exhaustive oracle', () => {
       { numRuns: Math.ceil(RUNS / 40) },
     );
     expect(largest).toBeGreaterThan(30);
-  });
+  }, TIMEOUT_MS);
 });
