@@ -60,30 +60,48 @@ export function register(program: Command, io: CliIo): void {
 
 export async function check(paths: readonly string[], options: CheckOptions, io: CliIo): Promise<Outcome> {
   const files = resolveInputFiles(paths, io);
-  // Loaded here so that `segc --help` and the other commands do not pay for the compiler.
-  const { compile } = await import('../../compiler/program.ts');
-  // One compilation of every file, or with --each one per file; a file two of them include is
-  // reported once.
-  const groups = options.each === true ? files.map((f) => [f]) : [files];
-  const sources = new Map<string, SourceFile>();
-  let diagnostics: readonly Diagnostic[] = [];
+  let report: CheckReport;
   try {
-    const found = new Map<string, Diagnostic>();
-    for (const group of groups) {
-      const compilation = compile(group, io.host, compileOptionsOf(options));
-      for (const [path, file] of compilation.sources) sources.set(path, file);
-      diagnostics = await withRuleAnalysis(compilation, options);
-      for (const d of diagnostics) found.set(diagnosticKey(d), d);
-    }
-    if (groups.length > 1) diagnostics = sortDiagnostics([...found.values()]);
+    report = await checkFiles(files, options, io);
   } catch (error) {
     // A bug in segc. Tools reading JSON or SARIF still get a report they can parse, naming the
     // bug as SEG9001; then the error goes on to `run`, which prints it and exits 2.
     if (options.format !== 'human') io.stdout.write(formatCheckReport([internalErrorDiagnostic(error, files)], new Map(), options, io));
     throw error;
   }
-  io.stdout.write(formatCheckReport(diagnostics, sources, options, io));
-  return checkOutcome(diagnostics, options.strict === true);
+  io.stdout.write(formatCheckReport(report.diagnostics, report.sources, options, io));
+  return checkOutcome(report.diagnostics, options.strict === true);
+}
+
+interface CheckReport {
+  readonly diagnostics: readonly Diagnostic[];
+  readonly sources: ReadonlyMap<string, SourceFile>;
+}
+
+/**
+ * One compilation of every file, or with --each one per file. With --each, a file that another
+ * named file includes is checked inside that one (where its declarations are used), not again
+ * on its own, and a file two of them include is reported once.
+ */
+async function checkFiles(files: readonly string[], options: CheckOptions, io: CliIo): Promise<CheckReport> {
+  // Loaded here so that `segc --help` and the other commands do not pay for the compiler.
+  const { compile } = await import('../../compiler/program.ts');
+  const groups = options.each === true ? files.map((f) => [f]) : [files];
+  const runs: (CheckReport & { readonly root: string })[] = [];
+  for (const group of groups) {
+    const compilation = compile(group, io.host, compileOptionsOf(options));
+    runs.push({ root: group[0] ?? '', sources: compilation.sources, diagnostics: await withRuleAnalysis(compilation, options) });
+  }
+  const [only] = runs;
+  if (runs.length === 1 && only !== undefined) return only;
+  const includedByAnother = (r: (typeof runs)[number]) => runs.some((o) => o !== r && o.sources.has(r.root) && !r.sources.has(o.root));
+  const sources = new Map<string, SourceFile>();
+  const found = new Map<string, Diagnostic>();
+  for (const r of runs.filter((x) => !includedByAnother(x))) {
+    for (const [path, file] of r.sources) sources.set(path, file);
+    for (const d of r.diagnostics) found.set(diagnosticKey(d), d);
+  }
+  return { diagnostics: sortDiagnostics([...found.values()]), sources };
 }
 
 /** Two diagnostics with this key say the same thing at the same place. */
