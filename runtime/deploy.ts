@@ -6,7 +6,7 @@
 // clsact filters; no segc process stays behind.
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { SEG_SLOTS, SegMap } from '../compiler/abi.ts';
+import { SEG_CHUNK_RULES, SEG_MAX_CHUNKS, SEG_SLOTS, SegMap } from '../compiler/abi.ts';
 import { bundleImage, parseBundle, type Bundle } from '../compiler/bundle.ts';
 import type { PolicyImage } from '../compiler/entries.ts';
 import { BpfError, isBpfError } from './errors.ts';
@@ -21,6 +21,12 @@ import { attachTc, detachTc, ensureClsact, interfaceIndex, queryTc, removeClsact
 export const DEFAULT_PIN_ROOT = '/sys/fs/bpf/segc';
 
 export const DEFAULT_DEPLOYMENT = 'default';
+
+/** Rules a policy slot can hold: both directions at their limit. */
+export const MAX_RULES_PER_SLOT = 2 * SEG_MAX_CHUNKS * SEG_CHUNK_RULES;
+
+/** Session table capacity bound (the LRU table is preallocated: about 0.5 GiB at this size). */
+export const MAX_SESSIONS = 1 << 22;
 
 /** Program pin names inside a deployment's pin directory. */
 export const PROGRAM_PINS = { ingress: 'prog_ingress', egress: 'prog_egress' } as const;
@@ -224,6 +230,14 @@ export function planDeploy(request: DeployRequest): DeployPlan {
     }
   }
 
+  // Bounds before anything is sized: the per-CPU hit counters of an absurd --max-rules would
+  // take the host's memory (the kernel allocates them at load).
+  if (options.rulesPerSlot !== undefined && (options.rulesPerSlot < 1 || options.rulesPerSlot > MAX_RULES_PER_SLOT)) {
+    throw new DeployError('plan', 2, `--max-rules ${options.rulesPerSlot} is out of range`, `the data path holds at most ${MAX_RULES_PER_SLOT} rules per policy (${SEG_MAX_CHUNKS * SEG_CHUNK_RULES} per direction)`);
+  }
+  if (options.sessions !== undefined && (options.sessions < 1 || options.sessions > MAX_SESSIONS)) {
+    throw new DeployError('plan', 2, `--sessions ${options.sessions} is out of range`, `give 1 to ${MAX_SESSIONS}`);
+  }
   const state = readState(stateDir, name);
   const adopted = existsSync(join(pinDir, SegMap.config)) ? openPinnedDatapath(pinDir) : undefined;
   const rulesPerSlot = adopted?.rulesPerSlot ?? options.rulesPerSlot ?? state?.current.rulesPerSlot ?? 65536;

@@ -106,6 +106,10 @@ describe.skipIf(!KERNEL_AVAILABLE)('segc deploy on a veth pair with real traffic
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/no interface 'segct-nosuch'/);
     expect(missing.stderr).not.toMatch(/\n\s+at /);
+    // Sizes that would take the host's memory are refused before anything is loaded.
+    const huge = deploy(a, ['--max-rules', '400000000']);
+    expect(huge.code).toBe(2);
+    expect(huge.stderr).toMatch(/--max-rules 400000000 is out of range/);
     expect(segc(host, ['status', '--json'], { stateDir }).stdout).toBe('{"deployments":[]}\n');
   });
 
