@@ -94,13 +94,32 @@ function splitPiece(space: Space, piece: Box, rules: readonly number[]): [Box, B
   return [with_(left), with_(right)];
 }
 
+/** At most this many protocol cells are walked one by one (see `sliceByProtocol`). */
+const PROTOCOL_SLICES_AT_MOST = 16;
+
+/**
+ * A box cut into one box per protocol cell, when it spans a few: protocols split rules apart
+ * more than any other field (an sctp packet meets only the rules that name sctp or any), so
+ * the slices meeting the fewest rules, walked first, settle quickly.
+ */
+function sliceByProtocol(box: Box): Box[] {
+  const protocols = box.dims[0] as IntSet;
+  let cells = 0;
+  for (let i = 0; i < protocols.length; i += 2) cells += (protocols[i + 1] as number) - (protocols[i] as number) + 1;
+  if (cells <= 1 || cells > PROTOCOL_SLICES_AT_MOST) return [box];
+  const out: Box[] = [];
+  for (let i = 0; i < protocols.length; i += 2) {
+    for (let c = protocols[i] as number; c <= (protocols[i + 1] as number); c++) out.push({ kind: box.kind, dims: [[c, c], ...box.dims.slice(1)] });
+  }
+  return out;
+}
+
 /** Walks `region` against `rules` (ascending priority), calling the visitor per piece. */
 export function partitionRegion(space: Space, region: Region, rules: readonly number[], visitor: PartitionVisitor, budget: Budget): PartitionEnd {
   const stack: { box: Box; rules: number[] }[] = [];
-  for (let i = region.length - 1; i >= 0; i--) {
-    const box = region[i] as Box;
-    stack.push({ box, rules: meeting(space, box, rules, 0) });
-  }
+  const starts = region.flatMap(sliceByProtocol).map((box) => ({ box, rules: meeting(space, box, rules, 0) }));
+  starts.sort((x, y) => y.rules.length - x.rules.length);
+  for (const start of starts) stack.push(start);
   while (stack.length > 0) {
     const frame = stack.pop() as { box: Box; rules: number[] };
     if (visitor.enter) {
