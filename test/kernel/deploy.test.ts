@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFrame } from '../../runtime/packet-bytes.ts';
 import { KERNEL_AVAILABLE } from '../support/datapath-harness.ts';
-import { createPolicyDir, HAVE_PING, pings, removeDeploymentPins, segc, startEchoServers, startUdpStream, tcpEchoes, udpEchoes, type PolicyDir, type SegcRun } from '../support/deploy-harness.ts';
+import { createPolicyDir, HAVE_PING, pings, removeDeploymentPins, segc, startEchoServers, startTcpStream, startUdpStream, tcpEchoes, udpEchoes, type PolicyDir, type SegcRun } from '../support/deploy-harness.ts';
 import { NetnsSandbox, run, type VethPair } from '../support/netns.ts';
 
 const HOST4 = '10.201.0.1';
@@ -26,6 +26,16 @@ policy ingress default deny {
 policy egress default allow {
 }
 `;
+
+/** A plus telnet: ssh still allowed. */
+const POLICY_A2 = POLICY_A.replace('  110 stream:', '  105 telnet:  allow tcp from any to any port 23\n  110 stream:');
+
+/**
+ * ssh now denied (telnet and the stream still allowed), and egress denied by default: with
+ * egress open, the host's own retransmissions on the revoked connection would open a new
+ * (mid-stream) session from the egress side and let the peer's packets back in as replies.
+ */
+const POLICY_A3 = POLICY_A2.replace(/^ {2}100 ssh: .*$/m, '').replace('policy egress default allow', 'policy egress default deny');
 
 /** Telnet instead of ssh, the stream still allowed, no ping. */
 const POLICY_B = `
@@ -201,6 +211,31 @@ describe.skipIf(!KERNEL_AVAILABLE)('segc deploy on a veth pair with real traffic
     expect(r.stdout).toMatch(/verdict +ingress tcp .*:23: deny -> allow/);
     expect(status().deployments[0]?.generation).toBe(1);
   });
+
+  it('keeps a long-lived TCP connection flowing across a redeploy that still allows it, and stops it once denied', async () => {
+    const a2 = policies.write('a2.seg', POLICY_A2);
+    const a3 = policies.write('a3.seg', POLICY_A3);
+    const stream = startTcpStream(peer, HOST4, 22, 4_000);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const before = stream.echoed().length;
+    const toA2 = deploy(a2);
+    expect(toA2.code, toA2.stderr).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const afterA2 = stream.echoed().length;
+    const toA3 = deploy(a3);
+    expect(toA3.code, toA3.stderr).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const afterA3 = stream.echoed().length;
+    const sent = await stream.done;
+    const echoed = stream.echoed();
+    expect(before).toBeGreaterThan(0);
+    expect(afterA2).toBeGreaterThan(before);
+    expect(echoed).toEqual(Array.from({ length: echoed.length }, (_, i) => i));
+    expect(echoed.length).toBe(afterA3);
+    expect(sent).toBeGreaterThan(afterA3 + 20);
+    expect(tcpEchoes(peer, HOST4, 22)).toBe(false);
+    expect(tcpEchoes(peer, HOST4, 23)).toBe(true);
+  }, 60_000);
 
   it('switches atomically on redeploy: a stream still allowed loses nothing, one now denied stops', async () => {
     const stream = startUdpStream(peer, HOST4, 5000, 4_000);

@@ -152,3 +152,31 @@ export function startUdpStream(netns: string, host: string, port: number, durati
   });
   return { echoed: () => out.split('\n').filter((l) => l !== '').map(Number), done };
 }
+
+const TCP_STREAM = `
+const s = require('node:net').connect({ host: process.argv[1], port: Number(process.argv[2]) });
+let seq = 0;
+let timer;
+s.on('connect', () => { timer = setInterval(() => s.write(seq++ + '\\n'), Number(process.argv[4])); });
+s.on('data', (d) => process.stdout.write(d));
+s.on('error', () => {});
+setTimeout(() => { clearInterval(timer); process.stderr.write('sent ' + seq + '\\n'); process.exit(0); }, Number(process.argv[3]));
+`;
+
+/** One long-lived TCP connection carrying a numbered line every `intervalMs`; `echoed()` lists the lines that came back. */
+export function startTcpStream(netns: string, host: string, port: number, durationMs: number, intervalMs = 20): UdpStream {
+  const child = spawn('nsenter', [`--net=${NETNS_DIR}/${netns}`, '--', process.execPath, '-e', TCP_STREAM, host, String(port), String(durationMs), String(intervalMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const done = new Promise<number>((resolve, reject) => {
+    child.once('exit', () => {
+      const m = /sent (\d+)/.exec(err);
+      if (m) resolve(Number(m[1]));
+      else reject(new Error(`tcp stream failed: ${err}`));
+    });
+  });
+  // Only whole lines: the last one may still be arriving.
+  return { echoed: () => out.split('\n').slice(0, -1).map(Number), done };
+}
