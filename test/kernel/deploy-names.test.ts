@@ -108,6 +108,20 @@ describe.skipIf(!KERNEL_AVAILABLE)('several deployments on one host', () => {
     expect(denied.stdout).toMatch(/kernel +deny: the loaded program agrees/);
   });
 
+  it('lists sessions by port and flushes only the matching ones', () => {
+    expect(tcpEchoes(peer2, '10.203.2.1', 23)).toBe(true);
+    const list = (port: number) => JSON.parse(segc(host, ['sessions', '--name', second, '--port', String(port), '--json'], { stateDir }).stdout) as { sessions: { portA: number; portB: number; rule: string | null; direction: string }[] };
+    const telnetSessions = list(23).sessions;
+    expect(telnetSessions.length).toBeGreaterThan(0);
+    expect(telnetSessions[0]).toMatchObject({ direction: 'ingress', rule: expect.stringMatching(/^telnet \(.*telnet\.seg:2\)$/) });
+    const all = JSON.parse(segc(host, ['sessions', '--name', second, '--json'], { stateDir }).stdout) as { sessions: unknown[] };
+    const flushed = segc(host, ['sessions', '--name', second, '--port', '23', '--flush', '--json'], { stateDir });
+    expect(flushed.code, flushed.stderr).toBe(0);
+    expect(JSON.parse(flushed.stdout)).toEqual({ flushed: telnetSessions.length });
+    expect(list(23).sessions).toEqual([]);
+    expect((JSON.parse(segc(host, ['sessions', '--name', second, '--json'], { stateDir }).stdout) as { sessions: unknown[] }).sessions.length).toBe(all.sessions.length - telnetSessions.length);
+  });
+
   it('undeploys one deployment and leaves the other enforcing', () => {
     const r = segc(host, ['undeploy', '--name', first], { stateDir });
     expect(r.code, r.stderr).toBe(0);
