@@ -118,8 +118,7 @@ export async function status(options: StatusOptions, io: CliIo): Promise<Outcome
   }
   const lines: string[] = [];
   for (const { record: r, kernel } of entries) {
-    const previous = '';
-    lines.push(`${r.name}: generation ${r.generation}, ${r.policyHash.slice(0, 19)}, deployed ${r.deployedAt}${previous}`);
+    lines.push(`${r.name}: generation ${r.generation}, ${r.policyHash.slice(0, 19)}, deployed ${r.deployedAt}`);
     lines.push(`  files        ${r.files.join(', ')}`);
     for (const a of r.attachments) lines.push(`  attached     ${a.iface} ${a.direction.padEnd(7)} program ${a.progId}`);
     lines.push(`  pins         ${r.pins.dir} (programs ${r.pins.programs.ingress}, ${r.pins.programs.egress})`);

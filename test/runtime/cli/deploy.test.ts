@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { writeState } from '../../../runtime/state.ts';
 import { compile } from '../../../compiler/program.ts';
 import { createMemoryHost } from '../../../compiler/source.ts';
 import { diffPolicies } from '../../../runtime/cli/deploy-diff.ts';
@@ -92,5 +96,39 @@ describe('segc deploy in process', () => {
     const io = createMemoryIo({ 'p.seg': 'policy ingress default deny {\n}\n' });
     expect(await run(['deploy', 'p.seg'], io)).toBe(2);
     expect(io.err()).toMatch(/--iface/);
+  });
+});
+
+describe('segc status from the records', () => {
+  it('prints the shape of cli.md, and says when the pins cannot be read', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'segct-status-'));
+    try {
+      const pins = { dir: '/sys/fs/bpf/segc/segct-none', programs: { ingress: '/sys/fs/bpf/segc/segct-none/prog_ingress', egress: '/sys/fs/bpf/segc/segct-none/prog_egress' }, maps: {} };
+      const current = {
+        name: 'segct-none', policyHash: 'sha256:00', generation: 3, slot: 0, deployedAt: '2026-01-01T00:00:00.000Z', files: ['web.seg'],
+        interfaces: [{ iface: 'eth9', ifindex: 99, createdClsact: false }],
+        attachments: [{ iface: 'eth9', ifindex: 99, direction: 'ingress' as const, progId: 41 }, { iface: 'eth9', ifindex: 99, direction: 'egress' as const, progId: 42 }],
+        pins, rulesPerSlot: 64, sessions: 64, bundle: '{}', sources: {},
+      };
+      writeState(stateDir, { format: 'segc-deployment', version: 1, current, previous: null });
+      const io = createMemoryIo({}, { env: { SEGC_STATE_DIR: stateDir } });
+      expect(await run(['status', '--json'], io)).toBe(0);
+      const [d] = (JSON.parse(io.out()) as { deployments: Record<string, unknown>[] }).deployments;
+      expect(d).toMatchObject({
+        name: 'segct-none', policyHash: 'sha256:00', generation: 3, deployedAt: '2026-01-01T00:00:00.000Z', files: ['web.seg'],
+        attachments: [{ iface: 'eth9', direction: 'ingress', progId: 41 }, { iface: 'eth9', direction: 'egress', progId: 42 }],
+        pins: { dir: pins.dir, programs: pins.programs },
+        kernel: { error: expect.any(String) },
+      });
+      const human = createMemoryIo({}, { env: { SEGC_STATE_DIR: stateDir } });
+      expect(await run(['status'], human)).toBe(0);
+      expect(human.out()).toMatch(/segct-none: generation 3/);
+      expect(human.out()).toMatch(/kernel +cannot read the pins/);
+      const missing = createMemoryIo({}, { env: { SEGC_STATE_DIR: stateDir } });
+      expect(await run(['status', '--name', 'other'], missing)).toBe(2);
+      expect(missing.err()).toMatch(/no deployment named 'other'/);
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
   });
 });
