@@ -15,7 +15,7 @@ import { coverRule, minimalCover, type Measure } from './coverage.ts';
 import type { OverlapIndex } from './overlap-index.ts';
 import { findUntaken } from './partition.ts';
 import { checkLowerRules } from './redundant.ts';
-import { pointOf, regionFirstIntersection, regionIntersect, ruleRegionSubset, type Box, type Space } from './space.ts';
+import { pointOf, regionFirstIntersection, regionIntersect, ruleRegionSubset, DIM_COUNT, KIND_COUNT, type Box, type Space } from './space.ts';
 import type { DirectionIr, RuleIr } from '../ir.ts';
 import type { Packet } from '../packet.ts';
 
@@ -81,7 +81,7 @@ export function findRuleFindings(ctx: DirectionContext, rule: number, budget: Bu
   // list): it decides nothing, and whether it is shadowed takes a search for one decider of
   // another action, not a walk over everything above it. The container is the quoted cover.
   if (higher.length > CONTAINER_CHECK_AT) {
-    const container = higher.find((s) => ruleRegionSubset(mine, space.ruleBoxes[s] ?? []));
+    const container = higher.find((s) => boundsEnclose(space, s, rule) && ruleRegionSubset(mine, space.ruleBoxes[s] ?? []));
     if (container !== undefined) {
       ctx.reaching[rule] = null;
       const other = firstOtherDecider(container);
@@ -156,4 +156,18 @@ function decidedPart(ctx: DirectionContext, s: number, region: readonly Box[], b
   if (known) return known;
   const overlap = regionIntersect(space.ruleBoxes[s] ?? [], region);
   return findUntaken(space, overlap, index.higherMeeting(s, overlap), budget);
+}
+
+/** Whether each box of `inner` lies within the bounds of `outer`'s box of its kind (a quick test before the exact one). */
+function boundsEnclose(space: Space, outer: number, inner: number): boolean {
+  const { bounds } = space;
+  for (const box of space.ruleBoxes[inner] ?? []) {
+    const o = (outer * KIND_COUNT + box.kind) * DIM_COUNT * 2;
+    const i = (inner * KIND_COUNT + box.kind) * DIM_COUNT * 2;
+    if (!space.boxOf[outer * KIND_COUNT + box.kind]) return false;
+    for (let d = 0; d < DIM_COUNT * 2; d += 2) {
+      if ((bounds[o + d] as number) > (bounds[i + d] as number) || (bounds[o + d + 1] as number) < (bounds[i + d + 1] as number)) return false;
+    }
+  }
+  return true;
 }
