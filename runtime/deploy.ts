@@ -11,7 +11,7 @@ import { bundleImage, parseBundle, type Bundle } from '../compiler/bundle.ts';
 import type { PolicyImage } from '../compiler/entries.ts';
 import { BpfError, isBpfError } from './errors.ts';
 import { ensureBpffs, makePinDir, removePinDir, unpin } from './bpffs.ts';
-import { bpf_map_get_info_by_fd, bpf_obj_get, bpf_obj_pin, bpf_object__find_program_by_name, bpf_program__set_log_buf, bpf_prog_get_fd_by_id, bpf_prog_get_info_by_fd, close, libbpf_set_print, type BpfObject } from './libbpf.ts';
+import { bpf_map_get_info_by_fd, bpf_obj_get, bpf_obj_pin, bpf_object__find_program_by_name, bpf_program__set_log_buf, bpf_prog_get_fd_by_id, bpf_prog_get_info_by_fd, close, if_indextoname, libbpf_set_print, type BpfObject } from './libbpf.ts';
 import { activateSlot, closeDatapath, DEFAULT_OBJECT_PATH, installPolicy, loadDatapath, readConfig, slotGeneration, type Datapath } from './loader.ts';
 import { acquireLock, LockBusyError, type DeployLock } from './lock.ts';
 import { listDeployments, readState, removeState, stateDirOf, writeState, isDeploymentName, type AttachmentRecord, type DeploymentRecord, type InterfaceRecord, type PinsRecord, type StateFile } from './state.ts';
@@ -520,6 +520,18 @@ function detachOurs(iface: InterfaceRecord, dp: Datapath): void {
   }
 }
 
+/** The interfaces of this network namespace where a hook runs one of `dp`'s programs. */
+function interfacesRunning(dp: Datapath): InterfaceRecord[] {
+  const ours = new Set([programId(dp.programs.ingress), programId(dp.programs.egress)]);
+  const found: InterfaceRecord[] = [];
+  for (let ifindex = 1; ifindex < 1 << 16; ifindex++) {
+    const iface = if_indextoname(ifindex);
+    if (iface === undefined) continue;
+    if (TC_DIRECTIONS.some((d) => ours.has(queryTc(ifindex, d) ?? -1))) found.push({ iface, ifindex, createdClsact: false });
+  }
+  return found;
+}
+
 export interface UndeployResult {
   readonly name: string;
   readonly detached: readonly string[];
@@ -541,7 +553,9 @@ export function undeploy(options: HostOptions & { readonly name?: string }): Und
     if (pinned) {
       const dp = openPinnedDatapath(pinDir);
       try {
-        for (const iface of state?.current.interfaces ?? []) {
+        // Without a record (a first deploy that died before writing it), every interface of
+        // this namespace is looked at: removing the pins must not leave a filter running.
+        for (const iface of state?.current.interfaces ?? interfacesRunning(dp)) {
           detachOurs(iface, dp);
           detached.push(iface.iface);
         }
