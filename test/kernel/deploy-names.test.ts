@@ -134,6 +134,25 @@ describe.skipIf(!KERNEL_AVAILABLE)('several deployments on one host', () => {
     expect(status.deployments).toMatchObject([{ name: second, kernel: { inForce: true } }]);
   });
 
+  it('survives a first deploy killed half-way: no filter, and the next deploy adopts its pins', () => {
+    const third = `segct-${process.pid}-three`;
+    try {
+      const crashed = segc(host, ['deploy', ssh, '--iface', link1.a.name, '--name', third, '--max-rules', '16', '--sessions', '256'], { stateDir, env: { SEGC_TEST_FAIL_AT: 'crash' } });
+      expect(crashed.signal).toBe('SIGKILL');
+      expect(through(peer1, '10.203.1.1')).toEqual({ ssh: true, telnet: true });
+      expect(sandbox.exec(host, 'tc', ['filter', 'show', 'dev', link1.a.name, 'ingress'])).toBe('');
+      const again = segc(host, ['deploy', ssh, '--iface', link1.a.name, '--name', third, '--json'], { stateDir });
+      expect(again.code, again.stderr).toBe(0);
+      // Adopted, not loaded again; the generation moves past the one the dead run installed.
+      expect(JSON.parse(again.stdout)).toMatchObject({ loaded: false, generation: 2 });
+      expect(through(peer1, '10.203.1.1')).toEqual({ ssh: true, telnet: false });
+      expect(segc(host, ['undeploy', '--name', third], { stateDir }).code).toBe(0);
+      expect(through(peer1, '10.203.1.1')).toEqual({ ssh: true, telnet: true });
+    } finally {
+      removeDeploymentPins(third);
+    }
+  });
+
   it('finds this host fit in segc doctor', () => {
     const r = segc(null, ['doctor', '--json'], { stateDir });
     expect(r.code, r.stdout + r.stderr).toBe(0);
