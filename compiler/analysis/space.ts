@@ -362,22 +362,6 @@ export function boxSubtract(a: Box, b: Box, out: Box[]): void {
   }
 }
 
-/** region \ boxes, where `boxes` is one rule's region (at most one box per kind). */
-export function regionSubtract(region: Region, boxes: Region): Box[] {
-  let current: Box[] = region.slice();
-  for (const b of boxes) {
-    const next: Box[] = [];
-    for (const a of current) boxSubtract(a, b, next);
-    current = next;
-  }
-  return current;
-}
-
-export function regionIntersects(region: Region, boxes: Region): boolean {
-  for (const a of region) for (const b of boxes) if (boxIntersects(a, b)) return true;
-  return false;
-}
-
 /** The first box of region ∩ boxes, or null. */
 export function regionFirstIntersection(region: Region, boxes: Region): Box | null {
   for (const a of region) {
@@ -404,19 +388,6 @@ export function regionIntersect(a: Region, b: Region): Box[] {
 /** a ⊆ b for two rules' regions (each at most one box per kind). */
 export function ruleRegionSubset(a: Region, b: Region): boolean {
   return a.every((x) => b.some((y) => boxSubset(x, y)));
-}
-
-/** The number of packets in a box, as a float (for ordering only). */
-export function boxVolume(space: Space, box: Box): number {
-  let v = 1;
-  for (let d = 0; d < DIM_COUNT; d++) {
-    const w = space.widths[box.kind]?.[d] ?? [];
-    const set = box.dims[d] as IntSet;
-    let n = 0;
-    for (let i = 0; i < set.length; i += 2) for (let x = set[i] as number; x <= (set[i + 1] as number); x++) n += w[x] ?? 0;
-    v *= n;
-  }
-  return v;
 }
 
 // ---- Points -------------------------------------------------------------------------------
