@@ -21,6 +21,7 @@ export interface DeployCommandOptions {
   readonly maxRules?: number;
   readonly sessions?: number;
   readonly color?: boolean;
+  readonly analysisBudget?: number;
 }
 
 const EXAMPLES = `
@@ -46,6 +47,7 @@ export function register(program: Command, io: CliIo): void {
     .option('--strict', 'refuse the policy when the rule analysis finds anything (warnings too)')
     .option('--max-rules <n>', 'rules per policy slot the data path is sized for (first deploy only; default 65536)', wholeNumber)
     .option('--sessions <n>', 'session table capacity (first deploy only; default 65536)', wholeNumber)
+    .option('--analysis-budget <ms>', 'time the rule analysis may take (default 1000, 10000 with --strict)', wholeNumber)
     .option('--color', 'colour the output even when it is not a terminal')
     .option('--no-color', 'never colour the output (NO_COLOR is honoured too)')
     .addHelpText('after', EXAMPLES)
@@ -75,7 +77,7 @@ export interface CompiledPolicy {
  * Compiles for deploy: errors are printed and refuse the policy (undefined); analysis
  * findings are printed to stderr and refuse it only with `strict`.
  */
-export async function compileForDeploy(paths: readonly string[], options: { readonly strict?: boolean; readonly color?: boolean }, io: CliIo): Promise<CompiledPolicy | undefined> {
+export async function compileForDeploy(paths: readonly string[], options: { readonly strict?: boolean; readonly color?: boolean; readonly analysisBudget?: number }, io: CliIo): Promise<CompiledPolicy | undefined> {
   const files = resolveInputFiles(paths, io);
   const [{ compile }, { analyze }, { emit, EmitLimitError }, { bundle }] = await Promise.all([
     import('../../compiler/program.ts'),
@@ -93,7 +95,10 @@ export async function compileForDeploy(paths: readonly string[], options: { read
   const ir = compilation.ir;
   // compile() may already run the analysis (its SEG5xxx codes are then among the diagnostics).
   const analysed = compilation.diagnostics.some((d) => d.code.startsWith('SEG5'));
-  const findings = [...compilation.diagnostics, ...(analysed ? [] : analyze(ir).diagnostics)].filter((d) => d.severity !== 'info' || options.strict === true);
+  // Advisory unless --strict, so a large policy does not wait on it: 1 s by default (the
+  // report then says what it did not finish), check's full 10 s with --strict.
+  const budgetMs = options.analysisBudget ?? (options.strict === true ? 10_000 : 1_000);
+  const findings = [...compilation.diagnostics, ...(analysed ? [] : analyze(ir, { budgetMs }).diagnostics)].filter((d) => d.severity !== 'info' || options.strict === true);
   if (findings.length > 0) io.stderr.write(formatHuman(findings, compilation.sources, { color }));
   if (options.strict === true && findings.some((d) => d.severity !== 'info')) {
     io.stderr.write('error: --strict: the rule analysis found problems; nothing was deployed\n');
