@@ -153,6 +153,20 @@ describe.skipIf(!KERNEL_AVAILABLE)('several deployments on one host', () => {
     }
   });
 
+  it('attaches interfaces a redeploy adds and detaches those it drops', () => {
+    const both = segc(host, ['deploy', telnet, '--iface', link2.a.name, '--iface', link1.a.name, '--name', second], { stateDir });
+    expect(both.code, both.stderr).toBe(0);
+    expect(through(peer1, '10.203.1.1')).toEqual({ ssh: false, telnet: true });
+    expect(through(peer2, '10.203.2.1')).toEqual({ ssh: false, telnet: true });
+    const one = segc(host, ['deploy', telnet, '--iface', link1.a.name, '--name', second], { stateDir });
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stdout).toMatch(new RegExp(`detached +${link2.a.name}`));
+    expect(through(peer1, '10.203.1.1')).toEqual({ ssh: false, telnet: true });
+    expect(through(peer2, '10.203.2.1')).toEqual({ ssh: true, telnet: true });
+    const status = JSON.parse(segc(host, ['status', '--name', second, '--json'], { stateDir }).stdout) as { deployments: { attachments: { iface: string }[] }[] };
+    expect(status.deployments[0]?.attachments.map((a) => a.iface)).toEqual([link1.a.name, link1.a.name]);
+  });
+
   it('finds this host fit in segc doctor', () => {
     const r = segc(null, ['doctor', '--json'], { stateDir });
     expect(r.code, r.stdout + r.stderr).toBe(0);
