@@ -30,7 +30,11 @@ function ruleBoxOfKind(space: Space, rule: number, kind: number): Box | undefine
 
 const pieceBounds = new Int32Array(DIM_COUNT * 2);
 
-/** The rules from `from` on that meet the piece: bounds first, the exact test only when needed. */
+/**
+ * The rules from `from` on that meet the piece (bounds first, the exact test only when needed),
+ * up to the first that contains it: that rule takes whatever is left of the piece, so no later
+ * rule can take any of it (and their boundaries must not steer the splits).
+ */
 function meeting(space: Space, piece: Box, rules: readonly number[], from: number): number[] {
   const out: number[] = [];
   const pieceSimple = boxBounds(piece, pieceBounds, 0);
@@ -47,6 +51,17 @@ function meeting(space: Space, piece: Box, rules: readonly number[], from: numbe
       if ((bounds[o + d] as number) > (pieceBounds[d + 1] as number) || (bounds[o + d + 1] as number) < (pieceBounds[d] as number)) break;
     }
     if (d < DIM_COUNT * 2) continue;
+    let encloses = true;
+    for (d = 0; d < DIM_COUNT * 2; d += 2) {
+      if ((bounds[o + d] as number) > (pieceBounds[d] as number) || (bounds[o + d + 1] as number) < (pieceBounds[d + 1] as number)) {
+        encloses = false;
+        break;
+      }
+    }
+    if (encloses && (simple[at] === 1 || boxSubset(piece, b))) {
+      out.push(r);
+      break;
+    }
     if ((pieceSimple && simple[at] === 1) || boxIntersects(piece, b)) out.push(r);
   }
   return out;
