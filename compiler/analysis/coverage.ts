@@ -4,15 +4,15 @@
 // (partition.ts) against the rules that overlap it only, stopping at the first packet it decides.
 import type { Budget } from './budget.ts';
 import type { OverlapIndex } from './overlap-index.ts';
-import { partitionRegion } from './partition.ts';
-import { DIM_COUNT, type Box, type IntSet, type Region, type Space } from './space.ts';
+import { findUntaken, partitionRegion } from './partition.ts';
+import { regionIntersect, DIM_COUNT, type Box, type IntSet, type Region, type Space } from './space.ts';
 
 export interface Decider {
   /** The higher rule (direction order). */
   readonly rule: number;
-  /** One box of the rule's packets that this decider takes first (a witness comes from it). */
+  /** One box of the rule's packets that this decider decides (a witness comes from it). */
   readonly part: Box;
-  /** How many of the rule's packets it takes first (a float: for ordering only). */
+  /** How many of the rule's packets it matches (a float: for ordering only). */
   readonly volume: number;
 }
 
@@ -52,31 +52,36 @@ export function measureBox(measure: Measure, box: Box): number {
   return v;
 }
 
-/** The rule's coverage, or null when the budget ran out on the way. */
-export function coverRule(space: Space, index: OverlapIndex, measure: Measure, rule: number, budget: Budget): Coverage | null {
-  let reaching: Box | null = null;
-  const found = new Map<number, { part: Box; volume: number }>();
-  const end = partitionRegion(
-    space,
-    space.ruleBoxes[rule] ?? [],
-    index.higher(rule),
-    {
-      taken(part, s) {
-        const d = found.get(s);
-        if (d) d.volume += measureBox(measure, part);
-        else found.set(s, { part, volume: measureBox(measure, part) });
-        return true;
-      },
-      untaken(piece) {
-        reaching = piece;
-        return false;
-      },
-    },
-    budget,
-  );
-  if (end === 'budget') return null;
+/**
+ * The rule's coverage, or null when the budget ran out on the way. Whether higher rules cover
+ * it is a question about their union, answered without first-match order (`findUntaken`); only
+ * a covered rule then asks each higher rule for a piece of it that the rule decides
+ * (`decided`, which knows a packet of most rules' effective regions already), instead of
+ * sharing the rule's space out among thousands of rules in first-match order.
+ */
+export function coverRule(
+  space: Space,
+  index: OverlapIndex,
+  measure: Measure,
+  rule: number,
+  budget: Budget,
+  /** A piece of this rule's space that higher rule `s` decides; null when none, undefined when over budget. */
+  decided: (s: number) => Box | null | undefined,
+): Coverage | null {
+  const region = space.ruleBoxes[rule] ?? [];
+  const higher = index.higher(rule);
+  const reaching = findUntaken(space, region, higher, budget);
+  if (reaching === undefined) return null;
   if (reaching) return { reaching, deciders: [] };
-  const deciders = [...found].sort((a, b) => a[0] - b[0]).map(([s, d]) => ({ rule: s, part: d.part, volume: d.volume }));
+  const deciders: Decider[] = [];
+  for (const s of higher) {
+    const part = decided(s);
+    if (part === undefined) return null;
+    if (!part) continue;
+    let volume = 0;
+    for (const box of regionIntersect(space.ruleBoxes[s] ?? [], region)) volume += measureBox(measure, box);
+    deciders.push({ rule: s, part, volume });
+  }
   return { reaching: null, deciders };
 }
 

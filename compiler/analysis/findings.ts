@@ -92,7 +92,7 @@ export function findRuleFindings(ctx: DirectionContext, rule: number, budget: Bu
     }
   }
 
-  const coverage = coverRule(space, index, measure, rule, budget);
+  const coverage = coverRule(space, index, measure, rule, budget, (s) => decidedPart(ctx, s, mine, budget));
   if (coverage === null) return null;
   ctx.reaching[rule] = coverage.reaching;
 

@@ -36,6 +36,15 @@ const pieceBounds = new Int32Array(DIM_COUNT * 2);
  * rule can take any of it (and their boundaries must not steer the splits).
  */
 function meeting(space: Space, piece: Box, rules: readonly number[], from: number): number[] {
+  return meetingUntilContained(space, piece, rules, from, false) as number[];
+}
+
+/** As `meeting`, but null as soon as a rule contains the piece (for a union, order does not matter). */
+function meetingUnlessCovered(space: Space, piece: Box, rules: readonly number[], from: number): number[] | null {
+  return meetingUntilContained(space, piece, rules, from, true);
+}
+
+function meetingUntilContained(space: Space, piece: Box, rules: readonly number[], from: number, nullWhenContained: boolean): number[] | null {
   const out: number[] = [];
   const pieceSimple = boxBounds(piece, pieceBounds, 0);
   const { bounds, simple, boxOf } = space;
@@ -59,6 +68,7 @@ function meeting(space: Space, piece: Box, rules: readonly number[], from: numbe
       }
     }
     if (encloses && (simple[at] === 1 || boxSubset(piece, b))) {
+      if (nullWhenContained) return null;
       out.push(r);
       break;
     }
@@ -169,23 +179,36 @@ export function partitionRegion(space: Space, region: Region, rules: readonly nu
 }
 
 /**
- * A piece of the region that none of the rules takes, or null when their union covers it
- * (undefined when the budget ran out).
+ * A piece of the region that none of the rules meets, or null when their union covers it
+ * (undefined when the budget ran out). A union does not depend on the rules' order, so unlike
+ * the first-match walk a piece is done as soon as any rule of its list contains it (a wide rule
+ * low in the list settles at once what the first-match walk would share out among every rule
+ * above it); otherwise it is split or has its first rule subtracted, as in the walk.
  */
 export function findUntaken(space: Space, region: Region, rules: readonly number[], budget: Budget): Box | null | undefined {
-  let found: Box | null = null;
-  const end = partitionRegion(
-    space,
-    region,
-    rules,
-    {
-      taken: () => true,
-      untaken(piece) {
-        found = piece;
-        return false;
-      },
-    },
-    budget,
-  );
-  return end === 'budget' ? undefined : found;
+  const stack: { box: Box; rules: number[] }[] = [];
+  const push = (pieces: readonly Box[], list: readonly number[], from: number) => {
+    const children: { box: Box; rules: number[] }[] = [];
+    for (const box of pieces) {
+      const meets = meetingUnlessCovered(space, box, list, from);
+      if (meets) children.push({ box, rules: meets });
+    }
+    children.sort((x, y) => y.rules.length - x.rules.length);
+    for (const child of children) stack.push(child);
+  };
+  push(region.flatMap(sliceByProtocol), rules, 0);
+  while (stack.length > 0) {
+    const frame = stack.pop() as { box: Box; rules: number[] };
+    const first = frame.rules[0];
+    if (first === undefined) return frame.box;
+    if (budget.spend()) return undefined;
+    const halves = frame.rules.length > space.splitAbove ? splitPiece(space, frame.box, frame.rules) : null;
+    if (halves) push(halves, frame.rules, 0);
+    else {
+      const pieces: Box[] = [];
+      boxSubtract(frame.box, ruleBoxOfKind(space, first, frame.box.kind) as Box, pieces);
+      push(pieces, frame.rules, 1);
+    }
+  }
+  return null;
 }
