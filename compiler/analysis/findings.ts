@@ -44,6 +44,8 @@ export interface DirectionContext {
   readonly measure: Measure;
   /** Per rule analysed so far: a piece of what it decides, or null when it decides nothing. */
   readonly reaching: (Box | null | undefined)[];
+  /** Per rule: more pieces of what it decides, found by later rules' questions (the latest few). */
+  readonly moreReaching: Box[][];
   /** How many conflicting (and generalized) rules to look for per rule. */
   readonly maxRelated: number;
 }
@@ -140,6 +142,9 @@ export function findRuleFindings(ctx: DirectionContext, rule: number, budget: Bu
   return out;
 }
 
+/** At most this many pieces of `moreReaching` are kept per rule, the latest. */
+const MORE_REACHING_KEPT = 8;
+
 /** Above this many overlapping higher rules, a rule is first checked for one that contains it. */
 const CONTAINER_CHECK_AT = 16;
 
@@ -154,8 +159,21 @@ function decidedPart(ctx: DirectionContext, s: number, region: readonly Box[], b
   if (reachingS === null) return null;
   const known = reachingS === undefined ? null : regionFirstIntersection([reachingS], region);
   if (known) return known;
+  const more = ctx.moreReaching[s] ?? [];
+  for (const piece of more) {
+    const also = regionFirstIntersection([piece], region);
+    if (also) return also;
+  }
   const overlap = regionIntersect(space.ruleBoxes[s] ?? [], region);
-  return findUntaken(space, overlap, index.higherMeeting(s, overlap), budget);
+  // The walk's first step keeps only the rules that meet the overlap (bounds first).
+  const found = findUntaken(space, overlap, index.higher(s), budget);
+  // Rules low in the list ask about the same higher rules over and over, on nearby regions.
+  if (found) {
+    if (more.length === MORE_REACHING_KEPT) more.shift();
+    more.push(found);
+    ctx.moreReaching[s] = more;
+  }
+  return found;
 }
 
 /** Whether each box of `inner` lies within the bounds of `outer`'s box of its kind (a quick test before the exact one). */

@@ -72,7 +72,7 @@ export function analyze(ir: ProgramIr, options: AnalysisOptions = {}): AnalysisR
     if (stoppedAt < 0) {
       const space = buildSpace(rules, options.splitAbove);
       boxes += space.ruleBoxes.reduce((n, r) => n + r.length, 0);
-      const ctx: DirectionContext = { direction, space, index: buildOverlapIndex(space), measure: buildMeasure(space), reaching: [], maxRelated };
+      const ctx: DirectionContext = { direction, space, index: buildOverlapIndex(space), measure: buildMeasure(space), reaching: [], moreReaching: [], maxRelated };
       for (let r = 0; r < rules.length; r++) {
         const found = budget.exhausted ? null : findRuleFindings(ctx, r, budget);
         if (found === null) {

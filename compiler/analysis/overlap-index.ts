@@ -2,15 +2,13 @@
 // match spaces intersect it, higher or lower in priority. Per kind, each rule box's bounds
 // (first and last index per dimension) sit in one typed array, so the scan rejects most pairs
 // with a few integer compares before the exact set test.
-import { boxIntersects, DIM_COUNT, KIND_COUNT, type Box, type IntSet, type Region, type Space } from './space.ts';
+import { boxIntersects, DIM_COUNT, KIND_COUNT, type Box, type IntSet, type Space } from './space.ts';
 
 export interface OverlapIndex {
   /** Rules before `rule` (direction order) whose space meets its, ascending. */
   higher(rule: number): number[];
   /** Rules after `rule` whose space meets its, ascending. */
   lower(rule: number): number[];
-  /** Rules before `rule` whose space meets the region, ascending. */
-  higherMeeting(rule: number, region: Region): number[];
 }
 
 interface KindTable {
@@ -79,19 +77,6 @@ export function buildOverlapIndex(space: Space): OverlapIndex {
     return merge(found, region.length);
   };
 
-  /** The number of entries of a kind table that belong to rules before `rule`. */
-  const entriesBefore = (kind: number, rule: number): number => {
-    const rules = (tables[kind] as KindTable).rules;
-    let lo = 0;
-    let hi = rules.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((rules[mid] as number) < rule) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-
   // Kept: the conflict pass asks again for the rules above each rule it meets.
   const higherMemo: (number[] | undefined)[] = [];
   return {
@@ -104,12 +89,5 @@ export function buildOverlapIndex(space: Space): OverlapIndex {
       return found;
     },
     lower: (rule) => scan(rule, false),
-    higherMeeting(rule, region) {
-      const known = higherMemo[rule];
-      if (known) return known.filter((t) => region.some((q) => (space.ruleBoxes[t] ?? []).some((b) => boxIntersects(q, b))));
-      const found: number[] = [];
-      for (const box of region) scanTable(box, 0, entriesBefore(box.kind, rule), found);
-      return merge(found, region.length);
-    },
   };
 }
