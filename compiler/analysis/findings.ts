@@ -111,8 +111,7 @@ export function findRuleFindings(ctx: DirectionContext, rule: number, budget: Bu
   // The packets already known to be decided by this rule are the likeliest to change verdict
   // without it: look there first, then over the whole rule.
   const probe = checkLowerRules(space, index, rules, direction.defaultAction, rule, budget, false, coverage.reaching);
-  const quick = probe?.redundant ? checkLowerRules(space, index, rules, direction.defaultAction, rule, budget, false) : probe;
-  const lower = quick?.redundant ? checkLowerRules(space, index, rules, direction.defaultAction, rule, budget, true) : quick;
+  const lower = probe?.redundant ? checkLowerRules(space, index, rules, direction.defaultAction, rule, budget, true) : probe;
   if (!lower) return null;
   if (lower.redundant) return [make('redundant', lower.lower, undefined, lower.reachesDefault)];
 

@@ -8,7 +8,7 @@
 // evidence-only walk skips pieces where nothing could change the verdict.
 import type { Budget } from './budget.ts';
 import type { OverlapIndex } from './overlap-index.ts';
-import { findUntaken, partitionRegion } from './partition.ts';
+import { findUntaken, partitionRegion, type PartitionVisitor } from './partition.ts';
 import type { Box, Space } from './space.ts';
 import type { RuleIr, Verdict } from '../ir.ts';
 
@@ -25,9 +25,10 @@ export function sameVerdict(a: RuleIr, b: RuleIr): boolean {
 }
 
 /**
- * The answer for a rule that decides some packet, or null when over budget. Not `exhaustive`,
- * the walk only looks for a packet that changes verdict, and `lower` and `reachesDefault` of
- * a redundant answer are not filled in; the caller walks again exhaustively for those.
+ * The answer for a rule that decides some packet, or null when over budget. The walk first
+ * looks only for a packet that changes verdict, putting aside the pieces that cannot hold one;
+ * `exhaustive`, a redundant answer then walks those too, so that `lower` and `reachesDefault`
+ * are complete (not `exhaustive`, they are not: the answer is only whether it is redundant).
  */
 export function checkLowerRules(
   space: Space,
@@ -45,42 +46,48 @@ export function checkLowerRules(
   const lower = new Set<number>();
   let reachesDefault = false;
   let overBudget = false;
-  const end = partitionRegion(
-    space,
-    within ? [within] : (space.ruleBoxes[rule] ?? []),
-    within ? index.lower(rule) : [...index.higher(rule), ...index.lower(rule)],
-    {
-      enter(piece, list) {
-        const last = list[list.length - 1];
-        // Searching for evidence only: a piece no lower rule of another verdict meets, above a
-        // default that agrees, cannot hold any.
-        if (!exhaustive && defaultAgrees && !list.some((t) => t > rule && !sameVerdict(me, rules[t] as RuleIr))) return 'skip';
-        if (last !== undefined && last > rule) return 'walk';
-        // Only higher rules meet this piece: its packets go to them or to the default.
-        if (defaultAgrees && reachesDefault) return 'skip';
-        const untaken = findUntaken(space, [piece], list, budget);
-        if (untaken === undefined) {
-          overBudget = true;
-          return 'stop';
-        }
-        if (untaken === null) return 'skip';
-        reachesDefault = true;
-        return defaultAgrees ? 'skip' : 'stop';
-      },
-      taken(_part, t) {
-        if (t < rule) return true;
-        if (!sameVerdict(me, rules[t] as RuleIr)) return false;
-        lower.add(t);
-        return true;
-      },
-      untaken() {
-        reachesDefault = true;
-        return defaultAgrees;
-      },
+  let evidenceOnly = true;
+  const putAside: { piece: Box; list: readonly number[] }[] = [];
+  const visitor: PartitionVisitor = {
+    enter(piece, list) {
+      const last = list[list.length - 1];
+      // Searching for evidence first: a piece no lower rule of another verdict meets, above a
+      // default that agrees, cannot hold any.
+      if (evidenceOnly && defaultAgrees && !list.some((t) => t > rule && !sameVerdict(me, rules[t] as RuleIr))) {
+        if (exhaustive) putAside.push({ piece, list });
+        return 'skip';
+      }
+      if (last !== undefined && last > rule) return 'walk';
+      // Only higher rules meet this piece: its packets go to them or to the default.
+      if (defaultAgrees && reachesDefault) return 'skip';
+      const untaken = findUntaken(space, [piece], list, budget);
+      if (untaken === undefined) {
+        overBudget = true;
+        return 'stop';
+      }
+      if (untaken === null) return 'skip';
+      reachesDefault = true;
+      return defaultAgrees ? 'skip' : 'stop';
     },
-    budget,
-  );
+    taken(_part, t) {
+      if (t < rule) return true;
+      if (!sameVerdict(me, rules[t] as RuleIr)) return false;
+      lower.add(t);
+      return true;
+    },
+    untaken() {
+      reachesDefault = true;
+      return defaultAgrees;
+    },
+  };
+  const region = within ? [within] : (space.ruleBoxes[rule] ?? []);
+  const end = partitionRegion(space, region, within ? index.lower(rule) : [...index.higher(rule), ...index.lower(rule)], visitor, budget);
   if (end === 'budget' || overBudget) return null;
   if (end === 'stopped') return { redundant: false, lower: [], reachesDefault: false };
+  // Redundant: the pieces put aside hold no evidence, only the lower rules and default to list.
+  evidenceOnly = false;
+  for (const { piece, list } of putAside) {
+    if (partitionRegion(space, [piece], list, visitor, budget) === 'budget' || overBudget) return null;
+  }
   return { redundant: true, lower: [...lower].sort((a, b) => a - b), reachesDefault };
 }
