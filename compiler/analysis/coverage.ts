@@ -87,8 +87,8 @@ export function coverRule(
 
 /** Whether the union of these rules' spaces covers the region. */
 function coversRegion(space: Space, region: Region, rules: readonly number[], budget: Budget): boolean | null {
-  const end = partitionRegion(space, region, rules, { taken: () => true, untaken: () => false }, budget);
-  return end === 'budget' ? null : end === 'done';
+  const untaken = findUntaken(space, region, rules, budget);
+  return untaken === undefined ? null : untaken === null;
 }
 
 /** Above this many rules the cover is not minimised further (the cost is quadratic). */

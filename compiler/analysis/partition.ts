@@ -33,18 +33,10 @@ const pieceBounds = new Int32Array(DIM_COUNT * 2);
 /**
  * The rules from `from` on that meet the piece (bounds first, the exact test only when needed),
  * up to the first that contains it: that rule takes whatever is left of the piece, so no later
- * rule can take any of it (and their boundaries must not steer the splits).
+ * rule can take any of it (and their boundaries must not steer the splits). Null when that rule
+ * is below `dropBelow`: the caller does not mind which of those rules takes a packet.
  */
-function meeting(space: Space, piece: Box, rules: readonly number[], from: number): number[] {
-  return meetingUntilContained(space, piece, rules, from, false) as number[];
-}
-
-/** As `meeting`, but null as soon as a rule contains the piece (for a union, order does not matter). */
-function meetingUnlessCovered(space: Space, piece: Box, rules: readonly number[], from: number): number[] | null {
-  return meetingUntilContained(space, piece, rules, from, true);
-}
-
-function meetingUntilContained(space: Space, piece: Box, rules: readonly number[], from: number, nullWhenContained: boolean): number[] | null {
+function meeting(space: Space, piece: Box, rules: readonly number[], from: number, dropBelow: number): number[] | null {
   const out: number[] = [];
   const pieceSimple = boxBounds(piece, pieceBounds, 0);
   const { bounds, simple, boxOf } = space;
@@ -68,7 +60,7 @@ function meetingUntilContained(space: Space, piece: Box, rules: readonly number[
       }
     }
     if (encloses && (simple[at] === 1 || boxSubset(piece, b))) {
-      if (nullWhenContained) return null;
+      if (r < dropBelow) return null;
       out.push(r);
       break;
     }
@@ -139,12 +131,25 @@ function sliceByProtocol(box: Box): Box[] {
   return out;
 }
 
-/** Walks `region` against `rules` (ascending priority), calling the visitor per piece. */
-export function partitionRegion(space: Space, region: Region, rules: readonly number[], visitor: PartitionVisitor, budget: Budget): PartitionEnd {
+/**
+ * Walks `region` against `rules` (ascending priority), calling the visitor per piece. Rules below
+ * `dropBelow` are only there to take packets away: a piece one of them contains is dropped
+ * without a call, whichever of them would take it first.
+ */
+export function partitionRegion(space: Space, region: Region, rules: readonly number[], visitor: PartitionVisitor, budget: Budget, dropBelow = -1): PartitionEnd {
   const stack: { box: Box; rules: number[] }[] = [];
-  const starts = region.flatMap(sliceByProtocol).map((box) => ({ box, rules: meeting(space, box, rules, 0) }));
-  starts.sort((x, y) => y.rules.length - x.rules.length);
-  for (const start of starts) stack.push(start);
+  const frames = (boxes: readonly Box[], list: readonly number[], from: number) => {
+    const out: { box: Box; rules: number[] }[] = [];
+    for (const box of boxes) {
+      const meets = meeting(space, box, list, from, dropBelow);
+      if (meets) out.push({ box, rules: meets });
+    }
+    // The child meeting the fewest rules is walked first: it ends soonest, and a walk looking
+    // for one untaken packet (a rule that decides something) finds it there most often.
+    out.sort((x, y) => y.rules.length - x.rules.length);
+    for (const frame of out) stack.push(frame);
+  };
+  frames(region.flatMap(sliceByProtocol), rules, 0);
   while (stack.length > 0) {
     const frame = stack.pop() as { box: Box; rules: number[] };
     if (visitor.enter) {
@@ -160,20 +165,14 @@ export function partitionRegion(space: Space, region: Region, rules: readonly nu
     const b = ruleBoxOfKind(space, first, frame.box.kind) as Box;
     if (budget.spend()) return 'budget';
     const halves = frame.rules.length > space.splitAbove && !boxSubset(frame.box, b) ? splitPiece(space, frame.box, frame.rules) : null;
-    const children: { box: Box; rules: number[] }[] = [];
-    if (halves) {
-      for (const half of halves) children.push({ box: half, rules: meeting(space, half, frame.rules, 0) });
-    } else {
+    if (halves) frames(halves, frame.rules, 0);
+    else {
       const part = boxIntersect(frame.box, b);
       if (part && !visitor.taken(part, first)) return 'stopped';
       const pieces: Box[] = [];
       boxSubtract(frame.box, b, pieces);
-      for (const piece of pieces) children.push({ box: piece, rules: meeting(space, piece, frame.rules, 1) });
+      frames(pieces, frame.rules, 1);
     }
-    // The child meeting the fewest rules is walked first: it ends soonest, and a walk looking
-    // for one untaken packet (a rule that decides something) finds it there most often.
-    children.sort((x, y) => y.rules.length - x.rules.length);
-    for (const child of children) stack.push(child);
   }
   return 'done';
 }
@@ -181,34 +180,18 @@ export function partitionRegion(space: Space, region: Region, rules: readonly nu
 /**
  * A piece of the region that none of the rules meets, or null when their union covers it
  * (undefined when the budget ran out). A union does not depend on the rules' order, so unlike
- * the first-match walk a piece is done as soon as any rule of its list contains it (a wide rule
+ * the first-match walk a piece is done as soon as any rule of its list contains it: a wide rule
  * low in the list settles at once what the first-match walk would share out among every rule
- * above it); otherwise it is split or has its first rule subtracted, as in the walk.
+ * above it.
  */
 export function findUntaken(space: Space, region: Region, rules: readonly number[], budget: Budget): Box | null | undefined {
-  const stack: { box: Box; rules: number[] }[] = [];
-  const push = (pieces: readonly Box[], list: readonly number[], from: number) => {
-    const children: { box: Box; rules: number[] }[] = [];
-    for (const box of pieces) {
-      const meets = meetingUnlessCovered(space, box, list, from);
-      if (meets) children.push({ box, rules: meets });
-    }
-    children.sort((x, y) => y.rules.length - x.rules.length);
-    for (const child of children) stack.push(child);
+  let found: Box | null = null;
+  const visitor: PartitionVisitor = {
+    taken: () => true,
+    untaken(piece) {
+      found = piece;
+      return false;
+    },
   };
-  push(region.flatMap(sliceByProtocol), rules, 0);
-  while (stack.length > 0) {
-    const frame = stack.pop() as { box: Box; rules: number[] };
-    const first = frame.rules[0];
-    if (first === undefined) return frame.box;
-    if (budget.spend()) return undefined;
-    const halves = frame.rules.length > space.splitAbove ? splitPiece(space, frame.box, frame.rules) : null;
-    if (halves) push(halves, frame.rules, 0);
-    else {
-      const pieces: Box[] = [];
-      boxSubtract(frame.box, ruleBoxOfKind(space, first, frame.box.kind) as Box, pieces);
-      push(pieces, frame.rules, 1);
-    }
-  }
-  return null;
+  return partitionRegion(space, region, rules, visitor, budget, Infinity) === 'budget' ? undefined : found;
 }

@@ -81,13 +81,15 @@ export function checkLowerRules(
     },
   };
   const region = within ? [within] : (space.ruleBoxes[rule] ?? []);
-  const end = partitionRegion(space, region, within ? index.lower(rule) : [...index.higher(rule), ...index.lower(rule)], visitor, budget);
+  // Which higher rule takes a packet does not matter, only that one does: a piece inside any of
+  // them is dropped at once (`dropBelow`), not shared out among them.
+  const end = partitionRegion(space, region, within ? index.lower(rule) : [...index.higher(rule), ...index.lower(rule)], visitor, budget, rule);
   if (end === 'budget' || overBudget) return null;
   if (end === 'stopped') return { redundant: false, lower: [], reachesDefault: false };
   // Redundant: the pieces put aside hold no evidence, only the lower rules and default to list.
   evidenceOnly = false;
   for (const { piece, list } of putAside) {
-    if (partitionRegion(space, [piece], list, visitor, budget) === 'budget' || overBudget) return null;
+    if (partitionRegion(space, [piece], list, visitor, budget, rule) === 'budget' || overBudget) return null;
   }
   return { redundant: true, lower: [...lower].sort((a, b) => a - b), reachesDefault };
 }
