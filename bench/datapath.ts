@@ -23,8 +23,9 @@ import {
 } from '../runtime/loader.ts';
 import { buildFrame } from '../runtime/packet-bytes.ts';
 import { classBenchToIr, classBenchToSeg, readClassBenchRules, readHs1Trace, type ClassBenchRule } from '../test/support/classbench.ts';
+import { CORPUS } from '../test/support/corpus.ts';
 
-const CORPUS = '/work/shared/corpus/classbench-hs1';
+const HS1 = `${CORPUS}/classbench-hs1`;
 const REPEAT = 2000;
 const RUNS = 15;
 const TRACE_PACKETS = 300;
@@ -53,7 +54,7 @@ function nsPerPacket(dp: Datapath, program: 'ingress' | 'egress' | 'parseOnly', 
 }
 
 function rulesOf(name: string): ClassBenchRule[] {
-  return readClassBenchRules(readFileSync(`${CORPUS}/rules/${name}`, 'utf8'));
+  return readClassBenchRules(readFileSync(`${HS1}/rules/${name}`, 'utf8'));
 }
 
 const dp = loadDatapath({ sessions: 65536, rulesPerSlot: 16384 });
@@ -83,7 +84,7 @@ try {
       const { ir } = classBenchToIr(rules);
       const image = emit(ir);
       deploy(dp, ir);
-      const trace = readHs1Trace(readFileSync(`${CORPUS}/traces/${file}_trace`, 'utf8')).slice(0, TRACE_PACKETS);
+      const trace = readHs1Trace(readFileSync(`${HS1}/traces/${file}_trace`, 'utf8')).slice(0, TRACE_PACKETS);
       const frames = trace.map((t) => buildFrame(t.packet, { tcpFlags: 'syn' }));
       setFlags(dp, SEG_CFG_STATELESS);
       const classify = median(frames.map((f) => runFrame(dp, 'ingress', f, REPEAT / 10).duration));

@@ -13,9 +13,10 @@ import { compile } from '../compiler/program.ts';
 import { createMemoryHost } from '../compiler/source.ts';
 import { deploy, undeploy, type DeployResult } from '../runtime/deploy.ts';
 import { classBenchToSeg, readClassBenchRules } from '../test/support/classbench.ts';
+import { CORPUS } from '../test/support/corpus.ts';
 import { NetnsSandbox } from '../test/support/netns.ts';
 
-const CORPUS = '/work/shared/corpus/classbench-hs1';
+const HS1 = `${CORPUS}/classbench-hs1`;
 const REDEPLOYS = 5;
 const POLICIES = [
   { label: '10', file: 'acl1_100', take: 10 },
@@ -44,7 +45,7 @@ try {
   out('segc deploy benchmark (ClassBench acl1; ms; redeploy = median of ' + REDEPLOYS + ')');
   out('policy  rules   check  analysis  compile  first deploy  redeploy  of which fill  switch     check+compile+redeploy');
   for (const p of POLICIES) {
-    const rules = readClassBenchRules(readFileSync(`${CORPUS}/rules/${p.file}`, 'utf8')).slice(0, p.take);
+    const rules = readClassBenchRules(readFileSync(`${HS1}/rules/${p.file}`, 'utf8')).slice(0, p.take);
     const text = classBenchToSeg(rules, { defaultAction: 'deny' });
     const host_ = createMemoryHost({ 'policy.seg': text });
 

@@ -8,6 +8,7 @@ import { emit } from '../../compiler/emit.ts';
 import { compile } from '../../compiler/program.ts';
 import { createMemoryHost } from '../../compiler/source.ts';
 import { createKernelModel } from '../support/kernel-model.ts';
+import { CORPUS } from '../support/corpus.ts';
 import { activateSlot, closeDatapath, installPolicy, loadDatapath, readConfig, runFrame, type Datapath } from '../../runtime/loader.ts';
 import { buildArpFrame, buildEthernetFrame, buildFrame, type FrameOptions, type Ipv6ExtensionHeader } from '../../runtime/packet-bytes.ts';
 import { classBenchAgrees, classBenchToIr, readClassBenchRules, readHs1Trace } from '../support/classbench.ts';
@@ -148,7 +149,7 @@ describe.skipIf(!KERNEL_AVAILABLE)('the TC classifier under BPF_PROG_TEST_RUN', 
 
   it.each(['acl1_1K', 'fw1_1K', 'ipc1_1K'])('agrees with the interpreter, the model and the trace on ClassBench %s', (name) => {
     setFlags(dp, SEG_CFG_STATELESS);
-    const corpus = '/work/shared/corpus/classbench-hs1';
+    const corpus = `${CORPUS}/classbench-hs1`;
     const rules = readClassBenchRules(readFileSync(`${corpus}/rules/${name}`, 'utf8'));
     const { ir, ruleOf } = classBenchToIr(rules);
     const installed = deployIr(dp, ir);

@@ -11,8 +11,8 @@ import {
   readHs1Trace,
   readPartitionSortTrace,
 } from '../../support/classbench.ts';
+import { CORPUS } from '../../support/corpus.ts';
 
-const CORPUS = '/work/shared/corpus';
 const read = (path: string) => readFileSync(`${CORPUS}/${path}`, 'utf8');
 
 describe('readClassBenchRules', () => {

@@ -7,6 +7,7 @@ import { compile } from '../../../compiler/program.ts';
 import { createMemoryHost, positionOf, createSourceFile } from '../../../compiler/source.ts';
 import type { ProgramIr } from '../../../compiler/ir.ts';
 import { classBenchToIr, classBenchToSeg, readClassBenchRules } from '../../support/classbench.ts';
+import { CORPUS } from '../../support/corpus.ts';
 
 function compileText(text: string): ProgramIr {
   const c = compile(['policy.seg'], createMemoryHost({ 'policy.seg': text }));
@@ -73,7 +74,7 @@ describe('analysis of .seg text', () => {
 
 describe('the ClassBench importer', () => {
   it.each(['classbench-hs1/rules/fw1_100', 'classbench-neurocuts/acl1_1k'])('builds from %s the IR the front end gives for its .seg text', (path) => {
-    const rules = readClassBenchRules(readFileSync(`/work/shared/corpus/${path}`, 'utf8'));
+    const rules = readClassBenchRules(readFileSync(`${CORPUS}/${path}`, 'utf8'));
     const text = classBenchToSeg(rules, { file: 'cb.seg', defaultAction: 'allow' });
     const c = compile(['cb.seg'], createMemoryHost({ 'cb.seg': text }));
     expect(c.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
