@@ -9,7 +9,7 @@
 import type { Budget } from './budget.ts';
 import type { OverlapIndex } from './overlap-index.ts';
 import { findUntaken, partitionRegion, type PartitionVisitor } from './partition.ts';
-import type { Box, Space } from './space.ts';
+import { boxIntersect, KIND_COUNT, type Box, type Space } from './space.ts';
 import type { RuleIr, Verdict } from '../ir.ts';
 
 export interface LowerVerdict {
@@ -19,6 +19,9 @@ export interface LowerVerdict {
   /** When redundant: some packets fall through to the default (which agrees). */
   readonly reachesDefault: boolean;
 }
+
+/** Pieces that meet at most this many lower rules are settled by union questions, not walked. */
+const ONE_BY_ONE_AT_MOST = 4;
 
 export function sameVerdict(a: RuleIr, b: RuleIr): boolean {
   return a.action === b.action && a.log === b.log;
@@ -57,7 +60,32 @@ export function checkLowerRules(
         if (exhaustive) putAside.push({ piece, list });
         return 'skip';
       }
-      if (last !== undefined && last > rule) return 'walk';
+      if (last !== undefined && last > rule) {
+        const firstLower = list.findIndex((t) => t > rule);
+        if (list.length - firstLower > ONE_BY_ONE_AT_MOST) return 'walk';
+        // A few lower rules: which higher rule takes a packet does not matter, so each lower
+        // rule's share (its part of the piece outside the rules before it) and the default's
+        // are questions about unions, not a first-match walk through every higher rule.
+        for (let i = firstLower; i < list.length; i++) {
+          const t = list[i] as number;
+          const part = boxIntersect(piece, space.boxOf[t * KIND_COUNT + piece.kind] as Box);
+          const share = part && findUntaken(space, [part], list.slice(0, i), budget);
+          if (share === undefined) {
+            overBudget = true;
+            return 'stop';
+          }
+          if (share && !visitor.taken(share, t)) return 'stop';
+        }
+        if (defaultAgrees && reachesDefault) return 'skip';
+        const rest = findUntaken(space, [piece], list, budget);
+        if (rest === undefined) {
+          overBudget = true;
+          return 'stop';
+        }
+        if (rest === null) return 'skip';
+        reachesDefault = true;
+        return defaultAgrees ? 'skip' : 'stop';
+      }
       // Only higher rules meet this piece: its packets go to them or to the default.
       if (defaultAgrees && reachesDefault) return 'skip';
       const untaken = findUntaken(space, [piece], list, budget);
