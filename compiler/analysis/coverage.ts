@@ -1,7 +1,8 @@
 // Rule analysis, coverage: does a rule decide any packet (is its effective region, its space
 // minus the union of every higher rule's, non-empty)? When not, which higher rules take its
-// packets (its deciders), and a small set of them quoted as `related`. By the first-match walk
-// (partition.ts) against the rules that overlap it only, stopping at the first packet it decides.
+// packets (its deciders), and a small set of them quoted as `related`. A question about the union
+// of the rules that overlap it (partition.ts, `findUntaken`), stopping at the first packet it
+// decides.
 import type { Budget } from './budget.ts';
 import type { OverlapIndex } from './overlap-index.ts';
 import { findUntaken, partitionRegion } from './partition.ts';
@@ -22,7 +23,10 @@ export interface Coverage {
    * every packet it matches. The walk stops at the first such piece.
    */
   readonly reaching: Box | null;
-  /** When `reaching` is null: every higher rule that decides some packet of the rule, ascending. */
+  /**
+   * When `reaching` is null: higher rules that decide some packet of the rule, ascending, whose
+   * union covers it: of the deciders taken largest overlap first, the first ones that cover.
+   */
   readonly deciders: Decider[];
 }
 
@@ -73,16 +77,33 @@ export function coverRule(
   const reaching = findUntaken(space, region, higher, budget);
   if (reaching === undefined) return null;
   if (reaching) return { reaching, deciders: [] };
+  // A cover is drawn from the deciders, largest first (minimalCover), so only as many are
+  // looked for as cover the rule: a covered rule low in a large policy has thousands.
+  const largestFirst = higher.map((s) => {
+    let volume = 0;
+    for (const box of regionIntersect(space.ruleBoxes[s] ?? [], region)) volume += measureBox(measure, box);
+    return { rule: s, volume };
+  });
+  largestFirst.sort((a, b) => b.volume - a.volume || a.rule - b.rule);
   const deciders: Decider[] = [];
-  for (const s of higher) {
+  let checkAt = 1;
+  for (const { rule: s, volume } of largestFirst) {
     const part = decided(s);
     if (part === undefined) return null;
     if (!part) continue;
-    let volume = 0;
-    for (const box of regionIntersect(space.ruleBoxes[s] ?? [], region)) volume += measureBox(measure, box);
     deciders.push({ rule: s, part, volume });
+    if (deciders.length < checkAt) continue;
+    checkAt *= 2;
+    const untaken = findUntaken(
+      space,
+      region,
+      deciders.map((d) => d.rule),
+      budget,
+    );
+    if (untaken === undefined) return null;
+    if (untaken === null) break;
   }
-  return { reaching: null, deciders };
+  return { reaching: null, deciders: deciders.sort((a, b) => a.rule - b.rule) };
 }
 
 /** Whether the union of these rules' spaces covers the region. */

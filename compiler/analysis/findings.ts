@@ -99,13 +99,13 @@ export function findRuleFindings(ctx: DirectionContext, rule: number, budget: Bu
   ctx.reaching[rule] = coverage.reaching;
 
   if (coverage.reaching === null) {
-    const otherAction = coverage.deciders.filter((d) => ruleAt(d.rule).action !== me.action);
+    const first = firstOtherDecider(rule);
+    if (first === undefined) return null;
     const cover = minimalCover(space, rule, coverage.deciders, budget);
     if (budget.exhausted) return null;
-    const first = otherAction[0];
     if (!first) return [make('redundant', cover, undefined)];
     const related = cover.some((r) => ruleAt(r).action !== me.action) ? cover : [...cover, first.rule].sort((a, b) => a - b);
-    return [make('shadowed', related, first.part)];
+    return [make('shadowed', related, first.piece)];
   }
 
   // The packets already known to be decided by this rule are the likeliest to change verdict
