@@ -59,9 +59,9 @@ export function measureBox(measure: Measure, box: Box): number {
 /**
  * The rule's coverage, or null when the budget ran out on the way. Whether higher rules cover
  * it is a question about their union, answered without first-match order (`findUntaken`); only
- * a covered rule then asks each higher rule for a piece of it that the rule decides
- * (`decided`, which knows a packet of most rules' effective regions already), instead of
- * sharing the rule's space out among thousands of rules in first-match order.
+ * a covered rule then asks higher rules, largest overlap first, for a piece of it that they
+ * decide (`decided`, which knows a packet of most rules' effective regions already) until those
+ * that do cover it, instead of sharing its space out among thousands of rules in first-match order.
  */
 export function coverRule(
   space: Space,
@@ -118,7 +118,7 @@ const MINIMISE_AT_MOST = 24;
 /**
  * A small set of deciders whose union still covers the rule. Many deciders are first thinned
  * greedily: one walk of the rule's space against them, largest first, keeps those that take a
- * part. Then, when few enough, each is tried for removal, those taking the fewest packets first,
+ * part. Then, when few enough, each is tried for removal, those matching the fewest packets first,
  * and dropped when the rest still cover. Returns rule indices ascending (a cover in any case:
  * the deciders themselves when over budget).
  */
