@@ -1,5 +1,7 @@
 // The compiler pipeline: takes root files and a host; parses each file (and its includes),
-// resolves names and lowers to the IR. Runs the stages and nothing else; returns a `Compilation`.
+// resolves names, lowers to the IR and, when asked, runs the rule analysis. Runs the stages and
+// nothing else; returns a `Compilation`.
+import { analyze, type AnalysisOptions, type AnalysisResult } from './analysis/index.ts';
 import type { FileAst } from './ast.ts';
 import { parseSourceFile } from './build-ast.ts';
 import { createCollector, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
@@ -8,10 +10,15 @@ import { lower } from './lower.ts';
 import { resolve, type ParseFile } from './resolve.ts';
 import type { CompilerHost, SourceFile } from './source.ts';
 
-/** Options of a compilation; later stages (rule analysis) add theirs here. */
+/** Options of a compilation. */
 export interface CompileOptions {
   /** The parser to use; tests and tools may pass another. Defaults to `parseSourceFile`. */
   readonly parseFile?: ParseFile;
+  /**
+   * Run the rule analysis (shadowed, redundant, conflict, generalization, unused) on an IR
+   * without errors, with these options; absent, it does not run (compile and emit need none).
+   */
+  readonly analysis?: AnalysisOptions;
 }
 
 export interface Compilation {
@@ -22,16 +29,22 @@ export interface Compilation {
   /** Every file of the compilation (roots and includes), by path, sorted. */
   readonly sources: ReadonlyMap<string, SourceFile>;
   readonly asts: ReadonlyMap<string, FileAst>;
+  /** The rule analysis's result (its findings are among `diagnostics`), when it ran. */
+  readonly analysis?: AnalysisResult;
 }
 
 export function compile(rootFiles: readonly string[], host: CompilerHost, options: CompileOptions = {}): Compilation {
   const diagnostics = createCollector();
   const resolved = resolve({ rootFiles, host, parseFile: options.parseFile ?? parseSourceFile, diagnostics });
   const ir = lower(resolved, diagnostics);
+  // lower() gives an IR only when there is no error, so the analysis never sees a broken policy.
+  const analysis = ir !== undefined && options.analysis !== undefined ? analyze(ir, options.analysis) : undefined;
+  if (analysis) diagnostics.items.push(...analysis.diagnostics);
   return {
     ir,
     diagnostics: sortDiagnostics(diagnostics.items),
     sources: new Map(resolved.files.map((f) => [f.path, f])),
     asts: new Map(resolved.asts.map((a, i) => [(resolved.files[i] as SourceFile).path, a])),
+    ...(analysis ? { analysis } : {}),
   };
 }

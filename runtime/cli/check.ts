@@ -3,7 +3,7 @@
 // warnings too.
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Code, hasErrors, makeDiagnostic, sortDiagnostics, type Diagnostic } from '../../compiler/diagnostics.ts';
-import type { Compilation, CompileOptions } from '../../compiler/program.ts';
+import type { CompileOptions } from '../../compiler/program.ts';
 import type { SourceFile } from '../../compiler/source.ts';
 import { formatHuman } from '../../compiler/report/human.ts';
 import { formatJson } from '../../compiler/report/json.ts';
@@ -90,7 +90,7 @@ async function checkFiles(files: readonly string[], options: CheckOptions, io: C
   const runs: (CheckReport & { readonly root: string })[] = [];
   for (const group of groups) {
     const compilation = compile(group, io.host, compileOptionsOf(options));
-    runs.push({ root: group[0] ?? '', sources: compilation.sources, diagnostics: await withRuleAnalysis(compilation, options) });
+    runs.push({ root: group[0] ?? '', sources: compilation.sources, diagnostics: compilation.diagnostics });
   }
   const [only] = runs;
   if (runs.length === 1 && only !== undefined) return only;
@@ -109,30 +109,9 @@ function diagnosticKey(d: Diagnostic): string {
   return `${d.code} ${d.span.file} ${d.span.start} ${d.span.end} ${d.message}`;
 }
 
-/** The codes only the rule analysis reports (analysis/index.ts): overlap findings and unused names. */
-const ANALYSIS_CODE = /^SEG(5\d{3}|21\d{2})$/;
-
-/**
- * The compilation's diagnostics plus the rule analysis's, for a policy without errors. Until
- * compile() runs the analysis itself (program.ts, `options.analysis`), check runs it here; a
- * compilation that already carries analysis codes is taken as analysed, and the merge drops
- * exact repeats, so that wiring the analysis into compile() cannot double a finding.
- */
-async function withRuleAnalysis(compilation: Compilation, options: CheckOptions): Promise<readonly Diagnostic[]> {
-  const ir = compilation.ir;
-  if (ir === undefined || hasErrors(compilation.diagnostics) || compilation.diagnostics.some((d) => ANALYSIS_CODE.test(d.code))) return compilation.diagnostics;
-  const { analyze } = await import('../../compiler/analysis/index.ts');
-  const result = analyze(ir, options.analysisBudget === undefined ? {} : { budgetMs: options.analysisBudget });
-  const seen = new Set(compilation.diagnostics.map(diagnosticKey));
-  return sortDiagnostics([...compilation.diagnostics, ...result.diagnostics.filter((d) => !seen.has(diagnosticKey(d)))]);
-}
-
-// The rule analysis is to run inside compile() under `options.analysis` (program.ts); the
-// budget is all check has to say about it.
-type CheckCompileOptions = CompileOptions & { readonly analysis?: { readonly budgetMs?: number } };
-
-function compileOptionsOf(options: CheckOptions): CheckCompileOptions {
-  return options.analysisBudget === undefined ? {} : { analysis: { budgetMs: options.analysisBudget } };
+/** check always runs the rule analysis, within the budget when one is given. */
+function compileOptionsOf(options: CheckOptions): CompileOptions {
+  return { analysis: options.analysisBudget === undefined ? {} : { budgetMs: options.analysisBudget } };
 }
 
 /** SEG9001 for an exception out of the compiler, placed at the start of the first file. */

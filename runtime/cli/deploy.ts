@@ -3,7 +3,7 @@
 // deploy (runtime/deploy.ts) and prints what is now in force, in words or as JSON. `--dry-run`
 // prints the semantic difference from what is deployed and touches nothing.
 import { InvalidArgumentError, type Command } from 'commander';
-import { hasErrors, type Diagnostic } from '../../compiler/diagnostics.ts';
+import type { Diagnostic } from '../../compiler/diagnostics.ts';
 import type { ProgramIr } from '../../compiler/ir.ts';
 import { formatHuman } from '../../compiler/report/human.ts';
 import type { DeployResult, DeployStep } from '../deploy.ts';
@@ -79,26 +79,25 @@ export interface CompiledPolicy {
  */
 export async function compileForDeploy(paths: readonly string[], options: { readonly strict?: boolean; readonly color?: boolean; readonly analysisBudget?: number }, io: CliIo): Promise<CompiledPolicy | undefined> {
   const files = resolveInputFiles(paths, io);
-  const [{ compile }, { analyze }, { emit, EmitLimitError }, { bundle }] = await Promise.all([
+  const [{ compile }, { emit, EmitLimitError }, { bundle }] = await Promise.all([
     import('../../compiler/program.ts'),
-    import('../../compiler/analysis/index.ts'),
     import('../../compiler/emit.ts'),
     import('../../compiler/bundle.ts'),
   ]);
-  const compilation = compile(files, io.host);
+  // Advisory unless --strict, so a large policy does not wait on it: 1 s by default (the
+  // report then says what it did not finish), check's full 10 s with --strict.
+  const budgetMs = options.analysisBudget ?? (options.strict === true ? 10_000 : 1_000);
+  const compilation = compile(files, io.host, { analysis: { budgetMs } });
   const color = useColor(io, 'stderr', options.color);
-  if (compilation.ir === undefined || hasErrors(compilation.diagnostics)) {
+  // No IR means the front end found errors; the analysis's findings (even a shadowed rule,
+  // an error for check) only advise here, unless --strict.
+  if (compilation.ir === undefined) {
     io.stderr.write(formatHuman(compilation.diagnostics.filter((d) => d.severity === 'error'), compilation.sources, { color }));
     io.stderr.write('error: the policy has errors; nothing was deployed\n');
     return undefined;
   }
   const ir = compilation.ir;
-  // compile() may already run the analysis (its SEG5xxx codes are then among the diagnostics).
-  const analysed = compilation.diagnostics.some((d) => d.code.startsWith('SEG5'));
-  // Advisory unless --strict, so a large policy does not wait on it: 1 s by default (the
-  // report then says what it did not finish), check's full 10 s with --strict.
-  const budgetMs = options.analysisBudget ?? (options.strict === true ? 10_000 : 1_000);
-  const findings = [...compilation.diagnostics, ...(analysed ? [] : analyze(ir, { budgetMs }).diagnostics)].filter((d) => d.severity !== 'info' || options.strict === true);
+  const findings = (compilation.analysis?.diagnostics ?? []).filter((d) => d.severity !== 'info' || options.strict === true);
   if (findings.length > 0) io.stderr.write(formatHuman(findings, compilation.sources, { color }));
   if (options.strict === true && findings.some((d) => d.severity !== 'info')) {
     io.stderr.write('error: --strict: the rule analysis found problems; nothing was deployed\n');

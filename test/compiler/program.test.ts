@@ -243,3 +243,25 @@ describe('compile on policies full of mistakes', () => {
     );
   });
 });
+
+describe('the rule analysis inside compile', () => {
+  const shadowing = 'policy ingress {\n  100 a: allow tcp from any to any port 22\n  110 b: deny tcp from any to any port 22\n}\n';
+
+  it('runs when asked and adds its findings to the diagnostics', () => {
+    const c = compile(['p.seg'], createMemoryHost({ 'p.seg': shadowing }), { analysis: {} });
+    expect(c.diagnostics.map((d) => d.code)).toEqual(['SEG5001']);
+    expect(c.analysis?.complete).toBe(true);
+  });
+
+  it('does not run unless asked', () => {
+    const c = compile(['p.seg'], createMemoryHost({ 'p.seg': shadowing }));
+    expect(c.diagnostics).toEqual([]);
+    expect(c.analysis).toBeUndefined();
+  });
+
+  it('never runs on a policy with errors', () => {
+    const c = compile(['p.seg'], createMemoryHost({ 'p.seg': shadowing + 'set x = 10.0.0.1/8\n' }), { analysis: {} });
+    expect(c.diagnostics.map((d) => d.code)).toEqual(['SEG3003']);
+    expect(c.analysis).toBeUndefined();
+  });
+});
