@@ -5,7 +5,7 @@
 // Enforcement lives in the kernel: pinned maps and programs under /sys/fs/bpf/segc/<name>/ and
 // clsact filters; no segc process stays behind.
 import { existsSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { SEG_CHUNK_RULES, SEG_MAX_CHUNKS, SEG_SLOTS, SegMap } from '../compiler/abi.ts';
 import { bundleImage, parseBundle, type Bundle } from '../compiler/bundle.ts';
 import type { PolicyImage } from '../compiler/entries.ts';
@@ -129,15 +129,6 @@ export interface DeployResult {
   /** What went wrong after the switch without undoing it (a dropped interface not detached). */
   readonly warnings: readonly string[];
   readonly timings: DeployTimings;
-}
-
-/**
- * The classifier object: the loader's default (beside the sources), or, when segc runs from
- * its build (dist/runtime/), the package's bpf/build/ two folders further up.
- */
-export function resolveObjectPath(): string {
-  const fromDist = join(dirname(DEFAULT_OBJECT_PATH), '..', '..', '..', 'bpf', 'build', basename(DEFAULT_OBJECT_PATH));
-  return existsSync(DEFAULT_OBJECT_PATH) || !existsSync(fromDist) ? DEFAULT_OBJECT_PATH : fromDist;
 }
 
 function pinRootOf(options: HostOptions): string {
@@ -310,7 +301,7 @@ function loadFresh(plan: DeployPlan): Datapath {
   }
   try {
     return loadDatapath({
-      objectPath: plan.options.objectPath ?? resolveObjectPath(),
+      objectPath: plan.options.objectPath ?? DEFAULT_OBJECT_PATH,
       rulesPerSlot: plan.rulesPerSlot,
       sessions: plan.sessions,
       prepare: (obj: BpfObject) => {

@@ -29,6 +29,7 @@ import {
   type BpfObject,
 } from './libbpf.ts';
 import { BpfError } from './errors.ts';
+import { packageRoot } from './package-root.ts';
 import {
   SEG_CB,
   SEG_CONFIG,
@@ -44,8 +45,8 @@ import {
 } from '../compiler/abi.ts';
 import type { MapImage, PolicyImage } from '../compiler/entries.ts';
 
-/** bpf/build/segc.bpf.o of this checkout (or of the installed package). */
-export const DEFAULT_OBJECT_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', 'bpf', 'build', 'segc.bpf.o');
+/** bpf/build/segc.bpf.o of this checkout or installed package (from sources or from dist/). */
+export const DEFAULT_OBJECT_PATH = join(packageRoot()?.dir ?? join(dirname(fileURLToPath(import.meta.url)), '..'), 'bpf', 'build', 'segc.bpf.o');
 
 export interface LoadOptions {
   readonly objectPath?: string;

@@ -96,8 +96,7 @@ export async function runDoctorChecks(): Promise<DoctorCheck[]> {
     checks.push({ name: 'clsact', ok: false, detail: 'not checked (needs root)', fix: 'run segc doctor as root' });
   }
 
-  const { resolveObjectPath } = await import('../deploy.ts');
-  const objectPath = resolveObjectPath();
+  const { DEFAULT_OBJECT_PATH: objectPath } = await import('../loader.ts');
   const object = existsSync(objectPath);
   checks.push({ name: 'data path object', ok: object, detail: object ? objectPath : `${objectPath} missing`, fix: "build it with 'make bpf' (needs clang)" });
   return checks;

@@ -1,8 +1,7 @@
 // Facts about the installed segc package that reports print: its version, its home page and
-// where its diagnostics documentation lives. Read once from the package.json above this file.
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+// where its diagnostics documentation lives. Read once from the package's package.json.
+import { pathToFileURL } from 'node:url';
+import { packageRoot } from '../package-root.ts';
 
 export interface PackageInfo {
   readonly version: string;
@@ -20,20 +19,12 @@ export function packageInfo(): PackageInfo {
 }
 
 function readPackageInfo(): PackageInfo {
-  // From runtime/cli/ in a checkout and from dist/runtime/cli/ when built, the package.json
-  // sits a different number of folders up: look upwards for the one named segc.
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const json = tryReadJson(join(dir, 'package.json'));
-    if (json !== undefined && json['name'] === 'segc') return packageInfoOf(json, dir);
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
+  const root = packageRoot();
+  if (root) return packageInfoOf(root.json, root.dir);
   return { version: '0.0.0', informationUri: 'https://www.npmjs.com/package/segc', docsUri: 'https://www.npmjs.com/package/segc' };
 }
 
-function packageInfoOf(json: Record<string, unknown>, root: string): PackageInfo {
+function packageInfoOf(json: Readonly<Record<string, unknown>>, root: string): PackageInfo {
   const version = typeof json['version'] === 'string' ? json['version'] : '0.0.0';
   const homepage = typeof json['homepage'] === 'string' ? json['homepage'].replace(/#.*$/, '').replace(/\/$/, '') : undefined;
   const local = pathToFileURL(root).href;
@@ -42,13 +33,4 @@ function packageInfoOf(json: Record<string, unknown>, root: string): PackageInfo
   }
   // Without a published home page, the docs shipped with this installation are the truth.
   return { version, informationUri: homepage ?? local, docsUri: `${local}/docs/diagnostics.md` };
-}
-
-function tryReadJson(path: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(readFileSync(path, 'utf8'));
-    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
 }
