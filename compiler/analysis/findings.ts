@@ -124,7 +124,7 @@ export function findRuleFindings(ctx: DirectionContext, rule: number, budget: Bu
     // A rule that decides nothing decides nothing of this one either.
     if (reachingS === null) continue;
     const theirs = space.ruleBoxes[s] ?? [];
-    const contained = ruleRegionSubset(theirs, mine);
+    const contained = boundsEnclose(space, rule, s) && ruleRegionSubset(theirs, mine);
     // One more than wanted proves there are more; past that, this kind is not searched.
     if ((contained ? inside : crossing).length > want) {
       if (inside.length > want && crossing.length > want) break;

@@ -53,6 +53,10 @@ export function checkLowerRules(
   const putAside: { piece: Box; list: readonly number[] }[] = [];
   const visitor: PartitionVisitor = {
     enter(piece, list) {
+      const head = list[0];
+      // The first rule meeting a piece takes part of it whatever the rest: when that is a lower
+      // rule of another verdict, the verdict changes (no need to split the piece first).
+      if (head !== undefined && head > rule && !sameVerdict(me, rules[head] as RuleIr)) return 'stop';
       const last = list[list.length - 1];
       // Searching for evidence first: a piece no lower rule of another verdict meets, above a
       // default that agrees, cannot hold any.
