@@ -5,7 +5,9 @@
 // of pieces times the number of rules, which explodes on wide rules low in large policies).
 // A piece that still meets many rules is first cut in two at the median of their boundaries
 // (as decision-tree classifiers such as HyperSplit do), so lists shrink geometrically; any
-// split is exact, since each piece is walked against every rule that meets it.
+// split is exact, since each piece is walked against every rule that meets it. The same walk
+// answers questions about a union (`findUntaken`: does any packet escape all these rules?),
+// where order does not matter and a piece inside any rule of its list is dropped at once.
 import type { Budget } from './budget.ts';
 import { boxBounds, boxIntersect, boxIntersects, boxSubset, boxSubtract, setIntersect, DIM_COUNT, KIND_COUNT, type Box, type IntSet, type Region, type Space } from './space.ts';
 
