@@ -1,4 +1,4 @@
-// Benchmark: rule analysis over the ClassBench rule sets of /work/shared/corpus. Prints, per set,
+// Benchmark: rule analysis over the ClassBench rule sets of the shared corpus. Prints, per set,
 // the rules, findings per category, the wall and CPU time of `analyze` (the machine is shared:
 // CPU time is the steadier figure) and the peak heap it reached (sampled, so a lower bound).
 // The budget is 60 s here, so a set that needs longer is marked INCOMPLETE.
@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { analyze } from '../compiler/analysis/index.ts';
 import { classBenchToIr, readClassBenchRules } from '../test/support/classbench.ts';
+import { CORPUS } from '../test/support/corpus.ts';
 
-const CORPUS = '/work/shared/corpus';
 const DEFAULT_SETS = [
   'classbench-hs1/rules/acl1_1K',
   'classbench-hs1/rules/fw1_1K',
