@@ -12,6 +12,7 @@ import { createCollector } from '../compiler/diagnostics.ts';
 import { lower } from '../compiler/lower.ts';
 import { resolve } from '../compiler/resolve.ts';
 import { createMemoryHost, createSourceFile } from '../compiler/source.ts';
+import { median, wallTimes } from './wall-times.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RUNS = 15;
@@ -45,7 +46,7 @@ function benchMain(): void {
   const [bare, check] = wallTimes([
     [process.execPath, '-e', '0'],
     [process.execPath, 'bin/segc.js', 'check', `examples/${example}`],
-  ]);
+  ], RUNS, ROOT);
   const row = (label: string, t: readonly number[]) => console.log(`  ${label.padEnd(46)} median ${median(t).toFixed(1).padStart(7)} ms   min ${(t[0] ?? 0).toFixed(1).padStart(7)} ms`);
   row('node -e 0', bare ?? []);
   row(`node bin/segc.js check examples/${example}`, check ?? []);
@@ -76,27 +77,6 @@ function benchMain(): void {
     }
   }
   console.log('  (aim: 100k rules parsed and lowered in under 2000 ms)');
-}
-
-/** Wall times (sorted, milliseconds) of running each command to its end, RUNS times, in turns. */
-function wallTimes(commands: readonly (readonly string[])[]): number[][] {
-  const times = commands.map(() => [] as number[]);
-  const once = (argv: readonly string[]) => {
-    const [cmd = '', ...args] = argv;
-    const start = performance.now();
-    const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`${argv.join(' ')} exited ${r.status}: ${r.stdout}${r.stderr}`);
-    return performance.now() - start;
-  };
-  // One warm-up round: the file system cache and V8's compile cache start warm for every command.
-  for (const c of commands) once(c);
-  for (let i = 0; i < RUNS; i++) commands.forEach((c, k) => times[k]?.push(once(c)));
-  return times.map((t) => t.sort((a, b) => a - b));
-}
-
-function median(sorted: readonly number[]): number {
-  const n = sorted.length;
-  return n === 0 ? NaN : ((sorted[(n - 1) >> 1] ?? 0) + (sorted[n >> 1] ?? 0)) / 2;
 }
 
 function measureSize(rules: number): SizeResult {

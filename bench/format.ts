@@ -11,6 +11,7 @@ import { parseSourceFile } from '../compiler/build-ast.ts';
 import { createCollector } from '../compiler/diagnostics.ts';
 import { format } from '../compiler/format.ts';
 import { createSourceFile } from '../compiler/source.ts';
+import { median, wallTimes } from './wall-times.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SIZES = [1_000, 10_000, 100_000];
@@ -34,14 +35,14 @@ if (process.argv[2] === '--size') {
     if (build.status !== 0) throw new Error('build failed');
   }
   console.log(`segc fmt --check cold start (${RUNS} runs each, in turns; median and minimum)`);
-  const [bare = [], fmt = []] = benchWallTimes([
+  const [bare = [], fmt = []] = wallTimes([
     [process.execPath, '-e', '0'],
     [process.execPath, 'bin/segc.js', 'fmt', '--check', EXAMPLE],
-  ]);
-  const row = (label: string, t: readonly number[]) => console.log(`  ${label.padEnd(52)} ${benchMedian(t).toFixed(1).padStart(7)} ms ${(t[0] ?? 0).toFixed(1).padStart(7)} ms`);
+  ], RUNS, ROOT);
+  const row = (label: string, t: readonly number[]) => console.log(`  ${label.padEnd(52)} ${median(t).toFixed(1).padStart(7)} ms ${(t[0] ?? 0).toFixed(1).padStart(7)} ms`);
   row('node -e 0', bare);
   row(`node bin/segc.js fmt --check ${EXAMPLE}`, fmt);
-  console.log(`  ratio of medians ${(benchMedian(fmt) / benchMedian(bare)).toFixed(2)} x`);
+  console.log(`  ratio of medians ${(median(fmt) / median(bare)).toFixed(2)} x`);
   console.log('');
   console.log(`segc fmt on generated policies (node ${process.version}; format includes the re-parse that proves the output)`);
   console.log('     rules      bytes   parse ms  format ms  total ms   heap MB');
@@ -53,26 +54,6 @@ if (process.argv[2] === '--size') {
       `  ${String(r.rules).padStart(8)} ${String(r.bytes).padStart(10)} ${r.parseMs.toFixed(0).padStart(10)} ${r.formatMs.toFixed(0).padStart(10)} ${(r.parseMs + r.formatMs).toFixed(0).padStart(9)} ${r.heapMB.toFixed(0).padStart(9)}`,
     );
   }
-}
-
-/** Wall times (sorted, milliseconds) of each command, RUNS times in turns, after one warm-up. */
-function benchWallTimes(commands: readonly (readonly string[])[]): number[][] {
-  const times = commands.map((): number[] => []);
-  const once = (argv: readonly string[]) => {
-    const [cmd = '', ...args] = argv;
-    const start = performance.now();
-    const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`${argv.join(' ')} exited ${r.status}: ${r.stdout}${r.stderr}`);
-    return performance.now() - start;
-  };
-  for (const c of commands) once(c);
-  for (let i = 0; i < RUNS; i++) commands.forEach((c, k) => times[k]?.push(once(c)));
-  return times.map((t) => t.sort((a, b) => a - b));
-}
-
-function benchMedian(sorted: readonly number[]): number {
-  const n = sorted.length;
-  return n === 0 ? NaN : ((sorted[(n - 1) >> 1] ?? 0) + (sorted[n >> 1] ?? 0)) / 2;
 }
 
 function benchSize(rules: number): SizeResult {
