@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The segc command. Runs the compiled CLI; when started by a Node older than the one segc
 // needs (the system Node on a fresh machine), re-runs itself with the Node the set-up installed.
+import module from 'node:module';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -17,5 +18,8 @@ if (major < 22 || (major === 22 && minor < 12)) {
   const r = spawnSync(local, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
   process.exit(r.status ?? 2);
 }
+// V8's on-disk code cache before the CLI is imported, so that commander and every CLI module
+// load from cached bytecode too (Node 20, which only hands over above, lacks the function).
+module.enableCompileCache?.();
 const { main } = await import('../dist/runtime/cli/main.js');
 await main();
