@@ -2,7 +2,8 @@
 // BPF_PROG_TEST_RUN next to the parse-only reference program, for a session hit and for new
 // flows classified under ClassBench acl/fw/ipc policies of 10, 1k and 10k rules; the kernel
 // memory each policy's tables take; and the compile time of a 10k-rule policy into a bundle.
-// Run as root: `node bench/datapath.ts` (make bpf first).
+// Run as root: `node bench/datapath.ts` (make bpf first); `--session` runs only the reference and
+// the session hit.
 import { readFileSync } from 'node:fs';
 import { bundle } from '../compiler/bundle.ts';
 import { emit } from '../compiler/emit.ts';
@@ -72,54 +73,55 @@ try {
   const hit = nsPerPacket(dp, 'ingress', buildFrame(reply, { tcpFlags: 'ack' }));
   out(`parse-only reference program        ${parseOnly.toFixed(1)} ns/packet`);
   out(`session hit                         ${hit.toFixed(1)} ns/packet  (${(hit / parseOnly).toFixed(2)}x parse-only)`);
-
-  out('');
-  out('new flows: trace packets of each policy; "classify" = sessions off (parse + classification),');
-  out('"new session" = sessions on, table flushed before each packet (lookup miss + classification + insert when allowed), single runs');
-  out('policy        rules  classify ns  vs parse  new session ns  max lookups  rows   memory/slot');
-  const baseline = new Map<string, number>();
-  for (const family of ['acl1', 'fw1', 'ipc1']) {
-    for (const [label, file, take] of [['10', `${family}_100`, 10], ['1k', `${family}_1K`, Infinity], ['10k', `${family}_10K`, Infinity]] as const) {
-      const rules = rulesOf(file).slice(0, take);
-      const { ir } = classBenchToIr(rules);
-      const image = emit(ir);
-      deploy(dp, ir);
-      const trace = readHs1Trace(readFileSync(`${HS1}/traces/${file}_trace`, 'utf8')).slice(0, TRACE_PACKETS);
-      const frames = trace.map((t) => buildFrame(t.packet, { tcpFlags: 'syn' }));
-      setFlags(dp, SEG_CFG_STATELESS);
-      const classify = median(frames.map((f) => runFrame(dp, 'ingress', f, REPEAT / 10).duration));
-      setFlags(dp, 0);
-      const fresh = median(
-        frames.map((f) => {
-          flushSessions(dp);
-          return runFrame(dp, 'ingress', f, 1).duration;
-        }),
-      );
-      if (label === '10') baseline.set(family, classify);
-      const ratio = classify / (baseline.get(family) ?? classify);
-      out(
-        `${`${family} ${label}`.padEnd(13)} ${String(ir.rules.length).padStart(5)}  ${classify.toFixed(1).padStart(11)}  ${(classify / parseOnly).toFixed(2).padStart(8)}` +
-          `  ${fresh.toFixed(0).padStart(14)}  ${String(image.stats.maxLookups).padStart(11)}  ${String(image.stats.rows).padStart(5)}  ${(image.stats.memoryBytes / (1 << 20)).toFixed(1).padStart(7)} MiB` +
-          (label === '10' ? '' : `  (${ratio.toFixed(2)}x the 10-rule policy)`),
-      );
+  if (!process.argv.includes('--session')) {
+    out('');
+    out('new flows: trace packets of each policy; "classify" = sessions off (parse + classification),');
+    out('"new session" = sessions on, table flushed before each packet (lookup miss + classification + insert when allowed), single runs');
+    out('policy        rules  classify ns  vs parse  new session ns  max lookups  rows   memory/slot');
+    const baseline = new Map<string, number>();
+    for (const family of ['acl1', 'fw1', 'ipc1']) {
+      for (const [label, file, take] of [['10', `${family}_100`, 10], ['1k', `${family}_1K`, Infinity], ['10k', `${family}_10K`, Infinity]] as const) {
+        const rules = rulesOf(file).slice(0, take);
+        const { ir } = classBenchToIr(rules);
+        const image = emit(ir);
+        deploy(dp, ir);
+        const trace = readHs1Trace(readFileSync(`${HS1}/traces/${file}_trace`, 'utf8')).slice(0, TRACE_PACKETS);
+        const frames = trace.map((t) => buildFrame(t.packet, { tcpFlags: 'syn' }));
+        setFlags(dp, SEG_CFG_STATELESS);
+        const classify = median(frames.map((f) => runFrame(dp, 'ingress', f, REPEAT / 10).duration));
+        setFlags(dp, 0);
+        const fresh = median(
+          frames.map((f) => {
+            flushSessions(dp);
+            return runFrame(dp, 'ingress', f, 1).duration;
+          }),
+        );
+        if (label === '10') baseline.set(family, classify);
+        const ratio = classify / (baseline.get(family) ?? classify);
+        out(
+          `${`${family} ${label}`.padEnd(13)} ${String(ir.rules.length).padStart(5)}  ${classify.toFixed(1).padStart(11)}  ${(classify / parseOnly).toFixed(2).padStart(8)}` +
+            `  ${fresh.toFixed(0).padStart(14)}  ${String(image.stats.maxLookups).padStart(11)}  ${String(image.stats.rows).padStart(5)}  ${(image.stats.memoryBytes / (1 << 20)).toFixed(1).padStart(7)} MiB` +
+            (label === '10' ? '' : `  (${ratio.toFixed(2)}x the 10-rule policy)`),
+        );
+      }
     }
-  }
-  flushSessions(dp);
+    flushSessions(dp);
 
-  out('');
-  const text = classBenchToSeg(rulesOf('acl1_10K'));
-  const times: number[] = [];
-  let ruleCount = 0;
-  for (let i = 0; i < 3; i++) {
-    const t0 = performance.now();
-    const c = compile(['acl1_10K.seg'], createMemoryHost({ 'acl1_10K.seg': text }));
-    if (!c.ir) throw new Error('the ClassBench policy did not compile');
-    const image = emit(c.ir, { origins: true });
-    bundle(c.ir, image, c.sources, { bundleFile: 'b.json', sourceMapFile: 'b.json.map' });
-    times.push(performance.now() - t0);
-    ruleCount = c.ir.rules.length;
+    out('');
+    const text = classBenchToSeg(rulesOf('acl1_10K'));
+    const times: number[] = [];
+    let ruleCount = 0;
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      const c = compile(['acl1_10K.seg'], createMemoryHost({ 'acl1_10K.seg': text }));
+      if (!c.ir) throw new Error('the ClassBench policy did not compile');
+      const image = emit(c.ir, { origins: true });
+      bundle(c.ir, image, c.sources, { bundleFile: 'b.json', sourceMapFile: 'b.json.map' });
+      times.push(performance.now() - t0);
+      ruleCount = c.ir.rules.length;
+    }
+    out(`compile acl1_10K (${ruleCount} rules) .seg -> IR -> tables -> bundle + source map: ${median(times).toFixed(0)} ms (median of 3)`);
   }
-  out(`compile acl1_10K (${ruleCount} rules) .seg -> IR -> tables -> bundle + source map: ${median(times).toFixed(0)} ms (median of 3)`);
 } finally {
   closeDatapath(dp);
 }
