@@ -1,8 +1,8 @@
 // Benchmark of `segc check` (prints, never asserts): the cold-start wall time of the real
 // binary on an example next to a bare `node -e 0`, and parse and resolve+lower time and memory
-// for generated policies of 1k, 10k and 100k rules. Run: `node bench/check.ts` (builds dist/
-// first; `--no-build` skips that). Each policy size runs in a fresh child process so that its
-// peak memory is its own.
+// for generated policies of 1k, 10k and 100k rules. Run: `node bench/check.ts` (runs
+// `npm run build` first; `--no-build` skips that). Each policy size runs in a fresh child
+// process so that its peak memory is its own.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -36,7 +36,8 @@ if (process.argv[2] === '--size') {
 
 function benchMain(): void {
   if (!process.argv.includes('--no-build')) {
-    const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+    // `npm run build`, not tsc alone: bin/segc.js runs the bundle it makes (scripts/bundle-cli.ts).
+    const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
     if (build.status !== 0) throw new Error('build failed');
   }
   const example = readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.seg')).sort()[0];

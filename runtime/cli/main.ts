@@ -1,7 +1,6 @@
 // The `segc` command line: parses argv with commander, runs one command, and turns what came of
 // it into the exit code (cli.md): 0 success, 1 the input has problems, 2 usage, environment
 // or internal error. This file is the only place an exit code is chosen.
-import { enableCompileCache } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { CliError, outcomeOf, type CommandModule, type Outcome } from './command.ts';
 import { createNodeIo, type CliIo } from './io.ts';
@@ -45,11 +44,11 @@ export async function run(argv: readonly string[], io: CliIo): Promise<ExitCode>
   return exitCodeOf(settled, io, argv.includes('--debug'));
 }
 
-/** The entry point of bin/segc.js. */
+/**
+ * The entry point of bin/segc.js, which has already turned on V8's on-disk code cache (as tsc
+ * does) so that this module, commander, the compiler and chevrotain load from cached bytecode.
+ */
 export async function main(): Promise<void> {
-  // V8's on-disk code cache (as tsc does): the compiler and chevrotain, imported lazily by the
-  // actions, then load from cached bytecode instead of being parsed and compiled on each run.
-  enableCompileCache();
   // A reader that goes away (`segc check . | head`) is not an error of ours.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code !== 'EPIPE') throw e;

@@ -1,0 +1,40 @@
+// Bundles the compiled CLI (dist/runtime/cli/main.js, emitted by tsc) into dist/cli/: segc.js
+// plus the chunks its lazy imports need. Loading some eighty ES modules costs `segc check` more
+// in resolving and linking than in running; the bundle loads about a dozen. Code splitting keeps
+// each command's implementation in chunks that load only when its action runs (so `check` still
+// loads neither the runtime nor koffi). Run by `npm run build` after tsc; bin/segc.js uses the
+// bundle only when it is newer than tsc's output (see there).
+//
+// Left outside the bundle: chevrotain (compiler/chevrotain.ts finds its single-file build from
+// its own resolved URL), koffi (a native addon), and the packages only deploy and compile load
+// (prom-client, source-map, write-file-atomic), which stay as they are published.
+import { build } from 'esbuild';
+import { rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+export const EXTERNAL_PACKAGES = ['chevrotain', 'koffi', 'prom-client', 'source-map', 'write-file-atomic'] as const;
+
+/** Writes the bundle of `dist/runtime/cli/main.js` to `outdir` (which must lie inside the package). */
+export async function bundleCli(outdir: string): Promise<void> {
+  // Chunk names carry a content hash: clear the previous build's so none lingers.
+  rmSync(outdir, { recursive: true, force: true });
+  await build({
+    entryPoints: { segc: join(ROOT, 'dist/runtime/cli/main.js') },
+    outdir,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node22.12',
+    external: [...EXTERNAL_PACKAGES],
+    chunkNames: 'chunk-[hash]',
+    logLevel: 'warning',
+  });
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  await bundleCli(join(ROOT, 'dist/cli'));
+}
