@@ -56,7 +56,7 @@ static __always_inline void seg_open_session(const struct seg_session_key *key, 
 {
 	struct seg_session s = {};
 
-	s.last_seen_ns = bpf_ktime_get_coarse_ns();
+	s.last_seen_ns = seg_now_ns();
 	s.generation = meta->generation;
 	s.packets = 1;
 	s.bytes = bytes;
@@ -124,8 +124,7 @@ static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 
 	has_session = !(cfg->flags & SEG_CFG_STATELESS) && seg_session_key_of(&pkt, &key, &src_is_a);
 	if (has_session) {
-		/* Timeouts are seconds: the coarse clock (jiffies resolution) is precise enough. */
-		now = bpf_ktime_get_coarse_ns();
+		now = seg_now_ns();
 		s = bpf_map_lookup_elem(&seg_sessions, &key);
 		if (s && seg_session_expired(s, cfg, now)) {
 			bpf_map_delete_elem(&seg_sessions, &key);

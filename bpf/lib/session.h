@@ -11,6 +11,43 @@
 
 #define SEG_NS_PER_S 1000000000ull
 
+/* The kernel's tick rate; libbpf reads it from the kernel config at load (0 when it has none). */
+extern unsigned int CONFIG_HZ __kconfig __weak;
+
+/**
+ * seg_now_ns - the session clock: CLOCK_MONOTONIC at tick resolution, in nanoseconds
+ *
+ * bpf_jiffies64 is inlined by the verifier (one load) where bpf_ktime_get_coarse_ns is a helper
+ * call: about 20 ns of a session hit's 60-70 over parse-only. Jiffies and the coarse clock are
+ * advanced by the same tick (and caught up together when an idle CPU wakes), and jiffies start
+ * 300 s before zero (INITIAL_JIFFIES), so this is the coarse monotonic clock to within a tick.
+ * Timeouts are seconds: a tick (1-10 ms) is precise enough. CONFIG_HZ is a constant of the
+ * frozen .kconfig map, so the verifier keeps only one branch of the switch.
+ */
+static __always_inline __u64 seg_now_ns(void)
+{
+	__u64 tick_ns, initial;
+
+	/* Constants per rate, no division: HZ that do not divide a second take the helper. */
+	switch (CONFIG_HZ) {
+	case 100:
+		tick_ns = 10000000;
+		initial = (__u32)(-300 * 100);
+		break;
+	case 250:
+		tick_ns = 4000000;
+		initial = (__u32)(-300 * 250);
+		break;
+	case 1000:
+		tick_ns = 1000000;
+		initial = (__u32)(-300 * 1000);
+		break;
+	default:
+		return bpf_ktime_get_coarse_ns();
+	}
+	return (bpf_jiffies64() - initial) * tick_ns;
+}
+
 /* Built-in timeouts, used where seg_config.timeout_s holds 0. */
 static __always_inline __u64 seg_state_timeout_s(const struct seg_config *cfg, __u32 state)
 {
