@@ -137,6 +137,19 @@ struct {
 	__type(value, struct seg_counter);
 } seg_rule_hits SEC(".maps");
 
+/* The session clock's per-CPU cache (lib/session.h seg_now_ns): private to the object, not ABI. */
+struct seg_clock {
+	__u64 jiffies;
+	__u64 ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct seg_clock);
+} seg_clock SEC(".maps");
+
 /* Never read or written: its value lists every ABI type, so that the object's BTF carries them
  * all (enums used only as constants would be left out) and test/compiler/abi.test.ts can check
  * compiler/abi.ts against this header. */

@@ -148,8 +148,9 @@ static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 				s->rule_id = d.rule;
 				reason = SEG_REASON_SESSION_RECHECKED;
 			}
-			/* 5 */
-			s->last_seen_ns = now;
+			/* 5: never backwards (seg_now_ns may lag another CPU by a tick). */
+			if (now > s->last_seen_ns)
+				s->last_seen_ns = now;
 			/* Plain adds: two CPUs on one flow may lose a count; an atomic add would cost
 			 * more than the rest of a session hit. */
 			s->packets++;

@@ -11,41 +11,30 @@
 
 #define SEG_NS_PER_S 1000000000ull
 
-/* The kernel's tick rate; libbpf reads it from the kernel config at load (0 when it has none). */
-extern unsigned int CONFIG_HZ __kconfig __weak;
-
 /**
- * seg_now_ns - the session clock: CLOCK_MONOTONIC at tick resolution, in nanoseconds
+ * seg_now_ns - the session clock: bpf_ktime_get_coarse_ns, read through a per-CPU cache
  *
- * bpf_jiffies64 is inlined by the verifier (one load) where bpf_ktime_get_coarse_ns is a helper
- * call: about 20 ns of a session hit's 60-70 over parse-only. Jiffies and the coarse clock are
- * advanced by the same tick (and caught up together when an idle CPU wakes), and jiffies start
- * 300 s before zero (INITIAL_JIFFIES), so this is the coarse monotonic clock to within a tick.
- * Timeouts are seconds: a tick (1-10 ms) is precise enough. CONFIG_HZ is a constant of the
- * frozen .kconfig map, so the verifier keeps only one branch of the switch.
+ * The coarse clock only moves when the tick advances jiffies, and bpf_jiffies64 is inlined by
+ * the verifier (one load) where bpf_ktime_get_coarse_ns is a helper call of about 12-20 ns, a
+ * fifth of a session hit's time over parse-only. So the helper is called once per tick on each
+ * CPU and its value reused while jiffies stay the same. The tick advances jiffies just before
+ * the coarse clock, so a value may lag by a tick or two (1-10 ms each): timeouts are seconds,
+ * and a time older than a session's last-seen counts as no time passed (seg_session_expired,
+ * the last-seen update in seg_handle), so that the lag never expires a session early.
  */
 static __always_inline __u64 seg_now_ns(void)
 {
-	__u64 tick_ns, initial;
+	__u64 j = bpf_jiffies64();
+	__u32 zero = 0;
+	struct seg_clock *c = bpf_map_lookup_elem(&seg_clock, &zero);
 
-	/* Constants per rate, no division: HZ that do not divide a second take the helper. */
-	switch (CONFIG_HZ) {
-	case 100:
-		tick_ns = 10000000;
-		initial = (__u32)(-300 * 100);
-		break;
-	case 250:
-		tick_ns = 4000000;
-		initial = (__u32)(-300 * 250);
-		break;
-	case 1000:
-		tick_ns = 1000000;
-		initial = (__u32)(-300 * 1000);
-		break;
-	default:
+	if (!c)
 		return bpf_ktime_get_coarse_ns();
+	if (c->jiffies != j || !c->ns) {
+		c->ns = bpf_ktime_get_coarse_ns();
+		c->jiffies = j;
 	}
-	return (bpf_jiffies64() - initial) * tick_ns;
+	return c->ns;
 }
 
 /* Built-in timeouts, used where seg_config.timeout_s holds 0. */
@@ -218,7 +207,8 @@ static __always_inline int seg_session_track(struct seg_session *s, const struct
 	return 0;
 }
 
+/* @now may be a tick behind a last-seen time another CPU wrote (seg_now_ns): that is age 0. */
 static __always_inline int seg_session_expired(const struct seg_session *s, const struct seg_config *cfg, __u64 now)
 {
-	return now - s->last_seen_ns > seg_state_timeout_s(cfg, s->state) * SEG_NS_PER_S;
+	return now > s->last_seen_ns && now - s->last_seen_ns > seg_state_timeout_s(cfg, s->state) * SEG_NS_PER_S;
 }
