@@ -138,7 +138,13 @@ export interface UdpStream {
 }
 
 export function startUdpStream(netns: string, host: string, port: number, durationMs: number, intervalMs = 5): UdpStream {
-  const child = spawn('nsenter', [`--net=${NETNS_DIR}/${netns}`, '--', process.execPath, '-e', UDP_STREAM, host, String(port), String(durationMs), String(intervalMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const stream = runStream('udp', UDP_STREAM, netns, host, port, durationMs, intervalMs);
+  return { echoed: () => stream.out().split('\n').filter((l) => l !== '').map(Number), done: stream.done };
+}
+
+/** Runs a stream script inside `netns`; its stdout is what came back, its stderr ends with `sent N`. */
+function runStream(label: string, script: string, netns: string, host: string, port: number, durationMs: number, intervalMs: number): { out(): string; done: Promise<number> } {
+  const child = spawn('nsenter', [`--net=${NETNS_DIR}/${netns}`, '--', process.execPath, '-e', script, host, String(port), String(durationMs), String(intervalMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
@@ -147,10 +153,10 @@ export function startUdpStream(netns: string, host: string, port: number, durati
     child.once('exit', () => {
       const m = /sent (\d+)/.exec(err);
       if (m) resolve(Number(m[1]));
-      else reject(new Error(`udp stream failed: ${err}`));
+      else reject(new Error(`${label} stream failed: ${err}`));
     });
   });
-  return { echoed: () => out.split('\n').filter((l) => l !== '').map(Number), done };
+  return { out: () => out, done };
 }
 
 const TCP_STREAM = `
@@ -165,18 +171,7 @@ setTimeout(() => { clearInterval(timer); process.stderr.write('sent ' + seq + '\
 
 /** One long-lived TCP connection carrying a numbered line every `intervalMs`; `echoed()` lists the lines that came back. */
 export function startTcpStream(netns: string, host: string, port: number, durationMs: number, intervalMs = 20): UdpStream {
-  const child = spawn('nsenter', [`--net=${NETNS_DIR}/${netns}`, '--', process.execPath, '-e', TCP_STREAM, host, String(port), String(durationMs), String(intervalMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const done = new Promise<number>((resolve, reject) => {
-    child.once('exit', () => {
-      const m = /sent (\d+)/.exec(err);
-      if (m) resolve(Number(m[1]));
-      else reject(new Error(`tcp stream failed: ${err}`));
-    });
-  });
+  const stream = runStream('tcp', TCP_STREAM, netns, host, port, durationMs, intervalMs);
   // Only whole lines: the last one may still be arriving.
-  return { echoed: () => out.split('\n').slice(0, -1).map(Number), done };
+  return { echoed: () => stream.out().split('\n').slice(0, -1).map(Number), done: stream.done };
 }
