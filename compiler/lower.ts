@@ -2,7 +2,6 @@
 // protocols in lower-values.ts; priorities, rule names, ICMP types, defaults and rule families
 // here) and turns the AST into the flat, normalised IR of `ir.ts`. Returns the `ProgramIr`, or
 // undefined when the compilation has errors.
-import { distance } from 'fastest-levenshtein';
 import type { Direction, IcmpAst, PolicyDecl, PortExpr, RuleAst, Verdict } from './ast.ts';
 import type { Family } from './cidr.ts';
 import { Code, hasErrors, type DiagnosticCollector } from './diagnostics.ts';
@@ -13,6 +12,7 @@ import { createLowerer, lowerProtocols, type AddrValue, type Lowerer } from './l
 import { protocolName } from './packet.ts';
 import type { ResolvedProgram } from './resolve.ts';
 import type { Span } from './source.ts';
+import { closestSpelling } from './spelling.ts';
 
 /**
  * Lowers a resolved program. Every value error is reported once; rules and declarations that
@@ -263,16 +263,7 @@ function lowerIcmpNumber(value: number, what: 'type' | 'code', span: Span, diagn
 }
 
 function suggestIcmpName(name: string): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of ICMP_TYPE_NAMES) {
-    const d = distance(name, candidate);
-    if (d < bestDistance) {
-      best = candidate;
-      bestDistance = d;
-    }
-  }
-  return best !== undefined && bestDistance <= Math.max(1, Math.floor(Math.max(name.length, best.length) / 3)) ? best : undefined;
+  return closestSpelling(name, ICMP_TYPE_NAMES);
 }
 
 // ---- Families -----------------------------------------------------------------------------------

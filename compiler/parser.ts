@@ -4,9 +4,9 @@
 import type { CstNode, IParserErrorMessageProvider, IRecognitionException, IToken, TokenType } from 'chevrotain';
 import { CstParser, EOF, MismatchedTokenException } from './chevrotain.ts';
 import type { FileCstNode } from './cst.d.ts';
-import { distance } from 'fastest-levenshtein';
 import { Code, DIAGNOSTICS, type DiagnosticCollector, type RelatedInfo } from './diagnostics.ts';
 import type { SourceFile, Span } from './source.ts';
+import { closestSpelling } from './spelling.ts';
 import {
   Allow,
   Any,
@@ -513,13 +513,8 @@ function suggestKeyword(found: IToken, expected: string): string | undefined {
   const written = found.image.toLowerCase();
   const synonym = SYNONYMS[written];
   if (synonym !== undefined && words.includes(synonym)) return `did you mean '${synonym}'?`;
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const word of words) {
-    const d = distance(written, word);
-    if (d < bestDistance) [best, bestDistance] = [word, d];
-  }
-  return best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3)) ? `did you mean '${best}'?` : undefined;
+  const best = closestSpelling(written, words);
+  return best !== undefined ? `did you mean '${best}'?` : undefined;
 }
 
 /** Hints from what was found: a list without braces, a keyword used as a name. */

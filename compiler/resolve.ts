@@ -1,10 +1,10 @@
 // Stage 4: name resolution. Takes the root files and a host; loads and parses each file once
 // (following includes), collects the `set` and `ports` declarations of every file into one
 // namespace and points every name reference at its declaration. Returns a `ResolvedProgram`.
-import { closest, distance } from 'fastest-levenshtein';
 import type { AddrExpr, FileAst, IncludeDecl, PolicyDecl, PortExpr, PortsDecl, PortsRef, RuleAst, SetDecl, SetRef } from './ast.ts';
 import { Code, assertNever, type DiagnosticCollector, type RelatedInfo } from './diagnostics.ts';
 import { createSourceFile, normalizePosixPath, type CompilerHost, type SourceFile, type Span } from './source.ts';
+import { closestSpelling } from './spelling.ts';
 
 /** Parses one file (the front end's `parseSourceFile`); passed in so tests can use any parser. */
 export type ParseFile = (file: SourceFile, diagnostics: DiagnosticCollector) => FileAst;
@@ -199,7 +199,7 @@ function createReferenceWalker(
     if (!symbol) {
       // A file that could not be read may declare the name: its SEG4001 is then the one mistake.
       if (complete) {
-        const suggestion = suggestName(ref.name, (candidates[expected] ??= namesOf(expected)));
+        const suggestion = closestSpelling(ref.name, (candidates[expected] ??= namesOf(expected)));
         diagnostics.add(expected === 'set' ? Code.UnknownSet : Code.UnknownPorts, ref.span, suggestion === undefined ? { name: ref.name } : { name: ref.name, suggestion });
       }
     } else if (symbol.kind !== expected) {
@@ -265,14 +265,6 @@ function createReferenceWalker(
       if (rule.dstPorts) walkPorts(rule.dstPorts, undefined);
     },
   };
-}
-
-/** The closest declared name, when it is close enough to be a plausible typo. */
-export function suggestName(name: string, candidates: readonly string[]): string | undefined {
-  if (candidates.length === 0) return undefined;
-  const best = closest(name, candidates);
-  const limit = Math.max(1, Math.floor(Math.max(name.length, best.length) / 3));
-  return distance(name, best) <= limit ? best : undefined;
 }
 
 // ---- Cycles, failures and order -------------------------------------------------------------------

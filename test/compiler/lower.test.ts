@@ -137,6 +137,11 @@ const CASES: readonly DiagnosticCase[] = [
     code: 'SEG2001', at: ['p.seg', 'offcie'], message: "unknown address set 'offcie'", hint: "did you mean 'office'?",
   },
   {
+    name: 'an unknown port set whose name has two letters swapped, with a suggestion',
+    files: { 'p.seg': `ports web = 80\n${rules('1 allow tcp from any to any port wbe')}` },
+    code: 'SEG2002', at: ['p.seg', 'wbe'], message: "unknown port set 'wbe'", hint: "did you mean 'web'?",
+  },
+  {
     name: 'an unknown port set, without a close name',
     files: { 'p.seg': `ports web = 80\n${rules('1 allow tcp from any to any port database')}` },
     code: 'SEG2002', at: ['p.seg', 'database'], message: "unknown port set 'database'",

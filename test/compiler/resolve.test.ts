@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FileAst, SetRef } from '../../compiler/ast.ts';
 import { createCollector, type Diagnostic } from '../../compiler/diagnostics.ts';
-import { resolve, suggestName, type ParseFile } from '../../compiler/resolve.ts';
+import { resolve, type ParseFile } from '../../compiler/resolve.ts';
 import { createMemoryHost, normalizePosixPath, type Span } from '../../compiler/source.ts';
 import { addr, fileAst, include, policy, ports, portsDecl, proto, rule, setDecl, textFile } from '../support/ast-builder.ts';
 
@@ -125,14 +125,5 @@ describe('resolve: names', () => {
       ['SEG2006', "'admins' is an address set, but a port set is expected here", undefined],
     ]);
     expect(resolved.references.get(r200.src as SetRef)).toBeNull();
-  });
-});
-
-describe('suggestName', () => {
-  it('offers a close name and nothing when every name is far off', () => {
-    expect(suggestName('web_teir', ['db_tier', 'web_tier'])).toBe('web_tier');
-    expect(suggestName('ofice', ['office'])).toBe('office');
-    expect(suggestName('mail', ['office', 'web_tier'])).toBeUndefined();
-    expect(suggestName('x', [])).toBeUndefined();
   });
 });
