@@ -13,7 +13,7 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BPF_BUILD)/%.bpf.o,$(BPF_SRC))
 ARCH_INC := /usr/include/$(shell uname -m)-linux-gnu
 BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I$(ARCH_INC) -Ibpf
 
-.PHONY: setup build bpf typecheck lint test test-unit demo bench clean
+.PHONY: setup build bpf typecheck lint test test-fresh-bpffs test-unit demo bench clean
 
 setup:
 	@scripts/setup.sh
@@ -43,9 +43,15 @@ typecheck:
 lint:
 	npx eslint .
 
-# Every test: type check, lint, unit and property tests, and the kernel tests (these need root).
+# Every test: type check, lint, unit and property tests, and the kernel tests (these need root),
+# then the kernel tests once more as a fresh machine has them: no bpffs mounted.
 test: setup bpf typecheck lint
 	npx vitest run
+	scripts/test-fresh-bpffs.sh
+
+# The kernel tests in a private mount namespace without bpffs at /sys/fs/bpf (root).
+test-fresh-bpffs: setup bpf
+	scripts/test-fresh-bpffs.sh
 
 # Only the tests that need neither root nor the kernel.
 test-unit:
