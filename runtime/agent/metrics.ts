@@ -280,7 +280,7 @@ export class AgentMetrics {
       g.set({ deployment: d.name, direction: 'egress' }, d.ruleCounts.egress);
     });
     gauge('segc_policy_last_switch_timestamp_seconds', 'When the policy in force was deployed (Unix seconds).', ['deployment'], (g, d) => g.set({ deployment: d.name }, Date.parse(d.record.deployedAt) / 1000));
-    new Counter({ name: 'segc_policy_switches_total', help: 'Policy switches (a new generation in force, or new maps) the agent saw since it started.', labelNames: ['deployment'], registers, collect() { fillCounter(this, self.switches); } });
+    new Counter({ name: 'segc_policy_switches_total', help: 'Scrapes at which a new policy generation (or new maps) was in force since the one before; two switches between scrapes count once.', labelNames: ['deployment'], registers, collect() { fillCounter(this, self.switches); } });
     new Counter({
       name: 'segc_reloads_total',
       help: 'Hot reloads of watched policy files by result (success: deployed; failure: refused, the old policy still enforcing).',
