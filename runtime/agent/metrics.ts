@@ -64,6 +64,8 @@ export class AgentMetrics {
   /** The generation last seen in force per deployment, to count switches. */
   readonly #seenGeneration = new Map<string, { maps: number; generation: number; switches: number }>();
   #scrapeErrors = 0;
+  /** Keys of the rule series this scrape exports (chosen once per scrape, for packets and bytes alike). */
+  #ruleSeries = new Set<string>();
 
   constructor(reader: DeploymentReader, options: { readonly ruleMetrics?: RuleMetricsMode; readonly reloads?: ReloadSource } = {}) {
     this.#reader = reader;
@@ -92,6 +94,7 @@ export class AgentMetrics {
     this.#scrapeErrors += snapshot.unreadable.length;
     for (const d of snapshot.deployments) this.#fold(d);
     this.#last = snapshot;
+    this.#ruleSeries = this.#exportedRules();
     return snapshot;
   }
 
@@ -170,7 +173,7 @@ export class AgentMetrics {
       last: () => this.#last,
       reports: () => this.#reloads?.reports() ?? [],
       scrapeErrors: () => this.#scrapeErrors,
-      exportedRules: () => this.#exportedRules(),
+      ruleSeries: () => this.#ruleSeries,
       packets: this.#packets,
       bytes: this.#bytes,
       reasonPackets: this.#reasonPackets,
@@ -198,7 +201,7 @@ export class AgentMetrics {
       labelNames: ruleLabels,
       registers,
       collect() {
-        const keep = self.exportedRules();
+        const keep = self.ruleSeries();
         fillCounter(this, self.rulePackets, (labels) => keep.has(keyOf(labels)));
       },
     });
@@ -208,7 +211,7 @@ export class AgentMetrics {
       labelNames: ruleLabels,
       registers,
       collect() {
-        const keep = self.exportedRules();
+        const keep = self.ruleSeries();
         fillCounter(this, self.ruleBytes, (labels) => keep.has(keyOf(labels)));
       },
     });

@@ -7,6 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPinnedDatapath, releaseDatapath } from '../../runtime/deploy.ts';
+import { runFrame } from '../../runtime/loader.ts';
+import { buildFrame } from '../../runtime/packet-bytes.ts';
 import { KERNEL_AVAILABLE } from '../support/datapath-harness.ts';
 import { HAVE_PROMETHEUS, httpGet, parseMetrics, startAgent, startPrometheus, valueOf, type PrometheusServer, type Sample, type Started } from '../support/agent-harness.ts';
 import { createPolicyDir, HAVE_PING, removeDeploymentPins, segc, startEchoServers, udpEchoes, type PolicyDir, type SegcRun } from '../support/deploy-harness.ts';
@@ -174,6 +177,27 @@ describe.skipIf(!KERNEL_AVAILABLE || !HAVE_PING)('segc agent on real deployments
       expect(p.query(`resets(segc_packets_total{deployment="${name}"}[10m]) > 0`)).toEqual([]);
     }
   }, 120_000);
+
+  it('counts half-open TCP sessions (the SYN-flood signature) exactly, for SYNs run through the pinned program', () => {
+    const before = scrape();
+    const dp = openPinnedDatapath(join('/sys/fs/bpf/segc', name));
+    try {
+      for (let i = 0; i < 7; i++) {
+        const syn = buildFrame({ proto: 6, src: PEER4, dst: HOST4, srcPort: 50000 + i, dstPort: 23 }, { tcpFlags: 'syn' });
+        expect(runFrame(dp, 'ingress', syn).verdict).toBe('allow');
+      }
+    } finally {
+      releaseDatapath(dp, true);
+    }
+    const after = scrape();
+    const delta = (metric: string, labels: Record<string, string> = {}) => valueOf(after, metric, { deployment: name, ...labels }) - valueOf(before, metric, { deployment: name, ...labels });
+    expect(delta('segc_sessions_half_open')).toBe(7);
+    expect(delta('segc_tcp_sessions', { state: 'syn_sent' })).toBe(7);
+    expect(delta('segc_sessions_by_state', { state: 'tcp_syn_sent' })).toBe(7);
+    expect(delta('segc_sessions_created_total')).toBe(7);
+    expect(delta('segc_rule_packets_total', { rule: 'telnet' })).toBe(7);
+    expect(delta('segc_datapath_events_total', { event: 'session_miss' })).toBe(7);
+  });
 
   it('shows the same counters in segc stats --watch and the map pressure in segc status', () => {
     const watch = segc(host, ['stats', '--name', name, '--watch', '--interval', '0.3', '--count', '2'], { stateDir });
