@@ -5,7 +5,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { SegReason, SegStat } from '../../compiler/abi.ts';
 import { MonotonicTotals, type Epoch } from './continuity.ts';
 import { HALF_OPEN_STATES, REASON_VALUES, STATE_VALUES, TCP_STATES, reasonLabel, stateLabel, statSlot } from './names.ts';
-import type { DeploymentReader, DeploymentSnapshot, HostSnapshot, RuleHits } from './reader.ts';
+import type { DeploymentSnapshot, HostSnapshot, RuleHits } from './reader.ts';
 
 /** Which rules get a series: the N busiest that were hit (default), every rule hit, or none. */
 export type RuleMetricsMode = { readonly kind: 'top'; readonly limit: number } | { readonly kind: 'hit' } | { readonly kind: 'none' };
@@ -29,6 +29,11 @@ export interface ReloadReport {
   readonly watchedHash: string | undefined;
 }
 
+/** Where a scrape's snapshot comes from: the DeploymentReader (tests pass their own). */
+export interface SnapshotSource {
+  snapshot(): HostSnapshot;
+}
+
 export interface ReloadSource {
   reports(): readonly ReloadReport[];
 }
@@ -48,7 +53,7 @@ function fillCounter(counter: Counter, totals: Totals, keep: (labels: Labels, to
 
 export class AgentMetrics {
   readonly registry = new Registry();
-  readonly #reader: DeploymentReader;
+  readonly #reader: SnapshotSource;
   readonly #ruleMode: RuleMetricsMode;
   readonly #reloads: ReloadSource | undefined;
   #last: HostSnapshot = { deployments: [], unreadable: [], tookMs: 0 };
@@ -67,7 +72,7 @@ export class AgentMetrics {
   /** Keys of the rule series this scrape exports (chosen once per scrape, for packets and bytes alike). */
   #ruleSeries = new Set<string>();
 
-  constructor(reader: DeploymentReader, options: { readonly ruleMetrics?: RuleMetricsMode; readonly reloads?: ReloadSource } = {}) {
+  constructor(reader: SnapshotSource, options: { readonly ruleMetrics?: RuleMetricsMode; readonly reloads?: ReloadSource } = {}) {
     this.#reader = reader;
     this.#ruleMode = options.ruleMetrics ?? DEFAULT_RULE_METRICS;
     this.#reloads = options.reloads;
