@@ -5,6 +5,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { SegReason, SegStat } from '../../compiler/abi.ts';
 import { MonotonicTotals, type Epoch } from './continuity.ts';
 import { HALF_OPEN_STATES, REASON_VALUES, STATE_VALUES, TCP_STATES, reasonLabel, stateLabel, statSlot } from './names.ts';
+import type { BundleRule } from '../../compiler/bundle.ts';
 import type { DeploymentSnapshot, HostSnapshot, RuleHits } from './reader.ts';
 
 /** Which rules get a series: the N busiest that were hit (default), every rule hit, or none. */
@@ -142,17 +143,36 @@ export class AgentMetrics {
 
   #foldRules(deployment: string, maps: number, hits: RuleHits): void {
     const epoch: Epoch = { maps, generation: hits.generation };
-    for (const r of hits.rules) {
-      const packets = hits.packets[r.id] ?? 0n;
-      const bytes = hits.bytes[r.id] ?? 0n;
-      const labels = { deployment, direction: r.direction, rule: r.name, priority: String(r.priority), action: r.action, location: `${r.file}:${r.line}` };
-      const key = keyOf(labels);
+    for (const { id, labels, key } of this.#ruleLabels(deployment, hits.rules)) {
+      const packets = hits.packets[id] ?? 0n;
+      const bytes = hits.bytes[id] ?? 0n;
       // A rule never hit gets no series (a 10k-rule policy would otherwise export 10k zeros).
       if (packets === 0n && !this.#rulePackets.has(key)) continue;
       this.#rulePackets.observe(key, labels, epoch, packets);
       this.#ruleBytes.observe(key, labels, epoch, bytes);
     }
   }
+
+  /**
+   * Labels and series keys of a policy's rules, made once per parsed policy (the reader keeps
+   * the same rules array while the record does not change): a 10k-rule scrape would otherwise
+   * build 10k label objects and keys every time.
+   */
+  #ruleLabels(deployment: string, rules: readonly BundleRule[]): readonly { id: number; labels: Labels; key: string }[] {
+    const byDeployment = this.#labelCache.get(rules) ?? new Map<string, { id: number; labels: Labels; key: string }[]>();
+    this.#labelCache.set(rules, byDeployment);
+    let items = byDeployment.get(deployment);
+    if (!items) {
+      items = rules.map((r) => {
+        const labels = { deployment, direction: r.direction, rule: r.name, priority: String(r.priority), action: r.action, location: `${r.file}:${r.line}` };
+        return { id: r.id, labels, key: keyOf(labels) };
+      });
+      byDeployment.set(deployment, items);
+    }
+    return items;
+  }
+
+  readonly #labelCache = new WeakMap<readonly BundleRule[], Map<string, { id: number; labels: Labels; key: string }[]>>();
 
   /** The rule series to export: the busiest `limit` per deployment in `top` mode. */
   #exportedRules(): Set<string> {
