@@ -135,6 +135,12 @@ describe.skipIf(!KERNEL_AVAILABLE || !HAVE_PING)('segc agent on real deployments
     );
     expect(prometheus.query('up{job="segc"}')[0]?.value[1]).toBe('1');
     expect(prometheus.query(`segc_sessions_capacity{deployment="${name}"}`)[0]?.value[1]).toBe('1024');
+    // The shipped alert rules load and evaluate against the agent's series; none is active once
+    // the agent is scraped (SegcAgentDown may be pending before the first scrape).
+    const p = prometheus;
+    await waitFor('the alert rules to be evaluated, none active', () => p.rules().length === 10 && p.rules().every((r) => r.health === 'ok' && r.state === 'inactive'), 30_000, 500).catch((error: unknown) => {
+      throw new Error(`${String(error)}: ${JSON.stringify(p.rules().filter((r) => r.state !== 'inactive'))}`);
+    });
   }, 60_000);
 
   it('survives a redeploy, a rollback, an undeploy and a new name without a counter going backwards', async () => {

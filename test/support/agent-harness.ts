@@ -96,6 +96,8 @@ export function valueOf(samples: readonly Sample[], name: string, labels: Readon
 export interface PrometheusServer extends Started {
   /** An instant query through the HTTP API: the result vector. */
   query(expr: string): { metric: Record<string, string>; value: [number, string] }[];
+  /** The loaded alerting rules: name, health (`ok` once evaluated without error) and state. */
+  rules(): { name: string; health: string; state: string }[];
   remove(): void;
 }
 
@@ -140,6 +142,12 @@ export async function startPrometheus(netns: string, port: number, agentPort: nu
       const parsed = JSON.parse(body) as { status: string; data: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] } };
       if (parsed.status !== 'success') throw new Error(`query ${expr}: ${body}`);
       return parsed.data.result;
+    },
+    rules() {
+      const body = httpGet(netns, `${api}/api/v1/rules`);
+      if (body === undefined) throw new Error('rules query failed');
+      const parsed = JSON.parse(body) as { data: { groups: { rules: { name: string; health: string; state: string }[] }[] } };
+      return parsed.data.groups.flatMap((g) => g.rules);
     },
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
