@@ -13,7 +13,9 @@ import {
   bpf_map_create,
   bpf_map_delete_elem,
   bpf_map_get_fd_by_id,
+  bpf_map_get_info_by_fd,
   bpf_map_get_next_key,
+  bpf_map_lookup_batch,
   bpf_map_lookup_elem,
   bpf_map_update_batch,
   bpf_map_update_elem,
@@ -40,6 +42,7 @@ import {
   SEG_SESSION_KEY,
   SEG_SLOTS,
   SegMap,
+  SegState,
   SegStat,
   SegVerdict,
 } from '../compiler/abi.ts';
@@ -162,6 +165,8 @@ export function installPolicy(dp: Datapath, image: PolicyImage, options: Install
   if (readConfig(dp).activeSlot === options.slot && slotGeneration(dp, options.slot) !== 0n) {
     throw new Error(`slot ${options.slot} holds the policy in force; fill the other slot and switch to it`);
   }
+  // The slot's rule counters still hold what an older policy in it counted.
+  resetRuleHits(dp, options.slot, image.ruleCount);
   const slotKey = u32(options.slot);
   const created: number[] = [];
   try {
@@ -278,6 +283,88 @@ export function readStats(dp: Datapath): { packets: bigint; bytes: bigint }[] {
 /** Hits of rule `rule` of the policy in `slot`. */
 export function readRuleHits(dp: Datapath, slot: number, rule: number): { packets: bigint; bytes: bigint } {
   return readCounter(mapFd(dp, SegMap.ruleHits), slot * dp.rulesPerSlot + rule);
+}
+
+/**
+ * Zeroes the rule-hit counters of `slot`'s first `count` rules, so that a policy installed
+ * there starts from nothing (the slot is not in force, so no packet counts there meanwhile).
+ */
+export function resetRuleHits(dp: Datapath, slot: number, count: number): void {
+  if (count === 0) return;
+  const cpus = libbpf_num_possible_cpus();
+  const keys = new Uint8Array(count * 4);
+  const view = new DataView(keys.buffer);
+  for (let i = 0; i < count; i++) view.setUint32(i * 4, slot * dp.rulesPerSlot + i, true);
+  writeEntries(mapFd(dp, SegMap.ruleHits), keys, new Uint8Array(count * SEG_COUNTER.size * cpus), count, 4, SEG_COUNTER.size * cpus);
+}
+
+/**
+ * Hits of the first `count` rules of `slot`, summed over CPUs, with a few batch lookups
+ * (a per-rule lookup costs a system call each: 10k rules would be 10k calls a scrape).
+ */
+export function readRuleHitsRange(dp: Datapath, slot: number, count: number): { packets: bigint[]; bytes: bigint[] } {
+  const fd = mapFd(dp, SegMap.ruleHits);
+  const cpus = libbpf_num_possible_cpus();
+  const valueLength = SEG_COUNTER.size * cpus;
+  const packets: bigint[] = new Array<bigint>(count).fill(0n);
+  const bytes: bigint[] = new Array<bigint>(count).fill(0n);
+  const first = slot * dp.rulesPerSlot;
+  let read = 0;
+  // Array batches start after the key given: the one before the slot's first rule.
+  let token: Uint8Array | null = first === 0 ? null : u32(first - 1);
+  while (read < count) {
+    const batch = bpf_map_lookup_batch(fd, token, 4, valueLength, Math.min(RULE_BATCH, count - read));
+    if (batch.count === 0) break;
+    const v = new DataView(batch.values.buffer, batch.values.byteOffset, batch.values.byteLength);
+    for (let i = 0; i < batch.count; i++) {
+      let p = 0n;
+      let b = 0n;
+      for (let c = 0; c < cpus; c++) {
+        p += v.getBigUint64(i * valueLength + c * SEG_COUNTER.size, true);
+        b += v.getBigUint64(i * valueLength + c * SEG_COUNTER.size + 8, true);
+      }
+      packets[read + i] = p;
+      bytes[read + i] = b;
+    }
+    read += batch.count;
+    if (batch.next === null) break;
+    token = u32(first + read - 1);
+  }
+  return { packets, bytes };
+}
+
+const RULE_BATCH = 4096;
+const SESSION_BATCH = 4096;
+
+/** The session table in numbers: entries, and entries by state (SegState index). */
+export interface SessionCensus {
+  readonly entries: number;
+  readonly capacity: number;
+  readonly byState: readonly number[];
+}
+
+/**
+ * Counts the sessions by state with batch lookups (a full 65,536-entry table is 16 calls),
+ * decoding only the state byte of each entry. A snapshot: the table keeps changing.
+ */
+export function censusSessions(dp: Datapath): SessionCensus {
+  const fd = mapFd(dp, SegMap.sessions);
+  const capacity = bpf_map_get_info_by_fd(fd).maxEntries;
+  const byState = new Array<number>(SegState.SEG_STATE_COUNT).fill(0);
+  const stateOffset = SEG_SESSION.fields.state?.offset ?? 38;
+  let entries = 0;
+  let token: Uint8Array | null = null;
+  for (;;) {
+    const batch = bpf_map_lookup_batch(fd, token, SEG_SESSION_KEY.size, SEG_SESSION.size, SESSION_BATCH);
+    for (let i = 0; i < batch.count; i++) {
+      const state = batch.values[i * SEG_SESSION.size + stateOffset] ?? 0;
+      if (state < byState.length) byState[state] = (byState[state] ?? 0) + 1;
+      entries++;
+    }
+    if (batch.next === null || batch.count === 0) break;
+    token = batch.next;
+  }
+  return { entries, capacity, byState };
 }
 
 /** One session as the kernel holds it (struct seg_session_key + struct seg_session). */

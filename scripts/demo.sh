@@ -2,7 +2,8 @@
 # segc demo: checks the examples, builds two throwaway network namespaces joined by a veth
 # pair (a load balancer + bastion on one side, a web-tier host on the other), deploys
 # examples/web-app-db.seg on the web host, shows connections allowed and denied, `segc
-# explain` and `segc stats`, a redeploy and a rollback, then removes everything it created.
+# explain` and `segc stats`, a scrape of `segc agent`'s Prometheus metrics, a redeploy and a
+# rollback, then removes everything it created.
 # Needs root (namespaces, BPF); touches no interface of the machine itself.
 set -euo pipefail
 
@@ -109,6 +110,17 @@ run segc stats --name "$NAME"
 say "segc status"
 run segc status --name "$NAME"
 
+say "segc agent: Prometheus metrics of every deployment (started in the web namespace, on its 127.0.0.1:9464)"
+nsenter --net="/var/run/netns/$WEB_NS" -- "$NODE" "$ROOT/bin/segc.js" agent --listen 127.0.0.1:9464 </dev/null >/dev/null 2>"$WORK/agent.log" &
+AGENT_PID=$!
+PIDS+=("$AGENT_PID")
+scrape() {
+  in_web "$NODE" -e "fetch('http://127.0.0.1:9464/metrics').then((r) => r.text()).then((t) => console.log(t.split('\\n').filter((l) => /^segc_(packets_total|rule_packets_total|reason_packets_total\\{.*reason=\"(rule|default|session)\"|sessions\\{|sessions_utilization_ratio|policy_info|policy_switches_total)/.test(l)).map((l) => '  ' + l).join('\\n')), () => process.exit(1))"
+}
+for _ in $(seq 50); do scrape >/dev/null 2>&1 && break; sleep 0.2; done
+printf '%s\n' 'GET http://127.0.0.1:9464/metrics   (a selection of the samples)'
+scrape
+
 say "a redeploy that also lets ssh in from anywhere (atomic switch), previewed first"
 sed 's/^  200 ssh: .*$/  200 ssh:         allow     tcp              from any        to app_hosts port 22/' examples/web-app-db.seg > "$WORK/web-app-db.seg"
 cp examples/common.seg "$WORK/common.seg"
@@ -118,6 +130,13 @@ probe 10.10.7.7 10.10.1.5 22
 
 say "rolling back"
 run segc rollback --name "$NAME"
+probe 10.10.7.7 10.10.1.5 22
+
+say "the agent saw the redeploy and the rollback; its counters went on (docs/metrics.md)"
+scrape
+kill "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null || true
+echo "  agent stopped; enforcement does not depend on it:"
 probe 10.10.7.7 10.10.1.5 22
 
 say "undeploying"

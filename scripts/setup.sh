@@ -5,8 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# iputils-ping: the deploy tests send ICMP echo through a deployed policy.
-apt_pkgs=(clang llvm libbpf-dev bpftool iproute2 libelf-dev iputils-ping)
+# iputils-ping: the deploy tests send ICMP echo through a deployed policy. prometheus (with
+# promtool): the agent tests scrape the agent with a real server and unit-test the alert rules;
+# systemd: systemd-analyze verifies the unit files in ops/systemd.
+apt_pkgs=(clang llvm libbpf-dev bpftool iproute2 libelf-dev iputils-ping prometheus systemd)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,9 +1,10 @@
 // `segc stats`: a deployment's counters (allowed, denied, sessions, drops by reason) and the
 // packets each rule of the policy in force decided, named with the rule's file:line from the
 // recorded bundle.
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { SegReason, SegStat } from '../../compiler/abi.ts';
-import { recordOutcome, type Outcome } from './command.ts';
+import { CliError, recordOutcome, type Outcome } from './command.ts';
+import { wholeNumber } from './deploy.ts';
 import type { CliIo } from './io.ts';
 
 export interface StatsOptions {
@@ -11,6 +12,10 @@ export interface StatsOptions {
   readonly json?: boolean;
   /** List rules with no hits too. */
   readonly all?: boolean;
+  /** Refresh every `interval` seconds with rates, until interrupted (or `count` frames). */
+  readonly watch?: boolean;
+  readonly interval?: number;
+  readonly count?: number;
 }
 
 const COUNTER_NAMES: readonly string[] = Object.keys(SegStat)
@@ -26,6 +31,12 @@ export function counterName(index: number): string {
   return (COUNTER_NAMES[index] ?? String(index)).replace('SEG_STAT_', '').toLowerCase().replaceAll('_', '-');
 }
 
+function seconds(text: string): number {
+  const n = Number(text);
+  if (!(n >= 0.1 && n <= 3600)) throw new InvalidArgumentError('expected seconds, 0.1 to 3600');
+  return n;
+}
+
 export function register(program: Command, io: CliIo): void {
   program
     .command('stats')
@@ -34,9 +45,12 @@ export function register(program: Command, io: CliIo): void {
     .option('--name <name>', 'the deployment', 'default')
     .option('--all', 'list rules that have no hits too')
     .option('--json', 'print the counters as JSON')
-    .addHelpText('after', '\nExamples:\n  $ sudo segc stats\n  $ sudo segc stats --name web --json')
+    .option('--watch', 'refresh the counters, with rates per second, until Ctrl-C (like top)')
+    .option('--interval <seconds>', 'seconds between refreshes with --watch (default 2)', seconds)
+    .option('--count <n>', 'stop --watch after this many refreshes', wholeNumber)
+    .addHelpText('after', '\nExamples:\n  $ sudo segc stats\n  $ sudo segc stats --name web --json\n  $ sudo segc stats --name web --watch --interval 1')
     .action(async (options: StatsOptions, command: Command) => {
-      recordOutcome(command, await statsCommand(options, io));
+      recordOutcome(command, await (options.watch === true ? statsWatch(options, io) : statsCommand(options, io)));
     });
 }
 
@@ -65,4 +79,62 @@ export async function statsCommand(options: StatsOptions, io: CliIo): Promise<Ou
     io.stdout.write(lines.join('\n') + '\n');
     return 'ok';
   });
+}
+
+/**
+ * `stats --watch`: the same reader as the agent's metrics, read every `interval` seconds; each
+ * frame shows the counters and the busiest rules with their rates since the frame before.
+ */
+export async function statsWatch(options: StatsOptions, io: CliIo): Promise<Outcome> {
+  const { DeploymentReader } = await import('../agent/reader.ts');
+  const { stateDirOf, readState } = await import('../state.ts');
+  const stateDir = stateDirOf(io.env);
+  if (!readState(stateDir, options.name)) throw new CliError('usage', `there is no deployment named '${options.name}'`, '`segc status` lists the deployments');
+  const reader = new DeploymentReader(stateDir);
+  const intervalMs = (options.interval ?? 2) * 1000;
+  let previous: { at: number; snapshot: import('../agent/reader.ts').DeploymentSnapshot } | undefined;
+  let interrupted = false;
+  const onInt = () => (interrupted = true);
+  process.once('SIGINT', onInt);
+  try {
+    for (let frame = 0; !interrupted && (options.count === undefined || frame < options.count); frame++) {
+      if (frame > 0) await new Promise((resolve) => setTimeout(resolve, intervalMs));
+      const host = reader.snapshot([options.name]);
+      const snapshot = host.deployments[0];
+      if (!snapshot) throw new CliError('environment', `cannot read the pins of '${options.name}': ${host.unreadable[0]?.error ?? 'the deployment is gone'}`, 'deploy again to restore enforcement');
+      const at = performance.now();
+      io.stdout.write((io.stdoutIsTTY ? '\x1b[H\x1b[2J' : frame > 0 ? '\n' : '') + formatWatchFrame(snapshot, previous && { seconds: (at - previous.at) / 1000, snapshot: previous.snapshot }, options.all === true));
+      previous = { at, snapshot };
+    }
+  } finally {
+    process.off('SIGINT', onInt);
+  }
+  return 'ok';
+}
+
+/** One frame of `stats --watch`; rates need the frame before (same maps, same generation for rules). */
+export function formatWatchFrame(now: import('../agent/reader.ts').DeploymentSnapshot, before: { seconds: number; snapshot: import('../agent/reader.ts').DeploymentSnapshot } | undefined, all: boolean): string {
+  const sameMaps = before !== undefined && before.snapshot.mapsId === now.mapsId;
+  const rate = (a: bigint, b: bigint | undefined) => (before && b !== undefined && a >= b ? (Number(a - b) / before.seconds).toFixed(1) : '-');
+  const s = now.sessions;
+  const lines = [
+    `'${now.name}' generation ${now.activeGeneration}: sessions ${s.entries} of ${s.capacity} (${((100 * s.entries) / Math.max(1, s.capacity)).toFixed(1)} % full)`,
+    `  ${'counter'.padEnd(26)} ${'packets'.padStart(12)} ${'/s'.padStart(10)} ${'bytes'.padStart(14)} ${'/s'.padStart(12)}`,
+  ];
+  now.stats.forEach((c, i) => {
+    const name = counterName(i);
+    if (c.packets === 0n && name.startsWith('reason:')) return;
+    const old = sameMaps ? before.snapshot.stats[i] : undefined;
+    lines.push(`  ${name.padEnd(26)} ${String(c.packets).padStart(12)} ${rate(c.packets, old?.packets).padStart(10)} ${String(c.bytes).padStart(14)} ${rate(c.bytes, old?.bytes).padStart(12)}`);
+  });
+  const hits = now.inForce;
+  const oldHits = sameMaps && before.snapshot.inForce?.generation === hits?.generation ? before.snapshot.inForce : undefined;
+  const rules = (hits?.rules ?? [])
+    .map((r) => ({ r, packets: hits?.packets[r.id] ?? 0n, old: oldHits?.packets[r.id] }))
+    .filter((x) => all || x.packets > 0n)
+    .sort((a, b) => (b.packets > a.packets ? 1 : b.packets < a.packets ? -1 : a.r.id - b.r.id))
+    .slice(0, all ? undefined : 20);
+  lines.push(rules.length === 0 ? '  no rule has decided a packet yet' : '  rules, busiest first:');
+  for (const { r, packets, old } of rules) lines.push(`    ${`${r.direction} ${r.name}`.padEnd(30)} ${r.action.padEnd(5)} ${String(packets).padStart(12)} packets ${rate(packets, old).padStart(10)}/s  ${r.file}:${r.line}`);
+  return lines.join('\n') + '\n';
 }

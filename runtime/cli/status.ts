@@ -19,6 +19,8 @@ export interface KernelView {
   readonly inForce: boolean;
   /** Hooks (iface/direction) whose filter is not this deployment's program, in this namespace. */
   readonly missing: readonly string[];
+  /** Map pressure: sessions in the table, its capacity, and their ratio. */
+  readonly sessions: { readonly entries: number; readonly capacity: number; readonly utilization: number; readonly halfOpen: number };
 }
 
 export interface StatusEntry {
@@ -66,7 +68,8 @@ export async function readStatus(io: CliIo, name?: string): Promise<StatusEntry[
 async function kernelView(record: DeploymentRecord): Promise<StatusEntry['kernel']> {
   try {
     const { openPinnedDatapath, releaseDatapath } = await import('../deploy.ts');
-    const { readConfig, slotGeneration } = await import('../loader.ts');
+    const { readConfig, slotGeneration, censusSessions } = await import('../loader.ts');
+    const { HALF_OPEN_STATES } = await import('../agent/names.ts');
     const { queryTc, interfaceIndex } = await import('../tc.ts');
     const dp = openPinnedDatapath(record.pins.dir);
     try {
@@ -82,7 +85,10 @@ async function kernelView(record: DeploymentRecord): Promise<StatusEntry['kernel
         // An interface of another network namespace cannot be queried from here.
         if (here === a.ifindex && queryTc(a.ifindex, a.direction) !== a.progId) missing.push(`${a.iface}/${a.direction}`);
       }
-      return { activeGeneration, inForce: activeGeneration === record.generation, missing };
+      const census = censusSessions(dp);
+      const halfOpen = HALF_OPEN_STATES.reduce((n, st) => n + (census.byState[st] ?? 0), 0);
+      const sessions = { entries: census.entries, capacity: census.capacity, utilization: census.capacity === 0 ? 0 : census.entries / census.capacity, halfOpen };
+      return { activeGeneration, inForce: activeGeneration === record.generation, missing, sessions };
     } finally {
       releaseDatapath(dp, true);
     }
@@ -125,6 +131,8 @@ export async function status(options: StatusOptions, io: CliIo): Promise<Outcome
     if ('error' in kernel) lines.push(`  kernel       cannot read the pins: ${kernel.error}`);
     else {
       lines.push(`  kernel       generation ${kernel.activeGeneration} in force${kernel.inForce ? '' : `: NOT the recorded ${r.generation}; deploy again to repair`}`);
+      const s = kernel.sessions;
+      lines.push(`  sessions     ${s.entries} of ${s.capacity} (${(100 * s.utilization).toFixed(1)} % full${s.utilization > 0.95 ? ', ABOVE 95 %: flows are evicted' : s.utilization > 0.8 ? ', above 80 %' : ''}), ${s.halfOpen} half-open`);
       if (kernel.missing.length > 0) lines.push(`  missing      ${kernel.missing.join(', ')} (filter removed or replaced by someone else; deploy again to repair)`);
     }
   }

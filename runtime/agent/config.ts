@@ -1,0 +1,119 @@
+// Agent: its configuration, from the command line or a JSON config file (plain data): where to
+// listen, which rules get series, and which deployments to keep in step with policy files.
+import { isIP } from 'node:net';
+import { dirname, resolve } from 'node:path';
+import { isDeploymentName } from '../state.ts';
+import { DEFAULT_RULE_METRICS, parseRuleMetricsMode, type RuleMetricsMode } from './metrics.ts';
+
+export const DEFAULT_LISTEN = '127.0.0.1:9464';
+export const DEFAULT_DEBOUNCE_MS = 300;
+
+/** A deployment the agent redeploys when its policy files (or their includes) change. */
+export interface WatchedDeployment {
+  readonly name: string;
+  /** Policy files or folders, absolute (as `segc deploy` takes them). */
+  readonly files: readonly string[];
+  readonly interfaces: readonly string[];
+  readonly strict: boolean;
+}
+
+export interface AgentConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly ruleMetrics: RuleMetricsMode;
+  readonly debounceMs: number;
+  readonly watch: readonly WatchedDeployment[];
+}
+
+/** A configuration mistake: the CLI reports it as a usage error. */
+export class AgentConfigError extends Error {
+  override readonly name = 'AgentConfigError';
+}
+
+/** `127.0.0.1:9464`, `[::1]:9464`, `:9464` (all addresses) into host and port. */
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text);
+  const host = m ? (m[1] ?? m[2] ?? '') : '';
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !(port >= 0 && port <= 65535) || (host !== '' && isIP(host) === 0 && host !== 'localhost')) {
+    throw new AgentConfigError(`--listen '${text}' is not ADDRESS:PORT (for example 127.0.0.1:9464 or [::1]:9464)`);
+  }
+  return { host: host === '' ? '0.0.0.0' : host, port };
+}
+
+/** Whether `host` can only be reached from this machine. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+export interface AgentFlags {
+  readonly listen?: string;
+  readonly ruleMetrics?: string;
+  readonly debounce?: number;
+  readonly watch?: readonly string[];
+  readonly name?: string;
+  readonly iface?: readonly string[];
+  readonly strict?: boolean;
+}
+
+interface ConfigFile {
+  listen?: unknown;
+  ruleMetrics?: unknown;
+  debounceMs?: unknown;
+  deployments?: unknown;
+}
+
+/**
+ * The configuration: flags win over the file's values; `--watch` adds one deployment
+ * (`--name`, `--iface`) to the file's list. Relative paths are relative to the file (or `cwd`).
+ */
+export function agentConfig(flags: AgentFlags, cwd: string, file?: { readonly path: string; readonly text: string }): AgentConfig {
+  let parsed: ConfigFile = {};
+  if (file) {
+    try {
+      parsed = JSON.parse(file.text) as ConfigFile;
+    } catch (error) {
+      throw new AgentConfigError(`${file.path} is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new AgentConfigError(`${file.path}: expected a JSON object`);
+  }
+  const text = (v: unknown, what: string): string | undefined => {
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string') throw new AgentConfigError(`${file?.path ?? 'config'}: ${what} must be a string`);
+    return v;
+  };
+  const { host, port } = parseListen(flags.listen ?? text(parsed.listen, 'listen') ?? DEFAULT_LISTEN);
+  const modeText = flags.ruleMetrics ?? text(parsed.ruleMetrics, 'ruleMetrics');
+  const ruleMetrics = modeText === undefined ? DEFAULT_RULE_METRICS : parseRuleMetricsMode(modeText);
+  if (!ruleMetrics) throw new AgentConfigError(`--rule-metrics '${modeText}': expected top:N, hit or none`);
+  const debounceMs = flags.debounce ?? (typeof parsed.debounceMs === 'number' ? parsed.debounceMs : DEFAULT_DEBOUNCE_MS);
+  const watch: WatchedDeployment[] = [];
+  if (parsed.deployments !== undefined) {
+    if (!Array.isArray(parsed.deployments)) throw new AgentConfigError(`${file?.path}: deployments must be a list`);
+    const base = file ? dirname(resolve(cwd, file.path)) : cwd;
+    for (const [i, d] of (parsed.deployments as unknown[]).entries()) watch.push(watchedFromFile(d, i, base, file?.path ?? 'config'));
+  }
+  if (flags.watch && flags.watch.length > 0) {
+    if (!flags.iface || flags.iface.length === 0) throw new AgentConfigError('--watch needs --iface (the interfaces to deploy on, as for segc deploy)');
+    watch.push(watchedDeployment(flags.name ?? 'default', flags.watch.map((f) => resolve(cwd, f)), flags.iface, flags.strict === true, '--name'));
+  }
+  const names = watch.map((w) => w.name);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined) throw new AgentConfigError(`deployment '${twice}' is watched twice`);
+  return { host, port, ruleMetrics, debounceMs, watch };
+}
+
+function watchedFromFile(d: unknown, index: number, base: string, path: string): WatchedDeployment {
+  const o = (typeof d === 'object' && d !== null ? d : {}) as Record<string, unknown>;
+  const list = (v: unknown, what: string): string[] => {
+    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string')) throw new AgentConfigError(`${path}: deployments[${index}].${what} must be a non-empty list of strings`);
+    return v as string[];
+  };
+  const name = typeof o['name'] === 'string' ? o['name'] : 'default';
+  return watchedDeployment(name, list(o['files'], 'files').map((f) => resolve(base, f)), list(o['interfaces'], 'interfaces'), o['strict'] === true, `${path}: deployments[${index}].name`);
+}
+
+function watchedDeployment(name: string, files: readonly string[], interfaces: readonly string[], strict: boolean, where: string): WatchedDeployment {
+  if (!isDeploymentName(name)) throw new AgentConfigError(`${where} '${name}' is not a deployment name`);
+  return { name, files, interfaces, strict };
+}

@@ -1,0 +1,59 @@
+// Agent: counters that never go backwards. A kernel counter restarts from zero when its maps
+// are replaced (undeploy then deploy of the same name) and a rule's counter when a new policy
+// generation takes over; each such life is an epoch. A series adds up its finished epochs and
+// the current one, and keeps its last value while it is not seen (a removed deployment).
+
+/** (maps id, generation): maps ids and generations only grow on a host. */
+export interface Epoch {
+  readonly maps: number;
+  readonly generation: number;
+}
+
+function compareEpochs(a: Epoch, b: Epoch): number {
+  return a.maps !== b.maps ? a.maps - b.maps : a.generation - b.generation;
+}
+
+interface Series<L> {
+  readonly labels: L;
+  finished: bigint;
+  epoch: Epoch;
+  last: bigint;
+}
+
+export class MonotonicTotals<L> {
+  readonly #series = new Map<string, Series<L>>();
+
+  /**
+   * Records the kernel's `value` of series `key` in `epoch`; returns the series total. A value
+   * of an epoch older than the series' current one is ignored (its final count came too late).
+   */
+  observe(key: string, labels: L, epoch: Epoch, value: bigint): bigint {
+    const s = this.#series.get(key);
+    if (!s) {
+      this.#series.set(key, { labels, finished: 0n, epoch, last: value });
+      return value;
+    }
+    const order = compareEpochs(epoch, s.epoch);
+    if (order > 0) {
+      s.finished += s.last;
+      s.epoch = epoch;
+      s.last = value;
+    } else if (order === 0 && value > s.last) {
+      s.last = value;
+    }
+    return s.finished + s.last;
+  }
+
+  /** Every series seen so far, with its total. */
+  *entries(): IterableIterator<{ readonly key: string; readonly labels: L; readonly total: bigint }> {
+    for (const [key, s] of this.#series) yield { key, labels: s.labels, total: s.finished + s.last };
+  }
+
+  has(key: string): boolean {
+    return this.#series.has(key);
+  }
+
+  get size(): number {
+    return this.#series.size;
+  }
+}

@@ -1,0 +1,96 @@
+// Agent: its life. Starts the reader, the metrics and the reloader, serves GET /metrics over
+// HTTP, reloads on SIGHUP and stops cleanly on SIGTERM / SIGINT. The agent only reads maps and
+// runs deploys: enforcement never depends on it (killing it changes nothing in the kernel).
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { CliIo } from '../cli/io.ts';
+import { stateDirOf } from '../state.ts';
+import { isLoopback, type AgentConfig } from './config.ts';
+import { AgentMetrics } from './metrics.ts';
+import { DeploymentReader } from './reader.ts';
+import { PolicyReloader } from './reload.ts';
+
+export interface RunningAgent {
+  /** `http://host:port` it serves on. */
+  readonly url: string;
+  readonly metrics: AgentMetrics;
+  readonly reloader: PolicyReloader;
+  /** Resolves once `stop` has finished. */
+  readonly stopped: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startAgent(config: AgentConfig, io: CliIo, log: (line: string) => void): Promise<RunningAgent> {
+  const reader = new DeploymentReader(stateDirOf(io.env));
+  const reloader = new PolicyReloader(config.watch, io, log, config.debounceMs);
+  const metrics = new AgentMetrics(reader, { ruleMetrics: config.ruleMetrics, reloads: reloader });
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+    } else if (path === '/metrics') {
+      metrics.scrape().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
+        (error: unknown) => {
+          log(`scrape failed: ${error instanceof Error ? error.message : String(error)}`);
+          res.writeHead(500, { 'content-type': 'text/plain' }).end('scrape failed\n');
+        },
+      );
+    } else if (path === '/' || path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('segc agent: metrics at /metrics\n');
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; metrics are at /metrics\n');
+    }
+  });
+  await listen(server, config.host, config.port);
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  log(`serving ${url}/metrics`);
+  if (!isLoopback(config.host)) log(`listening on ${config.host}, not a loopback address: anyone who can reach this host on port ${address.port} can read the metrics`);
+  // The first reloads (a watched file differing from what is deployed) before the signals.
+  await reloader.start();
+  for (const w of config.watch) log(`watching ${w.files.join(', ')} for '${w.name}' on ${w.interfaces.join(', ')}`);
+
+  let finish: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => (finish = resolve));
+  let stopping: Promise<void> | undefined;
+  const onHup = () => {
+    log('SIGHUP: reloading every watched deployment');
+    void reloader.reloadAll();
+  };
+  const onStop = (signal: string) => () => {
+    log(`${signal}: stopping`);
+    void stop();
+  };
+  const onTerm = onStop('SIGTERM');
+  const onInt = onStop('SIGINT');
+  process.on('SIGHUP', onHup);
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onInt);
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      process.off('SIGHUP', onHup);
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      await reloader.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      finish();
+    })();
+    return stopping;
+  };
+  return { url, metrics, reloader, stopped, stop };
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}

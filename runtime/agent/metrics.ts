@@ -1,0 +1,371 @@
+// Agent: the Prometheus metrics. One scrape takes one snapshot of every deployment through the
+// reader, folds it into totals that never go backwards (continuity.ts), and the prom-client
+// metrics' collect callbacks copy those into the registry. Every metric is in docs/metrics.md.
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { SegReason, SegStat } from '../../compiler/abi.ts';
+import { MonotonicTotals, type Epoch } from './continuity.ts';
+import { HALF_OPEN_STATES, REASON_VALUES, STATE_VALUES, TCP_STATES, reasonLabel, stateLabel, statSlot } from './names.ts';
+import type { BundleRule } from '../../compiler/bundle.ts';
+import type { DeploymentSnapshot, HostSnapshot, RuleHits } from './reader.ts';
+
+/** Which rules get a series: the N busiest that were hit (default), every rule hit, or none. */
+export type RuleMetricsMode = { readonly kind: 'top'; readonly limit: number } | { readonly kind: 'hit' } | { readonly kind: 'none' };
+
+export const DEFAULT_RULE_METRICS: RuleMetricsMode = { kind: 'top', limit: 500 };
+
+export function parseRuleMetricsMode(text: string): RuleMetricsMode | undefined {
+  if (text === 'hit' || text === 'none') return { kind: text };
+  const m = /^top:(\d+)$/.exec(text);
+  return m && Number(m[1]) >= 1 ? { kind: 'top', limit: Number(m[1]) } : undefined;
+}
+
+/** What the hot reloader reports per watched deployment (reload.ts). */
+export interface ReloadReport {
+  readonly name: string;
+  readonly successes: number;
+  readonly failures: number;
+  /** Unix seconds of the last successful reload, or 0. */
+  readonly lastSuccessSeconds: number;
+  /** Policy hash of the watched files as they are now, or undefined when they do not compile. */
+  readonly watchedHash: string | undefined;
+}
+
+/** Where a scrape's snapshot comes from: the DeploymentReader (tests pass their own). */
+export interface SnapshotSource {
+  snapshot(): HostSnapshot;
+}
+
+export interface ReloadSource {
+  reports(): readonly ReloadReport[];
+}
+
+type Labels = Record<string, string>;
+type Totals = MonotonicTotals<Labels>;
+
+function keyOf(labels: Labels): string {
+  return JSON.stringify(labels);
+}
+
+/** Pushes the totals of `totals` into a prom-client counter (after a reset: collect rebuilds it). */
+function fillCounter(counter: Counter, totals: Totals, keep: (labels: Labels, total: bigint) => boolean = () => true): void {
+  counter.reset();
+  for (const { labels, total } of totals.entries()) if (keep(labels, total)) counter.inc(labels, Number(total));
+}
+
+export class AgentMetrics {
+  readonly registry = new Registry();
+  readonly #reader: SnapshotSource;
+  readonly #ruleMode: RuleMetricsMode;
+  readonly #reloads: ReloadSource | undefined;
+  #last: HostSnapshot = { deployments: [], unreadable: [], tookMs: 0 };
+  readonly #packets: Totals = new MonotonicTotals();
+  readonly #bytes: Totals = new MonotonicTotals();
+  readonly #reasonPackets: Totals = new MonotonicTotals();
+  readonly #reasonBytes: Totals = new MonotonicTotals();
+  readonly #events: Totals = new MonotonicTotals();
+  readonly #evicted: Totals = new MonotonicTotals();
+  readonly #switches: Totals = new MonotonicTotals();
+  readonly #rulePackets: Totals = new MonotonicTotals();
+  readonly #ruleBytes: Totals = new MonotonicTotals();
+  /** The generation last seen in force per deployment, to count switches. */
+  readonly #seenGeneration = new Map<string, { maps: number; generation: number; switches: number }>();
+  #scrapeErrors = 0;
+  /** Keys of the rule series this scrape exports (chosen once per scrape, for packets and bytes alike). */
+  #ruleSeries = new Set<string>();
+
+  constructor(reader: SnapshotSource, options: { readonly ruleMetrics?: RuleMetricsMode; readonly reloads?: ReloadSource } = {}) {
+    this.#reader = reader;
+    this.#ruleMode = options.ruleMetrics ?? DEFAULT_RULE_METRICS;
+    this.#reloads = options.reloads;
+    collectDefaultMetrics({ register: this.registry });
+    this.#registerTraffic();
+    this.#registerSessions();
+    this.#registerPolicy();
+    this.#registerAgent();
+  }
+
+  /** One scrape: a fresh snapshot, folded into the totals, rendered in the text format. */
+  async scrape(): Promise<string> {
+    this.refresh();
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Reads every deployment now and folds the counters into the totals. */
+  refresh(): HostSnapshot {
+    const snapshot = this.#reader.snapshot();
+    this.#scrapeErrors += snapshot.unreadable.length;
+    for (const d of snapshot.deployments) this.#fold(d);
+    this.#last = snapshot;
+    this.#ruleSeries = this.#exportedRules();
+    return snapshot;
+  }
+
+  #fold(d: DeploymentSnapshot): void {
+    const epoch: Epoch = { maps: d.mapsId, generation: 0 };
+    const deployment = d.name;
+    d.stats.forEach((c, index) => {
+      const slot = statSlot(index);
+      if (slot.kind === 'verdict') {
+        const labels = { deployment, verdict: slot.verdict };
+        this.#packets.observe(keyOf(labels), labels, epoch, c.packets);
+        this.#bytes.observe(keyOf(labels), labels, epoch, c.bytes);
+      } else if (slot.kind === 'reason') {
+        const labels = { deployment, reason: reasonLabel(slot.reason) };
+        this.#reasonPackets.observe(keyOf(labels), labels, epoch, c.packets);
+        this.#reasonBytes.observe(keyOf(labels), labels, epoch, c.bytes);
+      } else {
+        const labels = { deployment, event: slot.event };
+        this.#events.observe(keyOf(labels), labels, epoch, c.packets);
+      }
+    });
+    // Evictions are not counted by the kernel: every session that left the table other than by
+    // expiry, close or revocation, and is not in it now, was evicted (LRU) or flushed.
+    const stat = (i: number) => d.stats[i]?.packets ?? 0n;
+    const left = stat(SegStat.SEG_STAT_SESSION_NEW) - stat(SegStat.SEG_STAT_SESSION_EXPIRED) - stat(SegStat.SEG_STAT_SESSION_CLOSED) - stat(SegStat.SEG_STAT_REASON_BASE + SegReason.SEG_REASON_SESSION_REVOKED) - BigInt(d.sessions.entries);
+    this.#evicted.observe(keyOf({ deployment }), { deployment }, epoch, left > 0n ? left : 0n);
+    // Policy switches seen by the agent (deploys, rollbacks, reloads, whoever made them).
+    const seen = this.#seenGeneration.get(deployment);
+    if (!seen) this.#seenGeneration.set(deployment, { maps: d.mapsId, generation: d.activeGeneration, switches: 0 });
+    else if (seen.maps !== d.mapsId || seen.generation !== d.activeGeneration) {
+      seen.switches++;
+      seen.maps = d.mapsId;
+      seen.generation = d.activeGeneration;
+    }
+    this.#switches.observe(keyOf({ deployment }), { deployment }, { maps: 0, generation: 0 }, BigInt(this.#seenGeneration.get(deployment)?.switches ?? 0));
+    if (this.#ruleMode.kind === 'none') return;
+    // The standby slot first: its final counts close its epoch before the policy in force opens the next.
+    for (const hits of [d.standby, d.inForce]) if (hits) this.#foldRules(deployment, d.mapsId, hits);
+  }
+
+  #foldRules(deployment: string, maps: number, hits: RuleHits): void {
+    const epoch: Epoch = { maps, generation: hits.generation };
+    for (const { id, labels, key } of this.#ruleLabels(deployment, hits.rules)) {
+      const packets = hits.packets[id] ?? 0n;
+      const bytes = hits.bytes[id] ?? 0n;
+      // A rule never hit gets no series (a 10k-rule policy would otherwise export 10k zeros).
+      if (packets === 0n && !this.#rulePackets.has(key)) continue;
+      this.#rulePackets.observe(key, labels, epoch, packets);
+      this.#ruleBytes.observe(key, labels, epoch, bytes);
+    }
+  }
+
+  /**
+   * Labels and series keys of a policy's rules, made once per parsed policy (the reader keeps
+   * the same rules array while the record does not change): a 10k-rule scrape would otherwise
+   * build 10k label objects and keys every time.
+   */
+  #ruleLabels(deployment: string, rules: readonly BundleRule[]): readonly { id: number; labels: Labels; key: string }[] {
+    const byDeployment = this.#labelCache.get(rules) ?? new Map<string, { id: number; labels: Labels; key: string }[]>();
+    this.#labelCache.set(rules, byDeployment);
+    let items = byDeployment.get(deployment);
+    if (!items) {
+      items = rules.map((r) => {
+        const labels = { deployment, direction: r.direction, rule: r.name, priority: String(r.priority), action: r.action, location: `${r.file}:${r.line}` };
+        return { id: r.id, labels, key: keyOf(labels) };
+      });
+      byDeployment.set(deployment, items);
+    }
+    return items;
+  }
+
+  readonly #labelCache = new WeakMap<readonly BundleRule[], Map<string, { id: number; labels: Labels; key: string }[]>>();
+
+  /** The rule series to export: the busiest `limit` per deployment in `top` mode. */
+  #exportedRules(): Set<string> {
+    const byDeployment = new Map<string, { key: string; total: bigint }[]>();
+    for (const { key, labels, total } of this.#rulePackets.entries()) {
+      if (total === 0n) continue;
+      const list = byDeployment.get(labels['deployment'] ?? '') ?? [];
+      list.push({ key, total });
+      byDeployment.set(labels['deployment'] ?? '', list);
+    }
+    const out = new Set<string>();
+    for (const list of byDeployment.values()) {
+      if (this.#ruleMode.kind === 'top') list.sort((a, b) => (b.total > a.total ? 1 : b.total < a.total ? -1 : a.key < b.key ? -1 : 1));
+      const kept = this.#ruleMode.kind === 'top' ? list.slice(0, this.#ruleMode.limit) : list;
+      for (const { key } of kept) out.add(key);
+    }
+    return out;
+  }
+
+  /** What the metrics' collect callbacks read (their `this` is the metric). */
+  #view() {
+    return {
+      last: () => this.#last,
+      reports: () => this.#reloads?.reports() ?? [],
+      scrapeErrors: () => this.#scrapeErrors,
+      ruleSeries: () => this.#ruleSeries,
+      packets: this.#packets,
+      bytes: this.#bytes,
+      reasonPackets: this.#reasonPackets,
+      reasonBytes: this.#reasonBytes,
+      events: this.#events,
+      evicted: this.#evicted,
+      switches: this.#switches,
+      rulePackets: this.#rulePackets,
+      ruleBytes: this.#ruleBytes,
+    };
+  }
+
+  #registerTraffic(): void {
+    const registers = [this.registry];
+    const self = this.#view();
+    new Counter({ name: 'segc_packets_total', help: 'Packets the classifier decided, by deployment and verdict (all hooks of the deployment).', labelNames: ['deployment', 'verdict'], registers, collect() { fillCounter(this, self.packets); } });
+    new Counter({ name: 'segc_bytes_total', help: 'Bytes (skb length) of the packets the classifier decided, by deployment and verdict.', labelNames: ['deployment', 'verdict'], registers, collect() { fillCounter(this, self.bytes); } });
+    new Counter({ name: 'segc_reason_packets_total', help: 'Packets by the reason of their verdict (rule, default, session, each parse failure, non_ip, neighbor_discovery, ...).', labelNames: ['deployment', 'reason'], registers, collect() { fillCounter(this, self.reasonPackets); } });
+    new Counter({ name: 'segc_reason_bytes_total', help: 'Bytes by the reason of their verdict.', labelNames: ['deployment', 'reason'], registers, collect() { fillCounter(this, self.reasonBytes); } });
+    new Counter({ name: 'segc_datapath_events_total', help: 'Data path events other than verdicts and reasons (session_hit, session_miss, session_new, session_table_full, ...).', labelNames: ['deployment', 'event'], registers, collect() { fillCounter(this, self.events); } });
+    const ruleLabels = ['deployment', 'direction', 'rule', 'priority', 'action', 'location'];
+    new Counter({
+      name: 'segc_rule_packets_total',
+      help: 'Packets each rule decided (sessions included), labelled with the rule and its file:line; only rules that were hit, capped by --rule-metrics.',
+      labelNames: ruleLabels,
+      registers,
+      collect() {
+        const keep = self.ruleSeries();
+        fillCounter(this, self.rulePackets, (labels) => keep.has(keyOf(labels)));
+      },
+    });
+    new Counter({
+      name: 'segc_rule_bytes_total',
+      help: 'Bytes each rule decided; the same series as segc_rule_packets_total.',
+      labelNames: ruleLabels,
+      registers,
+      collect() {
+        const keep = self.ruleSeries();
+        fillCounter(this, self.ruleBytes, (labels) => keep.has(keyOf(labels)));
+      },
+    });
+  }
+
+  #registerSessions(): void {
+    const registers = [this.registry];
+    const self = this.#view();
+    const eventCounter = (name: string, help: string, stat: number) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['deployment'],
+        registers,
+        collect() {
+          this.reset();
+          for (const { labels, total } of self.events.entries()) if (labels['event'] === statSlotEvent(stat)) this.inc({ deployment: labels['deployment'] ?? '' }, Number(total));
+        },
+      });
+    eventCounter('segc_sessions_created_total', 'Sessions opened (the first allowed packet of a flow).', SegStat.SEG_STAT_SESSION_NEW);
+    eventCounter('segc_sessions_expired_total', 'Sessions removed because their state timed out.', SegStat.SEG_STAT_SESSION_EXPIRED);
+    eventCounter('segc_sessions_closed_total', 'TCP sessions removed at their end (FIN both ways, or RST).', SegStat.SEG_STAT_SESSION_CLOSED);
+    eventCounter('segc_session_insert_failures_total', 'Allowed flows the session table could not take (the packet still passed).', SegStat.SEG_STAT_SESSION_TABLE_FULL);
+    new Counter({ name: 'segc_sessions_evicted_total', help: 'Sessions that left the table other than by expiry, close or revocation (LRU evictions, flushes); derived, see docs/metrics.md.', labelNames: ['deployment'], registers, collect() { fillCounter(this, self.evicted); } });
+    const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge, d: DeploymentSnapshot) => void) =>
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          this.reset();
+          for (const d of self.last().deployments) fill(this, d);
+        },
+      });
+    gauge('segc_sessions', 'Sessions in the table now.', ['deployment'], (g, d) => g.set({ deployment: d.name }, d.sessions.entries));
+    gauge('segc_sessions_capacity', 'Capacity of the session table (entries).', ['deployment'], (g, d) => g.set({ deployment: d.name }, d.sessions.capacity));
+    gauge('segc_sessions_utilization_ratio', 'Sessions in the table over its capacity (map pressure), 0 to 1.', ['deployment'], (g, d) => g.set({ deployment: d.name }, d.sessions.capacity === 0 ? 0 : d.sessions.entries / d.sessions.capacity));
+    gauge('segc_sessions_by_state', 'Sessions in the table by state (TCP states, udp, icmp, other).', ['deployment', 'state'], (g, d) => {
+      for (const s of STATE_VALUES) g.set({ deployment: d.name, state: stateLabel(s) }, d.sessions.byState[s] ?? 0);
+    });
+    gauge('segc_tcp_sessions', 'TCP sessions in the table by state.', ['deployment', 'state'], (g, d) => {
+      for (const s of TCP_STATES) g.set({ deployment: d.name, state: stateLabel(s).replace(/^tcp_/, '') }, d.sessions.byState[s] ?? 0);
+    });
+    gauge('segc_sessions_half_open', 'TCP sessions whose handshake has not finished (syn_sent + syn_recv): the SYN-flood signature.', ['deployment'], (g, d) => {
+      g.set({ deployment: d.name }, HALF_OPEN_STATES.reduce((n, s) => n + (d.sessions.byState[s] ?? 0), 0));
+    });
+  }
+
+  #registerPolicy(): void {
+    const registers = [this.registry];
+    const self = this.#view();
+    const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge, d: DeploymentSnapshot) => void) =>
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          this.reset();
+          for (const d of self.last().deployments) fill(this, d);
+        },
+      });
+    gauge('segc_policy_info', 'The policy in force (value 1): its hash and generation as recorded by the last deploy.', ['deployment', 'policy_hash', 'generation'], (g, d) => g.set({ deployment: d.name, policy_hash: d.record.policyHash, generation: String(d.record.generation) }, 1));
+    gauge('segc_policy_generation', 'Generation of the policy in force in the kernel (the active slot).', ['deployment'], (g, d) => g.set({ deployment: d.name }, d.activeGeneration));
+    gauge('segc_policy_in_force', '1 when the kernel enforces the generation the record names, 0 when not (a deploy died half-way: deploy again).', ['deployment'], (g, d) => g.set({ deployment: d.name }, d.activeGeneration === d.record.generation ? 1 : 0));
+    gauge('segc_policy_rules', 'Rules of the recorded policy by direction.', ['deployment', 'direction'], (g, d) => {
+      g.set({ deployment: d.name, direction: 'ingress' }, d.ruleCounts.ingress);
+      g.set({ deployment: d.name, direction: 'egress' }, d.ruleCounts.egress);
+    });
+    gauge('segc_policy_last_switch_timestamp_seconds', 'When the policy in force was deployed (Unix seconds).', ['deployment'], (g, d) => g.set({ deployment: d.name }, Date.parse(d.record.deployedAt) / 1000));
+    new Counter({ name: 'segc_policy_switches_total', help: 'Scrapes at which a new policy generation (or new maps) was in force since the one before; two switches between scrapes count once.', labelNames: ['deployment'], registers, collect() { fillCounter(this, self.switches); } });
+    new Counter({
+      name: 'segc_reloads_total',
+      help: 'Hot reloads of watched policy files by result (success: deployed; failure: refused, the old policy still enforcing).',
+      labelNames: ['deployment', 'result'],
+      registers,
+      collect() {
+        this.reset();
+        for (const r of self.reports() ?? []) {
+          this.inc({ deployment: r.name, result: 'success' }, r.successes);
+          this.inc({ deployment: r.name, result: 'failure' }, r.failures);
+        }
+      },
+    });
+    new Gauge({
+      name: 'segc_reload_last_success_timestamp_seconds',
+      help: 'When the watched files of a deployment were last deployed by the agent (Unix seconds, 0 = never).',
+      labelNames: ['deployment'],
+      registers,
+      collect() {
+        this.reset();
+        for (const r of self.reports() ?? []) this.set({ deployment: r.name }, r.lastSuccessSeconds);
+      },
+    });
+    new Gauge({
+      name: 'segc_watch_in_sync',
+      help: "1 when the watched files' policy hash equals the deployed one, 0 when not (not deployed yet, or refused).",
+      labelNames: ['deployment'],
+      registers,
+      collect() {
+        this.reset();
+        const deployed = new Map(self.last().deployments.map((d) => [d.name, d.record.policyHash]));
+        for (const r of self.reports() ?? []) this.set({ deployment: r.name }, r.watchedHash !== undefined && r.watchedHash === deployed.get(r.name) ? 1 : 0);
+      },
+    });
+  }
+
+  #registerAgent(): void {
+    const registers = [this.registry];
+    const self = this.#view();
+    new Gauge({ name: 'segc_deployments', help: 'Deployments the agent reads (recorded on this host, pins readable).', registers, collect() { this.set(self.last().deployments.length); } });
+    new Gauge({ name: 'segc_scrape_duration_seconds', help: 'Time the last scrape took to read every deployment.', registers, collect() { this.set(self.last().tookMs / 1000); } });
+    new Counter({
+      name: 'segc_scrape_errors_total',
+      help: 'Deployments whose pins could not be read during a scrape.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(self.scrapeErrors());
+      },
+    });
+  }
+}
+
+function statSlotEvent(stat: number): string {
+  const slot = statSlot(stat);
+  return slot.kind === 'event' ? slot.event : '';
+}
+
+/** Reason labels this build exports (for docs and tests). */
+export const REASON_LABELS: readonly string[] = REASON_VALUES.map(reasonLabel);

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { agentConfig, AgentConfigError, isLoopback, parseListen } from '../../../runtime/agent/config.ts';
+import { parseRuleMetricsMode } from '../../../runtime/agent/metrics.ts';
+import { createMemoryIo } from '../../../runtime/cli/io.ts';
+import { run } from '../../../runtime/cli/main.ts';
+
+describe('segc agent configuration', () => {
+  it('listens on 127.0.0.1:9464 by default and takes IPv4, IPv6 and all-address forms', () => {
+    expect(agentConfig({}, '/w')).toMatchObject({ host: '127.0.0.1', port: 9464, ruleMetrics: { kind: 'top', limit: 500 }, debounceMs: 300, watch: [] });
+    expect(parseListen('[::1]:9100')).toEqual({ host: '::1', port: 9100 });
+    expect(parseListen(':9100')).toEqual({ host: '0.0.0.0', port: 9100 });
+    expect(() => parseListen('nowhere:9100')).toThrow(AgentConfigError);
+    expect(() => parseListen('127.0.0.1:99999')).toThrow(/not ADDRESS:PORT/);
+    expect(isLoopback('127.0.0.1') && isLoopback('::1') && !isLoopback('0.0.0.0') && !isLoopback('10.0.0.1')).toBe(true);
+  });
+
+  it('parses the per-rule series modes', () => {
+    expect(parseRuleMetricsMode('top:20')).toEqual({ kind: 'top', limit: 20 });
+    expect(parseRuleMetricsMode('hit')).toEqual({ kind: 'hit' });
+    expect(parseRuleMetricsMode('none')).toEqual({ kind: 'none' });
+    expect(parseRuleMetricsMode('top:0')).toBeUndefined();
+    expect(parseRuleMetricsMode('all')).toBeUndefined();
+  });
+
+  it('reads deployments from a config file, relative to it, and adds the --watch one', () => {
+    const text = JSON.stringify({ listen: '127.0.0.1:9500', ruleMetrics: 'hit', deployments: [{ name: 'web', files: ['web.seg'], interfaces: ['eth0'] }] });
+    const config = agentConfig({ watch: ['db.seg'], iface: ['eth1'], name: 'db', listen: '127.0.0.1:9600' }, '/work', { path: '/etc/segc/agent.json', text });
+    expect(config).toMatchObject({
+      port: 9600,
+      ruleMetrics: { kind: 'hit' },
+      watch: [
+        { name: 'web', files: ['/etc/segc/web.seg'], interfaces: ['eth0'], strict: false },
+        { name: 'db', files: ['/work/db.seg'], interfaces: ['eth1'], strict: false },
+      ],
+    });
+  });
+
+  it('refuses what cannot work: --watch without --iface, a name twice, a bad file', () => {
+    expect(() => agentConfig({ watch: ['a.seg'] }, '/w')).toThrow(/--watch needs --iface/);
+    const twice = JSON.stringify({ deployments: [{ name: 'a', files: ['a.seg'], interfaces: ['x'] }] });
+    expect(() => agentConfig({ watch: ['a.seg'], iface: ['y'], name: 'a' }, '/w', { path: 'c.json', text: twice })).toThrow(/watched twice/);
+    expect(() => agentConfig({}, '/w', { path: 'c.json', text: '{' })).toThrow(/not JSON/);
+    expect(() => agentConfig({}, '/w', { path: 'c.json', text: '{"deployments":[{"files":[]}]}' })).toThrow(/non-empty list/);
+    expect(() => agentConfig({ watch: ['a.seg'], iface: ['y'], name: '../x' }, '/w')).toThrow(/not a deployment name/);
+  });
+
+  it('reports configuration mistakes as usage errors (exit 2) with a hint', async () => {
+    const io = createMemoryIo({});
+    expect(await run(['agent', '--listen', 'bogus'], io)).toBe(2);
+    expect(io.err()).toMatch(/error: --listen 'bogus' is not ADDRESS:PORT[\s\S]*hint: segc agent --help/);
+    const io2 = createMemoryIo({});
+    expect(await run(['agent', '--rule-metrics', 'every'], io2)).toBe(2);
+    expect(io2.err()).toMatch(/expected top:N, hit or none/);
+  });
+
+  it('documents itself in --help with examples', async () => {
+    const io = createMemoryIo({});
+    expect(await run(['agent', '--help'], io)).toBe(0);
+    expect(io.out()).toMatch(/--rule-metrics <mode>[\s\S]*--watch <file>[\s\S]*Examples:[\s\S]*segc agent --config/);
+  });
+});

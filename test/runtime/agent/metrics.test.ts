@@ -1,0 +1,129 @@
+// The agent's metrics over synthetic snapshots (no kernel): the rule-series cap, counters that
+// go on across a policy switch (with the switched-out slot's final counts), across new maps and
+// across a removed deployment, the derived evictions, and the reload gauges.
+import { describe, expect, it } from 'vitest';
+import { SegReason, SegStat } from '../../../compiler/abi.ts';
+import type { BundleRule } from '../../../compiler/bundle.ts';
+import { AgentMetrics, type ReloadReport, type RuleMetricsMode } from '../../../runtime/agent/metrics.ts';
+import type { DeploymentSnapshot, HostSnapshot, RuleHits } from '../../../runtime/agent/reader.ts';
+import type { DeploymentRecord } from '../../../runtime/state.ts';
+import { parseMetrics, valueOf, type Sample } from '../../support/agent-harness.ts';
+
+const rules = (n: number): BundleRule[] => Array.from({ length: n }, (_, id) => ({ id, name: `r${id}`, direction: 'ingress', priority: 100 + id, action: 'allow', log: false, file: 'p.seg', line: 2 + id }));
+
+function hits(generation: number, rs: readonly BundleRule[], packets: readonly number[]): RuleHits {
+  return { generation, rules: rs, packets: packets.map(BigInt), bytes: packets.map((p) => BigInt(p * 100)) };
+}
+
+interface Shape {
+  readonly name?: string;
+  readonly maps?: number;
+  readonly generation: number;
+  readonly inForce?: RuleHits;
+  readonly standby?: RuleHits;
+  readonly stats?: Partial<Record<number, number>>;
+  readonly sessions?: number;
+  readonly hash?: string;
+}
+
+function deployment(s: Shape): DeploymentSnapshot {
+  const stats = Array.from({ length: SegStat.SEG_STAT_COUNT }, (_, i) => ({ packets: BigInt(s.stats?.[i] ?? 0), bytes: BigInt((s.stats?.[i] ?? 0) * 60) }));
+  const record = { name: s.name ?? 'web', policyHash: s.hash ?? 'sha256:aa', generation: s.generation, deployedAt: '2026-01-01T00:00:00.000Z' } as DeploymentRecord;
+  return {
+    name: s.name ?? 'web',
+    record,
+    mapsId: s.maps ?? 1,
+    stats,
+    activeGeneration: s.generation,
+    inForce: s.inForce,
+    standby: s.standby,
+    sessions: { entries: s.sessions ?? 0, capacity: 1000, byState: [1, 2, 3, 0, 0, 0, 0, 0] },
+    ruleCounts: { ingress: s.inForce?.rules.length ?? 0, egress: 0 },
+  };
+}
+
+/** Metrics over a queue of snapshots, one per scrape. */
+function agentOver(mode: RuleMetricsMode | undefined, reports: ReloadReport[] = []) {
+  const queue: HostSnapshot[] = [];
+  const metrics = new AgentMetrics({ snapshot: () => queue.shift() ?? { deployments: [], unreadable: [], tookMs: 1 } }, { ruleMetrics: mode, reloads: { reports: () => reports } });
+  return {
+    async scrape(...deployments: DeploymentSnapshot[]): Promise<Sample[]> {
+      queue.push({ deployments, unreadable: [], tookMs: 2 });
+      return parseMetrics(await metrics.scrape());
+    },
+  };
+}
+
+const rule = (s: Sample[], name: string, deployment = 'web') => valueOf(s, 'segc_rule_packets_total', { deployment, rule: name });
+const ruleSeries = (s: Sample[]) => s.filter((x) => x.name === 'segc_rule_packets_total').map((x) => x.labels['rule']);
+
+describe('agent metrics', () => {
+  it('exports only rules that were hit, the N busiest per deployment with top:N', async () => {
+    const rs = rules(6);
+    const a = agentOver({ kind: 'top', limit: 2 });
+    const s = await a.scrape(deployment({ generation: 1, inForce: hits(1, rs, [5, 0, 9, 1, 0, 7]) }));
+    expect(ruleSeries(s).sort()).toEqual(['r2', 'r5']);
+    expect(s.find((x) => x.name === 'segc_rule_packets_total' && x.labels['rule'] === 'r2')?.labels).toEqual({ deployment: 'web', direction: 'ingress', rule: 'r2', priority: '102', action: 'allow', location: 'p.seg:4' });
+    expect(valueOf(s, 'segc_rule_bytes_total', { rule: 'r5' })).toBe(700);
+    const hit = await agentOver({ kind: 'hit' }).scrape(deployment({ generation: 1, inForce: hits(1, rs, [5, 0, 9, 1, 0, 7]) }));
+    expect(ruleSeries(hit).sort()).toEqual(['r0', 'r2', 'r3', 'r5']);
+    const none = await agentOver({ kind: 'none' }).scrape(deployment({ generation: 1, inForce: hits(1, rs, [5, 0, 9, 1, 0, 7]) }));
+    expect(ruleSeries(none)).toEqual([]);
+  });
+
+  it('carries a rule series across a policy switch, adding the switched-out slot final counts once', async () => {
+    const rs = rules(2);
+    const a = agentOver(undefined);
+    expect(rule(await a.scrape(deployment({ generation: 1, inForce: hits(1, rs, [10, 0]) })), 'r0')).toBe(10);
+    // Generation 2 in force; generation 1 still in the standby slot, with 2 more packets since.
+    const after = await a.scrape(deployment({ generation: 2, inForce: hits(2, rs, [3, 0]), standby: hits(1, rs, [12, 0]) }));
+    expect(rule(after, 'r0')).toBe(15);
+    expect(valueOf(after, 'segc_policy_switches_total', { deployment: 'web' })).toBe(1);
+    // Read again: nothing counted twice.
+    expect(rule(await a.scrape(deployment({ generation: 2, inForce: hits(2, rs, [4, 0]), standby: hits(1, rs, [12, 0]) })), 'r0')).toBe(16);
+    // A third generation fills the first slot again; generation 1's counts are gone from the kernel.
+    expect(rule(await a.scrape(deployment({ generation: 3, inForce: hits(3, rs, [1, 0]), standby: hits(2, rs, [4, 0]) })), 'r0')).toBe(17);
+  });
+
+  it('keeps counters going when the maps are replaced, and keeps a removed deployment at its last values', async () => {
+    const a = agentOver(undefined);
+    const allow = (s: Sample[]) => valueOf(s, 'segc_packets_total', { deployment: 'web', verdict: 'allow' });
+    expect(allow(await a.scrape(deployment({ generation: 1, stats: { [SegStat.SEG_STAT_ALLOW]: 40 } })))).toBe(40);
+    const gone = await a.scrape();
+    expect(allow(gone)).toBe(40);
+    expect(gone.some((x) => x.name === 'segc_policy_info')).toBe(false);
+    expect(valueOf(gone, 'segc_deployments')).toBe(0);
+    const back = await a.scrape(deployment({ maps: 2, generation: 1, stats: { [SegStat.SEG_STAT_ALLOW]: 3 } }));
+    expect(allow(back)).toBe(43);
+    expect(valueOf(back, 'segc_bytes_total', { deployment: 'web', verdict: 'allow' })).toBe(43 * 60);
+  });
+
+  it('labels reasons and events from the ABI and derives evictions that never go backwards', async () => {
+    const a = agentOver(undefined);
+    const stats = { [SegStat.SEG_STAT_SESSION_NEW]: 100, [SegStat.SEG_STAT_SESSION_EXPIRED]: 20, [SegStat.SEG_STAT_SESSION_CLOSED]: 30, [SegStat.SEG_STAT_REASON_BASE + SegReason.SEG_REASON_SESSION_REVOKED]: 5, [SegStat.SEG_STAT_REASON_BASE + SegReason.SEG_REASON_TRUNC_IP4]: 4, [SegStat.SEG_STAT_SESSION_TABLE_FULL]: 2 };
+    const s = await a.scrape(deployment({ generation: 1, stats, sessions: 40 }));
+    expect(valueOf(s, 'segc_sessions_evicted_total', { deployment: 'web' })).toBe(5);
+    expect(valueOf(s, 'segc_reason_packets_total', { deployment: 'web', reason: 'trunc_ip4' })).toBe(4);
+    expect(valueOf(s, 'segc_session_insert_failures_total', { deployment: 'web' })).toBe(2);
+    expect(valueOf(s, 'segc_sessions_created_total', { deployment: 'web' })).toBe(100);
+    expect(valueOf(s, 'segc_datapath_events_total', { deployment: 'web', event: 'session_expired' })).toBe(20);
+    expect(valueOf(s, 'segc_sessions_utilization_ratio', { deployment: 'web' })).toBe(0.04);
+    expect(valueOf(s, 'segc_sessions_half_open', { deployment: 'web' })).toBe(3);
+    expect(valueOf(s, 'segc_tcp_sessions', { deployment: 'web', state: 'syn_recv' })).toBe(2);
+    // More sessions in the table than before: the derived count stays where it was.
+    const later = await a.scrape(deployment({ generation: 1, stats, sessions: 44 }));
+    expect(valueOf(later, 'segc_sessions_evicted_total', { deployment: 'web' })).toBe(5);
+  });
+
+  it('reports reloads and whether the watched files are what is deployed', async () => {
+    const reports: ReloadReport[] = [{ name: 'web', successes: 3, failures: 1, lastSuccessSeconds: 1700000000, watchedHash: 'sha256:aa' }, { name: 'db', successes: 0, failures: 2, lastSuccessSeconds: 0, watchedHash: undefined }];
+    const s = await agentOver(undefined, reports).scrape(deployment({ generation: 4, hash: 'sha256:aa' }), deployment({ name: 'db', generation: 1, hash: 'sha256:bb' }));
+    expect(valueOf(s, 'segc_reloads_total', { deployment: 'web', result: 'success' })).toBe(3);
+    expect(valueOf(s, 'segc_reloads_total', { deployment: 'db', result: 'failure' })).toBe(2);
+    expect(valueOf(s, 'segc_watch_in_sync', { deployment: 'web' })).toBe(1);
+    expect(valueOf(s, 'segc_watch_in_sync', { deployment: 'db' })).toBe(0);
+    expect(valueOf(s, 'segc_reload_last_success_timestamp_seconds', { deployment: 'web' })).toBe(1700000000);
+    expect(valueOf(s, 'segc_policy_generation', { deployment: 'web' })).toBe(4);
+    expect(valueOf(s, 'segc_scrape_duration_seconds')).toBe(0.002);
+  });
+});
