@@ -106,6 +106,8 @@ export function formatExplanation(packet: Packet, direction: DirectionIr, decisi
     const at = locate(rule.span, sources);
     const description = rule.description === null ? '' : `  ${JSON.stringify(rule.description)}`;
     lines.push(`rule       ${rule.name}, priority ${rule.priority}, ${at.file}:${at.line}${description}`);
+  } else if (!direction.declared) {
+    lines.push(`rule       no policy block for ${direction.direction}: unfiltered (allowed; the flow's replies pass as its session)`);
   } else if (direction.defaultSpan !== null) {
     const at = locate(direction.defaultSpan, sources);
     lines.push(`rule       default: no rule matched; the ${direction.direction} default is ${direction.defaultAction} (${at.file}:${at.line})`);
