@@ -62,7 +62,7 @@ setTimeout(() => process.exit(0), 300000);
 const BIG_UDP_CLIENT = `
 const u = require('node:dgram').createSocket(process.argv[1].includes(':') ? 'udp6' : 'udp4');
 u.on('message', (m) => process.exit(m.length === Number(process.argv[2]) ? 0 : 4));
-u.send('big?', 7000, process.argv[1]);
+u.send(Buffer.alloc(Number(process.argv[3]), 0x3f), 7000, process.argv[1]);
 setTimeout(() => process.exit(3), 2000);
 `;
 
@@ -134,7 +134,15 @@ describe.skipIf(!KERNEL_AVAILABLE)('stateful in every policy shape, with real tr
     expect(nodeIn(host, TTL_PROBE, [target])).toBe(0);
     return counter(host, key) > before;
   };
-  const bigReplyArrives = (target: string) => nodeIn(host, BIG_UDP_CLIENT, [target, String(BIG_REPLY)]) === 0;
+  /** Whether a request of `requestSize` bytes to port 7000 gets its BIG_REPLY-byte answer whole. */
+  const bigReplyArrives = (target: string, from = host, requestSize = 4) => nodeIn(from, BIG_UDP_CLIENT, [target, String(BIG_REPLY), String(requestSize)]) === 0;
+  /** The deployment's counter `name` (`reason:related`, ...), from `segc stats --json`. */
+  const stat = (counterName: string) => {
+    const r = segc(host, ['stats', '--name', name, '--json'], { stateDir });
+    expect(r.code, r.stderr).toBe(0);
+    const counters = (JSON.parse(r.stdout) as { counters: { counter: string; packets: number }[] }).counters;
+    return counters.find((c) => c.counter === counterName)?.packets ?? 0;
+  };
   const uploadCompletes = (target: string) => nodeIn(host, UPLOAD_CLIENT, [target, String(UPLOAD)], 20_000) === 0;
 
   beforeAll(async () => {
@@ -163,6 +171,7 @@ describe.skipIf(!KERNEL_AVAILABLE)('stateful in every policy shape, with real tr
     servers.push(await startEchoServers(host, [22, 8080], [53, 5000, 5001]));
     servers.push(await startEchoServers(peer, [8080], [53, 5000, 5001]));
     servers.push(await startServer(peer, BIG_UDP_SERVER, [String(BIG_REPLY)]));
+    servers.push(await startServer(host, BIG_UDP_SERVER, [String(BIG_REPLY)]));
     servers.push(await startServer(far, COUNT_SERVER, []));
     policies = createPolicyDir();
     stateDir = mkdtempSync(join(tmpdir(), 'segct-state-'));
@@ -187,6 +196,7 @@ describe.skipIf(!KERNEL_AVAILABLE)('stateful in every policy shape, with real tr
     await waitFor('the far peer through the router', () => sandbox.tcpReachable(host, FAR4, 9000) && sandbox.tcpReachable(host, FAR6, 9000), 15_000, 200);
     expect(udpEchoes(host, PEER6, 53)).toBe(true);
     expect(bigReplyArrives(PEER4)).toBe(true);
+    expect(bigReplyArrives(HOST6, peer, BIG_REPLY)).toBe(true);
     expect(uploadCompletes(FAR4)).toBe(true);
     expect(ttlProbeAnswered(PEER4)).toBe(true);
   }, 60_000);
@@ -214,7 +224,10 @@ describe.skipIf(!KERNEL_AVAILABLE)('stateful in every policy shape, with real tr
       }, 30_000);
 
       it("gets a TTL-limited probe's time-exceeded back from the router (related), IPv4 and IPv6", () => {
+        const related = stat('reason:related');
         expect({ v4: ttlProbeAnswered(PEER4), v6: ttlProbeAnswered(PEER6) }).toEqual({ v4: true, v6: true });
+        // Under an unfiltered ingress the errors pass as it allows everything; otherwise as related.
+        if (shape !== 'egress-only default deny') expect(stat('reason:related')).toBeGreaterThanOrEqual(related + 2);
       }, 30_000);
 
       it('gets fragmentation-needed / packet-too-big across the narrow link, then the large TCP upload completes', () => {
@@ -227,12 +240,20 @@ describe.skipIf(!KERNEL_AVAILABLE)('stateful in every policy shape, with real tr
       }, 60_000);
 
       it('gets a fragmented UDP reply whole, IPv4 and IPv6', () => {
+        const fragments = stat('reason:fragment');
         expect({ v4: bigReplyArrives(PEER4), v6: bigReplyArrives(PEER6) }).toEqual({ v4: true, v6: true });
+        // 4000 bytes are three fragments on a 1500-byte link: two later ones per datagram.
+        if (shape !== 'egress-only default deny') expect(stat('reason:fragment')).toBeGreaterThanOrEqual(fragments + 4);
       }, 30_000);
 
       if (shape !== 'egress-only default deny') {
         it('still drops unsolicited inbound traffic to the same ports', () => {
           expect({ tcp: tcpEchoes(peer, HOST4, 8080), udp: udpEchoes(peer, HOST4, 53), udp6: udpEchoes(peer, HOST6, 5000) }).toEqual({ tcp: false, udp: false, udp6: false });
+          // A fragmented datagram to the host's port 7000: its first fragment is denied, and none
+          // of the later ones passes as a fragment.
+          const fragments = stat('reason:fragment');
+          expect({ big4: bigReplyArrives(HOST4, peer, BIG_REPLY), big6: bigReplyArrives(HOST6, peer, BIG_REPLY) }).toEqual({ big4: false, big6: false });
+          expect(stat('reason:fragment')).toBe(fragments);
           // What the ingress policy allows still works, and its replies leave through egress.
           expect(tcpEchoes(peer, HOST6, 22)).toBe(true);
         }, 30_000);
@@ -289,7 +310,7 @@ c, _ = s.accept(); c.send(c.recv(64))
 `;
 
 const SCTP_CLIENT = `
-import socket, sys
+import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_SCTP)
-s.settimeout(3); s.connect((sys.argv[1], 2905)); s.send(b'segc'); sys.exit(0 if s.recv(64) == b'segc' else 4)
+time.sleep(0.5); s.settimeout(3); s.connect((sys.argv[1], 2905)); s.send(b'segc'); sys.exit(0 if s.recv(64) == b'segc' else 4)
 `;
