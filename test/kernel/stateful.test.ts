@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KERNEL_AVAILABLE } from '../support/datapath-harness.ts';
 import { createPolicyDir, HAVE_PING, pings, removeDeploymentPins, segc, startEchoServers, startTcpStream, startUdpStream, tcpEchoes, udpEchoes, type PolicyDir, type SegcRun } from '../support/deploy-harness.ts';
-import { NetnsSandbox, waitFor } from '../support/netns.ts';
+import { NetnsSandbox, run, waitFor } from '../support/netns.ts';
 
 const NETNS_DIR = '/var/run/netns';
 const HOST4 = '10.202.1.1';
@@ -27,6 +27,7 @@ const FAR6 = 'fd00:202:3::2';
 const NARROW_MTU = 1280;
 const BIG_REPLY = 4000;
 const UPLOAD = 300_000;
+const FRAGMENTS = 256;
 
 /** What the host opens; the egress rules of the shapes that filter egress allow exactly these. */
 const EGRESS_RULES = `
@@ -121,7 +122,8 @@ describe.skipIf(!KERNEL_AVAILABLE)('stateful in every policy shape, with real tr
   let stateDir: string;
   const servers: ChildProcess[] = [];
 
-  const deploy = (file: string): SegcRun => segc(host, ['deploy', file, '--iface', hostIf, '--name', name, '--max-rules', '64', '--sessions', '1024'], { stateDir });
+  const deploy = (file: string, extra: readonly string[] = []): SegcRun =>
+    segc(host, ['deploy', file, '--iface', hostIf, '--name', name, '--max-rules', '64', '--sessions', '1024', '--fragments', String(FRAGMENTS), ...extra], { stateDir });
   const deployShape = (shape: Shape) => {
     const r = deploy(policies.write(`${shape.replace(/ /g, '-')}.seg`, SHAPES[shape]));
     expect(r.code, r.stderr).toBe(0);
@@ -199,6 +201,15 @@ describe.skipIf(!KERNEL_AVAILABLE)('stateful in every policy shape, with real tr
     expect(bigReplyArrives(HOST6, peer, BIG_REPLY)).toBe(true);
     expect(uploadCompletes(FAR4)).toBe(true);
     expect(ttlProbeAnswered(PEER4)).toBe(true);
+  }, 60_000);
+
+  it('sizes the fragment table from --fragments, and refuses a size out of range', () => {
+    const refused = deploy(policies.write('any.seg', SHAPES['ingress-only default deny']), ['--fragments', String(2 ** 23)]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/--fragments 8388608 is out of range/);
+    deployShape('ingress-only default deny');
+    const map = JSON.parse(run('bpftool', ['map', 'show', 'pinned', `/sys/fs/bpf/segc/${name}/seg_fragments`, '-j'])) as { max_entries: number; type: string };
+    expect(map).toMatchObject({ type: 'lru_hash', max_entries: FRAGMENTS });
   }, 60_000);
 
   for (const shape of Object.keys(SHAPES) as Shape[]) {
