@@ -2,8 +2,8 @@
 // BPF_PROG_TEST_RUN next to the parse-only reference program, for a session hit and for new
 // flows classified under ClassBench acl/fw/ipc policies of 10, 1k and 10k rules; the kernel
 // memory each policy's tables take; and the compile time of a 10k-rule policy into a bundle.
-// Run as root: `node bench/datapath.ts` (make bpf first); `--session` runs only the reference and
-// the session hit.
+// Run as root: `node bench/datapath.ts` (make bpf first); `--session` runs only the reference,
+// the session hit and the unfiltered-direction lines (a direction without a policy block).
 import { readFileSync } from 'node:fs';
 import { bundle } from '../compiler/bundle.ts';
 import { emit } from '../compiler/emit.ts';
@@ -58,6 +58,42 @@ function rulesOf(name: string): ClassBenchRule[] {
   return readClassBenchRules(readFileSync(`${HS1}/rules/${name}`, 'utf8'));
 }
 
+/** Median of single runs of `frame`, each on an empty session table: a new flow's cost. */
+function newFlowNs(dp: Datapath, program: 'ingress' | 'egress', frame: Uint8Array, samples = 300): number {
+  return median(
+    Array.from({ length: samples }, () => {
+      flushSessions(dp);
+      return runFrame(dp, program, frame, 1).duration;
+    }),
+  );
+}
+
+/**
+ * A direction without a policy block (egress here, under an ingress-only default-deny policy):
+ * it classifies nothing, but every packet it passes opens or hits a session.
+ */
+function unfiltered(out: (line: string) => void, parseOnly: number): void {
+  const c = compile(['in.seg'], createMemoryHost({ 'in.seg': 'policy ingress default deny {\n  100 allow tcp from any to any port 22\n}\n' }));
+  if (!c.ir) throw new Error('the ingress-only policy did not compile');
+  deploy(dp, c.ir);
+  const outbound = buildFrame({ proto: 17, src: '10.0.0.1', dst: '10.0.0.53', srcPort: 40001, dstPort: 53 });
+  const answer = buildFrame({ proto: 17, src: '10.0.0.53', dst: '10.0.0.1', srcPort: 53, dstPort: 40001 });
+  setFlags(dp, SEG_CFG_STATELESS);
+  const passOnly = nsPerPacket(dp, 'egress', outbound);
+  setFlags(dp, 0);
+  const opened = newFlowNs(dp, 'egress', outbound);
+  flushSessions(dp);
+  runFrame(dp, 'egress', outbound);
+  const hitOut = nsPerPacket(dp, 'egress', outbound);
+  const hitBack = nsPerPacket(dp, 'ingress', answer);
+  flushSessions(dp);
+  const ratio = (ns: number) => `(${(ns / parseOnly).toFixed(2)}x parse-only)`;
+  out(`unfiltered egress, sessions off    ${passOnly.toFixed(1)} ns/packet  ${ratio(passOnly)}  (default without classification)`);
+  out(`unfiltered egress, new flow        ${opened.toFixed(0)} ns/packet  (single runs, table flushed: miss + session insert)`);
+  out(`unfiltered egress, session hit     ${hitOut.toFixed(1)} ns/packet  ${ratio(hitOut)}`);
+  out(`its reply on default-deny ingress  ${hitBack.toFixed(1)} ns/packet  ${ratio(hitBack)}  (session hit)`);
+}
+
 const dp = loadDatapath({ sessions: 65536, rulesPerSlot: 16384 });
 try {
   const out = (line: string) => process.stdout.write(line + '\n');
@@ -73,6 +109,7 @@ try {
   const hit = nsPerPacket(dp, 'ingress', buildFrame(reply, { tcpFlags: 'ack' }));
   out(`parse-only reference program        ${parseOnly.toFixed(1)} ns/packet`);
   out(`session hit                         ${hit.toFixed(1)} ns/packet  (${(hit / parseOnly).toFixed(2)}x parse-only)`);
+  unfiltered(out, parseOnly);
   if (!process.argv.includes('--session')) {
     out('');
     out('new flows: trace packets of each policy; "classify" = sessions off (parse + classification),');

@@ -43,6 +43,7 @@
 #define SEG_MAP_SESSIONS "seg_sessions"
 #define SEG_MAP_STATS "seg_stats"
 #define SEG_MAP_RULE_HITS "seg_rule_hits"
+#define SEG_MAP_FRAGMENTS "seg_fragments"
 
 enum seg_dir {
 	SEG_DIR_INGRESS = 0,
@@ -87,7 +88,9 @@ enum seg_reason {
 	SEG_REASON_BAD_L4 = 16,		/* TCP data offset < 5 */
 	SEG_REASON_INTERNAL = 17,	/* a table of the active slot is missing or too small: dropped */
 	SEG_REASON_VLAN_DEPTH = 18,	/* a second VLAN tag: dropped, it would hide the payload */
-	SEG_REASON_COUNT = 19,
+	SEG_REASON_RELATED = 19,	/* an ICMP error quoting a packet of a live session: passes */
+	SEG_REASON_FRAGMENT = 20,	/* a later fragment of a datagram whose first fragment passed */
+	SEG_REASON_COUNT = 21,
 };
 
 /* Per-CPU counters (seg_stats index). Verdicts first, then session events, then one counter
@@ -246,6 +249,38 @@ struct seg_session {
 	__u8 pad[6];
 };
 _Static_assert(sizeof(struct seg_session) == 48, "seg_session layout");
+
+/* How long after its first fragment passed the later fragments of a datagram may follow
+ * (Linux's ipfrag_time is 30 s too). */
+#define SEG_FRAGMENT_TIMEOUT_S 30
+
+/**
+ * struct seg_fragment_key - one fragmented datagram: its addresses as sent, protocol, family
+ * and identification (the IPv4 ID, or the IPv6 fragment header's identification).
+ */
+struct seg_fragment_key {
+	__u8 src[16];
+	__u8 dst[16];
+	__u32 id;
+	__u8 proto;
+	__u8 family;
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct seg_fragment_key) == 40, "seg_fragment_key layout");
+
+/**
+ * struct seg_fragment - an allowed first fragment, so that the later ones pass too.
+ * @first_ns: the session clock when the first fragment passed.
+ * @rule_id: the rule that decided the first fragment (or its session's rule).
+ * @dir: enum seg_dir the first fragment crossed; later fragments must cross the same.
+ */
+struct seg_fragment {
+	__u64 first_ns;
+	__u32 rule_id;
+	__u8 dir;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct seg_fragment) == 16, "seg_fragment layout");
 
 /* seg_rules[rule id]: what a rule decides. */
 struct seg_rule_info {

@@ -14,6 +14,8 @@ export const SEG_RULE_NONE = 0xffffffff;
 export const SEG_PREFIX_SELECTOR_BITS = 32;
 export const SEG_CFG_CLASSIFY_ND = 1;
 export const SEG_CFG_STATELESS = 2;
+/** Seconds the later fragments of a datagram may follow its allowed first fragment. */
+export const SEG_FRAGMENT_TIMEOUT_S = 30;
 
 /** skb->cb[] indexes where the program leaves its decision. */
 export const SEG_CB = { rule: 0, reason: 1, verdict: 2 } as const;
@@ -30,6 +32,7 @@ export const SegMap = {
   sessions: 'seg_sessions',
   stats: 'seg_stats',
   ruleHits: 'seg_rule_hits',
+  fragments: 'seg_fragments',
 } as const;
 
 export const SegDir = { SEG_DIR_INGRESS: 0, SEG_DIR_EGRESS: 1 } as const;
@@ -57,7 +60,9 @@ export const SegReason = {
   SEG_REASON_BAD_L4: 16,
   SEG_REASON_INTERNAL: 17,
   SEG_REASON_VLAN_DEPTH: 18,
-  SEG_REASON_COUNT: 19,
+  SEG_REASON_RELATED: 19,
+  SEG_REASON_FRAGMENT: 20,
+  SEG_REASON_COUNT: 21,
 } as const;
 
 export const SegStat = {
@@ -153,6 +158,8 @@ export const SEG_SESSION = layout(48, {
   pad: [42, 6],
 });
 export const SEG_COUNTER = layout(16, { packets: [0, 8], bytes: [8, 8] });
+export const SEG_FRAGMENT_KEY = layout(40, { src: [0, 16], dst: [16, 16], id: [32, 4], proto: [36, 1], family: [37, 1], pad: [38, 2] });
+export const SEG_FRAGMENT = layout(16, { first_ns: [0, 8], rule_id: [8, 4], dir: [12, 1], pad: [13, 3] });
 
 /** The structs above by their C names, as the ABI test compares them. */
 export const ABI_STRUCTS: Readonly<Record<string, StructLayout>> = {
@@ -166,6 +173,8 @@ export const ABI_STRUCTS: Readonly<Record<string, StructLayout>> = {
   seg_session_key: SEG_SESSION_KEY,
   seg_session: SEG_SESSION,
   seg_counter: SEG_COUNTER,
+  seg_fragment_key: SEG_FRAGMENT_KEY,
+  seg_fragment: SEG_FRAGMENT,
 };
 
 export const SESSION_FLAGS = { initiatorA: 1, finA: 2, finB: 4, hasPorts: 8, hasIcmp: 16 } as const;

@@ -1,5 +1,5 @@
 // The IR content hash: `sha256:<hex>` over a canonical serialisation of the policy's meaning
-// (each direction's default and rules: priority, name, action, log, matches, description).
+// (each direction's default, whether a block declared it, and rules: priority, name, action, log, matches, description).
 // Spans, file names, rule ids and declarations are left out, so moving a rule to another file,
 // reordering files or editing comments keeps the hash.
 import { createHash } from 'node:crypto';
@@ -21,9 +21,11 @@ export function hashProgram(program: HashInput): string {
  * keeps hashes of a future layout from colliding with these.
  */
 export function* canonicalLines(program: HashInput): Generator<string> {
-  yield JSON.stringify(['segc-ir', 1]);
+  yield JSON.stringify(['segc-ir', 2]);
   for (const d of [program.ingress, program.egress]) {
-    yield JSON.stringify([d.direction, d.defaultAction, d.rules.length]);
+    // `declared` is covered: an undeclared direction means the same as an empty default-allow
+    // block on the wire, but reports (explain) tell them apart.
+    yield JSON.stringify([d.direction, d.defaultAction, d.rules.length, d.declared]);
     for (const r of d.rules) yield JSON.stringify(canonicalRule(r));
   }
 }

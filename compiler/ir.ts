@@ -78,8 +78,17 @@ export interface RuleIr {
 
 export interface DirectionIr {
   readonly direction: Direction;
+  /**
+   * False when no `policy` block names this direction: it is then unfiltered (default allow,
+   * no rules) and stateful like any other, so what it lets through opens sessions whose
+   * replies pass the other direction (docs/language.md).
+   */
+  readonly declared: boolean;
   readonly defaultAction: Verdict;
-  /** Where the default was stated; null when no block stated one (then it is deny). */
+  /**
+   * Where the default was stated; null when no block stated one (then it is deny when a block
+   * declared the direction, allow when none did).
+   */
   readonly defaultSpan: Span | null;
   /** Ascending priority. */
   readonly rules: readonly RuleIr[];

@@ -44,7 +44,7 @@ export function lower(resolved: ResolvedProgram, diagnostics: DiagnosticCollecto
       r.id = rules.length;
       rules.push(r);
     }
-    return { direction: dir.direction, defaultAction: dir.defaultAction, defaultSpan: dir.defaultSpan, rules: dir.rules };
+    return { direction: dir.direction, declared: dir.declared, defaultAction: dir.defaultAction, defaultSpan: dir.defaultSpan, rules: dir.rules };
   };
   const ingressIr = withIds(ingress);
   const egressIr = withIds(egress);
@@ -66,6 +66,7 @@ type LoweredRule = RuleIr & { id: number };
 
 interface LoweredDirection {
   readonly direction: Direction;
+  readonly declared: boolean;
   readonly defaultAction: Verdict;
   readonly defaultSpan: Span | null;
   /** Ascending priority. */
@@ -77,8 +78,10 @@ function lowerDirection(direction: Direction, policies: readonly PolicyDecl[], l
   const byPriority = new Map<number, RuleAst>();
   const byName = new Map<string, RuleAst>();
   const rules: LoweredRule[] = [];
+  let declared = false;
   for (const policy of policies) {
     if (policy.direction !== direction) continue;
+    declared = true;
     const d = policy.defaultAction;
     if (d) {
       if (!stated) stated = d;
@@ -100,7 +103,10 @@ function lowerDirection(direction: Direction, policies: readonly PolicyDecl[], l
     }
   }
   rules.sort((a, b) => a.priority - b.priority);
-  return { direction, defaultAction: stated?.verdict ?? 'deny', defaultSpan: stated?.span ?? null, rules };
+  // The spec's default when a block omits it is deny; a direction no block names is segc's
+  // extension: unfiltered (docs/language.md, "Directions without a policy block").
+  const defaultAction = stated?.verdict ?? (declared ? 'deny' : 'allow');
+  return { direction, declared, defaultAction, defaultSpan: stated?.span ?? null, rules };
 }
 
 function lowerPriority(rule: RuleAst, direction: Direction, seen: Map<number, RuleAst>, diagnostics: DiagnosticCollector): boolean {

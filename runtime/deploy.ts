@@ -12,7 +12,7 @@ import type { PolicyImage } from '../compiler/entries.ts';
 import { BpfError, isBpfError } from './errors.ts';
 import { ensureBpffs, makePinDir, removePinDir, unpin } from './bpffs.ts';
 import { bpf_map_get_info_by_fd, bpf_obj_get, bpf_obj_pin, bpf_object__find_program_by_name, bpf_program__set_log_buf, bpf_prog_get_fd_by_id, bpf_prog_get_info_by_fd, close, if_indextoname, libbpf_set_print, type BpfObject } from './libbpf.ts';
-import { activateSlot, closeDatapath, DEFAULT_OBJECT_PATH, installPolicy, loadDatapath, readConfig, slotGeneration, type Datapath } from './loader.ts';
+import { activateSlot, closeDatapath, DEFAULT_FRAGMENTS, DEFAULT_OBJECT_PATH, installPolicy, loadDatapath, readConfig, slotGeneration, type Datapath } from './loader.ts';
 import { acquireLock, LockBusyError, type DeployLock } from './lock.ts';
 import { listDeployments, readState, removeState, stateDirOf, writeState, isDeploymentName, type AttachmentRecord, type DeploymentRecord, type InterfaceRecord, type PinsRecord, type StateFile } from './state.ts';
 import { attachTc, detachTc, ensureClsact, interfaceIndex, queryTc, removeClsact, TC_DIRECTIONS, type TcDirection } from './tc.ts';
@@ -27,6 +27,8 @@ export const MAX_RULES_PER_SLOT = 2 * SEG_MAX_CHUNKS * SEG_CHUNK_RULES;
 
 /** Session table capacity bound (the LRU table is preallocated: about 0.5 GiB at this size). */
 export const MAX_SESSIONS = 1 << 22;
+/** Fragmented datagrams tracked at once (seg_fragments): at most about 400 MiB. */
+export const MAX_FRAGMENTS = 1 << 22;
 
 /** Program pin names inside a deployment's pin directory. */
 export const PROGRAM_PINS = { ingress: 'prog_ingress', egress: 'prog_egress' } as const;
@@ -70,6 +72,7 @@ export interface DeployOptions extends HostOptions {
   /** Capacities of a first deployment's data path (later deploys keep the pinned maps). */
   readonly rulesPerSlot?: number;
   readonly sessions?: number;
+  readonly fragments?: number;
   /** The `.seg` texts, kept in the record so that `--dry-run` can compare meanings later. */
   readonly sources?: Readonly<Record<string, string>>;
   /** Tests only: fail (or crash) at this step. */
@@ -96,6 +99,7 @@ export interface DeployPlan {
   readonly adopted: Datapath | undefined;
   readonly rulesPerSlot: number;
   readonly sessions: number;
+  readonly fragments: number;
   readonly options: DeployOptions;
 }
 
@@ -229,10 +233,14 @@ export function planDeploy(request: DeployRequest): DeployPlan {
   if (options.sessions !== undefined && (options.sessions < 1 || options.sessions > MAX_SESSIONS)) {
     throw new DeployError('plan', 2, `--sessions ${options.sessions} is out of range`, `give 1 to ${MAX_SESSIONS}`);
   }
+  if (options.fragments !== undefined && (options.fragments < 1 || options.fragments > MAX_FRAGMENTS)) {
+    throw new DeployError('plan', 2, `--fragments ${options.fragments} is out of range`, `give 1 to ${MAX_FRAGMENTS}`);
+  }
   const state = readState(stateDir, name);
   const adopted = existsSync(join(pinDir, SegMap.config)) ? openPinnedDatapath(pinDir) : undefined;
   const rulesPerSlot = adopted?.rulesPerSlot ?? options.rulesPerSlot ?? state?.current.rulesPerSlot ?? 65536;
   const sessions = state?.current.sessions ?? options.sessions ?? 65536;
+  const fragments = state?.current.fragments ?? options.fragments ?? DEFAULT_FRAGMENTS;
   if (image.ruleCount > rulesPerSlot) {
     if (adopted) releaseDatapath(adopted, true);
     throw new DeployError(
@@ -242,7 +250,7 @@ export function planDeploy(request: DeployRequest): DeployPlan {
       adopted ? `undeploy and deploy again with --max-rules ${image.ruleCount} or more (its maps are sized when first loaded)` : `deploy with --max-rules ${image.ruleCount} or more`,
     );
   }
-  return { name, pinDir, stateDir, bundle, bundleText: request.bundleText, image, interfaces, state, adopted, rulesPerSlot, sessions, options };
+  return { name, pinDir, stateDir, bundle, bundleText: request.bundleText, image, interfaces, state, adopted, rulesPerSlot, sessions, fragments, options };
 }
 
 /** Loads or adopts the data path, fills the inactive slot, switches to it, attaches. */
@@ -304,6 +312,7 @@ function loadFresh(plan: DeployPlan): Datapath {
       objectPath: plan.options.objectPath ?? DEFAULT_OBJECT_PATH,
       rulesPerSlot: plan.rulesPerSlot,
       sessions: plan.sessions,
+      fragments: plan.fragments,
       prepare: (obj: BpfObject) => {
         // A buffer per program, so a rejection comes with the verifier's reasons.
         for (const name of ['seg_ingress', 'seg_egress']) bpf_program__set_log_buf(obj, bpf_object__find_program_by_name(obj, name), 4 << 20);
@@ -416,6 +425,7 @@ export function commitDeploy(applied: Applied): DeployResult {
     pins: pinsOf(plan.pinDir),
     rulesPerSlot: applied.dp.rulesPerSlot,
     sessions: plan.sessions,
+    fragments: plan.fragments,
     bundle: plan.bundleText,
     sources: plan.options.sources ?? plan.state?.current.sources ?? {},
   };

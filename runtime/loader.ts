@@ -35,6 +35,7 @@ import { packageRoot } from './package-root.ts';
 import {
   SEG_CB,
   SEG_CONFIG,
+  SEG_FRAGMENT_KEY,
   SEG_COUNTER,
   SEG_POLICY_META,
   SEG_RULE_NONE,
@@ -51,12 +52,17 @@ import type { MapImage, PolicyImage } from '../compiler/entries.ts';
 /** bpf/build/segc.bpf.o of this checkout or installed package (from sources or from dist/). */
 export const DEFAULT_OBJECT_PATH = join(packageRoot()?.dir ?? join(dirname(fileURLToPath(import.meta.url)), '..'), 'bpf', 'build', 'segc.bpf.o');
 
+/** Default capacity of the fragment table: about 400 KiB of kernel memory. */
+export const DEFAULT_FRAGMENTS = 4096;
+
 export interface LoadOptions {
   readonly objectPath?: string;
   /** Session table capacity (LRU). Default 65,536. */
   readonly sessions?: number;
   /** Rules per slot the rule-hit counters hold. Default 65,536. */
   readonly rulesPerSlot?: number;
+  /** Fragmented datagrams tracked at once (LRU; bpf/lib/fragments.h). Default 4,096. */
+  readonly fragments?: number;
   /**
    * Called after the object is opened and sized, before it loads: where deploy sets pin paths
    * or hands over the maps of a running deployment (bpf_map__reuse_fd).
@@ -81,6 +87,7 @@ export function loadDatapath(options: LoadOptions = {}): Datapath {
   try {
     bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, SegMap.sessions), options.sessions ?? 65536);
     bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, SegMap.ruleHits), SEG_SLOTS * rulesPerSlot);
+    bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, SegMap.fragments), options.fragments ?? DEFAULT_FRAGMENTS);
     options.prepare?.(obj);
     bpf_object__load(obj);
     const maps: Record<string, number> = {};
@@ -428,6 +435,26 @@ function decodeSession(key: Uint8Array, value: Uint8Array): SessionEntry {
     flags: value[39] ?? 0,
     key: key.slice(),
   };
+}
+
+/** The datagrams whose first fragment passed, as raw keys (a snapshot). */
+export function readFragmentKeys(dp: Datapath): Uint8Array[] {
+  const fd = mapFd(dp, SegMap.fragments);
+  const out: Uint8Array[] = [];
+  let key: Uint8Array | undefined = bpf_map_get_next_key(fd, null, SEG_FRAGMENT_KEY.size);
+  while (key) {
+    out.push(key.slice());
+    key = bpf_map_get_next_key(fd, key, SEG_FRAGMENT_KEY.size);
+  }
+  return out;
+}
+
+/** Forgets every tracked fragmented datagram; returns how many there were. */
+export function flushFragments(dp: Datapath): number {
+  const fd = mapFd(dp, SegMap.fragments);
+  let n = 0;
+  for (const key of readFragmentKeys(dp)) if (bpf_map_delete_elem(fd, key)) n++;
+  return n;
 }
 
 /** Removes every session; returns how many there were. */

@@ -59,6 +59,8 @@ export interface DeploymentRecord {
   /** Capacities the data path was loaded with (fixed for the life of its pinned maps). */
   readonly rulesPerSlot: number;
   readonly sessions: number;
+  /** Fragment table capacity; absent in records written before it existed (the default then). */
+  readonly fragments?: number;
   /** The compiled bundle's text (compiler/bundle.ts), as installed. */
   readonly bundle: string;
   /** The `.seg` texts it was compiled from (for `deploy --dry-run` to compare meanings). */

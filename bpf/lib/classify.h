@@ -74,12 +74,14 @@ static __always_inline void seg_decide_default(const struct seg_policy_meta *met
  * @meta: that slot's policy header
  * @out: the decision
  *
- * Returns: nothing; @out->reason is SEG_REASON_INTERNAL when a table of the slot is missing.
+ * Returns: 0 (a global function returns a scalar); @out->reason is SEG_REASON_INTERNAL when a
+ * table of the slot is missing (or an argument is NULL, which the callers never pass).
  */
-/* verifier: not inlined; its two callers (new packets, re-checked sessions) would otherwise
- * each carry a copy of its stack frame past the 512-byte limit. */
-static __noinline void seg_classify(const struct seg_packet *pkt, __u32 dir, __u32 slot,
-					 const struct seg_policy_meta *meta, struct seg_decision *out)
+/* verifier: a global function, checked once on its own: its two callers (new packets,
+ * re-checked sessions) would otherwise each carry a copy of its stack frame past the 512-byte
+ * limit, and each path into it would be checked again. */
+__noinline int seg_classify(const struct seg_packet *pkt, __u32 dir, __u32 slot, const struct seg_policy_meta *meta,
+			    struct seg_decision *out)
 {
 	__u32 rows[SEG_CLASS_FIELDS];
 	void *prefixes, *l4, *icmp, *protos, *bits, *rules;
@@ -90,7 +92,16 @@ static __noinline void seg_classify(const struct seg_packet *pkt, __u32 dir, __u
 	__u64 summary[2] = { ~0ull, ~0ull };
 	__u32 idx, stride, i, f, w;
 
+	if (!out)
+		return 0;
+	if (!pkt || !meta)
+		goto internal;
 	dir &= 1;
+	/* A direction without rules (no policy block, say) has nothing to look up. */
+	if (!meta->chunks[dir]) {
+		seg_decide_default(meta, dir, out);
+		return 0;
+	}
 	prefixes = bpf_map_lookup_elem(&seg_slot_prefixes, &slot);
 	l4 = bpf_map_lookup_elem(&seg_slot_l4, &slot);
 	icmp = bpf_map_lookup_elem(&seg_slot_icmp, &slot);
@@ -175,15 +186,16 @@ static __noinline void seg_classify(const struct seg_packet *pkt, __u32 dir, __u
 				out->rule = idx;
 				out->reason = SEG_REASON_RULE;
 				out->verdict = info->verdict;
-				return;
+				return 0;
 			}
 		}
 	}
 no_match:
 	seg_decide_default(meta, dir, out);
-	return;
+	return 0;
 internal:
 	out->rule = SEG_RULE_NONE;
 	out->reason = SEG_REASON_INTERNAL;
 	out->verdict = SEG_VERDICT_DENY;
+	return 0;
 }

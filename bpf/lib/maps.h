@@ -122,6 +122,14 @@ struct {
 	__type(value, struct seg_session);
 } seg_sessions SEC(".maps");
 
+/* Datagrams whose first fragment passed (lib/fragments.h); sized by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct seg_fragment_key);
+	__type(value, struct seg_fragment);
+} seg_fragments SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, SEG_STAT_COUNT);
@@ -171,6 +179,8 @@ struct seg_abi_types {
 	struct seg_session_key session_key;
 	struct seg_session session;
 	struct seg_counter counter;
+	struct seg_fragment_key fragment_key;
+	struct seg_fragment fragment;
 };
 
 struct {

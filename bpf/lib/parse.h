@@ -30,6 +30,9 @@
  * @has_ports: tcp/udp/sctp with its header (not a later fragment).
  * @has_icmp: icmp (IPv4) / icmpv6 (IPv6) with its header (not a later fragment).
  * @fragment: a later IP fragment (offset != 0): no L4 header.
+ * @more_fragments: the IPv4 MF / IPv6 M bit: more fragments follow this one.
+ * @frag_id: the IPv4 identification, or the IPv6 fragment header's (0 without one).
+ * @l4_off: offset of the L4 header in the frame (first fragments and whole packets).
  */
 struct seg_packet {
 	__u8 family;
@@ -46,6 +49,10 @@ struct seg_packet {
 	__u16 pad;
 	__u8 src[16];
 	__u8 dst[16];
+	__u32 frag_id;
+	__u32 l4_off;
+	__u8 more_fragments;
+	__u8 pad2[3];
 };
 
 /* ICMP header as far as classification reads it (type, code, checksum, echo identifier). */
@@ -81,6 +88,7 @@ static __always_inline __u32 seg_parse_l4(struct __sk_buff *skb, struct seg_pack
 {
 	__u8 icmp_proto = pkt->family == SEG_FAMILY_IP4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
 
+	pkt->l4_off = off;
 	if (pkt->proto == IPPROTO_TCP) {
 		struct seg_tcp_head th;
 
@@ -141,10 +149,12 @@ static __always_inline __u32 seg_parse4(struct __sk_buff *skb, struct seg_packet
 	pkt->proto = iph.protocol;
 	__builtin_memcpy(pkt->src, &iph.saddr, 4);
 	__builtin_memcpy(pkt->dst, &iph.daddr, 4);
+	pkt->frag_id = bpf_ntohs(iph.id);
 	if (bpf_ntohs(iph.frag_off) & 0x1fff) {
 		pkt->fragment = 1;
 		return SEG_PARSE_OK;
 	}
+	pkt->more_fragments = !!(bpf_ntohs(iph.frag_off) & 0x2000);
 	return seg_parse_l4(skb, pkt, l3 + hlen, end);
 }
 
@@ -196,6 +206,8 @@ static __always_inline __u32 seg_parse6(struct __sk_buff *skb, struct seg_packet
 				return SEG_REASON_TRUNC_EXT;
 			frag_off = ((__u16)ext[2] << 8) | ext[3];
 			nexthdr = ext[0];
+			pkt->frag_id = ((__u32)ext[4] << 24) | ((__u32)ext[5] << 16) | ((__u32)ext[6] << 8) | ext[7];
+			pkt->more_fragments = frag_off & 1;
 			if (frag_off & 0xfff8) {
 				pkt->proto = nexthdr;
 				pkt->fragment = 1;

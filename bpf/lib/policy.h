@@ -10,9 +10,16 @@
  *  6. A session of an older generation is classified again as its first packet, in its first
  *     direction: still allowed, it passes (SESSION_RECHECKED); denied, it is removed and the
  *     packet dropped (SESSION_REVOKED).
- *  7. Otherwise the first matching rule of this direction decides, or the default.
- *  8. An allowed packet that can open a session (not a later fragment, not ICMP other than
- *     echo, not an RST) opens one; a full table is counted and the packet still passes.
+ *  7. (Unless SEG_CFG_STATELESS.) An ICMP error quoting a packet of a live session, travelling
+ *     back to its sender, passes (SEG_REASON_RELATED, lib/related.h); a later fragment of a
+ *     datagram whose first fragment passed this direction passes (SEG_REASON_FRAGMENT,
+ *     lib/fragments.h).
+ *  8. Otherwise the first matching rule of this direction decides, or the default (a direction
+ *     with no rules takes its default without a lookup).
+ *  9. An allowed packet that can open a session (not a later fragment, not ICMP other than
+ *     echo, not an RST) opens one; a full table is counted and the packet still passes. A first
+ *     fragment (more to follow) that passes, by a session or a rule, is remembered for 7; one
+ *     that is dropped is forgotten.
  *
  * The decision is left in skb->cb[] (SEG_CB_*) for BPF_PROG_TEST_RUN callers. */
 #pragma once
@@ -26,6 +33,8 @@
 #include "parse.h"
 #include "classify.h"
 #include "session.h"
+#include "related.h"
+#include "fragments.h"
 #include "stats.h"
 
 static __always_inline int seg_finish(struct __sk_buff *skb, const struct seg_policy_meta *meta, __u32 verdict,
@@ -160,14 +169,28 @@ static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 				bpf_map_delete_elem(&seg_sessions, &key);
 				seg_count(SEG_STAT_SESSION_CLOSED, skb->len);
 			}
+			/* 9: a fragmented reply's later fragments follow its first. */
+			if (pkt.more_fragments)
+				seg_fragment_note(&pkt, dir, SEG_VERDICT_ALLOW, d.rule);
 			return seg_finish(skb, meta, SEG_VERDICT_ALLOW, reason, d.rule);
 		}
 		seg_count(SEG_STAT_SESSION_MISS, skb->len);
 	}
 	/* 7 */
-	seg_classify(&pkt, dir, slot, meta, &d);
+	if (!(cfg->flags & SEG_CFG_STATELESS)) {
+		__s64 related = seg_is_icmp_error(&pkt) ? seg_related(skb, &pkt, dir, cfg, meta->generation) : -1;
+
+		if (related >= 0)
+			return seg_finish(skb, meta, SEG_VERDICT_ALLOW, SEG_REASON_RELATED, (__u32)related);
+		if (pkt.fragment && seg_fragment_follows(&pkt, dir, &d.rule))
+			return seg_finish(skb, meta, SEG_VERDICT_ALLOW, SEG_REASON_FRAGMENT, d.rule);
+	}
 	/* 8 */
+	seg_classify(&pkt, dir, slot, meta, &d);
+	/* 9 */
 	if (d.verdict == SEG_VERDICT_ALLOW && has_session && !(pkt.proto == IPPROTO_TCP && (pkt.tcp_flags & SEG_TCP_RST)))
 		seg_open_session(&key, &pkt, src_is_a, dir, meta, &d, skb->len);
+	if (pkt.more_fragments && !pkt.fragment && !(cfg->flags & SEG_CFG_STATELESS))
+		seg_fragment_note(&pkt, dir, d.verdict, d.rule);
 	return seg_finish(skb, meta, d.verdict, d.reason, d.rule);
 }

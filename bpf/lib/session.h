@@ -70,19 +70,49 @@ static __always_inline int seg_is_echo(const struct seg_packet *pkt)
 	return pkt->icmp_type == 128 || pkt->icmp_type == 129;
 }
 
-/* Compares (addr, port) endpoints; negative when the packet's source is the lower. */
-static __always_inline int seg_endpoint_cmp(const struct seg_packet *pkt)
+/* Compares (addr, port) endpoints; negative when the source is the lower. */
+static __always_inline int seg_endpoint_cmp(const __u8 *src, const __u8 *dst, __u16 sport, __u16 dport)
 {
 	int i;
 
 #pragma unroll
 	for (i = 0; i < 16; i++) {
-		if (pkt->src[i] != pkt->dst[i])
-			return pkt->src[i] < pkt->dst[i] ? -1 : 1;
+		if (src[i] != dst[i])
+			return src[i] < dst[i] ? -1 : 1;
 	}
-	if (pkt->sport != pkt->dport)
-		return pkt->sport < pkt->dport ? -1 : 1;
+	if (sport != dport)
+		return sport < dport ? -1 : 1;
 	return 0;
+}
+
+/**
+ * seg_session_key_fill - the session key of a flow from one packet's endpoints
+ * @pkt: family, proto and addresses
+ * @sport: the source port as the key holds it (the echo id for ICMP echo, 0 without ports)
+ * @dport: likewise the destination port
+ * @key: filled here
+ *
+ * Returns: whether the packet's source is endpoint a.
+ */
+static __always_inline int seg_session_key_fill(const struct seg_packet *pkt, __u16 sport, __u16 dport,
+						struct seg_session_key *key)
+{
+	int src_is_a = seg_endpoint_cmp(pkt->src, pkt->dst, sport, dport) <= 0;
+
+	if (src_is_a) {
+		__builtin_memcpy(key->addr_a, pkt->src, 16);
+		__builtin_memcpy(key->addr_b, pkt->dst, 16);
+		key->port_a = sport;
+		key->port_b = dport;
+	} else {
+		__builtin_memcpy(key->addr_a, pkt->dst, 16);
+		__builtin_memcpy(key->addr_b, pkt->src, 16);
+		key->port_a = dport;
+		key->port_b = sport;
+	}
+	key->proto = pkt->proto;
+	key->family = pkt->family;
+	return src_is_a;
 }
 
 /**
@@ -98,7 +128,6 @@ static __always_inline int seg_session_key_of(const struct seg_packet *pkt, stru
 					      int *src_is_a)
 {
 	__u16 sport = pkt->sport, dport = pkt->dport;
-	struct seg_packet ends = {};
 
 	if (pkt->fragment)
 		return 0;
@@ -111,24 +140,7 @@ static __always_inline int seg_session_key_of(const struct seg_packet *pkt, stru
 		sport = 0;
 		dport = 0;
 	}
-	__builtin_memcpy(ends.src, pkt->src, 16);
-	__builtin_memcpy(ends.dst, pkt->dst, 16);
-	ends.sport = sport;
-	ends.dport = dport;
-	*src_is_a = seg_endpoint_cmp(&ends) <= 0;
-	if (*src_is_a) {
-		__builtin_memcpy(key->addr_a, pkt->src, 16);
-		__builtin_memcpy(key->addr_b, pkt->dst, 16);
-		key->port_a = sport;
-		key->port_b = dport;
-	} else {
-		__builtin_memcpy(key->addr_a, pkt->dst, 16);
-		__builtin_memcpy(key->addr_b, pkt->src, 16);
-		key->port_a = dport;
-		key->port_b = sport;
-	}
-	key->proto = pkt->proto;
-	key->family = pkt->family;
+	*src_is_a = seg_session_key_fill(pkt, sport, dport, key);
 	return 1;
 }
 

@@ -20,6 +20,7 @@ export interface DeployCommandOptions {
   readonly strict?: boolean;
   readonly maxRules?: number;
   readonly sessions?: number;
+  readonly fragments?: number;
   readonly color?: boolean;
   readonly analysisBudget?: number;
 }
@@ -47,6 +48,7 @@ export function register(program: Command, io: CliIo): void {
     .option('--strict', 'refuse the policy when the rule analysis finds anything (warnings too)')
     .option('--max-rules <n>', 'rules per policy slot the data path is sized for (first deploy only; default 65536)', wholeNumber)
     .option('--sessions <n>', 'session table capacity (first deploy only; default 65536)', wholeNumber)
+    .option('--fragments <n>', 'fragmented datagrams tracked at once (first deploy only; default 4096)', wholeNumber)
     .option('--analysis-budget <ms>', 'time the rule analysis may take (default 1000, 10000 with --strict)', wholeNumber)
     .option('--color', 'colour the output even when it is not a terminal')
     .option('--no-color', 'never colour the output (NO_COLOR is honoured too)')
@@ -131,7 +133,7 @@ export async function deployCommand(paths: readonly string[], options: DeployCom
     runtime.deploy({
       bundleText: compiled.bundleText,
       interfaces: options.iface,
-      options: { name: options.name, rulesPerSlot: options.maxRules, sessions: options.sessions, sources: compiled.sources, failAt, stateDir: io.env['SEGC_STATE_DIR'], lockTimeoutMs: lockTimeoutOf(io) },
+      options: { name: options.name, rulesPerSlot: options.maxRules, sessions: options.sessions, fragments: options.fragments, sources: compiled.sources, failAt, stateDir: io.env['SEGC_STATE_DIR'], lockTimeoutMs: lockTimeoutOf(io) },
     }),
   );
   if (result === undefined) return 'findings';

@@ -36,7 +36,9 @@ Examples:
   $ segc explain web.seg --json --packet 'icmp 10.0.0.1 -> 10.0.0.2 type echo-request'
 
 PACKET is PROTO SRC[:PORT] -> DST[:PORT] [type T [code C]]; IPv6 addresses go in brackets when
-a port follows. A tcp, udp or sctp packet without ports stands for a later IP fragment.`;
+a port follows. A tcp, udp or sctp packet without ports stands for a later IP fragment.
+A direction that no policy block names is unfiltered: explain allows its packets, and so does
+the data path, which opens their sessions so that the replies pass (docs/language.md).`;
 
 export function register(program: Command, io: CliIo): void {
   program
@@ -106,6 +108,8 @@ export function formatExplanation(packet: Packet, direction: DirectionIr, decisi
     const at = locate(rule.span, sources);
     const description = rule.description === null ? '' : `  ${JSON.stringify(rule.description)}`;
     lines.push(`rule       ${rule.name}, priority ${rule.priority}, ${at.file}:${at.line}${description}`);
+  } else if (!direction.declared) {
+    lines.push(`rule       no policy block for ${direction.direction}: unfiltered (allowed; the flow's replies pass as its session)`);
   } else if (direction.defaultSpan !== null) {
     const at = locate(direction.defaultSpan, sources);
     lines.push(`rule       default: no rule matched; the ${direction.direction} default is ${direction.defaultAction} (${at.file}:${at.line})`);

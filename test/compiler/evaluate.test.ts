@@ -29,7 +29,7 @@ function rule(priority: number, action: Verdict, parts: Partial<RuleIr> = {}): R
 }
 
 function direction(defaultAction: Verdict, rules: RuleIr[]): DirectionIr {
-  return { direction: 'ingress', defaultAction, defaultSpan: null, rules: [...rules].sort((a, b) => a.priority - b.priority) };
+  return { direction: 'ingress', declared: true, defaultAction, defaultSpan: null, rules: [...rules].sort((a, b) => a.priority - b.priority) };
 }
 
 function packet(text: string): Packet {

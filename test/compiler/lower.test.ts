@@ -111,7 +111,10 @@ describe('lower: ports, protocols and ICMP', () => {
       [1, 'egress/7', false, 'deny', true, 'why'],
     ]);
     expect(ir.egress.defaultAction).toBe('allow');
-    expect(ir.ingress).toEqual({ direction: 'ingress', defaultAction: 'deny', defaultSpan: null, rules: [] });
+    // No ingress block: unfiltered (docs/language.md); an egress block without a default: deny.
+    expect(ir.ingress).toEqual({ direction: 'ingress', declared: false, defaultAction: 'allow', defaultSpan: null, rules: [] });
+    expect(ir.egress.declared).toBe(true);
+    expect(irOf('policy egress {\n}\n').egress).toEqual({ direction: 'egress', declared: true, defaultAction: 'deny', defaultSpan: null, rules: [] });
   });
 });
 

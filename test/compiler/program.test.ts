@@ -106,6 +106,16 @@ describe('compile', () => {
     expect([...c.asts.keys()]).toEqual(['common.seg', 'web.seg']);
   });
 
+  it('hashes whether a block declared a direction: an undeclared one differs from an empty one', () => {
+    const hashOf = (text: string) => compile(['p.seg'], createMemoryHost({ 'p.seg': text })).ir?.hash;
+    const inbound = 'policy ingress default deny {\n  1 allow tcp from any to any port 22\n}\n';
+    const none = hashOf(inbound);
+    const open = hashOf(inbound + 'policy egress default allow {\n}\n');
+    const closed = hashOf(inbound + 'policy egress {\n}\n');
+    expect(new Set([none, open, closed]).size).toBe(3);
+    expect(hashOf(inbound)).toBe(none);
+  });
+
   it('gives no IR when a file has a syntax error, but still reports the value errors of the rest', () => {
     const c = compile(['p.seg'], createMemoryHost({ 'p.seg': 'set a = 10.0.0.1/8\npolicy ingress {\n  1 allow tcp from\n}\n' }));
     expect(c.ir).toBeUndefined();

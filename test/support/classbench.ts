@@ -328,8 +328,8 @@ export function classBenchToIr(rules: readonly ClassBenchRule[], options: ClassB
     ruleOf.push(ir);
   }
   const file = options.file ?? 'classbench.seg';
-  const main: DirectionIr = { direction, defaultAction: options.defaultAction ?? 'deny', defaultSpan: null, rules: irRules };
-  const other: DirectionIr = { direction: direction === 'ingress' ? 'egress' : 'ingress', defaultAction: 'deny', defaultSpan: null, rules: [] };
+  const main: DirectionIr = { direction, declared: true, defaultAction: options.defaultAction ?? 'deny', defaultSpan: null, rules: irRules };
+  const other: DirectionIr = { direction: direction === 'ingress' ? 'egress' : 'ingress', declared: true, defaultAction: 'deny', defaultSpan: null, rules: [] };
   const hash = 'sha256:' + createHash('sha256').update(JSON.stringify(irRules.map(({ span: _span, ...meaning }) => meaning))).digest('hex');
   const ir: ProgramIr = {
     rules: irRules,

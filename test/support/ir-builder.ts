@@ -169,14 +169,16 @@ export function programIr(spec: ProgramSpec): ProgramIr {
     const offset = direction === 'ingress' ? 100000 : 101000;
     return {
       direction,
-      defaultAction: d?.default ?? 'deny',
+      // As lowering does: a direction the spec leaves out is undeclared, hence unfiltered.
+      declared: d !== undefined,
+      defaultAction: d?.default ?? (d === undefined ? 'allow' : 'deny'),
       defaultSpan: d?.default === undefined ? null : { file, start: offset, end: offset + 10 },
       rules: own,
     };
   };
   const ingress = build('ingress', spec.ingress);
   const egress = build('egress', spec.egress);
-  const meaning = JSON.stringify({ rules: rules.map(({ span: _span, ...m }) => m), i: ingress.defaultAction, e: egress.defaultAction });
+  const meaning = JSON.stringify({ rules: rules.map(({ span: _span, ...m }) => m), i: ingress.defaultAction, e: egress.defaultAction, di: ingress.declared, de: egress.declared });
   return {
     rules,
     ingress,

@@ -20,8 +20,11 @@ policy egress {
 }
 `;
 
+/** Ingress only: egress has no block, so it is unfiltered. */
+const INBOUND_ONLY = 'policy ingress default deny {\n  100 ssh: allow tcp from any to any port 22\n}\n';
+
 async function explain(...argv: string[]) {
-  const io = createMemoryIo({ 'web.seg': WEB, 'broken.seg': 'set x = 10.0.0.1/8\n' });
+  const io = createMemoryIo({ 'web.seg': WEB, 'inbound.seg': INBOUND_ONLY, 'broken.seg': 'set x = 10.0.0.1/8\n' });
   const code = await run(['explain', ...argv], io);
   return { code, out: io.out(), err: io.err() };
 }
@@ -64,6 +67,17 @@ describe('segc explain', () => {
     expect(JSON.parse(mail.out)).toMatchObject({ verdict: 'deny', direction: 'egress', rule: { name: 'no-mail' } });
     const other = await explain('web.seg', '--direction', 'egress', '--packet', 'tcp 10.0.1.5:40000 -> 198.51.100.1:443');
     expect(other.out).toContain('no egress policy states a default, so it is deny');
+  });
+
+  it('says a direction without a policy block is unfiltered, and allows its packets', async () => {
+    const r = await explain('inbound.seg', '--direction', 'egress', '--packet', 'udp 10.0.1.5:40000 -> 198.51.100.1:53');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('verdict    allow\n');
+    expect(r.out).toContain('rule       no policy block for egress: unfiltered');
+    const json = await explain('inbound.seg', '--direction', 'egress', '--json', '--packet', 'tcp 10.0.1.5:40000 -> 198.51.100.1:443');
+    expect(JSON.parse(json.out)).toEqual({ verdict: 'allow', log: false, direction: 'egress', rule: null });
+    const inbound = await explain('inbound.seg', '--packet', 'tcp 198.51.100.1:443 -> 10.0.1.5:40000');
+    expect(inbound.out).toContain('verdict    deny\n');
   });
 
   it('matches ICMP types given by name in the packet', async () => {
