@@ -9,6 +9,7 @@ import { Code, DIAGNOSTICS, type DiagnosticCollector, type RelatedInfo } from '.
 import type { SourceFile, Span } from './source.ts';
 import {
   Allow,
+  Audit,
   Any,
   Any4,
   Any6,
@@ -274,6 +275,7 @@ export class SegParser extends CstParser {
         {
           ALT: () => {
             this.CONSUME(Deny);
+            this.OPTION3(() => this.CONSUME(Audit));
             this.OPTION2(() => this.CONSUME2(Log));
           },
         },
