@@ -18,11 +18,16 @@
  * struct seg_decision - what classification decided.
  * @rule: the deciding rule id, or SEG_RULE_NONE for the default.
  * @reason: SEG_REASON_RULE, SEG_REASON_DEFAULT or SEG_REASON_INTERNAL.
+ * @log: the rule logs (an event per packet).
+ * @audit: the rule is a `deny audit`: its denies pass (counted as would-deny).
  */
 struct seg_decision {
 	__u32 rule;
 	__u32 reason;
 	__u32 verdict;
+	__u8 log;
+	__u8 audit;
+	__u8 pad[2];
 };
 
 /* Index of the lowest set bit of a nonzero word. */
@@ -64,6 +69,8 @@ static __always_inline void seg_decide_default(const struct seg_policy_meta *met
 	out->rule = SEG_RULE_NONE;
 	out->reason = SEG_REASON_DEFAULT;
 	out->verdict = meta->default_verdict[dir & 1];
+	out->log = 0;
+	out->audit = 0;
 }
 
 /**
@@ -76,10 +83,11 @@ static __always_inline void seg_decide_default(const struct seg_policy_meta *met
  *
  * Returns: nothing; @out->reason is SEG_REASON_INTERNAL when a table of the slot is missing.
  */
-/* verifier: not inlined; its two callers (new packets, re-checked sessions) would otherwise
- * each carry a copy of its stack frame past the 512-byte limit. */
-static __noinline void seg_classify(const struct seg_packet *pkt, __u32 dir, __u32 slot,
-					 const struct seg_policy_meta *meta, struct seg_decision *out)
+/* verifier: a global function, checked once on its own rather than at each of its callers (new
+ * packets, re-checked sessions, handshake replies), whose copies of its stack frame would also
+ * pass the 512-byte limit. Its pointer arguments may be NULL as far as the verifier knows. */
+__noinline int seg_classify(const struct seg_packet *pkt, __u32 dir, __u32 slot,
+			    const struct seg_policy_meta *meta, struct seg_decision *out)
 {
 	__u32 rows[SEG_CLASS_FIELDS];
 	void *prefixes, *l4, *icmp, *protos, *bits, *rules;
@@ -90,6 +98,10 @@ static __noinline void seg_classify(const struct seg_packet *pkt, __u32 dir, __u
 	__u64 summary[2] = { ~0ull, ~0ull };
 	__u32 idx, stride, i, f, w;
 
+	if (!out)
+		return 0;
+	if (!pkt || !meta)
+		goto internal;
 	dir &= 1;
 	prefixes = bpf_map_lookup_elem(&seg_slot_prefixes, &slot);
 	l4 = bpf_map_lookup_elem(&seg_slot_l4, &slot);
@@ -175,15 +187,20 @@ static __noinline void seg_classify(const struct seg_packet *pkt, __u32 dir, __u
 				out->rule = idx;
 				out->reason = SEG_REASON_RULE;
 				out->verdict = info->verdict;
-				return;
+				out->log = info->log;
+				out->audit = info->audit;
+				return 0;
 			}
 		}
 	}
 no_match:
 	seg_decide_default(meta, dir, out);
-	return;
+	return 0;
 internal:
 	out->rule = SEG_RULE_NONE;
 	out->reason = SEG_REASON_INTERNAL;
 	out->verdict = SEG_VERDICT_DENY;
+	out->log = 0;
+	out->audit = 0;
+	return 0;
 }
