@@ -357,7 +357,7 @@ struct seg_event {
 };
 _Static_assert(sizeof(struct seg_event) == 80, "seg_event layout");
 
-/* seg_event_buckets value (per CPU): a token bucket, credit kept in nanoseconds of rate. */
+/* seg_event_buckets value (per CPU): a token bucket; @credit_ns in billionths of a token. */
 struct seg_bucket {
 	__u64 credit_ns;
 	__u64 last_ns;

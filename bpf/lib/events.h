@@ -20,33 +20,37 @@
 /**
  * seg_bucket_take - take one event's worth from a token bucket
  *
- * The credit is kept in nanoseconds: it grows with time up to @burst events' worth, and each
- * event costs 1 s / @rate. A bucket never used starts full.
+ * The credit is kept in billionths of a token, so that a change of rate or burst applies to
+ * the tokens a bucket holds: it grows by @rate tokens a second up to @burst, and each event
+ * takes one. A bucket never used starts full. (@rate is at most 10^6: the loader checks.)
  * Returns: 1 when the event may go, 0 when the bucket is empty.
  */
 static __always_inline int seg_bucket_take(__u32 idx, __u64 rate, __u64 burst, __u64 now)
 {
 	struct seg_bucket *b = bpf_map_lookup_elem(&seg_event_buckets, &idx);
-	__u64 cost, depth, credit;
+	__u64 depth = burst * SEG_NS_PER_S, credit, elapsed;
 
 	if (!b)
 		return 0;
-	cost = SEG_NS_PER_S / (rate ? rate : 1);
-	depth = cost * burst;
 	credit = b->credit_ns;
-	if (!b->last_ns)
+	if (!b->last_ns) {
 		credit = depth;
-	else if (now > b->last_ns)
-		credit += now - b->last_ns;
+	} else if (now > b->last_ns) {
+		/* Bounded before the product: 1000 s refill any bucket (rate * 10^12 < 2^64). */
+		elapsed = now - b->last_ns;
+		if (elapsed > 1000 * SEG_NS_PER_S)
+			elapsed = 1000 * SEG_NS_PER_S;
+		credit += elapsed * rate;
+	}
 	if (credit > depth)
 		credit = depth;
 	if (now > b->last_ns)
 		b->last_ns = now;
-	if (credit < cost) {
+	if (credit < SEG_NS_PER_S) {
 		b->credit_ns = credit;
 		return 0;
 	}
-	b->credit_ns = credit - cost;
+	b->credit_ns = credit - SEG_NS_PER_S;
 	return 1;
 }
 

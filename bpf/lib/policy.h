@@ -68,7 +68,8 @@ static __always_inline int seg_exit(struct __sk_buff *skb, const struct seg_pack
 		skb->cb[SEG_CB_WOULD_DENY] = 1;
 		seg_count_would_deny(meta, d->rule, skb->len);
 	}
-	if (d->log || (event != SEG_EVENT_ALLOW && (flags & SEG_CFG_LOG_DENIES)))
+	/* Events: log rules, every would-deny, and every deny when asked. */
+	if (d->log || event == SEG_EVENT_WOULD_DENY || (event == SEG_EVENT_DENY && (flags & SEG_CFG_LOG_DENIES)))
 		seg_emit_event(skb, pkt, meta, SEG_EVENT_WHAT(SEG_EVENT_PACKET, dir, event, d->reason), d->rule);
 	return seg_finish(skb, meta, verdict, d->reason, d->rule);
 }
