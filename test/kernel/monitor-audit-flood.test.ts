@@ -240,6 +240,18 @@ describe.skipIf(!KERNEL_AVAILABLE)('monitor, audit and SYN floods with real traf
     // is printed below; the protection's bound does not depend on the LRU's order.)
     expect(off.delta('session-new')).toBeGreaterThan(20_000);
     expect(off.after.sessions.evictedEstimate).toBeGreaterThan(20_000);
+    // Who holds the table: half-open sessions by source, and the longest idle first.
+    const bySource = run(['sessions', '--name', name, '--state', 'half-open', '--count-by', 'source', '--limit', '3', '--json']);
+    expect(bySource.code, bySource.stderr).toBe(0);
+    const counted = JSON.parse(bySource.stdout) as { total: number; bySource: { source: string; sessions: number }[] };
+    expect(counted.total).toBeGreaterThan(50);
+    expect(counted.bySource).toHaveLength(3);
+    const oldest = JSON.parse(run(['sessions', '--name', name, '--sort', 'age', '--limit', '5', '--json']).stdout) as { sessions: { idleSeconds: number }[] };
+    expect(oldest.sessions).toHaveLength(5);
+    expect(oldest.sessions.map((x) => x.idleSeconds)).toEqual([...oldest.sessions.map((x) => x.idleSeconds)].sort((x, y) => y - x));
+    const watched = run(['sessions', '--name', name, '--state', 'established', '--watch', '0.2', '--iterations', '2']);
+    expect(watched.code, watched.stderr).toBe(0);
+    expect(watched.stdout.match(/every 0.2s/g)).toHaveLength(2);
     const figures = {
       protected: { established: `${on.survived}/${on.held}`, syns: on.delta('syn'), untracked: on.delta('syn-untracked'), drops: on.delta('deny'), live: on.after.sessions.live },
       unprotected: { established: `${off.survived}/${off.held}`, syns: off.delta('syn'), live: off.after.sessions.live, evictedEstimate: off.after.sessions.evictedEstimate },
