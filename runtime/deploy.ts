@@ -239,6 +239,10 @@ export function planDeploy(request: DeployRequest): DeployPlan {
   }
   const state = readState(stateDir, name);
   const adopted = existsSync(join(pinDir, SegMap.config)) ? openPinnedDatapath(pinDir) : undefined;
+  if (adopted && isOlderDatapath(adopted)) {
+    releaseDatapath(adopted, true);
+    throw new DeployError('plan', 2, `deployment '${name}' runs a data path of an older segc (without event, audit and SYN maps); nothing was changed`, `undeploy it (segc undeploy --name ${name}), then deploy again`);
+  }
   const rulesPerSlot = adopted?.rulesPerSlot ?? options.rulesPerSlot ?? state?.current.rulesPerSlot ?? 65536;
   const sessions = state?.current.sessions ?? options.sessions ?? 65536;
   if (image.ruleCount > rulesPerSlot) {
@@ -514,6 +518,14 @@ export function pinsOf(pinDir: string): PinsRecord {
   };
 }
 
+/** Maps added to the data path after its first release (events, audit, SYN sources). */
+const ADDED_MAPS: ReadonlySet<string> = new Set([SegMap.events, SegMap.eventBuckets, SegMap.ruleWouldDeny, SegMap.synSources]);
+
+/** Whether the pinned data path predates the maps (and config layout) this segc needs. */
+export function isOlderDatapath(dp: Datapath): boolean {
+  return [...ADDED_MAPS].some((name) => dp.maps[name] === undefined);
+}
+
 /**
  * The data path of a running deployment from its pins: map and program fds, no libbpf object
  * (`obj` is null; release it with `releaseDatapath`, never `closeDatapath`).
@@ -528,7 +540,12 @@ export function openPinnedDatapath(pinDir: string): Datapath {
       return fd;
     };
     const maps: Record<string, number> = {};
-    for (const name of Object.values(SegMap)) maps[name] = get(name);
+    for (const name of Object.values(SegMap)) {
+      // Maps a deployment by an older segc lacks are left out (undeploy must still work);
+      // their readers then say the map is missing.
+      if (ADDED_MAPS.has(name) && !existsSync(join(pinDir, name))) continue;
+      maps[name] = get(name);
+    }
     const programs = { ingress: get(PROGRAM_PINS.ingress), egress: get(PROGRAM_PINS.egress), parseOnly: -1 };
     const rulesPerSlot = bpf_map_get_info_by_fd(maps[SegMap.ruleHits] as number).maxEntries / SEG_SLOTS;
     return { obj: 0n as BpfObject, programs, maps, rulesPerSlot };
