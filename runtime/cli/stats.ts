@@ -95,7 +95,7 @@ export async function statsCommand(options: StatsOptions, io: CliIo): Promise<Ou
     }
     const lines = [`'${state.current.name}' generation ${state.current.generation}${audit ? ' (AUDIT: denies pass, counted as would-deny)' : ''}`];
     for (const c of counters) lines.push(`  ${c.counter.padEnd(26)} ${String(c.packets).padStart(10)} packets ${String(c.bytes).padStart(12)} bytes`);
-    lines.push(`  sessions                   ${live} of ${sessions.capacity}; evicted (estimate) ${sessions.evictedEstimate}`);
+    lines.push(`  sessions                   ${live} of ${sessions.capacity}; evicted or flushed (estimate) ${sessions.evictedEstimate}`);
     if (synSources.length > 0) lines.push(`  SYN sources:               ${synSources.map((s) => `${s.source} ${s.perSecond}/s (${s.total})`).join(', ')}`);
     lines.push(rules.length === 0 ? '  no rule has decided a packet yet' : '  rule hits:');
     for (const r of rules) {
