@@ -44,6 +44,10 @@
 #define SEG_MAP_STATS "seg_stats"
 #define SEG_MAP_RULE_HITS "seg_rule_hits"
 #define SEG_MAP_FRAGMENTS "seg_fragments"
+#define SEG_MAP_EVENTS "seg_events"
+#define SEG_MAP_EVENT_BUCKETS "seg_event_buckets"
+#define SEG_MAP_RULE_WOULD_DENY "seg_rule_would_deny"
+#define SEG_MAP_SYN_SOURCES "seg_syn_sources"
 
 enum seg_dir {
 	SEG_DIR_INGRESS = 0,
@@ -90,7 +94,9 @@ enum seg_reason {
 	SEG_REASON_VLAN_DEPTH = 18,	/* a second VLAN tag: dropped, it would hide the payload */
 	SEG_REASON_RELATED = 19,	/* an ICMP error quoting a packet of a live session: passes */
 	SEG_REASON_FRAGMENT = 20,	/* a later fragment of a datagram whose first fragment passed */
-	SEG_REASON_COUNT = 21,
+	SEG_REASON_HANDSHAKE_REPLY = 21, /* a SYN-ACK without session under table pressure, passed
+					  * because the SYN it answers is allowed (lib/pressure.h) */
+	SEG_REASON_COUNT = 22,
 };
 
 /* Per-CPU counters (seg_stats index). Verdicts first, then session events, then one counter
@@ -105,7 +111,19 @@ enum seg_stat {
 	SEG_STAT_SESSION_EXPIRED = 6,
 	SEG_STAT_SESSION_CLOSED = 7,
 	SEG_STAT_REASON_BASE = 8,
-	SEG_STAT_COUNT = SEG_STAT_REASON_BASE + SEG_REASON_COUNT,
+	/* Counters after the reasons (their index moves with SEG_REASON_COUNT; use the names). */
+	SEG_STAT_EXT_BASE = SEG_STAT_REASON_BASE + SEG_REASON_COUNT,
+	SEG_STAT_WOULD_DENY = SEG_STAT_EXT_BASE + 0,	/* audit: a deny that passed */
+	SEG_STAT_EVENT_SENT = SEG_STAT_EXT_BASE + 1,	/* events written to seg_events */
+	SEG_STAT_EVENT_RULE_LIMITED = SEG_STAT_EXT_BASE + 2, /* not sent: the rule's bucket was empty */
+	SEG_STAT_EVENT_GLOBAL_LIMITED = SEG_STAT_EXT_BASE + 3, /* not sent: the global bucket was empty */
+	SEG_STAT_EVENT_RING_FULL = SEG_STAT_EXT_BASE + 4, /* not sent: no room in the ring buffer */
+	SEG_STAT_SYN = SEG_STAT_EXT_BASE + 5,		/* TCP SYN (no ACK) packets classified */
+	SEG_STAT_HALF_OPEN_NEW = SEG_STAT_EXT_BASE + 6,	/* sessions opened by a SYN or SYN-ACK */
+	SEG_STAT_SYN_UNTRACKED = SEG_STAT_EXT_BASE + 7,	/* allowed SYN / SYN-ACK opened no session:
+							 * the table was under pressure */
+	SEG_STAT_PRESSURE = SEG_STAT_EXT_BASE + 8,	/* packets that found the table under pressure */
+	SEG_STAT_COUNT = SEG_STAT_EXT_BASE + 9,
 };
 
 /* Session states; each has a timeout in seg_config.timeout_s. */
@@ -124,24 +142,46 @@ enum seg_state {
 /* seg_config.flags */
 #define SEG_CFG_CLASSIFY_ND (1u << 0)	/* classify ICMPv6 133-137 like any packet */
 #define SEG_CFG_STATELESS (1u << 1)	/* no sessions: classify every packet (tests, benchmarks) */
+#define SEG_CFG_LOG_DENIES (1u << 2)	/* an event for every denied packet, not only log rules' */
+#define SEG_CFG_NO_SYN_PROTECTION (1u << 3) /* under table pressure, SYNs open sessions anyway */
+
+/* Defaults where a seg_config field holds 0 (docs/datapath.md, "Events", "Table pressure"). */
+#define SEG_DEFAULT_EVENT_RATE 100		/* events per second per rule and CPU */
+#define SEG_DEFAULT_EVENT_BURST 200
+#define SEG_DEFAULT_EVENT_GLOBAL_RATE 2000	/* events per second per CPU, all rules */
+#define SEG_DEFAULT_EVENT_GLOBAL_BURST 4000
+#define SEG_DEFAULT_PRESSURE_PCT 75		/* session table fill where SYN protection starts */
 
 /* skb->cb[] as the program leaves it (BPF_PROG_TEST_RUN reads it back from ctx_out). */
 #define SEG_CB_RULE 0		/* deciding rule id, or SEG_RULE_NONE */
 #define SEG_CB_REASON 1		/* enum seg_reason */
 #define SEG_CB_VERDICT 2	/* enum seg_verdict */
+#define SEG_CB_WOULD_DENY 3	/* 1: audit passed a packet the policy denies */
 
 /**
  * struct seg_config - the one global config entry (seg_config[0]).
  * @active_slot: slot whose tables classify packets; flipping it switches policy atomically.
  * @flags: SEG_CFG_* bits.
  * @timeout_s: session timeout per enum seg_state, in seconds.
+ * @event_rate: token bucket of each rule's events, per second and CPU (0: the default).
+ * @event_burst: that bucket's depth (0: the default).
+ * @event_global_rate: bucket of all events, per second and CPU (0: the default).
+ * @event_global_burst: its depth (0: the default).
+ * @pressure_pct: session table fill, in percent, from which allowed SYNs open no session
+ *	(unless SEG_CFG_NO_SYN_PROTECTION); 0: SEG_DEFAULT_PRESSURE_PCT.
  */
 struct seg_config {
 	__u32 active_slot;
 	__u32 flags;
 	__u32 timeout_s[SEG_STATE_COUNT];
+	__u32 event_rate;
+	__u32 event_burst;
+	__u32 event_global_rate;
+	__u32 event_global_burst;
+	__u32 pressure_pct;
+	__u32 pad;
 };
-_Static_assert(sizeof(struct seg_config) == 40, "seg_config layout");
+_Static_assert(sizeof(struct seg_config) == 64, "seg_config layout");
 
 /**
  * struct seg_policy_meta - a slot's policy header (inner array, one entry).
@@ -152,6 +192,7 @@ _Static_assert(sizeof(struct seg_config) == 40, "seg_config layout");
  * @row_stride: chunks per bitmap row (1 meta chunk + the larger direction's rule chunks).
  * @default_verdict: per direction, enum seg_verdict when no rule matches.
  * @icmp_used: nonzero when some rule tests an ICMP type (seg_icmp is then populated).
+ * @audit: nonzero: audit mode for the whole policy (denies pass, counted as would-deny).
  */
 struct seg_policy_meta {
 	__u64 generation;
@@ -161,7 +202,8 @@ struct seg_policy_meta {
 	__u32 row_stride;
 	__u8 default_verdict[SEG_DIRS];
 	__u8 icmp_used;
-	__u8 pad[5];
+	__u8 audit;
+	__u8 pad[4];
 };
 _Static_assert(sizeof(struct seg_policy_meta) == 40, "seg_policy_meta layout");
 
@@ -227,6 +269,7 @@ _Static_assert(sizeof(struct seg_session_key) == 40, "seg_session_key layout");
 #define SEG_SESSION_FIN_B (1u << 2)		/* endpoint b sent FIN */
 #define SEG_SESSION_HAS_PORTS (1u << 3)
 #define SEG_SESSION_HAS_ICMP (1u << 4)
+#define SEG_SESSION_LOG (1u << 5)		/* the allowing rule logs: every packet is an event */
 
 /**
  * struct seg_session - what the first allowed packet decided, and the flow's state since.
@@ -282,11 +325,12 @@ struct seg_fragment {
 };
 _Static_assert(sizeof(struct seg_fragment) == 16, "seg_fragment layout");
 
-/* seg_rules[rule id]: what a rule decides. */
+/* seg_rules[rule id]: what a rule decides. @audit: a deny that passes (`deny audit`). */
 struct seg_rule_info {
 	__u8 verdict;
 	__u8 log;
-	__u8 pad[2];
+	__u8 audit;
+	__u8 pad;
 };
 _Static_assert(sizeof(struct seg_rule_info) == 4, "seg_rule_info layout");
 
@@ -296,3 +340,83 @@ struct seg_counter {
 	__u64 bytes;
 };
 _Static_assert(sizeof(struct seg_counter) == 16, "seg_counter layout");
+
+/* struct seg_event.verdict: what happened to the packet. */
+enum seg_event_verdict {
+	SEG_EVENT_DENY = 0,
+	SEG_EVENT_ALLOW = 1,
+	SEG_EVENT_WOULD_DENY = 2,	/* audit: denied by the policy, passed */
+};
+
+/* struct seg_event.kind */
+enum seg_event_kind {
+	SEG_EVENT_PACKET = 0,		/* a packet decided by a log rule (or denied, with LOG_DENIES) */
+	SEG_EVENT_SYN_UNTRACKED = 1,	/* an allowed SYN opened no session: table pressure */
+};
+
+/* struct seg_event.flags */
+#define SEG_EVENT_HAS_PORTS (1u << 0)
+#define SEG_EVENT_HAS_ICMP (1u << 1)
+#define SEG_EVENT_FRAGMENT (1u << 2)
+
+/**
+ * struct seg_event - one record of the seg_events ring buffer.
+ * @time_ns: the session clock (CLOCK_MONOTONIC_COARSE, lib/session.h).
+ * @generation: the policy generation that decided.
+ * @rule_id: the deciding rule (for a session: the rule that allowed it), or SEG_RULE_NONE.
+ * @ifindex: the interface whose hook saw the packet.
+ * @len: the packet's length (skb->len).
+ * Ports in host order; addresses as in the packet (IPv4 in the first 4 bytes).
+ */
+struct seg_event {
+	__u64 time_ns;
+	__u64 generation;
+	__u32 rule_id;
+	__u32 ifindex;
+	__u32 len;
+	__u8 kind;
+	__u8 dir;
+	__u8 verdict;
+	__u8 reason;
+	__u8 family;
+	__u8 proto;
+	__u8 tcp_flags;
+	__u8 icmp_type;
+	__u8 icmp_code;
+	__u8 flags;
+	__u16 sport;
+	__u16 dport;
+	__u8 pad[6];
+	__u8 src[16];
+	__u8 dst[16];
+};
+_Static_assert(sizeof(struct seg_event) == 80, "seg_event layout");
+
+/* seg_event_buckets value (per CPU): a token bucket; @credit_ns in billionths of a token. */
+struct seg_bucket {
+	__u64 credit_ns;
+	__u64 last_ns;
+};
+_Static_assert(sizeof(struct seg_bucket) == 16, "seg_bucket layout");
+
+/* seg_syn_sources key: a source address (IPv4 in the first 4 bytes). */
+struct seg_source_key {
+	__u8 addr[16];
+	__u8 family;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct seg_source_key) == 20, "seg_source_key layout");
+
+/**
+ * struct seg_syn_rate - SYNs seen from one source (LRU hash: the busiest sources stay).
+ * @window_ns: start of the current one-second window.
+ * @current: SYNs in the current window; @previous: in the window before (the rate, per second).
+ * @total: SYNs since the entry was created.
+ */
+struct seg_syn_rate {
+	__u64 window_ns;
+	__u64 total;
+	__u32 current;
+	__u32 previous;
+};
+_Static_assert(sizeof(struct seg_syn_rate) == 24, "seg_syn_rate layout");

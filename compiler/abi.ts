@@ -16,9 +16,18 @@ export const SEG_CFG_CLASSIFY_ND = 1;
 export const SEG_CFG_STATELESS = 2;
 /** Seconds the later fragments of a datagram may follow its allowed first fragment. */
 export const SEG_FRAGMENT_TIMEOUT_S = 30;
+export const SEG_CFG_LOG_DENIES = 4;
+export const SEG_CFG_NO_SYN_PROTECTION = 8;
+
+/** Defaults the data path uses where a seg_config field holds 0. */
+export const SEG_DEFAULT_EVENT_RATE = 100;
+export const SEG_DEFAULT_EVENT_BURST = 200;
+export const SEG_DEFAULT_EVENT_GLOBAL_RATE = 2000;
+export const SEG_DEFAULT_EVENT_GLOBAL_BURST = 4000;
+export const SEG_DEFAULT_PRESSURE_PCT = 75;
 
 /** skb->cb[] indexes where the program leaves its decision. */
-export const SEG_CB = { rule: 0, reason: 1, verdict: 2 } as const;
+export const SEG_CB = { rule: 0, reason: 1, verdict: 2, wouldDeny: 3 } as const;
 
 export const SegMap = {
   config: 'seg_config',
@@ -33,6 +42,10 @@ export const SegMap = {
   stats: 'seg_stats',
   ruleHits: 'seg_rule_hits',
   fragments: 'seg_fragments',
+  events: 'seg_events',
+  eventBuckets: 'seg_event_buckets',
+  ruleWouldDeny: 'seg_rule_would_deny',
+  synSources: 'seg_syn_sources',
 } as const;
 
 export const SegDir = { SEG_DIR_INGRESS: 0, SEG_DIR_EGRESS: 1 } as const;
@@ -62,8 +75,11 @@ export const SegReason = {
   SEG_REASON_VLAN_DEPTH: 18,
   SEG_REASON_RELATED: 19,
   SEG_REASON_FRAGMENT: 20,
-  SEG_REASON_COUNT: 21,
+  SEG_REASON_HANDSHAKE_REPLY: 21,
+  SEG_REASON_COUNT: 22,
 } as const;
+
+const STAT_EXT_BASE = 8 + SegReason.SEG_REASON_COUNT;
 
 export const SegStat = {
   SEG_STAT_DENY: 0,
@@ -75,7 +91,18 @@ export const SegStat = {
   SEG_STAT_SESSION_EXPIRED: 6,
   SEG_STAT_SESSION_CLOSED: 7,
   SEG_STAT_REASON_BASE: 8,
-  SEG_STAT_COUNT: 8 + SegReason.SEG_REASON_COUNT,
+  /** Counters after the reasons: their indexes move with SEG_REASON_COUNT (use the names). */
+  SEG_STAT_EXT_BASE: STAT_EXT_BASE,
+  SEG_STAT_WOULD_DENY: STAT_EXT_BASE + 0,
+  SEG_STAT_EVENT_SENT: STAT_EXT_BASE + 1,
+  SEG_STAT_EVENT_RULE_LIMITED: STAT_EXT_BASE + 2,
+  SEG_STAT_EVENT_GLOBAL_LIMITED: STAT_EXT_BASE + 3,
+  SEG_STAT_EVENT_RING_FULL: STAT_EXT_BASE + 4,
+  SEG_STAT_SYN: STAT_EXT_BASE + 5,
+  SEG_STAT_HALF_OPEN_NEW: STAT_EXT_BASE + 6,
+  SEG_STAT_SYN_UNTRACKED: STAT_EXT_BASE + 7,
+  SEG_STAT_PRESSURE: STAT_EXT_BASE + 8,
+  SEG_STAT_COUNT: STAT_EXT_BASE + 9,
 } as const;
 
 export const SegState = {
@@ -90,6 +117,10 @@ export const SegState = {
   SEG_STATE_COUNT: 8,
 } as const;
 
+export const SegEventVerdict = { SEG_EVENT_DENY: 0, SEG_EVENT_ALLOW: 1, SEG_EVENT_WOULD_DENY: 2 } as const;
+export const SegEventKind = { SEG_EVENT_PACKET: 0, SEG_EVENT_SYN_UNTRACKED: 1 } as const;
+export const EVENT_FLAGS = { hasPorts: 1, hasIcmp: 2, fragment: 4 } as const;
+
 /** The enums above by their C names, as the ABI test compares them. */
 export const ABI_ENUMS: Readonly<Record<string, Readonly<Record<string, number>>>> = {
   seg_dir: SegDir,
@@ -99,6 +130,8 @@ export const ABI_ENUMS: Readonly<Record<string, Readonly<Record<string, number>>
   seg_reason: SegReason,
   seg_stat: SegStat,
   seg_state: SegState,
+  seg_event_verdict: SegEventVerdict,
+  seg_event_kind: SegEventKind,
 };
 
 /** A member's byte offset and size (arrays: the whole array). */
@@ -118,7 +151,17 @@ function layout(size: number, fields: Record<string, [offset: number, size: numb
   return { size, fields: out };
 }
 
-export const SEG_CONFIG = layout(40, { active_slot: [0, 4], flags: [4, 4], timeout_s: [8, 32] });
+export const SEG_CONFIG = layout(64, {
+  active_slot: [0, 4],
+  flags: [4, 4],
+  timeout_s: [8, 32],
+  event_rate: [40, 4],
+  event_burst: [44, 4],
+  event_global_rate: [48, 4],
+  event_global_burst: [52, 4],
+  pressure_pct: [56, 4],
+  pad: [60, 4],
+});
 export const SEG_POLICY_META = layout(40, {
   generation: [0, 8],
   rule_base: [8, 4],
@@ -127,13 +170,14 @@ export const SEG_POLICY_META = layout(40, {
   row_stride: [28, 4],
   default_verdict: [32, 2],
   icmp_used: [34, 1],
-  pad: [35, 5],
+  audit: [35, 1],
+  pad: [36, 4],
 });
 export const SEG_PREFIX_KEY = layout(24, { prefixlen: [0, 4], dir: [4, 1], family: [5, 1], field: [6, 1], pad: [7, 1], addr: [8, 16] });
 export const SEG_L4_ROWS = layout(16, { src: [0, 8], dst: [8, 8] });
 export const SEG_DIR_ROWS = layout(8, { row: [0, 8] });
 export const SEG_CHUNK = layout(64, { w: [0, 64] });
-export const SEG_RULE_INFO = layout(4, { verdict: [0, 1], log: [1, 1], pad: [2, 2] });
+export const SEG_RULE_INFO = layout(4, { verdict: [0, 1], log: [1, 1], audit: [2, 1], pad: [3, 1] });
 export const SEG_SESSION_KEY = layout(40, {
   addr_a: [0, 16],
   addr_b: [16, 16],
@@ -160,6 +204,31 @@ export const SEG_SESSION = layout(48, {
 export const SEG_COUNTER = layout(16, { packets: [0, 8], bytes: [8, 8] });
 export const SEG_FRAGMENT_KEY = layout(40, { src: [0, 16], dst: [16, 16], id: [32, 4], proto: [36, 1], family: [37, 1], pad: [38, 2] });
 export const SEG_FRAGMENT = layout(16, { first_ns: [0, 8], rule_id: [8, 4], dir: [12, 1], pad: [13, 3] });
+export const SEG_EVENT = layout(80, {
+  time_ns: [0, 8],
+  generation: [8, 8],
+  rule_id: [16, 4],
+  ifindex: [20, 4],
+  len: [24, 4],
+  kind: [28, 1],
+  dir: [29, 1],
+  verdict: [30, 1],
+  reason: [31, 1],
+  family: [32, 1],
+  proto: [33, 1],
+  tcp_flags: [34, 1],
+  icmp_type: [35, 1],
+  icmp_code: [36, 1],
+  flags: [37, 1],
+  sport: [38, 2],
+  dport: [40, 2],
+  pad: [42, 6],
+  src: [48, 16],
+  dst: [64, 16],
+});
+export const SEG_BUCKET = layout(16, { credit_ns: [0, 8], last_ns: [8, 8] });
+export const SEG_SOURCE_KEY = layout(20, { addr: [0, 16], family: [16, 1], pad: [17, 3] });
+export const SEG_SYN_RATE = layout(24, { window_ns: [0, 8], total: [8, 8], current: [16, 4], previous: [20, 4] });
 
 /** The structs above by their C names, as the ABI test compares them. */
 export const ABI_STRUCTS: Readonly<Record<string, StructLayout>> = {
@@ -175,6 +244,10 @@ export const ABI_STRUCTS: Readonly<Record<string, StructLayout>> = {
   seg_counter: SEG_COUNTER,
   seg_fragment_key: SEG_FRAGMENT_KEY,
   seg_fragment: SEG_FRAGMENT,
+  seg_event: SEG_EVENT,
+  seg_bucket: SEG_BUCKET,
+  seg_source_key: SEG_SOURCE_KEY,
+  seg_syn_rate: SEG_SYN_RATE,
 };
 
-export const SESSION_FLAGS = { initiatorA: 1, finA: 2, finB: 4, hasPorts: 8, hasIcmp: 16 } as const;
+export const SESSION_FLAGS = { initiatorA: 1, finA: 2, finB: 4, hasPorts: 8, hasIcmp: 16, log: 32 } as const;

@@ -172,8 +172,10 @@ export interface ActionAst {
   /** `log` alone means allow and record. */
   readonly verdict: Verdict;
   readonly log: boolean;
-  /** The words as written: `allow`, `deny`, `log`, `allow log` or `deny log` (for fmt). */
-  readonly text: 'allow' | 'deny' | 'log' | 'allow log' | 'deny log';
+  /** `deny audit`: the deny passes, counted as would-deny (segc's extension, docs/language.md). */
+  readonly audit: boolean;
+  /** The words as written (for fmt). */
+  readonly text: 'allow' | 'deny' | 'log' | 'allow log' | 'deny log' | 'deny audit' | 'deny audit log';
   readonly span: Span;
 }
 

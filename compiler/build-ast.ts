@@ -305,11 +305,13 @@ class AstBuilder extends BaseVisitor {
     const allow = firstReal(children.Allow);
     const deny = firstReal(children.Deny);
     const log = firstReal(children.Log);
-    const span = this.joinTokens([allow, deny, log]);
+    const audit = firstReal(children.Audit);
+    const span = this.joinTokens([allow, deny, audit, log]);
     if (!span) return undefined;
-    if (allow) return { verdict: 'allow', log: log !== undefined, text: log ? 'allow log' : 'allow', span };
-    if (deny) return { verdict: 'deny', log: log !== undefined, text: log ? 'deny log' : 'deny', span };
-    return { verdict: 'allow', log: true, text: 'log', span };
+    if (allow) return { verdict: 'allow', log: log !== undefined, audit: false, text: log ? 'allow log' : 'allow', span };
+    if (deny && audit) return { verdict: 'deny', log: log !== undefined, audit: true, text: log ? 'deny audit log' : 'deny audit', span };
+    if (deny) return { verdict: 'deny', log: log !== undefined, audit: false, text: log ? 'deny log' : 'deny', span };
+    return { verdict: 'allow', log: true, audit: false, text: 'log', span };
   }
 
   protoExpr(children: ProtoExprCstChildren, _node: ProtoExprCstNode): ProtoExpr | undefined {

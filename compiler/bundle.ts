@@ -32,6 +32,8 @@ export interface BundleRule {
   readonly priority: number;
   readonly action: 'allow' | 'deny';
   readonly log: boolean;
+  /** `deny audit` (absent in bundles written before audit existed). */
+  readonly audit?: boolean;
   readonly file: string;
   /** 1-based line of the rule in its file. */
   readonly line: number;
@@ -93,6 +95,7 @@ export function bundle(ir: ProgramIr, image: PolicyImage, sources: ReadonlyMap<s
     priority: r.priority,
     action: r.action,
     log: r.log,
+    ...(r.audit ? { audit: true } : {}),
     file: r.span.file,
     line: lineOf(r.span.file, r.span.start).line,
   }));

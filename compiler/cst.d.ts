@@ -119,6 +119,7 @@ export type ActionCstChildren = {
   Allow?: IToken[];
   Log?: (IToken)[];
   Deny?: IToken[];
+  Audit?: IToken[];
 };
 
 export interface ProtoExprCstNode extends CstNode {

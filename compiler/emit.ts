@@ -447,6 +447,7 @@ function emitRulesMap(ir: ProgramIr): MapImage {
   for (const rule of ir.rules) {
     values[rule.id * SEG_RULE_INFO.size] = verdictCode(rule.action);
     values[rule.id * SEG_RULE_INFO.size + 1] = rule.log ? 1 : 0;
+    values[rule.id * SEG_RULE_INFO.size + 2] = rule.audit ? 1 : 0;
   }
   return denseArray(SegMap.slotRules, SEG_RULE_INFO.size, entries, values);
 }

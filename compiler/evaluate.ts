@@ -6,17 +6,20 @@ import type { DirectionIr, RuleIr, PortSetIr, AddrSetIr, Verdict } from './ir.ts
 import { packetFamily, type Packet } from './packet.ts';
 
 export interface Decision {
+  /** The policy's verdict; with `audit`, a deny that the data path lets pass (would-deny). */
   readonly verdict: Verdict;
   readonly log: boolean;
+  /** The deciding rule is a `deny audit`. */
+  readonly audit: boolean;
   /** The deciding rule, or null when the default decided. */
   readonly rule: RuleIr | null;
 }
 
 export function evaluate(direction: DirectionIr, packet: Packet): Decision {
   for (const rule of direction.rules) {
-    if (ruleMatches(rule, packet)) return { verdict: rule.action, log: rule.log, rule };
+    if (ruleMatches(rule, packet)) return { verdict: rule.action, log: rule.log, audit: rule.audit, rule };
   }
-  return { verdict: direction.defaultAction, log: false, rule: null };
+  return { verdict: direction.defaultAction, log: false, audit: false, rule: null };
 }
 
 export function ruleMatches(rule: RuleIr, packet: Packet): boolean {

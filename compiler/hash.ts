@@ -44,5 +44,7 @@ function canonicalRule(r: RuleIr): unknown {
     r.dstPorts,
     r.icmp === null ? null : [r.icmp.type4, r.icmp.type6, r.icmp.code],
     r.description,
+    // Appended only when set, so that the hash of a policy without audit rules is unchanged.
+    ...(r.audit ? ['audit'] : []),
   ];
 }

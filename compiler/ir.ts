@@ -64,6 +64,8 @@ export interface RuleIr {
   readonly action: Verdict;
   /** `log`, `allow log` and `deny log` record matches. */
   readonly log: boolean;
+  /** `deny audit`: the data path passes what the rule denies, counted as would-deny. */
+  readonly audit: boolean;
   /** Sorted, unique protocol numbers; null is `any`. */
   readonly protocols: readonly number[] | null;
   readonly src: AddrSetIr;

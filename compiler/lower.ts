@@ -191,6 +191,7 @@ function lowerRule(rule: RuleAst, direction: Direction, lowerer: Lowerer): Lower
     named: rule.name !== undefined,
     action: rule.action.verdict,
     log: rule.action.log,
+    audit: rule.action.audit,
     protocols: protocols === null || unreachable === undefined || !protocols.includes(unreachable) ? protocols : protocols.filter((p) => p !== unreachable),
     src: side(src),
     dst: side(dst),

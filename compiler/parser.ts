@@ -9,6 +9,7 @@ import type { SourceFile, Span } from './source.ts';
 import { closestSpelling } from './spelling.ts';
 import {
   Allow,
+  Audit,
   Any,
   Any4,
   Any6,
@@ -274,6 +275,7 @@ export class SegParser extends CstParser {
         {
           ALT: () => {
             this.CONSUME(Deny);
+            this.OPTION3(() => this.CONSUME(Audit));
             this.OPTION2(() => this.CONSUME2(Log));
           },
         },
@@ -521,6 +523,8 @@ function suggestKeyword(found: IToken, expected: string): string | undefined {
 function hintForFound(p: PendingError): string | undefined {
   const found = p.token;
   if (found.tokenType === Comma) return 'several addresses, ports or protocols go in braces: { a, b }';
+  // `allow audit`, `deny log audit`: the extension's word has one place (docs/language.md).
+  if (found.tokenType === Audit && p.expected === PROTOCOL_EXPECTED) return "'audit' goes right after 'deny' (deny audit, deny audit log); an allow has nothing to audit";
   const isKeyword = (t: IToken | undefined): t is IToken => t?.tokenType.CATEGORIES?.includes(Keyword) === true;
   if (isKeyword(found) && p.expected === describeTokenType(Name)) return `'${found.image}' is a keyword, so it cannot be a name`;
   // `100 deny: deny tcp ...`: the would-be rule name was taken as the action.

@@ -31,6 +31,9 @@ export const KEYWORDS = [
 
 export type KeywordText = (typeof KEYWORDS)[number];
 
+/** segc's own soft keywords (docs/language.md): names everywhere but where the extension stands. */
+export const EXTENSION_KEYWORDS = ['audit'] as const;
+
 // Categories never produced by the lexer; the parser consumes tokens through them.
 /** Every keyword. */
 export const Keyword = createToken({ name: 'Keyword', pattern: Lexer.NA });
@@ -89,6 +92,19 @@ export const Tcp = keywordTokens.tcp;
 export const Udp = keywordTokens.udp;
 export const Icmpv6 = keywordTokens.icmpv6;
 export const Sctp = keywordTokens.sctp;
+
+/**
+ * segc's extension (docs/language.md, "Audit mode"): `audit` after `deny`. A soft keyword, not
+ * one of the spec's: its category is Name, so `audit` stays usable as a set, ports or rule name
+ * wherever a name may stand, and a core-spec file means the same.
+ */
+export const Audit = createToken({
+  name: 'Audit',
+  label: "'audit'",
+  pattern: 'audit',
+  longer_alt: Name,
+  categories: [Name, LineToken],
+});
 
 // Addresses are lexed by shape only; `lower` validates the text (SEG3001-SEG3004).
 /**
@@ -178,6 +194,7 @@ export const allTokens: readonly TokenType[] = [
   GluedWord,
   NumberLiteral,
   ...keywordsLongestFirst,
+  Audit,
   Name,
   LCurly,
   RCurly,

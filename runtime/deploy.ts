@@ -6,15 +6,15 @@
 // clsact filters; no segc process stays behind.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { SEG_CHUNK_RULES, SEG_MAX_CHUNKS, SEG_SLOTS, SegMap } from '../compiler/abi.ts';
+import { SEG_CFG_LOG_DENIES, SEG_CFG_NO_SYN_PROTECTION, SEG_CHUNK_RULES, SEG_MAX_CHUNKS, SEG_SLOTS, SegMap } from '../compiler/abi.ts';
 import { bundleImage, parseBundle, type Bundle } from '../compiler/bundle.ts';
 import type { PolicyImage } from '../compiler/entries.ts';
 import { BpfError, isBpfError } from './errors.ts';
 import { ensureBpffs, makePinDir, removePinDir, unpin } from './bpffs.ts';
 import { bpf_map_get_info_by_fd, bpf_obj_get, bpf_obj_pin, bpf_object__find_program_by_name, bpf_program__set_log_buf, bpf_prog_get_fd_by_id, bpf_prog_get_info_by_fd, close, if_indextoname, libbpf_set_print, type BpfObject } from './libbpf.ts';
-import { activateSlot, closeDatapath, DEFAULT_FRAGMENTS, DEFAULT_OBJECT_PATH, installPolicy, loadDatapath, readConfig, slotGeneration, type Datapath } from './loader.ts';
+import { closeDatapath, DEFAULT_FRAGMENTS, DEFAULT_OBJECT_PATH, installPolicy, loadDatapath, readConfig, slotGeneration, writeConfig, type Datapath, type DatapathConfig } from './loader.ts';
 import { acquireLock, LockBusyError, type DeployLock } from './lock.ts';
-import { listDeployments, readState, removeState, stateDirOf, writeState, isDeploymentName, type AttachmentRecord, type DeploymentRecord, type InterfaceRecord, type PinsRecord, type StateFile } from './state.ts';
+import { listDeployments, readState, removeState, stateDirOf, writeState, isDeploymentName, type AttachmentRecord, type DatapathSettings, type DeploymentRecord, type InterfaceRecord, type PinsRecord, type StateFile } from './state.ts';
 import { attachTc, detachTc, ensureClsact, interfaceIndex, queryTc, removeClsact, TC_DIRECTIONS, type TcDirection } from './tc.ts';
 
 /** Pin directories of every deployment live below this bpffs folder. */
@@ -75,6 +75,10 @@ export interface DeployOptions extends HostOptions {
   readonly fragments?: number;
   /** The `.seg` texts, kept in the record so that `--dry-run` can compare meanings later. */
   readonly sources?: Readonly<Record<string, string>>;
+  /** Audit, events and SYN protection (written with the switch; absent: the defaults, enforcing). */
+  readonly settings?: DatapathSettings;
+  /** Bytes of the event ring buffer (first deploy only; a power of two). */
+  readonly eventBufferBytes?: number;
   /** Tests only: fail (or crash) at this step. */
   readonly failAt?: DeployStep;
   readonly now?: () => Date;
@@ -236,8 +240,16 @@ export function planDeploy(request: DeployRequest): DeployPlan {
   if (options.fragments !== undefined && (options.fragments < 1 || options.fragments > MAX_FRAGMENTS)) {
     throw new DeployError('plan', 2, `--fragments ${options.fragments} is out of range`, `give 1 to ${MAX_FRAGMENTS}`);
   }
+  checkSettings(options.settings ?? {});
+  if (options.eventBufferBytes !== undefined && (options.eventBufferBytes < 4096 || (options.eventBufferBytes & (options.eventBufferBytes - 1)) !== 0 || options.eventBufferBytes > 1 << 30)) {
+    throw new DeployError('plan', 2, `an event buffer of ${options.eventBufferBytes} bytes is not possible`, 'give a power of two from 4 KiB to 1 GiB');
+  }
   const state = readState(stateDir, name);
   const adopted = existsSync(join(pinDir, SegMap.config)) ? openPinnedDatapath(pinDir) : undefined;
+  if (adopted && isOlderDatapath(adopted)) {
+    releaseDatapath(adopted, true);
+    throw new DeployError('plan', 2, `deployment '${name}' runs a data path of an older segc (without the fragment, event, audit and SYN maps); nothing was changed`, `undeploy it (segc undeploy --name ${name}), then deploy again`);
+  }
   const rulesPerSlot = adopted?.rulesPerSlot ?? options.rulesPerSlot ?? state?.current.rulesPerSlot ?? 65536;
   const sessions = state?.current.sessions ?? options.sessions ?? 65536;
   const fragments = state?.current.fragments ?? options.fragments ?? DEFAULT_FRAGMENTS;
@@ -277,7 +289,7 @@ export function applyDeploy(plan: DeployPlan): Applied {
     let started = performance.now();
     failpoint(options, 'install');
     try {
-      installPolicy(loaded, plan.image, { slot, generation: BigInt(generation) });
+      installPolicy(loaded, plan.image, { slot, generation: BigInt(generation), audit: options.settings?.audit === true });
     } catch (error) {
       throw describeInstallFailure(error);
     }
@@ -286,9 +298,10 @@ export function applyDeploy(plan: DeployPlan): Applied {
 
     failpoint(options, 'switch');
     started = performance.now();
-    activateSlot(loaded, slot);
+    // The settings go with the slot in the same one write.
+    writeConfig(loaded, configWith(config, slot, options.settings ?? {}));
     timings.switchMs = performance.now() - started;
-    if (activeGeneration !== 0n) undo.push({ what: `switch back to slot ${config.activeSlot}`, run: () => activateSlot(loaded, config.activeSlot) });
+    if (activeGeneration !== 0n) undo.push({ what: `switch back to slot ${config.activeSlot}`, run: () => writeConfig(loaded, config) });
 
     started = performance.now();
     attachAll(applied, loaded);
@@ -297,6 +310,35 @@ export function applyDeploy(plan: DeployPlan): Applied {
   } catch (error) {
     if (dp) rollBackDeploy(partial(-1, 0));
     throw error;
+  }
+}
+
+/** Event limits accepted by `settings` (the data path's token bucket arithmetic holds up to this rate). */
+export const MAX_EVENT_RATE = 1_000_000;
+
+/** The config that switches to `slot` with `settings` (flags this run does not own are kept). */
+export function configWith(config: DatapathConfig, slot: number, settings: DatapathSettings): DatapathConfig {
+  let flags = config.flags & ~(SEG_CFG_LOG_DENIES | SEG_CFG_NO_SYN_PROTECTION);
+  if (settings.logDenies === true) flags |= SEG_CFG_LOG_DENIES;
+  if (settings.synProtection === false) flags |= SEG_CFG_NO_SYN_PROTECTION;
+  const e = settings.events ?? {};
+  return {
+    ...config,
+    activeSlot: slot,
+    flags,
+    events: { rate: e.rate ?? 0, burst: e.burst ?? 0, globalRate: e.globalRate ?? 0, globalBurst: e.globalBurst ?? 0 },
+    pressurePct: settings.pressurePct ?? 0,
+  };
+}
+
+function checkSettings(settings: DatapathSettings): void {
+  for (const [name, value] of Object.entries(settings.events ?? {})) {
+    if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > MAX_EVENT_RATE)) {
+      throw new DeployError('plan', 2, `the event ${name} ${value} is out of range`, `give 1 to ${MAX_EVENT_RATE}`);
+    }
+  }
+  if (settings.pressurePct !== undefined && (!Number.isInteger(settings.pressurePct) || settings.pressurePct < 1 || settings.pressurePct > 100)) {
+    throw new DeployError('plan', 2, `--pressure ${settings.pressurePct} is out of range`, 'give a percentage of the session table, 1 to 100');
   }
 }
 
@@ -313,6 +355,7 @@ function loadFresh(plan: DeployPlan): Datapath {
       rulesPerSlot: plan.rulesPerSlot,
       sessions: plan.sessions,
       fragments: plan.fragments,
+      ...(plan.options.eventBufferBytes === undefined ? {} : { eventBufferBytes: plan.options.eventBufferBytes }),
       prepare: (obj: BpfObject) => {
         // A buffer per program, so a rejection comes with the verifier's reasons.
         for (const name of ['seg_ingress', 'seg_egress']) bpf_program__set_log_buf(obj, bpf_object__find_program_by_name(obj, name), 4 << 20);
@@ -428,6 +471,8 @@ export function commitDeploy(applied: Applied): DeployResult {
     fragments: plan.fragments,
     bundle: plan.bundleText,
     sources: plan.options.sources ?? plan.state?.current.sources ?? {},
+    settings: plan.options.settings ?? {},
+    ...auditSinceOf(plan),
   };
   const previous = plan.state?.current ?? null;
   try {
@@ -450,6 +495,14 @@ export function commitDeploy(applied: Applied): DeployResult {
   }
   releaseDatapath(applied.dp, plan.adopted !== undefined);
   return { record, previous, loaded: plan.adopted === undefined, detached, warnings, timings: applied.timings };
+}
+
+/** An audit deployment keeps the time audit began across redeploys that stay in audit. */
+function auditSinceOf(plan: DeployPlan): { auditSince?: string } {
+  if (plan.options.settings?.audit !== true) return {};
+  const before = plan.state?.current;
+  if (before?.settings?.audit === true && before.auditSince !== undefined) return { auditSince: before.auditSince };
+  return { auditSince: (plan.options.now?.() ?? new Date()).toISOString() };
 }
 
 /** Undoes what apply did, newest first; every step is tried even when one fails. */
@@ -475,6 +528,14 @@ export function pinsOf(pinDir: string): PinsRecord {
   };
 }
 
+/** Maps added to the data path after its first release (fragments, events, audit, SYN sources). */
+const ADDED_MAPS: ReadonlySet<string> = new Set([SegMap.fragments, SegMap.events, SegMap.eventBuckets, SegMap.ruleWouldDeny, SegMap.synSources]);
+
+/** Whether the pinned data path predates the maps (and config layout) this segc needs. */
+export function isOlderDatapath(dp: Datapath): boolean {
+  return [...ADDED_MAPS].some((name) => dp.maps[name] === undefined);
+}
+
 /**
  * The data path of a running deployment from its pins: map and program fds, no libbpf object
  * (`obj` is null; release it with `releaseDatapath`, never `closeDatapath`).
@@ -489,7 +550,12 @@ export function openPinnedDatapath(pinDir: string): Datapath {
       return fd;
     };
     const maps: Record<string, number> = {};
-    for (const name of Object.values(SegMap)) maps[name] = get(name);
+    for (const name of Object.values(SegMap)) {
+      // Maps a deployment by an older segc lacks are left out (undeploy must still work);
+      // their readers then say the map is missing.
+      if (ADDED_MAPS.has(name) && !existsSync(join(pinDir, name))) continue;
+      maps[name] = get(name);
+    }
     const programs = { ingress: get(PROGRAM_PINS.ingress), egress: get(PROGRAM_PINS.egress), parseOnly: -1 };
     const rulesPerSlot = bpf_map_get_info_by_fd(maps[SegMap.ruleHits] as number).maxEntries / SEG_SLOTS;
     return { obj: 0n as BpfObject, programs, maps, rulesPerSlot };
@@ -581,5 +647,5 @@ export function rollback(options: DeployOptions): DeployResult {
   if (!state) throw new DeployError('plan', 2, `there is no deployment named '${name}'`, '`segc status` lists the deployments');
   const previous = state.previous;
   if (!previous) throw new DeployError('plan', 1, `deployment '${name}' has no previous policy to roll back to`, 'it has been deployed once only');
-  return deploy({ bundleText: previous.bundle, interfaces: previous.interfaces.map((i) => i.iface), options: { ...options, name, sources: previous.sources } });
+  return deploy({ bundleText: previous.bundle, interfaces: previous.interfaces.map((i) => i.iface), options: { ...options, name, sources: previous.sources, settings: previous.settings ?? {} } });
 }

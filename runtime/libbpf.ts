@@ -273,6 +273,8 @@ function declare(lib: LibraryHandle) {
   const ptr = (t: TypeObject) => koffi.pointer(t);
   // Anonymous, so that a second copy of this module in one process (test isolation) can declare it too.
   const LogPrintFn = koffi.proto('int', ['int', 'const char *', 'void *']);
+  // ring_buffer_sample_fn: int (*)(void *ctx, void *data, size_t size).
+  const RingBufferSampleFn = koffi.proto('int', ['void *', 'void *', 'size_t']);
   return {
     libbpf_strerror: f<(err: number, buf: Uint8Array, size: number) => number>('libbpf_strerror', 'int', ['int', 'void *', 'size_t']),
     libbpf_num_possible_cpus: f<() => number>('libbpf_num_possible_cpus', 'int', []),
@@ -363,6 +365,13 @@ function declare(lib: LibraryHandle) {
       'int',
       ['int', 'int', 'uint32_t', koffi.out(koffi.pointer('uint32_t')), 'void *', koffi.inout(koffi.pointer('uint32_t'))],
     ),
+
+    ring_buffer__new: f<(mapFd: number, sampleCb: bigint, ctx: null, opts: null) => bigint | null>('ring_buffer__new', 'void *', ['int', koffi.pointer(RingBufferSampleFn), 'void *', 'void *']),
+    ring_buffer__consume: f<(rb: bigint) => number>('ring_buffer__consume', 'int', ['void *']),
+    ring_buffer__poll: f<(rb: bigint, timeoutMs: number) => number>('ring_buffer__poll', 'int', ['void *', 'int']),
+    ring_buffer__epoll_fd: f<(rb: bigint) => number>('ring_buffer__epoll_fd', 'int', ['void *']),
+    ring_buffer__free: f<(rb: bigint) => void>('ring_buffer__free', 'void', ['void *']),
+    RingBufferSampleFn,
 
     bpf_tc_hook_create: f<(hook: object) => number>('bpf_tc_hook_create', 'int', [ptr(TcHook)]),
     bpf_tc_hook_destroy: f<(hook: object) => number>('bpf_tc_hook_destroy', 'int', [ptr(TcHook)]),
@@ -495,6 +504,58 @@ export function libbpf_set_print(fn: ((level: 'warn' | 'info' | 'debug', message
     libbpf.libbpf_set_print(printCallback);
   }
   if (previous !== undefined) koffi.unregister(previous);
+}
+
+// ---------------------------------------------------------------------------------------------
+// libbpf: BPF ring buffers (BPF_MAP_TYPE_RINGBUF), read through libbpf's consumer.
+
+/** A `struct ring_buffer *` and the registered callback it calls; free with ring_buffer__free. */
+export interface RingBuffer {
+  readonly rb: bigint;
+  readonly callback: bigint;
+}
+
+/**
+ * Opens libbpf's consumer of the ring buffer map `mapFd`. `onSample` gets each record (a copy,
+ * valid after the call) while ring_buffer__consume / ring_buffer__poll run, on this thread;
+ * its return value is ignored (0 keeps consuming).
+ */
+export function ring_buffer__new(mapFd: number, onSample: (data: Uint8Array) => void): RingBuffer {
+  const { libbpf } = lib();
+  const callback = koffi.register((_ctx: bigint, data: bigint, size: number | bigint) => {
+    onSample(new Uint8Array(koffi.view(data, Number(size)).slice(0)));
+    return 0;
+  }, koffi.pointer(libbpf.RingBufferSampleFn));
+  const rb = libbpf.ring_buffer__new(mapFd, callback, null, null);
+  if (rb === null || rb === 0n) {
+    const errno = koffi.errno() || constantsErrno('EINVAL');
+    koffi.unregister(callback);
+    fail('ring_buffer__new', errno);
+  }
+  return { rb, callback };
+}
+
+/** Reads every record available now, without waiting; returns how many. */
+export function ring_buffer__consume(ring: RingBuffer): number {
+  return check('ring_buffer__consume', lib().libbpf.ring_buffer__consume(ring.rb));
+}
+
+/** Waits up to `timeoutMs` for records (blocking this thread), reads them; returns how many. */
+export function ring_buffer__poll(ring: RingBuffer, timeoutMs: number): number {
+  const n = lib().libbpf.ring_buffer__poll(ring.rb, timeoutMs);
+  // EINTR: a signal arrived while waiting; nothing was read.
+  if (n === -constantsErrno('EINTR')) return 0;
+  return check('ring_buffer__poll', n);
+}
+
+/** The epoll fd that becomes readable when records arrive. */
+export function ring_buffer__epoll_fd(ring: RingBuffer): number {
+  return check('ring_buffer__epoll_fd', lib().libbpf.ring_buffer__epoll_fd(ring.rb));
+}
+
+export function ring_buffer__free(ring: RingBuffer): void {
+  lib().libbpf.ring_buffer__free(ring.rb);
+  koffi.unregister(ring.callback);
 }
 
 export interface ObjectOpenOptions {

@@ -42,6 +42,8 @@ import {
   SEG_SESSION,
   SEG_SESSION_KEY,
   SEG_SLOTS,
+  SEG_SOURCE_KEY,
+  SEG_SYN_RATE,
   SegMap,
   SegState,
   SegStat,
@@ -63,6 +65,8 @@ export interface LoadOptions {
   readonly rulesPerSlot?: number;
   /** Fragmented datagrams tracked at once (LRU; bpf/lib/fragments.h). Default 4,096. */
   readonly fragments?: number;
+  /** Bytes of the event ring buffer (a power of two, at least a page). Default 256 KiB. */
+  readonly eventBufferBytes?: number;
   /**
    * Called after the object is opened and sized, before it loads: where deploy sets pin paths
    * or hands over the maps of a running deployment (bpf_map__reuse_fd).
@@ -88,6 +92,10 @@ export function loadDatapath(options: LoadOptions = {}): Datapath {
     bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, SegMap.sessions), options.sessions ?? 65536);
     bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, SegMap.ruleHits), SEG_SLOTS * rulesPerSlot);
     bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, SegMap.fragments), options.fragments ?? DEFAULT_FRAGMENTS);
+    bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, SegMap.ruleWouldDeny), SEG_SLOTS * rulesPerSlot);
+    // [0] is the global bucket; each rule's is at 1 + its seg_rule_hits index.
+    bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, SegMap.eventBuckets), 1 + SEG_SLOTS * rulesPerSlot);
+    if (options.eventBufferBytes !== undefined) bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, SegMap.events), options.eventBufferBytes);
     options.prepare?.(obj);
     bpf_object__load(obj);
     const maps: Record<string, number> = {};
@@ -158,6 +166,8 @@ export interface InstallOptions {
   readonly slot: number;
   /** The deploy generation (>= 1); sessions of other generations are classified again. */
   readonly generation: bigint;
+  /** Audit mode for the whole policy: denies pass, counted as would-deny (the slot header's flag). */
+  readonly audit?: boolean;
 }
 
 /**
@@ -186,6 +196,7 @@ export function installPolicy(dp: Datapath, image: PolicyImage, options: Install
     const mv = new DataView(meta.buffer);
     mv.setBigUint64(SEG_POLICY_META.fields.generation?.offset ?? 0, options.generation, true);
     mv.setUint32(SEG_POLICY_META.fields.rule_base?.offset ?? 8, options.slot * dp.rulesPerSlot, true);
+    meta[SEG_POLICY_META.fields.audit?.offset ?? 35] = options.audit === true ? 1 : 0;
     const metaFd = bpf_map_create(BPF_MAP_TYPE.ARRAY, 'seg_meta', 4, SEG_POLICY_META.size, 1, { mapFlags: BPF_F.INNER_MAP });
     created.push(metaFd);
     bpf_map_update_elem(metaFd, u32(0), meta);
@@ -198,15 +209,34 @@ export function installPolicy(dp: Datapath, image: PolicyImage, options: Install
 
 /** The generation of the policy in `slot`, or 0 when the slot is empty. */
 export function slotGeneration(dp: Datapath, slot: number): bigint {
+  return slotHeader(dp, slot)?.generation ?? 0n;
+}
+
+/** What a slot's header says, or undefined when the slot holds no header. */
+export function slotHeader(dp: Datapath, slot: number): { readonly generation: bigint; readonly audit: boolean } | undefined {
   const id = bpf_map_lookup_elem(mapFd(dp, SegMap.slotMeta), u32(slot), 4);
-  if (!id) return 0n;
+  if (!id) return undefined;
   const fd = bpf_map_get_fd_by_id(new DataView(id.buffer, id.byteOffset).getUint32(0, true));
   try {
     const meta = bpf_map_lookup_elem(fd, u32(0), SEG_POLICY_META.size);
-    return meta ? new DataView(meta.buffer, meta.byteOffset).getBigUint64(SEG_POLICY_META.fields.generation?.offset ?? 0, true) : 0n;
+    if (!meta) return undefined;
+    return {
+      generation: new DataView(meta.buffer, meta.byteOffset).getBigUint64(SEG_POLICY_META.fields.generation?.offset ?? 0, true),
+      audit: meta[SEG_POLICY_META.fields.audit?.offset ?? 35] !== 0,
+    };
   } finally {
     close(fd);
   }
+}
+
+/** Event rate limits (token buckets per CPU); 0 = the data path's default (SEG_DEFAULT_*). */
+export interface EventLimits {
+  /** Events per second of each rule. */
+  readonly rate: number;
+  readonly burst: number;
+  /** Events per second of all rules together. */
+  readonly globalRate: number;
+  readonly globalBurst: number;
 }
 
 export interface DatapathConfig {
@@ -214,7 +244,18 @@ export interface DatapathConfig {
   readonly flags: number;
   /** Seconds per session state (enum seg_state); 0 = the built-in timeout. */
   readonly timeouts: readonly number[];
+  /** Absent: all zero (the defaults). */
+  readonly events?: EventLimits;
+  /** Session table fill (percent) from which SYNs open no session; 0 = the default (75). */
+  readonly pressurePct?: number;
 }
+
+const CONFIG_FIELDS = SEG_CONFIG.fields as Record<string, { offset: number }>;
+const configOffset = (field: string): number => {
+  const f = CONFIG_FIELDS[field];
+  if (!f) throw new Error(`seg_config has no field ${field}`);
+  return f.offset;
+};
 
 export function readConfig(dp: Datapath): DatapathConfig {
   const raw = bpf_map_lookup_elem(mapFd(dp, SegMap.config), u32(0), SEG_CONFIG.size);
@@ -222,7 +263,14 @@ export function readConfig(dp: Datapath): DatapathConfig {
   const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const timeouts: number[] = [];
   for (let i = 0; i < 8; i++) timeouts.push(v.getUint32(8 + 4 * i, true));
-  return { activeSlot: v.getUint32(0, true), flags: v.getUint32(4, true), timeouts };
+  const at = (field: string) => v.getUint32(configOffset(field), true);
+  return {
+    activeSlot: v.getUint32(0, true),
+    flags: v.getUint32(4, true),
+    timeouts,
+    events: { rate: at('event_rate'), burst: at('event_burst'), globalRate: at('event_global_rate'), globalBurst: at('event_global_burst') },
+    pressurePct: at('pressure_pct'),
+  };
 }
 
 /** Writes the whole config in one update (the program reads `active_slot` once per packet). */
@@ -232,6 +280,14 @@ export function writeConfig(dp: Datapath, config: DatapathConfig): void {
   v.setUint32(0, config.activeSlot, true);
   v.setUint32(4, config.flags, true);
   config.timeouts.slice(0, 8).forEach((t, i) => v.setUint32(8 + 4 * i, t, true));
+  const e = config.events;
+  if (e) {
+    v.setUint32(configOffset('event_rate'), e.rate, true);
+    v.setUint32(configOffset('event_burst'), e.burst, true);
+    v.setUint32(configOffset('event_global_rate'), e.globalRate, true);
+    v.setUint32(configOffset('event_global_burst'), e.globalBurst, true);
+  }
+  v.setUint32(configOffset('pressure_pct'), config.pressurePct ?? 0, true);
   bpf_map_update_elem(mapFd(dp, SegMap.config), u32(0), raw);
 }
 
@@ -243,6 +299,8 @@ export function activateSlot(dp: Datapath, slot: number): void {
 /** The kernel's decision on one frame, from the return code and skb->cb[]. */
 export interface KernelDecision {
   readonly verdict: 'allow' | 'deny';
+  /** Audit passed a packet the policy denies (skb->cb[SEG_CB_WOULD_DENY]). */
+  readonly wouldDeny: boolean;
   readonly retval: number;
   /** The deciding rule id (for a session: the rule that allowed it), or null. */
   readonly rule: number | null;
@@ -262,7 +320,7 @@ export function runFrame(dp: Datapath, program: ProgramName, frame: Uint8Array, 
   if (program !== 'parseOnly' && (cb[SEG_CB.verdict] === SegVerdict.SEG_VERDICT_ALLOW) !== (verdict === 'allow')) {
     throw new Error(`the program returned ${r.retval} but left verdict ${cb[SEG_CB.verdict]} in cb[]`);
   }
-  return { verdict, retval: r.retval, rule: rule === SEG_RULE_NONE ? null : rule, reason: cb[SEG_CB.reason] ?? -1, duration: r.duration };
+  return { verdict, wouldDeny: cb[SEG_CB.wouldDeny] === 1, retval: r.retval, rule: rule === SEG_RULE_NONE ? null : rule, reason: cb[SEG_CB.reason] ?? -1, duration: r.duration };
 }
 
 /** Sums a per-CPU counter map entry over CPUs. */
@@ -293,8 +351,9 @@ export function readRuleHits(dp: Datapath, slot: number, rule: number): { packet
 }
 
 /**
- * Zeroes the rule-hit counters of `slot`'s first `count` rules, so that a policy installed
- * there starts from nothing (the slot is not in force, so no packet counts there meanwhile).
+ * Zeroes the per-rule counters (hits and audit's would-deny) of `slot`'s first `count` rules, so
+ * that a policy installed there starts from nothing (the slot is not in force, so no packet
+ * counts there meanwhile).
  */
 export function resetRuleHits(dp: Datapath, slot: number, count: number): void {
   if (count === 0) return;
@@ -302,7 +361,8 @@ export function resetRuleHits(dp: Datapath, slot: number, count: number): void {
   const keys = new Uint8Array(count * 4);
   const view = new DataView(keys.buffer);
   for (let i = 0; i < count; i++) view.setUint32(i * 4, slot * dp.rulesPerSlot + i, true);
-  writeEntries(mapFd(dp, SegMap.ruleHits), keys, new Uint8Array(count * SEG_COUNTER.size * cpus), count, 4, SEG_COUNTER.size * cpus);
+  const zeros = new Uint8Array(count * SEG_COUNTER.size * cpus);
+  for (const map of [SegMap.ruleHits, SegMap.ruleWouldDeny]) writeEntries(mapFd(dp, map), keys, zeros, count, 4, SEG_COUNTER.size * cpus);
 }
 
 /**
@@ -372,6 +432,40 @@ export function censusSessions(dp: Datapath): SessionCensus {
     token = batch.next;
   }
   return { entries, capacity, byState };
+}
+
+/** Packets of rule `rule` of the policy in `slot` that audit passed although the rule denies them. */
+export function readRuleWouldDeny(dp: Datapath, slot: number, rule: number): { packets: bigint; bytes: bigint } {
+  return readCounter(mapFd(dp, SegMap.ruleWouldDeny), slot * dp.rulesPerSlot + rule);
+}
+
+/** SYNs from one source address (seg_syn_sources). */
+export interface SynSource {
+  readonly family: 4 | 6;
+  readonly addr: Uint8Array;
+  /** SYNs in the last full one-second window (the rate, per second). */
+  readonly perSecond: number;
+  /** SYNs in the current window so far. */
+  readonly current: number;
+  readonly total: bigint;
+  readonly windowNs: bigint;
+}
+
+/** The SYN sources the data path remembers (an LRU table: the active ones). */
+export function readSynSources(dp: Datapath): SynSource[] {
+  const fd = mapFd(dp, SegMap.synSources);
+  const out: SynSource[] = [];
+  let key = bpf_map_get_next_key(fd, null, SEG_SOURCE_KEY.size);
+  while (key) {
+    const value = bpf_map_lookup_elem(fd, key, SEG_SYN_RATE.size);
+    if (value) {
+      const v = new DataView(value.buffer, value.byteOffset, value.byteLength);
+      const family = key[16] === 0 ? 4 : 6;
+      out.push({ family, addr: key.slice(0, family === 4 ? 4 : 16), windowNs: v.getBigUint64(0, true), total: v.getBigUint64(8, true), current: v.getUint32(16, true), perSecond: v.getUint32(20, true) });
+    }
+    key = bpf_map_get_next_key(fd, key, SEG_SOURCE_KEY.size);
+  }
+  return out;
 }
 
 /** One session as the kernel holds it (struct seg_session_key + struct seg_session). */

@@ -65,6 +65,24 @@ export interface DeploymentRecord {
   readonly bundle: string;
   /** The `.seg` texts it was compiled from (for `deploy --dry-run` to compare meanings). */
   readonly sources: Readonly<Record<string, string>>;
+  /** The data path settings it was deployed with (absent in records of older segc: defaults). */
+  readonly settings?: DatapathSettings;
+  /** When the deployment went into audit mode (kept across audit redeploys), or absent. */
+  readonly auditSince?: string;
+}
+
+/** What `segc deploy` sets in the data path besides the policy (docs/deploy.md). */
+export interface DatapathSettings {
+  /** The whole policy in audit mode: denies pass, counted as would-deny. */
+  readonly audit?: boolean;
+  /** An event for every denied packet, not only log rules'. */
+  readonly logDenies?: boolean;
+  /** Under table pressure, SYNs open no session (default true). */
+  readonly synProtection?: boolean;
+  /** Session table fill (percent) where SYN protection starts; absent: the default (75). */
+  readonly pressurePct?: number;
+  /** Event token buckets (per CPU); absent fields: the data path's defaults. */
+  readonly events?: { readonly rate?: number; readonly burst?: number; readonly globalRate?: number; readonly globalBurst?: number };
 }
 
 export interface StateFile {

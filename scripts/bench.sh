@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 mkdir -p bench-results
 for b in bench/*.ts; do
   case "$b" in
-    bench/datapath.ts|bench/deploy.ts|bench/libbpf.ts|bench/agent.ts)
+    bench/datapath.ts|bench/deploy.ts|bench/libbpf.ts|bench/agent.ts|bench/events.ts)
       [ "$(id -u)" = 0 ] || { echo "skip $b (needs root)"; continue; } ;;
   esac
   echo "== $b"

@@ -18,11 +18,16 @@
  * struct seg_decision - what classification decided.
  * @rule: the deciding rule id, or SEG_RULE_NONE for the default.
  * @reason: SEG_REASON_RULE, SEG_REASON_DEFAULT or SEG_REASON_INTERNAL.
+ * @log: the rule logs (an event per packet).
+ * @audit: the rule is a `deny audit`: its denies pass (counted as would-deny).
  */
 struct seg_decision {
 	__u32 rule;
 	__u32 reason;
 	__u32 verdict;
+	__u8 log;
+	__u8 audit;
+	__u8 pad[2];
 };
 
 /* Index of the lowest set bit of a nonzero word. */
@@ -64,6 +69,8 @@ static __always_inline void seg_decide_default(const struct seg_policy_meta *met
 	out->rule = SEG_RULE_NONE;
 	out->reason = SEG_REASON_DEFAULT;
 	out->verdict = meta->default_verdict[dir & 1];
+	out->log = 0;
+	out->audit = 0;
 }
 
 /**
@@ -77,11 +84,11 @@ static __always_inline void seg_decide_default(const struct seg_policy_meta *met
  * Returns: 0 (a global function returns a scalar); @out->reason is SEG_REASON_INTERNAL when a
  * table of the slot is missing (or an argument is NULL, which the callers never pass).
  */
-/* verifier: a global function, checked once on its own: its two callers (new packets,
- * re-checked sessions) would otherwise each carry a copy of its stack frame past the 512-byte
- * limit, and each path into it would be checked again. */
-__noinline int seg_classify(const struct seg_packet *pkt, __u32 dir, __u32 slot, const struct seg_policy_meta *meta,
-			    struct seg_decision *out)
+/* verifier: a global function, checked once on its own rather than at each of its callers (new
+ * packets, re-checked sessions, handshake replies), whose copies of its stack frame would also
+ * pass the 512-byte limit. Its pointer arguments may be NULL as far as the verifier knows. */
+__noinline int seg_classify(const struct seg_packet *pkt, __u32 dir, __u32 slot,
+			    const struct seg_policy_meta *meta, struct seg_decision *out)
 {
 	__u32 rows[SEG_CLASS_FIELDS];
 	void *prefixes, *l4, *icmp, *protos, *bits, *rules;
@@ -186,6 +193,8 @@ __noinline int seg_classify(const struct seg_packet *pkt, __u32 dir, __u32 slot,
 				out->rule = idx;
 				out->reason = SEG_REASON_RULE;
 				out->verdict = info->verdict;
+				out->log = info->log;
+				out->audit = info->audit;
 				return 0;
 			}
 		}
@@ -197,5 +206,7 @@ internal:
 	out->rule = SEG_RULE_NONE;
 	out->reason = SEG_REASON_INTERNAL;
 	out->verdict = SEG_VERDICT_DENY;
+	out->log = 0;
+	out->audit = 0;
 	return 0;
 }

@@ -145,6 +145,36 @@ struct {
 	__type(value, struct seg_counter);
 } seg_rule_hits SEC(".maps");
 
+/* Log events for userspace (lib/events.h; runtime/events.ts reads them). Size set by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} seg_events SEC(".maps");
+
+/* Event token buckets, per CPU: [0] is the global one, [1 + rule_base + rule id] each rule's. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1 + 2 * 65536);
+	__type(key, __u32);
+	__type(value, struct seg_bucket);
+} seg_event_buckets SEC(".maps");
+
+/* Audit: per rule, the packets it denied that passed (indexed like seg_rule_hits). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2 * 65536);
+	__type(key, __u32);
+	__type(value, struct seg_counter);
+} seg_rule_would_deny SEC(".maps");
+
+/* SYNs per source address (lib/pressure.h); LRU, so the active sources stay. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct seg_source_key);
+	__type(value, struct seg_syn_rate);
+} seg_syn_sources SEC(".maps");
+
 /* The session clock's per-CPU cache (lib/session.h seg_now_ns): private to the object, not ABI. */
 struct seg_clock {
 	__u64 jiffies;
@@ -181,6 +211,12 @@ struct seg_abi_types {
 	struct seg_counter counter;
 	struct seg_fragment_key fragment_key;
 	struct seg_fragment fragment;
+	enum seg_event_verdict event_verdict;
+	enum seg_event_kind event_kind;
+	struct seg_event event;
+	struct seg_bucket bucket;
+	struct seg_source_key source_key;
+	struct seg_syn_rate syn_rate;
 };
 
 struct {

@@ -17,9 +17,13 @@
  *  8. Otherwise the first matching rule of this direction decides, or the default (a direction
  *     with no rules takes its default without a lookup).
  *  9. An allowed packet that can open a session (not a later fragment, not ICMP other than
- *     echo, not an RST) opens one; a full table is counted and the packet still passes. A first
- *     fragment (more to follow) that passes, by a session or a rule, is remembered for 7; one
- *     that is dropped is forgotten.
+ *     echo, not an RST) opens one; a full table is counted and the packet still passes. Under
+ *     table pressure a SYN or SYN-ACK opens none (lib/pressure.h). A first fragment (more to
+ *     follow) that passes, by a session or a rule, is remembered for 7; one that is dropped is
+ *     forgotten.
+ * 10. Audit (the slot header's audit flag, or a `deny audit` rule): a deny of 6 or 8 passes,
+ *     counted as would-deny, and opens no session. Log rules (and, with SEG_CFG_LOG_DENIES,
+ *     denies) send an event (lib/events.h).
  *
  * The decision is left in skb->cb[] (SEG_CB_*) for BPF_PROG_TEST_RUN callers. */
 #pragma once
@@ -36,6 +40,8 @@
 #include "related.h"
 #include "fragments.h"
 #include "stats.h"
+#include "events.h"
+#include "pressure.h"
 
 static __always_inline int seg_finish(struct __sk_buff *skb, const struct seg_policy_meta *meta, __u32 verdict,
 				      __u32 reason, __u32 rule)
@@ -53,6 +59,28 @@ static __always_inline int seg_is_neighbor_discovery(const struct seg_packet *pk
 {
 	return pkt->family == SEG_FAMILY_IP6 && pkt->proto == IPPROTO_ICMPV6 && pkt->has_icmp &&
 	       pkt->icmp_type >= 133 && pkt->icmp_type <= 137;
+}
+
+/**
+ * seg_exit - the end of a policy decision: audit (10), the log event, counters, verdict
+ * @flags: seg_config.flags
+ */
+static __always_inline int seg_exit(struct __sk_buff *skb, const struct seg_packet *pkt, const struct seg_policy_meta *meta,
+				    __u32 dir, const struct seg_decision *d, __u32 flags)
+{
+	__u32 verdict = d->verdict, event = d->verdict == SEG_VERDICT_ALLOW ? SEG_EVENT_ALLOW : SEG_EVENT_DENY;
+
+	skb->cb[SEG_CB_WOULD_DENY] = 0;
+	if (verdict != SEG_VERDICT_ALLOW && (meta->audit || d->audit)) {
+		verdict = SEG_VERDICT_ALLOW;
+		event = SEG_EVENT_WOULD_DENY;
+		skb->cb[SEG_CB_WOULD_DENY] = 1;
+		seg_count_would_deny(meta, d->rule, skb->len);
+	}
+	/* Events: log rules, every would-deny, and every deny when asked. */
+	if (d->log || event == SEG_EVENT_WOULD_DENY || (event == SEG_EVENT_DENY && (flags & SEG_CFG_LOG_DENIES)))
+		seg_emit_event(skb, pkt, meta, SEG_EVENT_WHAT(SEG_EVENT_PACKET, dir, event, d->reason), d->rule);
+	return seg_finish(skb, meta, verdict, d->reason, d->rule);
 }
 
 /**
@@ -77,14 +105,19 @@ static __always_inline void seg_open_session(const struct seg_session_key *key, 
 		  (pkt->has_icmp ? SEG_SESSION_HAS_ICMP : 0);
 	s.icmp_type = pkt->icmp_type;
 	s.icmp_code = pkt->icmp_code;
+	if (d->log)
+		s.flags |= SEG_SESSION_LOG;
 	if (pkt->proto == IPPROTO_TCP && (pkt->tcp_flags & SEG_TCP_FIN))
 		s.flags |= src_is_a ? SEG_SESSION_FIN_A : SEG_SESSION_FIN_B;
 	/* The LRU table evicts its least recently used session rather than fail; an error here
 	 * (no free node on this CPU) leaves the flow without a session: it is classified again. */
-	if (bpf_map_update_elem(&seg_sessions, key, &s, BPF_NOEXIST))
+	if (bpf_map_update_elem(&seg_sessions, key, &s, BPF_NOEXIST)) {
 		seg_count(SEG_STAT_SESSION_TABLE_FULL, bytes);
-	else
+	} else {
 		seg_count(SEG_STAT_SESSION_NEW, bytes);
+		if (seg_is_handshake(pkt))
+			seg_count(SEG_STAT_HALF_OPEN_NEW, bytes);
+	}
 }
 
 /**
@@ -151,10 +184,12 @@ static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 				seg_classify(&first, s->dir, slot, meta, &d);
 				if (d.verdict != SEG_VERDICT_ALLOW) {
 					bpf_map_delete_elem(&seg_sessions, &key);
-					return seg_finish(skb, meta, SEG_VERDICT_DENY, SEG_REASON_SESSION_REVOKED, d.rule);
+					d.reason = SEG_REASON_SESSION_REVOKED;
+					return seg_exit(skb, &pkt, meta, dir, &d, cfg->flags);
 				}
 				s->generation = meta->generation;
 				s->rule_id = d.rule;
+				s->flags = (s->flags & ~SEG_SESSION_LOG) | (d.log ? SEG_SESSION_LOG : 0);
 				reason = SEG_REASON_SESSION_RECHECKED;
 			}
 			/* 5: never backwards (seg_now_ns may lag another CPU by a tick). */
@@ -165,6 +200,7 @@ static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 			s->packets++;
 			s->bytes += skb->len;
 			d.rule = s->rule_id;
+			d.log = !!(s->flags & SEG_SESSION_LOG);
 			if (seg_session_track(s, &pkt, src_is_a)) {
 				bpf_map_delete_elem(&seg_sessions, &key);
 				seg_count(SEG_STAT_SESSION_CLOSED, skb->len);
@@ -172,6 +208,12 @@ static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 			/* 9: a fragmented reply's later fragments follow its first. */
 			if (pkt.more_fragments)
 				seg_fragment_note(&pkt, dir, SEG_VERDICT_ALLOW, d.rule);
+			if (d.log) {
+				d.verdict = SEG_VERDICT_ALLOW;
+				d.reason = reason;
+				d.audit = 0;
+				return seg_exit(skb, &pkt, meta, dir, &d, cfg->flags);
+			}
 			return seg_finish(skb, meta, SEG_VERDICT_ALLOW, reason, d.rule);
 		}
 		seg_count(SEG_STAT_SESSION_MISS, skb->len);
@@ -187,10 +229,16 @@ static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 	}
 	/* 8 */
 	seg_classify(&pkt, dir, slot, meta, &d);
+	if (seg_is_syn(&pkt))
+		seg_note_syn(&pkt, skb->len);
+	if (d.verdict != SEG_VERDICT_ALLOW && has_session && seg_is_syn_ack(&pkt))
+		seg_handshake_reply(&pkt, dir, slot, meta, &d);
 	/* 9 */
-	if (d.verdict == SEG_VERDICT_ALLOW && has_session && !(pkt.proto == IPPROTO_TCP && (pkt.tcp_flags & SEG_TCP_RST)))
+	if (d.verdict == SEG_VERDICT_ALLOW && has_session && !(pkt.proto == IPPROTO_TCP && (pkt.tcp_flags & SEG_TCP_RST)) &&
+	    !(seg_is_handshake(&pkt) && seg_syn_protect(skb, &pkt, meta, dir)))
 		seg_open_session(&key, &pkt, src_is_a, dir, meta, &d, skb->len);
 	if (pkt.more_fragments && !pkt.fragment && !(cfg->flags & SEG_CFG_STATELESS))
 		seg_fragment_note(&pkt, dir, d.verdict, d.rule);
-	return seg_finish(skb, meta, d.verdict, d.reason, d.rule);
+	/* 10 */
+	return seg_exit(skb, &pkt, meta, dir, &d, cfg->flags);
 }

@@ -32,3 +32,20 @@ static __always_inline void seg_count_rule(const struct seg_policy_meta *meta, _
 		c->bytes += bytes;
 	}
 }
+
+/* Audit: a deny that passed, in total and for its rule (the default's only in the total). */
+static __always_inline void seg_count_would_deny(const struct seg_policy_meta *meta, __u32 rule, __u32 bytes)
+{
+	struct seg_counter *c;
+	__u32 idx;
+
+	seg_count(SEG_STAT_WOULD_DENY, bytes);
+	if (!meta || rule == SEG_RULE_NONE)
+		return;
+	idx = meta->rule_base + rule;
+	c = bpf_map_lookup_elem(&seg_rule_would_deny, &idx);
+	if (c) {
+		c->packets++;
+		c->bytes += bytes;
+	}
+}

@@ -6,7 +6,7 @@ import type { RuleFinding } from './findings.ts';
 import { witnessOf } from './witness.ts';
 
 const quote = (r: RuleIr) => `'${r.name}'`;
-const verdictText = (r: RuleIr) => (r.log ? `${r.action} log` : r.action);
+const verdictText = (r: RuleIr) => `${r.audit ? 'deny audit' : r.action}${r.log ? ' log' : ''}`;
 
 /**
  * `'a'`, `'a' and 'b'`, `'a', 'b' and 3 more rules` (at most `shown` names); `at least` when

@@ -19,6 +19,11 @@ import { pointOf, regionFirstIntersection, regionIntersect, ruleRegionSubset, DI
 import type { DirectionIr, RuleIr } from '../ir.ts';
 import type { Packet } from '../packet.ts';
 
+/** What a rule does to its packets: `deny audit` lets them pass, unlike a deny. */
+function effectOf(r: RuleIr): string {
+  return r.audit ? 'deny audit' : r.action;
+}
+
 export type FindingCategory = 'shadowed' | 'redundant' | 'conflict' | 'generalization';
 
 export interface RuleFinding {
@@ -71,7 +76,7 @@ export function findRuleFindings(ctx: DirectionContext, rule: number, budget: Bu
   const firstOtherDecider = (upTo: number): { rule: number; piece: Box } | null | undefined => {
     for (const s of higher) {
       if (s > upTo) break;
-      if (ruleAt(s).action === me.action || ctx.reaching[s] === null) continue;
+      if (effectOf(ruleAt(s)) === effectOf(me) || ctx.reaching[s] === null) continue;
       const piece = decidedPart(ctx, s, mine, budget);
       if (piece === undefined) return undefined;
       if (piece) return { rule: s, piece };
@@ -89,7 +94,7 @@ export function findRuleFindings(ctx: DirectionContext, rule: number, budget: Bu
       const other = firstOtherDecider(container);
       if (other === undefined) return null;
       if (other === null) return [make('redundant', [container], undefined)];
-      const related = ruleAt(container).action !== me.action ? [container] : [Math.min(container, other.rule), Math.max(container, other.rule)];
+      const related = effectOf(ruleAt(container)) !== effectOf(me) ? [container] : [Math.min(container, other.rule), Math.max(container, other.rule)];
       return [make('shadowed', related, other.piece)];
     }
   }
@@ -104,7 +109,7 @@ export function findRuleFindings(ctx: DirectionContext, rule: number, budget: Bu
     const cover = minimalCover(space, rule, coverage.deciders, budget);
     if (budget.exhausted) return null;
     if (!first) return [make('redundant', cover, undefined)];
-    const related = cover.some((r) => ruleAt(r).action !== me.action) ? cover : [...cover, first.rule].sort((a, b) => a - b);
+    const related = cover.some((r) => effectOf(ruleAt(r)) !== effectOf(me)) ? cover : [...cover, first.rule].sort((a, b) => a - b);
     return [make('shadowed', related, first.piece)];
   }
 
@@ -119,7 +124,7 @@ export function findRuleFindings(ctx: DirectionContext, rule: number, budget: Bu
   const crossing: { rule: number; piece: Box }[] = [];
   const want = Math.max(1, ctx.maxRelated);
   for (const s of higher) {
-    if (ruleAt(s).action === me.action) continue;
+    if (effectOf(ruleAt(s)) === effectOf(me)) continue;
     const reachingS = ctx.reaching[s];
     // A rule that decides nothing decides nothing of this one either.
     if (reachingS === null) continue;

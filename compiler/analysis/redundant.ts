@@ -23,8 +23,9 @@ export interface LowerVerdict {
 /** Pieces that meet at most this many lower rules are settled by union questions, not walked. */
 const ONE_BY_ONE_AT_MOST = 4;
 
+/** Log and audit (`deny audit` passes what it denies) make a verdict of its own. */
 export function sameVerdict(a: RuleIr, b: RuleIr): boolean {
-  return a.action === b.action && a.log === b.log;
+  return a.action === b.action && a.log === b.log && a.audit === b.audit;
 }
 
 /**
@@ -45,7 +46,7 @@ export function checkLowerRules(
   within?: Box,
 ): LowerVerdict | null {
   const me = rules[rule] as RuleIr;
-  const defaultAgrees = !me.log && me.action === defaultAction;
+  const defaultAgrees = !me.log && !me.audit && me.action === defaultAction;
   const lower = new Set<number>();
   let reachesDefault = false;
   let overBudget = false;

@@ -32,7 +32,7 @@ export interface PolicyDiff {
 
 /** What a rule matches and does; equal signatures mean the same rule. */
 function ruleSignature(r: RuleIr): string {
-  return JSON.stringify([r.priority, r.action, r.log, r.protocols, r.src, r.dst, r.srcPorts, r.dstPorts, r.icmp]);
+  return JSON.stringify([r.priority, r.action, r.log, r.audit, r.protocols, r.src, r.dst, r.srcPorts, r.dstPorts, r.icmp]);
 }
 
 export function diffPolicies(before: ProgramIr, after: ProgramIr, maxPackets = 5): PolicyDiff {
@@ -113,25 +113,42 @@ function firstAddress(prefix: string, family: 'v4' | 'v6'): string {
   return address.endsWith('::') ? `${address}1` : address;
 }
 
+function modeOf(audit: boolean): 'audit' | 'enforce' {
+  return audit ? 'audit' : 'enforce';
+}
+
+function ruleNames(rules: readonly RuleIr[]): string[] {
+  return rules.map((r) => `${r.direction} ${r.name}`);
+}
+
 export async function dryRun(compiled: CompiledPolicy, options: DeployCommandOptions, io: CliIo): Promise<Outcome> {
   const [{ readState, stateDirOf }, { compile }] = await Promise.all([import('../state.ts'), import('../../compiler/program.ts')]);
   const state = readState(stateDirOf(io.env), options.name);
   let diff: PolicyDiff | null = null;
+  let oldRules: readonly RuleIr[] = [];
   if (state) {
     const old = compile(state.current.files, createMemoryHost(state.current.sources));
     if (old.ir === undefined) throw new Error(`the deployed sources of '${options.name}' no longer compile`);
     diff = diffPolicies(old.ir, compiled.ir);
+    oldRules = old.ir.rules;
   }
   const interfaces = { before: state?.current.interfaces.map((i) => i.iface) ?? [], after: [...new Set(options.iface)] };
+  const mode = { before: state === undefined ? null : modeOf(state.current.settings?.audit === true), after: modeOf(options.audit === true) };
+  const auditRules = { before: ruleNames(oldRules.filter((r) => r.audit)), after: ruleNames(compiled.ir.rules.filter((r) => r.audit)) };
   if (options.json === true) {
-    io.stdout.write(JSON.stringify({ name: options.name, deployed: state ? { policyHash: state.current.policyHash, generation: state.current.generation } : null, policyHash: compiled.ir.hash, interfaces, diff }) + '\n');
+    io.stdout.write(JSON.stringify({ name: options.name, deployed: state ? { policyHash: state.current.policyHash, generation: state.current.generation } : null, policyHash: compiled.ir.hash, interfaces, mode, auditRules, diff }) + '\n');
     return 'ok';
   }
   const lines = [`dry run for '${options.name}': nothing was changed`];
+  if (mode.before !== null && mode.before !== mode.after) {
+    lines.push(`  mode       ${mode.before} -> ${mode.after}${mode.after === 'enforce' ? ': what audit counted as would-deny is dropped from now on' : ': denies will pass, counted as would-deny'}`);
+  }
+  for (const name of auditRules.before.filter((n) => !auditRules.after.includes(n))) lines.push(`  enforce    rule ${name} (was deny audit)`);
+  for (const name of auditRules.after.filter((n) => !auditRules.before.includes(n))) lines.push(`  audit      rule ${name} (deny audit)`);
   if (!state) {
     lines.push(`  nothing is deployed under this name: a deploy would enforce ${compiled.ir.rules.length} rules on ${interfaces.after.join(', ')}`);
   } else if (state.current.policyHash === compiled.ir.hash && diff?.rules.length === 0) {
-    lines.push(`  the policy is the one in force (generation ${state.current.generation}); a deploy would change no verdict`);
+    lines.push(`  the policy is the one in force (generation ${state.current.generation})${mode.before === mode.after ? '; a deploy would change no verdict' : ''}`);
   } else if (diff) {
     lines.push(`  deployed   generation ${state.current.generation} (${state.current.policyHash.slice(0, 19)})`);
     for (const r of diff.rules) lines.push(`  ${r.change.padEnd(9)}  ${r.direction} rule ${r.name}`);

@@ -7,7 +7,7 @@ import type { Diagnostic } from '../../compiler/diagnostics.ts';
 import type { ProgramIr } from '../../compiler/ir.ts';
 import { formatHuman } from '../../compiler/report/human.ts';
 import type { DeployResult, DeployStep } from '../deploy.ts';
-import type { DeploymentRecord } from '../state.ts';
+import type { DatapathSettings, DeploymentRecord } from '../state.ts';
 import { CliError, recordOutcome, useColor, type Outcome } from './command.ts';
 import { resolveInputFiles } from './inputs.ts';
 import type { CliIo } from './io.ts';
@@ -23,6 +23,17 @@ export interface DeployCommandOptions {
   readonly fragments?: number;
   readonly color?: boolean;
   readonly analysisBudget?: number;
+  readonly audit?: boolean;
+  readonly logDenies?: boolean;
+  /** false with --no-syn-protection. */
+  readonly synProtection?: boolean;
+  readonly pressure?: number;
+  readonly eventRate?: number;
+  readonly eventBurst?: number;
+  readonly eventGlobalRate?: number;
+  readonly eventGlobalBurst?: number;
+  /** KiB. */
+  readonly eventBuffer?: number;
 }
 
 const EXAMPLES = `
@@ -30,10 +41,18 @@ Examples:
   $ sudo segc deploy web.seg --iface eth0
   $ sudo segc deploy policies/ --iface eth0 --iface eth1 --name web
   $ sudo segc deploy web.seg --iface eth0 --dry-run     what would change, touching nothing
+  $ sudo segc deploy web.seg --iface eth0 --audit       denies pass, counted as would-deny
+  $ sudo segc deploy web.seg --iface eth0               (again, without --audit: enforce)
+  $ sudo segc deploy web.seg --iface eth0 --log-denies --event-rate 20
 
 A redeploy fills the policy slot not in force and switches every interface to it with one
 map write; a failed deploy leaves the previous policy enforcing. Filters and pinned maps
-(/sys/fs/bpf/segc/NAME) stay after segc exits; 'segc undeploy' removes them.`;
+(/sys/fs/bpf/segc/NAME) stay after segc exits; 'segc undeploy' removes them.
+
+Audit, events and SYN protection are set by each deploy (the switch writes them with the
+slot): a redeploy without --audit enforces again. Event limits are token buckets per CPU:
+100 events/s per rule (burst 200) and 2000/s for all rules (burst 4000) unless given; every
+event not sent is counted ('segc stats'). 'segc monitor' prints the events.`;
 
 export function register(program: Command, io: CliIo): void {
   program
@@ -50,6 +69,15 @@ export function register(program: Command, io: CliIo): void {
     .option('--sessions <n>', 'session table capacity (first deploy only; default 65536)', wholeNumber)
     .option('--fragments <n>', 'fragmented datagrams tracked at once (first deploy only; default 4096)', wholeNumber)
     .option('--analysis-budget <ms>', 'time the rule analysis may take (default 1000, 10000 with --strict)', wholeNumber)
+    .option('--audit', 'audit mode: denies pass and are counted as would-deny (and sent as events)')
+    .option('--log-denies', 'send an event for every denied packet, not only for log rules')
+    .option('--no-syn-protection', 'under session table pressure, let SYNs open sessions anyway (the LRU then evicts established flows)')
+    .option('--pressure <percent>', 'session table fill where SYN protection starts (default 75)', wholeNumber)
+    .option('--event-rate <n>', "events per second of each rule, per CPU (default 100)", wholeNumber)
+    .option('--event-burst <n>', "events a rule may send at once (default 200)", wholeNumber)
+    .option('--event-global-rate <n>', 'events per second of all rules, per CPU (default 2000)', wholeNumber)
+    .option('--event-global-burst <n>', 'events all rules may send at once (default 4000)', wholeNumber)
+    .option('--event-buffer <KiB>', 'event ring buffer size, a power of two (first deploy only; default 256)', wholeNumber)
     .option('--color', 'colour the output even when it is not a terminal')
     .option('--no-color', 'never colour the output (NO_COLOR is honoured too)')
     .addHelpText('after', EXAMPLES)
@@ -133,12 +161,35 @@ export async function deployCommand(paths: readonly string[], options: DeployCom
     runtime.deploy({
       bundleText: compiled.bundleText,
       interfaces: options.iface,
-      options: { name: options.name, rulesPerSlot: options.maxRules, sessions: options.sessions, fragments: options.fragments, sources: compiled.sources, failAt, stateDir: io.env['SEGC_STATE_DIR'], lockTimeoutMs: lockTimeoutOf(io) },
+      options: {
+        name: options.name,
+        rulesPerSlot: options.maxRules,
+        sessions: options.sessions,
+        fragments: options.fragments,
+        sources: compiled.sources,
+        failAt,
+        stateDir: io.env['SEGC_STATE_DIR'],
+        lockTimeoutMs: lockTimeoutOf(io),
+        settings: settingsOf(options),
+        ...(options.eventBuffer === undefined ? {} : { eventBufferBytes: options.eventBuffer * 1024 }),
+      },
     }),
   );
   if (result === undefined) return 'findings';
   io.stdout.write(options.json === true ? JSON.stringify(deployJson(result)) + '\n' : formatDeployResult(result, 'deployed'));
   return 'ok';
+}
+
+/** The data path settings the deploy options ask for. */
+export function settingsOf(options: DeployCommandOptions): DatapathSettings {
+  const events = { rate: options.eventRate, burst: options.eventBurst, globalRate: options.eventGlobalRate, globalBurst: options.eventGlobalBurst };
+  return {
+    audit: options.audit === true,
+    logDenies: options.logDenies === true,
+    synProtection: options.synProtection !== false,
+    ...(options.pressure === undefined ? {} : { pressurePct: options.pressure }),
+    events: Object.fromEntries(Object.entries(events).filter(([, v]) => v !== undefined)),
+  };
 }
 
 /** SEGC_LOCK_TIMEOUT_MS: how long to wait for another segc holding the deploy lock (default 10 s). */
@@ -191,6 +242,9 @@ export function deployJson(result: DeployResult): unknown {
     generation: r.generation,
     deployedAt: r.deployedAt,
     files: r.files,
+    audit: r.settings?.audit === true,
+    auditSince: r.auditSince ?? null,
+    settings: r.settings ?? {},
     loaded: result.loaded,
     previous: result.previous === null ? null : { policyHash: result.previous.policyHash, generation: result.previous.generation },
     attachments: r.attachments.map((a) => ({ iface: a.iface, direction: a.direction, progId: a.progId })),
@@ -207,6 +261,7 @@ export function formatDeployResult(result: DeployResult, verb: string): string {
   const lines = [
     `${verb} '${r.name}': ${rules} rules, generation ${r.generation} (${r.policyHash.slice(0, 19)}) on ${r.interfaces.map((i) => i.iface).join(', ')}`,
     `  files      ${r.files.join(', ')}`,
+    ...(r.settings?.audit === true ? [`  mode       audit since ${r.auditSince ?? r.deployedAt}: denies pass, counted as would-deny`] : []),
     `  switched   in ${result.timings.switchMs.toFixed(3)} ms (one config write)${result.loaded ? '; data path loaded and pinned at ' + r.pins.dir : ''}`,
   ];
   if (result.previous) lines.push(`  replaced   generation ${result.previous.generation} (${result.previous.policyHash.slice(0, 19)})`);

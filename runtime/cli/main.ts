@@ -15,11 +15,12 @@ import * as undeploy from './undeploy.ts';
 import * as rollback from './rollback.ts';
 import * as sessions from './sessions.ts';
 import * as stats from './stats.ts';
+import * as monitor from './monitor.ts';
 import * as doctor from './doctor.ts';
 import * as agent from './agent.ts';
 
 /** Every command, in the order `segc --help` lists them. Each module adds its own line here. */
-const COMMANDS: readonly CommandModule[] = [check, fmt, explain, compile, deploy, status, undeploy, rollback, sessions, stats, agent, doctor];
+const COMMANDS: readonly CommandModule[] = [check, fmt, explain, compile, deploy, status, undeploy, rollback, sessions, stats, monitor, agent, doctor];
 
 export const ExitCode = { Success: 0, Findings: 1, Failure: 2 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

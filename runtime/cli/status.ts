@@ -2,7 +2,7 @@
 // against the kernel when the pins can be read: the generation in force and the program on
 // each hook. `--json` prints exactly the shape of cli.md, with a `kernel` field added.
 import { readdirSync } from 'node:fs';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import type { DeploymentRecord } from '../state.ts';
 import { CliError, recordOutcome, type Outcome } from './command.ts';
 import type { CliIo } from './io.ts';
@@ -10,7 +10,21 @@ import type { CliIo } from './io.ts';
 export interface StatusOptions {
   readonly name?: string;
   readonly json?: boolean;
+  /** `--audit-warn`: days in audit mode after which status warns (default 7, or SEGC_AUDIT_WARN_DAYS). */
+  readonly auditWarn?: number;
 }
+
+/** Audit mode as the record and the kernel tell it. */
+export interface AuditView {
+  readonly mode: 'audit' | 'enforce';
+  readonly since: string | null;
+  /** `ingress name (file:line)` of each `deny audit` rule of the policy. */
+  readonly rules: readonly string[];
+  /** In audit mode for longer than the warning threshold. */
+  readonly overdue: boolean;
+}
+
+export const DEFAULT_AUDIT_WARN_DAYS = 7;
 
 /** What the kernel holds for a deployment, when its pins can be opened. */
 export interface KernelView {
@@ -21,17 +35,25 @@ export interface KernelView {
   readonly missing: readonly string[];
   /** Map pressure: sessions in the table, its capacity, and their ratio. */
   readonly sessions: { readonly entries: number; readonly capacity: number; readonly utilization: number; readonly halfOpen: number };
+  /** The slot in force says audit mode. */
+  readonly audit: boolean;
+  /** Packets audit let pass that the policy denies (since the data path was loaded). */
+  readonly wouldDeny: number;
 }
 
 export interface StatusEntry {
   readonly record: DeploymentRecord;
   readonly kernel: KernelView | { readonly error: string };
+  readonly audit: AuditView;
 }
 
 const EXAMPLES = `
 Examples:
   $ segc status
-  $ segc status --name web --json`;
+  $ segc status --name web --json
+
+A deployment in audit mode (deploy --audit) for longer than --audit-warn days (default 7,
+or SEGC_AUDIT_WARN_DAYS) gets a warning: audit is a trial, and its denies do not protect.`;
 
 export function register(program: Command, io: CliIo): void {
   program
@@ -40,13 +62,17 @@ export function register(program: Command, io: CliIo): void {
     .description('List deployments: policy hash, generation, files, interfaces, program ids and pins.')
     .option('--name <name>', 'only this deployment')
     .option('--json', 'print the status as JSON (cli.md)')
+    .option('--audit-warn <days>', 'warn about audit mode older than this (default 7)', (v: string) => {
+      if (!/^\d+(\.\d+)?$/.test(v)) throw new InvalidArgumentError('expected a number of days');
+      return Number(v);
+    })
     .addHelpText('after', EXAMPLES)
     .action(async (options: StatusOptions, command: Command) => {
       recordOutcome(command, await status(options, io));
     });
 }
 
-export async function readStatus(io: CliIo, name?: string): Promise<StatusEntry[]> {
+export async function readStatus(io: CliIo, name?: string, auditWarnDays?: number): Promise<StatusEntry[]> {
   const { listDeployments, readState, stateDirOf } = await import('../state.ts');
   const stateDir = stateDirOf(io.env);
   try {
@@ -60,20 +86,38 @@ export async function readStatus(io: CliIo, name?: string): Promise<StatusEntry[
   for (const n of names) {
     const state = readState(stateDir, n);
     if (!state) throw new CliError('usage', `there is no deployment named '${n}'`, '`segc status` lists the deployments');
-    entries.push({ record: state.current, kernel: await kernelView(state.current) });
+    entries.push({ record: state.current, kernel: await kernelView(state.current), audit: auditView(state.current, warnDaysOf(io, auditWarnDays), new Date()) });
   }
   return entries;
+}
+
+function warnDaysOf(io: CliIo, given: number | undefined): number {
+  if (given !== undefined) return given;
+  const text = io.env['SEGC_AUDIT_WARN_DAYS'];
+  return text !== undefined && /^\d+(\.\d+)?$/.test(text) ? Number(text) : DEFAULT_AUDIT_WARN_DAYS;
+}
+
+export function auditView(record: DeploymentRecord, warnDays: number, now: Date): AuditView {
+  const audit = record.settings?.audit === true;
+  const since = audit ? (record.auditSince ?? record.deployedAt) : null;
+  const bundle = JSON.parse(record.bundle) as { rules?: { name: string; direction: string; audit?: boolean; file: string; line: number }[] };
+  const rules = (bundle.rules ?? []).filter((r) => r.audit === true).map((r) => `${r.direction} ${r.name} (${r.file}:${r.line})`);
+  const overdue = since !== null && now.getTime() - Date.parse(since) > warnDays * 86_400_000;
+  return { mode: audit ? 'audit' : 'enforce', since, rules, overdue };
 }
 
 async function kernelView(record: DeploymentRecord): Promise<StatusEntry['kernel']> {
   try {
     const { openPinnedDatapath, releaseDatapath } = await import('../deploy.ts');
-    const { readConfig, slotGeneration, censusSessions } = await import('../loader.ts');
+    const { readConfig, readStats, slotHeader, censusSessions } = await import('../loader.ts');
+    const { SegStat } = await import('../../compiler/abi.ts');
     const { HALF_OPEN_STATES } = await import('../agent/names.ts');
     const { queryTc, interfaceIndex } = await import('../tc.ts');
     const dp = openPinnedDatapath(record.pins.dir);
     try {
-      const activeGeneration = Number(slotGeneration(dp, readConfig(dp).activeSlot));
+      const header = slotHeader(dp, readConfig(dp).activeSlot);
+      const activeGeneration = Number(header?.generation ?? 0n);
+      const wouldDeny = Number(readStats(dp)[SegStat.SEG_STAT_WOULD_DENY]?.packets ?? 0n);
       const missing: string[] = [];
       for (const a of record.attachments) {
         let here: number | undefined;
@@ -88,7 +132,7 @@ async function kernelView(record: DeploymentRecord): Promise<StatusEntry['kernel
       const census = censusSessions(dp);
       const halfOpen = HALF_OPEN_STATES.reduce((n, st) => n + (census.byState[st] ?? 0), 0);
       const sessions = { entries: census.entries, capacity: census.capacity, utilization: census.capacity === 0 ? 0 : census.entries / census.capacity, halfOpen };
-      return { activeGeneration, inForce: activeGeneration === record.generation, missing, sessions };
+      return { activeGeneration, inForce: activeGeneration === record.generation, missing, audit: header?.audit === true, wouldDeny, sessions };
     } finally {
       releaseDatapath(dp, true);
     }
@@ -99,7 +143,7 @@ async function kernelView(record: DeploymentRecord): Promise<StatusEntry['kernel
 
 export function statusJson(entries: readonly StatusEntry[]): unknown {
   return {
-    deployments: entries.map(({ record: r, kernel }) => ({
+    deployments: entries.map(({ record: r, kernel, audit }) => ({
       name: r.name,
       policyHash: r.policyHash,
       generation: r.generation,
@@ -108,12 +152,13 @@ export function statusJson(entries: readonly StatusEntry[]): unknown {
       attachments: r.attachments.map((a) => ({ iface: a.iface, direction: a.direction, progId: a.progId })),
       pins: { dir: r.pins.dir, programs: { ingress: r.pins.programs.ingress, egress: r.pins.programs.egress } },
       kernel,
+      audit,
     })),
   };
 }
 
 export async function status(options: StatusOptions, io: CliIo): Promise<Outcome> {
-  const entries = await readStatus(io, options.name);
+  const entries = await readStatus(io, options.name, options.auditWarn);
   if (options.json === true) {
     io.stdout.write(JSON.stringify(statusJson(entries)) + '\n');
     return 'ok';
@@ -123,9 +168,15 @@ export async function status(options: StatusOptions, io: CliIo): Promise<Outcome
     return 'ok';
   }
   const lines: string[] = [];
-  for (const { record: r, kernel } of entries) {
+  for (const { record: r, kernel, audit } of entries) {
     lines.push(`${r.name}: generation ${r.generation}, ${r.policyHash.slice(0, 19)}, deployed ${r.deployedAt}`);
     lines.push(`  files        ${r.files.join(', ')}`);
+    if (audit.mode === 'audit') {
+      const would = 'error' in kernel ? '' : `; ${kernel.wouldDeny} packets would have been denied`;
+      lines.push(`  mode         AUDIT since ${audit.since}: denies pass${would}`);
+    }
+    for (const rule of audit.rules) lines.push(`  audit rule   ${rule}: its denies pass`);
+    if (audit.overdue) io.stderr.write(`warning: '${r.name}' has been in audit mode since ${audit.since}; its denies do not protect: deploy again without --audit to enforce\n`);
     for (const a of r.attachments) lines.push(`  attached     ${a.iface} ${a.direction.padEnd(7)} program ${a.progId}`);
     lines.push(`  pins         ${r.pins.dir} (programs ${r.pins.programs.ingress}, ${r.pins.programs.egress})`);
     if ('error' in kernel) lines.push(`  kernel       cannot read the pins: ${kernel.error}`);

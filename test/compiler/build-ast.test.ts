@@ -106,7 +106,7 @@ describe('buildAst: the spec example', () => {
       kind: 'Rule',
       priority: { value: 100, span: '100' },
       name: { name: 'public-web', span: 'public-web' },
-      action: { verdict: 'allow', log: false, text: 'allow', span: 'allow' },
+      action: { verdict: 'allow', log: false, audit: false, text: 'allow', span: 'allow' },
       protocol: { kind: 'ProtoName', name: 'tcp', span: 'tcp' },
       src: { kind: 'AnyAddr', which: 'any', span: 'any' },
       dst: { kind: 'SetRef', name: 'web_tier', span: 'web_tier' },
@@ -196,6 +196,19 @@ describe('buildAst: shapes', () => {
       ['allow', true, 'allow log'],
       ['deny', true, 'deny log'],
     ]);
+  });
+
+  it("builds segc's audit modifier on deny, and keeps audit a name elsewhere", () => {
+    const actions = ['deny audit', 'deny audit log'].map((a) => ruleOf(`1 ${a} any from any to any`).action);
+    expect(actions.map((a) => [a?.verdict, a?.log, a?.audit, a?.text])).toEqual([
+      ['deny', false, true, 'deny audit'],
+      ['deny', true, true, 'deny audit log'],
+    ]);
+    expect(ruleOf('1 deny log any from any to any').action?.audit).toBe(false);
+    const { ast } = build('set audit = 10.0.0.0/8\npolicy ingress {\n  1 audit: deny audit tcp from audit to any\n}\n');
+    const [rule] = policy(ast).rules;
+    expect(rule).toMatchObject({ name: { name: 'audit' }, action: { audit: true }, src: { kind: 'SetRef', name: 'audit' } });
+    expect(policy(ast).rules.some((r) => r.recovered)).toBe(false);
   });
 
   it('builds an ICMP type with its code, and a numeric type', () => {

@@ -16,6 +16,7 @@ function rule(priority: number, action: Verdict, parts: Partial<RuleIr> = {}): R
     named: false,
     action,
     log: false,
+    audit: false,
     protocols: null,
     src: ANY,
     dst: ANY,
@@ -43,14 +44,14 @@ describe('evaluate', () => {
     const web = rule(100, 'allow', { name: 'web', protocols: [6], dst: { v4: ['10.0.1.0/24'], v6: [] }, dstPorts: [[80, 80], [443, 443]] });
     const block = rule(200, 'deny', { protocols: [6], log: true });
     const d = direction('allow', [block, web]);
-    expect(evaluate(d, packet('tcp 1.2.3.4:5000 -> 10.0.1.9:443'))).toEqual({ verdict: 'allow', log: false, rule: web });
-    expect(evaluate(d, packet('tcp 1.2.3.4:5000 -> 10.0.1.9:22'))).toEqual({ verdict: 'deny', log: true, rule: block });
-    expect(evaluate(d, packet('tcp 1.2.3.4:5000 -> 10.0.2.9:443'))).toEqual({ verdict: 'deny', log: true, rule: block });
+    expect(evaluate(d, packet('tcp 1.2.3.4:5000 -> 10.0.1.9:443'))).toEqual({ verdict: 'allow', log: false, audit: false, rule: web });
+    expect(evaluate(d, packet('tcp 1.2.3.4:5000 -> 10.0.1.9:22'))).toEqual({ verdict: 'deny', log: true, audit: false, rule: block });
+    expect(evaluate(d, packet('tcp 1.2.3.4:5000 -> 10.0.2.9:443'))).toEqual({ verdict: 'deny', log: true, audit: false, rule: block });
   });
 
   it('falls back to the default when no rule matches', () => {
     const d = direction('deny', [rule(1, 'allow', { protocols: [17] })]);
-    expect(evaluate(d, packet('tcp 1.2.3.4:1 -> 5.6.7.8:2'))).toEqual({ verdict: 'deny', log: false, rule: null });
+    expect(evaluate(d, packet('tcp 1.2.3.4:1 -> 5.6.7.8:2'))).toEqual({ verdict: 'deny', log: false, audit: false, rule: null });
     expect(evaluate(direction('allow', []), packet('udp ::1:1 -> ::2:2')).verdict).toBe('allow');
   });
 

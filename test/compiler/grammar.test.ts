@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { renderCstDts, renderRailroad } from '../../compiler/grammar-artifacts.ts';
 import { createSegLexer } from '../../compiler/lexer.ts';
 import { parser, SegParser } from '../../compiler/parser.ts';
-import { KEYWORDS } from '../../compiler/tokens.ts';
+import { EXTENSION_KEYWORDS, KEYWORDS } from '../../compiler/tokens.ts';
 import { readChevrotainFile } from '../../scripts/gen-grammar.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -59,9 +59,9 @@ describe('grammar/segc.ebnf', () => {
     for (const name of used) expect(defined).toContain(name);
   });
 
-  it('uses exactly the keywords of the spec', () => {
+  it("uses exactly the keywords of the spec, and segc's soft keywords", () => {
     const words = new Set([...body.matchAll(/"([a-z][a-z0-9]*)"/g)].map((m) => m[1]!));
-    expect([...words].sort()).toEqual([...KEYWORDS].sort());
+    expect([...words].sort()).toEqual([...KEYWORDS, ...EXTENSION_KEYWORDS].sort());
   });
 });
 
@@ -100,9 +100,25 @@ describe('grammar/segc.tmLanguage.json', () => {
     return out;
   }
 
-  it('names the spec keywords, each once', () => {
+  it("names the spec keywords and segc's soft keywords, each once", () => {
     const words = [...raw.matchAll(/\(([a-z0-9|]+)\)\(\?!/g)].flatMap((m) => m[1]!.split('|'));
-    expect([...words].sort()).toEqual([...KEYWORDS].sort());
+    expect([...words].sort()).toEqual([...KEYWORDS, ...EXTENSION_KEYWORDS].sort());
+  });
+
+  it('scopes audit after deny as an action word, and as a name elsewhere', () => {
+    expect(scopes('  100 audit: deny audit log tcp from audit to any')).toEqual([
+      '100 => constant.numeric.priority.seg',
+      'audit => entity.name.function.rule.seg',
+      ': => punctuation.separator.rule-name.seg',
+      'deny => keyword.control.action.deny.seg',
+      'audit => keyword.control.action.audit.seg',
+      'log => keyword.control.action.log.seg',
+      'tcp => support.type.protocol.seg',
+      'from => keyword.operator.from.seg',
+      'audit => variable.other.seg',
+      'to => keyword.operator.to.seg',
+      'any => constant.language.any.seg',
+    ]);
   });
 
   it('scopes a declaration with its addresses', () => {

@@ -162,6 +162,13 @@ describe('parse: each syntax error code, with its span', () => {
     expect(hints(`policy egress {\n1 allow all from any to any\n}\n`)).toEqual(["did you mean 'any'?"]);
   });
 
+  it("says where 'audit' goes when it follows allow or log", () => {
+    const hints = (text: string): (string | undefined)[] => check(text).diagnostics.map((d) => d.hint);
+    const where = "'audit' goes right after 'deny' (deny audit, deny audit log); an allow has nothing to audit";
+    expect(hints('policy egress {\n1 allow audit tcp from any to any\n2 deny log audit tcp from any to any\n}\n')).toEqual([where, where]);
+    expect(check('policy egress {\n1 deny audit log tcp from any to any\n}\n').diagnostics).toEqual([]);
+  });
+
   it('reports a wrong action word as the action, not as a rule name missing its colon', () => {
     const { report, diagnostics } = check(`policy egress {\n1 accept tcp from any to any\n}\n`);
     expect(report).toEqual(["2:3 SEG1004 'accept' expected an action ('allow', 'deny' or 'log'), found 'accept'"]);

@@ -98,7 +98,7 @@ export function rule(f: TextFile, priority: number, parts: RuleParts): RuleAst {
   const out: RuleAst = {
     kind: 'Rule',
     priority: { value: priority, span: { file: f.path, start, end: start + String(priority).length } },
-    action: { verdict: action.startsWith('deny') ? 'deny' : 'allow', log: action.includes('log'), text: action, span: actionSpan },
+    action: { verdict: action.startsWith('deny') ? 'deny' : 'allow', log: action.includes('log'), audit: action.includes('audit'), text: action, span: actionSpan },
     protocol: parts.protocol,
     src: parts.src,
     dst: parts.dst,

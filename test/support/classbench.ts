@@ -315,6 +315,7 @@ export function classBenchToIr(rules: readonly ClassBenchRule[], options: ClassB
       named: false,
       action: actionOf(rule.index),
       log: false,
+      audit: false,
       protocols: seg.protocols,
       src: { v4: [prefixText(rule.src)], v6: [] },
       dst: { v4: [prefixText(rule.dst)], v6: [] },

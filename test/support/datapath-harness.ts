@@ -24,13 +24,13 @@ export interface Installed {
 
 let generationCounter = 0n;
 
-/** Emits, installs into the inactive slot and switches to it. */
-export function deployIr(dp: Datapath, ir: ProgramIr): Installed {
+/** Emits, installs into the inactive slot and switches to it (`audit`: the whole policy in audit mode). */
+export function deployIr(dp: Datapath, ir: ProgramIr, options: { readonly audit?: boolean } = {}): Installed {
   const image = emit(ir);
   const config = readConfig(dp);
   const slot = generationCounter === 0n ? 0 : 1 - config.activeSlot;
   generationCounter += 1n;
-  installPolicy(dp, image, { slot, generation: generationCounter });
+  installPolicy(dp, image, { slot, generation: generationCounter, audit: options.audit === true });
   activateSlot(dp, slot);
   return { ir, image, model: createKernelModel(image), slot, generation: generationCounter };
 }

@@ -29,7 +29,7 @@ export interface RuleSpec {
   readonly priority?: number;
   readonly name?: string;
   /** `log` alone is allow and log, as in the language. */
-  readonly action: Verdict | 'log' | 'allow log' | 'deny log';
+  readonly action: Verdict | 'log' | 'allow log' | 'deny log' | 'deny audit' | 'deny audit log';
   readonly proto?: ProtoSpec;
   readonly from?: AddrSpec;
   readonly to?: AddrSpec;
@@ -128,7 +128,7 @@ export function ruleIr(spec: RuleSpec, at: { id: number; direction: Direction; p
     const typeIn = (family: Family) => (typeof type === 'number' ? type : (icmpTypeNumber(family, type) ?? null));
     icmp = { type4: keep4 && has(1) ? typeIn(4) : null, type6: keep6 && has(58) ? typeIn(6) : null, code: code ?? null };
   }
-  const action = spec.action === 'log' || spec.action === 'allow log' ? 'allow' : spec.action === 'deny log' ? 'deny' : spec.action;
+  const action = spec.action === 'log' || spec.action === 'allow log' ? 'allow' : spec.action.startsWith('deny') ? 'deny' : 'allow';
   return {
     id: at.id,
     direction: at.direction,
@@ -137,6 +137,7 @@ export function ruleIr(spec: RuleSpec, at: { id: number; direction: Direction; p
     named: spec.name !== undefined,
     action,
     log: spec.action.includes('log'),
+    audit: spec.action.includes('audit'),
     protocols,
     src: addr(src),
     dst: addr(dst),

@@ -177,6 +177,15 @@ describe('redundant rules decided the same way below them', () => {
     expect(d?.related.map((r) => r.message)).toEqual(['the default deny gives the same verdict']);
   });
 
+  it("does not call a 'deny audit' rule redundant with the default deny or a plain deny below it: it lets its packets pass", () => {
+    const ir = programIr({
+      ingress: { default: 'deny', rules: [named('trial', { action: 'deny audit', proto: 'tcp', dport: 23 }), named('telnet', { action: 'deny', proto: 'tcp', dport: 23 })] },
+    });
+    expect(analyze(ir).findings.filter((f) => f.rule.name === 'trial')).toEqual([]);
+    // The deny below it is shadowed (it would decide otherwise), not redundant.
+    expect(summary(ir)).toEqual(['shadowed telnet <- trial']);
+  });
+
   it('finds a rule whose packets a lower rule of the same verdict decides anyway', () => {
     const ir = ingressIr([named('host', { action: 'allow', from: '10.0.0.1' }), named('net', { action: 'allow', from: '10.0.0.0/24' })]);
     expect(summary(ir)).toEqual(['redundant host <- net']);

@@ -2,13 +2,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { writeState } from '../../../runtime/state.ts';
+import { writeState, type DeploymentRecord } from '../../../runtime/state.ts';
+import { SEG_CFG_LOG_DENIES, SEG_CFG_NO_SYN_PROTECTION, SEG_CFG_STATELESS, SegReason, SegStat } from '../../../compiler/abi.ts';
+import { configWith } from '../../../runtime/deploy.ts';
+import { ruleSelected } from '../../../runtime/cli/monitor.ts';
+import { countBySource, sortSessions, type SessionView } from '../../../runtime/cli/sessions.ts';
+import { auditView } from '../../../runtime/cli/status.ts';
 import { compile } from '../../../compiler/program.ts';
 import { createMemoryHost } from '../../../compiler/source.ts';
 import { diffPolicies } from '../../../runtime/cli/deploy-diff.ts';
-import { formatVerifierLog } from '../../../runtime/cli/deploy.ts';
+import { formatVerifierLog, settingsOf } from '../../../runtime/cli/deploy.ts';
 import { effectiveCapabilities, parseKernelRelease } from '../../../runtime/cli/doctor.ts';
-import { counterName } from '../../../runtime/cli/stats.ts';
+import { counterName, evictionEstimate } from '../../../runtime/cli/stats.ts';
 import { createMemoryIo } from '../../../runtime/cli/io.ts';
 import { run } from '../../../runtime/cli/main.ts';
 
@@ -130,5 +135,58 @@ describe('segc status from the records', () => {
     } finally {
       rmSync(stateDir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('audit, sessions and monitor helpers', () => {
+  it('names the counters after the reasons by their enum names', () => {
+    expect(counterName(SegStat.SEG_STAT_WOULD_DENY)).toBe('would-deny');
+    expect(counterName(SegStat.SEG_STAT_EVENT_RING_FULL)).toBe('event-ring-full');
+    expect(counterName(SegStat.SEG_STAT_SYN_UNTRACKED)).toBe('syn-untracked');
+    expect(counterName(SegStat.SEG_STAT_REASON_BASE + SegReason.SEG_REASON_HANDSHAKE_REPLY)).toBe('reason:handshake-reply');
+  });
+
+  it('estimates evictions from the session counters', () => {
+    const stats = Array.from({ length: SegStat.SEG_STAT_COUNT }, () => ({ packets: 0n }));
+    stats[SegStat.SEG_STAT_SESSION_NEW] = { packets: 100n };
+    stats[SegStat.SEG_STAT_SESSION_EXPIRED] = { packets: 10n };
+    stats[SegStat.SEG_STAT_SESSION_CLOSED] = { packets: 20n };
+    expect(evictionEstimate(stats, 30)).toBe(40);
+    expect(evictionEstimate(stats, 90)).toBe(0);
+  });
+
+  it('says how long a deployment has been in audit mode, and when that is too long', () => {
+    const record = { deployedAt: '2026-01-09T00:00:00.000Z', auditSince: '2026-01-01T00:00:00.000Z', settings: { audit: true }, bundle: JSON.stringify({ rules: [{ id: 0, name: 'telnet', direction: 'ingress', audit: true, file: 'a.seg', line: 3 }] }) } as unknown as DeploymentRecord;
+    expect(auditView(record, 7, new Date('2026-01-05T00:00:00.000Z'))).toEqual({ mode: 'audit', since: '2026-01-01T00:00:00.000Z', rules: ['ingress telnet (a.seg:3)'], overdue: false });
+    expect(auditView(record, 7, new Date('2026-01-09T00:00:00.000Z')).overdue).toBe(true);
+    expect(auditView({ ...record, settings: {} }, 7, new Date('2027-01-01T00:00:00.000Z'))).toMatchObject({ mode: 'enforce', since: null, overdue: false });
+  });
+
+  it('sorts sessions by idle age, bytes or packets and counts them by source', () => {
+    const view = (source: string, idleSeconds: number, bytes: number, packets: number) => ({ source, idleSeconds, bytes, packets }) as SessionView;
+    const views = [view('10.0.0.2', 5, 100, 1), view('10.0.0.1', 50, 10, 9), view('10.0.0.2', 1, 1000, 3)];
+    expect(sortSessions([...views], 'age').map((v) => v.idleSeconds)).toEqual([50, 5, 1]);
+    expect(sortSessions([...views], 'bytes').map((v) => v.bytes)).toEqual([1000, 100, 10]);
+    expect(sortSessions([...views], 'packets').map((v) => v.packets)).toEqual([9, 3, 1]);
+    expect(countBySource(views)).toEqual([{ source: '10.0.0.2', sessions: 2 }, { source: '10.0.0.1', sessions: 1 }]);
+  });
+
+  it('selects a rule by name or FILE:LINE for monitor --rule', () => {
+    const rule = { id: 1, name: 'telnet', file: '/etc/segc/web.seg', line: 12 };
+    expect(ruleSelected(rule, undefined)).toBe(true);
+    expect(ruleSelected(rule, 'telnet')).toBe(true);
+    expect(ruleSelected(rule, '/etc/segc/web.seg:12')).toBe(true);
+    expect(ruleSelected(rule, 'web.seg:12')).toBe(true);
+    expect(ruleSelected(rule, 'web.seg:13')).toBe(false);
+    expect(ruleSelected(rule, 'eb.seg:12')).toBe(false);
+    expect(ruleSelected(null, 'telnet')).toBe(false);
+  });
+
+  it('turns deploy options into data path settings and config', () => {
+    const settings = settingsOf({ iface: [], name: 'x', audit: true, logDenies: true, synProtection: false, pressure: 60, eventRate: 5 });
+    expect(settings).toEqual({ audit: true, logDenies: true, synProtection: false, pressurePct: 60, events: { rate: 5 } });
+    const config = configWith({ activeSlot: 0, flags: SEG_CFG_STATELESS, timeouts: [0, 0, 0, 0, 0, 0, 0, 0] }, 1, settings);
+    expect(config).toMatchObject({ activeSlot: 1, flags: SEG_CFG_STATELESS | SEG_CFG_LOG_DENIES | SEG_CFG_NO_SYN_PROTECTION, pressurePct: 60, events: { rate: 5, burst: 0, globalRate: 0, globalBurst: 0 } });
+    expect(configWith(config, 0, {}).flags).toBe(SEG_CFG_STATELESS);
   });
 });

@@ -1,0 +1,154 @@
+// Runtime: the data path's log events (struct seg_event in bpf/segc_abi.h) read from the
+// seg_events ring buffer through libbpf's consumer, decoded into plain data with the packet in
+// the language's own notation. `segc monitor` prints them; the agent can write the same
+// records elsewhere: both own an `EventReader` and decide what to do with each event.
+import { formatAddress } from '../compiler/cidr.ts';
+import { formatPacket, type Packet } from '../compiler/packet.ts';
+import { EVENT_FLAGS, SEG_EVENT, SEG_RULE_NONE, SegEventKind, SegEventVerdict, SegMap, SegReason } from '../compiler/abi.ts';
+import { ring_buffer__consume, ring_buffer__free, ring_buffer__new, ring_buffer__poll, type RingBuffer } from './libbpf.ts';
+import type { Datapath } from './loader.ts';
+
+export type EventVerdict = 'allow' | 'deny' | 'would-deny';
+export type EventKind = 'packet' | 'syn-untracked';
+
+/** One event as the kernel sent it. */
+export interface SegEvent {
+  readonly kind: EventKind;
+  /** CLOCK_MONOTONIC_COARSE at the decision, in ns (the session clock). */
+  readonly timeNs: bigint;
+  readonly generation: bigint;
+  /** The deciding rule's id in its policy (for a session: the rule that allowed it), or null. */
+  readonly rule: number | null;
+  readonly ifindex: number;
+  readonly direction: 'ingress' | 'egress';
+  readonly verdict: EventVerdict;
+  /** enum seg_reason, as its lower-case name (`rule`, `default`, `session`, ...). */
+  readonly reason: string;
+  readonly length: number;
+  /** The TCP flags byte (FIN 0x01, SYN 0x02, RST 0x04, ACK 0x10, ...); 0 for other protocols. */
+  readonly tcpFlags: number;
+  readonly fragment: boolean;
+  /** The classification fields: what `segc explain --packet` takes. */
+  readonly packet: Packet;
+}
+
+const REASON_NAMES = new Map<number, string>(Object.entries(SegReason).map(([name, value]) => [value, name.replace('SEG_REASON_', '').toLowerCase().replaceAll('_', '-')]));
+
+function field(name: string): { offset: number; size: number } {
+  const f = SEG_EVENT.fields[name];
+  if (!f) throw new Error(`struct seg_event has no field ${name}`);
+  return f;
+}
+
+const F = {
+  time: field('time_ns').offset,
+  generation: field('generation').offset,
+  rule: field('rule_id').offset,
+  ifindex: field('ifindex').offset,
+  len: field('len').offset,
+  kind: field('kind').offset,
+  dir: field('dir').offset,
+  verdict: field('verdict').offset,
+  reason: field('reason').offset,
+  family: field('family').offset,
+  proto: field('proto').offset,
+  tcpFlags: field('tcp_flags').offset,
+  icmpType: field('icmp_type').offset,
+  icmpCode: field('icmp_code').offset,
+  flags: field('flags').offset,
+  sport: field('sport').offset,
+  dport: field('dport').offset,
+  src: field('src').offset,
+  dst: field('dst').offset,
+};
+
+function address(family: 4 | 6, bytes: Uint8Array): string {
+  let v = 0n;
+  for (const b of bytes.subarray(0, family === 4 ? 4 : 16)) v = (v << 8n) | BigInt(b);
+  return formatAddress(family, v);
+}
+
+/** Decodes one ring buffer record (struct seg_event). */
+export function decodeEvent(raw: Uint8Array): SegEvent {
+  if (raw.byteLength < SEG_EVENT.size) throw new RangeError(`an event record has ${raw.byteLength} bytes, struct seg_event ${SEG_EVENT.size}`);
+  const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const u8 = (offset: number) => raw[offset] ?? 0;
+  const family = u8(F.family) === 0 ? 4 : 6;
+  const flags = u8(F.flags);
+  const rule = v.getUint32(F.rule, true);
+  const verdict = u8(F.verdict);
+  const packet: Packet = {
+    proto: u8(F.proto),
+    src: address(family, raw.subarray(F.src, F.src + 16)),
+    dst: address(family, raw.subarray(F.dst, F.dst + 16)),
+    ...(flags & EVENT_FLAGS.hasPorts ? { srcPort: v.getUint16(F.sport, true), dstPort: v.getUint16(F.dport, true) } : {}),
+    ...(flags & EVENT_FLAGS.hasIcmp ? { icmpType: u8(F.icmpType), icmpCode: u8(F.icmpCode) } : {}),
+  };
+  return {
+    kind: u8(F.kind) === SegEventKind.SEG_EVENT_SYN_UNTRACKED ? 'syn-untracked' : 'packet',
+    timeNs: v.getBigUint64(F.time, true),
+    generation: v.getBigUint64(F.generation, true),
+    rule: rule === SEG_RULE_NONE ? null : rule,
+    ifindex: v.getUint32(F.ifindex, true),
+    direction: u8(F.dir) === 0 ? 'ingress' : 'egress',
+    verdict: verdict === SegEventVerdict.SEG_EVENT_WOULD_DENY ? 'would-deny' : verdict === SegEventVerdict.SEG_EVENT_ALLOW ? 'allow' : 'deny',
+    reason: REASON_NAMES.get(u8(F.reason)) ?? String(u8(F.reason)),
+    length: v.getUint32(F.len, true),
+    tcpFlags: u8(F.tcpFlags),
+    fragment: (flags & EVENT_FLAGS.fragment) !== 0,
+    packet,
+  };
+}
+
+/** `tcp 10.0.0.1:40000 -> 10.0.1.5:443`: the packet in the notation `segc explain --packet` reads. */
+export function eventPacketText(event: SegEvent): string {
+  return formatPacket(event.packet);
+}
+
+const TCP_FLAG_NAMES: readonly [number, string][] = [
+  [0x02, 'syn'],
+  [0x10, 'ack'],
+  [0x01, 'fin'],
+  [0x04, 'rst'],
+  [0x08, 'psh'],
+  [0x20, 'urg'],
+];
+
+/** `syn,ack`: the TCP flags by name (empty for none). */
+export function tcpFlagNames(flags: number): string {
+  return TCP_FLAG_NAMES.filter(([bit]) => flags & bit)
+    .map(([, name]) => name)
+    .join(',');
+}
+
+/**
+ * The reader of a data path's events. `poll` waits (blocking the thread, so keep the timeout
+ * short in a process that does other work) and `drain` only takes what is there; both call
+ * `onEvent` for each event, in the order the kernel wrote them per CPU.
+ */
+export class EventReader {
+  private ring: RingBuffer | undefined;
+
+  constructor(dp: Datapath, onEvent: (event: SegEvent) => void) {
+    const fd = dp.maps[SegMap.events];
+    if (fd === undefined) throw new Error(`the data path has no ${SegMap.events} map (deployed by an older segc? deploy again)`);
+    this.ring = ring_buffer__new(fd, (raw) => onEvent(decodeEvent(raw)));
+  }
+
+  /** Waits up to `timeoutMs` for events; returns how many were read. */
+  poll(timeoutMs: number): number {
+    if (!this.ring) throw new Error('the event reader is closed');
+    return ring_buffer__poll(this.ring, timeoutMs);
+  }
+
+  /** Reads the events there are now, without waiting; returns how many. */
+  drain(): number {
+    if (!this.ring) throw new Error('the event reader is closed');
+    return ring_buffer__consume(this.ring);
+  }
+
+  close(): void {
+    if (this.ring) ring_buffer__free(this.ring);
+    this.ring = undefined;
+  }
+}
