@@ -121,6 +121,35 @@ static __always_inline void seg_open_session(const struct seg_session_key *key, 
 }
 
 /**
+ * seg_session_recheck - classify a session of an older generation again, as its first packet
+ * @key: the session's key
+ * @s: the session; on success moved to @meta's generation with the rule that allows it now
+ * @slot: the active slot
+ * @meta: that slot's policy header
+ * @d: the decision for the rebuilt first packet
+ *
+ * Returns: 1 when the policy in force still allows the flow, 0 when it denies it now.
+ */
+/* verifier: a global function, so that the rebuilt packet's stack frame is not added to
+ * seg_handle's, whose frame with a global callee's must stay within 512 bytes. */
+__noinline int seg_session_recheck(const struct seg_session_key *key, struct seg_session *s, __u32 slot,
+				   const struct seg_policy_meta *meta, struct seg_decision *d)
+{
+	struct seg_packet first = {};
+
+	if (!key || !s || !meta || !d)
+		return 0;
+	seg_session_first_packet(key, s, &first);
+	seg_classify(&first, s->dir, slot, meta, d);
+	if (d->verdict != SEG_VERDICT_ALLOW)
+		return 0;
+	s->generation = meta->generation;
+	s->rule_id = d->rule;
+	s->flags = (s->flags & ~SEG_SESSION_LOG) | (d->log ? SEG_SESSION_LOG : 0);
+	return 1;
+}
+
+/**
  * seg_handle - decide one packet crossing the hook of @dir
  * @skb: the packet
  * @dir: enum seg_dir
@@ -178,18 +207,11 @@ static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 			reason = SEG_REASON_SESSION;
 			/* 6 */
 			if (s->generation != meta->generation) {
-				struct seg_packet first = {};
-
-				seg_session_first_packet(&key, s, &first);
-				seg_classify(&first, s->dir, slot, meta, &d);
-				if (d.verdict != SEG_VERDICT_ALLOW) {
+				if (!seg_session_recheck(&key, s, slot, meta, &d)) {
 					bpf_map_delete_elem(&seg_sessions, &key);
 					d.reason = SEG_REASON_SESSION_REVOKED;
 					return seg_exit(skb, &pkt, meta, dir, &d, cfg->flags);
 				}
-				s->generation = meta->generation;
-				s->rule_id = d.rule;
-				s->flags = (s->flags & ~SEG_SESSION_LOG) | (d.log ? SEG_SESSION_LOG : 0);
 				reason = SEG_REASON_SESSION_RECHECKED;
 			}
 			/* 5: never backwards (seg_now_ns may lag another CPU by a tick). */
