@@ -123,7 +123,13 @@ enum seg_stat {
 	SEG_STAT_SYN_UNTRACKED = SEG_STAT_EXT_BASE + 7,	/* allowed SYN / SYN-ACK opened no session:
 							 * the table was under pressure */
 	SEG_STAT_PRESSURE = SEG_STAT_EXT_BASE + 8,	/* packets that found the table under pressure */
-	SEG_STAT_COUNT = SEG_STAT_EXT_BASE + 9,
+	/* Verdicts by hook: SEG_STAT_DIR_VERDICT_BASE + dir * 2 + (verdict == allow). */
+	SEG_STAT_DIR_VERDICT_BASE = SEG_STAT_EXT_BASE + 9,
+	SEG_STAT_INGRESS_DENY = SEG_STAT_DIR_VERDICT_BASE + 0,
+	SEG_STAT_INGRESS_ALLOW = SEG_STAT_DIR_VERDICT_BASE + 1,
+	SEG_STAT_EGRESS_DENY = SEG_STAT_DIR_VERDICT_BASE + 2,
+	SEG_STAT_EGRESS_ALLOW = SEG_STAT_DIR_VERDICT_BASE + 3,
+	SEG_STAT_COUNT = SEG_STAT_EXT_BASE + 13,
 };
 
 /* Session states; each has a timeout in seg_config.timeout_s. */

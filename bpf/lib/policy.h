@@ -43,13 +43,16 @@
 #include "events.h"
 #include "pressure.h"
 
-static __always_inline int seg_finish(struct __sk_buff *skb, const struct seg_policy_meta *meta, __u32 verdict,
-				      __u32 reason, __u32 rule)
+static __always_inline int seg_finish(struct __sk_buff *skb, const struct seg_policy_meta *meta, __u32 dir,
+				      __u32 verdict, __u32 reason, __u32 rule)
 {
+	__u32 allow = verdict == SEG_VERDICT_ALLOW;
+
 	skb->cb[SEG_CB_RULE] = rule;
 	skb->cb[SEG_CB_REASON] = reason;
 	skb->cb[SEG_CB_VERDICT] = verdict;
-	seg_count(verdict == SEG_VERDICT_ALLOW ? SEG_STAT_ALLOW : SEG_STAT_DENY, skb->len);
+	seg_count(allow ? SEG_STAT_ALLOW : SEG_STAT_DENY, skb->len);
+	seg_count(SEG_STAT_DIR_VERDICT_BASE + (dir & 1) * 2 + allow, skb->len);
 	seg_count(SEG_STAT_REASON_BASE + (reason < SEG_REASON_COUNT ? reason : SEG_REASON_INTERNAL), skb->len);
 	seg_count_rule(meta, rule, skb->len);
 	return verdict == SEG_VERDICT_ALLOW ? TC_ACT_OK : TC_ACT_SHOT;
@@ -80,7 +83,7 @@ static __always_inline int seg_exit(struct __sk_buff *skb, const struct seg_pack
 	/* Events: log rules, every would-deny, and every deny when asked. */
 	if (d->log || event == SEG_EVENT_WOULD_DENY || (event == SEG_EVENT_DENY && (flags & SEG_CFG_LOG_DENIES)))
 		seg_emit_event(skb, pkt, meta, SEG_EVENT_WHAT(SEG_EVENT_PACKET, dir, event, d->reason), d->rule);
-	return seg_finish(skb, meta, verdict, d->reason, d->rule);
+	return seg_finish(skb, meta, dir, verdict, d->reason, d->rule);
 }
 
 /**
@@ -171,16 +174,16 @@ static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 	reason = seg_parse(skb, &pkt);
 	/* 1 */
 	if (reason == SEG_REASON_NON_IP)
-		return seg_finish(skb, NULL, SEG_VERDICT_ALLOW, reason, SEG_RULE_NONE);
+		return seg_finish(skb, NULL, dir, SEG_VERDICT_ALLOW, reason, SEG_RULE_NONE);
 	/* 2 */
 	if (reason != SEG_PARSE_OK)
-		return seg_finish(skb, NULL, SEG_VERDICT_DENY, reason, SEG_RULE_NONE);
+		return seg_finish(skb, NULL, dir, SEG_VERDICT_DENY, reason, SEG_RULE_NONE);
 	cfg = bpf_map_lookup_elem(&seg_config, &zero);
 	if (!cfg)
-		return seg_finish(skb, NULL, SEG_VERDICT_DENY, SEG_REASON_INTERNAL, SEG_RULE_NONE);
+		return seg_finish(skb, NULL, dir, SEG_VERDICT_DENY, SEG_REASON_INTERNAL, SEG_RULE_NONE);
 	/* 3 */
 	if (seg_is_neighbor_discovery(&pkt) && !(cfg->flags & SEG_CFG_CLASSIFY_ND))
-		return seg_finish(skb, NULL, SEG_VERDICT_ALLOW, SEG_REASON_NEIGHBOR_DISCOVERY, SEG_RULE_NONE);
+		return seg_finish(skb, NULL, dir, SEG_VERDICT_ALLOW, SEG_REASON_NEIGHBOR_DISCOVERY, SEG_RULE_NONE);
 	/* 4: one read of the active slot; everything below uses only that slot's tables. */
 	slot = cfg->active_slot & 1;
 	meta = NULL;
@@ -191,7 +194,7 @@ static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 			meta = bpf_map_lookup_elem(metas, &zero);
 	}
 	if (!meta || !meta->generation)
-		return seg_finish(skb, NULL, SEG_VERDICT_DENY, SEG_REASON_NO_POLICY, SEG_RULE_NONE);
+		return seg_finish(skb, NULL, dir, SEG_VERDICT_DENY, SEG_REASON_NO_POLICY, SEG_RULE_NONE);
 
 	has_session = !(cfg->flags & SEG_CFG_STATELESS) && seg_session_key_of(&pkt, &key, &src_is_a);
 	if (has_session) {
@@ -236,7 +239,7 @@ static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 				d.audit = 0;
 				return seg_exit(skb, &pkt, meta, dir, &d, cfg->flags);
 			}
-			return seg_finish(skb, meta, SEG_VERDICT_ALLOW, reason, d.rule);
+			return seg_finish(skb, meta, dir, SEG_VERDICT_ALLOW, reason, d.rule);
 		}
 		seg_count(SEG_STAT_SESSION_MISS, skb->len);
 	}
@@ -245,9 +248,9 @@ static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 		__s64 related = seg_is_icmp_error(&pkt) ? seg_related(skb, &pkt, dir, cfg, meta->generation) : -1;
 
 		if (related >= 0)
-			return seg_finish(skb, meta, SEG_VERDICT_ALLOW, SEG_REASON_RELATED, (__u32)related);
+			return seg_finish(skb, meta, dir, SEG_VERDICT_ALLOW, SEG_REASON_RELATED, (__u32)related);
 		if (pkt.fragment && seg_fragment_follows(&pkt, dir, &d.rule))
-			return seg_finish(skb, meta, SEG_VERDICT_ALLOW, SEG_REASON_FRAGMENT, d.rule);
+			return seg_finish(skb, meta, dir, SEG_VERDICT_ALLOW, SEG_REASON_FRAGMENT, d.rule);
 	}
 	/* 8 */
 	seg_classify(&pkt, dir, slot, meta, &d);

@@ -109,8 +109,9 @@ export class AgentMetrics {
     const deployment = d.name;
     d.stats.forEach((c, index) => {
       const slot = statSlot(index);
+      if (slot.kind === 'total') return;
       if (slot.kind === 'verdict') {
-        const labels = { deployment, verdict: slot.verdict };
+        const labels = { deployment, direction: slot.direction, verdict: slot.verdict };
         this.#packets.observe(keyOf(labels), labels, epoch, c.packets);
         this.#bytes.observe(keyOf(labels), labels, epoch, c.bytes);
       } else if (slot.kind === 'reason') {
@@ -214,8 +215,8 @@ export class AgentMetrics {
   #registerTraffic(): void {
     const registers = [this.registry];
     const self = this.#view();
-    new Counter({ name: 'segc_packets_total', help: 'Packets the classifier decided, by deployment and verdict (all hooks of the deployment).', labelNames: ['deployment', 'verdict'], registers, collect() { fillCounter(this, self.packets); } });
-    new Counter({ name: 'segc_bytes_total', help: 'Bytes (skb length) of the packets the classifier decided, by deployment and verdict.', labelNames: ['deployment', 'verdict'], registers, collect() { fillCounter(this, self.bytes); } });
+    new Counter({ name: 'segc_packets_total', help: 'Packets the classifier decided, by deployment, hook direction and verdict.', labelNames: ['deployment', 'direction', 'verdict'], registers, collect() { fillCounter(this, self.packets); } });
+    new Counter({ name: 'segc_bytes_total', help: 'Bytes (skb length) of the packets the classifier decided, by deployment, hook direction and verdict.', labelNames: ['deployment', 'direction', 'verdict'], registers, collect() { fillCounter(this, self.bytes); } });
     new Counter({ name: 'segc_reason_packets_total', help: 'Packets by the reason of their verdict (rule, default, session, each parse failure, non_ip, neighbor_discovery, ...).', labelNames: ['deployment', 'reason'], registers, collect() { fillCounter(this, self.reasonPackets); } });
     new Counter({ name: 'segc_reason_bytes_total', help: 'Bytes by the reason of their verdict.', labelNames: ['deployment', 'reason'], registers, collect() { fillCounter(this, self.reasonBytes); } });
     new Counter({ name: 'segc_datapath_events_total', help: 'Data path events other than verdicts and reasons (session_hit, session_miss, session_new, session_table_full, ...).', labelNames: ['deployment', 'event'], registers, collect() { fillCounter(this, self.events); } });

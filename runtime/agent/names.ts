@@ -15,7 +15,7 @@ function labelsOf(table: Readonly<Record<string, number>>, prefix: string, skip:
 
 const REASONS = labelsOf(SegReason, 'SEG_REASON_', []);
 const STATES = labelsOf(SegState, 'SEG_STATE_', []);
-const STATS = labelsOf(SegStat, 'SEG_STAT_', ['SEG_STAT_REASON_BASE']);
+const STATS = labelsOf(SegStat, 'SEG_STAT_', ['SEG_STAT_REASON_BASE', 'SEG_STAT_EXT_BASE', 'SEG_STAT_DIR_VERDICT_BASE']);
 
 /** `trunc_ip4` for SEG_REASON_TRUNC_IP4; `reason_N` for a value this build does not know. */
 export function reasonLabel(reason: number): string {
@@ -32,14 +32,22 @@ export const REASON_VALUES: readonly number[] = [...REASONS.keys()].sort((a, b) 
 export const STATE_VALUES: readonly number[] = [...STATES.keys()].sort((a, b) => a - b);
 
 /**
- * What seg_stats index `index` counts: a verdict (`allow`, `deny`), a reason (one counter per
- * reason from SEG_STAT_REASON_BASE), or an event (`session_hit`, ... and whatever is appended).
+ * What seg_stats index `index` counts: a verdict of one hook (`ingress`/`egress` x `allow`/
+ * `deny`), the verdict totals over both hooks (`total`: the hooks' sum, not exported again), a
+ * reason (one counter per reason from SEG_STAT_REASON_BASE), or an event (`session_hit`, ...
+ * and whatever is appended).
  */
-export type StatSlot = { readonly kind: 'verdict'; readonly verdict: 'allow' | 'deny' } | { readonly kind: 'reason'; readonly reason: number } | { readonly kind: 'event'; readonly event: string };
+export type StatSlot =
+  | { readonly kind: 'verdict'; readonly direction: 'ingress' | 'egress'; readonly verdict: 'allow' | 'deny' }
+  | { readonly kind: 'total'; readonly verdict: 'allow' | 'deny' }
+  | { readonly kind: 'reason'; readonly reason: number }
+  | { readonly kind: 'event'; readonly event: string };
 
 export function statSlot(index: number): StatSlot {
-  if (index === SegStat.SEG_STAT_ALLOW) return { kind: 'verdict', verdict: 'allow' };
-  if (index === SegStat.SEG_STAT_DENY) return { kind: 'verdict', verdict: 'deny' };
+  if (index === SegStat.SEG_STAT_ALLOW) return { kind: 'total', verdict: 'allow' };
+  if (index === SegStat.SEG_STAT_DENY) return { kind: 'total', verdict: 'deny' };
+  const hook = index - SegStat.SEG_STAT_DIR_VERDICT_BASE;
+  if (hook >= 0 && hook < 4) return { kind: 'verdict', direction: hook < 2 ? 'ingress' : 'egress', verdict: hook % 2 === 1 ? 'allow' : 'deny' };
   const reason = index - SegStat.SEG_STAT_REASON_BASE;
   if (reason >= 0 && reason < SegReason.SEG_REASON_COUNT) return { kind: 'reason', reason };
   return { kind: 'event', event: STATS.get(index) ?? `stat_${index}` };

@@ -22,7 +22,7 @@ export interface StatsOptions {
 
 const COUNTER_NAMES = new Map<number, string>(
   Object.entries(SegStat)
-    .filter(([k]) => k !== 'SEG_STAT_REASON_BASE' && k !== 'SEG_STAT_EXT_BASE' && k !== 'SEG_STAT_COUNT')
+    .filter(([k]) => !['SEG_STAT_REASON_BASE', 'SEG_STAT_EXT_BASE', 'SEG_STAT_DIR_VERDICT_BASE', 'SEG_STAT_COUNT'].includes(k))
     .map(([k, v]) => [v, k]),
 );
 

@@ -87,15 +87,15 @@ describe('agent metrics', () => {
 
   it('keeps counters going when the maps are replaced, and keeps a removed deployment at its last values', async () => {
     const a = agentOver(undefined);
-    const allow = (s: Sample[]) => valueOf(s, 'segc_packets_total', { deployment: 'web', verdict: 'allow' });
-    expect(allow(await a.scrape(deployment({ generation: 1, stats: { [SegStat.SEG_STAT_ALLOW]: 40 } })))).toBe(40);
+    const allow = (s: Sample[]) => valueOf(s, 'segc_packets_total', { deployment: 'web', direction: 'egress', verdict: 'allow' });
+    expect(allow(await a.scrape(deployment({ generation: 1, stats: { [SegStat.SEG_STAT_ALLOW]: 40, [SegStat.SEG_STAT_EGRESS_ALLOW]: 40 } })))).toBe(40);
     const gone = await a.scrape();
     expect(allow(gone)).toBe(40);
     expect(gone.some((x) => x.name === 'segc_policy_info')).toBe(false);
     expect(valueOf(gone, 'segc_deployments')).toBe(0);
-    const back = await a.scrape(deployment({ maps: 2, generation: 1, stats: { [SegStat.SEG_STAT_ALLOW]: 3 } }));
+    const back = await a.scrape(deployment({ maps: 2, generation: 1, stats: { [SegStat.SEG_STAT_ALLOW]: 3, [SegStat.SEG_STAT_EGRESS_ALLOW]: 3 } }));
     expect(allow(back)).toBe(43);
-    expect(valueOf(back, 'segc_bytes_total', { deployment: 'web', verdict: 'allow' })).toBe(43 * 60);
+    expect(valueOf(back, 'segc_bytes_total', { deployment: 'web', direction: 'egress', verdict: 'allow' })).toBe(43 * 60);
   });
 
   it('labels reasons and events from the ABI and derives evictions that never go backwards', async () => {

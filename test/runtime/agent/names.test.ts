@@ -11,8 +11,12 @@ describe('metric label values from the ABI enums', () => {
   });
 
   it('splits seg_stats into verdicts, one counter per reason, and events (appended ones included)', () => {
-    expect(statSlot(SegStat.SEG_STAT_ALLOW)).toEqual({ kind: 'verdict', verdict: 'allow' });
-    expect(statSlot(SegStat.SEG_STAT_DENY)).toEqual({ kind: 'verdict', verdict: 'deny' });
+    expect(statSlot(SegStat.SEG_STAT_ALLOW)).toEqual({ kind: 'total', verdict: 'allow' });
+    expect(statSlot(SegStat.SEG_STAT_DENY)).toEqual({ kind: 'total', verdict: 'deny' });
+    expect(statSlot(SegStat.SEG_STAT_INGRESS_DENY)).toEqual({ kind: 'verdict', direction: 'ingress', verdict: 'deny' });
+    expect(statSlot(SegStat.SEG_STAT_INGRESS_ALLOW)).toEqual({ kind: 'verdict', direction: 'ingress', verdict: 'allow' });
+    expect(statSlot(SegStat.SEG_STAT_EGRESS_DENY)).toEqual({ kind: 'verdict', direction: 'egress', verdict: 'deny' });
+    expect(statSlot(SegStat.SEG_STAT_EGRESS_ALLOW)).toEqual({ kind: 'verdict', direction: 'egress', verdict: 'allow' });
     expect(statSlot(SegStat.SEG_STAT_SESSION_TABLE_FULL)).toEqual({ kind: 'event', event: 'session_table_full' });
     expect(statSlot(SegStat.SEG_STAT_REASON_BASE + SegReason.SEG_REASON_BAD_L4)).toEqual({ kind: 'reason', reason: SegReason.SEG_REASON_BAD_L4 });
     expect(statSlot(SegStat.SEG_STAT_COUNT + 1)).toEqual({ kind: 'event', event: `stat_${SegStat.SEG_STAT_COUNT + 1}` });
