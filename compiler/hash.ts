@@ -29,7 +29,9 @@ export function* canonicalLines(program: HashInput): Generator<string> {
 }
 
 function canonicalRule(r: RuleIr): unknown {
-  return [
+  // The expiry date joins the line only when there is one, so hashes of rules without one
+  // stay what they were before expiry existed.
+  const base = [
     r.priority,
     r.name,
     r.named,
@@ -43,4 +45,5 @@ function canonicalRule(r: RuleIr): unknown {
     r.icmp === null ? null : [r.icmp.type4, r.icmp.type6, r.icmp.code],
     r.description,
   ];
+  return r.expires === undefined ? base : [...base, r.expires];
 }
