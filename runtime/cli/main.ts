@@ -16,9 +16,11 @@ import * as rollback from './rollback.ts';
 import * as sessions from './sessions.ts';
 import * as stats from './stats.ts';
 import * as doctor from './doctor.ts';
+import * as diff from './diff.ts';
+import * as test from './test.ts';
 
 /** Every command, in the order `segc --help` lists them. Each module adds its own line here. */
-const COMMANDS: readonly CommandModule[] = [check, fmt, explain, compile, deploy, status, undeploy, rollback, sessions, stats, doctor];
+const COMMANDS: readonly CommandModule[] = [check, fmt, test, diff, explain, compile, deploy, status, undeploy, rollback, sessions, stats, doctor];
 
 export const ExitCode = { Success: 0, Findings: 1, Failure: 2 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
