@@ -4,7 +4,8 @@
 import { emit } from '../compiler/emit.ts';
 import type { ProgramIr } from '../compiler/ir.ts';
 import type { ExpectationIr } from '../compiler/packet-tests.ts';
-import { activateSlot, closeDatapath, flushSessions, installPolicy, loadDatapath, runFrame } from './loader.ts';
+import { SEG_CFG_CLASSIFY_ND, SEG_CFG_STATELESS } from '../compiler/abi.ts';
+import { activateSlot, closeDatapath, installPolicy, loadDatapath, readConfig, runFrame, writeConfig } from './loader.ts';
 import { buildFrame } from './packet-bytes.ts';
 
 export interface KernelOutcome {
@@ -14,18 +15,20 @@ export interface KernelOutcome {
 }
 
 /**
- * The kernel's decision for every expectation, in order. An allowed packet opens a session;
- * the table is flushed after it, so that every packet is classified by the rules, as the
- * reference interpreter does.
+ * The kernel's decision for every expectation, in order. The data path runs stateless and
+ * classifies neighbour discovery too (SEG_CFG_STATELESS | SEG_CFG_CLASSIFY_ND): every packet
+ * is then decided by the rules, as the reference interpreter decides it, so an earlier
+ * expectation's session never answers for a later one. (A deployment passes ICMPv6 133-137
+ * before the rules, docs/datapath.md "Precedence" 3.)
  */
 export function runExpectationsInKernel(ir: ProgramIr, expectations: readonly ExpectationIr[], objectPath?: string): KernelOutcome[] {
   const dp = loadDatapath({ sessions: 1024, rulesPerSlot: Math.max(16, ir.rules.length), ...(objectPath !== undefined ? { objectPath } : {}) });
   try {
     installPolicy(dp, emit(ir), { slot: 0, generation: 1n });
+    writeConfig(dp, { ...readConfig(dp), flags: SEG_CFG_STATELESS | SEG_CFG_CLASSIFY_ND });
     activateSlot(dp, 0);
     return expectations.map((e) => {
       const d = runFrame(dp, e.direction, buildFrame(e.packet));
-      if (d.verdict === 'allow') flushSessions(dp);
       return { verdict: d.verdict, rule: d.rule === null ? null : (ir.rules[d.rule]?.name ?? `#${d.rule}`) };
     });
   } finally {
