@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # iputils-ping: the deploy tests send ICMP echo through a deployed policy.
-apt_pkgs=(clang llvm libbpf-dev bpftool iproute2 libelf-dev iputils-ping)
+apt_pkgs=(clang llvm libbpf-dev bpftool iproute2 libelf-dev iputils-ping git pre-commit)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
