@@ -30,6 +30,8 @@ Examples:
   $ segc check policies/               check every .seg file below a folder
   $ segc check --format sarif web.seg  SARIF for GitHub code scanning
   $ segc explain web.seg --packet 'tcp 10.0.0.1:40000 -> 10.0.1.5:443'
+  $ segc test web.seg                  run the expectations of its test blocks
+  $ segc diff --git HEAD~1             what the last commit changed in meaning
 
 Exit codes: 0 success, 1 the input has problems, 2 usage, environment or internal error.`;
 
