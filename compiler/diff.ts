@@ -16,7 +16,7 @@ import { partitionRegion } from './analysis/partition.ts';
 import { boxSubtract, buildSpace, KINDS, pointOf, type Box, type IntSet, type Space } from './analysis/space.ts';
 import { familyMax, parseAddress, prefixTextsToRanges, rangesContain, rangesToPrefixTexts, type Family } from './cidr.ts';
 import { DIRECTIONS, type Direction, type DirectionIr, type ProgramIr, type RuleIr, type Verdict } from './ir.ts';
-import { formatPacket, packetFamily, protocolName, type Packet } from './packet.ts';
+import { packetFamily, type Packet } from './packet.ts';
 import type { Span } from './source.ts';
 
 /** A rule deciding a region, or the direction's default (`rule` null). */
@@ -230,30 +230,6 @@ export function regionContains(region: DiffRegion, p: Packet): boolean {
   });
 }
 
-/** A box in the language's words: `tcp from 10.20.128.0/17 to any port 22` (whole fields left out). */
-export function describeBox(b: DiffBox): string {
-  const list = (r: DiffBox['a'], name: (n: number) => string = String) => {
-    const items = r.map(([lo, hi]) => (lo === hi ? name(lo) : `${lo}-${hi}`));
-    return items.length === 1 ? (items[0] as string) : `{ ${items.join(', ')} }`;
-  };
-  const whole = (r: DiffBox['a'], max: number) => r.length === 1 && r[0]?.[0] === 0 && r[0]?.[1] === max;
-  const addrs = (a: readonly string[]) => (a.length === 1 && a[0]?.endsWith('/0') ? 'any' : a.length <= 3 ? a.join(', ') : `${a.slice(0, 3).join(', ')}, ... (${a.length} prefixes)`);
-  const icmp = b.kind.startsWith('icmp');
-  const proto = icmp ? (b.kind === 'icmp4' ? 'icmp' : 'icmpv6') : whole(b.protocols, 255) ? 'any' : list(b.protocols, protocolName);
-  const ports = b.kind.startsWith('ports');
-  let text = `${proto} from ${addrs(b.src)}`;
-  if (ports && !whole(b.a, 65535)) text += ` port ${list(b.a)}`;
-  text += ` to ${addrs(b.dst)}`;
-  if (ports && !whole(b.b, 65535)) text += ` port ${list(b.b)}`;
-  if (icmp && !whole(b.a, 255)) text += ` type ${list(b.a)}`;
-  if (icmp && !whole(b.b, 255)) text += ` code ${list(b.b)}`;
-  if (b.kind.startsWith('bare')) text += ' (no ports or ICMP header: other protocols, later fragments)';
-  return text;
-}
-
-export function exampleText(region: DiffRegion): string {
-  return formatPacket(region.example);
-}
 
 // ---- Common subsequence (Myers) -----------------------------------------------------------------
 

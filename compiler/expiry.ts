@@ -4,9 +4,6 @@
 import { Code, makeDiagnostic, type Diagnostic } from './diagnostics.ts';
 import type { ProgramIr } from './ir.ts';
 
-/** The default of `--expiry-window`: a rule expiring within this many days is reported. */
-export const DEFAULT_EXPIRY_WINDOW_DAYS = 14;
-
 const DAY_MS = 86_400_000;
 
 /** Days since 1970-01-01 of a `YYYY-MM-DD` date (a real calendar day), or undefined. */

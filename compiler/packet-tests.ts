@@ -161,8 +161,3 @@ export function runTests(ir: ProgramIr, tests: readonly PacketTestIr[]): TestRun
     coverage: { reached: ir.rules.filter((r) => reached.has(r.id)), unreached: ir.rules.filter((r) => !reached.has(r.id)), defaults },
   };
 }
-
-/** `allow`, `deny`, `default` or `rule NAME`, as an expectation is written. */
-export function describeExpected(expected: ExpectedIr): string {
-  return expected.kind === 'verdict' ? expected.verdict : expected.kind === 'default' ? 'the default' : `rule ${expected.name}`;
-}

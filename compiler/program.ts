@@ -7,6 +7,14 @@ import { parseSourceFile } from './build-ast.ts';
 import { createCollector, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
 import type { ProgramIr } from './ir.ts';
 import { checkExpiry, type ExpiryOptions } from './expiry.ts';
+
+// For the CLI, which loads this module lazily: the stages its commands run besides `compile`
+// come with it, so that the bundled CLI (scripts/bundle-cli.ts) loads one chunk for them, not
+// one per module that two commands share.
+export { dayOf } from './expiry.ts';
+export { expectationHolds, runTests } from './packet-tests.ts';
+export { diffPolicies } from './diff.ts';
+export { evaluate } from './evaluate.ts';
 import { lower } from './lower.ts';
 import { lowerTests, type PacketTestIr } from './packet-tests.ts';
 import { resolve, type ParseFile } from './resolve.ts';

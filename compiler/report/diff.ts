@@ -1,8 +1,8 @@
 // Reporter of the semantic diff (compiler/diff.ts): human text, JSON and Markdown (for a pull
 // request comment). Only formats: the regions, their example packets and the deciding rules'
 // file:line on each side, at most `maxRegions` of them (the rest counted, never dropped silently).
-import { describeBox, type DecidingRule, type DiffRegion, type PolicyDiff } from '../diff.ts';
-import { formatPacket } from '../packet.ts';
+import type { DecidingRule, DiffBox, DiffRegion, PolicyDiff } from '../diff.ts';
+import { formatPacket, protocolName } from '../packet.ts';
 import { locate, type ReportSources } from './location.ts';
 
 /** One side of the diff as the report names it. */
@@ -22,6 +22,28 @@ export interface DiffReportOptions {
 }
 
 export const DEFAULT_MAX_REGIONS = 20;
+
+/** A box in the language's words: `tcp from 10.20.128.0/17 to any port 22` (whole fields left out). */
+export function describeBox(b: DiffBox): string {
+  const list = (r: DiffBox['a'], name: (n: number) => string = String) => {
+    const items = r.map(([lo, hi]) => (lo === hi ? name(lo) : `${lo}-${hi}`));
+    return items.length === 1 ? (items[0] as string) : `{ ${items.join(', ')} }`;
+  };
+  const whole = (r: DiffBox['a'], max: number) => r.length === 1 && r[0]?.[0] === 0 && r[0]?.[1] === max;
+  const addrs = (a: readonly string[]) => (a.length === 1 && a[0]?.endsWith('/0') ? 'any' : a.length <= 3 ? a.join(', ') : `${a.slice(0, 3).join(', ')}, ... (${a.length} prefixes)`);
+  const icmp = b.kind.startsWith('icmp');
+  const proto = icmp ? (b.kind === 'icmp4' ? 'icmp' : 'icmpv6') : whole(b.protocols, 255) ? 'any' : list(b.protocols, protocolName);
+  const ports = b.kind.startsWith('ports');
+  let text = `${proto} from ${addrs(b.src)}`;
+  if (ports && !whole(b.a, 65535)) text += ` port ${list(b.a)}`;
+  text += ` to ${addrs(b.dst)}`;
+  if (ports && !whole(b.b, 65535)) text += ` port ${list(b.b)}`;
+  if (icmp && !whole(b.a, 255)) text += ` type ${list(b.a)}`;
+  if (icmp && !whole(b.b, 255)) text += ` code ${list(b.b)}`;
+  if (b.kind.startsWith('bare')) text += ' (no ports or ICMP header: other protocols, later fragments)';
+  return text;
+}
+
 
 function where(span: { file: string; start: number; end: number } | null, side: DiffSideReport): string | null {
   if (span === null) return null;

@@ -1,7 +1,7 @@
 // Reporter of packet-test runs (`segc test`): human text, JSON and JUnit XML (for CI systems).
 // Only formats: each failure with its packet, the expected and actual outcome and the deciding
 // rule's file:line; with coverage, the rules no expectation reaches and the share that do.
-import { describeExpected, type ExpectationResult, type TestRun } from '../packet-tests.ts';
+import type { ExpectedIr, ExpectationResult, TestRun } from '../packet-tests.ts';
 import type { Decision } from '../evaluate.ts';
 import type { DirectionIr, ProgramIr } from '../ir.ts';
 import { locate, type ReportSources } from './location.ts';
@@ -31,6 +31,11 @@ function at(span: { file: string; start: number; end: number }, sources: ReportS
 function describeDecision(d: Decision, direction: DirectionIr, sources: ReportSources): string {
   if (d.rule) return `${d.verdict} by rule ${d.rule.name} (${at(d.rule.span, sources)})`;
   return `${d.verdict} by the default${direction.defaultSpan ? ` (${at(direction.defaultSpan, sources)})` : ''}`;
+}
+
+/** `allow`, `deny`, `the default` or `rule NAME`. */
+function describeExpected(expected: ExpectedIr): string {
+  return expected.kind === 'verdict' ? expected.verdict : expected.kind === 'default' ? 'the default' : `rule ${expected.name}`;
 }
 
 /** Whether a result failed, in the kernel or in the interpreter. */

@@ -95,7 +95,7 @@ async function checkFiles(files: readonly string[], options: CheckOptions, io: C
   const groups = options.each === true ? files.map((f) => [f]) : [files];
   const runs: (CheckReport & { readonly root: string })[] = [];
   for (const group of groups) {
-    const compilation = compile(group, io.host, compileOptionsOf(options, io));
+    const compilation = compile(group, io.host, await compileOptionsOf(options, io));
     runs.push({ root: group[0] ?? '', sources: compilation.sources, diagnostics: compilation.diagnostics });
   }
   const [only] = runs;
@@ -116,8 +116,8 @@ function diagnosticKey(d: Diagnostic): string {
 }
 
 /** check always runs the rule analysis (within the budget when one is given) and checks expiry. */
-function compileOptionsOf(options: CheckOptions, io: CliIo): CompileOptions {
-  return { analysis: options.analysisBudget === undefined ? {} : { budgetMs: options.analysisBudget }, expiry: expiryOptionsOf(io, options.expiryWindow) };
+async function compileOptionsOf(options: CheckOptions, io: CliIo): Promise<CompileOptions> {
+  return { analysis: options.analysisBudget === undefined ? {} : { budgetMs: options.analysisBudget }, expiry: await expiryOptionsOf(io, options.expiryWindow) };
 }
 
 /** SEG9001 for an exception out of the compiler, placed at the start of the first file. */

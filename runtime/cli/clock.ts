@@ -2,12 +2,17 @@
 // ISO date or date-time, so tests and CI runs do not depend on the real date), else the
 // system clock; days are UTC. Also the `--expiry-window` option's parser.
 import { InvalidArgumentError } from 'commander';
-import { dayOf, DEFAULT_EXPIRY_WINDOW_DAYS, type ExpiryOptions } from '../../compiler/expiry.ts';
+import type { ExpiryOptions } from '../../compiler/expiry.ts';
 import { CliError } from './command.ts';
 import type { CliIo } from './io.ts';
 
+/** The default of `--expiry-window`: a rule expiring within this many days is warned about. */
+export const DEFAULT_EXPIRY_WINDOW_DAYS = 14;
+
 /** Today as days since 1970-01-01 (UTC). */
-export function todayOf(io: CliIo): number {
+export async function todayOf(io: CliIo): Promise<number> {
+  // Loaded with the compiler, which the command loads next anyway.
+  const { dayOf } = await import('../../compiler/program.ts');
   const text = io.env['SEGC_NOW'];
   if (text === undefined || text === '') return dayOf(new Date());
   const instant = new Date(/^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : text);
@@ -15,8 +20,8 @@ export function todayOf(io: CliIo): number {
   return dayOf(instant);
 }
 
-export function expiryOptionsOf(io: CliIo, windowDays: number | undefined): ExpiryOptions {
-  return { today: todayOf(io), windowDays: windowDays ?? DEFAULT_EXPIRY_WINDOW_DAYS };
+export async function expiryOptionsOf(io: CliIo, windowDays: number | undefined): Promise<ExpiryOptions> {
+  return { today: await todayOf(io), windowDays: windowDays ?? DEFAULT_EXPIRY_WINDOW_DAYS };
 }
 
 /** `14d`, `2w` or `14` (days). */

@@ -2,7 +2,8 @@
 // from the sources its record keeps) and the new one, from the one diff engine of `segc diff`
 // (compiler/diff.ts): rules added, removed and changed, defaults, and the exact regions of
 // packets whose verdict changes, each with an example and the deciding rules. Touches nothing.
-import { diffPolicies, type PolicyDiff } from '../../compiler/diff.ts';
+import type { PolicyDiff } from '../../compiler/diff.ts';
+import { diffPolicies } from '../../compiler/program.ts';
 import { formatPacket } from '../../compiler/packet.ts';
 import { diffJson } from '../../compiler/report/diff.ts';
 import { locate } from '../../compiler/report/location.ts';

@@ -106,7 +106,7 @@ export async function compileForDeploy(
   // Advisory unless --strict, so a large policy does not wait on it: 1 s by default (the
   // report then says what it did not finish), check's full 10 s with --strict.
   const budgetMs = options.analysisBudget ?? (options.strict === true ? 10_000 : 1_000);
-  const compilation = compile(files, io.host, { analysis: { budgetMs }, expiry: expiryOptionsOf(io, options.expiryWindow) });
+  const compilation = compile(files, io.host, { analysis: { budgetMs }, expiry: await expiryOptionsOf(io, options.expiryWindow) });
   const color = useColor(io, 'stderr', options.color);
   // No IR means the front end found errors; the analysis's findings (even a shadowed rule,
   // an error for check) only advise here, unless --strict.
@@ -146,7 +146,7 @@ export async function compileForDeploy(
 
 /** `--test`: runs the expectations (reference interpreter); prints the report; false when one fails. */
 async function deployRunTests(ir: ProgramIr, compilation: { readonly tests: readonly PacketTestIr[]; readonly sources: ReportSources }, io: CliIo): Promise<boolean> {
-  const [{ runTests }, { formatTestHuman }] = await Promise.all([import('../../compiler/packet-tests.ts'), import('../../compiler/report/test-results.ts')]);
+  const [{ runTests }, { formatTestHuman }] = await Promise.all([import('../../compiler/program.ts'), import('../../compiler/report/test-results.ts')]);
   const run = runTests(ir, compilation.tests);
   io.stdout.write(formatTestHuman({ ir, run, sources: compilation.sources }));
   if (run.failed === 0) return true;

@@ -120,7 +120,7 @@ function labelled(side: DiffSide, diagnostics: readonly Diagnostic[], sources: R
 
 export async function diffCommand(paths: readonly string[], options: DiffOptions, io: CliIo): Promise<Outcome> {
   const [before, after] = await sidesOf(paths, options, io);
-  const [{ compile }, { diffPolicies }, report] = await Promise.all([import('../../compiler/program.ts'), import('../../compiler/diff.ts'), import('../../compiler/report/diff.ts')]);
+  const [{ compile, diffPolicies }, report] = await Promise.all([import('../../compiler/program.ts'), import('../../compiler/report/diff.ts')]);
   const compiled: { ir: ProgramIr; sources: ReadonlyMap<string, SourceFile> }[] = [];
   for (const side of [before, after]) {
     if (side.files.length === 0) io.stderr.write(`note: ${side.what} has no .seg files here; it is compared as an empty policy (every default deny)\n`);

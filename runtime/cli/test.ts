@@ -71,7 +71,7 @@ export function testFilesOf(paths: readonly string[], io: CliIo): string[] {
 
 export async function testCommand(paths: readonly string[], options: TestOptions, io: CliIo): Promise<Outcome> {
   const files = testFilesOf(paths, io);
-  const [{ compile }, { runTests }, report] = await Promise.all([import('../../compiler/program.ts'), import('../../compiler/packet-tests.ts'), import('../../compiler/report/test-results.ts')]);
+  const [{ compile, runTests }, report] = await Promise.all([import('../../compiler/program.ts'), import('../../compiler/report/test-results.ts')]);
   const compilation = compile(files, io.host);
   if (compilation.ir === undefined || hasErrors(compilation.diagnostics)) {
     io.stderr.write(formatHuman(compilation.diagnostics.filter((d) => d.severity === 'error'), compilation.sources, { color: useColor(io, 'stderr', options.color) }));
@@ -92,7 +92,7 @@ export async function testCommand(paths: readonly string[], options: TestOptions
 
 async function runInKernel(ir: ProgramIr, results: readonly ExpectationResult[]): Promise<KernelResult[]> {
   if (process.getuid?.() !== 0) throw new CliError('environment', '--kernel loads the data path, which needs root', 'run as root (sudo segc test --kernel ...); `segc doctor` checks the host');
-  const [{ runExpectationsInKernel }, { expectationHolds }] = await Promise.all([import('../test-kernel.ts'), import('../../compiler/packet-tests.ts')]);
+  const [{ runExpectationsInKernel }, { expectationHolds }] = await Promise.all([import('../test-kernel.ts'), import('../../compiler/program.ts')]);
   const outcomes = runExpectationsInKernel(ir, results.map((r) => r.expectation));
   return outcomes.map((k, i) => {
     const r = results[i] as ExpectationResult;
