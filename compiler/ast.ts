@@ -33,7 +33,7 @@ export interface FileAst {
   readonly comments: readonly Comment[];
 }
 
-export type Declaration = IncludeDecl | SetDecl | PortsDecl | PolicyDecl;
+export type Declaration = IncludeDecl | SetDecl | PortsDecl | PolicyDecl | TestDecl;
 
 export interface IncludeDecl {
   readonly kind: 'Include';
@@ -198,8 +198,40 @@ export interface RuleAst {
   readonly dstPorts?: PortExpr;
   readonly icmp?: IcmpAst;
   readonly description?: { readonly value: string; readonly span: Span };
+  /** segc's extension: `expires YYYY-MM-DD`, the date as written (checked by `lower`). */
+  readonly expires?: { readonly text: string; readonly span: Span };
   /** The whole rule, from the priority to the end of its last token. */
   readonly span: Span;
   /** Set when the parser recovered inside this rule: some parts may be missing. */
+  readonly recovered?: true;
+}
+
+// ---- Packet tests (segc's extension) ---------------------------------------------------------
+
+/** `test "title" { expect ... }`: expectations about the policy's verdicts. */
+export interface TestDecl {
+  readonly kind: 'Test';
+  readonly title: string;
+  readonly titleSpan: Span;
+  readonly expectations: readonly ExpectationAst[];
+  readonly span: Span;
+  readonly recovered?: true;
+}
+
+/** What an expectation says decides the packet: a verdict, the default, or one rule. */
+export type ExpectedOutcome =
+  | { readonly kind: 'verdict'; readonly verdict: Verdict; readonly span: Span }
+  | { readonly kind: 'default'; readonly span: Span }
+  /** `rule ssh-office`, or `rule ingress/300` for an unnamed rule (`name` is then that text). */
+  | { readonly kind: 'rule'; readonly rule: Name; readonly span: Span };
+
+/** `expect OUTCOME PACKET [DIRECTION]`; the packet keeps its text (read by `lowerTests`). */
+export interface ExpectationAst {
+  readonly kind: 'Expect';
+  readonly expected: ExpectedOutcome;
+  readonly packet: { readonly text: string; readonly span: Span };
+  /** The direction as written; absent means ingress (as for `explain`). */
+  readonly direction?: { readonly direction: Direction; readonly span: Span };
+  readonly span: Span;
   readonly recovered?: true;
 }

@@ -7,6 +7,8 @@ import type {
   AddrExpr,
   Comment,
   Declaration,
+  ExpectationAst,
+  ExpectedOutcome,
   FileAst,
   IcmpAst,
   IncludeDecl,
@@ -19,6 +21,7 @@ import type {
   ProtoKeyword,
   RuleAst,
   SetDecl,
+  TestDecl,
 } from './ast.ts';
 import type {
   ActionCstChildren,
@@ -29,6 +32,10 @@ import type {
   AddrTermCstNode,
   DeclarationCstChildren,
   DeclarationCstNode,
+  ExpectationCstChildren,
+  ExpectationCstNode,
+  ExpectLineCstChildren,
+  ExpiryCstChildren,
   FileCstChildren,
   FileCstNode,
   IcmpMatchCstChildren,
@@ -40,6 +47,7 @@ import type {
   PortExprCstChildren,
   PortExprCstNode,
   PortListCstChildren,
+  PacketSpecCstChildren,
   PortsDeclCstChildren,
   ProtoExprCstChildren,
   ProtoExprCstNode,
@@ -47,12 +55,16 @@ import type {
   RuleCstChildren,
   RuleCstNode,
   RuleLineCstChildren,
+  RuleRefCstChildren,
   SetDeclCstChildren,
   StrayLineCstChildren,
+  TestDeclCstChildren,
+  TestDeclCstNode,
 } from './cst.d.ts';
 import type { DiagnosticCollector } from './diagnostics.ts';
 import { tokenize, isTerminatedString } from './lexer.ts';
 import { isCleanTree, parse, parser } from './parser.ts';
+import { Colon } from './tokens.ts';
 import { joinSpans, type SourceFile, type Span } from './source.ts';
 
 /** The whole front end of one file: its AST, with every syntax error in `diagnostics`. */
@@ -189,6 +201,8 @@ class AstBuilder extends BaseVisitor {
     if (ports) return this.portsDecl(ports.children, broken || this.isRecovered(ports));
     const policy = children.policyDecl?.[0];
     if (policy) return this.policyDecl(policy.children, policy);
+    const test = children.testDecl?.[0];
+    if (test) return this.testDecl(test.children, test, broken);
     return undefined;
   }
 
@@ -294,8 +308,11 @@ class AstBuilder extends BaseVisitor {
     if (icmp) rule.icmp = icmp;
     const descriptionToken = firstReal(children.description);
     if (descriptionToken) rule.description = { value: unquoteString(descriptionToken.image), span: this.tokenSpan(descriptionToken) };
+    const expiryNode = children.expiry?.[0];
+    const expires = expiryNode && this.expiry(expiryNode.children);
+    if (expires) rule.expires = expires;
     // The rule runs from its priority to the end of its last part that was parsed.
-    const last = rule.description?.span ?? icmp?.span ?? dstPorts?.span ?? dst?.span ?? this.realSpan(children.To) ?? srcPorts?.span ?? src?.span;
+    const last = rule.expires?.span ?? rule.description?.span ?? icmp?.span ?? dstPorts?.span ?? dst?.span ?? this.realSpan(children.To) ?? srcPorts?.span ?? src?.span;
     rule.span = this.cover([priority.span, last, this.realSpan(children.From), protocol?.span, action?.span, name?.span, this.realSpan(children.Colon)])!;
     if (extraTokens || this.isRecovered(node)) rule.recovered = true;
     return rule;
@@ -411,6 +428,95 @@ class AstBuilder extends BaseVisitor {
     const code = this.numberLit(firstReal(children.code));
     const span = this.cover([this.realSpan(children.Icmp), type.span, code?.span])!;
     return code ? { type, code, span } : { type, span };
+  }
+
+  /** The date's span, or the word's when the date is missing (the rule is then recovered). */
+  expiry(children: ExpiryCstChildren): { text: string; span: Span } | undefined {
+    const date = firstReal(children.Date);
+    return date ? { text: date.image, span: this.tokenSpan(date) } : undefined;
+  }
+
+  // ---- Packet tests ----------------------------------------------------------------------
+
+  /** A test without its title is kept (recovered), so its expectations are still checked. */
+  testDecl(children: TestDeclCstChildren, node: TestDeclCstNode, broken: boolean): TestDecl | undefined {
+    const word = firstReal(children.WordTest);
+    if (!word) return undefined;
+    const titleToken = firstReal(children.title);
+    const expectations: ExpectationAst[] = [];
+    for (const line of children.expectLine ?? []) {
+      const e = this.expectLine(line.children);
+      if (e) expectations.push(e);
+    }
+    const wordSpan = this.tokenSpan(word);
+    const span = this.cover([wordSpan, titleToken && this.tokenSpan(titleToken), this.realSpan(children.LCurly), expectations.at(-1)?.span, this.realSpan(children.RCurly)])!;
+    const decl: TestDecl = {
+      kind: 'Test',
+      title: titleToken ? unquoteString(titleToken.image) : '',
+      titleSpan: titleToken ? this.tokenSpan(titleToken) : wordSpan,
+      expectations,
+      span,
+    };
+    const headerBroken = broken || node.recoveredNode === true || !titleToken || !isReal(children.LCurly?.[0]);
+    return headerBroken ? { ...decl, recovered: true } : decl;
+  }
+
+  expectLine(children: ExpectLineCstChildren): ExpectationAst | undefined {
+    const node = children.expectation?.[0];
+    return node ? this.expectation(node.children, node, hasExtraTokens(children.lineEnd)) : undefined;
+  }
+
+  expectation(children: ExpectationCstChildren, node: ExpectationCstNode, extraTokens: boolean): ExpectationAst | undefined {
+    const word = firstReal(children.WordExpect);
+    const packetNode = children.packetSpec?.[0];
+    const packet = packetNode && this.packetSpec(packetNode.children);
+    const expected = this.expectedOutcome(children);
+    if (!word || !packet || !expected) return undefined;
+    const directionToken = firstReal(children.Ingress) ?? firstReal(children.Egress);
+    const direction = directionToken ? { direction: directionToken.image === 'egress' ? ('egress' as const) : ('ingress' as const), span: this.tokenSpan(directionToken) } : undefined;
+    const span = this.cover([this.tokenSpan(word), expected.span, packet.span, direction?.span])!;
+    const e: ExpectationAst = { kind: 'Expect', expected, packet, ...(direction ? { direction } : {}), span };
+    return extraTokens || this.isRecovered(node) ? { ...e, recovered: true } : e;
+  }
+
+  private expectedOutcome(children: ExpectationCstChildren): ExpectedOutcome | undefined {
+    const allow = firstReal(children.Allow);
+    if (allow) return { kind: 'verdict', verdict: 'allow', span: this.tokenSpan(allow) };
+    const deny = firstReal(children.Deny);
+    if (deny) return { kind: 'verdict', verdict: 'deny', span: this.tokenSpan(deny) };
+    const dflt = firstReal(children.Default);
+    if (dflt) return { kind: 'default', span: this.tokenSpan(dflt) };
+    const word = firstReal(children.WordRule);
+    const refNode = children.ruleRef?.[0];
+    const rule = refNode && this.ruleRef(refNode.children);
+    if (!word || !rule) return undefined;
+    return { kind: 'rule', rule, span: joinSpans(this.tokenSpan(word), rule.span) };
+  }
+
+  ruleRef(children: RuleRefCstChildren): Name | undefined {
+    const name = firstReal(children.Name);
+    if (name) return this.name(name);
+    const direction = firstReal(children.Ingress) ?? firstReal(children.Egress);
+    const priority = firstReal(children.Number);
+    if (!direction || !priority) return undefined;
+    return { name: `${direction.image}/${priority.image}`, span: this.joinTokens([direction, priority])! };
+  }
+
+  /**
+   * The packet's text in canonical spacing: its tokens one space apart, a `:` and its port
+   * joined to the address (`10.0.0.1:40000`). `fmt` prints this text, so it is what the AST
+   * keeps; `lowerTests` reads it with the packet parser of `explain --packet`.
+   */
+  packetSpec(children: PacketSpecCstChildren): { text: string; span: Span } | undefined {
+    const tokens = (children.LineToken ?? []).filter(isReal);
+    const span = this.joinTokens(tokens);
+    if (!span) return undefined;
+    let text = '';
+    tokens.forEach((t, i) => {
+      const tight = t.tokenType === Colon || tokens[i - 1]?.tokenType === Colon;
+      text += (i === 0 || tight ? '' : ' ') + t.image;
+    });
+    return { text, span };
   }
 
   // ---- Error productions: nothing to build -----------------------------------------------

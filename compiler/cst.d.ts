@@ -21,6 +21,7 @@ export type DeclarationCstChildren = {
   setDecl?: SetDeclCstNode[];
   portsDecl?: PortsDeclCstNode[];
   policyDecl?: PolicyDeclCstNode[];
+  testDecl?: TestDeclCstNode[];
   strayLine?: StrayLineCstNode[];
   lineEnd: LineEndCstNode[];
 };
@@ -108,6 +109,81 @@ export type RuleCstChildren = {
   dstPorts?: PortExprCstNode[];
   icmpMatch?: IcmpMatchCstNode[];
   description?: IToken[];
+  expiry?: ExpiryCstNode[];
+};
+
+export interface ExpiryCstNode extends CstNode {
+  name: "expiry";
+  children: ExpiryCstChildren;
+}
+
+export type ExpiryCstChildren = {
+  WordExpires: IToken[];
+  Date: IToken[];
+};
+
+export interface TestDeclCstNode extends CstNode {
+  name: "testDecl";
+  children: TestDeclCstChildren;
+}
+
+export type TestDeclCstChildren = {
+  WordTest: IToken[];
+  title: IToken[];
+  LCurly: IToken[];
+  Newline?: IToken[];
+  expectLine?: ExpectLineCstNode[];
+  RCurly?: IToken[];
+};
+
+export interface ExpectLineCstNode extends CstNode {
+  name: "expectLine";
+  children: ExpectLineCstChildren;
+}
+
+export type ExpectLineCstChildren = {
+  expectation?: ExpectationCstNode[];
+  strayLine?: StrayLineCstNode[];
+  lineEnd: LineEndCstNode[];
+};
+
+export interface ExpectationCstNode extends CstNode {
+  name: "expectation";
+  children: ExpectationCstChildren;
+}
+
+export type ExpectationCstChildren = {
+  WordExpect: IToken[];
+  Allow?: IToken[];
+  Deny?: IToken[];
+  Default?: IToken[];
+  WordRule?: IToken[];
+  ruleRef?: RuleRefCstNode[];
+  packetSpec: PacketSpecCstNode[];
+  Ingress?: IToken[];
+  Egress?: IToken[];
+};
+
+export interface RuleRefCstNode extends CstNode {
+  name: "ruleRef";
+  children: RuleRefCstChildren;
+}
+
+export type RuleRefCstChildren = {
+  Name?: IToken[];
+  Ingress?: IToken[];
+  Egress?: IToken[];
+  Slash?: IToken[];
+  Number?: IToken[];
+};
+
+export interface PacketSpecCstNode extends CstNode {
+  name: "packetSpec";
+  children: PacketSpecCstChildren;
+}
+
+export type PacketSpecCstChildren = {
+  LineToken: IToken[];
 };
 
 export interface ActionCstNode extends CstNode {
@@ -253,6 +329,12 @@ export interface ICstNodeVisitor<IN, OUT> extends ICstVisitor<IN, OUT> {
   policyDecl(children: PolicyDeclCstChildren, param?: IN): OUT;
   ruleLine(children: RuleLineCstChildren, param?: IN): OUT;
   rule(children: RuleCstChildren, param?: IN): OUT;
+  expiry(children: ExpiryCstChildren, param?: IN): OUT;
+  testDecl(children: TestDeclCstChildren, param?: IN): OUT;
+  expectLine(children: ExpectLineCstChildren, param?: IN): OUT;
+  expectation(children: ExpectationCstChildren, param?: IN): OUT;
+  ruleRef(children: RuleRefCstChildren, param?: IN): OUT;
+  packetSpec(children: PacketSpecCstChildren, param?: IN): OUT;
   action(children: ActionCstChildren, param?: IN): OUT;
   protoExpr(children: ProtoExprCstChildren, param?: IN): OUT;
   protoList(children: ProtoListCstChildren, param?: IN): OUT;

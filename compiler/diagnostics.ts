@@ -49,6 +49,8 @@ export const Code = {
   WrongKindOfName: 'SEG2006',
   UnusedSet: 'SEG2101',
   UnusedPorts: 'SEG2102',
+  // 22xx names in packet tests (segc's extension)
+  UnknownRuleInTest: 'SEG2201',
   // 3xxx values
   InvalidIpv4: 'SEG3001',
   InvalidIpv6: 'SEG3002',
@@ -68,6 +70,11 @@ export const Code = {
   RuleMatchesNothing: 'SEG3016',
   ConflictingDefaults: 'SEG3017',
   IcmpTypeNotInFamily: 'SEG3018',
+  // 31xx values of segc's extensions: expiry dates, test packets
+  InvalidDate: 'SEG3101',
+  InvalidTestPacket: 'SEG3102',
+  RuleExpired: 'SEG3103',
+  RuleExpiresSoon: 'SEG3104',
   // 4xxx includes
   IncludeNotFound: 'SEG4001',
   IncludeCycle: 'SEG4002',
@@ -107,6 +114,7 @@ export const DIAGNOSTICS: Readonly<Record<DiagnosticCode, DiagnosticDef>> = {
   SEG2004: def(Code.DuplicateRuleName, 'error', 'name', "rule name '{name}' is used twice in {direction}", 'give each rule of a direction its own name'),
   SEG2005: def(Code.CyclicDeclaration, 'error', 'name', "'{name}' is defined in terms of itself ({cycle})"),
   SEG2006: def(Code.WrongKindOfName, 'error', 'name', "'{name}' is {actual}, but {expected} is expected here"),
+  SEG2201: def(Code.UnknownRuleInTest, 'error', 'name', "no {direction} rule is named '{name}'", "did you mean '{suggestion}'?"),
   SEG2101: def(Code.UnusedSet, 'info', 'name', "address set '{name}' is never used", 'remove it, or use it in a rule'),
   SEG2102: def(Code.UnusedPorts, 'info', 'name', "port set '{name}' is never used", 'remove it, or use it in a rule'),
 
@@ -127,6 +135,10 @@ export const DIAGNOSTICS: Readonly<Record<DiagnosticCode, DiagnosticDef>> = {
   SEG3015: def(Code.EmptyAfterExcept, 'error', 'value', "'except' removes every address, leaving an empty set", 'check the addresses on both sides of except'),
   SEG3016: def(Code.RuleMatchesNothing, 'error', 'value', 'this rule can match no packet: {reason}', '{hint}'),
   SEG3017: def(Code.ConflictingDefaults, 'error', 'value', '{direction} default is {action} here but {other} elsewhere', 'state the default in one policy block only'),
+  SEG3101: def(Code.InvalidDate, 'error', 'value', "'{text}' is not a date", 'write the date as YYYY-MM-DD, like 2027-03-31'),
+  SEG3102: def(Code.InvalidTestPacket, 'error', 'value', 'invalid packet in a test: {error}', 'write it as PROTO SRC[:PORT] -> DST[:PORT], like tcp 10.0.0.1:40000 -> 10.0.1.5:443'),
+  SEG3103: def(Code.RuleExpired, 'error', 'value', 'rule {rule} expired on {date}', 'remove the rule, or move its expiry date if it is still needed'),
+  SEG3104: def(Code.RuleExpiresSoon, 'warning', 'value', 'rule {rule} expires on {date}, in {days} {unit}', 'remove the rule by then, or move its expiry date'),
   SEG3018: def(Code.IcmpTypeNotInFamily, 'error', 'value', "ICMP type '{name}' does not exist for {protocol}", '{hint}'),
 
   SEG4001: def(Code.IncludeNotFound, 'error', 'include', "cannot find included file '{path}'", 'paths are relative to the including file'),

@@ -52,8 +52,21 @@ function portSetContains(set: PortSetIr | null, port: number | undefined): boole
 // interpreter plain while making thousands of packets per policy cheap.
 const rangeCache = new WeakMap<AddrSetIr, { v4: AddrRange[]; v6: AddrRange[] }>();
 
+// Likewise a packet's address is parsed once, not once per rule (bounded: cleared when large).
+const addressCache = new Map<string, ReturnType<typeof parseAddress>>();
+
+function parsePacketAddress(address: string): ReturnType<typeof parseAddress> {
+  let a = addressCache.get(address);
+  if (a === undefined) {
+    if (addressCache.size > 100_000) addressCache.clear();
+    a = parseAddress(address);
+    addressCache.set(address, a);
+  }
+  return a;
+}
+
 function addrSetContains(set: AddrSetIr, address: string): boolean {
-  const a = parseAddress(address);
+  const a = parsePacketAddress(address);
   if (!a) throw new Error(`packet address is not an address: ${address}`);
   let ranges = rangeCache.get(set);
   if (!ranges) {

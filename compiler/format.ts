@@ -32,6 +32,8 @@ import type {
   ProtoExpr,
   RuleAst,
   SetDecl,
+  TestDecl,
+  ExpectationAst,
 } from './ast.ts';
 import { parseSourceFile } from './build-ast.ts';
 import { assertNever, createCollector, hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
@@ -202,6 +204,8 @@ function formatDeclaration(state: FormatState, decl: FileAst['declarations'][num
       return formatNamedSet(state, decl, nameWidth);
     case 'Policy':
       return formatPolicy(state, decl);
+    case 'Test':
+      return formatTest(state, decl);
     default:
       return assertNever(decl);
   }
@@ -314,7 +318,7 @@ function formatProto(state: FormatState, expr: ProtoExpr, indent: string): strin
 // ---- Policies and rules ---------------------------------------------------------------------
 
 /** The columns of a rule line, in order; `priority` is right-aligned. */
-const RULE_COLUMNS = ['priority', 'name', 'action', 'protocol', 'from', 'to', 'description'] as const;
+const RULE_COLUMNS = ['priority', 'name', 'action', 'protocol', 'from', 'to', 'description', 'expires'] as const;
 /** The first columns align over the whole block; the others within a group of rules. */
 const BLOCK_COLUMNS = 3;
 type RuleCells = readonly string[];
@@ -382,7 +386,8 @@ function formatRuleCells(state: FormatState, rule: RuleAst): RuleCells {
   if (rule.dstPorts !== undefined) to += ` port ${formatPorts(state, rule.dstPorts, INDENT, false)}`;
   if (rule.icmp !== undefined) to += ` ${formatIcmp(state, rule.icmp)}`;
   const description = rule.description === undefined ? '' : spanText(state.source, rule.description.span);
-  return [priority, name, action.text, proto, from, to, description];
+  const expires = rule.expires === undefined ? '' : `expires ${rule.expires.text}`;
+  return [priority, name, action.text, proto, from, to, description, expires];
 }
 
 function formatIcmp(state: FormatState, icmp: NonNullable<RuleAst['icmp']>): string {
@@ -438,11 +443,54 @@ function formatRuleLine(cells: RuleCells, widths: readonly number[]): string {
   return line.trimEnd();
 }
 
+// ---- Test blocks ----------------------------------------------------------------------------
+
+/**
+ * `test "title" {` and one expectation per line: `expect OUTCOME PACKET [DIRECTION]`, the
+ * outcome and packet columns aligned over the block; comments and blank lines as in a policy.
+ */
+function formatTest(state: FormatState, test: TestDecl): string {
+  const header = `test ${spanText(state.source, test.titleSpan)} {`;
+  const lines = [header];
+  const cells = test.expectations.map(formatExpectationCells);
+  const widths = [0, 1].map((c) => Math.max(0, ...cells.map((row) => (formatIsAligned(row[c] ?? '') ? (row[c] ?? '').length : 0))));
+  let prevEnd = test.titleSpan.end;
+  let first = true;
+  test.expectations.forEach((e, i) => {
+    for (const piece of formatTakeComments(state, e.span.start, prevEnd)) {
+      formatPushComment(lines, { ...piece, blankBefore: piece.blankBefore && !first }, INDENT);
+      prevEnd = piece.end;
+      if (!piece.trailing) first = false;
+    }
+    if (!first && formatHasBlankLine(state.text, prevEnd, e.span.start)) lines.push('');
+    const [outcome = '', packet = '', direction = ''] = cells[i] ?? [];
+    const line = direction === '' ? `${outcome.padEnd(widths[0] ?? 0)} ${packet}` : `${outcome.padEnd(widths[0] ?? 0)} ${packet.padEnd(widths[1] ?? 0)} ${direction}`;
+    lines.push(`${INDENT}expect ${line.trimEnd()}`);
+    prevEnd = e.span.end;
+    first = false;
+  });
+  for (const piece of formatTakeComments(state, test.span.end - 1, prevEnd)) {
+    formatPushComment(lines, { ...piece, blankBefore: piece.blankBefore && !first }, INDENT);
+    if (!piece.trailing) first = false;
+  }
+  lines.push('}');
+  return lines.join('\n');
+}
+
+function formatExpectationCells(e: ExpectationAst): [string, string, string] {
+  const x = e.expected;
+  const outcome = x.kind === 'verdict' ? x.verdict : x.kind === 'default' ? 'default' : `rule ${x.rule.name}`;
+  return [outcome, e.packet.text, e.direction?.direction ?? ''];
+}
+
 // ---- Checks -----------------------------------------------------------------------------------
 
 function formatAssertComplete(ast: FileAst): void {
   for (const decl of ast.declarations) {
-    const recovered = decl.recovered === true || (decl.kind === 'Policy' && decl.rules.some((r) => r.recovered === true));
+    const recovered =
+      decl.recovered === true ||
+      (decl.kind === 'Policy' && decl.rules.some((r) => r.recovered === true)) ||
+      (decl.kind === 'Test' && decl.expectations.some((e) => e.recovered === true));
     if (recovered) throw new Error(`format: ${ast.path} has syntax errors; use formatSource to get them`);
   }
 }

@@ -31,7 +31,9 @@ export function* canonicalLines(program: HashInput): Generator<string> {
 }
 
 function canonicalRule(r: RuleIr): unknown {
-  return [
+  // The expiry date joins the line only when there is one, so hashes of rules without one
+  // stay what they were before expiry existed.
+  const base = [
     r.priority,
     r.name,
     r.named,
@@ -47,4 +49,5 @@ function canonicalRule(r: RuleIr): unknown {
     // Appended only when set, so that the hash of a policy without audit rules is unchanged.
     ...(r.audit ? ['audit'] : []),
   ];
+  return r.expires === undefined ? base : [...base, r.expires];
 }

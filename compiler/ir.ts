@@ -74,6 +74,11 @@ export interface RuleIr {
   readonly dstPorts: PortSetIr | null;
   readonly icmp: IcmpMatchIr | null;
   readonly description: string | null;
+  /**
+   * segc's extension: the `expires` date (`YYYY-MM-DD`, a valid date), absent when the rule
+   * has none. It does not change what the rule matches; see expiry.ts.
+   */
+  readonly expires?: string;
   /** The rule's whole line in its file. */
   readonly span: Span;
 }

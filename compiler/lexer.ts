@@ -25,6 +25,7 @@ import {
   Sctp,
   StringLiteral,
   Tcp,
+  TestWord,
   Udp,
 } from './tokens.ts';
 
@@ -135,6 +136,8 @@ export function tokenizeLines(file: SourceFile, tokens: IToken[]): IToken[] {
   const lCurlyIdx = LCurly.tokenTypeIdx!;
   const rCurlyIdx = RCurly.tokenTypeIdx!;
   const policyIdx = Policy.tokenTypeIdx!;
+  // A test block's `{` is a block brace too: its expectations keep one line each.
+  const testIdx = TestWord.tokenTypeIdx!;
   let dropped: Uint8Array | undefined;
   // Open literal braces, innermost last, each with the indexes of the newlines it holds.
   const open: number[][] = [];
@@ -149,7 +152,7 @@ export function tokenizeLines(file: SourceFile, tokens: IToken[]): IToken[] {
       continue;
     }
     if (atLineStart) {
-      lineStartsWithPolicy = type === policyIdx;
+      lineStartsWithPolicy = type === policyIdx || type === testIdx;
       blockBraceSeen = false;
       atLineStart = false;
     }

@@ -5,6 +5,7 @@
 import type { Direction, IcmpAst, PolicyDecl, PortExpr, RuleAst, Verdict } from './ast.ts';
 import type { Family } from './cidr.ts';
 import { Code, hasErrors, type DiagnosticCollector } from './diagnostics.ts';
+import { parseIsoDate } from './expiry.ts';
 import { hashProgram } from './hash.ts';
 import { ICMP_TYPE_NAMES, icmpTypeNumber } from './icmp-types.ts';
 import { DIRECTIONS, PORT_PROTOCOLS, PROTOCOL_NUMBERS, type AddrSetIr, type DeclarationIr, type DirectionIr, type IcmpMatchIr, type ProgramIr, type RuleIr } from './ir.ts';
@@ -173,6 +174,10 @@ function lowerRule(rule: RuleAst, direction: Direction, lowerer: Lowerer): Lower
 
   const families = lowerFamilies(rule, protocols, src, dst, diagnostics);
   if (!families) return undefined;
+  if (rule.expires && parseIsoDate(rule.expires.text) === undefined) {
+    diagnostics.add(Code.InvalidDate, rule.expires.span, { text: rule.expires.text });
+    return undefined;
+  }
   const side = (v: AddrValue): AddrSetIr => {
     const ir = lowerer.addrSetIr(v);
     // Share the value's IR unless a family it holds must be emptied.
@@ -199,6 +204,7 @@ function lowerRule(rule: RuleAst, direction: Direction, lowerer: Lowerer): Lower
     dstPorts,
     icmp: icmp && { type4: families.v4 ? icmp.type4 : null, type6: families.v6 ? icmp.type6 : null, code: icmp.code },
     description: rule.description ? rule.description.value : null,
+    ...(rule.expires ? { expires: rule.expires.text } : {}),
     span: rule.span,
   };
 }

@@ -42,11 +42,22 @@ export function formatPacket(p: Packet): string {
 
 export type PacketParse = { readonly ok: true; readonly packet: Packet } | { readonly ok: false; readonly error: string };
 
+export interface PacketParseOptions {
+  /**
+   * The source port of a tcp, udp or sctp packet written with only its destination port (the
+   * test blocks' `tcp 10.0.0.1 -> 10.0.1.5:22`); without it, that is an error.
+   */
+  readonly defaultSourcePort?: number;
+}
+
+/** The source port a test packet gets when only its destination port is written. */
+export const TEST_DEFAULT_SOURCE_PORT = 40000;
+
 /**
  * Parses the spec's PACKET: `PROTO SRC[:PORT] -> DST[:PORT] [type T [code C]]`, IPv6 in
  * brackets when a port follows. A tcp/udp/sctp packet without ports is a later fragment.
  */
-export function parsePacket(text: string): PacketParse {
+export function parsePacket(text: string, options: PacketParseOptions = {}): PacketParse {
   const m = /^\s*(\S+)\s+(\S+)\s*->\s*(\S+)(?:\s+type\s+(\S+)(?:\s+code\s+(\d+))?)?\s*$/.exec(text);
   if (!m) return { ok: false, error: `'${text}' is not a packet; write it as PROTO SRC[:PORT] -> DST[:PORT], e.g. tcp 10.0.0.1:40000 -> 10.0.1.5:443` };
   const [, protoText = '', srcText = '', dstText = '', typeText, codeText] = m;
@@ -60,6 +71,7 @@ export function parsePacket(text: string): PacketParse {
   if (src.family !== dst.family) return { ok: false, error: 'source and destination must be of one family (both IPv4 or both IPv6)' };
   const hasPorts = PORT_PROTOCOLS.includes(proto);
   if (!hasPorts && (src.port !== undefined || dst.port !== undefined)) return { ok: false, error: `${protocolName(proto)} packets have no ports` };
+  if (hasPorts && src.port === undefined && dst.port !== undefined && options.defaultSourcePort !== undefined) src.port = options.defaultSourcePort;
   if (hasPorts && (src.port === undefined) !== (dst.port === undefined)) return { ok: false, error: 'give both ports, or neither (a later fragment)' };
   const packet: { -readonly [K in keyof Packet]: Packet[K] } = { proto, src: src.addr, dst: dst.addr };
   if (src.port !== undefined) packet.srcPort = src.port;

@@ -15,11 +15,14 @@ import {
   Any6,
   Colon,
   Comma,
+  DateLiteral,
   Default,
   Deny,
   Egress,
   Equals,
   Except,
+  ExpectWord,
+  ExpiresWord,
   From,
   Icmp,
   Icmpv6,
@@ -40,17 +43,19 @@ import {
   PortRange,
   Ports,
   RCurly,
+  RuleWord,
   Sctp,
   SetKeyword,
   Slash,
   StringLiteral,
   Tcp,
+  TestWord,
   To,
   Udp,
 } from './tokens.ts';
 
 /** Where a line that starts with no statement was found (the message differs). */
-type StrayContext = 'declaration' | 'rule';
+type StrayContext = 'declaration' | 'rule' | 'expectation';
 
 /** A syntax error the grammar detects itself rather than through chevrotain's exceptions. */
 interface LineError {
@@ -81,6 +86,9 @@ const ACTION_EXPECTED = "an action ('allow', 'deny' or 'log')";
 const ICMP_TYPE_EXPECTED = 'an ICMP type (a number or a name such as echo-request)';
 const DECLARATION_EXPECTED = "a declaration ('include', 'set', 'ports' or 'policy')";
 const RULE_EXPECTED = 'a rule (starting with its priority number)';
+const EXPECTATION_EXPECTED = "an expectation (starting with 'expect')";
+const EXPECTED_OUTCOME = "'allow', 'deny', 'default' or 'rule NAME'";
+const PACKET_EXPECTED = 'a packet (PROTO SRC[:PORT] -> DST[:PORT])';
 
 /** The list rules, with what each holds. */
 const LIST_ITEMS: Readonly<Record<string, string>> = { addrList: 'an address', portList: 'a port', protoList: 'a protocol' };
@@ -174,6 +182,7 @@ export class SegParser extends CstParser {
         { ALT: () => this.SUBRULE(this.setDecl) },
         { ALT: () => this.SUBRULE(this.portsDecl) },
         { ALT: () => this.SUBRULE(this.policyDecl) },
+        { ALT: () => this.SUBRULE(this.testDecl), IGNORE_AMBIGUITIES: true },
         { ALT: () => this.SUBRULE(this.strayLine, { ARGS: ['declaration'] }), IGNORE_AMBIGUITIES: true },
       ],
     });
@@ -261,6 +270,95 @@ export class SegParser extends CstParser {
     });
     this.OPTION4(() => this.SUBRULE(this.icmpMatch));
     this.OPTION5(() => this.CONSUME(StringLiteral, { LABEL: 'description' }));
+    this.OPTION6(() => this.SUBRULE(this.expiry));
+  });
+
+  /** segc's extension: `expires YYYY-MM-DD` at the end of a rule. */
+  expiry = this.RULE('expiry', () => {
+    this.CONSUME(ExpiresWord);
+    this.CONSUME(DateLiteral, { ERR_MSG: 'a date (YYYY-MM-DD)' });
+  });
+
+  /**
+   * segc's extension: `test "title" { expect ... }`, one expectation per line. Recovery works
+   * as in a policy block: a broken line is one diagnostic, and the block goes on.
+   */
+  testDecl = this.RULE('testDecl', () => {
+    this.CONSUME(TestWord);
+    this.CONSUME(StringLiteral, { LABEL: 'title', ERR_MSG: 'the test\'s title in double quotes' });
+    const open = this.CONSUME(LCurly);
+    this.MANY({
+      GATE: () => !isDeclarationStart(this.LA(1).tokenType),
+      DEF: () => this.OR([{ ALT: () => this.CONSUME(Newline) }, { ALT: () => this.SUBRULE(this.expectLine) }]),
+    });
+    const close = this.OPTION(() => this.CONSUME(RCurly));
+    this.ACTION(() => {
+      if (close === undefined) {
+        const related = { token: open, message: 'the test block opens here' };
+        this.lineErrors.push({ token: this.LA(1), rank: 2, expected: "'}'", missing: true, where: 'to close the test block', related });
+      }
+    });
+  });
+
+  expectLine = this.RULE('expectLine', () => {
+    this.OR({
+      MAX_LOOKAHEAD: 1,
+      DEF: [
+        { ALT: () => this.SUBRULE(this.expectation) },
+        { ALT: () => this.SUBRULE(this.strayLine, { ARGS: ['expectation'] }), IGNORE_AMBIGUITIES: true },
+      ],
+    });
+    this.SUBRULE(this.lineEnd);
+  });
+
+  /** `expect allow|deny|default|rule NAME PACKET [ingress|egress]`. */
+  expectation = this.RULE('expectation', () => {
+    this.CONSUME(ExpectWord);
+    this.OR({
+      DEF: [
+        { ALT: () => this.CONSUME(Allow) },
+        { ALT: () => this.CONSUME(Deny) },
+        { ALT: () => this.CONSUME(Default) },
+        {
+          ALT: () => {
+            this.CONSUME(RuleWord);
+            this.SUBRULE(this.ruleRef);
+          },
+        },
+      ],
+      ERR_MSG: EXPECTED_OUTCOME,
+    });
+    this.SUBRULE(this.packetSpec);
+    this.OPTION(() => this.OR2([{ ALT: () => this.CONSUME(Ingress) }, { ALT: () => this.CONSUME(Egress) }]));
+  });
+
+  /** A rule by its name, or an unnamed one as `ingress/300`. */
+  ruleRef = this.RULE('ruleRef', () => {
+    this.OR({
+      DEF: [
+        { ALT: () => this.CONSUME(Name) },
+        {
+          ALT: () => {
+            this.OR2([{ ALT: () => this.CONSUME(Ingress) }, { ALT: () => this.CONSUME(Egress) }]);
+            this.CONSUME(Slash);
+            this.CONSUME(NumberLiteral);
+          },
+        },
+      ],
+      ERR_MSG: "a rule name, or DIRECTION/PRIORITY like ingress/300",
+    });
+  });
+
+  /**
+   * The packet, in the notation of `explain --packet` (compiler/packet.ts): taken here as the
+   * tokens up to the direction or the line end, and read by `lowerTests` from their text.
+   */
+  packetSpec = this.RULE('packetSpec', () => {
+    this.AT_LEAST_ONE({
+      GATE: () => !isDirectionToken(this.LA(1).tokenType),
+      DEF: () => this.CONSUME(LineToken),
+      ERR_MSG: PACKET_EXPECTED,
+    });
   });
 
   action = this.RULE('action', () => {
@@ -407,13 +505,15 @@ export class SegParser extends CstParser {
     this.MANY(() => this.CONSUME2(LineToken));
     this.ACTION(() => {
       const isRule = context === 'rule';
+      const isExpectation = context === 'expectation';
+      const hint = isRule ? strayRuleHint(first) : isExpectation ? "an expectation is: expect allow tcp 10.0.0.1:40000 -> 10.0.1.5:443" : strayDeclarationHint(first);
       this.lineErrors.push({
         token: first,
         rank: 2,
         stray: true,
-        expected: isRule ? RULE_EXPECTED : DECLARATION_EXPECTED,
+        expected: isRule ? RULE_EXPECTED : isExpectation ? EXPECTATION_EXPECTED : DECLARATION_EXPECTED,
         missing: false,
-        hint: isRule ? strayRuleHint(first) : strayDeclarationHint(first),
+        hint,
       });
     });
   });
@@ -469,7 +569,11 @@ function isActionToken(type: TokenType): boolean {
 }
 
 function isDeclarationStart(type: TokenType): boolean {
-  return type === Include || type === SetKeyword || type === Ports || type === Policy;
+  return type === Include || type === SetKeyword || type === Ports || type === Policy || type === TestWord;
+}
+
+function isDirectionToken(type: TokenType): boolean {
+  return type === Ingress || type === Egress;
 }
 
 function strayRuleHint(first: IToken): string | undefined {

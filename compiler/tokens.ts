@@ -106,6 +106,21 @@ export const Audit = createToken({
   categories: [Name, LineToken],
 });
 
+/**
+ * segc's contextual words (docs/language.md, "segc's extensions"): `test`, `expect` and `rule`
+ * in a test block, `expires` in a rule's tail. They are not reserved: each token type is in
+ * the Name category, so wherever the core grammar takes a name (`set test = ...`, a rule named
+ * `expires`), it still does, and a core file means what it meant.
+ */
+function contextualWord(text: string): TokenType {
+  return createToken({ name: `Word${keywordName(text)}`, label: `'${text}'`, pattern: text, longer_alt: Name, categories: [Name, LineToken] });
+}
+export const CONTEXTUAL_WORDS = ['expect', 'expires', 'rule', 'test'] as const;
+export const TestWord = contextualWord('test');
+export const ExpectWord = contextualWord('expect');
+export const RuleWord = contextualWord('rule');
+export const ExpiresWord = contextualWord('expires');
+
 // Addresses are lexed by shape only; `lower` validates the text (SEG3001-SEG3004).
 /**
  * IPv6: a run of hex digits, letters, dots and colons with at least two colons, then an
@@ -125,6 +140,25 @@ export const Ipv4 = createToken({
   name: 'Ipv4',
   label: 'an IPv4 address',
   pattern: /[0-9]+(?:\.[0-9]+)+(?:\/[0-9]+)?/,
+  categories: [LineToken],
+});
+/**
+ * `YYYY-MM-DD`, the date of an `expires` tail; any three dash-joined runs of digits, so that
+ * `2027-3-31` is one bad date (checked by `lower`, SEG3101) rather than a range and a `-`.
+ */
+export const DateLiteral = createToken({
+  name: 'Date',
+  label: 'a date (YYYY-MM-DD)',
+  pattern: /[0-9]+-[0-9]+-[0-9]+/,
+  categories: [LineToken],
+});
+/** `->` between the two ends of a packet in a test expectation. */
+export const Arrow = createToken({ name: 'Arrow', label: "'->'", pattern: '->', categories: [LineToken] });
+/** `[2001:db8::1]:443`: an IPv6 packet end with its port, as `explain --packet` writes it. */
+export const BracketedEndpoint = createToken({
+  name: 'BracketedEndpoint',
+  label: 'an IPv6 address in brackets',
+  pattern: /\[[0-9A-Fa-f:.]*\](?::[0-9]+)?/,
   categories: [LineToken],
 });
 /** `N-M` without spaces; one token so that `32768-60999` never reads as a number and a name. */
@@ -188,14 +222,21 @@ export const allTokens: readonly TokenType[] = [
   Newline,
   Comment,
   StringLiteral,
+  BracketedEndpoint,
   Ipv6,
   Ipv4,
+  DateLiteral,
   PortRange,
   GluedWord,
   NumberLiteral,
   ...keywordsLongestFirst,
   Audit,
+  ExpiresWord,
+  ExpectWord,
+  TestWord,
+  RuleWord,
   Name,
+  Arrow,
   LCurly,
   RCurly,
   Comma,

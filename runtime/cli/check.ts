@@ -10,6 +10,7 @@ import { formatJson } from '../../compiler/report/json.ts';
 import { formatSarif } from '../../compiler/report/sarif.ts';
 import type { ReportSources } from '../../compiler/report/location.ts';
 import { recordOutcome, useColor, type Outcome } from './command.ts';
+import { EXPIRY_WINDOW_HELP, expiryOptionsOf, parseExpiryWindow } from './clock.ts';
 import { resolveInputFiles } from './inputs.ts';
 import type { CliIo } from './io.ts';
 import { packageInfo } from './package-info.ts';
@@ -25,6 +26,8 @@ export interface CheckOptions {
   readonly analysisBudget?: number;
   /** Each file (with its includes) is a policy of its own, instead of all files being one. */
   readonly each?: boolean;
+  /** Days before a rule's `expires` date from which it is reported (SEG3104). */
+  readonly expiryWindow?: number;
 }
 
 const EXAMPLES = `
@@ -34,9 +37,11 @@ Examples:
   $ segc check --strict --format json policies/
   $ segc check --format sarif . > segc.sarif  for GitHub code scanning (upload-sarif)
   $ segc check --each hosts/                  each file a policy of its own (with its includes)
+  $ segc check --expiry-window 30d web.seg    warn 30 days before a rule's 'expires' date
 
 The files named form one policy, as for compile and deploy: names declared in one are visible in
-all. A folder of separate policies (one per host, say) is checked with --each.
+all. A folder of separate policies (one per host, say) is checked with --each. A rule past its
+'expires' date is an error, one within the window a warning; SEGC_NOW=YYYY-MM-DD sets "today".
 
 Exit codes: 0 no errors, 1 errors (with --strict, warnings too), 2 usage or internal error.`;
 
@@ -52,6 +57,7 @@ export function register(program: Command, io: CliIo): void {
     .option('--no-color', 'never colour the output (NO_COLOR is honoured too)')
     .option('--each', 'check each file, with the files it includes, as a policy of its own')
     .option('--analysis-budget <ms>', 'time the rule analysis may take, in milliseconds', parseMilliseconds)
+    .option('--expiry-window <days>', EXPIRY_WINDOW_HELP, parseExpiryWindow)
     .addHelpText('after', EXAMPLES)
     .action(async (paths: string[], options: CheckOptions, command: Command) => {
       recordOutcome(command, await check(paths, options, io));
@@ -89,7 +95,7 @@ async function checkFiles(files: readonly string[], options: CheckOptions, io: C
   const groups = options.each === true ? files.map((f) => [f]) : [files];
   const runs: (CheckReport & { readonly root: string })[] = [];
   for (const group of groups) {
-    const compilation = compile(group, io.host, compileOptionsOf(options));
+    const compilation = compile(group, io.host, await compileOptionsOf(options, io));
     runs.push({ root: group[0] ?? '', sources: compilation.sources, diagnostics: compilation.diagnostics });
   }
   const [only] = runs;
@@ -109,9 +115,9 @@ function diagnosticKey(d: Diagnostic): string {
   return `${d.code} ${d.span.file} ${d.span.start} ${d.span.end} ${d.message}`;
 }
 
-/** check always runs the rule analysis, within the budget when one is given. */
-function compileOptionsOf(options: CheckOptions): CompileOptions {
-  return { analysis: options.analysisBudget === undefined ? {} : { budgetMs: options.analysisBudget } };
+/** check always runs the rule analysis (within the budget when one is given) and checks expiry. */
+async function compileOptionsOf(options: CheckOptions, io: CliIo): Promise<CompileOptions> {
+  return { analysis: options.analysisBudget === undefined ? {} : { budgetMs: options.analysisBudget }, expiry: await expiryOptionsOf(io, options.expiryWindow) };
 }
 
 /** SEG9001 for an exception out of the compiler, placed at the start of the first file. */

@@ -3,13 +3,17 @@
 // deploy (runtime/deploy.ts) and prints what is now in force, in words or as JSON. `--dry-run`
 // prints the semantic difference from what is deployed and touches nothing.
 import { InvalidArgumentError, type Command } from 'commander';
-import type { Diagnostic } from '../../compiler/diagnostics.ts';
+import { Code, type Diagnostic } from '../../compiler/diagnostics.ts';
+import type { PacketTestIr } from '../../compiler/packet-tests.ts';
+import type { ReportSources } from '../../compiler/report/location.ts';
 import type { ProgramIr } from '../../compiler/ir.ts';
 import { formatHuman } from '../../compiler/report/human.ts';
 import type { DeployResult, DeployStep } from '../deploy.ts';
 import type { DatapathSettings, DeploymentRecord } from '../state.ts';
 import { CliError, recordOutcome, useColor, type Outcome } from './command.ts';
+import { EXPIRY_WINDOW_HELP, expiryOptionsOf, parseExpiryWindow } from './clock.ts';
 import { resolveInputFiles } from './inputs.ts';
+import { testFilesOf } from './test.ts';
 import type { CliIo } from './io.ts';
 
 export interface DeployCommandOptions {
@@ -34,6 +38,11 @@ export interface DeployCommandOptions {
   readonly eventGlobalBurst?: number;
   /** KiB. */
   readonly eventBuffer?: number;
+  /** Run the policy's test blocks first; a failing expectation refuses the deploy. */
+  readonly test?: boolean;
+  /** Deploy even with rules past their `expires` date. */
+  readonly allowExpired?: boolean;
+  readonly expiryWindow?: number;
 }
 
 const EXAMPLES = `
@@ -44,9 +53,11 @@ Examples:
   $ sudo segc deploy web.seg --iface eth0 --audit       denies pass, counted as would-deny
   $ sudo segc deploy web.seg --iface eth0               (again, without --audit: enforce)
   $ sudo segc deploy web.seg --iface eth0 --log-denies --event-rate 20
+  $ sudo segc deploy web.seg --iface eth0 --test        only if every test block's expectation holds
 
 A redeploy fills the policy slot not in force and switches every interface to it with one
-map write; a failed deploy leaves the previous policy enforcing. Filters and pinned maps
+map write; a failed deploy leaves the previous policy enforcing. A rule past its 'expires' date
+refuses the deploy unless --allow-expired (SEGC_NOW=YYYY-MM-DD sets "today"). Filters and pinned maps
 (/sys/fs/bpf/segc/NAME) stay after segc exits; 'segc undeploy' removes them.
 
 Audit, events and SYN protection are set by each deploy (the switch writes them with the
@@ -78,6 +89,9 @@ export function register(program: Command, io: CliIo): void {
     .option('--event-global-rate <n>', 'events per second of all rules, per CPU (default 2000)', wholeNumber)
     .option('--event-global-burst <n>', 'events all rules may send at once (default 4000)', wholeNumber)
     .option('--event-buffer <KiB>', 'event ring buffer size, a power of two (first deploy only; default 256)', wholeNumber)
+    .option('--test', "run the policy's test blocks (and X.test.seg files) first; refuse the deploy if one fails")
+    .option('--allow-expired', "deploy even when a rule is past its 'expires' date")
+    .option('--expiry-window <days>', EXPIRY_WINDOW_HELP, parseExpiryWindow)
     .option('--color', 'colour the output even when it is not a terminal')
     .option('--no-color', 'never colour the output (NO_COLOR is honoured too)')
     .addHelpText('after', EXAMPLES)
@@ -107,8 +121,13 @@ export interface CompiledPolicy {
  * Compiles for deploy: errors are printed and refuse the policy (undefined); analysis
  * findings are printed to stderr and refuse it only with `strict`.
  */
-export async function compileForDeploy(paths: readonly string[], options: { readonly strict?: boolean; readonly color?: boolean; readonly analysisBudget?: number }, io: CliIo): Promise<CompiledPolicy | undefined> {
-  const files = resolveInputFiles(paths, io);
+export async function compileForDeploy(
+  paths: readonly string[],
+  options: { readonly strict?: boolean; readonly color?: boolean; readonly analysisBudget?: number; readonly test?: boolean; readonly allowExpired?: boolean; readonly expiryWindow?: number },
+  io: CliIo,
+): Promise<CompiledPolicy | undefined> {
+  // With --test, X.test.seg files beside the policy join it, as for `segc test`.
+  const files = options.test === true ? testFilesOf(paths, io) : resolveInputFiles(paths, io);
   const [{ compile }, { emit, EmitLimitError }, { bundle }] = await Promise.all([
     import('../../compiler/program.ts'),
     import('../../compiler/emit.ts'),
@@ -117,7 +136,7 @@ export async function compileForDeploy(paths: readonly string[], options: { read
   // Advisory unless --strict, so a large policy does not wait on it: 1 s by default (the
   // report then says what it did not finish), check's full 10 s with --strict.
   const budgetMs = options.analysisBudget ?? (options.strict === true ? 10_000 : 1_000);
-  const compilation = compile(files, io.host, { analysis: { budgetMs } });
+  const compilation = compile(files, io.host, { analysis: { budgetMs }, expiry: await expiryOptionsOf(io, options.expiryWindow) });
   const color = useColor(io, 'stderr', options.color);
   // No IR means the front end found errors; the analysis's findings (even a shadowed rule,
   // an error for check) only advise here, unless --strict.
@@ -127,6 +146,13 @@ export async function compileForDeploy(paths: readonly string[], options: { read
     return undefined;
   }
   const ir = compilation.ir;
+  const expiry = compilation.diagnostics.filter((d) => d.code === Code.RuleExpired || d.code === Code.RuleExpiresSoon);
+  if (expiry.length > 0) io.stderr.write(formatHuman(expiry, compilation.sources, { color }));
+  if (options.allowExpired !== true && expiry.some((d) => d.code === Code.RuleExpired)) {
+    io.stderr.write('error: the policy has rules past their expiry date; nothing was deployed\nhint: remove them, or deploy anyway with --allow-expired\n');
+    return undefined;
+  }
+  if (options.test === true && !(await deployRunTests(ir, compilation, io))) return undefined;
   const findings = (compilation.analysis?.diagnostics ?? []).filter((d) => d.severity !== 'info' || options.strict === true);
   if (findings.length > 0) io.stderr.write(formatHuman(findings, compilation.sources, { color }));
   if (options.strict === true && findings.some((d) => d.severity !== 'info')) {
@@ -146,6 +172,16 @@ export async function compileForDeploy(paths: readonly string[], options: { read
   const out = bundle(ir, image, compilation.sources, { bundleFile: 'deployed.bundle.json', sourceMapFile: 'deployed.bundle.json.map', includeSources: false });
   const sources = Object.fromEntries([...compilation.sources].map(([path, file]) => [path, file.text]));
   return { ir, bundleText: out.text, sources, findings };
+}
+
+/** `--test`: runs the expectations (reference interpreter); prints the report; false when one fails. */
+async function deployRunTests(ir: ProgramIr, compilation: { readonly tests: readonly PacketTestIr[]; readonly sources: ReportSources }, io: CliIo): Promise<boolean> {
+  const [{ runTests }, { formatTestHuman }] = await Promise.all([import('../../compiler/program.ts'), import('../../compiler/report/test-results.ts')]);
+  const run = runTests(ir, compilation.tests);
+  io.stdout.write(formatTestHuman({ ir, run, sources: compilation.sources }));
+  if (run.failed === 0) return true;
+  io.stderr.write(`error: --test: ${run.failed} expectation${run.failed === 1 ? ' fails' : 's fail'}; nothing was deployed\n`);
+  return false;
 }
 
 export async function deployCommand(paths: readonly string[], options: DeployCommandOptions, io: CliIo): Promise<Outcome> {

@@ -67,7 +67,7 @@ export async function explain(paths: readonly string[], options: ExplainOptions,
   }
   if (paths.length === 0) throw new CliError('usage', 'name the policy files to explain against, or --deployed', "e.g. segc explain web.seg --packet 'tcp 10.0.0.1:40000 -> 10.0.1.5:443'");
   const files = resolveInputFiles(paths, io);
-  const [{ compile }, { evaluate }] = await Promise.all([import('../../compiler/program.ts'), import('../../compiler/evaluate.ts')]);
+  const { compile, evaluate } = await import('../../compiler/program.ts');
   const compilation = compile(files, io.host);
   if (compilation.ir === undefined || hasErrors(compilation.diagnostics)) {
     const errors = compilation.diagnostics.filter((d) => d.severity === 'error');

@@ -18,9 +18,11 @@ import * as stats from './stats.ts';
 import * as monitor from './monitor.ts';
 import * as doctor from './doctor.ts';
 import * as agent from './agent.ts';
+import * as diff from './diff.ts';
+import * as test from './test.ts';
 
 /** Every command, in the order `segc --help` lists them. Each module adds its own line here. */
-const COMMANDS: readonly CommandModule[] = [check, fmt, explain, compile, deploy, status, undeploy, rollback, sessions, stats, monitor, agent, doctor];
+const COMMANDS: readonly CommandModule[] = [check, fmt, test, diff, explain, compile, deploy, status, undeploy, rollback, sessions, stats, monitor, agent, doctor];
 
 export const ExitCode = { Success: 0, Findings: 1, Failure: 2 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
@@ -30,6 +32,8 @@ Examples:
   $ segc check policies/               check every .seg file below a folder
   $ segc check --format sarif web.seg  SARIF for GitHub code scanning
   $ segc explain web.seg --packet 'tcp 10.0.0.1:40000 -> 10.0.1.5:443'
+  $ segc test web.seg                  run the expectations of its test blocks
+  $ segc diff --git HEAD~1             what the last commit changed in meaning
 
 Exit codes: 0 success, 1 the input has problems, 2 usage, environment or internal error.`;
 

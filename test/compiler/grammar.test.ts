@@ -65,6 +65,37 @@ describe('grammar/segc.ebnf', () => {
   });
 });
 
+const SCOPES_OF_EXTENSIONS = [
+  'test => storage.type.test.seg',
+  '" => punctuation.definition.string.begin.seg',
+  'ssh => string.quoted.double.seg',
+  '" => punctuation.definition.string.end.seg',
+  '{ => punctuation.section.braces.seg',
+  'expect => keyword.control.expect.seg',
+  'rule => keyword.other.rule.seg',
+  'ssh => entity.name.function.rule.seg',
+  'tcp => support.type.protocol.seg',
+  '[2001:db8::1]:1 => constant.numeric.address.ipv6.seg',
+  '-> => punctuation.separator.arrow.seg',
+  '10.0.1.7 => constant.numeric.address.ipv4.seg',
+  ': => punctuation.separator.colon.seg',
+  '22 => constant.numeric.integer.seg',
+  'egress => keyword.other.direction.seg',
+  '} => punctuation.section.braces.seg',
+  '100 => constant.numeric.priority.seg',
+  'test => entity.name.function.rule.seg',
+  ': => punctuation.separator.rule-name.seg',
+  'allow => keyword.control.action.allow.seg',
+  'tcp => support.type.protocol.seg',
+  'from => keyword.operator.from.seg',
+  // A contextual word is a name where the core grammar takes one.
+  'expect => variable.other.seg',
+  'to => keyword.operator.to.seg',
+  'any => constant.language.any.seg',
+  'expires => keyword.other.expires.seg',
+  '2027-03-31 => constant.other.date.seg',
+];
+
 describe('grammar/segc.tmLanguage.json', () => {
   const raw = read('grammar/segc.tmLanguage.json');
   let grammar: textmate.IGrammar;
@@ -183,6 +214,11 @@ describe('grammar/segc.tmLanguage.json', () => {
       '4 => constant.numeric.integer.seg',
       '} => punctuation.section.braces.seg',
     ]);
+  });
+
+  it("scopes segc's extensions: a test block's expectations and an expires tail, and leaves the words names elsewhere", () => {
+    const text = 'test "ssh" {\n  expect rule ssh tcp [2001:db8::1]:1 -> 10.0.1.7:22 egress\n}\n  100 test: allow tcp from expect to any expires 2027-03-31';
+    expect(scopes(text)).toEqual(SCOPES_OF_EXTENSIONS);
   });
 
   it('keeps a # inside a string out of the comment', () => {

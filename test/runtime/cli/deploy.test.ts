@@ -10,7 +10,8 @@ import { countBySource, sortSessions, type SessionView } from '../../../runtime/
 import { auditView } from '../../../runtime/cli/status.ts';
 import { compile } from '../../../compiler/program.ts';
 import { createMemoryHost } from '../../../compiler/source.ts';
-import { diffPolicies } from '../../../runtime/cli/deploy-diff.ts';
+import { diffPolicies } from '../../../compiler/diff.ts';
+import { formatPacket } from '../../../compiler/packet.ts';
 import { formatVerifierLog, settingsOf } from '../../../runtime/cli/deploy.ts';
 import { effectiveCapabilities, parseKernelRelease } from '../../../runtime/cli/doctor.ts';
 import { counterName, evictionEstimate } from '../../../runtime/cli/stats.ts';
@@ -44,14 +45,15 @@ policy ingress default deny {
       { direction: 'ingress', name: 'dns', change: 'added' },
       { direction: 'ingress', name: 'web', change: 'removed' },
     ]);
-    expect(diff.packets.some((p) => p.before === 'deny' && p.after === 'allow' && p.packet.includes(':53'))).toBe(true);
-    expect(diff.packets.some((p) => p.before === 'allow' && p.after === 'deny' && p.packet.includes(':443'))).toBe(true);
-    expect(diff.packets.some((p) => p.before === 'allow' && p.after === 'deny' && p.packet.startsWith('tcp 10.0.0.1'))).toBe(true);
+    const packets = diff.regions.map((r) => ({ before: r.before.verdict, after: r.after.verdict, packet: formatPacket(r.example) }));
+    expect(packets.some((p) => p.before === 'deny' && p.after === 'allow' && p.packet.includes(':53'))).toBe(true);
+    expect(packets.some((p) => p.before === 'allow' && p.after === 'deny' && p.packet.includes(':443'))).toBe(true);
+    expect(packets.some((p) => p.before === 'allow' && p.after === 'deny' && p.packet.endsWith(':22'))).toBe(true);
   });
 
   it('finds no difference between a policy and itself, whatever its layout', () => {
     const relaid = BEFORE.replace('100 ssh:  allow', '100 ssh: allow').replace('\n}', '\n\n}');
-    expect(diffPolicies(irOf(BEFORE), irOf(relaid))).toEqual({ rules: [], defaults: [], packets: [] });
+    expect(diffPolicies(irOf(BEFORE), irOf(relaid))).toEqual({ rules: [], defaults: [], regions: [], unpaired: { ingress: 0, egress: 0 } });
   });
 
   it('reports a changed default with the packets it flips', () => {
