@@ -24,6 +24,8 @@ export interface DecidingRule {
   readonly rule: { readonly name: string; readonly priority: number; readonly span: Span } | null;
   /** Where the default was stated, when the default decides and some block states it. */
   readonly defaultSpan: Span | null;
+  /** False when no policy block names the direction: unfiltered (ir.ts DirectionIr.declared). */
+  readonly declared: boolean;
   readonly verdict: Verdict;
 }
 
@@ -140,7 +142,7 @@ function diffDirection(old: DirectionIr, now: DirectionIr): { regions: DiffRegio
   }
   const deciding = (r: number, side: DirectionIr, offset: number): DecidingRule => {
     const rule = r < 0 ? null : (side.rules[r - offset] as RuleIr);
-    return { rule: rule && { name: rule.name, priority: rule.priority, span: rule.span }, defaultSpan: rule ? null : side.defaultSpan, verdict: verdictOf(r, side, offset) };
+    return { rule: rule && { name: rule.name, priority: rule.priority, span: rule.span }, defaultSpan: rule ? null : side.defaultSpan, declared: side.declared, verdict: verdictOf(r, side, offset) };
   };
   const order = (r: number, base: number) => (r < 0 ? Number.MAX_SAFE_INTEGER : r - base);
   const regions = [...groups.values()]

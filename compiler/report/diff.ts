@@ -54,7 +54,8 @@ function where(span: { file: string; start: number; end: number } | null, side: 
 function describeDeciding(d: DecidingRule, side: DiffSideReport): string {
   if (d.rule) return `rule ${d.rule.name} (${where(d.rule.span, side)})`;
   const at = where(d.defaultSpan, side);
-  return at === null ? 'the default (not stated: deny)' : `the default (${at})`;
+  if (at !== null) return `the default (${at})`;
+  return d.declared ? 'the default (not stated: deny)' : 'no policy block (unfiltered)';
 }
 
 export function diffJson(diff: PolicyDiff, options: DiffReportOptions): unknown {
@@ -62,7 +63,7 @@ export function diffJson(diff: PolicyDiff, options: DiffReportOptions): unknown 
   const side = (d: DecidingRule, s: DiffSideReport) => ({
     verdict: d.verdict,
     rule: d.rule ? { name: d.rule.name, priority: d.rule.priority, location: where(d.rule.span, s) } : null,
-    default: d.rule ? null : { location: where(d.defaultSpan, s) },
+    default: d.rule ? null : { location: where(d.defaultSpan, s), declared: d.declared },
   });
   return {
     changed: diff.regions.length > 0,

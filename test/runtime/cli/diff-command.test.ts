@@ -92,10 +92,11 @@ describe('segc diff --git', () => {
     const r = await segcIn('--git', 'HEAD~1', 'HEAD', 'policies');
     expect(r.err).toBe('');
     expect(r.out).toContain('ingress allow -> deny: tcp 10.20.128.0:0 -> 0.0.0.1:22\n  before  rule ssh (HEAD~1:policies/web.seg:3) allows\n  after   the default (HEAD:policies/hosts-web.seg:2) denies');
-    // old.seg held the only egress block: without it egress is deny by default, so every
-    // egress packet but mail (denied before and after) changes.
-    expect(r.out).toMatch(/^default egress: allow -> deny\n/);
-    expect(r.out).toContain('  before  the default (HEAD~1:policies/old.seg:1) allows\n  after   the default (not stated: deny) denies');
+    // old.seg held the only egress block: without it egress has no policy block, so it is
+    // unfiltered (docs/language.md): its default stays allow, and only mail, denied by old.seg's
+    // rule, changes.
+    expect(r.out).not.toMatch(/^default egress/m);
+    expect(r.out).toContain('egress deny -> allow: tcp [::1]:0 -> [::1]:25\n  before  rule no-mail (HEAD~1:policies/old.seg:2) denies\n  after   no policy block (unfiltered) allows');
     // The work tree equals HEAD: no change in meaning.
     expect((await segcIn('--git', 'HEAD', 'policies')).out).toMatch(/^no change in meaning/);
     // The merge base of main and HEAD is HEAD itself here.
