@@ -67,6 +67,9 @@ for f in examples/web-app-db.seg examples/db-host.seg examples/k8s-node.seg exam
   run "$ROOT/bin/segc.js" check "$f" | tail -n 1
 done
 
+say "the packet tests of web-app-db.seg (examples/web-app-db.test.seg), in the interpreter and in the kernel"
+run "$ROOT/bin/segc.js" test --kernel --coverage examples/web-app-db.seg | tail -n 3
+
 say "creating namespaces $LB_NS (load balancer 10.10.0.10, bastion 10.0.9.5) and $WEB_NS (web host 10.10.1.5)"
 ip netns add "$LB_NS"
 ip netns add "$WEB_NS"

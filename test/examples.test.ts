@@ -1,6 +1,7 @@
 // The example policies in examples/: each one, checked on its own (names are global to a
 // compilation, so two examples together would clash), compiles with no error and no warning,
-// passes `segc check` and `segc fmt --check`, and covers what its header promises.
+// passes `segc check` and `segc fmt --check`, and covers what its header promises. The packet
+// tests beside a policy (`*.test.seg`) pass `segc test` with it.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -18,7 +19,10 @@ const FILES: Readonly<Record<string, string>> = Object.fromEntries(
     .sort()
     .map((f) => [`examples/${f}`, readFileSync(join(DIR, f), 'utf8')]),
 );
-const PATHS = Object.keys(FILES);
+const ALL_FILES = Object.keys(FILES);
+/** Packet tests of the policy beside them (`segc test web-app-db.seg` takes them along). */
+const TESTS = ALL_FILES.filter((p) => p.endsWith('.test.seg'));
+const PATHS = ALL_FILES.filter((p) => !TESTS.includes(p));
 /** Files that declare shared names for others to include; they hold no policy. */
 const LIBRARIES = ['examples/common.seg'];
 const POLICIES = PATHS.filter((p) => !LIBRARIES.includes(p));
@@ -28,7 +32,8 @@ function compileExample(path: string) {
 }
 
 describe('the examples', () => {
-  it('are the four host policies and the library they share', () => {
+  it('are the four host policies, the library they share and one policy\'s packet tests', () => {
+    expect(TESTS).toEqual(['examples/web-app-db.test.seg']);
     expect(PATHS).toEqual([
       'examples/common.seg',
       'examples/db-host.seg',
@@ -76,6 +81,15 @@ describe('the examples', () => {
     const fmtIo = createMemoryIo(FILES);
     expect(await run(['fmt', '--check', path], fmtIo)).toBe(0);
     expect(fmtIo.out()).toBe('');
+  });
+
+  it.each(TESTS)('%s passes segc test with its policy, and segc fmt --check', async (path) => {
+    const policy = path.replace(/\.test\.seg$/, '.seg');
+    const io = createMemoryIo(FILES);
+    expect(await run(['test', policy], io), io.out() + io.err()).toBe(0);
+    expect(io.out()).toMatch(/^\d+ expectations in \d+ tests: (\d+) passed, 0 failed$/m);
+    const fmtIo = createMemoryIo(FILES);
+    expect(await run(['fmt', '--check', path], fmtIo)).toBe(0);
   });
 
   it('share common.seg through include', () => {

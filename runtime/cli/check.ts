@@ -87,12 +87,13 @@ interface CheckReport {
 /**
  * One compilation of every file, or with --each one per file. With --each, a file that another
  * named file includes is checked inside that one (where its declarations are used), not again
- * on its own, and a file two of them include is reported once.
+ * on its own, and a file two of them include is reported once; a policy's packet tests
+ * (X.test.seg beside X.seg) are checked with it, as `segc test` runs them.
  */
 async function checkFiles(files: readonly string[], options: CheckOptions, io: CliIo): Promise<CheckReport> {
   // Loaded here so that `segc --help` and the other commands do not pay for the compiler.
   const { compile } = await import('../../compiler/program.ts');
-  const groups = options.each === true ? files.map((f) => [f]) : [files];
+  const groups = options.each === true ? await eachGroups(files, io) : [files];
   const runs: (CheckReport & { readonly root: string })[] = [];
   for (const group of groups) {
     const compilation = compile(group, io.host, await compileOptionsOf(options, io));
@@ -108,6 +109,17 @@ async function checkFiles(files: readonly string[], options: CheckOptions, io: C
     for (const d of r.diagnostics) found.set(diagnosticKey(d), d);
   }
   return { diagnostics: sortDiagnostics([...found.values()]), sources };
+}
+
+/** --each: one group per policy, its packet tests with it; tests beside no policy on their own. */
+async function eachGroups(files: readonly string[], io: CliIo): Promise<string[][]> {
+  const { companionTests } = await import('./test.ts');
+  const companions = new Map(files.map((f) => [f, companionTests(f, io)]));
+  const joined = new Set([...companions.values()].filter((c) => c !== undefined));
+  return files.filter((f) => !joined.has(f)).map((f) => {
+    const c = companions.get(f);
+    return c === undefined ? [f] : [f, c];
+  });
 }
 
 /** Two diagnostics with this key say the same thing at the same place. */

@@ -58,13 +58,19 @@ export function register(program: Command, io: CliIo): void {
     });
 }
 
+/** The X.test.seg beside a policy X.seg, when there is one. */
+export function companionTests(file: string, io: CliIo): string | undefined {
+  const companion = file.replace(/(?<!\.test)\.seg$/, '.test.seg');
+  return companion !== file && io.stat(companion) === 'file' ? companion : undefined;
+}
+
 /** The files named, each X.seg with the X.test.seg beside it. */
 export function testFilesOf(paths: readonly string[], io: CliIo): string[] {
   const files = resolveInputFiles(paths.length === 0 ? ['.'] : paths, io);
   const out = new Set(files);
   for (const f of files) {
-    const companion = f.replace(/(?<!\.test)\.seg$/, '.test.seg');
-    if (companion !== f && io.stat(companion) === 'file') out.add(companion);
+    const companion = companionTests(f, io);
+    if (companion !== undefined) out.add(companion);
   }
   return [...out];
 }

@@ -99,6 +99,21 @@ describe('segc check', () => {
     expect(clean.out).toBe('no problems (3 files checked)\n');
   });
 
+  it("with --each, checks a policy's packet tests (X.test.seg) with it, not as a policy of their own", async () => {
+    const files = {
+      'hosts/web.seg': 'policy ingress {\n  100 ssh: allow tcp from 10.9.0.0/16 to any port 22\n}\n',
+      'hosts/web.test.seg': 'test "ssh" {\n  expect rule ssh tcp 10.9.0.1 -> 10.0.0.1:22\n}\n',
+      'hosts/db.seg': 'policy ingress {\n  100 ssh: allow tcp from 10.9.0.0/16 to any port 22\n}\n',
+    };
+    const each = await check(files, '--each', '--no-color', 'hosts');
+    expect(each.out + each.err).not.toContain('SEG2201');
+    expect(each.code).toBe(0);
+    const broken = await check({ ...files, 'hosts/web.test.seg': 'test "ssh" {\n  expect rule shh tcp 10.9.0.1 -> 10.0.0.1:22\n}\n' }, '--each', '--no-color', 'hosts');
+    expect(broken.code).toBe(1);
+    expect(broken.out).toContain("error[SEG2201]: no ingress rule is named 'shh'");
+    expect(broken.out.match(/^error\[SEG2201\]/gm)).toHaveLength(1);
+  });
+
   it('with --each, still checks on their own the files that include each other in a cycle', async () => {
     const r = await check({ 'a.seg': 'include "b.seg"\nset x = 10.0.0.1/8\n', 'b.seg': 'include "a.seg"\n' }, '--each', 'a.seg', 'b.seg');
     expect(r.code).toBe(1);
