@@ -243,6 +243,23 @@ export class AgentMetrics {
     });
   }
 
+  /** A gauge set afresh at each scrape from every deployment of the last snapshot. */
+  #deploymentGauge() {
+    const registers = [this.registry];
+    const self = { last: () => this.#last };
+    return (name: string, help: string, labelNames: string[], fill: (g: Gauge, d: DeploymentSnapshot) => void) =>
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          this.reset();
+          for (const d of self.last().deployments) fill(this, d);
+        },
+      });
+  }
+
   #registerSessions(): void {
     const registers = [this.registry];
     const self = this.#view();
@@ -262,17 +279,7 @@ export class AgentMetrics {
     eventCounter('segc_sessions_closed_total', 'TCP sessions removed at their end (FIN both ways, or RST).', SegStat.SEG_STAT_SESSION_CLOSED);
     eventCounter('segc_session_insert_failures_total', 'Allowed flows the session table could not take (the packet still passed).', SegStat.SEG_STAT_SESSION_TABLE_FULL);
     new Counter({ name: 'segc_sessions_evicted_total', help: 'Sessions that left the table other than by expiry, close or revocation (LRU evictions, flushes); derived, see docs/metrics.md.', labelNames: ['deployment'], registers, collect() { fillCounter(this, self.evicted); } });
-    const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge, d: DeploymentSnapshot) => void) =>
-      new Gauge({
-        name,
-        help,
-        labelNames,
-        registers,
-        collect() {
-          this.reset();
-          for (const d of self.last().deployments) fill(this, d);
-        },
-      });
+    const gauge = this.#deploymentGauge();
     gauge('segc_sessions', 'Sessions in the table now.', ['deployment'], (g, d) => g.set({ deployment: d.name }, d.sessions.entries));
     gauge('segc_sessions_capacity', 'Capacity of the session table (entries).', ['deployment'], (g, d) => g.set({ deployment: d.name }, d.sessions.capacity));
     gauge('segc_sessions_utilization_ratio', 'Sessions in the table over its capacity (map pressure), 0 to 1.', ['deployment'], (g, d) => g.set({ deployment: d.name }, d.sessions.capacity === 0 ? 0 : d.sessions.entries / d.sessions.capacity));
@@ -290,17 +297,7 @@ export class AgentMetrics {
   #registerPolicy(): void {
     const registers = [this.registry];
     const self = this.#view();
-    const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge, d: DeploymentSnapshot) => void) =>
-      new Gauge({
-        name,
-        help,
-        labelNames,
-        registers,
-        collect() {
-          this.reset();
-          for (const d of self.last().deployments) fill(this, d);
-        },
-      });
+    const gauge = this.#deploymentGauge();
     gauge('segc_policy_info', 'The policy in force (value 1): its hash and generation as recorded by the last deploy.', ['deployment', 'policy_hash', 'generation'], (g, d) => g.set({ deployment: d.name, policy_hash: d.record.policyHash, generation: String(d.record.generation) }, 1));
     gauge('segc_policy_generation', 'Generation of the policy in force in the kernel (the active slot).', ['deployment'], (g, d) => g.set({ deployment: d.name }, d.activeGeneration));
     gauge('segc_policy_in_force', '1 when the kernel enforces the generation the record names, 0 when not (a deploy died half-way: deploy again).', ['deployment'], (g, d) => g.set({ deployment: d.name }, d.activeGeneration === d.record.generation ? 1 : 0));

@@ -3,13 +3,13 @@
 // and SIGHUP are followed while a UDP stream runs. The invalid version never enforces and the
 // switches drop nothing. Every namespace, pin, record and process is removed by name/pid.
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KERNEL_AVAILABLE } from '../support/datapath-harness.ts';
 import { httpGet, parseMetrics, startAgent, valueOf, type Sample, type Started } from '../support/agent-harness.ts';
-import { createPolicyDir, removeDeploymentPins, segc, startEchoServers, startUdpStream, udpEchoes, type PolicyDir } from '../support/deploy-harness.ts';
+import { createPolicyDir, type PolicyDir, segc, startEchoServers, startUdpStream, tearDownDeployTest, udpEchoes } from '../support/deploy-harness.ts';
 import { NetnsSandbox, waitFor, type VethPair } from '../support/netns.ts';
 
 const HOST4 = '10.205.0.1';
@@ -64,13 +64,8 @@ describe.skipIf(!KERNEL_AVAILABLE)('segc agent --watch: hot reload with real tra
   afterAll(async () => {
     try {
       await agent?.stop();
-      if (stateDir) segc(host, ['undeploy', '--name', name], { stateDir });
     } finally {
-      for (const s of servers) s.kill('SIGKILL');
-      removeDeploymentPins(name);
-      if (stateDir) rmSync(stateDir, { recursive: true, force: true });
-      policies?.remove();
-      sandbox.cleanup();
+      tearDownDeployTest({ host, names: [name], stateDir, servers, policies, sandbox });
     }
   }, 60_000);
 

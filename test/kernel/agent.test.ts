@@ -3,7 +3,7 @@
 // datagrams, /metrics scraped over HTTP, and a real Prometheus server scraping the agent and
 // queried through its HTTP API. Every namespace, pin, record and process is removed by name/pid.
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import { runFrame } from '../../runtime/loader.ts';
 import { buildFrame } from '../../runtime/packet-bytes.ts';
 import { KERNEL_AVAILABLE } from '../support/datapath-harness.ts';
 import { HAVE_PROMETHEUS, httpGet, parseMetrics, startAgent, startPrometheus, valueOf, type PrometheusServer, type Sample, type Started } from '../support/agent-harness.ts';
-import { createPolicyDir, HAVE_PING, removeDeploymentPins, segc, startEchoServers, udpEchoes, type PolicyDir, type SegcRun } from '../support/deploy-harness.ts';
+import { createPolicyDir, HAVE_PING, type PolicyDir, segc, type SegcRun, startEchoServers, tearDownDeployTest, udpEchoes } from '../support/deploy-harness.ts';
 import { NetnsSandbox, waitFor, type VethPair } from '../support/netns.ts';
 
 const HOST4 = '10.203.0.1';
@@ -80,14 +80,8 @@ describe.skipIf(!KERNEL_AVAILABLE || !HAVE_PING)('segc agent on real deployments
       await prometheus?.stop();
       prometheus?.remove();
       await agent?.stop();
-      if (stateDir) for (const n of [name, second]) segc(host, ['undeploy', '--name', n], { stateDir });
     } finally {
-      for (const s of servers) s.kill('SIGKILL');
-      removeDeploymentPins(name);
-      removeDeploymentPins(second);
-      if (stateDir) rmSync(stateDir, { recursive: true, force: true });
-      policies?.remove();
-      sandbox.cleanup();
+      tearDownDeployTest({ host, names: [name, second], stateDir, servers, policies, sandbox });
     }
   }, 60_000);
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFrame } from '../../runtime/packet-bytes.ts';
 import { KERNEL_AVAILABLE } from '../support/datapath-harness.ts';
-import { createPolicyDir, HAVE_PING, pings, removeDeploymentPins, segc, startEchoServers, startTcpStream, startUdpStream, tcpEchoes, udpEchoes, type PolicyDir, type SegcRun } from '../support/deploy-harness.ts';
+import { createPolicyDir, HAVE_PING, pings, type PolicyDir, segc, type SegcRun, startEchoServers, startTcpStream, startUdpStream, tcpEchoes, tearDownDeployTest, udpEchoes } from '../support/deploy-harness.ts';
 import { NetnsSandbox, run, type VethPair } from '../support/netns.ts';
 
 const HOST4 = '10.201.0.1';
@@ -91,17 +91,7 @@ describe.skipIf(!KERNEL_AVAILABLE)('segc deploy on a veth pair with real traffic
     c = policies.write('c.seg', POLICY_C);
   }, 60_000);
 
-  afterAll(() => {
-    try {
-      if (stateDir) segc(host, ['undeploy', '--name', name], { stateDir });
-    } finally {
-      for (const s of servers) s.kill('SIGKILL');
-      removeDeploymentPins(name);
-      if (stateDir) rmSync(stateDir, { recursive: true, force: true });
-      policies?.remove();
-      sandbox.cleanup();
-    }
-  });
+  afterAll(() => tearDownDeployTest({ host, names: [name], stateDir, servers, policies, sandbox }));
 
   it('lets everything through before a deploy', () => {
     expect(verdictsOfA()).toEqual({ ssh: true, telnet: true, stream: true, dns: true });

@@ -4,12 +4,12 @@
 // sources (test/support/synflood.py, a raw-socket sender bounded in count) against a host with a
 // small session table leaves its established flows alone, unless the protection is turned off.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KERNEL_AVAILABLE } from '../support/datapath-harness.ts';
-import { createPolicyDir, removeDeploymentPins, segc, startEchoServers, startTcpStream, tcpEchoes, udpEchoes, type PolicyDir, type SegcRun } from '../support/deploy-harness.ts';
+import { createPolicyDir, type PolicyDir, segc, type SegcRun, startEchoServers, startTcpStream, tcpEchoes, tearDownDeployTest, udpEchoes } from '../support/deploy-harness.ts';
 import { NetnsSandbox, type VethPair } from '../support/netns.ts';
 
 const HOST4 = '10.202.0.1';
@@ -107,14 +107,7 @@ describe.skipIf(!KERNEL_AVAILABLE)('monitor, audit and SYN floods with real traf
     servers.push(await startEchoServers(peer, [7000, 7001, 7002, 7003, 7004, 7005, 7006, 7007, 7008, 7009], []));
   });
 
-  afterAll(() => {
-    for (const s of servers) s.kill('SIGKILL');
-    if (host) segc(host, ['undeploy', '--name', name], { stateDir });
-    removeDeploymentPins(name);
-    sandbox.cleanup();
-    policies?.remove();
-    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
-  });
+  afterAll(() => tearDownDeployTest({ host, names: [name], stateDir, servers, policies, sandbox }));
 
   it('monitor --json prints one event per packet of a log rule, naming the rule and its file:line', async () => {
     const file = policies.write('logged.seg', LOGGED);

@@ -7,12 +7,12 @@
 // ports is still dropped, and a redeploy keeps or stops replies as the new policy says.
 import type { ChildProcess } from 'node:child_process';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KERNEL_AVAILABLE } from '../support/datapath-harness.ts';
-import { createPolicyDir, HAVE_PING, pings, removeDeploymentPins, segc, startEchoServers, startTcpStream, startUdpStream, tcpEchoes, udpEchoes, type PolicyDir, type SegcRun } from '../support/deploy-harness.ts';
+import { createPolicyDir, HAVE_PING, pings, type PolicyDir, segc, type SegcRun, startEchoServers, startTcpStream, startUdpStream, tcpEchoes, tearDownDeployTest, udpEchoes } from '../support/deploy-harness.ts';
 import { NetnsSandbox, run, waitFor } from '../support/netns.ts';
 
 const NETNS_DIR = '/var/run/netns';
@@ -179,17 +179,7 @@ describe.skipIf(!KERNEL_AVAILABLE)('stateful in every policy shape, with real tr
     stateDir = mkdtempSync(join(tmpdir(), 'segct-state-'));
   }, 60_000);
 
-  afterAll(() => {
-    try {
-      if (stateDir) segc(host, ['undeploy', '--name', name], { stateDir });
-    } finally {
-      for (const s of servers) s.kill('SIGKILL');
-      removeDeploymentPins(name);
-      if (stateDir) rmSync(stateDir, { recursive: true, force: true });
-      policies?.remove();
-      sandbox.cleanup();
-    }
-  });
+  afterAll(() => tearDownDeployTest({ host, names: [name], stateDir, servers, policies, sandbox }));
 
   it('routes everything before a deploy (the topology works without segc)', async () => {
     // The first connection waits for neighbour resolution on two links.

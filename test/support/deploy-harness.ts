@@ -63,6 +63,35 @@ export function removeDeploymentPins(name: string): void {
   if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
 }
 
+/** What a deploy test set up, for {@link tearDownDeployTest}; anything may be missing if set-up failed. */
+export interface DeployTestParts {
+  /** The namespace segc runs in, and the deployments it made there. */
+  readonly host: string | undefined;
+  readonly names: readonly string[];
+  readonly stateDir: string | undefined;
+  readonly servers: readonly ChildProcess[];
+  readonly policies: PolicyDir | undefined;
+  /** Removes the test's namespaces (NetnsSandbox.cleanup). */
+  readonly sandbox: { cleanup(): void };
+}
+
+/**
+ * The end of a deploy test: undeploys through segc (filters and pins, as a user would), then,
+ * whatever failed, kills the servers and removes the pins, the state, the policy files and the
+ * namespaces, all by name.
+ */
+export function tearDownDeployTest(t: DeployTestParts): void {
+  try {
+    if (t.host !== undefined && t.stateDir !== undefined) for (const name of t.names) segc(t.host, ['undeploy', '--name', name], { stateDir: t.stateDir });
+  } finally {
+    for (const s of t.servers) s.kill('SIGKILL');
+    for (const name of t.names) removeDeploymentPins(name);
+    if (t.stateDir !== undefined) rmSync(t.stateDir, { recursive: true, force: true });
+    t.policies?.remove();
+    t.sandbox.cleanup();
+  }
+}
+
 const ECHO_SERVER = `
 const net = require('node:net');
 const dgram = require('node:dgram');
