@@ -4,7 +4,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { SegReason, SegStat } from '../../compiler/abi.ts';
 import { MonotonicTotals, type Epoch } from './continuity.ts';
-import { HALF_OPEN_STATES, REASON_VALUES, STATE_VALUES, TCP_STATES, reasonLabel, stateLabel, statSlot } from './names.ts';
+import { halfOpenCount, REASON_VALUES, STATE_VALUES, TCP_STATES, reasonLabel, stateLabel, statSlot } from './names.ts';
 import type { BundleRule } from '../../compiler/bundle.ts';
 import type { DeploymentSnapshot, HostSnapshot, RuleHits } from './reader.ts';
 
@@ -290,7 +290,7 @@ export class AgentMetrics {
       for (const s of TCP_STATES) g.set({ deployment: d.name, state: stateLabel(s).replace(/^tcp_/, '') }, d.sessions.byState[s] ?? 0);
     });
     gauge('segc_sessions_half_open', 'TCP sessions whose handshake has not finished (syn_sent + syn_recv): the SYN-flood signature.', ['deployment'], (g, d) => {
-      g.set({ deployment: d.name }, HALF_OPEN_STATES.reduce((n, s) => n + (d.sessions.byState[s] ?? 0), 0));
+      g.set({ deployment: d.name }, halfOpenCount(d.sessions.byState));
     });
   }
 

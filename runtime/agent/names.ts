@@ -56,3 +56,8 @@ export function statSlot(index: number): StatSlot {
 /** The TCP states, and the half-open ones (a SYN seen, the handshake not finished). */
 export const TCP_STATES: readonly number[] = STATE_VALUES.filter((s) => stateLabel(s).startsWith('tcp_'));
 export const HALF_OPEN_STATES: readonly number[] = [SegState.SEG_STATE_TCP_SYN_SENT, SegState.SEG_STATE_TCP_SYN_RECV];
+
+/** Half-open TCP sessions among sessions counted by state (SegState index). */
+export function halfOpenCount(byState: readonly number[]): number {
+  return HALF_OPEN_STATES.reduce((n, s) => n + (byState[s] ?? 0), 0);
+}

@@ -11,7 +11,7 @@ import { formatSarif } from '../../compiler/report/sarif.ts';
 import type { ReportSources } from '../../compiler/report/location.ts';
 import { recordOutcome, useColor, type Outcome } from './command.ts';
 import { EXPIRY_WINDOW_HELP, expiryOptionsOf, parseExpiryWindow } from './clock.ts';
-import { resolveInputFiles } from './inputs.ts';
+import { companionTests, resolveInputFiles } from './inputs.ts';
 import type { CliIo } from './io.ts';
 import { packageInfo } from './package-info.ts';
 
@@ -93,7 +93,7 @@ interface CheckReport {
 async function checkFiles(files: readonly string[], options: CheckOptions, io: CliIo): Promise<CheckReport> {
   // Loaded here so that `segc --help` and the other commands do not pay for the compiler.
   const { compile } = await import('../../compiler/program.ts');
-  const groups = options.each === true ? await eachGroups(files, io) : [files];
+  const groups = options.each === true ? eachGroups(files, io) : [files];
   const runs: (CheckReport & { readonly root: string })[] = [];
   for (const group of groups) {
     const compilation = compile(group, io.host, await compileOptionsOf(options, io));
@@ -112,8 +112,7 @@ async function checkFiles(files: readonly string[], options: CheckOptions, io: C
 }
 
 /** --each: one group per policy, its packet tests with it; tests beside no policy on their own. */
-async function eachGroups(files: readonly string[], io: CliIo): Promise<string[][]> {
-  const { companionTests } = await import('./test.ts');
+function eachGroups(files: readonly string[], io: CliIo): string[][] {
   const companions = new Map(files.map((f) => [f, companionTests(f, io)]));
   const joined = new Set([...companions.values()].filter((c) => c !== undefined));
   return files.filter((f) => !joined.has(f)).map((f) => {

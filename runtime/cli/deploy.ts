@@ -12,8 +12,7 @@ import type { DeployResult, DeployStep } from '../deploy.ts';
 import type { DatapathSettings, DeploymentRecord } from '../state.ts';
 import { CliError, recordOutcome, useColor, type Outcome } from './command.ts';
 import { EXPIRY_WINDOW_HELP, expiryOptionsOf, parseExpiryWindow } from './clock.ts';
-import { resolveInputFiles } from './inputs.ts';
-import { testFilesOf } from './test.ts';
+import { resolveInputFiles, testFilesOf } from './inputs.ts';
 import type { CliIo } from './io.ts';
 
 export interface DeployCommandOptions {

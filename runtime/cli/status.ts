@@ -111,7 +111,7 @@ async function kernelView(record: DeploymentRecord): Promise<StatusEntry['kernel
     const { openPinnedDatapath, releaseDatapath } = await import('../deploy.ts');
     const { readConfig, readStats, slotHeader, censusSessions } = await import('../loader.ts');
     const { SegStat } = await import('../../compiler/abi.ts');
-    const { HALF_OPEN_STATES } = await import('../agent/names.ts');
+    const { halfOpenCount } = await import('../agent/names.ts');
     const { queryTc, interfaceIndex } = await import('../tc.ts');
     const dp = openPinnedDatapath(record.pins.dir);
     try {
@@ -130,8 +130,7 @@ async function kernelView(record: DeploymentRecord): Promise<StatusEntry['kernel
         if (here === a.ifindex && queryTc(a.ifindex, a.direction) !== a.progId) missing.push(`${a.iface}/${a.direction}`);
       }
       const census = censusSessions(dp);
-      const halfOpen = HALF_OPEN_STATES.reduce((n, st) => n + (census.byState[st] ?? 0), 0);
-      const sessions = { entries: census.entries, capacity: census.capacity, utilization: census.capacity === 0 ? 0 : census.entries / census.capacity, halfOpen };
+      const sessions = { entries: census.entries, capacity: census.capacity, utilization: census.capacity === 0 ? 0 : census.entries / census.capacity, halfOpen: halfOpenCount(census.byState) };
       return { activeGeneration, inForce: activeGeneration === record.generation, missing, audit: header?.audit === true, wouldDeny, sessions };
     } finally {
       releaseDatapath(dp, true);

@@ -10,7 +10,7 @@ import type { ExpectationResult } from '../../compiler/packet-tests.ts';
 import { formatHuman } from '../../compiler/report/human.ts';
 import type { KernelResult } from '../../compiler/report/test-results.ts';
 import { CliError, recordOutcome, useColor, type Outcome } from './command.ts';
-import { resolveInputFiles } from './inputs.ts';
+import { testFilesOf } from './inputs.ts';
 import type { CliIo } from './io.ts';
 
 export const TEST_FORMATS = ['human', 'json', 'junit'] as const;
@@ -56,23 +56,6 @@ export function register(program: Command, io: CliIo): void {
     .action(async (paths: string[], options: TestOptions, command: Command) => {
       recordOutcome(command, await testCommand(paths, options, io));
     });
-}
-
-/** The X.test.seg beside a policy X.seg, when there is one. */
-export function companionTests(file: string, io: CliIo): string | undefined {
-  const companion = file.replace(/(?<!\.test)\.seg$/, '.test.seg');
-  return companion !== file && io.stat(companion) === 'file' ? companion : undefined;
-}
-
-/** The files named, each X.seg with the X.test.seg beside it. */
-export function testFilesOf(paths: readonly string[], io: CliIo): string[] {
-  const files = resolveInputFiles(paths.length === 0 ? ['.'] : paths, io);
-  const out = new Set(files);
-  for (const f of files) {
-    const companion = companionTests(f, io);
-    if (companion !== undefined) out.add(companion);
-  }
-  return [...out];
 }
 
 export async function testCommand(paths: readonly string[], options: TestOptions, io: CliIo): Promise<Outcome> {
