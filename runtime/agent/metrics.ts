@@ -84,11 +84,34 @@ export class AgentMetrics {
     this.#registerAgent();
   }
 
-  /** One scrape: a fresh snapshot, folded into the totals, rendered in the text format. */
-  async scrape(): Promise<string> {
-    this.refresh();
-    return this.registry.metrics();
+  /**
+   * One scrape: a fresh snapshot, folded into the totals, rendered in the text format.
+   * Single-flight: the collection starts on the next turn of the event loop, and every scrape
+   * that arrives before it ends (the requests read in the same turn, typically all of a burst
+   * of concurrent clients) gets the same text, so N clients cost one walk of the maps, not N.
+   * A scrape that arrives after a collection ended starts a new one: nothing served is older
+   * than its request.
+   */
+  scrape(): Promise<string> {
+    this.#inflight ??= new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => {
+        this.refresh();
+        return this.registry.metrics();
+      })
+      .finally(() => {
+        this.#inflight = undefined;
+      });
+    return this.#inflight;
   }
+
+  #inflight: Promise<string> | undefined;
+
+  /** Collections made so far (one per single-flight scrape; tests read it). */
+  get collections(): number {
+    return this.#collections;
+  }
+
+  #collections = 0;
 
   get contentType(): string {
     return this.registry.contentType;
@@ -96,6 +119,7 @@ export class AgentMetrics {
 
   /** Reads every deployment now and folds the counters into the totals. */
   refresh(): HostSnapshot {
+    this.#collections++;
     const snapshot = this.#reader.snapshot();
     this.#scrapeErrors += snapshot.unreadable.length;
     for (const d of snapshot.deployments) this.#fold(d);
@@ -348,6 +372,16 @@ export class AgentMetrics {
     const self = this.#view();
     new Gauge({ name: 'segc_deployments', help: 'Deployments the agent reads (recorded on this host, pins readable).', registers, collect() { this.set(self.last().deployments.length); } });
     new Gauge({ name: 'segc_scrape_duration_seconds', help: 'Time the last scrape took to read every deployment.', registers, collect() { this.set(self.last().tookMs / 1000); } });
+    const collections = () => this.#collections;
+    new Counter({
+      name: 'segc_scrape_collections_total',
+      help: 'Reads of every deployment the agent made for scrapes; concurrent scrapes share one.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(collections());
+      },
+    });
     new Counter({
       name: 'segc_scrape_errors_total',
       help: 'Deployments whose pins could not be read during a scrape.',

@@ -9,6 +9,7 @@ import { SEG_SESSION, SEG_SESSION_KEY, SegMap, SegReason, SegStat, SegState, SES
 import { bpf_map_get_info_by_fd, bpf_map_update_batch } from '../../runtime/libbpf.ts';
 import { censusSessions, closeDatapath, DEFAULT_SESSIONS, loadDatapath, readStats, runFrame, type Datapath } from '../../runtime/loader.ts';
 import { buildFrame } from '../../runtime/packet-bytes.ts';
+import { openSessionCensus } from '../../runtime/session-census.ts';
 import { deployIr, KERNEL_AVAILABLE, type Installed } from '../support/datapath-harness.ts';
 import { programIr } from '../support/ir-builder.ts';
 
@@ -78,6 +79,21 @@ describe.skipIf(!KERNEL_AVAILABLE)('a session table of a million flows', () => {
     const census = censusSessions(dp);
     expect(census.entries).toBe(FLOWS);
     expect(census.byState[SegState.SEG_STATE_UDP]).toBe(FLOWS);
+  });
+
+  it('counts the same census in the kernel (the agent\'s census program) as by batch lookups', () => {
+    const counter = openSessionCensus(dp);
+    if ('unavailable' in counter) throw new Error(counter.unavailable);
+    try {
+      const t = performance.now();
+      const inKernel = counter.census();
+      const ms = performance.now() - t;
+      expect(inKernel).toEqual(censusSessions(dp));
+      expect(inKernel.entries).toBe(FLOWS);
+      process.stdout.write(`census of ${FLOWS} sessions in the kernel: ${ms.toFixed(0)} ms\n`);
+    } finally {
+      counter.close();
+    }
   });
 
   it('finds sampled flows of the full table as session hits in both directions', () => {
