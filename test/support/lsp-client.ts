@@ -13,7 +13,7 @@ export interface LspClient {
   readonly child: ChildProcess;
   /** Every publication so far, in order. */
   readonly published: PublishDiagnosticsParams[];
-  /** Resolves with the first publication for `uri` (from now on, or already kept when `since` is 0) that satisfies `accept`. */
+  /** Resolves with the first publication for `uri` from now on that satisfies `accept`. */
   waitForDiagnostics(uri: string, accept?: (p: PublishDiagnosticsParams) => boolean, timeoutMs?: number): Promise<PublishDiagnosticsParams>;
   open(uri: string, text: string, version?: number): void;
   change(uri: string, text: string, version: number): void;
@@ -53,7 +53,7 @@ export async function startLspClient(options: { readonly env?: Record<string, st
     child,
     published,
     waitForDiagnostics(uri, accept = () => true, timeoutMs = 20_000) {
-      let from = 0;
+      let from = published.length;
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no matching diagnostics for ${uri} within ${timeoutMs} ms; got ${JSON.stringify(published.filter((p) => p.uri === uri).at(-1))}\n${stderr}`)), timeoutMs);
         const look = () => {
