@@ -23,9 +23,13 @@ export async function bundleCli(outdir: string): Promise<void> {
   // Chunk names carry a content hash: clear the previous build's so none lingers.
   rmSync(outdir, { recursive: true, force: true });
   await build({
-    // The language server's compile worker is an entry of its own: a worker thread loads it by
+    // The language server's workers are entries of their own: a worker thread loads each by
     // URL, beside the chunk of document-analysis.ts.
-    entryPoints: { segc: join(ROOT, 'dist/runtime/cli/main.js'), 'compile-worker': join(ROOT, 'dist/runtime/lsp/compile-worker.js') },
+    entryPoints: {
+      segc: join(ROOT, 'dist/runtime/cli/main.js'),
+      'language-worker': join(ROOT, 'dist/runtime/lsp/language-worker.js'),
+      'analysis-worker': join(ROOT, 'dist/runtime/lsp/analysis-worker.js'),
+    },
     outdir,
     bundle: true,
     splitting: true,

@@ -6,7 +6,7 @@ import type { Declaration, PolicyDecl, RuleAst } from '../../compiler/ast.ts';
 import { formatIsoDate, parseIsoDate } from '../../compiler/expiry.ts';
 import type { SourceFile, Span } from '../../compiler/source.ts';
 import type { DiagnosticData } from './diagnostics.ts';
-import type { DocumentSnapshot } from './document-analysis.ts';
+import type { DocumentSnapshot } from './snapshot.ts';
 import { offsetAt, rangeOf, uriOfPath } from './positions.ts';
 
 /** How far "extend expiry" moves a date, in days. */

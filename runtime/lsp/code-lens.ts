@@ -6,7 +6,7 @@ import { hasErrors } from '../../compiler/diagnostics.ts';
 import { runTests } from '../../compiler/program.ts';
 import { positionOf } from '../../compiler/source.ts';
 import { snapshotDiagnostics } from './diagnostics.ts';
-import type { DocumentSnapshot } from './document-analysis.ts';
+import type { DocumentSnapshot } from './snapshot.ts';
 import { rangeOf, spanContains } from './positions.ts';
 
 export const RUN_TESTS_COMMAND = 'segc.runTests';

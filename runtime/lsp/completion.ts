@@ -7,7 +7,7 @@ import { dirname, join, relative } from 'node:path';
 import { CompletionItemKind, InsertTextFormat, type CompletionItem } from 'vscode-languageserver';
 import type { FileAst } from '../../compiler/ast.ts';
 import { lineText, positionOf, type SourceFile } from '../../compiler/source.ts';
-import type { DocumentSnapshot } from './document-analysis.ts';
+import type { DocumentSnapshot } from './snapshot.ts';
 import { ICMP_TYPE_NAMES, icmpTypeMeaning, PROTOCOL_MEANINGS } from './protocol-words.ts';
 
 const TOP_LEVEL = ['include', 'set', 'ports', 'policy', 'test'];

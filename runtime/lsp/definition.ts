@@ -2,7 +2,7 @@
 // the compilation declares it), from a declaration to itself, from an include to the file.
 import type { Location } from 'vscode-languageserver';
 import { resolvePosixInclude } from '../../compiler/source.ts';
-import type { DocumentSnapshot } from './document-analysis.ts';
+import type { DocumentSnapshot } from './snapshot.ts';
 import { findNodeAt } from './node-at.ts';
 import { rangeOf, uriOfPath } from './positions.ts';
 import { symbolAt } from './symbols.ts';

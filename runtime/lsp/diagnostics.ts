@@ -2,10 +2,10 @@
 // link into docs/diagnostics.md, hint, related locations) and publishes, for every file of the
 // open compilations, what they say about it. A file included by several open documents gets
 // the union of what each compilation says (once each).
-import { DiagnosticSeverity, DiagnosticTag, type Connection, type Diagnostic as LspDiagnostic } from 'vscode-languageserver';
+import { DiagnosticSeverity, DiagnosticTag, type Diagnostic as LspDiagnostic, type PublishDiagnosticsParams } from 'vscode-languageserver';
 import type { Diagnostic, Severity } from '../../compiler/diagnostics.ts';
 import type { SourceFile } from '../../compiler/source.ts';
-import type { DocumentSnapshot } from './document-analysis.ts';
+import type { DocumentSnapshot } from './snapshot.ts';
 import { rangeOf, uriOfPath } from './positions.ts';
 
 /** At most this many diagnostics per file are published (a binary file gives one per byte). */
@@ -64,17 +64,18 @@ export function snapshotDiagnostics(s: DocumentSnapshot): readonly Diagnostic[] 
 }
 
 export interface DiagnosticsPublisher {
-  /** Publishes for every file the snapshot's compilation (now or before) touched. */
-  publish(snapshot: DocumentSnapshot, all: readonly DocumentSnapshot[]): void;
-  /** Clears what was published for a root's files that no open compilation holds any more. */
-  forget(root: string, all: readonly DocumentSnapshot[]): void;
+  /** What to publish for every file the snapshot's compilation (now or before) touched. */
+  publish(snapshot: DocumentSnapshot, all: readonly DocumentSnapshot[]): PublishDiagnosticsParams[];
+  /** What to publish when a root is closed: its files, as the other open compilations see them. */
+  forget(root: string, all: readonly DocumentSnapshot[]): PublishDiagnosticsParams[];
 }
 
-export function createDiagnosticsPublisher(connection: Connection, docsUri: string): DiagnosticsPublisher {
+/** `versions`: the open documents' versions, by path (a publication names the one it is about). */
+export function createDiagnosticsPublisher(docsUri: string, versions: ReadonlyMap<string, number>): DiagnosticsPublisher {
   // The files each root's last publication covered, so that a file dropped from it is cleared.
   const covered = new Map<string, Set<string>>();
 
-  const publishFile = (path: string, all: readonly DocumentSnapshot[]) => {
+  const publishFile = (path: string, all: readonly DocumentSnapshot[]): PublishDiagnosticsParams => {
     const seen = new Set<string>();
     const out: LspDiagnostic[] = [];
     for (const s of all) {
@@ -90,7 +91,8 @@ export function createDiagnosticsPublisher(connection: Connection, docsUri: stri
         if (lsp) out.push(lsp);
       }
     }
-    void connection.sendDiagnostics({ uri: uriOfPath(path), diagnostics: out });
+    const version = versions.get(path);
+    return { uri: uriOfPath(path), ...(version === undefined ? {} : { version }), diagnostics: out };
   };
 
   return {
@@ -98,12 +100,12 @@ export function createDiagnosticsPublisher(connection: Connection, docsUri: stri
       const files = new Set([snapshot.root, ...snapshot.compilation.sources.keys()]);
       const before = covered.get(snapshot.root) ?? new Set();
       covered.set(snapshot.root, files);
-      for (const path of new Set([...files, ...before])) publishFile(path, all);
+      return [...new Set([...files, ...before])].map((path) => publishFile(path, all));
     },
     forget(root, all) {
       const before = covered.get(root) ?? new Set([root]);
       covered.delete(root);
-      for (const path of before) publishFile(path, all);
+      return [...before].map((path) => publishFile(path, all));
     },
   };
 }

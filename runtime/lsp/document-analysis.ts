@@ -1,17 +1,15 @@
-// The language server's view of the compiler: keeps, for each open document, the latest
-// compilation of it (with its includes, unsaved text winning over the disk), and runs the two
-// phases of its diagnostics off the message loop. The front phase (syntax, names, values,
-// includes, expiry) runs in one worker thread and is published at once; the rule analysis
-// (shadowed, redundant, conflict, generalization) follows in a second worker, within a time
-// budget, and a run whose input has changed since is cancelled by terminating its thread.
-// Every feature reads compilations through this module only, so that an incremental
-// compiler can replace the full one here without touching them.
+// The language server's view of the compiler, on its message loop: decides what to compile when
+// a document changes, and runs it off the loop. The language worker (language-worker.ts) holds
+// every open document's compilation, publishes its syntax, name and value diagnostics at once
+// and answers the features' requests; the rule analysis (shadowed, redundant, conflict,
+// generalization) follows in a second worker, within a time budget, and a run whose text has
+// changed since is cancelled by terminating its thread. Every request reaches compilations
+// through this module only, so that an incremental compiler can replace the full one behind
+// it without touching the features.
 import { Worker } from 'node:worker_threads';
-import type { Diagnostic } from '../../compiler/diagnostics.ts';
-import type { ExpiryOptions } from '../../compiler/expiry.ts';
-import type { CompileJob, CompileReply, FrontCompilation } from './compile-worker.ts';
-
-export type { FrontCompilation } from './compile-worker.ts';
+import { ResponseError, type PublishDiagnosticsParams } from 'vscode-languageserver';
+import type { AnalysisJob, AnalysisReply } from './analysis-worker.ts';
+import type { QueryName, Queries, WorkerConfig, WorkerReply, WorkerRequest } from './language-worker.ts';
 
 /** An open document as the editor has it. */
 export interface OpenDocument {
@@ -20,73 +18,98 @@ export interface OpenDocument {
   readonly version: number;
 }
 
-/** The latest compilation with the document as its root, and what the analysis added. */
-export interface DocumentSnapshot {
-  readonly root: string;
-  /** Bumped with every change to the root or a file it includes; see `DocumentAnalysis`. */
-  readonly generation: number;
-  readonly compilation: FrontCompilation;
-  /** The analysis phase's diagnostics (a superset of the front phase's), once it has run. */
-  readonly analysis?: { readonly diagnostics: readonly Diagnostic[]; readonly complete: boolean; readonly elapsedMs: number };
-  /** Set when the compiler failed on this input (a bug); the message is reported as SEG9001. */
-  readonly failure?: string;
-}
-
 export interface DocumentAnalysisOptions {
   /** The open documents (their text wins over the disk). */
   readonly documents: () => Iterable<OpenDocument>;
-  /** Called with each new snapshot that is current: after the front phase, then the analysis. */
-  readonly onSnapshot: (snapshot: DocumentSnapshot, phase: 'front' | 'analysis') => void;
+  /** Sends publications (the language worker makes them). */
+  readonly publish: (params: readonly PublishDiagnosticsParams[]) => void;
   /** Milliseconds the rule analysis of one compilation may take (SEG5005 says what was left). */
   readonly analysisBudgetMs: number;
-  readonly expiry?: ExpiryOptions;
   /** Run the analysis phase at all (off: syntax, names and values only). */
   readonly analysis: boolean;
+  readonly config: WorkerConfig;
 }
 
 export interface DocumentAnalysis {
   /** A document was opened or changed (or a file on disk changed): re-check what depends on it. */
   changed(path: string): void;
-  /** A document was closed: forget its compilation. */
+  /** A document was closed: forget its compilation (and clear what only it published). */
   closed(path: string): void;
-  /** The latest snapshot of a root, whatever its generation. */
-  latest(root: string): DocumentSnapshot | undefined;
-  /** The snapshot of a root for its current text (waits for the front phase when one is due). */
-  current(root: string): Promise<DocumentSnapshot | undefined>;
-  /** Every root's latest snapshot. */
-  all(): DocumentSnapshot[];
+  /**
+   * Answers a feature's request for an open document from its compilation of the current text
+   * (waiting for that compilation when one is due); null when the document is not open.
+   */
+  query<Q extends QueryName>(root: string, query: Q, args: Queries[Q]): Promise<unknown>;
   dispose(): Promise<void>;
 }
 
-/** One worker thread running one job at a time; `cancel` ends the running job with the thread. */
-interface WorkerLane {
-  readonly busy: boolean;
-  run(job: CompileJob): Promise<CompileReply | undefined>;
-  cancel(): void;
-  dispose(): Promise<void>;
-}
+type WorkerFile = 'language-worker' | 'analysis-worker';
 
-function workerUrl(): URL {
-  // Beside this module: tsc's output (dist/runtime/lsp/), the bundle (dist/cli/, where the
+function workerUrl(file: WorkerFile): URL {
+  // Beside this module: tsc's output (dist/runtime/lsp/), the bundle (dist/cli/, where each
   // worker is an entry of its own), or the sources when run by Node's type stripping.
-  return new URL(import.meta.url.endsWith('.ts') ? './compile-worker.ts' : './compile-worker.js', import.meta.url);
+  return new URL(import.meta.url.endsWith('.ts') ? `./${file}.ts` : `./${file}.js`, import.meta.url);
 }
 
-function createWorkerLane(): WorkerLane {
+/** The language worker: requests matched to replies by id; respawned (state lost) if it dies. */
+function createLanguageLane(config: WorkerConfig, onRespawn: () => void) {
   let worker: Worker | undefined;
-  let pending: { resolve: (reply: CompileReply | undefined) => void } | undefined;
-  const settle = (reply: CompileReply | undefined) => {
+  const pending = new Map<number, (reply: WorkerReply | undefined) => void>();
+  let ids = 0;
+  const spawn = (): Worker => {
+    const w = new Worker(workerUrl('language-worker'));
+    w.on('message', (reply: WorkerReply) => {
+      const settle = pending.get(reply.id);
+      pending.delete(reply.id);
+      settle?.(reply);
+    });
+    const gone = () => {
+      if (worker !== w) return;
+      worker = undefined;
+      for (const settle of pending.values()) settle(undefined);
+      pending.clear();
+      onRespawn();
+    };
+    // A thread that dies (out of memory on a hostile file) loses its compilations: they are redone.
+    w.on('error', gone);
+    w.on('exit', gone);
+    w.unref();
+    w.postMessage({ type: 'init', id: ++ids, config } satisfies WorkerRequest);
+    return w;
+  };
+  return {
+    request(make: (id: number) => WorkerRequest): Promise<WorkerReply | undefined> {
+      worker ??= spawn();
+      const w = worker;
+      const request = make(++ids);
+      return new Promise((resolve) => {
+        pending.set(request.id, resolve);
+        w.postMessage(request);
+      });
+    },
+    async dispose() {
+      const w = worker;
+      worker = undefined;
+      await w?.terminate();
+    },
+  };
+}
+
+/** The analysis worker: one job at a time; `cancel` ends the running job with its thread. */
+function createAnalysisLane() {
+  let worker: Worker | undefined;
+  let pending: ((reply: AnalysisReply | undefined) => void) | undefined;
+  const settle = (reply: AnalysisReply | undefined) => {
     const p = pending;
     pending = undefined;
-    p?.resolve(reply);
+    p?.(reply);
   };
   const spawn = (): Worker => {
-    const w = new Worker(workerUrl());
-    w.on('message', (reply: CompileReply) => settle(reply));
-    // A thread that dies (out of memory on a hostile file) answers its job with a failure.
+    const w = new Worker(workerUrl('analysis-worker'));
+    w.on('message', (reply: AnalysisReply) => settle(reply));
     w.on('error', (e) => {
       if (worker === w) worker = undefined;
-      settle({ id: -1, phase: 'failed', message: e instanceof Error ? e.message : String(e) });
+      settle({ ok: false, message: e instanceof Error ? e.message : String(e) });
     });
     w.on('exit', () => {
       if (worker === w) worker = undefined;
@@ -99,11 +122,11 @@ function createWorkerLane(): WorkerLane {
     get busy() {
       return pending !== undefined;
     },
-    run(job) {
+    run(job: AnalysisJob): Promise<AnalysisReply | undefined> {
       worker ??= spawn();
       const w = worker;
       return new Promise((resolve) => {
-        pending = { resolve };
+        pending = resolve;
         w.postMessage(job);
       });
     },
@@ -123,100 +146,109 @@ function createWorkerLane(): WorkerLane {
 }
 
 interface RootState {
+  /** Bumped with every change to the root or a file its compilation holds. */
   generation: number;
-  snapshot: DocumentSnapshot | undefined;
+  /** The generation the language worker last compiled (-1: none yet). */
+  compiled: number;
+  files: ReadonlySet<string>;
   waiters: (() => void)[];
 }
 
 export function createDocumentAnalysis(options: DocumentAnalysisOptions): DocumentAnalysis {
   const roots = new Map<string, RootState>();
-  const front = createWorkerLane();
-  const analysis = createWorkerLane();
-  // Roots waiting for each phase, with the generation they wait for.
   const frontQueue = new Set<string>();
-  const analysisQueue = new Set<string>();
+  const analysisQueue = new Map<string, { generation: number; texts: ReadonlyMap<string, string> }>();
+  let compiling = false;
   let analysing: { root: string; generation: number } | undefined;
-  let jobIds = 0;
   let disposed = false;
 
-  const overlay = (): Map<string, string> => new Map([...options.documents()].map((d) => [d.path, d.text]));
+  const language = createLanguageLane(options.config, () => {
+    // The worker's compilations went with it: every root is compiled again.
+    compiling = false;
+    for (const [root, state] of roots) {
+      state.compiled = -1;
+      frontQueue.add(root);
+    }
+    setImmediate(pumpFront);
+  });
+  const analysis = createAnalysisLane();
 
   const wake = (state: RootState) => {
-    const waiters = state.waiters;
-    state.waiters = [];
-    for (const w of waiters) w();
+    for (const w of state.waiters.splice(0)) w();
   };
 
   const pumpFront = (): void => {
-    if (disposed || front.busy) return;
+    if (disposed || compiling) return;
     const [root] = frontQueue;
     if (root === undefined) return;
     frontQueue.delete(root);
     const state = roots.get(root);
     if (!state) return pumpFront();
     const generation = state.generation;
-    const job: CompileJob = { id: ++jobIds, phase: 'front', roots: [root], overlay: overlay(), analysisBudgetMs: options.analysisBudgetMs, ...(options.expiry ? { expiry: options.expiry } : {}) };
-    void front.run(job).then((reply) => {
-      const s = roots.get(root);
-      if (s && reply && s.generation === generation) {
-        const snapshot: DocumentSnapshot =
-          reply.phase === 'front'
-            ? { root, generation, compilation: reply.compilation }
-            : { root, generation, compilation: s.snapshot?.compilation ?? emptyCompilation(), failure: reply.phase === 'failed' ? reply.message : 'no answer' };
-        s.snapshot = snapshot;
-        options.onSnapshot(snapshot, 'front');
-        wake(s);
-        if (options.analysis && snapshot.failure === undefined && snapshot.compilation.ir !== undefined) {
-          analysisQueue.add(root);
-          pumpAnalysis();
+    const docs = [...options.documents()];
+    compiling = true;
+    void language
+      .request((id) => ({ type: 'compile', id, root, generation, overlay: new Map(docs.map((d) => [d.path, d.text])), versions: new Map(docs.map((d) => [d.path, d.version])) }))
+      .then((reply) => {
+        compiling = false;
+        const s = roots.get(root);
+        if (reply && s) {
+          s.files = new Set(reply.files ?? []);
+          s.compiled = generation;
+          // A stale compilation is not published: the current one is queued already.
+          if (s.generation === generation) {
+            if (reply.publish) options.publish(reply.publish);
+            if (options.analysis && reply.analysisTexts) {
+              analysisQueue.set(root, { generation, texts: reply.analysisTexts });
+              pumpAnalysis();
+            }
+          }
+          wake(s);
         }
-      } else if (s && !reply && s.generation === generation) {
-        // The thread went away without answering (terminated or crashed): try once more.
-        frontQueue.add(root);
-      }
-      pumpFront();
-    });
+        pumpFront();
+      });
   };
 
   const pumpAnalysis = (): void => {
     if (disposed || analysis.busy) return;
-    const [root] = analysisQueue;
-    if (root === undefined) return;
+    const [entry] = analysisQueue;
+    if (entry === undefined) return;
+    const [root, { generation, texts }] = entry;
     analysisQueue.delete(root);
-    const state = roots.get(root);
-    const snapshot = state?.snapshot;
-    if (!state || !snapshot || snapshot.generation !== state.generation) return pumpAnalysis();
-    const generation = state.generation;
-    // The texts the front phase compiled, so that both phases speak of the same text.
-    const texts = new Map([...snapshot.compilation.sources].map(([path, file]) => [path, file.text]));
-    const job: CompileJob = { id: ++jobIds, phase: 'analysis', roots: [root], overlay: texts, analysisBudgetMs: options.analysisBudgetMs, ...(options.expiry ? { expiry: options.expiry } : {}) };
+    if (roots.get(root)?.generation !== generation) return pumpAnalysis();
     analysing = { root, generation };
-    void analysis.run(job).then((reply) => {
+    void analysis.run({ root, texts, budgetMs: options.analysisBudgetMs, expiry: options.config.expiry }).then(async (reply) => {
       analysing = undefined;
-      const s = roots.get(root);
-      if (s && reply && reply.phase === 'analysis' && s.generation === generation && s.snapshot?.generation === generation) {
-        s.snapshot = { ...s.snapshot, analysis: { diagnostics: reply.diagnostics, complete: reply.complete, elapsedMs: reply.elapsedMs } };
-        options.onSnapshot(s.snapshot, 'analysis');
+      if (reply?.ok === true && roots.get(root)?.generation === generation) {
+        const published = await language.request((id) => ({ type: 'analysed', id, root, generation, analysis: { diagnostics: reply.diagnostics, complete: reply.complete, elapsedMs: reply.elapsedMs } }));
+        if (published?.publish && roots.get(root)?.generation === generation) options.publish(published.publish);
       }
       pumpAnalysis();
     });
   };
 
-  const affectedRoots = (path: string): string[] => {
-    const out: string[] = [];
-    for (const [root, state] of roots) {
-      if (root === path || state.snapshot?.compilation.sources.has(path) === true) out.push(root);
-    }
-    return out;
+  /** Waits until the language worker has compiled the root's current generation. */
+  const current = (root: string): Promise<boolean> => {
+    const state = roots.get(root);
+    if (!state) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const check = () => {
+        const s = roots.get(root);
+        if (!s) resolve(false);
+        else if (s.compiled === s.generation) resolve(true);
+        else s.waiters.push(check);
+      };
+      check();
+    });
   };
 
   return {
     changed(path) {
       if (disposed) return;
       const isOpen = [...options.documents()].some((d) => d.path === path);
-      if (isOpen && !roots.has(path)) roots.set(path, { generation: 0, snapshot: undefined, waiters: [] });
-      for (const root of affectedRoots(path)) {
-        const state = roots.get(root) as RootState;
+      if (isOpen && !roots.has(path)) roots.set(path, { generation: 0, compiled: -1, files: new Set([path]), waiters: [] });
+      for (const [root, state] of roots) {
+        if (root !== path && !state.files.has(path)) continue;
         state.generation++;
         frontQueue.add(root);
         analysisQueue.delete(root);
@@ -231,6 +263,7 @@ export function createDocumentAnalysis(options: DocumentAnalysisOptions): Docume
     },
     closed(path) {
       const state = roots.get(path);
+      if (!state) return;
       roots.delete(path);
       frontQueue.delete(path);
       analysisQueue.delete(path);
@@ -239,39 +272,20 @@ export function createDocumentAnalysis(options: DocumentAnalysisOptions): Docume
         analysis.cancel();
         pumpAnalysis();
       }
-      if (state) wake(state);
-    },
-    latest: (root) => roots.get(root)?.snapshot,
-    current(root) {
-      const state = roots.get(root);
-      if (!state) return Promise.resolve(undefined);
-      if (state.snapshot?.generation === state.generation) return Promise.resolve(state.snapshot);
-      return new Promise((resolve) => {
-        const check = () => {
-          const s = roots.get(root);
-          if (!s) resolve(undefined);
-          else if (s.snapshot?.generation === s.generation) resolve(s.snapshot);
-          else s.waiters.push(check);
-        };
-        state.waiters.push(check);
+      wake(state);
+      void language.request((id) => ({ type: 'close', id, root: path })).then((reply) => {
+        if (reply?.publish) options.publish(reply.publish);
       });
     },
-    all: () => [...roots.values()].flatMap((s) => (s.snapshot ? [s.snapshot] : [])),
+    async query(root, query, args) {
+      if (!(await current(root))) return null;
+      const reply = await language.request((id) => ({ type: 'query', id, root, query, args }));
+      if (reply?.error) throw new ResponseError(reply.error.code, reply.error.message);
+      return reply?.result ?? null;
+    },
     async dispose() {
       disposed = true;
-      await Promise.all([front.dispose(), analysis.dispose()]);
+      await Promise.all([language.dispose(), analysis.dispose()]);
     },
-  };
-}
-
-/** A compilation of nothing, standing in when the compiler failed on the very first run. */
-function emptyCompilation(): FrontCompilation {
-  return {
-    ir: undefined,
-    diagnostics: [],
-    sources: new Map(),
-    asts: new Map(),
-    resolved: { files: [], asts: [], symbols: new Map(), order: [], references: new Map(), policies: [] },
-    tests: [],
   };
 }

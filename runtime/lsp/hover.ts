@@ -10,7 +10,7 @@ import { createLowerer } from '../../compiler/lower-values.ts';
 import type { DeclSymbol } from '../../compiler/resolve.ts';
 import { positionOf, type SourceFile } from '../../compiler/source.ts';
 import { snapshotDiagnostics } from './diagnostics.ts';
-import type { DocumentSnapshot } from './document-analysis.ts';
+import type { DocumentSnapshot } from './snapshot.ts';
 import { findNodeAt } from './node-at.ts';
 import { rangeOf, spanContains } from './positions.ts';
 import { icmpTypeMeaning, PROTOCOL_MEANINGS } from './protocol-words.ts';

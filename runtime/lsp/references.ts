@@ -1,7 +1,7 @@
 // Find references: every use of a set or port set in the open compilations that hold its
 // declaration (and the declaration itself when the client asks for it).
 import type { Location } from 'vscode-languageserver';
-import type { DocumentSnapshot } from './document-analysis.ts';
+import type { DocumentSnapshot } from './snapshot.ts';
 import { rangeOf, uriOfPath } from './positions.ts';
 import { occurrencesOf, symbolAt } from './symbols.ts';
 

@@ -4,7 +4,7 @@
 import { ResponseError, ErrorCodes, type Range, type TextEdit, type WorkspaceEdit } from 'vscode-languageserver';
 import { positionOf } from '../../compiler/source.ts';
 import { CONTEXTUAL_WORDS, EXTENSION_KEYWORDS, KEYWORDS } from '../../compiler/tokens.ts';
-import type { DocumentSnapshot } from './document-analysis.ts';
+import type { DocumentSnapshot } from './snapshot.ts';
 import { rangeOf, uriOfPath } from './positions.ts';
 import { occurrencesOf, symbolAt } from './symbols.ts';
 

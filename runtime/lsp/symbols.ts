@@ -4,7 +4,7 @@
 import type { Name } from '../../compiler/ast.ts';
 import type { DeclSymbol, SymbolKind } from '../../compiler/resolve.ts';
 import type { SourceFile, Span } from '../../compiler/source.ts';
-import type { DocumentSnapshot } from './document-analysis.ts';
+import type { DocumentSnapshot } from './snapshot.ts';
 import { findNodeAt } from './node-at.ts';
 
 export interface SymbolAt {
