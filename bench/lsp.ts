@@ -110,22 +110,21 @@ console.log('with the rule analysis on (default budget), acl1_10K:');
   const full = performance.now() - t0;
   console.log(`  didOpen -> syntax/names ${front.toFixed(0)} ms, -> analysis ${full.toFixed(0)} ms;  RSS ${rssMB(client.child.pid!).toFixed(0)} MB`);
   // A burst of five changes 20 ms apart: each makes the running analysis stale (its thread is
-  // terminated); only the last text's analysis completes.
+  // terminated) and the queued front phase is coalesced; only the last text is analysed.
   const before = client.published.length;
+  const last = 104;
+  const frontDone = client.waitForDiagnostics(uri10k, (p) => p.version === last, 120_000);
   const t1 = performance.now();
   for (let i = 0; i < 5; i++) {
     client.change(uri10k, edited(text10k, 100 + i), 100 + i);
     await new Promise((r) => setTimeout(r, 20));
   }
-  const settle = async () => {
-    // Settled: no publication for 3 s after the last one.
-    for (let last = client.published.length; ; last = client.published.length) {
-      await new Promise((r) => setTimeout(r, 3000));
-      if (client.published.length === last) return;
-    }
-  };
-  await settle();
-  const burst = client.published.slice(before).length;
-  console.log(`  burst of 5 changes: ${burst} publications, settled ${(performance.now() - t1 - 3000).toFixed(0)} ms after the first change;  RSS ${rssMB(client.child.pid!).toFixed(0)} MB`);
+  await frontDone;
+  const frontMs = performance.now() - t1;
+  await client.waitForDiagnostics(uri10k, (p) => p.version === last, 120_000);
+  const analysedMs = performance.now() - t1;
+  const versions = client.published.slice(before).filter((p) => p.uri === uri10k).map((p) => p.version);
+  console.log(`  burst of 5 changes 20 ms apart: last text's syntax/names after ${frontMs.toFixed(0)} ms, its analysis after ${analysedMs.toFixed(0)} ms;`);
+  console.log(`  publications by version: ${versions.join(' ')} (stale analyses cancelled);  RSS ${rssMB(client.child.pid!).toFixed(0)} MB`);
   await client.stop();
 }

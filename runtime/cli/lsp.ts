@@ -16,7 +16,8 @@ The server speaks the Language Server Protocol over stdin/stdout: diagnostics as
 definition, references, rename, hover, completion, code actions, formatting, outline, folding
 and code lenses. Set-up for VS Code and Neovim: docs/editors.md.
 
-Exit codes: 0 after the client's shutdown and exit, 1 after exit without shutdown, 2 usage error.`;
+Exit codes: 0 after the client's shutdown and exit (or when the input closes), 1 after exit
+without shutdown, 2 usage error.`;
 
 /** The rule analysis's budget per change: shorter than check's, since it reruns as you type. */
 const DEFAULT_ANALYSIS_BUDGET_MS = 5_000;
