@@ -3,9 +3,10 @@
 // on the 10k file), next to the compiler's own front end on the same text in this process
 // (the paired baseline: what the server adds is the worker hand-off and the protocol); then the
 // full analysis of the 10k file after a change, a burst of changes (stale runs cancelled), and
-// the server's RSS. Run: `node bench/lsp.ts` (runs `npm run build` first; `--no-build` skips it).
+// the server's RSS. Run: `node bench/lsp.ts` (runs `npm run build` first; `--no-build` skips it;
+// `--dry` only checks that its inputs exist, as `make bench --dry` asks of every benchmark).
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { compile } from '../compiler/program.ts';
@@ -18,6 +19,19 @@ import { median } from './wall-times.ts';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RUNS = 15;
 const RUNS_10K = 9;
+
+const CLASSBENCH = join(CORPUS, 'classbench-hs1/rules/acl1_10K');
+
+if (process.argv.includes('--dry')) {
+  const inputs = [CLASSBENCH, join(ROOT, 'examples'), join(ROOT, 'bin/segc.js')];
+  const missing = inputs.find((p) => !existsSync(p));
+  if (missing !== undefined) {
+    process.stderr.write(`lsp.ts: missing input ${missing}\n`);
+    process.exit(2);
+  }
+  process.stdout.write(`dry run: lsp.ts ready (${inputs.length} inputs present)\n`);
+  process.exit(0);
+}
 
 if (!process.argv.includes('--no-build')) {
   const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
@@ -77,8 +91,7 @@ console.log(`  ${'file'.padEnd(34)} ${'median'.padStart(12)} ${'min'.padStart(12
   await client.stop();
 }
 
-const classbench = join(CORPUS, 'classbench-hs1/rules/acl1_10K');
-const text10k = classBenchToSeg(readClassBenchRules(readFileSync(classbench, 'utf8')));
+const text10k = classBenchToSeg(readClassBenchRules(readFileSync(CLASSBENCH, 'utf8')));
 const path10k = join(ROOT, 'bench-results', 'lsp-acl1_10K.seg');
 const uri10k = pathToFileURL(path10k).href;
 {
