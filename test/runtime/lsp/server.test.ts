@@ -161,6 +161,74 @@ describe('segc lsp', () => {
     client.close(uri);
   }, 60_000);
 
+  it('outlines, folds, formats a range and runs a test block from its code lens', async () => {
+    const uri = uriOf('outline.seg');
+    const text = [
+      '# a policy with a test',
+      '# in two comment lines',
+      'set office = { 10.20.0.0/16,',
+      '               10.30.0.0/16 }',
+      'policy ingress default deny {',
+      '  100 ssh: allow tcp from office to any port 22',
+      '  200   web:    allow tcp from any to any port 443',
+      '}',
+      'test "office reaches ssh" {',
+      '  expect allow tcp 10.20.1.5:40000 -> 10.0.1.7:22',
+      '  expect deny tcp 192.0.2.1 -> 10.0.1.7:22',
+      '  expect allow udp 192.0.2.1 -> 10.0.1.7:53',
+      '}',
+      '',
+    ].join('\n');
+    writeFileSync(join(dir, 'outline.seg'), text);
+    client.open(uri, text);
+    await client.waitForDiagnostics(uri);
+    const symbols = await client.connection.sendRequest<{ name: string; children?: { name: string }[] }[]>('textDocument/documentSymbol', { textDocument: { uri } });
+    expect(symbols.map((s) => s.name)).toEqual(['office', 'policy ingress', 'test "office reaches ssh"']);
+    expect(symbols[1]?.children?.map((c) => c.name)).toEqual(['100 ssh', '200 web']);
+    const folds = await client.connection.sendRequest<{ startLine: number; endLine: number; kind?: string }[]>('textDocument/foldingRange', { textDocument: { uri } });
+    expect(folds).toEqual(
+      expect.arrayContaining([
+        { startLine: 0, endLine: 1, kind: 'comment' },
+        { startLine: 4, endLine: 6, kind: 'region' },
+        { startLine: 8, endLine: 11, kind: 'region' },
+      ]),
+    );
+    // Formatting the range of rule 200 lays out its lines as segc fmt does, and leaves the set
+    // declaration above (which fmt would break over lines) as it is.
+    const edits = await client.connection.sendRequest<TextEdit[]>('textDocument/rangeFormatting', { textDocument: { uri }, range: { start: { line: 6, character: 0 }, end: { line: 6, character: 10 } }, options: { tabSize: 2, insertSpaces: true } });
+    const ranged = apply(text, edits).split('\n');
+    expect(ranged.slice(0, 6)).toEqual(text.split('\n').slice(0, 6));
+    expect(ranged[6]).toBe('  200 web: allow tcp from any    to any port 443');
+    expect((formatSource(createSourceFile('o.seg', text)).text ?? '').split('\n')).toContain(ranged[6]);
+    const lenses = await client.connection.sendRequest<{ range: { start: { line: number } }; command: { title: string; command: string; arguments: unknown[] } }[]>('textDocument/codeLens', { textDocument: { uri } });
+    expect(lenses.map((l) => [l.range.start.line, l.command.title])).toEqual([
+      [4, expect.stringMatching(/^2 rules · \d+ findings?/)],
+      [8, '▶ run 3 expectations'],
+    ]);
+    const run = lenses[1]!.command;
+    const summary = await client.connection.sendRequest<{ passed: number; failed: number; failures: string[] }>('workspace/executeCommand', { command: run.command, arguments: run.arguments });
+    expect(summary).toEqual({ passed: 2, failed: 1, failures: ['line 12: udp 192.0.2.1 -> 10.0.1.7:53 (ingress): deny by the default'] });
+    client.close(uri);
+  }, 60_000);
+
+  it('extends an expired rule and adds a missing default with code actions that segc check accepts', async () => {
+    const uri = uriOf('expiry.seg');
+    const text = 'policy ingress {\n  100 old: allow tcp from any to any port 22 expires 2020-01-31\n}\n';
+    client.open(uri, text);
+    const published = await client.waitForDiagnostics(uri, (p) => p.diagnostics.some((d) => d.code === 'SEG3103'));
+    const expired = published.diagnostics.find((d) => d.code === 'SEG3103')!;
+    const actions = await client.connection.sendRequest<CodeAction[]>('textDocument/codeAction', { textDocument: { uri }, range: expired.range, context: { diagnostics: [expired] } });
+    const extend = actions.find((a) => /^Extend expiry to \d{4}-\d{2}-\d{2} \(90 days\)$/.test(a.title))!;
+    const addDefault = actions.find((a) => a.title === "Add 'default deny' to this ingress policy")!;
+    const fixed = apply(apply(text, extend.edit!.changes![uri]!), addDefault.edit!.changes![uri]!);
+    expect(fixed).toMatch(/^policy ingress default deny \{\n {2}100 old: allow tcp from any to any port 22 expires \d{4}-\d{2}-\d{2}\n\}\n$/);
+    writeFileSync(join(dir, 'expiry.seg'), fixed);
+    const check = segcCheck(join(dir, 'expiry.seg'));
+    expect(check.stdout).not.toContain('SEG3103');
+    expect(check.status).toBe(0);
+    client.close(uri);
+  }, 60_000);
+
   it('re-checks the documents that include a file when that file changes, and clears a closed one', async () => {
     const web = uriOf('web.seg');
     const common = uriOf('common.seg');
