@@ -2,7 +2,7 @@
 // ranges (0-based line and UTF-16 character in a document named by its URI).
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Position, Range } from 'vscode-languageserver';
-import { createSourceFile, positionOf, type SourceFile, type Span } from '../../compiler/source.ts';
+import { positionOf, type SourceFile, type Span } from '../../compiler/source.ts';
 
 /** The compiler's path of a document: its file path, or the URI itself when it is no file. */
 export function pathOfUri(uri: string): string {
@@ -35,11 +35,6 @@ export function offsetAt(file: SourceFile, position: Position): number {
   let end = next === undefined ? file.text.length : next;
   while (end > start && (file.text.charCodeAt(end - 1) === 10 || file.text.charCodeAt(end - 1) === 13)) end--;
   return Math.min(start + Math.max(0, position.character), end);
-}
-
-/** A source file for a path's text (the compilation's, or one made for a document not in it). */
-export function sourceOf(sources: ReadonlyMap<string, SourceFile>, path: string, text?: string): SourceFile | undefined {
-  return sources.get(path) ?? (text === undefined ? undefined : createSourceFile(path, text));
 }
 
 /** Whether `inner` lies inside `outer` (same file). */

@@ -2,7 +2,7 @@
 // documents and hands every request to document-analysis.ts, whose worker threads compile and
 // answer with the feature modules; nothing on this message loop parses or analyses, so it stays
 // free whatever the input.
-import { CodeActionKind, ProposedFeatures, TextDocuments, TextDocumentSyncKind, type InitializeResult } from 'vscode-languageserver';
+import { CodeActionKind, ProposedFeatures, TextDocuments, TextDocumentSyncKind, type CancellationToken, type InitializeResult } from 'vscode-languageserver';
 import { createConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-languageserver/node.js';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { ExpiryOptions } from '../../compiler/expiry.ts';
@@ -81,10 +81,16 @@ export function startLspServer(options: LspServerOptions): void {
     for (const change of p.changes) analysis?.changed(pathOfUri(change.uri));
   });
 
-  /** A feature's answer for a document, or null once the client cancelled the request. */
-  const ask = async <Q extends QueryName>(uri: string, query: Q, args: Queries[Q], token?: { isCancellationRequested: boolean }): Promise<never> => {
-    const result = analysis && !token?.isCancellationRequested ? await analysis.query(pathOfUri(uri), query, args) : null;
-    return (token?.isCancellationRequested === true ? null : result) as never;
+  /**
+   * A feature's answer for a document, or null once the client cancelled the request. The
+   * language worker made it with the feature's module; its type is the protocol's for `query`.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each handler's result type is the protocol's; the worker's reply is that value
+  const ask = async <Q extends QueryName>(uri: string, query: Q, args: Queries[Q], token?: CancellationToken): Promise<any> => {
+    const cancelled = () => token?.isCancellationRequested === true;
+    if (!analysis || cancelled()) return null;
+    const result = await analysis.query(pathOfUri(uri), query, args);
+    return cancelled() ? null : result;
   };
   const textOf = (uri: string) => documents.get(uri)?.getText() ?? '';
 
