@@ -87,6 +87,10 @@ function createLanguageLane(config: WorkerConfig, onRespawn: () => void) {
         w.postMessage(request);
       });
     },
+    /** Starts the thread before the first document, so that opening one does not wait for it. */
+    warm() {
+      worker ??= spawn();
+    },
     async dispose() {
       const w = worker;
       worker = undefined;
@@ -95,14 +99,25 @@ function createLanguageLane(config: WorkerConfig, onRespawn: () => void) {
   };
 }
 
+/** An idle analysis worker is ended after this long, so its heap (a large policy's) goes with it. */
+const ANALYSIS_IDLE_MS = 15_000;
+
 /** The analysis worker: one job at a time; `cancel` ends the running job with its thread. */
 function createAnalysisLane() {
   let worker: Worker | undefined;
   let pending: ((reply: AnalysisReply | undefined) => void) | undefined;
+  let idle: NodeJS.Timeout | undefined;
   const settle = (reply: AnalysisReply | undefined) => {
     const p = pending;
     pending = undefined;
     p?.(reply);
+    clearTimeout(idle);
+    idle = setTimeout(() => {
+      if (pending !== undefined) return;
+      const w = worker;
+      worker = undefined;
+      void w?.terminate();
+    }, ANALYSIS_IDLE_MS).unref();
   };
   const spawn = (): Worker => {
     const w = new Worker(workerUrl('analysis-worker'));
@@ -172,6 +187,7 @@ export function createDocumentAnalysis(options: DocumentAnalysisOptions): Docume
     setImmediate(pumpFront);
   });
   const analysis = createAnalysisLane();
+  language.warm();
 
   const wake = (state: RootState) => {
     for (const w of state.waiters.splice(0)) w();
@@ -285,6 +301,7 @@ export function createDocumentAnalysis(options: DocumentAnalysisOptions): Docume
     },
     async dispose() {
       disposed = true;
+      for (const state of roots.values()) wake(state);
       await Promise.all([language.dispose(), analysis.dispose()]);
     },
   };
