@@ -12,6 +12,9 @@ import { rangeOf, spanContains } from './positions.ts';
 export const RUN_TESTS_COMMAND = 'segc.runTests';
 export const POLICY_SUMMARY_COMMAND = 'segc.policySummary';
 
+/** What counts as a finding of the rule analysis (SEG5005, the budget note, does not). */
+const FINDING_CATEGORIES: ReadonlySet<string> = new Set(['shadowed', 'redundant', 'conflict', 'generalization']);
+
 export function codeLenses(snapshot: DocumentSnapshot, path: string): CodeLens[] {
   const ast = snapshot.compilation.asts.get(path);
   const file = snapshot.compilation.sources.get(path);
@@ -23,7 +26,7 @@ export function codeLenses(snapshot: DocumentSnapshot, path: string): CodeLens[]
     if (d.kind === 'Test') {
       out.push({ range, command: { title: `▶ run ${d.expectations.length} expectation${d.expectations.length === 1 ? '' : 's'}`, command: RUN_TESTS_COMMAND, arguments: [file.path, d.title] } });
     } else if (d.kind === 'Policy') {
-      const findings = diagnostics.filter((x) => x.category !== 'syntax' && spanContains(d.span, x.span) && x.code.startsWith('SEG5')).length;
+      const findings = diagnostics.filter((x) => FINDING_CATEGORIES.has(x.category) && spanContains(d.span, x.span)).length;
       const pending = snapshot.analysis === undefined && snapshot.compilation.ir !== undefined ? ' (analysing)' : '';
       const title = `${d.rules.length} rule${d.rules.length === 1 ? '' : 's'} · ${findings} finding${findings === 1 ? '' : 's'}${pending}`;
       out.push({ range, command: { title, command: POLICY_SUMMARY_COMMAND, arguments: [file.path, d.direction] } });
