@@ -72,7 +72,7 @@ export class PolicyReloader implements ReloadSource {
   }
 
   async #reloadNow(t: Target, force: boolean): Promise<ReloadResult> {
-    const { name, files, interfaces, strict } = t.config;
+    const { name, files, interfaces, strict, confirmMs } = t.config;
     const check = capturingIo(this.#io);
     let result: ReloadResult;
     try {
@@ -87,7 +87,7 @@ export class PolicyReloader implements ReloadSource {
         result = 'unchanged';
       } else {
         const run = capturingIo(this.#io);
-        const outcome = await deployCommand(files, { name, iface: [...interfaces], strict, color: false }, run.io);
+        const outcome = await deployCommand(files, { name, iface: [...interfaces], strict, color: false, ...(confirmMs === undefined ? {} : { confirm: confirmMs }) }, run.io);
         result = outcome === 'ok' ? 'deployed' : 'refused';
         this.#log(outcome === 'ok' ? `reload '${name}': ${run.output().split('\n')[0] ?? 'deployed'}` : `reload '${name}': deploy refused; the deployed policy stays in force\n${indent(run.output())}`);
       }

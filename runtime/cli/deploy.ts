@@ -10,6 +10,7 @@ import type { ProgramIr } from '../../compiler/ir.ts';
 import { formatHuman } from '../../compiler/report/human.ts';
 import type { DeployResult, DeployStep } from '../deploy.ts';
 import type { DatapathSettings, DeploymentRecord } from '../state.ts';
+import { MAX_CONFIRM_MS, MIN_CONFIRM_MS, parseDuration } from '../duration.ts';
 import { CliError, recordOutcome, useColor, type Outcome } from './command.ts';
 import { EXPIRY_WINDOW_HELP, expiryOptionsOf, parseExpiryWindow } from './clock.ts';
 import { resolveInputFiles, testFilesOf } from './inputs.ts';
@@ -42,6 +43,8 @@ export interface DeployCommandOptions {
   /** Deploy even with rules past their `expires` date. */
   readonly allowExpired?: boolean;
   readonly expiryWindow?: number;
+  /** Milliseconds: roll back by itself unless `segc confirm` comes within them. */
+  readonly confirm?: number;
 }
 
 const EXAMPLES = `
@@ -53,6 +56,7 @@ Examples:
   $ sudo segc deploy web.seg --iface eth0               (again, without --audit: enforce)
   $ sudo segc deploy web.seg --iface eth0 --log-denies --event-rate 20
   $ sudo segc deploy web.seg --iface eth0 --test        only if every test block's expectation holds
+  $ sudo segc deploy web.seg --iface eth0 --confirm 2m  rolled back in 2 minutes unless 'segc confirm'
 
 A redeploy fills the policy slot not in force and switches every interface to it with one
 map write; a failed deploy leaves the previous policy enforcing. A rule past its 'expires' date
@@ -91,6 +95,7 @@ export function register(program: Command, io: CliIo): void {
     .option('--test', "run the policy's test blocks (and X.test.seg files) first; refuse the deploy if one fails")
     .option('--allow-expired', "deploy even when a rule is past its 'expires' date")
     .option('--expiry-window <days>', EXPIRY_WINDOW_HELP, parseExpiryWindow)
+    .option('--confirm <duration>', "commit-confirmed: roll back by itself after DURATION (90s, 2m, 1h) unless 'segc confirm' comes first", parseConfirmWindow)
     .option('--color', 'colour the output even when it is not a terminal')
     .option('--no-color', 'never colour the output (NO_COLOR is honoured too)')
     .addHelpText('after', EXAMPLES)
@@ -101,6 +106,13 @@ export function register(program: Command, io: CliIo): void {
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+/** `--confirm`: a duration from 1 s to 24 h, in milliseconds. */
+export function parseConfirmWindow(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms < MIN_CONFIRM_MS || ms > MAX_CONFIRM_MS) throw new InvalidArgumentError('expected a duration from 1s to 24h, such as 90s, 2m or 1h');
+  return ms;
 }
 
 export function wholeNumber(text: string): number {
@@ -192,6 +204,8 @@ export async function deployCommand(paths: readonly string[], options: DeployCom
     return dryRun(compiled, options, io);
   }
   const failAt = io.env['SEGC_TEST_FAIL_AT'] as DeployStep | undefined;
+  const { settleOverdue } = await import('./confirm.ts');
+  await settleOverdue(io, options.name);
   const result = await runDeploy(io, () =>
     runtime.deploy({
       bundleText: compiled.bundleText,
@@ -207,6 +221,7 @@ export async function deployCommand(paths: readonly string[], options: DeployCom
         lockTimeoutMs: lockTimeoutOf(io),
         settings: settingsOf(options),
         ...(options.eventBuffer === undefined ? {} : { eventBufferBytes: options.eventBuffer * 1024 }),
+        ...(options.confirm === undefined ? {} : { confirm: { windowMs: options.confirm } }),
       },
     }),
   );
@@ -287,6 +302,7 @@ export function deployJson(result: DeployResult): unknown {
     pins: { dir: r.pins.dir, programs: r.pins.programs },
     timings: result.timings,
     warnings: result.warnings,
+    confirmation: result.pending === null ? null : { generation: result.pending.generation, deadline: result.pending.deadline, rollbackTo: result.pending.rollbackTo, watcherPid: result.pending.watcher?.pid ?? null },
   };
 }
 
@@ -302,6 +318,12 @@ export function formatDeployResult(result: DeployResult, verb: string): string {
   if (result.previous) lines.push(`  replaced   generation ${result.previous.generation} (${result.previous.policyHash.slice(0, 19)})`);
   if (result.detached.length > 0) lines.push(`  detached   ${result.detached.join(', ')}`);
   for (const w of result.warnings) lines.push(`  warning    ${w}`);
+  const p = result.pending;
+  if (p !== null) {
+    const back = p.rollbackTo === null ? 'the deployment is removed' : `generation ${p.rollbackTo}'s policy is put back`;
+    lines.push(`  confirm    by ${p.deadline} (${Math.round(p.windowMs / 1000)} s): run 'segc confirm --name ${r.name}', from a new session to prove you can still get in; otherwise ${back}`);
+    if (p.watcher === null) lines.push('  warning    the rollback watcher did not start: only the next segc command (or the agent) will roll back');
+  }
   return lines.join('\n') + '\n';
 }
 
