@@ -18,6 +18,8 @@ export interface WatchedDeployment {
   readonly strict: boolean;
   /** Each reload is a commit-confirmed deploy with this window (ms): rolled back unless `segc confirm`. */
   readonly confirmMs?: number;
+  /** Management flows a reload must not deny (deploy --keep); the agent's own port joins them when it listens beyond loopback. */
+  readonly keep?: readonly string[];
 }
 
 export interface AgentConfig {
@@ -102,6 +104,8 @@ export function agentConfig(flags: AgentFlags, cwd: string, file?: { readonly pa
     if (!flags.iface || flags.iface.length === 0) throw new AgentConfigError('--watch needs --iface (the interfaces to deploy on, as for segc deploy)');
     watch.push(watchedDeployment(flags.name ?? 'default', flags.watch.map((f) => resolve(cwd, f)), flags.iface, flags.strict === true, '--name', flags.confirm));
   }
+  // Scrapes reach a metrics port on the network through the policy: a reload must not cut them.
+  if (!isLoopback(host)) for (const [i, w] of watch.entries()) watch[i] = { ...w, keep: [...(w.keep ?? []), `tcp ${port}`] };
   const names = watch.map((w) => w.name);
   const twice = names.find((n, i) => names.indexOf(n) !== i);
   if (twice !== undefined) throw new AgentConfigError(`deployment '${twice}' is watched twice`);
@@ -120,7 +124,8 @@ function watchedFromFile(d: unknown, index: number, base: string, path: string):
     confirmMs = typeof o['confirm'] === 'string' ? parseDuration(o['confirm']) : undefined;
     if (confirmMs === undefined || confirmMs < MIN_CONFIRM_MS || confirmMs > MAX_CONFIRM_MS) throw new AgentConfigError(`${path}: deployments[${index}].confirm must be a duration from 1s to 24h, such as "2m"`);
   }
-  return watchedDeployment(name, list(o['files'], 'files').map((f) => resolve(base, f)), list(o['interfaces'], 'interfaces'), o['strict'] === true, `${path}: deployments[${index}].name`, confirmMs);
+  const w = watchedDeployment(name, list(o['files'], 'files').map((f) => resolve(base, f)), list(o['interfaces'], 'interfaces'), o['strict'] === true, `${path}: deployments[${index}].name`, confirmMs);
+  return o['keep'] === undefined ? w : { ...w, keep: list(o['keep'], 'keep') };
 }
 
 function watchedDeployment(name: string, files: readonly string[], interfaces: readonly string[], strict: boolean, where: string, confirmMs?: number): WatchedDeployment {

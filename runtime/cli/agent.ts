@@ -31,7 +31,10 @@ it includes is checked and deployed exactly as 'segc deploy' would; a policy tha
 check leaves the deployed one enforcing (logged, counted in segc_reloads_total) and is tried
 again on the next change. SIGHUP deploys every watched deployment again; SIGTERM stops.
 Config file: {"listen": "127.0.0.1:9464", "ruleMetrics": "top:500", "debounceMs": 300,
-  "deployments": [{"name": "web", "files": ["web.seg"], "interfaces": ["eth0"], "strict": false, "confirm": "2m"}]}
+  "deployments": [{"name": "web", "files": ["web.seg"], "interfaces": ["eth0"], "strict": false, "confirm": "2m",
+                   "keep": ["tcp 22"]}]}
+"keep" lists management flows a reload must not deny (as deploy --keep); listening beyond
+loopback adds the metrics port to it.
 A deployment with "confirm" (or --confirm) reloads commit-confirmed: each new policy is rolled
 back after that time unless 'segc confirm --name NAME' comes first; while it waits, further
 reloads are refused (logged). The agent also rolls back any trial whose watcher has died.
