@@ -167,7 +167,7 @@ describe.skipIf(!KERNEL_AVAILABLE)('segc deploy on a veth pair with real traffic
     const stats = segc(host, ['stats', '--name', name, '--json'], { stateDir });
     expect(stats.code, stats.stderr).toBe(0);
     const parsed = JSON.parse(stats.stdout) as { rules: { name: string; file: string; line: number; packets: number }[] };
-    expect(parsed.rules.find((r) => r.name === 'ssh')).toMatchObject({ file: a, line: 3 });
+    expect(parsed.rules.find((r) => r.name === 'ssh')).toMatchObject({ location: `${a}:3`, file: a, line: 3 });
     expect(parsed.rules.find((r) => r.name === 'ssh')?.packets).toBeGreaterThan(0);
     const sessions = segc(host, ['sessions', '--name', name, '--proto', 'tcp', '--port', '22', '--json'], { stateDir });
     expect(sessions.code, sessions.stderr).toBe(0);
