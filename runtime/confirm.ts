@@ -39,19 +39,35 @@ export function pendingPath(stateDir: string, name: string): string {
   return join(stateDir, name, 'confirm.json');
 }
 
-/** The pending confirmation of `name`, or undefined. A damaged file is an error. */
+/** A confirmation record that cannot be read: the commands say so instead of guessing. */
+export class ConfirmRecordError extends Error {
+  override readonly name = 'ConfirmRecordError';
+  readonly path: string;
+  constructor(path: string, why: string) {
+    super(`the pending confirmation ${path} is damaged (${why})`);
+    this.path = path;
+  }
+}
+
+/** The pending confirmation of `name`, or undefined. A damaged file is a ConfirmRecordError. */
 export function readPending(stateDir: string, name: string): PendingConfirmation | undefined {
+  const path = pendingPath(stateDir, name);
   let text: string;
   try {
-    text = readFileSync(pendingPath(stateDir, name), 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
-  const p = JSON.parse(text) as PendingConfirmation;
-  if (p.format !== CONFIRM_FORMAT || p.version !== CONFIRM_VERSION || typeof p.token !== 'string' || Number.isNaN(Date.parse(p.deadline))) {
-    throw new Error(`${pendingPath(stateDir, name)} is not a segc confirmation record of version ${CONFIRM_VERSION}`);
+  let p: PendingConfirmation;
+  try {
+    p = JSON.parse(text) as PendingConfirmation;
+  } catch (error) {
+    throw new ConfirmRecordError(path, `not JSON: ${(error as Error).message}`);
   }
+  const whole = typeof p === 'object' && p !== null && p.format === CONFIRM_FORMAT && p.version === CONFIRM_VERSION && p.name === name;
+  const typed = whole && typeof p.token === 'string' && Number.isInteger(p.generation) && (p.rollbackTo === null || Number.isInteger(p.rollbackTo)) && !Number.isNaN(Date.parse(p.deadline));
+  if (!typed) throw new ConfirmRecordError(path, `not a segc confirmation record of version ${CONFIRM_VERSION} for '${name}'`);
   return p;
 }
 

@@ -13,7 +13,7 @@ import { BpfError, isBpfError } from './errors.ts';
 import { ensureBpffs, makePinDir, removePinDir, unpin } from './bpffs.ts';
 import { bpf_map_get_info_by_fd, bpf_obj_get, bpf_obj_pin, bpf_object__find_program_by_name, bpf_program__set_log_buf, bpf_prog_get_fd_by_id, bpf_prog_get_info_by_fd, close, if_indextoname, libbpf_set_print, type BpfObject } from './libbpf.ts';
 import { closeDatapath, DEFAULT_FRAGMENTS, DEFAULT_OBJECT_PATH, installPolicy, loadDatapath, readConfig, slotGeneration, writeConfig, type Datapath, type DatapathConfig } from './loader.ts';
-import { armConfirmation, clearPending, readPending, type PendingConfirmation } from './confirm.ts';
+import { armConfirmation, clearPending, ConfirmRecordError, readPending, type PendingConfirmation } from './confirm.ts';
 import { formatDuration } from './duration.ts';
 import { acquireLock, LockBusyError, type DeployLock } from './lock.ts';
 import { listDeployments, readState, removeState, stateDirOf, writeState, isDeploymentName, type AttachmentRecord, type DatapathSettings, type DeploymentRecord, type InterfaceRecord, type PinsRecord, type StateFile } from './state.ts';
@@ -260,7 +260,7 @@ export function planDeploy(request: DeployRequest): DeployPlan {
     throw new DeployError('plan', 2, `an event buffer of ${options.eventBufferBytes} bytes is not possible`, 'give a power of two from 4 KiB to 1 GiB');
   }
   const state = readState(stateDir, name);
-  const pending = readPending(stateDir, name);
+  const pending = readPendingForPlan(stateDir, name);
   if (pending && options.cancelPending !== true) {
     throw new DeployError(
       'plan',
@@ -336,6 +336,16 @@ export function applyDeploy(plan: DeployPlan): Applied {
   } catch (error) {
     if (dp) rollBackDeploy(partial(-1, 0));
     throw error;
+  }
+}
+
+/** The pending confirmation, a damaged record being the operator's to look at (nothing changes). */
+function readPendingForPlan(stateDir: string, name: string): PendingConfirmation | undefined {
+  try {
+    return readPending(stateDir, name);
+  } catch (error) {
+    if (!(error instanceof ConfirmRecordError)) throw error;
+    throw new DeployError('plan', 2, `${error.message}; nothing was changed`, `look at it; remove it to forget the trial (then 'segc rollback --name ${name}' if the trial's policy must go)`);
   }
 }
 

@@ -53,6 +53,7 @@ export async function confirmCommand(options: ConfirmOptions, io: CliIo): Promis
     import('./deploy.ts'),
   ]);
   const stateDir = stateDirOf(io.env);
+  const { ConfirmRecordError } = await import('../confirm.ts');
   const outcome = await runDeploy(io, () => {
     const lock = lockHost({ stateDir });
     try {
@@ -63,6 +64,9 @@ export async function confirmCommand(options: ConfirmOptions, io: CliIo): Promis
       if (recorded !== pending.generation) return { kind: 'unfinished' as const, pending };
       clearPending(stateDir, options.name);
       return { kind: 'confirmed' as const, pending };
+    } catch (error) {
+      if (error instanceof ConfirmRecordError) throw new CliError('environment', error.message, `look at it; remove it to forget the trial (then 'segc rollback --name ${options.name}' if its policy must go)`);
+      throw error;
     } finally {
       lock.release();
     }
@@ -114,9 +118,17 @@ export function expiryJson(e: ExpiryResult): Record<string, unknown> {
  */
 export async function settleOverdue(io: CliIo, name?: string): Promise<readonly ExpiryResult[]> {
   if (process.getuid?.() !== 0) return [];
-  const [{ expireOverdue }, { stateDirOf }] = await Promise.all([import('../confirm-expire.ts'), import('../state.ts')]);
+  const [{ expireOverdue }, { stateDirOf }, { ConfirmRecordError }] = await Promise.all([import('../confirm-expire.ts'), import('../state.ts'), import('../confirm.ts')]);
   const { lockTimeoutOf } = await import('./deploy.ts');
-  const results = expireOverdue({ stateDir: stateDirOf(io.env), lockTimeoutMs: lockTimeoutOf(io), ...(name === undefined ? {} : { name }) });
+  let results;
+  try {
+    results = expireOverdue({ stateDir: stateDirOf(io.env), lockTimeoutMs: lockTimeoutOf(io), ...(name === undefined ? {} : { name }) });
+  } catch (error) {
+    // The command goes on (status must still show the host); deploy refuses in its plan.
+    if (!(error instanceof ConfirmRecordError)) throw error;
+    io.stderr.write(`warning: ${error.message}: no rollback was attempted\n`);
+    return [];
+  }
   for (const r of results) io.stderr.write(`${r.action === 'failed' ? 'error' : 'warning'}: ${describeExpiry(r)}\n`);
   return results;
 }

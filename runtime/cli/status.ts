@@ -85,7 +85,16 @@ export function register(program: Command, io: CliIo): void {
 
 export async function readStatus(io: CliIo, name?: string, auditWarnDays?: number): Promise<StatusEntry[]> {
   const { listDeployments, readState, stateDirOf } = await import('../state.ts');
-  const { readPending, isOverdue, watcherRuns } = await import('../confirm.ts');
+  const { readPending, isOverdue, watcherRuns, ConfirmRecordError } = await import('../confirm.ts');
+  const pendingOf = (n: string) => {
+    try {
+      return readPending(stateDir, n);
+    } catch (error) {
+      if (!(error instanceof ConfirmRecordError)) throw error;
+      io.stderr.write(`warning: ${error.message}\n`);
+      return undefined;
+    }
+  };
   const stateDir = stateDirOf(io.env);
   try {
     readdirSync(stateDir);
@@ -98,7 +107,7 @@ export async function readStatus(io: CliIo, name?: string, auditWarnDays?: numbe
   for (const n of names) {
     const state = readState(stateDir, n);
     if (!state) throw new CliError('usage', `there is no deployment named '${n}'`, '`segc status` lists the deployments');
-    const p = readPending(stateDir, n);
+    const p = pendingOf(n);
     const confirmation = p === undefined ? null : { generation: p.generation, deadline: p.deadline, rollbackTo: p.rollbackTo, overdue: isOverdue(p, new Date()), watcher: p.watcher === null ? null : { pid: p.watcher.pid, running: watcherRuns(p) } };
     entries.push({ record: state.current, kernel: await kernelView(state.current), audit: auditView(state.current, warnDaysOf(io, auditWarnDays), new Date()), confirmation });
   }

@@ -62,3 +62,18 @@ describe('commit-confirmed deploy records', () => {
     expect(help.out()).not.toMatch(/confirm-watch/);
   });
 });
+
+describe('a damaged confirmation record', () => {
+  it('is a ConfirmRecordError naming the file, never a guess', async () => {
+    const { writeFileSync, mkdirSync } = await import('node:fs');
+    const { ConfirmRecordError, pendingPath } = await import('../../runtime/confirm.ts');
+    const stateDir = mkdtempSync(join(tmpdir(), 'segct-confirm-'));
+    dirs.push(stateDir);
+    mkdirSync(join(stateDir, 'web'));
+    for (const text of ['{', '[]', '{"format":"segc-confirmation","version":1,"name":"web"}', JSON.stringify({ ...pending(), name: 'db' }), JSON.stringify({ ...pending(), deadline: 'soon' })]) {
+      writeFileSync(pendingPath(stateDir, 'web'), text);
+      expect(() => readPending(stateDir, 'web'), text).toThrow(ConfirmRecordError);
+      expect(() => readPending(stateDir, 'web'), text).toThrow(/the pending confirmation .*web\/confirm.json is damaged/);
+    }
+  });
+});
