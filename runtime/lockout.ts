@@ -2,6 +2,7 @@
 // the SSH connection the command runs under (SSH_CONNECTION / SSH_CLIENT), the established
 // inbound sessions to the SSH port in a deployment's session table, and the `--keep` list
 // (entries like `tcp 22`, or packets). Returns a HostContext the compiler checks.
+import { spawnSync } from 'node:child_process';
 import { SegState } from '../compiler/abi.ts';
 import { formatAddress } from '../compiler/cidr.ts';
 import { parseFlow, parseKeep, sshFlow, type KeepEntry, type ManagementFlow } from '../compiler/lockout.ts';
@@ -20,6 +21,11 @@ export interface ManagementRequest {
   /** Pins of the deployment being replaced, whose session table holds the established SSH sessions. */
   readonly pinDir?: string;
   readonly audit?: boolean;
+  /**
+   * The interfaces the policy goes on: the SSH connection counts only when its replies leave
+   * through one of them (`ip route get CLIENT`); absent (check --host-context), it always counts.
+   */
+  readonly interfaces?: readonly string[];
 }
 
 /** Thrown for a `--keep` entry that is neither a keep entry nor a packet (a usage error). */
@@ -42,10 +48,22 @@ export async function managementContext(request: ManagementRequest): Promise<Hos
     }
   }
   const ssh = sshFlow(request.env);
-  if (ssh) flows.push(ssh);
+  if (ssh && crossesInterfaces(ssh.packet.src, request.interfaces)) flows.push(ssh);
   const sshPorts = new Set([DEFAULT_SSH_PORT, ...(ssh?.packet.dstPort === undefined ? [] : [ssh.packet.dstPort])]);
   if (request.pinDir !== undefined) flows.push(...(await sshSessions(request.pinDir, sshPorts)));
   return { flows, keeps, ...(request.audit === true ? { audit: true } : {}) };
+}
+
+/**
+ * Whether traffic to `client` leaves through one of `interfaces` (so the policy sees the SSH
+ * connection): an operator logged in over eth0 is not cut by a policy deployed on eth1 only.
+ * When the route cannot be asked, the connection counts (the guard errs on the safe side).
+ */
+function crossesInterfaces(client: string, interfaces: readonly string[] | undefined): boolean {
+  if (interfaces === undefined) return true;
+  const r = spawnSync('ip', ['-o', 'route', 'get', client], { encoding: 'utf8', timeout: 5_000 });
+  const dev = r.status === 0 ? /\bdev (\S+)/.exec(r.stdout)?.[1] : undefined;
+  return dev === undefined || interfaces.includes(dev);
 }
 
 /**

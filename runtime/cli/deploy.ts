@@ -255,7 +255,7 @@ async function lockoutGuard(compiled: CompiledPolicy, options: DeployCommandOpti
   const pinDir = readState(stateDirOf(io.env), options.name)?.current.pins.dir;
   let context;
   try {
-    context = await managementContext({ env: io.env, keep: options.keep ?? [], ...(pinDir === undefined ? {} : { pinDir }), audit: options.audit === true });
+    context = await managementContext({ env: io.env, keep: options.keep ?? [], ...(pinDir === undefined ? {} : { pinDir }), audit: options.audit === true, interfaces: options.iface });
   } catch (error) {
     if (error instanceof KeepError) throw new CliError('usage', error.message, "write it as 'tcp 22', 'egress udp 53', 'tcp 22 from 10.0.0.0/8' or a packet 'tcp 10.0.0.2:50000 -> 10.0.0.1:22'");
     throw error;

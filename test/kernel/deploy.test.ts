@@ -212,7 +212,8 @@ describe.skipIf(!KERNEL_AVAILABLE)('segc deploy on a veth pair with real traffic
     expect(toA2.code, toA2.stderr).toBe(0);
     await new Promise((resolve) => setTimeout(resolve, 600));
     const afterA2 = stream.echoed().length;
-    const toA3 = deploy(a3);
+    // It cuts an established connection to port 22 on purpose: past the lock-out guard.
+    const toA3 = deploy(a3, ['--allow-lockout']);
     expect(toA3.code, toA3.stderr).toBe(0);
     await new Promise((resolve) => setTimeout(resolve, 300));
     const afterA3 = stream.echoed().length;

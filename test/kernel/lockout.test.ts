@@ -73,6 +73,8 @@ describe.skipIf(!KERNEL_AVAILABLE)('the lock-out guard of segc deploy, with real
     expect(dry.code).toBe(1);
     expect(dry.stderr).toMatch(/denies the SSH connection[\s\S]*a deploy would be refused/);
     expect(deploy(cut, ['--dry-run'], { SSH_CONNECTION: `${PEER4} 50023 ${HOST4} 23` }).code).toBe(0);
+    // An SSH connection that does not cross the deployed interface (over lo here) is not the policy's.
+    expect(deploy(cut, ['--dry-run'], { SSH_CONNECTION: '127.0.0.1 50022 127.0.0.1 22' }).code).toBe(0);
   });
 
   it('refuses a deploy that denies a --keep flow', () => {
