@@ -14,6 +14,7 @@ export type Category =
   | 'redundant'
   | 'conflict'
   | 'generalization'
+  | 'lockout'
   | 'internal';
 
 export interface DiagnosticDef {
@@ -84,6 +85,8 @@ export const Code = {
   Conflict: 'SEG5003',
   Generalization: 'SEG5004',
   AnalysisIncomplete: 'SEG5005',
+  // 51xx segc's extensions: the lock-out guard (deploy, check --host-context)
+  ManagementFlowDenied: 'SEG5101',
   // 9xxx internal
   InternalError: 'SEG9001',
 } as const;
@@ -149,6 +152,7 @@ export const DIAGNOSTICS: Readonly<Record<DiagnosticCode, DiagnosticDef>> = {
   SEG5003: def(Code.Conflict, 'warning', 'conflict', 'rule {rule} overlaps rule {other} of another action; their order decides packets such as the witness', 'if the order is intended, make the overlap explicit'),
   SEG5004: def(Code.Generalization, 'info', 'generalization', 'rule {rule} generalizes rule {other} of another action', undefined),
   SEG5005: def(Code.AnalysisIncomplete, 'warning', 'internal', 'rule analysis stopped after {budget}: {what} was not analysed', 'raise --analysis-budget, or split the policy'),
+  SEG5101: def(Code.ManagementFlowDenied, 'error', 'lockout', '{rule} denies {origin}: {flow}', "allow it in a rule above; or deploy anyway with --confirm DURATION (rolled back unless 'segc confirm') or --allow-lockout"),
 
   SEG9001: def(Code.InternalError, 'error', 'internal', 'internal error: {message}', 'this is a bug in segc; please report it with the input'),
 };

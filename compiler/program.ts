@@ -17,8 +17,9 @@ export { diffPolicies } from './diff.ts';
 export { evaluate } from './evaluate.ts';
 import { lower } from './lower.ts';
 import { lowerTests, type PacketTestIr } from './packet-tests.ts';
+import { findLockouts, keepPolicyText, type KeepEntry, type ManagementFlow } from './lockout.ts';
 import { resolve, type ParseFile, type ResolvedProgram } from './resolve.ts';
-import type { CompilerHost, SourceFile } from './source.ts';
+import { createMemoryHost, type CompilerHost, type SourceFile } from './source.ts';
 
 /** Options of a compilation. */
 export interface CompileOptions {
@@ -34,6 +35,16 @@ export interface CompileOptions {
    * not checked. The caller supplies the day: the compiler reads no clock.
    */
   readonly expiry?: ExpiryOptions;
+  /** Check the lock-out guard against these management flows (SEG5101); absent, it does not run. */
+  readonly hostContext?: HostContext;
+}
+
+/** The connections that manage the host (`check --host-context`, `deploy`'s guard). */
+export interface HostContext {
+  readonly flows: readonly ManagementFlow[];
+  readonly keeps: readonly KeepEntry[];
+  /** A deploy in audit mode denies nothing. */
+  readonly audit?: boolean;
 }
 
 export interface Compilation {
@@ -63,6 +74,7 @@ export function compile(rootFiles: readonly string[], host: CompilerHost, option
   // lower() gives an IR only when there is no error, so the analysis never sees a broken policy.
   const analysis = ir !== undefined && options.analysis !== undefined ? analyze(ir, options.analysis) : undefined;
   if (analysis) diagnostics.items.push(...analysis.diagnostics);
+  if (ir !== undefined && options.hostContext !== undefined) diagnostics.items.push(...checkLockout(ir, options.hostContext));
   return {
     ir,
     diagnostics: sortDiagnostics(diagnostics.items),
@@ -72,4 +84,16 @@ export function compile(rootFiles: readonly string[], host: CompilerHost, option
     tests,
     ...(analysis ? { analysis } : {}),
   };
+}
+
+/** The lock-out guard: one SEG5101 per management flow `ir` would deny. */
+export function checkLockout(ir: ProgramIr, context: HostContext): Diagnostic[] {
+  let keepIr: ProgramIr | undefined;
+  if (context.keeps.length > 0) {
+    const keepFile = '<keep>';
+    keepIr = compile([keepFile], createMemoryHost({ [keepFile]: keepPolicyText(context.keeps) })).ir;
+    // parseKeep admits only what compiles; a failure here is a bug.
+    if (keepIr === undefined) throw new Error(`the keep entries do not compile: ${context.keeps.map((k) => k.text).join(', ')}`);
+  }
+  return findLockouts(ir, context.flows, context.keeps, keepIr, { audit: context.audit === true });
 }

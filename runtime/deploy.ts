@@ -13,6 +13,8 @@ import { BpfError, isBpfError } from './errors.ts';
 import { ensureBpffs, makePinDir, removePinDir, unpin } from './bpffs.ts';
 import { bpf_map_get_info_by_fd, bpf_obj_get, bpf_obj_pin, bpf_object__find_program_by_name, bpf_program__set_log_buf, bpf_prog_get_fd_by_id, bpf_prog_get_info_by_fd, close, if_indextoname, libbpf_set_print, type BpfObject } from './libbpf.ts';
 import { closeDatapath, DEFAULT_FRAGMENTS, DEFAULT_SESSIONS, DEFAULT_OBJECT_PATH, installPolicy, loadDatapath, readConfig, slotGeneration, writeConfig, type Datapath, type DatapathConfig } from './loader.ts';
+import { armConfirmation, clearPending, ConfirmRecordError, readPending, type PendingConfirmation } from './confirm.ts';
+import { formatDuration } from './duration.ts';
 import { acquireLock, LockBusyError, type DeployLock } from './lock.ts';
 import { listDeployments, readState, removeState, stateDirOf, writeState, isDeploymentName, type AttachmentRecord, type DatapathSettings, type DeploymentRecord, type InterfaceRecord, type PinsRecord, type StateFile } from './state.ts';
 import { attachTc, detachTc, ensureClsact, interfaceIndex, queryTc, removeClsact, TC_DIRECTIONS, type TcDirection } from './tc.ts';
@@ -35,9 +37,10 @@ export const PROGRAM_PINS = { ingress: 'prog_ingress', egress: 'prog_egress' } a
 
 /**
  * The steps a test can make fail (`failAt`, or SEGC_TEST_FAIL_AT for the binary). `crash`
- * kills the process after the new policy is installed but before the switch.
+ * kills the process after the new policy is installed but before the switch; `switched` kills
+ * it right after the switch, before attach, verify and the record.
  */
-export const DEPLOY_STEPS = ['load', 'pin', 'install', 'crash', 'switch', 'attach', 'verify', 'record'] as const;
+export const DEPLOY_STEPS = ['load', 'pin', 'install', 'crash', 'switch', 'switched', 'attach', 'verify', 'record'] as const;
 export type DeployStep = (typeof DEPLOY_STEPS)[number];
 
 /** Why a deploy did not happen: `exitCode` 1 when the policy was refused, 2 for the environment. */
@@ -79,6 +82,10 @@ export interface DeployOptions extends HostOptions {
   readonly settings?: DatapathSettings;
   /** Bytes of the event ring buffer (first deploy only; a power of two). */
   readonly eventBufferBytes?: number;
+  /** Commit-confirmed: roll back by itself after `windowMs` unless `segc confirm` comes first. */
+  readonly confirm?: { readonly windowMs: number; readonly command?: readonly string[] };
+  /** Replace a deploy that waits for confirmation (rollback and its expiry do) instead of refusing. */
+  readonly cancelPending?: boolean;
   /** Tests only: fail (or crash) at this step. */
   readonly failAt?: DeployStep;
   readonly now?: () => Date;
@@ -137,6 +144,8 @@ export interface DeployResult {
   /** What went wrong after the switch without undoing it (a dropped interface not detached). */
   readonly warnings: readonly string[];
   readonly timings: DeployTimings;
+  /** With `confirm`: what waits for `segc confirm`, and until when. */
+  readonly pending: PendingConfirmation | null;
 }
 
 function pinRootOf(options: HostOptions): string {
@@ -156,7 +165,7 @@ function checkName(name: string): void {
 function failpoint(options: DeployOptions, step: DeployStep): void {
   if (options.failAt !== step) return;
   // Kill -9 ourselves: nothing after this line runs, no finally, no undo.
-  if (step === 'crash') process.kill(process.pid, 'SIGKILL');
+  if (step === 'crash' || step === 'switched') process.kill(process.pid, 'SIGKILL');
   throw new DeployError(step, 2, `injected failure at step '${step}' (a test asked for it)`);
 }
 
@@ -168,18 +177,24 @@ export function deploy(request: DeployRequest): DeployResult {
   libbpf_set_print(null);
   const lock = lockHost(options);
   try {
-    const plan = planDeploy(request);
-    // apply undoes its own steps when one fails; from here on, this function does.
-    const applied = applyDeploy(plan);
-    try {
-      verifyDeploy(applied);
-      return commitDeploy(applied);
-    } catch (error) {
-      rollBackDeploy(applied);
-      throw error;
-    }
+    return deployLocked(request);
   } finally {
     lock.release();
+  }
+}
+
+/** `deploy` for a caller that already holds the host's lock (the expiry of a confirmation). */
+export function deployLocked(request: DeployRequest): DeployResult {
+  libbpf_set_print(null);
+  const plan = planDeploy(request);
+  // apply undoes its own steps when one fails; from here on, this function does.
+  const applied = applyDeploy(plan);
+  try {
+    verifyDeploy(applied);
+    return commitDeploy(applied);
+  } catch (error) {
+    rollBackDeploy(applied);
+    throw error;
   }
 }
 
@@ -245,6 +260,15 @@ export function planDeploy(request: DeployRequest): DeployPlan {
     throw new DeployError('plan', 2, `an event buffer of ${options.eventBufferBytes} bytes is not possible`, 'give a power of two from 4 KiB to 1 GiB');
   }
   const state = readState(stateDir, name);
+  const pending = readPendingForPlan(stateDir, name);
+  if (pending && options.cancelPending !== true) {
+    throw new DeployError(
+      'plan',
+      2,
+      `deployment '${name}' has generation ${pending.generation} waiting for confirmation until ${pending.deadline}; nothing was changed`,
+      `keep it with 'segc confirm --name ${name}' or cancel it with 'segc rollback --name ${name}', then deploy again`,
+    );
+  }
   const adopted = existsSync(join(pinDir, SegMap.config)) ? openPinnedDatapath(pinDir) : undefined;
   if (adopted && isOlderDatapath(adopted)) {
     releaseDatapath(adopted, true);
@@ -296,12 +320,14 @@ export function applyDeploy(plan: DeployPlan): Applied {
     timings.installMs = performance.now() - started;
     failpoint(options, 'crash');
 
+    if (options.confirm) armForConfirmation(plan, generation, options.confirm, undo);
     failpoint(options, 'switch');
     started = performance.now();
     // The settings go with the slot in the same one write.
     writeConfig(loaded, configWith(config, slot, options.settings ?? {}));
     timings.switchMs = performance.now() - started;
     if (activeGeneration !== 0n) undo.push({ what: `switch back to slot ${config.activeSlot}`, run: () => writeConfig(loaded, config) });
+    failpoint(options, 'switched');
 
     started = performance.now();
     attachAll(applied, loaded);
@@ -311,6 +337,35 @@ export function applyDeploy(plan: DeployPlan): Applied {
     if (dp) rollBackDeploy(partial(-1, 0));
     throw error;
   }
+}
+
+/** The pending confirmation, a damaged record being the operator's to look at (nothing changes). */
+function readPendingForPlan(stateDir: string, name: string): PendingConfirmation | undefined {
+  try {
+    return readPending(stateDir, name);
+  } catch (error) {
+    if (!(error instanceof ConfirmRecordError)) throw error;
+    throw new DeployError('plan', 2, `${error.message}; nothing was changed`, `look at it; remove it to forget the trial (then 'segc rollback --name ${name}' if the trial's policy must go)`);
+  }
+}
+
+/**
+ * Before the switch: the pending confirmation and its watcher, so that from the switch on a
+ * deploy killed at any point is rolled back at the deadline. Undone (record removed, watcher
+ * stopped) when this deploy fails.
+ */
+function armForConfirmation(plan: DeployPlan, generation: number, confirm: NonNullable<DeployOptions['confirm']>, undo: Applied['undo']): void {
+  const pending = armConfirmation({
+    stateDir: plan.stateDir,
+    name: plan.name,
+    generation,
+    policyHash: plan.bundle.policyHash,
+    rollbackTo: plan.state?.current.generation ?? null,
+    windowMs: confirm.windowMs,
+    now: plan.options.now?.() ?? new Date(),
+    ...(confirm.command === undefined ? {} : { command: confirm.command }),
+  });
+  undo.push({ what: `remove the pending confirmation (${formatDuration(pending.windowMs)})`, run: () => void clearPending(plan.stateDir, plan.name) });
 }
 
 /** Event limits accepted by `settings` (the data path's token bucket arithmetic holds up to this rate). */
@@ -484,6 +539,14 @@ export function commitDeploy(applied: Applied): DeployResult {
   applied.undo.length = 0;
   const detached: string[] = [];
   const warnings: string[] = [];
+  let pending: PendingConfirmation | null = null;
+  try {
+    // A rollback replaces the trial; a confirm deploy keeps what it armed.
+    if (plan.options.cancelPending === true) clearPending(plan.stateDir, plan.name);
+    else if (plan.options.confirm) pending = readPending(plan.stateDir, plan.name) ?? null;
+  } catch (error) {
+    warnings.push(`the pending confirmation: ${error instanceof Error ? error.message : String(error)}`);
+  }
   for (const old of plan.state?.current.interfaces ?? []) {
     if (applied.interfaces.some((i) => i.iface === old.iface)) continue;
     try {
@@ -494,7 +557,7 @@ export function commitDeploy(applied: Applied): DeployResult {
     }
   }
   releaseDatapath(applied.dp, plan.adopted !== undefined);
-  return { record, previous, loaded: plan.adopted === undefined, detached, warnings, timings: applied.timings };
+  return { record, previous, loaded: plan.adopted === undefined, detached, warnings, timings: applied.timings, pending };
 }
 
 /** An audit deployment keeps the time audit began across redeploys that stay in audit. */
@@ -607,45 +670,71 @@ export interface UndeployResult {
 
 /** Detaches this deployment's filters and removes its pins and record; others are left alone. */
 export function undeploy(options: HostOptions & { readonly name?: string }): UndeployResult {
-  const name = options.name ?? DEFAULT_DEPLOYMENT;
-  checkName(name);
-  const stateDir = stateDirOfOptions(options);
-  const pinDir = join(pinRootOf(options), name);
+  checkName(options.name ?? DEFAULT_DEPLOYMENT);
   const lock = lockHost(options);
   try {
-    const state = readState(stateDir, name);
-    const pinned = existsSync(join(pinDir, SegMap.config));
-    if (!state && !pinned) throw new DeployError('plan', 2, `there is no deployment named '${name}'`, "`segc status` lists the deployments");
-    const detached: string[] = [];
-    if (pinned) {
-      const dp = openPinnedDatapath(pinDir);
-      try {
-        // Without a record (a first deploy that died before writing it), every interface of
-        // this namespace is looked at: removing the pins must not leave a filter running.
-        for (const iface of state?.current.interfaces ?? interfacesRunning(dp)) {
-          detachOurs(iface, dp);
-          detached.push(iface.iface);
-        }
-      } finally {
-        releaseDatapath(dp, true);
-      }
-    }
-    const unpinned = existsSync(pinDir) ? removePinDir(pinDir) : false;
-    removeState(stateDir, name);
-    return { name, detached, unpinned };
+    return undeployLocked(options);
   } finally {
     lock.release();
   }
 }
 
-/** Deploys the previous deployment's bundle again (a new generation), on its interfaces. */
+/** `undeploy` for a caller that already holds the host's lock. */
+export function undeployLocked(options: HostOptions & { readonly name?: string }): UndeployResult {
+  const name = options.name ?? DEFAULT_DEPLOYMENT;
+  checkName(name);
+  const stateDir = stateDirOfOptions(options);
+  const pinDir = join(pinRootOf(options), name);
+  const state = readState(stateDir, name);
+  const pinned = existsSync(join(pinDir, SegMap.config));
+  if (!state && !pinned) throw new DeployError('plan', 2, `there is no deployment named '${name}'`, "`segc status` lists the deployments");
+  const detached: string[] = [];
+  if (pinned) {
+    const dp = openPinnedDatapath(pinDir);
+    try {
+      // Without a record (a first deploy that died before writing it), every interface of
+      // this namespace is looked at: removing the pins must not leave a filter running.
+      for (const iface of state?.current.interfaces ?? interfacesRunning(dp)) {
+        detachOurs(iface, dp);
+        detached.push(iface.iface);
+      }
+    } finally {
+      releaseDatapath(dp, true);
+    }
+  }
+  const unpinned = existsSync(pinDir) ? removePinDir(pinDir) : false;
+  // A trial ends with the deployment (its watcher is stopped; the record goes with the folder).
+  clearPending(stateDir, name);
+  removeState(stateDir, name);
+  return { name, detached, unpinned };
+}
+
+/**
+ * Deploys the previous deployment's bundle again (a new generation), on its interfaces. A
+ * deploy waiting for confirmation is cancelled: its rollback target is the one put back.
+ */
 export function rollback(options: DeployOptions): DeployResult {
   const name = options.name ?? DEFAULT_DEPLOYMENT;
   checkName(name);
   requireRoot();
-  const state = readState(stateDirOfOptions(options), name);
+  const lock = lockHost(options);
+  try {
+    return rollbackLocked({ ...options, name });
+  } finally {
+    lock.release();
+  }
+}
+
+/** `rollback` for a caller that already holds the host's lock. */
+export function rollbackLocked(options: DeployOptions): DeployResult {
+  const name = options.name ?? DEFAULT_DEPLOYMENT;
+  const stateDir = stateDirOfOptions(options);
+  const state = readState(stateDir, name);
   if (!state) throw new DeployError('plan', 2, `there is no deployment named '${name}'`, '`segc status` lists the deployments');
-  const previous = state.previous;
-  if (!previous) throw new DeployError('plan', 1, `deployment '${name}' has no previous policy to roll back to`, 'it has been deployed once only');
-  return deploy({ bundleText: previous.bundle, interfaces: previous.interfaces.map((i) => i.iface), options: { ...options, name, sources: previous.sources, settings: previous.settings ?? {} } });
+  const pending = readPending(stateDir, name);
+  // A confirm deploy killed between its switch and its record left the record naming the
+  // policy to go back to as the current one.
+  const target = pending !== undefined && state.current.generation === pending.rollbackTo ? state.current : state.previous;
+  if (!target) throw new DeployError('plan', 1, `deployment '${name}' has no previous policy to roll back to`, pending ? `it is a first deploy on trial: 'segc undeploy --name ${name}' removes it` : 'it has been deployed once only');
+  return deployLocked({ bundleText: target.bundle, interfaces: target.interfaces.map((i) => i.iface), options: { ...options, name, sources: target.sources, settings: target.settings ?? {}, cancelPending: true } });
 }

@@ -49,6 +49,7 @@ export const DIAGNOSTIC_TITLES: Partial<Readonly<Record<DiagnosticCode, string>>
   SEG5003: 'Conflicting rules',
   SEG5004: 'Generalizing rule',
   SEG5005: 'Rule analysis incomplete',
+  SEG5101: 'Management flow denied',
   SEG9001: 'Internal error',
 };
 

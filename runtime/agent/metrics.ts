@@ -52,6 +52,9 @@ function fillCounter(counter: Counter, totals: Totals, keep: (labels: Labels, to
   for (const { labels, total } of totals.entries()) if (keep(labels, total)) counter.inc(labels, Number(total));
 }
 
+/** Default metrics prom-client names like counters but exports as gauges. */
+const LINT_FAILING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
+
 export class AgentMetrics {
   readonly registry = new Registry();
   readonly #reader: SnapshotSource;
@@ -78,6 +81,10 @@ export class AgentMetrics {
     this.#ruleMode = options.ruleMetrics ?? DEFAULT_RULE_METRICS;
     this.#reloads = options.reloads;
     collectDefaultMetrics({ register: this.registry });
+    // prom-client's gauges of the same counts under a `_total` name, which promtool's lint
+    // rejects for a non-counter ("should not have _total suffix"); the per-type gauges
+    // nodejs_active_handles, nodejs_active_requests and nodejs_active_resources stay.
+    for (const name of LINT_FAILING_DEFAULTS) this.registry.removeSingleMetric(name);
     this.#registerTraffic();
     this.#registerSessions();
     this.#registerPolicy();

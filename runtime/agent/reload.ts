@@ -30,7 +30,10 @@ interface Target {
 function capturingIo(io: CliIo): { io: CliIo; output(): string } {
   let text = '';
   const writer = { write: (t: string) => void (text += t) };
-  return { io: { ...io, stdout: writer, stderr: writer, stdoutIsTTY: false, stderrIsTTY: false, env: { ...io.env, NO_COLOR: '1' } }, output: () => text };
+  // SSH_CONNECTION in a daemon's environment is the long-gone session that started it: the
+  // lock-out guard judges the session table and the keep list instead.
+  const { SSH_CONNECTION: _connection, SSH_CLIENT: _client, ...env } = io.env;
+  return { io: { ...io, stdout: writer, stderr: writer, stdoutIsTTY: false, stderrIsTTY: false, env: { ...env, NO_COLOR: '1' } }, output: () => text };
 }
 
 export class PolicyReloader implements ReloadSource {
@@ -72,7 +75,7 @@ export class PolicyReloader implements ReloadSource {
   }
 
   async #reloadNow(t: Target, force: boolean): Promise<ReloadResult> {
-    const { name, files, interfaces, strict } = t.config;
+    const { name, files, interfaces, strict, confirmMs, keep } = t.config;
     const check = capturingIo(this.#io);
     let result: ReloadResult;
     try {
@@ -87,7 +90,7 @@ export class PolicyReloader implements ReloadSource {
         result = 'unchanged';
       } else {
         const run = capturingIo(this.#io);
-        const outcome = await deployCommand(files, { name, iface: [...interfaces], strict, color: false }, run.io);
+        const outcome = await deployCommand(files, { name, iface: [...interfaces], strict, color: false, keep: [...(keep ?? [])], ...(confirmMs === undefined ? {} : { confirm: confirmMs }) }, run.io);
         result = outcome === 'ok' ? 'deployed' : 'refused';
         this.#log(outcome === 'ok' ? `reload '${name}': ${run.output().split('\n')[0] ?? 'deployed'}` : `reload '${name}': deploy refused; the deployed policy stays in force\n${indent(run.output())}`);
       }

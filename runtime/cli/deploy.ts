@@ -10,6 +10,7 @@ import type { ProgramIr } from '../../compiler/ir.ts';
 import { formatHuman } from '../../compiler/report/human.ts';
 import type { DeployResult, DeployStep } from '../deploy.ts';
 import type { DatapathSettings, DeploymentRecord } from '../state.ts';
+import { MAX_CONFIRM_MS, MIN_CONFIRM_MS, parseDuration } from '../duration.ts';
 import { CliError, recordOutcome, useColor, type Outcome } from './command.ts';
 import { EXPIRY_WINDOW_HELP, expiryOptionsOf, parseExpiryWindow } from './clock.ts';
 import { resolveInputFiles, testFilesOf } from './inputs.ts';
@@ -42,6 +43,12 @@ export interface DeployCommandOptions {
   /** Deploy even with rules past their `expires` date. */
   readonly allowExpired?: boolean;
   readonly expiryWindow?: number;
+  /** Milliseconds: roll back by itself unless `segc confirm` comes within them. */
+  readonly confirm?: number;
+  /** Management flows the new policy must not deny (`tcp 22`, or packets); SSH_CONNECTION is added. */
+  readonly keep?: string[];
+  /** Deploy even when the lock-out guard finds a management flow denied. */
+  readonly allowLockout?: boolean;
 }
 
 const EXAMPLES = `
@@ -53,10 +60,15 @@ Examples:
   $ sudo segc deploy web.seg --iface eth0               (again, without --audit: enforce)
   $ sudo segc deploy web.seg --iface eth0 --log-denies --event-rate 20
   $ sudo segc deploy web.seg --iface eth0 --test        only if every test block's expectation holds
+  $ sudo segc deploy web.seg --iface eth0 --confirm 2m  rolled back in 2 minutes unless 'segc confirm'
+  $ sudo segc deploy web.seg --iface eth0 --keep 'tcp 22' --keep 'tcp 9464'
 
 A redeploy fills the policy slot not in force and switches every interface to it with one
 map write; a failed deploy leaves the previous policy enforcing. A rule past its 'expires' date
-refuses the deploy unless --allow-expired (SEGC_NOW=YYYY-MM-DD sets "today"). Filters and pinned maps
+refuses the deploy unless --allow-expired (SEGC_NOW=YYYY-MM-DD sets "today").
+The lock-out guard refuses a policy that would deny the SSH connection the command runs under
+(SSH_CONNECTION), an established SSH session, or a --keep flow; --confirm or --allow-lockout
+deploy it anyway. Filters and pinned maps
 (/sys/fs/bpf/segc/NAME) stay after segc exits; 'segc undeploy' removes them.
 
 Audit, events and SYN protection are set by each deploy (the switch writes them with the
@@ -91,6 +103,9 @@ export function register(program: Command, io: CliIo): void {
     .option('--test', "run the policy's test blocks (and X.test.seg files) first; refuse the deploy if one fails")
     .option('--allow-expired', "deploy even when a rule is past its 'expires' date")
     .option('--expiry-window <days>', EXPIRY_WINDOW_HELP, parseExpiryWindow)
+    .option('--confirm <duration>', "commit-confirmed: roll back by itself after DURATION (90s, 2m, 1h) unless 'segc confirm' comes first", parseConfirmWindow)
+    .option('--keep <flow>', "a management flow the policy must not deny: 'tcp 22', 'egress udp 53', 'tcp 22 from 10.0.0.0/8' or a packet (repeat)", collect, [])
+    .option('--allow-lockout', 'deploy even when the policy would deny a management flow (SSH_CONNECTION, SSH sessions, --keep)')
     .option('--color', 'colour the output even when it is not a terminal')
     .option('--no-color', 'never colour the output (NO_COLOR is honoured too)')
     .addHelpText('after', EXAMPLES)
@@ -101,6 +116,13 @@ export function register(program: Command, io: CliIo): void {
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+/** `--confirm`: a duration from 1 s to 24 h, in milliseconds. */
+export function parseConfirmWindow(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms < MIN_CONFIRM_MS || ms > MAX_CONFIRM_MS) throw new InvalidArgumentError('expected a duration from 1s to 24h, such as 90s, 2m or 1h');
+  return ms;
 }
 
 export function wholeNumber(text: string): number {
@@ -114,6 +136,8 @@ export interface CompiledPolicy {
   readonly bundleText: string;
   readonly sources: Record<string, string>;
   readonly findings: readonly Diagnostic[];
+  /** The files as the reporters take them. */
+  readonly sourceFiles: ReportSources;
 }
 
 /**
@@ -170,7 +194,7 @@ export async function compileForDeploy(
   }
   const out = bundle(ir, image, compilation.sources, { bundleFile: 'deployed.bundle.json', sourceMapFile: 'deployed.bundle.json.map', includeSources: false });
   const sources = Object.fromEntries([...compilation.sources].map(([path, file]) => [path, file.text]));
-  return { ir, bundleText: out.text, sources, findings };
+  return { ir, bundleText: out.text, sources, findings, sourceFiles: compilation.sources };
 }
 
 /** `--test`: runs the expectations (reference interpreter); prints the report; false when one fails. */
@@ -187,11 +211,16 @@ export async function deployCommand(paths: readonly string[], options: DeployCom
   const compiled = await compileForDeploy(paths, options, io);
   if (!compiled) return 'findings';
   const runtime = await import('../deploy.ts');
+  const guard = await lockoutGuard(compiled, options, io);
   if (options.dryRun === true) {
     const { dryRun } = await import('./deploy-diff.ts');
-    return dryRun(compiled, options, io);
+    const outcome = await dryRun(compiled, options, io);
+    return guard === 'refused' ? 'findings' : outcome;
   }
+  if (guard === 'refused') return 'findings';
   const failAt = io.env['SEGC_TEST_FAIL_AT'] as DeployStep | undefined;
+  const { settleOverdue } = await import('./confirm.ts');
+  await settleOverdue(io, options.name);
   const result = await runDeploy(io, () =>
     runtime.deploy({
       bundleText: compiled.bundleText,
@@ -207,12 +236,41 @@ export async function deployCommand(paths: readonly string[], options: DeployCom
         lockTimeoutMs: lockTimeoutOf(io),
         settings: settingsOf(options),
         ...(options.eventBuffer === undefined ? {} : { eventBufferBytes: options.eventBuffer * 1024 }),
+        ...(options.confirm === undefined ? {} : { confirm: { windowMs: options.confirm } }),
       },
     }),
   );
   if (result === undefined) return 'findings';
   io.stdout.write(options.json === true ? JSON.stringify(deployJson(result)) + '\n' : formatDeployResult(result, 'deployed'));
   return 'ok';
+}
+
+/**
+ * The lock-out guard: asks the new policy about the host's management flows. Findings are
+ * printed; they refuse the deploy unless --confirm (the rollback is the way back) or
+ * --allow-lockout.
+ */
+async function lockoutGuard(compiled: CompiledPolicy, options: DeployCommandOptions, io: CliIo): Promise<'clear' | 'refused' | 'overridden'> {
+  const [{ managementContext, KeepError }, { checkLockout }, { readState, stateDirOf }] = await Promise.all([import('../lockout.ts'), import('../../compiler/program.ts'), import('../state.ts')]);
+  const pinDir = readState(stateDirOf(io.env), options.name)?.current.pins.dir;
+  let context;
+  try {
+    context = await managementContext({ env: io.env, keep: options.keep ?? [], ...(pinDir === undefined ? {} : { pinDir }), audit: options.audit === true, interfaces: options.iface });
+  } catch (error) {
+    if (error instanceof KeepError) throw new CliError('usage', error.message, "write it as 'tcp 22', 'egress udp 53', 'tcp 22 from 10.0.0.0/8' or a packet 'tcp 10.0.0.2:50000 -> 10.0.0.1:22'");
+    throw error;
+  }
+  const found = checkLockout(compiled.ir, context);
+  if (found.length === 0) return 'clear';
+  const escape = options.allowLockout === true ? 'allow-lockout' : options.confirm !== undefined ? 'confirm' : undefined;
+  const shown = escape === undefined ? found : found.map((d) => ({ ...d, severity: 'warning' as const }));
+  io.stderr.write(formatHuman(shown, compiled.sourceFiles, { color: useColor(io, 'stderr', options.color) }));
+  const n = `${found.length} management flow${found.length === 1 ? '' : 's'}`;
+  if (escape === 'allow-lockout') io.stderr.write(`warning: the policy denies ${n}; deploying anyway (--allow-lockout)\n`);
+  else if (escape === 'confirm') io.stderr.write(`warning: the policy denies ${n}; deploying on trial (--confirm): it is rolled back unless 'segc confirm --name ${options.name}' comes in time\n`);
+  else if (options.dryRun === true) io.stderr.write(`error: the policy denies ${n}: a deploy would be refused\nhint: allow them, or deploy with --confirm DURATION or --allow-lockout\n`);
+  else io.stderr.write(`error: the policy denies ${n}; nothing was deployed\nhint: allow them, or deploy with --confirm DURATION (rolled back unless 'segc confirm') or --allow-lockout\n`);
+  return escape === undefined ? 'refused' : 'overridden';
 }
 
 /** The data path settings the deploy options ask for. */
@@ -287,6 +345,7 @@ export function deployJson(result: DeployResult): unknown {
     pins: { dir: r.pins.dir, programs: r.pins.programs },
     timings: result.timings,
     warnings: result.warnings,
+    confirmation: result.pending === null ? null : { generation: result.pending.generation, deadline: result.pending.deadline, rollbackTo: result.pending.rollbackTo, watcherPid: result.pending.watcher?.pid ?? null },
   };
 }
 
@@ -302,6 +361,12 @@ export function formatDeployResult(result: DeployResult, verb: string): string {
   if (result.previous) lines.push(`  replaced   generation ${result.previous.generation} (${result.previous.policyHash.slice(0, 19)})`);
   if (result.detached.length > 0) lines.push(`  detached   ${result.detached.join(', ')}`);
   for (const w of result.warnings) lines.push(`  warning    ${w}`);
+  const p = result.pending;
+  if (p !== null) {
+    const back = p.rollbackTo === null ? 'the deployment is removed' : `generation ${p.rollbackTo}'s policy is put back`;
+    lines.push(`  confirm    by ${p.deadline} (${Math.round(p.windowMs / 1000)} s): run 'segc confirm --name ${r.name}', from a new session to prove you can still get in; otherwise ${back}`);
+    if (p.watcher === null) lines.push('  warning    the rollback watcher did not start: only the next segc command (or the agent) will roll back');
+  }
   return lines.join('\n') + '\n';
 }
 

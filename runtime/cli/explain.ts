@@ -7,7 +7,7 @@ import type { Decision } from '../../compiler/evaluate.ts';
 import type { Direction, DirectionIr } from '../../compiler/ir.ts';
 import { formatPacket, parsePacket, type Packet } from '../../compiler/packet.ts';
 import { formatHuman } from '../../compiler/report/human.ts';
-import { locate, type ReportSources } from '../../compiler/report/location.ts';
+import { locate, locationText, type ReportSources } from '../../compiler/report/location.ts';
 import { CliError, recordOutcome, useColor, type Outcome } from './command.ts';
 import { resolveInputFiles } from './inputs.ts';
 import type { CliIo } from './io.ts';
@@ -26,7 +26,7 @@ export interface ExplainJson {
   readonly verdict: 'allow' | 'deny';
   readonly log: boolean;
   readonly direction: Direction;
-  readonly rule: { readonly name: string; readonly priority: number; readonly file: string; readonly line: number } | null;
+  readonly rule: { readonly name: string; readonly priority: number; readonly location: string; readonly file: string; readonly line: number } | null;
 }
 
 const EXAMPLES = `
@@ -87,7 +87,7 @@ export function toExplainJson(decision: Decision, direction: Direction, sources:
     verdict: decision.verdict,
     log: decision.log,
     direction,
-    rule: rule === null ? null : { name: rule.name, priority: rule.priority, file: rule.span.file, line: locate(rule.span, sources).line },
+    rule: rule === null ? null : { name: rule.name, priority: rule.priority, location: locationText(rule.span.file, locate(rule.span, sources).line), file: rule.span.file, line: locate(rule.span, sources).line },
   };
 }
 

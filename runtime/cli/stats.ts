@@ -3,6 +3,7 @@
 // recorded bundle.
 import { InvalidArgumentError, type Command } from 'commander';
 import { SegReason, SegStat } from '../../compiler/abi.ts';
+import { locationText } from '../../compiler/report/location.ts';
 import { CliError, recordOutcome, type Outcome } from './command.ts';
 import { wholeNumber } from './deploy.ts';
 import type { CliIo } from './io.ts';
@@ -91,7 +92,7 @@ export async function statsCommand(options: StatsOptions, io: CliIo): Promise<Ou
         const hits = readRuleHits(dp, slot, r.id);
         const wouldDeny = Number(readRuleWouldDeny(dp, slot, r.id).packets);
         const audited = audit || r.audit === true;
-        return { id: r.id, name: r.name, direction: r.direction, action: r.action, audit: audited, file: r.file, line: r.line, packets: Number(hits.packets), bytes: Number(hits.bytes), wouldDeny };
+        return { id: r.id, name: r.name, direction: r.direction, action: r.action, audit: audited, location: locationText(r.file, r.line), file: r.file, line: r.line, packets: Number(hits.packets), bytes: Number(hits.bytes), wouldDeny };
       })
       .filter((r) => options.all === true || r.packets > 0);
     const live = readSessions(dp).length;

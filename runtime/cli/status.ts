@@ -41,10 +41,21 @@ export interface KernelView {
   readonly wouldDeny: number;
 }
 
+/** A deploy on trial (deploy --confirm), waiting for `segc confirm`. */
+export interface ConfirmationView {
+  readonly generation: number;
+  readonly deadline: string;
+  /** The generation whose policy comes back at the deadline; null: the deployment is removed. */
+  readonly rollbackTo: number | null;
+  readonly overdue: boolean;
+  readonly watcher: { readonly pid: number; readonly running: boolean } | null;
+}
+
 export interface StatusEntry {
   readonly record: DeploymentRecord;
   readonly kernel: KernelView | { readonly error: string };
   readonly audit: AuditView;
+  readonly confirmation: ConfirmationView | null;
 }
 
 const EXAMPLES = `
@@ -74,6 +85,16 @@ export function register(program: Command, io: CliIo): void {
 
 export async function readStatus(io: CliIo, name?: string, auditWarnDays?: number): Promise<StatusEntry[]> {
   const { listDeployments, readState, stateDirOf } = await import('../state.ts');
+  const { readPending, isOverdue, watcherRuns, ConfirmRecordError } = await import('../confirm.ts');
+  const pendingOf = (n: string) => {
+    try {
+      return readPending(stateDir, n);
+    } catch (error) {
+      if (!(error instanceof ConfirmRecordError)) throw error;
+      io.stderr.write(`warning: ${error.message}\n`);
+      return undefined;
+    }
+  };
   const stateDir = stateDirOf(io.env);
   try {
     readdirSync(stateDir);
@@ -86,7 +107,9 @@ export async function readStatus(io: CliIo, name?: string, auditWarnDays?: numbe
   for (const n of names) {
     const state = readState(stateDir, n);
     if (!state) throw new CliError('usage', `there is no deployment named '${n}'`, '`segc status` lists the deployments');
-    entries.push({ record: state.current, kernel: await kernelView(state.current), audit: auditView(state.current, warnDaysOf(io, auditWarnDays), new Date()) });
+    const p = pendingOf(n);
+    const confirmation = p === undefined ? null : { generation: p.generation, deadline: p.deadline, rollbackTo: p.rollbackTo, overdue: isOverdue(p, new Date()), watcher: p.watcher === null ? null : { pid: p.watcher.pid, running: watcherRuns(p) } };
+    entries.push({ record: state.current, kernel: await kernelView(state.current), audit: auditView(state.current, warnDaysOf(io, auditWarnDays), new Date()), confirmation });
   }
   return entries;
 }
@@ -142,7 +165,7 @@ async function kernelView(record: DeploymentRecord): Promise<StatusEntry['kernel
 
 export function statusJson(entries: readonly StatusEntry[]): unknown {
   return {
-    deployments: entries.map(({ record: r, kernel, audit }) => ({
+    deployments: entries.map(({ record: r, kernel, audit, confirmation }) => ({
       name: r.name,
       policyHash: r.policyHash,
       generation: r.generation,
@@ -152,11 +175,15 @@ export function statusJson(entries: readonly StatusEntry[]): unknown {
       pins: { dir: r.pins.dir, programs: { ingress: r.pins.programs.ingress, egress: r.pins.programs.egress } },
       kernel,
       audit,
+      confirmation,
     })),
   };
 }
 
 export async function status(options: StatusOptions, io: CliIo): Promise<Outcome> {
+  // A trial past its deadline is rolled back first (as root), so what follows is what is in force.
+  const { settleOverdue } = await import('./confirm.ts');
+  await settleOverdue(io, options.name);
   const entries = await readStatus(io, options.name, options.auditWarn);
   if (options.json === true) {
     io.stdout.write(JSON.stringify(statusJson(entries)) + '\n');
@@ -167,9 +194,15 @@ export async function status(options: StatusOptions, io: CliIo): Promise<Outcome
     return 'ok';
   }
   const lines: string[] = [];
-  for (const { record: r, kernel, audit } of entries) {
+  for (const { record: r, kernel, audit, confirmation: c } of entries) {
     lines.push(`${r.name}: generation ${r.generation}, ${r.policyHash.slice(0, 19)}, deployed ${r.deployedAt}`);
     lines.push(`  files        ${r.files.join(', ')}`);
+    if (c !== null) {
+      const back = c.rollbackTo === null ? 'the deployment is removed' : `generation ${c.rollbackTo}'s policy comes back`;
+      const left = Math.max(0, Math.round((Date.parse(c.deadline) - Date.now()) / 1000));
+      const watcher = c.watcher === null ? 'no watcher: the next segc command rolls back' : c.watcher.running ? `watcher pid ${c.watcher.pid}` : `watcher pid ${c.watcher.pid} is gone: the next segc command rolls back`;
+      lines.push(`  confirm      PENDING: generation ${c.generation} until ${c.deadline} (${c.overdue ? 'OVERDUE' : `${left} s left`}); then ${back} unless 'segc confirm --name ${r.name}' (${watcher})`);
+    }
     if (audit.mode === 'audit') {
       const would = 'error' in kernel ? '' : `; ${kernel.wouldDeny} packets would have been denied`;
       lines.push(`  mode         AUDIT since ${audit.since}: denies pass${would}`);

@@ -32,6 +32,9 @@ export function register(program: Command, io: CliIo): void {
 
 export async function undeployCommand(options: UndeployOptions, io: CliIo): Promise<Outcome> {
   const { undeploy } = await import('../deploy.ts');
+  const { settleOverdue } = await import('./confirm.ts');
+  // A first deploy on trial past its deadline is undeployed by this already.
+  if ((await settleOverdue(io, options.name)).some((r) => r.action === 'undeployed')) return 'ok';
   const result = await runDeploy(io, () => undeploy({ name: options.name, stateDir: io.env['SEGC_STATE_DIR'] }));
   if (result === undefined) return 'findings';
   if (options.json === true) io.stdout.write(JSON.stringify(result) + '\n');

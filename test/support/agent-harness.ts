@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withoutSsh } from './deploy-harness.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SEGC = join(ROOT, 'test', 'support', 'segc-source.ts');
@@ -60,7 +61,7 @@ function started(child: ChildProcess): Started {
 export function startAgent(netns: string, args: readonly string[], stateDir: string): Started {
   const child = spawn('nsenter', [`--net=${NETNS_DIR}/${netns}`, '--', process.execPath, '--no-warnings', SEGC, 'agent', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1', SEGC_STATE_DIR: stateDir },
+    env: { ...withoutSsh(process.env), NO_COLOR: '1', SEGC_STATE_DIR: stateDir },
   });
   return started(child);
 }

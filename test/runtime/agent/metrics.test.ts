@@ -1,6 +1,7 @@
 // The agent's metrics over synthetic snapshots (no kernel): the rule-series cap, counters that
 // go on across a policy switch (with the switched-out slot's final counts), across new maps and
 // across a removed deployment, the derived evictions, and the reload gauges.
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { SegReason, SegStat } from '../../../compiler/abi.ts';
 import type { BundleRule } from '../../../compiler/bundle.ts';
@@ -50,6 +51,11 @@ function agentOver(mode: RuleMetricsMode | undefined, reports: ReloadReport[] = 
     async scrape(...deployments: DeploymentSnapshot[]): Promise<Sample[]> {
       queue.push({ deployments, unreadable: [], tookMs: 2 });
       return parseMetrics(await metrics.scrape());
+    },
+    /** The exposition text itself, as GET /metrics serves it. */
+    async text(...deployments: DeploymentSnapshot[]): Promise<string> {
+      queue.push({ deployments, unreadable: [], tookMs: 2 });
+      return metrics.scrape();
     },
   };
 }
@@ -143,5 +149,21 @@ describe('agent metrics', () => {
     const later = await metrics.scrape();
     expect(reads).toBe(2);
     expect(valueOf(parseMetrics(later), 'segc_sessions_created_total', { deployment: 'web' })).toBe(2);
+  });
+});
+
+const HAVE_PROMTOOL = spawnSync('promtool', ['--version'], { timeout: 10_000 }).status === 0;
+
+describe('the /metrics text', () => {
+  it.skipIf(!HAVE_PROMTOOL)("passes promtool's check metrics with no lint finding (Debian's promtool)", async () => {
+    const rs = rules(3);
+    const a = agentOver({ kind: 'hit' }, [{ name: 'web', successes: 2, failures: 1, lastSuccessSeconds: 1_700_000_000, watchedHash: 'sha256:bb' }]);
+    await a.scrape(deployment({ generation: 1, inForce: hits(1, rs, [5, 0, 9]), sessions: 12, stats: { [SegStat.SEG_STAT_INGRESS_DENY]: 3 } }));
+    const text = await a.text(deployment({ generation: 2, inForce: hits(2, rs, [6, 1, 9]), standby: hits(1, rs, [5, 0, 9]), sessions: 10 }));
+    expect(text).toMatch(/^# TYPE nodejs_active_handles gauge$/m);
+    expect(text).not.toMatch(/nodejs_active_\w+_total/);
+    const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 60_000 });
+    expect(`${r.stdout}${r.stderr}`).toBe('');
+    expect(r.status).toBe(0);
   });
 });
