@@ -12,6 +12,7 @@ import { createCollector } from '../compiler/diagnostics.ts';
 import { lower } from '../compiler/lower.ts';
 import { resolve } from '../compiler/resolve.ts';
 import { createMemoryHost, createSourceFile } from '../compiler/source.ts';
+import { exitIfDryRun } from './dry-run.ts';
 import { median, wallTimes } from './wall-times.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -35,6 +36,9 @@ if (process.argv[2] === '--size') {
 }
 
 function benchMain(): void {
+  // A dry run proves the generator and the stages work on a small policy, then stops.
+  if (process.argv.includes('--dry')) measureSize(100);
+  exitIfDryRun();
   if (!process.argv.includes('--no-build')) {
     // `npm run build`, not tsc alone: bin/segc.js runs the bundle it makes (scripts/bundle-cli.ts).
     const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });

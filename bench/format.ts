@@ -11,6 +11,7 @@ import { parseSourceFile } from '../compiler/build-ast.ts';
 import { createCollector } from '../compiler/diagnostics.ts';
 import { format } from '../compiler/format.ts';
 import { createSourceFile } from '../compiler/source.ts';
+import { exitIfDryRun } from './dry-run.ts';
 import { median, wallTimes } from './wall-times.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -30,6 +31,9 @@ interface SizeResult {
 if (process.argv[2] === '--size') {
   process.stdout.write(JSON.stringify(benchSize(Number(process.argv[3]))) + '\n');
 } else {
+  // A dry run proves the generator and the formatter work on a small policy, then stops.
+  if (process.argv.includes('--dry')) benchSize(100);
+  exitIfDryRun([EXAMPLE]);
   if (!process.argv.includes('--no-build')) {
     const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
     if (build.status !== 0) throw new Error('build failed');

@@ -7,9 +7,10 @@ import { createCollector } from '../compiler/diagnostics.ts';
 import { tokenize } from '../compiler/lexer.ts';
 import { parse } from '../compiler/parser.ts';
 import { createSourceFile } from '../compiler/source.ts';
+import { benchArgs, exitIfDryRun } from './dry-run.ts';
 
 const ROUNDS = 3;
-const sizes = process.argv.slice(2).map(Number);
+const sizes = benchArgs().map(Number);
 
 /** A policy of `rules` rules in the shapes real ones take (sets, lists, names, descriptions). */
 export function generateSyntaxPolicy(rules: number): string {
@@ -73,6 +74,7 @@ function measure(rules: number): void {
 }
 
 if (import.meta.main) {
+  exitIfDryRun();
   console.log(`tokenize, parse and buildAst (best of ${ROUNDS}; node ${process.version}; wall and CPU in ms)`);
   console.log('   rules     bytes   tokenize        parse       buildAst  wall sum  heap MB  diagnostics');
   for (const rules of sizes.length > 0 ? sizes : [1_000, 10_000, 100_000]) measure(rules);
