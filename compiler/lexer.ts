@@ -103,6 +103,12 @@ function tokenizeCheckString(file: SourceFile, token: IToken, diagnostics: Diagn
   if (!isTerminatedString(text)) diagnostics.add(Code.UnterminatedString, { file: file.path, start, end: start + text.length });
 }
 
+/** The value of a string token: quotes removed, `\"` and `\\` resolved, bad escapes kept. */
+export function unquoteString(image: string): string {
+  const body = image.slice(1, isTerminatedString(image) ? -1 : undefined);
+  return body.replace(/\\(["\\])/g, '$1');
+}
+
 /** Whether a string token ends with its closing quote (an escaped quote does not close it). */
 export function isTerminatedString(image: string): boolean {
   if (image.length < 2 || !image.endsWith('"')) return false;
