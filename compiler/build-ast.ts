@@ -105,7 +105,7 @@ export function buildAst(file: SourceFile, cst: FileCstNode, comments: readonly 
  * block's rules were taken out: the block's policy is in the CST with that `{`, and the block
  * ends (its `}`, or the token after its last one) after the last rule taken.
  */
-function buildAstBlocksHold(cst: FileCstNode, rest: readonly IToken[], rulesByBlock: ReadonlyMap<number, readonly RuleAst[]>): boolean {
+export function buildAstBlocksHold(cst: FileCstNode, rest: readonly IToken[], rulesByBlock: ReadonlyMap<number, readonly RuleAst[]>): boolean {
   const ends = new Map<number, number>();
   for (const declaration of cst.children.declaration ?? []) {
     const policy = declaration.children.policyDecl?.[0];

@@ -125,6 +125,11 @@ const LITERAL_TOKENS: readonly TokenType[] = [
 const isLiteralToken = new Uint8Array(Math.max(...allTokens.map((t) => t.tokenTypeIdx!)) + 1);
 for (const t of LITERAL_TOKENS) isLiteralToken[t.tokenTypeIdx!] = 1;
 
+/** Whether a token type may stand inside the braces of a literal (see `tokenizeLines`). */
+export function isLiteralTokenType(type: TokenType): boolean {
+  return isLiteralToken[type.tokenTypeIdx!] === 1;
+}
+
 /**
  * THE place where newlines get their meaning. A rule or declaration ends at the end of its
  * line, so Newline tokens reach the parser, with two exceptions decided here:

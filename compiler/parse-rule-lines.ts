@@ -68,6 +68,14 @@ export interface RuleLines {
   readonly taken: number;
 }
 
+/** What an incremental re-parse (incremental.ts) hands the walk. */
+export interface RuleLinesReuse {
+  /** The rule of an unchanged line from the previous parse (its tokens are the same objects). */
+  readonly reuse: (first: IToken, newline: IToken) => RuleAst | undefined;
+  /** Filled with every rule taken, by its line's first token, for the next re-parse. */
+  readonly record: Map<IToken, RuleAst>;
+}
+
 /** Deeper lists or longer `except` chains are left to the grammar (and its limits, parser.ts). */
 const MAX_FAST_DEPTH = 16;
 const MAX_FAST_EXCEPTS = 16;
@@ -122,7 +130,7 @@ const NOT_FAST = new Error('not a fast rule line');
  * here and the rest. Statements are Newline-ended runs of tokens (`tokenizeLines` already
  * joined literals written over several lines).
  */
-export function parseRuleLines(file: SourceFile, tokens: IToken[]): RuleLines {
+export function parseRuleLines(file: SourceFile, tokens: IToken[], incremental?: RuleLinesReuse): RuleLines {
   const reader = new RuleLineReader(file.path, tokens);
   const rest: IToken[] = [];
   const rulesByBlock = new Map<number, RuleAst[]>();
@@ -139,8 +147,9 @@ export function parseRuleLines(file: SourceFile, tokens: IToken[]): RuleLines {
     // tokens[start..end] is one statement, tokens[end] its Newline.
     const first = tokens[start]!.tokenTypeIdx;
     if (!lost && block >= 0 && first === NUMBER) {
-      const rule = reader.readRule(start, end);
+      const rule = incremental?.reuse(tokens[start]!, tokens[end]!) ?? reader.readRule(start, end);
       if (rule !== undefined) {
+        incremental?.record.set(tokens[start]!, rule);
         blockRules!.push(rule);
         taken++;
         start = end + 1;
