@@ -3,6 +3,7 @@
 import type { IToken, TokenType } from 'chevrotain';
 import { createTokenInstance, Lexer } from './chevrotain.ts';
 import { Code, type DiagnosticCollector } from './diagnostics.ts';
+import { tokenizeScan } from './lexer-scan.ts';
 import type { SourceFile, Span } from './source.ts';
 import {
   allTokens,
@@ -37,24 +38,23 @@ export interface TokenizeResult {
 }
 
 /**
- * Builds the lexer. `validate` runs chevrotain's checks of the token definitions and insists
- * on its first-character optimisation; a test does that, while a run skips it to start faster.
+ * chevrotain's lexer over the same tokens. `tokenize` scans with lexer-scan.ts instead, which
+ * gives the very same tokens several times faster; this one is the reference a test compares
+ * it with. `validate` runs chevrotain's checks of the token definitions and insists on its
+ * first-character optimisation (a test does that too).
  */
 export function createSegLexer(validate = false): InstanceType<typeof Lexer> {
   return new Lexer([...allTokens], { positionTracking: 'onlyOffset', ensureOptimizations: validate, skipValidations: !validate });
 }
 
-// One lexer for the process: building it analyses every pattern, which is the slow part.
-const lexer = createSegLexer();
-
 export function tokenize(file: SourceFile, diagnostics: DiagnosticCollector): TokenizeResult {
-  const result = lexer.tokenize(file.text);
+  const result = tokenizeScan(file.text);
   for (const error of result.errors) tokenizeReportBadCharacters(file, error.offset, error.length, diagnostics);
   const stringIdx = StringLiteral.tokenTypeIdx;
   for (const token of result.tokens) {
     if (token.tokenTypeIdx === stringIdx) tokenizeCheckString(file, token, diagnostics);
   }
-  return { tokens: tokenizeLines(file, result.tokens), comments: result.groups['comments'] ?? [] };
+  return { tokens: tokenizeLines(file, result.tokens), comments: result.comments };
 }
 
 /** Hints for characters people carry over from other languages. */
