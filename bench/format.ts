@@ -26,6 +26,9 @@ interface SizeResult {
   readonly formatMs: number;
   readonly outBytes: number;
   readonly heapMB: number;
+  /** CPU time of parse and format (the steadier figure on a shared machine). */
+  readonly cpuMs: number;
+  readonly maxRssMB: number;
 }
 
 if (process.argv[2] === '--size') {
@@ -49,13 +52,13 @@ if (process.argv[2] === '--size') {
   console.log(`  ratio of medians ${(median(fmt) / median(bare)).toFixed(2)} x`);
   console.log('');
   console.log(`segc fmt on generated policies (node ${process.version}; format includes the re-parse that proves the output)`);
-  console.log('     rules      bytes   parse ms  format ms  total ms   heap MB');
+  console.log('     rules      bytes   parse ms  format ms  total ms    cpu ms   heap MB  max RSS MB');
   for (const size of SIZES) {
     const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--size', String(size)], { encoding: 'utf8', maxBuffer: 1 << 20 });
     if (child.status !== 0) throw new Error(`size ${size} failed: ${child.stderr}`);
     const r = JSON.parse(child.stdout) as SizeResult;
     console.log(
-      `  ${String(r.rules).padStart(8)} ${String(r.bytes).padStart(10)} ${r.parseMs.toFixed(0).padStart(10)} ${r.formatMs.toFixed(0).padStart(10)} ${(r.parseMs + r.formatMs).toFixed(0).padStart(9)} ${r.heapMB.toFixed(0).padStart(9)}`,
+      `  ${String(r.rules).padStart(8)} ${String(r.bytes).padStart(10)} ${r.parseMs.toFixed(0).padStart(10)} ${r.formatMs.toFixed(0).padStart(10)} ${(r.parseMs + r.formatMs).toFixed(0).padStart(9)} ${r.cpuMs.toFixed(0).padStart(9)} ${r.heapMB.toFixed(0).padStart(9)} ${r.maxRssMB.toFixed(0).padStart(11)}`,
     );
   }
 }
@@ -63,6 +66,7 @@ if (process.argv[2] === '--size') {
 function benchSize(rules: number): SizeResult {
   const text = benchPolicy(rules);
   const source = createSourceFile('bench.seg', text);
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const diagnostics = createCollector();
   const ast = parseSourceFile(source, diagnostics);
@@ -70,7 +74,17 @@ function benchSize(rules: number): SizeResult {
   if (diagnostics.items.length > 0) throw new Error(`generated policy has errors: ${diagnostics.items[0]?.message}`);
   const out = format(ast, source);
   const t2 = performance.now();
-  return { rules, bytes: text.length, parseMs: t1 - t0, formatMs: t2 - t1, outBytes: out.length, heapMB: process.memoryUsage().heapUsed / 2 ** 20 };
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    rules,
+    bytes: text.length,
+    parseMs: t1 - t0,
+    formatMs: t2 - t1,
+    outBytes: out.length,
+    heapMB: process.memoryUsage().heapUsed / 2 ** 20,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    maxRssMB: process.resourceUsage().maxRSS / 1024,
+  };
 }
 
 /** An unformatted policy: odd spacing, comments, broken lists, groups of rules. */
