@@ -81,7 +81,8 @@ export function parseSourceFile(file: SourceFile, diagnostics: DiagnosticCollect
   const lines = parseRuleLines(file, tokens);
   if (lines.taken > 0) {
     const trial = createCollector();
-    trial.items.push(...diagnostics.items);
+    // A loop, not push(...items): a spread of 100k+ diagnostics overflows the call stack.
+    for (const d of diagnostics.items) trial.items.push(d);
     const known = diagnostics.items.length;
     const cst = parse(file, tokens, trial, lines.rest);
     if (buildAstBlocksHold(cst, lines.rest, lines.rulesByBlock)) {

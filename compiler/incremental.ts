@@ -94,7 +94,7 @@ export function checkDocument(doc: IncrementalDocument, host?: CompilerHost, opt
     ...options,
     parseFile: (file, diagnostics) => {
       if (file.path !== doc.path || file.text !== doc.text) return parseSourceFile(file, diagnostics);
-      diagnostics.items.push(...doc.diagnostics);
+      for (const d of doc.diagnostics) diagnostics.items.push(d);
       return doc.ast;
     },
   });
@@ -124,14 +124,14 @@ function incrementalParseTokens(
   const lines = parseRuleLines(file, tokens, { reuse, record });
   if (lines.taken > 0) {
     const trial = createCollector();
-    trial.items.push(...lexical);
+    for (const d of lexical) trial.items.push(d);
     const cst = parse(file, tokens, trial, lines.rest);
     if (buildAstBlocksHold(cst, lines.rest, lines.rulesByBlock)) {
       return { ast: buildAst(file, cst, comments, lines.rulesByBlock), diagnostics: sortDiagnostics(trial.items) };
     }
   }
   const collector = createCollector();
-  collector.items.push(...lexical);
+  for (const d of lexical) collector.items.push(d);
   const ast = buildAst(file, parse(file, tokens, collector), comments);
   return { ast, diagnostics: sortDiagnostics(collector.items) };
 }

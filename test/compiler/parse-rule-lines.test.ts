@@ -85,3 +85,16 @@ describe('the fast path of rule lines', () => {
     }
   });
 });
+
+describe('the fast path after very many diagnostics', () => {
+  it('parses a file when the collector already holds 300k diagnostics (no spread of them all)', () => {
+    const diagnostics = createCollector();
+    const bad = createSourceFile('bad.seg', ';');
+    parseSourceFile(bad, diagnostics);
+    const one = diagnostics.items[0]!;
+    for (let i = 1; i < 300_000; i++) diagnostics.items.push(one);
+    const ast = parseSourceFile(createSourceFile('good.seg', 'policy ingress {\n  1 allow tcp from any to any\n}\n'), diagnostics);
+    expect(ast.declarations).toHaveLength(1);
+    expect(diagnostics.items).toHaveLength(300_000);
+  });
+});
