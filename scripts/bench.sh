@@ -55,7 +55,7 @@ for b in "${benchmarks[@]}"; do
   name=$(basename "$b" .ts)
   args=()
   case "$b" in
-    bench/check.ts|bench/format.ts) args=(--no-build) ;;
+    bench/check.ts|bench/format.ts|bench/lsp.ts) args=(--no-build) ;;
     bench/session-ab.ts)
       base=${BENCH_AB_BASE:-HEAD}
       if ! make -s bpf-at-ref REF="$base" OUT="$work/base.bpf.o" >"$work/base.log" 2>&1; then
