@@ -21,6 +21,7 @@ import { censusSessions, DEFAULT_SESSIONS, readConfig } from '../runtime/loader.
 import { classBenchToSeg, readClassBenchRules } from '../test/support/classbench.ts';
 import { CORPUS } from '../test/support/corpus.ts';
 import { NetnsSandbox } from '../test/support/netns.ts';
+import { exitIfDryRun } from './dry-run.ts';
 
 const HS1 = `${CORPUS}/classbench-hs1`;
 const sessionsArg = process.argv.indexOf('--sessions');
@@ -34,6 +35,7 @@ const CASES = [
   { label: '10k', file: 'acl1_10K', take: Infinity, mode: 'hit' },
 ];
 
+exitIfDryRun([...new Set(CASES.map((c) => `${HS1}/rules/${c.file}`))]);
 const out = (line: string) => process.stdout.write(line + '\n');
 if (process.getuid?.() !== 0) {
   out('bench/agent.ts needs root (namespaces, BPF)');

@@ -5,10 +5,11 @@
 // Run as root: `node bench/events.ts` (make bpf first).
 import { SEG_CFG_STATELESS, SegStat } from '../compiler/abi.ts';
 import { EventReader } from '../runtime/events.ts';
-import { closeDatapath, flushSessions, loadDatapath, readConfig, readStats, runFrame, writeConfig, type Datapath, type EventLimits } from '../runtime/loader.ts';
+import { closeDatapath, DEFAULT_OBJECT_PATH, flushSessions, loadDatapath, readConfig, readStats, runFrame, writeConfig, type Datapath, type EventLimits } from '../runtime/loader.ts';
 import { buildFrame } from '../runtime/packet-bytes.ts';
 import { deployIr } from '../test/support/datapath-harness.ts';
 import { programIr } from '../test/support/ir-builder.ts';
+import { exitIfDryRun } from './dry-run.ts';
 
 // 500 runs leave room in the 256 KiB ring (2,978 records) between drains.
 const REPEAT = 500;
@@ -26,6 +27,7 @@ function configure(dp: Datapath, flags: number, events: EventLimits): void {
   writeConfig(dp, { ...readConfig(dp), flags, events });
 }
 
+exitIfDryRun([DEFAULT_OBJECT_PATH]);
 const dp = loadDatapath({ sessions: 4096, rulesPerSlot: 64 });
 let events = 0;
 const reader = new EventReader(dp, () => events++);
