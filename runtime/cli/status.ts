@@ -72,8 +72,31 @@ export function register(program: Command, io: CliIo): void {
     });
 }
 
-export async function readStatus(io: CliIo, name?: string, auditWarnDays?: number): Promise<StatusEntry[]> {
-  const { listDeployments, readState, stateDirOf } = await import('../state.ts');
+/** A deployment whose record cannot be read, with its file and how to repair it. */
+export interface DamagedEntry {
+  readonly name: string;
+  readonly path: string;
+  readonly error: string;
+  readonly hint: string;
+}
+
+/** A segc filter attached in this namespace that no record or pin accounts for. */
+export interface UnrecordedEntry {
+  readonly iface: string;
+  readonly direction: string;
+  readonly progId: number;
+  readonly progName: string;
+  readonly tag: string;
+}
+
+export interface HostStatus {
+  readonly entries: readonly StatusEntry[];
+  readonly damaged: readonly DamagedEntry[];
+  readonly unrecorded: readonly UnrecordedEntry[];
+}
+
+export async function readStatus(io: CliIo, name?: string, auditWarnDays?: number): Promise<HostStatus> {
+  const { readAllStates, readState, stateDirOf } = await import('../state.ts');
   const stateDir = stateDirOf(io.env);
   try {
     readdirSync(stateDir);
@@ -81,14 +104,35 @@ export async function readStatus(io: CliIo, name?: string, auditWarnDays?: numbe
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'EPERM') throw new CliError('environment', `cannot read the deployment records in ${stateDir}`, 'run it as root (sudo segc status)');
   }
-  const names = name === undefined ? listDeployments(stateDir) : [name];
+  let states;
+  let damaged: DamagedEntry[] = [];
+  if (name === undefined) {
+    const scan = readAllStates(stateDir);
+    states = scan.states;
+    damaged = scan.damaged.map((e) => ({ name: e.deployment, path: e.path, error: e.message, hint: e.hint }));
+  } else {
+    // One deployment asked for by name: its damaged record is the error (exit 2, with the fix).
+    const state = readState(stateDir, name);
+    if (!state) throw new CliError('usage', `there is no deployment named '${name}'`, '`segc status` lists the deployments');
+    states = [state];
+  }
   const entries: StatusEntry[] = [];
-  for (const n of names) {
-    const state = readState(stateDir, n);
-    if (!state) throw new CliError('usage', `there is no deployment named '${n}'`, '`segc status` lists the deployments');
+  for (const state of states) {
     entries.push({ record: state.current, kernel: await kernelView(state.current), audit: auditView(state.current, warnDaysOf(io, auditWarnDays), new Date()) });
   }
-  return entries;
+  return { entries, damaged, unrecorded: name === undefined ? await unrecordedFilters(io) : [] };
+}
+
+/** segc filters in this namespace with no record or pins (none when the kernel cannot be asked). */
+async function unrecordedFilters(io: CliIo): Promise<UnrecordedEntry[]> {
+  try {
+    const { findUnrecordedFilters } = await import('../deploy.ts');
+    const { stateDirOf } = await import('../state.ts');
+    return findUnrecordedFilters({ stateDir: stateDirOf(io.env) }).map((f) => ({ iface: f.iface, direction: f.direction, progId: f.progId, progName: f.progName, tag: f.tag }));
+  } catch {
+    // Without privileges the filters cannot be listed; the records still can.
+    return [];
+  }
 }
 
 function warnDaysOf(io: CliIo, given: number | undefined): number {
@@ -140,8 +184,10 @@ async function kernelView(record: DeploymentRecord): Promise<StatusEntry['kernel
   }
 }
 
-export function statusJson(entries: readonly StatusEntry[]): unknown {
+export function statusJson({ entries, damaged, unrecorded }: HostStatus): unknown {
   return {
+    damaged,
+    unrecorded,
     deployments: entries.map(({ record: r, kernel, audit }) => ({
       name: r.name,
       policyHash: r.policyHash,
@@ -157,16 +203,27 @@ export function statusJson(entries: readonly StatusEntry[]): unknown {
 }
 
 export async function status(options: StatusOptions, io: CliIo): Promise<Outcome> {
-  const entries = await readStatus(io, options.name, options.auditWarn);
+  const host = await readStatus(io, options.name, options.auditWarn);
+  const { entries, damaged, unrecorded } = host;
   if (options.json === true) {
-    io.stdout.write(JSON.stringify(statusJson(entries)) + '\n');
+    io.stdout.write(JSON.stringify(statusJson(host)) + '\n');
     return 'ok';
   }
-  if (entries.length === 0) {
+  if (entries.length === 0 && damaged.length === 0 && unrecorded.length === 0) {
     io.stdout.write('no deployments on this host\n');
     return 'ok';
   }
   const lines: string[] = [];
+  for (const d of damaged) {
+    lines.push(`${d.name}: DAMAGED RECORD ${d.path}`);
+    lines.push(`  error        ${d.error}`);
+    lines.push(`  repair       ${d.hint}`);
+    io.stderr.write(`warning: ${d.error}\n`);
+  }
+  for (const f of unrecorded) {
+    lines.push(`unrecorded: ${f.iface} ${f.direction} runs segc program ${f.progId} (${f.progName}, tag ${f.tag}), enforcing with no record or pins`);
+    lines.push(`  repair       tc filter del dev ${f.iface} ${f.direction} (or deploy on ${f.iface} again, which replaces it)`);
+  }
   for (const { record: r, kernel, audit } of entries) {
     lines.push(`${r.name}: generation ${r.generation}, ${r.policyHash.slice(0, 19)}, deployed ${r.deployedAt}`);
     lines.push(`  files        ${r.files.join(', ')}`);

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { acquireLock, LockBusyError } from '../../runtime/lock.ts';
-import { isDeploymentName, listDeployments, readState, recordPath, removeState, writeState, type DeploymentRecord } from '../../runtime/state.ts';
+import { isDeploymentName, listDeployments, readAllStates, readState, RecordError, recordPath, removeState, sweepTemporaryRecords, writeState, type DeploymentRecord } from '../../runtime/state.ts';
 
 function record(name: string, generation: number): DeploymentRecord {
   return {
@@ -59,6 +59,63 @@ describe('deployment records', () => {
     writeState(dir, { format: 'segc-deployment', version: 1, current: record('web', 2), previous: null });
     writeFileSync(recordPath(dir, 'web'), JSON.stringify({ format: 'other', version: 1 }));
     expect(() => readState(dir, 'web')).toThrow(/not a segc deployment record/);
+  });
+
+  /** Each way a record is found damaged, with what the error must say. */
+  const DAMAGED: readonly (readonly [string, (path: string) => void, RegExp])[] = [
+    ['empty', (p) => writeFileSync(p, ''), /the file is empty/],
+    ['truncated', (p) => writeFileSync(p, readFileSync(p, 'utf8').slice(0, 40)), /not JSON/],
+    ['null', (p) => writeFileSync(p, 'null'), /holds null/],
+    ['garbage', (p) => writeFileSync(p, '\u0000\u00ff}{ garbage'), /not JSON/],
+    ['an empty current', (p) => writeFileSync(p, JSON.stringify({ format: 'segc-deployment', version: 1, current: {}, previous: null })), /current deployment names 'undefined'/],
+    ['a current without interfaces', (p) => writeFileSync(p, JSON.stringify({ format: 'segc-deployment', version: 1, current: { ...record('db', 1), interfaces: null }, previous: null })), /lacks 'interfaces'/],
+    ['a symbolic link', (p) => {
+      writeFileSync(`${p}.target`, readFileSync(p));
+      rmSync(p);
+      symlinkSync(`${p}.target`, p);
+    }, /symbolic link/],
+  ];
+
+  for (const [shape, damage, says] of DAMAGED) {
+    it(`reports a record that is ${shape} as damaged, with its path and the repair, and reads the others`, () => {
+      writeState(dir, { format: 'segc-deployment', version: 1, current: record('web', 2), previous: null });
+      writeState(dir, { format: 'segc-deployment', version: 1, current: record('db', 1), previous: null });
+      damage(recordPath(dir, 'db'));
+      let thrown: unknown;
+      try {
+        readState(dir, 'db');
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(RecordError);
+      const e = thrown as RecordError;
+      expect(e.message).toMatch(says);
+      expect(e.message).toContain(recordPath(dir, 'db'));
+      expect(e.hint).toMatch(/segc deploy --name db .*segc undeploy --name db/);
+      const scan = readAllStates(dir);
+      expect(scan.states.map((st) => st.current.name)).toEqual(['web']);
+      expect(scan.damaged.map((d) => d.deployment)).toEqual(['db']);
+      expect(listDeployments(dir)).toEqual(['db', 'web']);
+    });
+  }
+
+  it('never writes through a symbolic link planted for the record: the link is replaced, its target kept', () => {
+    const victim = join(dir, 'victim');
+    writeFileSync(victim, 'precious\n');
+    mkdirSync(join(dir, 'web'));
+    symlinkSync(victim, recordPath(dir, 'web'));
+    writeState(dir, { format: 'segc-deployment', version: 1, current: record('web', 2), previous: null });
+    expect(readFileSync(victim, 'utf8')).toBe('precious\n');
+    expect(readState(dir, 'web')?.current.generation).toBe(2);
+  });
+
+  it('sweeps the temporary files a killed record write left behind, and only those', () => {
+    writeState(dir, { format: 'segc-deployment', version: 1, current: record('web', 2), previous: null });
+    writeFileSync(`${recordPath(dir, 'web')}.1234`, '{"format":');
+    writeFileSync(`${recordPath(dir, 'web')}.99.lz3k`, '');
+    expect(sweepTemporaryRecords(dir)).toHaveLength(2);
+    expect(readdirSync(join(dir, 'web'))).toEqual(['deployment.json']);
+    expect(readState(dir, 'web')?.current.generation).toBe(2);
   });
 });
 

@@ -45,10 +45,10 @@ function deployment(s: Shape): DeploymentSnapshot {
 /** Metrics over a queue of snapshots, one per scrape. */
 function agentOver(mode: RuleMetricsMode | undefined, reports: ReloadReport[] = []) {
   const queue: HostSnapshot[] = [];
-  const metrics = new AgentMetrics({ snapshot: () => queue.shift() ?? { deployments: [], unreadable: [], tookMs: 1 } }, { ruleMetrics: mode, reloads: { reports: () => reports } });
+  const metrics = new AgentMetrics({ snapshot: () => queue.shift() ?? { deployments: [], unreadable: [], damaged: [], tookMs: 1 } }, { ruleMetrics: mode, reloads: { reports: () => reports } });
   return {
     async scrape(...deployments: DeploymentSnapshot[]): Promise<Sample[]> {
-      queue.push({ deployments, unreadable: [], tookMs: 2 });
+      queue.push({ deployments, unreadable: [], damaged: [], tookMs: 2 });
       return parseMetrics(await metrics.scrape());
     },
   };
