@@ -12,10 +12,10 @@ import type { DeployResult, DeployStep } from '../deploy.ts';
 import type { DatapathSettings, DeploymentRecord } from '../state.ts';
 import { CliError, recordOutcome, useColor, type Outcome } from './command.ts';
 import { EXPIRY_WINDOW_HELP, expiryOptionsOf, parseExpiryWindow } from './clock.ts';
-import { resolveInputFiles, testFilesOf } from './inputs.ts';
+import { addInputLimitOptions, inputLimitsOf, resolveInputFiles, testFilesOf, type InputLimitOptions } from './inputs.ts';
 import type { CliIo } from './io.ts';
 
-export interface DeployCommandOptions {
+export interface DeployCommandOptions extends InputLimitOptions {
   readonly iface: string[];
   readonly name: string;
   readonly dryRun?: boolean;
@@ -65,7 +65,7 @@ slot): a redeploy without --audit enforces again. Event limits are token buckets
 event not sent is counted ('segc stats'). 'segc monitor' prints the events.`;
 
 export function register(program: Command, io: CliIo): void {
-  program
+  const command = program
     .command('deploy')
     .summary('enforce a policy on network interfaces')
     .description('Check, compile and load a policy, attach it to ingress and egress of each interface, and switch to it atomically.')
@@ -92,7 +92,8 @@ export function register(program: Command, io: CliIo): void {
     .option('--allow-expired', "deploy even when a rule is past its 'expires' date")
     .option('--expiry-window <days>', EXPIRY_WINDOW_HELP, parseExpiryWindow)
     .option('--color', 'colour the output even when it is not a terminal')
-    .option('--no-color', 'never colour the output (NO_COLOR is honoured too)')
+    .option('--no-color', 'never colour the output (NO_COLOR is honoured too)');
+  addInputLimitOptions(command)
     .addHelpText('after', EXAMPLES)
     .action(async (paths: string[], options: DeployCommandOptions, command: Command) => {
       recordOutcome(command, await deployCommand(paths, options, io));
@@ -122,7 +123,7 @@ export interface CompiledPolicy {
  */
 export async function compileForDeploy(
   paths: readonly string[],
-  options: { readonly strict?: boolean; readonly color?: boolean; readonly analysisBudget?: number; readonly test?: boolean; readonly allowExpired?: boolean; readonly expiryWindow?: number },
+  options: InputLimitOptions & { readonly strict?: boolean; readonly color?: boolean; readonly analysisBudget?: number; readonly test?: boolean; readonly allowExpired?: boolean; readonly expiryWindow?: number },
   io: CliIo,
 ): Promise<CompiledPolicy | undefined> {
   // With --test, X.test.seg files beside the policy join it, as for `segc test`.
@@ -135,7 +136,7 @@ export async function compileForDeploy(
   // Advisory unless --strict, so a large policy does not wait on it: 1 s by default (the
   // report then says what it did not finish), check's full 10 s with --strict.
   const budgetMs = options.analysisBudget ?? (options.strict === true ? 10_000 : 1_000);
-  const compilation = compile(files, io.host, { analysis: { budgetMs }, expiry: await expiryOptionsOf(io, options.expiryWindow) });
+  const compilation = compile(files, io.host, { analysis: { budgetMs }, expiry: await expiryOptionsOf(io, options.expiryWindow), ...inputLimitsOf(options) });
   const color = useColor(io, 'stderr', options.color);
   // No IR means the front end found errors; the analysis's findings (even a shadowed rule,
   // an error for check) only advise here, unless --strict.
