@@ -13,7 +13,7 @@ import { BpfError, isBpfError } from './errors.ts';
 import { BPFFS_ROOT, ensureBpffs, makePinDir, removePinDir, unpin } from './bpffs.ts';
 import { bpf_map_get_info_by_fd, bpf_obj_get, bpf_obj_pin, bpf_object__find_program_by_name, bpf_program__set_log_buf, bpf_prog_get_fd_by_id, bpf_prog_get_info_by_fd, close, if_indextoname, libbpf_set_print, type BpfObject } from './libbpf.ts';
 import { closeDatapath, DEFAULT_FRAGMENTS, DEFAULT_OBJECT_PATH, installPolicy, loadDatapath, readConfig, slotGeneration, writeConfig, type Datapath, type DatapathConfig } from './loader.ts';
-import { acquireLock, LockBusyError, type DeployLock } from './lock.ts';
+import { acquireLock, LockBusyError, StateDirError, type DeployLock } from './lock.ts';
 import { readAllStates, readState, removeState, stateDirOf, sweepTemporaryRecords, writeState, isDeploymentName, isRecordError, type AttachmentRecord, type DatapathSettings, type DeploymentRecord, type InterfaceRecord, type PinsRecord, type StateFile } from './state.ts';
 import { attachTc, detachTc, ensureClsact, interfaceIndex, queryTc, queryTcProgram, removeClsact, TC_DIRECTIONS, type TcDirection } from './tc.ts';
 
@@ -223,6 +223,7 @@ export function lockHost(options: HostOptions): DeployLock {
     lock = acquireLock(stateDirOfOptions(options), { timeoutMs: options.lockTimeoutMs });
   } catch (error) {
     if (error instanceof LockBusyError) throw new DeployError('lock', 2, error.message, 'wait for it to finish, then run the command again');
+    if (error instanceof StateDirError) throw new DeployError('lock', 2, `${error.message}; nothing was changed`, error.hint);
     throw error;
   }
   sweepTemporaryRecords(stateDirOfOptions(options));

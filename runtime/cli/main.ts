@@ -128,7 +128,7 @@ const ENVIRONMENT_ERRNOS: Readonly<Record<string, string>> = {
 function environmentFailure(failure: unknown): { message: string; hint: string } | undefined {
   if (!(failure instanceof Error)) return undefined;
   const hint = (failure as { hint?: unknown }).hint;
-  if (failure.name === 'RecordError' && typeof hint === 'string') return { message: failure.message, hint };
+  if ((failure.name === 'RecordError' || failure.name === 'StateDirError') && typeof hint === 'string') return { message: failure.message, hint };
   const code = (failure as NodeJS.ErrnoException).code;
   if (typeof code !== 'string' || ENVIRONMENT_ERRNOS[code] === undefined) return undefined;
   // Node's message names the call and the path (`EACCES: permission denied, open '/x'`), a BpfError's the operation.
