@@ -4,6 +4,7 @@
 // what was meant) -> commit (the record) or roll back (undo, in reverse, only what this run did).
 // Enforcement lives in the kernel: pinned maps and programs under /sys/fs/bpf/segc/<name>/ and
 // clsact filters; no segc process stays behind.
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SEG_CFG_LOG_DENIES, SEG_CFG_NO_SYN_PROTECTION, SEG_CHUNK_RULES, SEG_MAX_CHUNKS, SEG_SLOTS, SegMap } from '../compiler/abi.ts';
@@ -37,9 +38,11 @@ export const PROGRAM_PINS = { ingress: 'prog_ingress', egress: 'prog_egress' } a
  * The steps a test can make fail (`failAt`, or SEGC_TEST_FAIL_AT for the binary). `crash`
  * kills the process after the new policy is installed but before the switch; `crash-switched`
  * after the switch and the attach, before the record is written (the window docs/deploy.md
- * describes: the kernel is ahead of the record, and `status` says so).
+ * describes: the kernel is ahead of the record, and `status` says so). `vanish` is no failure:
+ * it deletes the last interface after the verify, as an operator or a container runtime may
+ * while a deploy runs, so that a test sees the deploy report it.
  */
-export const DEPLOY_STEPS = ['load', 'pin', 'install', 'crash', 'switch', 'attach', 'verify', 'crash-switched', 'record'] as const;
+export const DEPLOY_STEPS = ['load', 'pin', 'install', 'crash', 'switch', 'attach', 'verify', 'crash-switched', 'vanish', 'record'] as const;
 export type DeployStep = (typeof DEPLOY_STEPS)[number];
 
 /** Why a deploy did not happen: `exitCode` 1 when the policy was refused, 2 for the environment. */
@@ -163,6 +166,11 @@ function failpoint(options: DeployOptions, step: DeployStep): void {
   if (options.failAt !== step) return;
   // Kill -9 ourselves: nothing after this line runs, no finally, no undo.
   if (step === 'crash' || step === 'crash-switched') process.kill(process.pid, 'SIGKILL');
+  if (step === 'vanish') {
+    const last = (options as DeployOptions & { readonly vanishIface?: string }).vanishIface;
+    if (last !== undefined) execFileSync('ip', ['link', 'del', last], { stdio: 'ignore' });
+    return;
+  }
   throw new DeployError(step, 2, `injected failure at step '${step}' (a test asked for it)`);
 }
 
@@ -180,6 +188,7 @@ export function deploy(request: DeployRequest): DeployResult {
     try {
       verifyDeploy(applied);
       failpoint(options, 'crash-switched');
+      failpoint({ ...options, vanishIface: plan.interfaces.at(-1)?.iface } as DeployOptions, 'vanish');
       return commitDeploy(applied);
     } catch (error) {
       // Before the record is written the deploy has not happened: undo, then say what holds.
@@ -798,6 +807,8 @@ const SEGC_PROGRAM_NAMES: ReadonlySet<string> = new Set(['seg_ingress', 'seg_egr
  * claims, by its record or its pins: enforcement `status` would not otherwise show.
  */
 export function findUnrecordedFilters(options: HostOptions): UnrecordedFilter[] {
+  // libbpf's chatter about interfaces without a clsact qdisc; failures come back as errors.
+  libbpf_set_print(null);
   const claimed = new Set<number>();
   const { states } = readAllStates(stateDirOfOptions(options));
   for (const s of states) for (const a of s.current.attachments) claimed.add(a.progId);

@@ -314,8 +314,9 @@ export function listDeployments(stateDir: string): string[] {
       try {
         lstatSync(recordPath(stateDir, n));
         return true;
-      } catch {
-        return false;
+      } catch (error) {
+        // A record this user may not see (EACCES) is still there: reading it says so.
+        return (error as NodeJS.ErrnoException).code !== 'ENOENT';
       }
     })
     .sort();

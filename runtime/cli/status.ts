@@ -33,6 +33,8 @@ export interface KernelView {
   readonly inForce: boolean;
   /** Hooks (iface/direction) whose filter is not this deployment's program, in this namespace. */
   readonly missing: readonly string[];
+  /** Recorded interfaces not found in this network namespace (deleted, or in another namespace). */
+  readonly absent: readonly string[];
   /** Map pressure: sessions in the table, its capacity, and their ratio. */
   readonly sessions: { readonly entries: number; readonly capacity: number; readonly utilization: number; readonly halfOpen: number };
   /** The slot in force says audit mode. */
@@ -163,6 +165,7 @@ async function kernelView(record: DeploymentRecord): Promise<StatusEntry['kernel
       const activeGeneration = Number(header?.generation ?? 0n);
       const wouldDeny = Number(readStats(dp)[SegStat.SEG_STAT_WOULD_DENY]?.packets ?? 0n);
       const missing: string[] = [];
+      const absent = new Set<string>();
       for (const a of record.attachments) {
         let here: number | undefined;
         try {
@@ -170,12 +173,14 @@ async function kernelView(record: DeploymentRecord): Promise<StatusEntry['kernel
         } catch {
           here = undefined;
         }
-        // An interface of another network namespace cannot be queried from here.
-        if (here === a.ifindex && queryTc(a.ifindex, a.direction) !== a.progId) missing.push(`${a.iface}/${a.direction}`);
+        // An interface of another network namespace cannot be queried from here; one that is
+        // gone (or renumbered) is told apart from a filter someone replaced.
+        if (here !== a.ifindex) absent.add(a.iface);
+        else if (queryTc(a.ifindex, a.direction) !== a.progId) missing.push(`${a.iface}/${a.direction}`);
       }
       const census = censusSessions(dp);
       const sessions = { entries: census.entries, capacity: census.capacity, utilization: census.capacity === 0 ? 0 : census.entries / census.capacity, halfOpen: halfOpenCount(census.byState) };
-      return { activeGeneration, inForce: activeGeneration === record.generation, missing, audit: header?.audit === true, wouldDeny, sessions };
+      return { activeGeneration, inForce: activeGeneration === record.generation, missing, absent: [...absent], audit: header?.audit === true, wouldDeny, sessions };
     } finally {
       releaseDatapath(dp, true);
     }
@@ -241,6 +246,7 @@ export async function status(options: StatusOptions, io: CliIo): Promise<Outcome
       const s = kernel.sessions;
       lines.push(`  sessions     ${s.entries} of ${s.capacity} (${(100 * s.utilization).toFixed(1)} % full${s.utilization > 0.95 ? ', ABOVE 95 %: flows are evicted' : s.utilization > 0.8 ? ', above 80 %' : ''}), ${s.halfOpen} half-open`);
       if (kernel.missing.length > 0) lines.push(`  missing      ${kernel.missing.join(', ')} (filter removed or replaced by someone else; deploy again to repair)`);
+      if (kernel.absent.length > 0) lines.push(`  absent       ${kernel.absent.join(', ')} (no such interface in this network namespace: deleted, or in another namespace; nothing is enforced there from here)`);
     }
   }
   io.stdout.write(lines.join('\n') + '\n');

@@ -2,8 +2,8 @@
 // filters nobody recorded: one deployment's trouble never takes the others down, and what segc
 // prints matches what the kernel holds. segc runs as a real process; every namespace, pin and
 // record goes at the end.
-import { type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -196,4 +196,38 @@ describe.skipIf(!KERNEL_AVAILABLE)('deployment records that are damaged, lost or
     run('ip', ['netns', 'exec', host, 'tc', 'filter', 'del', 'dev', link2.a.name, 'egress']);
     expect(status().unrecorded).toEqual([]);
   });
+
+  it('tells a user without root that the host is in the way (exit 2, a fix), never an internal error', () => {
+    expect(deploy(ssh, link1.a.name, first).code).toBe(0);
+    for (const mode of [0o700, 0o755]) {
+      chmodSync(stateDir, mode);
+      for (const args of [['status'], ['status', '--name', first], ['stats', '--name', first]]) {
+        const r = unprivileged(host, stateDir, args);
+        expect(r.status, `${mode.toString(8)} ${args.join(' ')}: ${r.stderr}`).toBe(2);
+        expect(r.stderr).toMatch(/^error: .*\nhint: .*(root|sudo)/m);
+        expect(r.stderr).not.toMatch(/internal error|bug in segc|\n\s+at /);
+      }
+    }
+    chmodSync(stateDir, 0o700);
+  });
+
+  it('reports an interface that vanished after it was attached, and status says it is absent', () => {
+    const extra = sandbox.createVethPair(host, peer2, {});
+    const r = cli(['deploy', ssh, '--iface', link1.a.name, '--iface', extra.a.name, '--name', first], { SEGC_TEST_FAIL_AT: 'vanish' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`warning +interface '${extra.a.name}' vanished after it was attached`));
+    const s = JSON.parse(cli(['status', '--json', '--name', first]).stdout) as { deployments: { kernel: { absent: string[]; missing: string[] } }[] };
+    expect(s.deployments[0]?.kernel).toMatchObject({ absent: [extra.a.name], missing: [] });
+    expect(cli(['status', '--name', first]).stdout).toMatch(new RegExp(`absent +${extra.a.name} \\(no such interface`));
+  });
 });
+
+/** `segc ARGS` as nobody (uid 65534, no capabilities) inside `netns`. */
+function unprivileged(netns: string, stateDir: string, args: readonly string[]) {
+  const script = join(import.meta.dirname, '..', 'support', 'segc-source.ts');
+  return spawnSync('nsenter', [`--net=/var/run/netns/${netns}`, '--', 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, '--no-warnings', script, ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, NO_COLOR: '1', SEGC_STATE_DIR: stateDir },
+  });
+}
