@@ -189,10 +189,11 @@ async function kernelView(record: DeploymentRecord): Promise<StatusEntry['kernel
   }
 }
 
+/** cli.md's shape; `damaged` and `unrecorded` are added only when there are some. */
 export function statusJson({ entries, damaged, unrecorded }: HostStatus): unknown {
   return {
-    damaged,
-    unrecorded,
+    ...(damaged.length > 0 ? { damaged } : {}),
+    ...(unrecorded.length > 0 ? { unrecorded } : {}),
     deployments: entries.map(({ record: r, kernel, audit }) => ({
       name: r.name,
       policyHash: r.policyHash,
