@@ -105,6 +105,20 @@ function portRanges(ports: RuleIr['srcPorts']): AddrRange[] {
   return ports.map(([lo, hi]): AddrRange => [BigInt(lo), BigInt(hi)]);
 }
 
+// Rules of one set share its prefix list (lower gives one array per set value): its ranges are
+// parsed once, not once per rule and kind (an `any except` of thousands of hosts is hundreds of
+// thousands of prefixes).
+const rangesByList = new WeakMap<readonly string[], AddrRange[]>();
+
+function spaceRangesOf(list: readonly string[]): AddrRange[] {
+  let ranges = rangesByList.get(list);
+  if (ranges === undefined) {
+    ranges = prefixTextsToRanges(list);
+    rangesByList.set(list, ranges);
+  }
+  return ranges;
+}
+
 /**
  * The rule's raw box in each kind, following evaluate.ts exactly: the family needs both
  * addresses; protocol 1 matches only IPv4 and 58 only IPv6 (when the rule lists protocols);
@@ -114,8 +128,8 @@ function spaceRawBoxes(rule: RuleIr): (RawBox | null)[] {
   const out: (RawBox | null)[] = [];
   for (const kind of KINDS) {
     const family = kind.family;
-    const src = prefixTextsToRanges(family === 4 ? rule.src.v4 : rule.src.v6);
-    const dst = prefixTextsToRanges(family === 4 ? rule.dst.v4 : rule.dst.v6);
+    const src = spaceRangesOf(family === 4 ? rule.src.v4 : rule.src.v6);
+    const dst = spaceRangesOf(family === 4 ? rule.dst.v4 : rule.dst.v6);
     if (src.length === 0 || dst.length === 0) {
       out.push(null);
       continue;

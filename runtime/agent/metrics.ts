@@ -60,7 +60,7 @@ export class AgentMetrics {
   readonly #reader: SnapshotSource;
   readonly #ruleMode: RuleMetricsMode;
   readonly #reloads: ReloadSource | undefined;
-  #last: HostSnapshot = { deployments: [], unreadable: [], tookMs: 0 };
+  #last: HostSnapshot = { deployments: [], unreadable: [], damaged: [], tookMs: 0 };
   readonly #packets: Totals = new MonotonicTotals();
   readonly #bytes: Totals = new MonotonicTotals();
   readonly #reasonPackets: Totals = new MonotonicTotals();
@@ -385,6 +385,16 @@ export class AgentMetrics {
     const registers = [this.registry];
     const self = this.#view();
     new Gauge({ name: 'segc_deployments', help: 'Deployments the agent reads (recorded on this host, pins readable).', registers, collect() { this.set(self.last().deployments.length); } });
+    new Gauge({
+      name: 'segc_deployment_record_errors',
+      help: 'Deployments whose record is damaged (1 each; segc status names the file and the repair). The others are still read.',
+      labelNames: ['deployment'],
+      registers,
+      collect() {
+        this.reset();
+        for (const d of self.last().damaged) this.set({ deployment: d.name }, 1);
+      },
+    });
     new Gauge({ name: 'segc_scrape_duration_seconds', help: 'Time the last scrape took to read every deployment.', registers, collect() { this.set(self.last().tookMs / 1000); } });
     const collections = () => this.#collections;
     new Counter({

@@ -2,14 +2,14 @@
 // its pinned maps: counters, the rule hits of the policy in force, the session census) as plain
 // data. The metrics, `segc stats --watch` and the map-pressure line of `segc status` all read
 // through it, so a terminal and Prometheus see the same numbers.
-import { statSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { parseBundle, type BundleRule } from '../../compiler/bundle.ts';
 import { SegMap } from '../../compiler/abi.ts';
 import { bpf_map_get_info_by_fd } from '../libbpf.ts';
 import { censusSessions, readConfig, readRuleHitsRange, readStats, slotGeneration, type Datapath, type SessionCensus } from '../loader.ts';
 import { openPinnedDatapath, releaseDatapath } from '../deploy.ts';
 import { openSessionCensus, type SessionCensusCounter } from '../session-census.ts';
-import { listDeployments, readState, recordPath, type DeploymentRecord } from '../state.ts';
+import { isRecordError, listDeployments, readState, recordPath, type DeploymentRecord } from '../state.ts';
 
 export interface Counter {
   readonly packets: bigint;
@@ -48,6 +48,8 @@ export interface HostSnapshot {
   readonly deployments: readonly DeploymentSnapshot[];
   /** Deployments whose record exists but whose pins could not be read, with why. */
   readonly unreadable: readonly { readonly name: string; readonly error: string }[];
+  /** Deployments whose record is damaged (RecordError): the others are read all the same. */
+  readonly damaged: readonly { readonly name: string; readonly path: string; readonly error: string }[];
   /** Milliseconds the snapshot took. */
   readonly tookMs: number;
 }
@@ -93,11 +95,20 @@ export class DeploymentReader {
     const started = performance.now();
     const deployments: DeploymentSnapshot[] = [];
     const unreadable: { name: string; error: string }[] = [];
+    const damaged: { name: string; path: string; error: string }[] = [];
     const wanted = names ?? listDeployments(this.#stateDir);
     for (const name of [...this.#cache.keys()]) if (!wanted.includes(name)) this.#cache.delete(name);
     for (const name of [...this.#census.keys()]) if (!wanted.includes(name)) this.#dropCensus(name);
     for (const name of wanted) {
-      const cached = this.#record(name);
+      let cached: CachedRecord | undefined;
+      try {
+        cached = this.#record(name);
+      } catch (error) {
+        if (!isRecordError(error)) throw error;
+        this.#cache.delete(name);
+        damaged.push({ name, path: error.path, error: error.message });
+        continue;
+      }
       if (!cached) continue;
       try {
         deployments.push(this.#read(cached));
@@ -105,19 +116,20 @@ export class DeploymentReader {
         unreadable.push({ name, error: error instanceof Error ? error.message : String(error) });
       }
     }
-    return { deployments, unreadable, tookMs: performance.now() - started };
+    return { deployments, unreadable, damaged, tookMs: performance.now() - started };
   }
 
   #record(name: string): CachedRecord | undefined {
     let st;
     try {
-      st = statSync(recordPath(this.#stateDir, name));
+      // lstat: a record swapped for a symbolic link must reach readState, which refuses it.
+      st = lstatSync(recordPath(this.#stateDir, name));
     } catch {
       this.#cache.delete(name);
       return undefined;
     }
     const cached = this.#cache.get(name);
-    if (cached && cached.mtimeMs === st.mtimeMs && cached.size === st.size) return cached;
+    if (cached && st.isFile() && cached.mtimeMs === st.mtimeMs && cached.size === st.size) return cached;
     const state = readState(this.#stateDir, name);
     if (!state) return undefined;
     const rules = new Map<number, readonly BundleRule[]>();

@@ -7,7 +7,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { compileForDeploy, deployCommand } from '../cli/deploy.ts';
 import type { CliIo } from '../cli/io.ts';
-import { readState, stateDirOf } from '../state.ts';
+import { isRecordError, readState, stateDirOf } from '../state.ts';
 import type { WatchedDeployment } from './config.ts';
 import type { ReloadReport, ReloadSource } from './metrics.ts';
 
@@ -82,7 +82,7 @@ export class PolicyReloader implements ReloadSource {
       const compiled = await compileForDeploy(files, { strict }, check.io);
       if (compiled) t.files = new Set([...files, ...Object.keys(compiled.sources).map((p) => resolve(this.#io.cwd, p))]);
       t.watchedHash = compiled ? (JSON.parse(compiled.bundleText) as { policyHash: string }).policyHash : undefined;
-      const deployed = readState(stateDirOf(this.#io.env), name)?.current.policyHash;
+      const deployed = deployedHash(stateDirOf(this.#io.env), name);
       if (!compiled) {
         result = 'refused';
         this.#log(`reload '${name}': the policy does not check; the deployed policy stays in force\n${indent(check.output())}`);
@@ -163,4 +163,14 @@ function indent(text: string): string {
     .split('\n')
     .map((l) => `  | ${l}`)
     .join('\n');
+}
+
+/** The policy hash in force by the record; a damaged record counts as none, so a reload rewrites it. */
+function deployedHash(stateDir: string, name: string): string | undefined {
+  try {
+    return readState(stateDir, name)?.current.policyHash;
+  } catch (error) {
+    if (isRecordError(error)) return undefined;
+    throw error;
+  }
 }

@@ -11,14 +11,14 @@ import { formatSarif } from '../../compiler/report/sarif.ts';
 import type { ReportSources } from '../../compiler/report/location.ts';
 import { CliError, recordOutcome, useColor, type Outcome } from './command.ts';
 import { EXPIRY_WINDOW_HELP, expiryOptionsOf, parseExpiryWindow } from './clock.ts';
-import { companionTests, resolveInputFiles } from './inputs.ts';
+import { addInputLimitOptions, companionTests, inputLimitsOf, resolveInputFiles, type InputLimitOptions } from './inputs.ts';
 import type { CliIo } from './io.ts';
 import { packageInfo } from './package-info.ts';
 
 export const CHECK_FORMATS = ['human', 'json', 'sarif'] as const;
 export type CheckFormat = (typeof CHECK_FORMATS)[number];
 
-export interface CheckOptions {
+export interface CheckOptions extends InputLimitOptions {
   readonly format: CheckFormat;
   readonly strict?: boolean;
   readonly color?: boolean;
@@ -52,7 +52,7 @@ all. A folder of separate policies (one per host, say) is checked with --each. A
 Exit codes: 0 no errors, 1 errors (with --strict, warnings too), 2 usage or internal error.`;
 
 export function register(program: Command, io: CliIo): void {
-  program
+  const command = program
     .command('check')
     .summary('report every problem in .seg files')
     .description('Check .seg policy files: syntax, names, values, includes and the rule analysis.')
@@ -64,7 +64,8 @@ export function register(program: Command, io: CliIo): void {
     .option('--each', 'check each file, with the files it includes, as a policy of its own')
     .option('--analysis-budget <ms>', 'time the rule analysis may take, in milliseconds', parseMilliseconds)
     .option('--expiry-window <days>', EXPIRY_WINDOW_HELP, parseExpiryWindow)
-    .option('--host-context <file>', "management flows the policy must not deny (JSON: keep, flows, ssh): deploy's lock-out guard")
+    .option('--host-context <file>', "management flows the policy must not deny (JSON: keep, flows, ssh): deploy's lock-out guard");
+  addInputLimitOptions(command)
     .addHelpText('after', EXAMPLES)
     .action(async (paths: string[], options: CheckOptions, command: Command) => {
       recordOutcome(command, await check(paths, options, io));
@@ -136,7 +137,7 @@ function diagnosticKey(d: Diagnostic): string {
 /** check always runs the rule analysis (within the budget when one is given) and checks expiry. */
 async function compileOptionsOf(options: CheckOptions, io: CliIo): Promise<CompileOptions> {
   const hostContext = options.hostContext === undefined ? undefined : await readHostContext(options.hostContext, io);
-  return { analysis: options.analysisBudget === undefined ? {} : { budgetMs: options.analysisBudget }, expiry: await expiryOptionsOf(io, options.expiryWindow), ...(hostContext ? { hostContext } : {}) };
+  return { analysis: options.analysisBudget === undefined ? {} : { budgetMs: options.analysisBudget }, expiry: await expiryOptionsOf(io, options.expiryWindow), ...inputLimitsOf(options), ...(hostContext ? { hostContext } : {}) };
 }
 
 /** `--host-context FILE`: the management flows, as `deploy` gathers them on a host. */

@@ -13,10 +13,10 @@ import type { DatapathSettings, DeploymentRecord } from '../state.ts';
 import { MAX_CONFIRM_MS, MIN_CONFIRM_MS, parseDuration } from '../duration.ts';
 import { CliError, recordOutcome, useColor, type Outcome } from './command.ts';
 import { EXPIRY_WINDOW_HELP, expiryOptionsOf, parseExpiryWindow } from './clock.ts';
-import { resolveInputFiles, testFilesOf } from './inputs.ts';
+import { addInputLimitOptions, inputLimitsOf, resolveInputFiles, testFilesOf, type InputLimitOptions } from './inputs.ts';
 import type { CliIo } from './io.ts';
 
-export interface DeployCommandOptions {
+export interface DeployCommandOptions extends InputLimitOptions {
   readonly iface: string[];
   readonly name: string;
   readonly dryRun?: boolean;
@@ -77,7 +77,7 @@ slot): a redeploy without --audit enforces again. Event limits are token buckets
 event not sent is counted ('segc stats'). 'segc monitor' prints the events.`;
 
 export function register(program: Command, io: CliIo): void {
-  program
+  const command = program
     .command('deploy')
     .summary('enforce a policy on network interfaces')
     .description('Check, compile and load a policy, attach it to ingress and egress of each interface, and switch to it atomically.')
@@ -107,7 +107,8 @@ export function register(program: Command, io: CliIo): void {
     .option('--keep <flow>', "a management flow the policy must not deny: 'tcp 22', 'egress udp 53', 'tcp 22 from 10.0.0.0/8' or a packet (repeat)", collect, [])
     .option('--allow-lockout', 'deploy even when the policy would deny a management flow (SSH_CONNECTION, SSH sessions, --keep)')
     .option('--color', 'colour the output even when it is not a terminal')
-    .option('--no-color', 'never colour the output (NO_COLOR is honoured too)')
+    .option('--no-color', 'never colour the output (NO_COLOR is honoured too)');
+  addInputLimitOptions(command)
     .addHelpText('after', EXAMPLES)
     .action(async (paths: string[], options: DeployCommandOptions, command: Command) => {
       recordOutcome(command, await deployCommand(paths, options, io));
@@ -146,7 +147,7 @@ export interface CompiledPolicy {
  */
 export async function compileForDeploy(
   paths: readonly string[],
-  options: { readonly strict?: boolean; readonly color?: boolean; readonly analysisBudget?: number; readonly test?: boolean; readonly allowExpired?: boolean; readonly expiryWindow?: number },
+  options: InputLimitOptions & { readonly strict?: boolean; readonly color?: boolean; readonly analysisBudget?: number; readonly test?: boolean; readonly allowExpired?: boolean; readonly expiryWindow?: number },
   io: CliIo,
 ): Promise<CompiledPolicy | undefined> {
   // With --test, X.test.seg files beside the policy join it, as for `segc test`.
@@ -159,7 +160,7 @@ export async function compileForDeploy(
   // Advisory unless --strict, so a large policy does not wait on it: 1 s by default (the
   // report then says what it did not finish), check's full 10 s with --strict.
   const budgetMs = options.analysisBudget ?? (options.strict === true ? 10_000 : 1_000);
-  const compilation = compile(files, io.host, { analysis: { budgetMs }, expiry: await expiryOptionsOf(io, options.expiryWindow) });
+  const compilation = compile(files, io.host, { analysis: { budgetMs }, expiry: await expiryOptionsOf(io, options.expiryWindow), ...inputLimitsOf(options) });
   const color = useColor(io, 'stderr', options.color);
   // No IR means the front end found errors; the analysis's findings (even a shadowed rule,
   // an error for check) only advise here, unless --strict.

@@ -33,6 +33,8 @@ export interface KernelView {
   readonly inForce: boolean;
   /** Hooks (iface/direction) whose filter is not this deployment's program, in this namespace. */
   readonly missing: readonly string[];
+  /** Recorded interfaces not found in this network namespace (deleted, or in another namespace). */
+  readonly absent: readonly string[];
   /** Map pressure: sessions in the table, its capacity, and their ratio. */
   readonly sessions: { readonly entries: number; readonly capacity: number; readonly utilization: number; readonly halfOpen: number };
   /** The slot in force says audit mode. */
@@ -83,8 +85,31 @@ export function register(program: Command, io: CliIo): void {
     });
 }
 
-export async function readStatus(io: CliIo, name?: string, auditWarnDays?: number): Promise<StatusEntry[]> {
-  const { listDeployments, readState, stateDirOf } = await import('../state.ts');
+/** A deployment whose record cannot be read, with its file and how to repair it. */
+export interface DamagedEntry {
+  readonly name: string;
+  readonly path: string;
+  readonly error: string;
+  readonly hint: string;
+}
+
+/** A segc filter attached in this namespace that no record or pin accounts for. */
+export interface UnrecordedEntry {
+  readonly iface: string;
+  readonly direction: string;
+  readonly progId: number;
+  readonly progName: string;
+  readonly tag: string;
+}
+
+export interface HostStatus {
+  readonly entries: readonly StatusEntry[];
+  readonly damaged: readonly DamagedEntry[];
+  readonly unrecorded: readonly UnrecordedEntry[];
+}
+
+export async function readStatus(io: CliIo, name?: string, auditWarnDays?: number): Promise<HostStatus> {
+  const { readAllStates, readState, stateDirOf } = await import('../state.ts');
   const { readPending, isOverdue, watcherRuns, ConfirmRecordError } = await import('../confirm.ts');
   const pendingOf = (n: string) => {
     try {
@@ -102,16 +127,38 @@ export async function readStatus(io: CliIo, name?: string, auditWarnDays?: numbe
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'EPERM') throw new CliError('environment', `cannot read the deployment records in ${stateDir}`, 'run it as root (sudo segc status)');
   }
-  const names = name === undefined ? listDeployments(stateDir) : [name];
+  let states;
+  let damaged: DamagedEntry[] = [];
+  if (name === undefined) {
+    const scan = readAllStates(stateDir);
+    states = scan.states;
+    damaged = scan.damaged.map((e) => ({ name: e.deployment, path: e.path, error: e.message, hint: e.hint }));
+  } else {
+    // One deployment asked for by name: its damaged record is the error (exit 2, with the fix).
+    const state = readState(stateDir, name);
+    if (!state) throw new CliError('usage', `there is no deployment named '${name}'`, '`segc status` lists the deployments');
+    states = [state];
+  }
   const entries: StatusEntry[] = [];
-  for (const n of names) {
-    const state = readState(stateDir, n);
-    if (!state) throw new CliError('usage', `there is no deployment named '${n}'`, '`segc status` lists the deployments');
+  for (const state of states) {
+    const n = state.current.name;
     const p = pendingOf(n);
     const confirmation = p === undefined ? null : { generation: p.generation, deadline: p.deadline, rollbackTo: p.rollbackTo, overdue: isOverdue(p, new Date()), watcher: p.watcher === null ? null : { pid: p.watcher.pid, running: watcherRuns(p) } };
     entries.push({ record: state.current, kernel: await kernelView(state.current), audit: auditView(state.current, warnDaysOf(io, auditWarnDays), new Date()), confirmation });
   }
-  return entries;
+  return { entries, damaged, unrecorded: name === undefined ? await unrecordedFilters(io) : [] };
+}
+
+/** segc filters in this namespace with no record or pins (none when the kernel cannot be asked). */
+async function unrecordedFilters(io: CliIo): Promise<UnrecordedEntry[]> {
+  try {
+    const { findUnrecordedFilters } = await import('../deploy.ts');
+    const { stateDirOf } = await import('../state.ts');
+    return findUnrecordedFilters({ stateDir: stateDirOf(io.env) }).map((f) => ({ iface: f.iface, direction: f.direction, progId: f.progId, progName: f.progName, tag: f.tag }));
+  } catch {
+    // Without privileges the filters cannot be listed; the records still can.
+    return [];
+  }
 }
 
 function warnDaysOf(io: CliIo, given: number | undefined): number {
@@ -142,6 +189,7 @@ async function kernelView(record: DeploymentRecord): Promise<StatusEntry['kernel
       const activeGeneration = Number(header?.generation ?? 0n);
       const wouldDeny = Number(readStats(dp)[SegStat.SEG_STAT_WOULD_DENY]?.packets ?? 0n);
       const missing: string[] = [];
+      const absent = new Set<string>();
       for (const a of record.attachments) {
         let here: number | undefined;
         try {
@@ -149,12 +197,14 @@ async function kernelView(record: DeploymentRecord): Promise<StatusEntry['kernel
         } catch {
           here = undefined;
         }
-        // An interface of another network namespace cannot be queried from here.
-        if (here === a.ifindex && queryTc(a.ifindex, a.direction) !== a.progId) missing.push(`${a.iface}/${a.direction}`);
+        // An interface of another network namespace cannot be queried from here; one that is
+        // gone (or renumbered) is told apart from a filter someone replaced.
+        if (here !== a.ifindex) absent.add(a.iface);
+        else if (queryTc(a.ifindex, a.direction) !== a.progId) missing.push(`${a.iface}/${a.direction}`);
       }
       const census = censusSessions(dp);
       const sessions = { entries: census.entries, capacity: census.capacity, utilization: census.capacity === 0 ? 0 : census.entries / census.capacity, halfOpen: halfOpenCount(census.byState) };
-      return { activeGeneration, inForce: activeGeneration === record.generation, missing, audit: header?.audit === true, wouldDeny, sessions };
+      return { activeGeneration, inForce: activeGeneration === record.generation, missing, absent: [...absent], audit: header?.audit === true, wouldDeny, sessions };
     } finally {
       releaseDatapath(dp, true);
     }
@@ -163,8 +213,11 @@ async function kernelView(record: DeploymentRecord): Promise<StatusEntry['kernel
   }
 }
 
-export function statusJson(entries: readonly StatusEntry[]): unknown {
+/** cli.md's shape; `damaged` and `unrecorded` are added only when there are some. */
+export function statusJson({ entries, damaged, unrecorded }: HostStatus): unknown {
   return {
+    ...(damaged.length > 0 ? { damaged } : {}),
+    ...(unrecorded.length > 0 ? { unrecorded } : {}),
     deployments: entries.map(({ record: r, kernel, audit, confirmation }) => ({
       name: r.name,
       policyHash: r.policyHash,
@@ -184,16 +237,27 @@ export async function status(options: StatusOptions, io: CliIo): Promise<Outcome
   // A trial past its deadline is rolled back first (as root), so what follows is what is in force.
   const { settleOverdue } = await import('./confirm.ts');
   await settleOverdue(io, options.name);
-  const entries = await readStatus(io, options.name, options.auditWarn);
+  const host = await readStatus(io, options.name, options.auditWarn);
+  const { entries, damaged, unrecorded } = host;
   if (options.json === true) {
-    io.stdout.write(JSON.stringify(statusJson(entries)) + '\n');
+    io.stdout.write(JSON.stringify(statusJson(host)) + '\n');
     return 'ok';
   }
-  if (entries.length === 0) {
+  if (entries.length === 0 && damaged.length === 0 && unrecorded.length === 0) {
     io.stdout.write('no deployments on this host\n');
     return 'ok';
   }
   const lines: string[] = [];
+  for (const d of damaged) {
+    lines.push(`${d.name}: DAMAGED RECORD ${d.path}`);
+    lines.push(`  error        ${d.error}`);
+    lines.push(`  repair       ${d.hint}`);
+    io.stderr.write(`warning: ${d.error}\n`);
+  }
+  for (const f of unrecorded) {
+    lines.push(`unrecorded: ${f.iface} ${f.direction} runs segc program ${f.progId} (${f.progName}, tag ${f.tag}), enforcing with no record or pins`);
+    lines.push(`  repair       tc filter del dev ${f.iface} ${f.direction} (or deploy on ${f.iface} again, which replaces it)`);
+  }
   for (const { record: r, kernel, audit, confirmation: c } of entries) {
     lines.push(`${r.name}: generation ${r.generation}, ${r.policyHash.slice(0, 19)}, deployed ${r.deployedAt}`);
     lines.push(`  files        ${r.files.join(', ')}`);
@@ -217,6 +281,7 @@ export async function status(options: StatusOptions, io: CliIo): Promise<Outcome
       const s = kernel.sessions;
       lines.push(`  sessions     ${s.entries} of ${s.capacity} (${(100 * s.utilization).toFixed(1)} % full${s.utilization > 0.95 ? ', ABOVE 95 %: flows are evicted' : s.utilization > 0.8 ? ', above 80 %' : ''}), ${s.halfOpen} half-open`);
       if (kernel.missing.length > 0) lines.push(`  missing      ${kernel.missing.join(', ')} (filter removed or replaced by someone else; deploy again to repair)`);
+      if (kernel.absent.length > 0) lines.push(`  absent       ${kernel.absent.join(', ')} (no such interface in this network namespace: deleted, or in another namespace; nothing is enforced there from here)`);
     }
   }
   io.stdout.write(lines.join('\n') + '\n');

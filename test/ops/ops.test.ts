@@ -126,7 +126,7 @@ describe('operations files', () => {
         expect(text).toMatch(/^ProtectSystem=strict$/m);
         expect(text).toMatch(/^NoNewPrivileges=yes$/m);
         expect(text).toMatch(/^CapabilityBoundingSet=CAP_BPF CAP_PERFMON CAP_NET_ADMIN CAP_SYS_ADMIN$/m);
-        writeFileSync(join(dir, as), text.replaceAll('/usr/local/bin/segc', join(ROOT, 'bin', 'segc.js')));
+        writeFileSync(join(dir, as), text.replaceAll('/usr/local/bin/segc', join(ROOT, 'bin', 'segc')));
         const r = spawnSync('systemd-analyze', ['verify', join(dir, as)], { encoding: 'utf8', timeout: 60_000 });
         expect(r.status, r.stderr).toBe(0);
         // Unknown keys and other mistakes are warnings with exit 0: any output is a failure.

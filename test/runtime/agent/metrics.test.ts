@@ -46,15 +46,15 @@ function deployment(s: Shape): DeploymentSnapshot {
 /** Metrics over a queue of snapshots, one per scrape. */
 function agentOver(mode: RuleMetricsMode | undefined, reports: ReloadReport[] = []) {
   const queue: HostSnapshot[] = [];
-  const metrics = new AgentMetrics({ snapshot: () => queue.shift() ?? { deployments: [], unreadable: [], tookMs: 1 } }, { ruleMetrics: mode, reloads: { reports: () => reports } });
+  const metrics = new AgentMetrics({ snapshot: () => queue.shift() ?? { deployments: [], unreadable: [], damaged: [], tookMs: 1 } }, { ruleMetrics: mode, reloads: { reports: () => reports } });
   return {
     async scrape(...deployments: DeploymentSnapshot[]): Promise<Sample[]> {
-      queue.push({ deployments, unreadable: [], tookMs: 2 });
+      queue.push({ deployments, unreadable: [], damaged: [], tookMs: 2 });
       return parseMetrics(await metrics.scrape());
     },
     /** The exposition text itself, as GET /metrics serves it. */
     async text(...deployments: DeploymentSnapshot[]): Promise<string> {
-      queue.push({ deployments, unreadable: [], tookMs: 2 });
+      queue.push({ deployments, unreadable: [], damaged: [], tookMs: 2 });
       return metrics.scrape();
     },
   };
@@ -138,7 +138,7 @@ describe('agent metrics', () => {
     const metrics = new AgentMetrics({
       snapshot: () => {
         reads++;
-        return { deployments: [deployment({ generation: 1, stats: { [SegStat.SEG_STAT_SESSION_NEW]: reads } })], unreadable: [], tookMs: 1 };
+        return { deployments: [deployment({ generation: 1, stats: { [SegStat.SEG_STAT_SESSION_NEW]: reads } })], unreadable: [], damaged: [], tookMs: 1 };
       },
     });
     const burst = await Promise.all(Array.from({ length: 50 }, () => metrics.scrape()));
