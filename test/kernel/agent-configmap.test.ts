@@ -24,7 +24,9 @@ const BROKEN = 'include "common.seg"\n\npolicy ingress default deny {\n  100 web
 class ConfigMapVolume {
   #generation = 0;
   #current: string | undefined;
-  constructor(readonly dir: string) {
+  readonly dir: string;
+  constructor(dir: string) {
+    this.dir = dir;
     mkdirSync(dir, { recursive: true });
   }
 
