@@ -26,14 +26,14 @@ const HOSTS = 3;
 /** One ansible-playbook run; minutes only on a machine loaded far beyond its cores. */
 const RUN_TIMEOUT_MS = 540_000;
 
-/** The policy template every host renders: SSH, its own application port, and the variant's change. */
+/**
+ * The policy template every host renders: SSH, its own application port, and the variant's
+ * change ("blocking" lets the application port in only from a network the test's traffic is not in).
+ */
 const TEMPLATE = `# {{ inventory_hostname }}: rendered by the segc role
 policy ingress default deny {
   100 ssh: allow tcp from any to any port 22
-{% if segc_test_variant == 'blocking' %}
-  105 block-app: deny tcp from any to any port {{ app_port }}
-{% endif %}
-  110 app: allow tcp from any to any port {{ app_port }}
+  110 app: allow tcp from {{ '192.0.2.0/24' if segc_test_variant == 'blocking' else 'any' }} to any port {{ app_port }}
 {% if segc_test_variant == 'more' %}
   120 metrics: allow tcp from 10.219.0.0/16 to any port 9100
 {% endif %}
