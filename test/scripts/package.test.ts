@@ -49,6 +49,11 @@ describe.skipIf(!HAVE_NPM)('the npm package', () => {
     return { code: r.status, out: r.stdout, err: r.stderr };
   };
 
+  it('bundles every runtime dependency, so that a host without a registry can install it', () => {
+    const json = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; bundleDependencies: string[] };
+    expect([...json.bundleDependencies].sort()).toEqual(Object.keys(json.dependencies).sort());
+  });
+
   it('carries the compiled data path, the bundled CLI, the ops files and the docs, and no build tree', () => {
     const list = spawnSync('tar', ['tzf', tarball], { encoding: 'utf8' }).stdout.split('\n');
     for (const f of ['bpf/build/segc.bpf.o', 'dist/cli/segc.js', 'bin/segc.js', 'ops/systemd/segc-agent.service', 'ops/prometheus/segc-alerts.yml', 'ops/grafana/segc-dashboard.json', 'docs/deploy.md', 'README.md', 'node_modules/koffi/package.json']) {
