@@ -288,7 +288,8 @@ describe.skipIf(!KERNEL_AVAILABLE || !HAVE_ANSIBLE || !HAVE_SSHD || !HAVE_NPM)('
 const ECHO = `
 const net = require('node:net');
 for (const port of JSON.parse(process.argv[1])) net.createServer((s) => { s.on('data', (d) => s.write(d)); s.on('error', () => {}); }).listen(port);
-setTimeout(() => process.exit(0), 900000);
+// Ended by afterAll; the bound only catches a run that died (on a loaded machine a run takes 20 min).
+setTimeout(() => process.exit(0), 3600000);
 `;
 
 /** Opens a TCP connection every 50 ms to host:port until the deadline (ms). */
