@@ -13,7 +13,7 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BPF_BUILD)/%.bpf.o,$(BPF_SRC))
 ARCH_INC := /usr/include/$(shell uname -m)-linux-gnu
 BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I$(ARCH_INC) -Ibpf
 
-.PHONY: setup build bpf typecheck lint test test-fresh-bpffs test-unit demo bench clean vsix
+.PHONY: setup build bpf typecheck lint test test-fresh-bpffs test-unit demo bench bench-peers clean vsix
 
 setup:
 	@scripts/setup.sh
@@ -62,6 +62,11 @@ demo: setup
 
 bench: setup
 	@scripts/bench.sh
+
+# segc against no filter, a bare TC hook, nftables and iptables-legacy on real traffic between
+# two namespaces (root; docs/performance.md). BENCH_PEERS_ARGS passes options (--quick, --windows N).
+bench-peers: setup bpf
+	node bench/peers/main.ts $(BENCH_PEERS_ARGS)
 
 # The VS Code extension, editors/vscode/segc.vsix (docs/editors.md): its own npm packages
 # (vscode-languageclient, @vscode/vsce), the client bundled, the grammar copied from grammar/.

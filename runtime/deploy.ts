@@ -12,7 +12,7 @@ import type { PolicyImage } from '../compiler/entries.ts';
 import { BpfError, isBpfError } from './errors.ts';
 import { ensureBpffs, makePinDir, removePinDir, unpin } from './bpffs.ts';
 import { bpf_map_get_info_by_fd, bpf_obj_get, bpf_obj_pin, bpf_object__find_program_by_name, bpf_program__set_log_buf, bpf_prog_get_fd_by_id, bpf_prog_get_info_by_fd, close, if_indextoname, libbpf_set_print, type BpfObject } from './libbpf.ts';
-import { closeDatapath, DEFAULT_FRAGMENTS, DEFAULT_OBJECT_PATH, installPolicy, loadDatapath, readConfig, slotGeneration, writeConfig, type Datapath, type DatapathConfig } from './loader.ts';
+import { closeDatapath, DEFAULT_FRAGMENTS, DEFAULT_SESSIONS, DEFAULT_OBJECT_PATH, installPolicy, loadDatapath, readConfig, slotGeneration, writeConfig, type Datapath, type DatapathConfig } from './loader.ts';
 import { acquireLock, LockBusyError, type DeployLock } from './lock.ts';
 import { listDeployments, readState, removeState, stateDirOf, writeState, isDeploymentName, type AttachmentRecord, type DatapathSettings, type DeploymentRecord, type InterfaceRecord, type PinsRecord, type StateFile } from './state.ts';
 import { attachTc, detachTc, ensureClsact, interfaceIndex, queryTc, removeClsact, TC_DIRECTIONS, type TcDirection } from './tc.ts';
@@ -251,7 +251,7 @@ export function planDeploy(request: DeployRequest): DeployPlan {
     throw new DeployError('plan', 2, `deployment '${name}' runs a data path of an older segc (without the fragment, event, audit and SYN maps); nothing was changed`, `undeploy it (segc undeploy --name ${name}), then deploy again`);
   }
   const rulesPerSlot = adopted?.rulesPerSlot ?? options.rulesPerSlot ?? state?.current.rulesPerSlot ?? 65536;
-  const sessions = state?.current.sessions ?? options.sessions ?? 65536;
+  const sessions = state?.current.sessions ?? options.sessions ?? DEFAULT_SESSIONS;
   const fragments = state?.current.fragments ?? options.fragments ?? DEFAULT_FRAGMENTS;
   if (image.ruleCount > rulesPerSlot) {
     if (adopted) releaseDatapath(adopted, true);

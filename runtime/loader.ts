@@ -54,12 +54,21 @@ import type { MapImage, PolicyImage } from '../compiler/entries.ts';
 /** bpf/build/segc.bpf.o of this checkout or installed package (from sources or from dist/). */
 export const DEFAULT_OBJECT_PATH = join(packageRoot()?.dir ?? join(dirname(fileURLToPath(import.meta.url)), '..'), 'bpf', 'build', 'segc.bpf.o');
 
+/**
+ * Default capacity of the session table: 262,144 sessions, 4x the 65,536 of before, so that
+ * 100k+ concurrent flows fit below the SYN-protection threshold (75 %: 196,608) with room for
+ * bursts. The LRU table is preallocated: about 152 bytes a session in the kernel (key 40,
+ * value 48, the hash element's 48 and a bucket of 16), 38 MiB at this size, 152 MiB at 1M
+ * (docs/datapath.md, test/kernel/session-scale.test.ts).
+ */
+export const DEFAULT_SESSIONS = 262_144;
+
 /** Default capacity of the fragment table: about 400 KiB of kernel memory. */
 export const DEFAULT_FRAGMENTS = 4096;
 
 export interface LoadOptions {
   readonly objectPath?: string;
-  /** Session table capacity (LRU). Default 65,536. */
+  /** Session table capacity (LRU). Default DEFAULT_SESSIONS (262,144). */
   readonly sessions?: number;
   /** Rules per slot the rule-hit counters hold. Default 65,536. */
   readonly rulesPerSlot?: number;
@@ -89,7 +98,7 @@ export function loadDatapath(options: LoadOptions = {}): Datapath {
   const rulesPerSlot = options.rulesPerSlot ?? 65536;
   const obj = bpf_object__open_file(path);
   try {
-    bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, SegMap.sessions), options.sessions ?? 65536);
+    bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, SegMap.sessions), options.sessions ?? DEFAULT_SESSIONS);
     bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, SegMap.ruleHits), SEG_SLOTS * rulesPerSlot);
     bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, SegMap.fragments), options.fragments ?? DEFAULT_FRAGMENTS);
     bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, SegMap.ruleWouldDeny), SEG_SLOTS * rulesPerSlot);
@@ -411,7 +420,7 @@ export interface SessionCensus {
 }
 
 /**
- * Counts the sessions by state with batch lookups (a full 65,536-entry table is 16 calls),
+ * Counts the sessions by state with batch lookups (a full 262,144-entry table is 64 calls),
  * decoding only the state byte of each entry. A snapshot: the table keeps changing.
  */
 export function censusSessions(dp: Datapath): SessionCensus {

@@ -9,9 +9,12 @@ cd "$(dirname "$0")/.."
 # promtool): the agent tests scrape the agent with a real server and unit-test the alert rules;
 # systemd: systemd-analyze verifies the unit files in ops/systemd; python3: the stateful and
 # SYN-flood tests' socket senders; git and pre-commit: `segc diff --git` and the hooks' test.
+apt_pkgs=(clang llvm libbpf-dev bpftool iproute2 libelf-dev iputils-ping prometheus systemd python3 git pre-commit neovim)
+# make bench-peers: the sender built with cc, and the peers it compares segc with.
+apt_pkgs+=(gcc nftables iptables ipset)
 # ansible-core, ansible-lint and openssh-server: the Ansible collection's fleet test (ops/ansible,
 # hosts reached over real SSH) and its lint.
-apt_pkgs=(clang llvm libbpf-dev bpftool iproute2 libelf-dev iputils-ping prometheus systemd python3 git pre-commit neovim ansible-core ansible-lint openssh-server)
+apt_pkgs+=(ansible-core ansible-lint openssh-server)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

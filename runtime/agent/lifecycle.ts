@@ -78,6 +78,7 @@ export async function startAgent(config: AgentConfig, io: CliIo, log: (line: str
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      reader.close();
       finish();
     })();
     return stopping;

@@ -8,7 +8,8 @@ import { SegMap } from '../../compiler/abi.ts';
 import { bpf_map_get_info_by_fd } from '../libbpf.ts';
 import { censusSessions, readConfig, readRuleHitsRange, readStats, slotGeneration, type Datapath, type SessionCensus } from '../loader.ts';
 import { openPinnedDatapath, releaseDatapath } from '../deploy.ts';
-import { listDeployments, readState, recordPath, type DeploymentRecord, type StateFile } from '../state.ts';
+import { openSessionCensus, type SessionCensusCounter } from '../session-census.ts';
+import { listDeployments, readState, recordPath, type DeploymentRecord } from '../state.ts';
 
 export interface Counter {
   readonly packets: bigint;
@@ -24,9 +25,12 @@ export interface RuleHits {
   readonly bytes: readonly bigint[];
 }
 
+/** A deployment record without its bundle and sources (megabytes for a 10k-rule policy): what readers use. */
+export type RecordSummary = Omit<DeploymentRecord, 'bundle' | 'sources'>;
+
 export interface DeploymentSnapshot {
   readonly name: string;
-  readonly record: DeploymentRecord;
+  readonly record: RecordSummary;
   /** The kernel id of the deployment's seg_stats map: a new id means new maps (undeploy, deploy). */
   readonly mapsId: number;
   /** seg_stats by SegStat index. */
@@ -51,8 +55,24 @@ export interface HostSnapshot {
 interface CachedRecord {
   readonly mtimeMs: number;
   readonly size: number;
-  readonly state: StateFile;
+  readonly current: RecordSummary;
   readonly rules: ReadonlyMap<number, readonly BundleRule[]>;
+}
+
+/** The session census of one deployment's maps: in the kernel when it can load, else by batch lookups. */
+interface CensusOf {
+  readonly mapsId: number;
+  readonly counter: SessionCensusCounter | undefined;
+}
+
+function summarize(record: DeploymentRecord): RecordSummary {
+  const { bundle: _bundle, sources: _sources, ...rest } = record;
+  return rest;
+}
+
+/** The rules of a bundle, without keeping the rest of it (tables, origins) alive. */
+function bundleRules(text: string): readonly BundleRule[] {
+  return parseBundle(text).rules.map((r) => ({ ...r }));
 }
 
 /**
@@ -62,6 +82,7 @@ interface CachedRecord {
 export class DeploymentReader {
   readonly #stateDir: string;
   readonly #cache = new Map<string, CachedRecord>();
+  readonly #census = new Map<string, CensusOf>();
 
   constructor(stateDir: string) {
     this.#stateDir = stateDir;
@@ -74,6 +95,7 @@ export class DeploymentReader {
     const unreadable: { name: string; error: string }[] = [];
     const wanted = names ?? listDeployments(this.#stateDir);
     for (const name of [...this.#cache.keys()]) if (!wanted.includes(name)) this.#cache.delete(name);
+    for (const name of [...this.#census.keys()]) if (!wanted.includes(name)) this.#dropCensus(name);
     for (const name of wanted) {
       const cached = this.#record(name);
       if (!cached) continue;
@@ -99,15 +121,38 @@ export class DeploymentReader {
     const state = readState(this.#stateDir, name);
     if (!state) return undefined;
     const rules = new Map<number, readonly BundleRule[]>();
-    for (const r of [state.current, state.previous]) if (r) rules.set(r.generation, parseBundle(r.bundle).rules);
-    const fresh = { mtimeMs: st.mtimeMs, size: st.size, state, rules };
+    for (const r of [state.current, state.previous]) if (r) rules.set(r.generation, bundleRules(r.bundle));
+    // Only the summary and the rules stay: the record's bundles and sources are garbage now.
+    const fresh = { mtimeMs: st.mtimeMs, size: st.size, current: summarize(state.current), rules };
     this.#cache.set(name, fresh);
     return fresh;
   }
 
+  /** Releases what the reader holds in the kernel (the census programs). */
+  close(): void {
+    for (const name of [...this.#census.keys()]) this.#dropCensus(name);
+  }
+
+  #dropCensus(name: string): void {
+    this.#census.get(name)?.counter?.close();
+    this.#census.delete(name);
+  }
+
+  /** The census of `dp`, through a census program bound to these maps, loaded once per maps. */
+  #censusOf(name: string, mapsId: number, dp: Datapath): SessionCensus {
+    let entry = this.#census.get(name);
+    if (entry?.mapsId !== mapsId) {
+      this.#dropCensus(name);
+      const opened = openSessionCensus(dp);
+      entry = { mapsId, counter: 'unavailable' in opened ? undefined : opened };
+      this.#census.set(name, entry);
+    }
+    return entry.counter ? entry.counter.census() : censusSessions(dp);
+  }
+
   #read(cached: CachedRecord): DeploymentSnapshot {
-    const { state, rules } = cached;
-    const dp = openPinnedDatapath(state.current.pins.dir);
+    const { current: record, rules } = cached;
+    const dp = openPinnedDatapath(record.pins.dir);
     try {
       const config = readConfig(dp);
       const generations = [Number(slotGeneration(dp, 0)), Number(slotGeneration(dp, 1))];
@@ -119,16 +164,17 @@ export class DeploymentReader {
         const { packets, bytes } = readRuleHitsRange(dp, slot, known.length);
         return { generation, rules: known, packets, bytes };
       };
-      const current = rules.get(state.current.generation) ?? [];
+      const current = rules.get(record.generation) ?? [];
+      const mapsId = bpf_map_get_info_by_fd(mapFdOf(dp, SegMap.stats)).id;
       return {
-        name: state.current.name,
-        record: state.current,
-        mapsId: bpf_map_get_info_by_fd(mapFdOf(dp, SegMap.stats)).id,
+        name: record.name,
+        record,
+        mapsId,
         stats: readStats(dp),
         activeGeneration,
         inForce: hitsOf(config.activeSlot),
         standby: hitsOf(1 - config.activeSlot),
-        sessions: censusSessions(dp),
+        sessions: this.#censusOf(record.name, mapsId, dp),
         ruleCounts: { ingress: current.filter((r) => r.direction === 'ingress').length, egress: current.filter((r) => r.direction === 'egress').length },
       };
     } finally {

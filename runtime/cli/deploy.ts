@@ -76,7 +76,7 @@ export function register(program: Command, io: CliIo): void {
     .option('--json', 'print the result as JSON')
     .option('--strict', 'refuse the policy when the rule analysis finds anything (warnings too)')
     .option('--max-rules <n>', 'rules per policy slot the data path is sized for (first deploy only; default 65536)', wholeNumber)
-    .option('--sessions <n>', 'session table capacity (first deploy only; default 65536)', wholeNumber)
+    .option('--sessions <n>', 'session table capacity (first deploy only; default 262144, about 152 bytes of kernel memory each)', wholeNumber)
     .option('--fragments <n>', 'fragmented datagrams tracked at once (first deploy only; default 4096)', wholeNumber)
     .option('--analysis-budget <ms>', 'time the rule analysis may take (default 1000, 10000 with --strict)', wholeNumber)
     .option('--audit', 'audit mode: denies pass and are counted as would-deny (and sent as events)')

@@ -145,6 +145,7 @@ export async function statsWatch(options: StatsOptions, io: CliIo): Promise<Outc
     }
   } finally {
     process.off('SIGINT', onInt);
+    reader.close();
   }
   return 'ok';
 }

@@ -97,7 +97,8 @@ export interface PrometheusServer extends Started {
   /** An instant query through the HTTP API: the result vector. */
   query(expr: string): { metric: Record<string, string>; value: [number, string] }[];
   /** The loaded alerting rules: name, health (`ok` once evaluated without error) and state. */
-  rules(): { name: string; health: string; state: string }[];
+  /** Alerting rules carry a state; recording rules (type 'recording') do not. */
+  rules(): { name: string; type: string; health: string; state?: string }[];
   remove(): void;
 }
 
@@ -146,7 +147,7 @@ export async function startPrometheus(netns: string, port: number, agentPort: nu
     rules() {
       const body = httpGet(netns, `${api}/api/v1/rules`);
       if (body === undefined) throw new Error('rules query failed');
-      const parsed = JSON.parse(body) as { data: { groups: { rules: { name: string; health: string; state: string }[] }[] } };
+      const parsed = JSON.parse(body) as { data: { groups: { rules: { name: string; type: string; health: string; state?: string }[] }[] } };
       return parsed.data.groups.flatMap((g) => g.rules);
     },
     remove: () => rmSync(dir, { recursive: true, force: true }),

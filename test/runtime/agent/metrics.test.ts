@@ -126,4 +126,22 @@ describe('agent metrics', () => {
     expect(valueOf(s, 'segc_policy_generation', { deployment: 'web' })).toBe(4);
     expect(valueOf(s, 'segc_scrape_duration_seconds')).toBe(0.002);
   });
+
+  it('serves concurrent scrapes from one collection, and a later scrape from a fresh one', async () => {
+    let reads = 0;
+    const metrics = new AgentMetrics({
+      snapshot: () => {
+        reads++;
+        return { deployments: [deployment({ generation: 1, stats: { [SegStat.SEG_STAT_SESSION_NEW]: reads } })], unreadable: [], tookMs: 1 };
+      },
+    });
+    const burst = await Promise.all(Array.from({ length: 50 }, () => metrics.scrape()));
+    expect(reads).toBe(1);
+    expect(metrics.collections).toBe(1);
+    expect(new Set(burst).size).toBe(1);
+    expect(valueOf(parseMetrics(burst[0] ?? ''), 'segc_sessions_created_total', { deployment: 'web' })).toBe(1);
+    const later = await metrics.scrape();
+    expect(reads).toBe(2);
+    expect(valueOf(parseMetrics(later), 'segc_sessions_created_total', { deployment: 'web' })).toBe(2);
+  });
 });
