@@ -71,7 +71,8 @@ export function checkPackage(root: string): string[] {
   for (const source of ['bpf/segc.bpf.c', 'bpf/segc_abi.h']) {
     if (statSync(join(root, source)).mtimeMs > objectTime) problems.push(`${objectPath} is older than ${source}: run 'make bpf'`);
   }
-  for (const built of ['dist/cli/segc.js', 'dist/runtime/cli/main.js']) {
+  // The agent's session census program (runtime/session-census.ts) ships beside the classifier.
+  for (const built of ['dist/cli/segc.js', 'dist/runtime/cli/main.js', 'bpf/build/segc_census.bpf.o']) {
     try {
       statSync(join(root, built));
     } catch {

@@ -56,7 +56,7 @@ describe.skipIf(!HAVE_NPM)('the npm package', () => {
 
   it('carries the compiled data path, the bundled CLI, the ops files and the docs, and no build tree', () => {
     const list = spawnSync('tar', ['tzf', tarball], { encoding: 'utf8' }).stdout.split('\n');
-    for (const f of ['bpf/build/segc.bpf.o', 'dist/cli/segc.js', 'bin/segc.js', 'ops/systemd/segc-agent.service', 'ops/prometheus/segc-alerts.yml', 'ops/grafana/segc-dashboard.json', 'docs/deploy.md', 'README.md', 'node_modules/koffi/package.json']) {
+    for (const f of ['bpf/build/segc.bpf.o', 'bpf/build/segc_census.bpf.o', 'dist/cli/segc.js', 'bin/segc.js', 'ops/systemd/segc-agent.service', 'ops/prometheus/segc-alerts.yml', 'ops/grafana/segc-dashboard.json', 'docs/deploy.md', 'README.md', 'node_modules/koffi/package.json']) {
       expect(list, f).toContain(`package/${f}`);
     }
     expect(list.filter((f) => /^package\/(test|bench|\.tools)\//.test(f))).toEqual([]);
