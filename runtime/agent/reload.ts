@@ -3,6 +3,7 @@
 // checks the files and deploys them through the CLI's own deploy path (`deployCommand`, the
 // same code as `segc deploy`), so the switch is atomic and a policy that does not check never
 // enforces: the old one stays, the failure is logged and counted, and the next change retries.
+// Files mounted from a Kubernetes ConfigMap change by a `..data` link swap, which counts too.
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { compileForDeploy, deployCommand } from '../cli/deploy.ts';
@@ -12,6 +13,12 @@ import type { WatchedDeployment } from './config.ts';
 import type { ReloadReport, ReloadSource } from './metrics.ts';
 
 export type ReloadResult = 'deployed' | 'unchanged' | 'refused';
+
+/**
+ * The link a kubelet swaps atomically when a mounted ConfigMap changes: each key is a link
+ * `KEY -> ..data/KEY`, and `..data` names the current timestamped folder.
+ */
+export const KUBELET_DATA_LINK = '..data';
 
 interface Target {
   readonly config: WatchedDeployment;
@@ -136,8 +143,12 @@ export class PolicyReloader implements ReloadSource {
   }
 
   #changed(dir: string, file: string | undefined): void {
+    // A kubelet updates a mounted ConfigMap by renaming a new `..data` link over the old one:
+    // every file of the folder (a link through `..data`) changes at once while no name of
+    // ours appears in the event, so a `..data` event is a change to all of them.
+    const swapped = file === KUBELET_DATA_LINK;
     for (const t of this.#targets) {
-      const hit = [...t.files].some((f) => dirname(f) === dir && (file === undefined || basename(f) === file)) || t.config.files.some((f) => f === dir);
+      const hit = [...t.files].some((f) => dirname(f) === dir && (file === undefined || swapped || basename(f) === file)) || t.config.files.some((f) => f === dir);
       if (!hit) continue;
       if (t.timer) clearTimeout(t.timer);
       t.timer = setTimeout(() => {

@@ -29,7 +29,9 @@ Examples:
 With --watch (or the config file's "deployments"), a change to a watched file or to anything
 it includes is checked and deployed exactly as 'segc deploy' would; a policy that does not
 check leaves the deployed one enforcing (logged, counted in segc_reloads_total) and is tried
-again on the next change. SIGHUP deploys every watched deployment again; SIGTERM stops.
+again on the next change. A folder mounted from a Kubernetes ConfigMap is followed through the
+kubelet's atomic '..data' swaps (ops/kubernetes). SIGHUP deploys every watched deployment
+again; SIGTERM stops.
 Config file: {"listen": "127.0.0.1:9464", "ruleMetrics": "top:500", "debounceMs": 300,
   "deployments": [{"name": "web", "files": ["web.seg"], "interfaces": ["eth0"], "strict": false, "confirm": "2m",
                    "keep": ["tcp 22"]}]}

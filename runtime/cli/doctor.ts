@@ -2,7 +2,9 @@
 // root and capabilities, libbpf, the program and map types the classifier needs, clsact and
 // the data path object. Each failed check says what to do; any failure exits 2.
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import { packageRoot } from '../package-root.ts';
 import { recordOutcome, CliError, type Outcome } from './command.ts';
 import type { CliIo } from './io.ts';
 
@@ -97,9 +99,21 @@ export async function runDoctorChecks(): Promise<DoctorCheck[]> {
   }
 
   const { DEFAULT_OBJECT_PATH: objectPath } = await import('../loader.ts');
+  const { DATAPATH_VERSION } = await import('../datapath/version.ts');
   const object = existsSync(objectPath);
-  checks.push({ name: 'data path object', ok: object, detail: object ? objectPath : `${objectPath} missing`, fix: "build it with 'make bpf' (needs clang)" });
+  checks.push({ name: 'data path object', ok: object, detail: object ? `${objectPath} (data path version ${DATAPATH_VERSION})` : `${objectPath} missing`, fix: objectFix() });
   return checks;
+}
+
+/**
+ * How to get the data path object back. An installed package carries it built (npm pack
+ * checks it), so the fix there is to reinstall; only a checkout (it has a Makefile, which the
+ * package does not ship) builds it, with clang.
+ */
+function objectFix(): string {
+  const root = packageRoot()?.dir;
+  if (root !== undefined && existsSync(join(root, 'Makefile'))) return "build it with 'make bpf' (needs clang)";
+  return 'reinstall the segc package (npm install -g segc-VERSION.tgz): the object ships inside it';
 }
 
 /** Creates and removes a clsact qdisc on a dummy interface in a throwaway network namespace. */

@@ -4,7 +4,7 @@
 import { Command, CommanderError } from 'commander';
 import { CliError, outcomeOf, type CommandModule, type Outcome } from './command.ts';
 import { createNodeIo, type CliIo } from './io.ts';
-import { packageInfo } from './package-info.ts';
+import { versionText } from './package-info.ts';
 import * as check from './check.ts';
 import * as compile from './compile.ts';
 import * as explain from './explain.ts';
@@ -68,7 +68,7 @@ function createProgram(io: CliIo): Command {
   const program = new Command('segc');
   program
     .description('Policy-as-code compiler and loader for host microsegmentation (eBPF TC).')
-    .version(packageInfo().version, '-V, --version', 'print the version')
+    .version(versionText(), '-V, --version', 'print the version and the data-path version')
     .option('--debug', 'show the stack trace of internal errors')
     .helpOption('-h, --help', 'show help for a command')
     .helpCommand('help [command]', 'show help for a command')

@@ -1,6 +1,7 @@
 // Facts about the installed segc package that reports print: its version, its home page and
 // where its diagnostics documentation lives. Read once from the package's package.json.
 import { pathToFileURL } from 'node:url';
+import { DATAPATH_VERSION } from '../datapath/version.ts';
 import { packageRoot } from '../package-root.ts';
 
 export interface PackageInfo {
@@ -12,6 +13,14 @@ export interface PackageInfo {
 }
 
 let cached: PackageInfo | undefined;
+
+/**
+ * What `segc --version` prints: the package's version and the data-path version it carries
+ * (`0.1.0 (data path version 1)`), so an operator can tell which deployments it can adopt.
+ */
+export function versionText(): string {
+  return `${packageInfo().version} (data path version ${DATAPATH_VERSION})`;
+}
 
 export function packageInfo(): PackageInfo {
   cached ??= readPackageInfo();

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DATAPATH_VERSION } from '../../runtime/datapath/version.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
@@ -36,7 +37,7 @@ describe.skipIf(!IS_CLONE)('a fresh clone', () => {
     expect(README).toMatch(/`\.\/bin\/segc \.\.\.` at the repository root/);
     const version = spawnSync('./bin/segc', ['--version'], { cwd: clone, encoding: 'utf8', env: { ...process.env, PATH: USER_PATH } });
     expect(version.status, version.stderr).toBe(0);
-    expect(version.stdout.trim()).toBe(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
+    expect(version.stdout.trim()).toBe(`${JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version} (data path version ${DATAPATH_VERSION})`);
     const check = spawnSync('./bin/segc', ['check', '--each', 'examples'], { cwd: clone, encoding: 'utf8', env: { ...process.env, PATH: USER_PATH, NO_COLOR: '1' } });
     expect(check.status, check.stderr + check.stdout).toBe(0);
     const explain = spawnSync('./bin/segc', ['explain', 'examples/k8s-node.seg', '--packet', 'tcp 10.1.20.7:40000 -> 10.40.0.10:6443'], { cwd: clone, encoding: 'utf8', env: { ...process.env, PATH: USER_PATH } });

@@ -32,10 +32,10 @@ describe('run', () => {
     expect(help.out()).toContain('--packet <packet>');
   });
 
-  it('prints the version of the package and exits 0', async () => {
+  it('prints the version of the package and the data-path version, and exits 0', async () => {
     const io = createMemoryIo({});
     expect(await run(['--version'], io)).toBe(0);
-    expect(io.out()).toMatch(/^\d+\.\d+\.\d+/);
+    expect(io.out()).toMatch(/^\d+\.\d+\.\d+ \(data path version \d+\)\n$/);
   });
 
   it('exits 2 with the help on stderr when no command is given', async () => {
