@@ -252,8 +252,15 @@ export async function deployCommand(paths: readonly string[], options: DeployCom
  * --allow-lockout.
  */
 async function lockoutGuard(compiled: CompiledPolicy, options: DeployCommandOptions, io: CliIo): Promise<'clear' | 'refused' | 'overridden'> {
-  const [{ managementContext, KeepError }, { checkLockout }, { readState, stateDirOf }] = await Promise.all([import('../lockout.ts'), import('../../compiler/program.ts'), import('../state.ts')]);
-  const pinDir = readState(stateDirOf(io.env), options.name)?.current.pins.dir;
+  const [{ managementContext, KeepError }, { checkLockout }, { readState, stateDirOf, isRecordError }] = await Promise.all([import('../lockout.ts'), import('../../compiler/program.ts'), import('../state.ts')]);
+  let pinDir: string | undefined;
+  try {
+    pinDir = readState(stateDirOf(io.env), options.name)?.current.pins.dir;
+  } catch (error) {
+    // A damaged record of this deployment: the deploy repairs it (and says so); its session
+    // table cannot be found from it, so the guard asks only the other flows.
+    if (!isRecordError(error)) throw error;
+  }
   let context;
   try {
     context = await managementContext({ env: io.env, keep: options.keep ?? [], ...(pinDir === undefined ? {} : { pinDir }), audit: options.audit === true, interfaces: options.iface });

@@ -178,7 +178,8 @@ for (const variant of ['base', 'overlays/production']) {
         expect(args[0]).toBe('agent');
         // The args are ones segc agent accepts: its own configuration parser reads them.
         const config = agentConfig({ watch: flagValues(args, '--watch'), iface: flagValues(args, '--iface'), name: flagValues(args, '--name')[0], listen: flagValues(args, '--listen')[0] }, '/');
-        expect(config.watch).toEqual([{ name: 'node', files: ['/etc/segc/policy'], interfaces: [variant === 'base' ? 'eth0' : 'ens5'], strict: false }]);
+        expect(config.watch).toEqual([{ name: 'node', files: ['/etc/segc/policy'], interfaces: [variant === 'base' ? 'eth0' : 'ens5'], strict: false, keep: ['tcp 9464'] }]);
+        // Listening on the node's address, the agent keeps its own metrics port (the lock-out guard).
         expect(config.port).toBe(9464);
 
         const volumes = new Map((pod['volumes'] as { name: string; hostPath?: { path: string }; configMap?: { name: string } }[]).map((v) => [v.name, v]));
