@@ -62,7 +62,7 @@ describe.skipIf(!HAVE_PRE_COMMIT)('the pre-commit hooks', () => {
     git(policies, 'commit', '-qam', 'narrow ssh');
     const r = tryRepo('segc-diff', '--hook-stage', 'manual');
     expect(r.status, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout).toContain('ingress allow -> deny: tcp 10.20.128.0:0 -> 0.0.0.1:22');
+    expect(r.stdout).toContain('ingress allow -> deny: tcp 10.20.128.1:40000 -> 198.51.100.20:22');
     expect(r.stdout).toMatch(/before {2}rule ssh \(merge-base [0-9a-f]{7}:web\.seg:2\) allows/);
   }, 120_000);
 });
