@@ -2,14 +2,11 @@
 // object and measures them alternately, so that load on the machine falls on both alike.
 // Run as root: `node bench/session-ab.ts A.bpf.o B.bpf.o` (each built like `make bpf`).
 import { emit } from '../compiler/emit.ts';
-import {
-  activateSlot,
-  closeDatapath,
-  installPolicy,
-  loadDatapath,
-  runFrame,
-  type Datapath,
-} from '../runtime/loader.ts';
+import { activateSlot } from '../runtime/datapath/config.ts';
+import { closeDatapath, loadDatapath } from '../runtime/loader.ts';
+import { installPolicy } from '../runtime/datapath/slots.ts';
+import { runFrame } from '../runtime/datapath/test-run.ts';
+import { type Datapath } from '../runtime/datapath/datapath.ts';
 import { buildFrame } from '../runtime/packet-bytes.ts';
 import { classBenchToIr, readClassBenchRules } from '../test/support/classbench.ts';
 import { CORPUS } from '../test/support/corpus.ts';

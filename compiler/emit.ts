@@ -1,7 +1,7 @@
 // Stage: emit. Takes the IR; returns the contents of a policy slot's tables (`PolicyImage`):
 // per direction, each field's equivalence classes (the set of rules containing a value) as
 // bitmap rows, and the lookups that map a packet's fields to rows. The first set bit of the AND
-// of a packet's five rows is its first matching rule. Layouts follow compiler/abi.ts.
+// of a packet's five rows is its first matching rule. Layouts follow compiler/policy-abi.ts (generated from the object's BTF).
 import { FAMILY_BITS, prefixFromText, type Family } from './cidr.ts';
 import type { DirectionIr, PortSetIr, ProgramIr, RuleIr } from './ir.ts';
 import {
@@ -17,9 +17,9 @@ import {
   SEG_PREFIX_KEY,
   SEG_PREFIX_SELECTOR_BITS,
   SEG_RULE_INFO,
-  SegMap,
+  SegSlotMap,
   SegVerdict,
-} from './abi.ts';
+} from './policy-abi.ts';
 import type { DirectionStats, EmitStats, EntryOrigin, MapImage, PolicyImage } from './entries.ts';
 
 export interface EmitOptions {
@@ -374,7 +374,7 @@ function emitPrefixMap(dirs: readonly DirectionTables[]): MapImage {
     vv.setUint32(i * 4, e.row, true);
   });
   return {
-    name: SegMap.slotPrefixes,
+    name: SegSlotMap.slotPrefixes,
     kind: 'lpm_trie',
     keySize,
     valueSize: 4,
@@ -399,7 +399,7 @@ function emitL4Map(dirs: readonly DirectionTables[]): MapImage {
       v.setUint32(port * SEG_L4_ROWS.size + 8 + dir * 4, d.dstPortRows[port] as number, true);
     });
   }
-  return denseArray(SegMap.slotL4, SEG_L4_ROWS.size, SEG_L4_ENTRIES, values);
+  return denseArray(SegSlotMap.slotL4, SEG_L4_ROWS.size, SEG_L4_ENTRIES, values);
 }
 
 function emitDirRows(name: string, entries: number, rowsOf: (d: DirectionTables) => Uint32Array | null, dirs: readonly DirectionTables[]): MapImage {
@@ -415,11 +415,11 @@ function emitDirRows(name: string, entries: number, rowsOf: (d: DirectionTables)
 
 function emitIcmpMap(dirs: readonly DirectionTables[], icmpUsed: boolean): MapImage {
   // Unused, the table is one entry: the program then takes the "no port" class for ICMP.
-  return emitDirRows(SegMap.slotIcmp, icmpUsed ? SEG_ICMP_ENTRIES : 1, (d) => d.icmpRows, dirs);
+  return emitDirRows(SegSlotMap.slotIcmp, icmpUsed ? SEG_ICMP_ENTRIES : 1, (d) => d.icmpRows, dirs);
 }
 
 function emitProtoMap(dirs: readonly DirectionTables[]): MapImage {
-  return emitDirRows(SegMap.slotProtos, 512, (d) => d.protoRows, dirs);
+  return emitDirRows(SegSlotMap.slotProtos, 512, (d) => d.protoRows, dirs);
 }
 
 /** Row r occupies entries r * stride (its meta chunk: a bit per nonzero rule chunk) onwards. */
@@ -438,7 +438,7 @@ function emitBitsMap(rows: RowTable, dirs: readonly DirectionTables[], stride: n
     v.setBigUint64(r * stride * SEG_CHUNK.size + 8, summary >> 64n, true);
     values.set(bitmap, (r * stride + 1) * SEG_CHUNK.size);
   });
-  return denseArray(SegMap.slotBits, SEG_CHUNK.size, entries, values);
+  return denseArray(SegSlotMap.slotBits, SEG_CHUNK.size, entries, values);
 }
 
 function emitRulesMap(ir: ProgramIr): MapImage {
@@ -449,7 +449,7 @@ function emitRulesMap(ir: ProgramIr): MapImage {
     values[rule.id * SEG_RULE_INFO.size + 1] = rule.log ? 1 : 0;
     values[rule.id * SEG_RULE_INFO.size + 2] = rule.audit ? 1 : 0;
   }
-  return denseArray(SegMap.slotRules, SEG_RULE_INFO.size, entries, values);
+  return denseArray(SegSlotMap.slotRules, SEG_RULE_INFO.size, entries, values);
 }
 
 function emitOrigins(ir: ProgramIr, dirs: readonly DirectionTables[], maps: readonly MapImage[]): EntryOrigin[] {
@@ -457,9 +457,9 @@ function emitOrigins(ir: ProgramIr, dirs: readonly DirectionTables[], maps: read
   let entry = 0;
   dirs.forEach((d, dir) => {
     const offset = dir === 0 ? 0 : ir.ingress.rules.length;
-    for (const p of d.prefixes) out.push({ map: SegMap.slotPrefixes, entry: entry++, rules: p.rules.map((k) => k + offset) });
+    for (const p of d.prefixes) out.push({ map: SegSlotMap.slotPrefixes, entry: entry++, rules: p.rules.map((k) => k + offset) });
   });
-  if (maps.length > 0) for (const rule of ir.rules) out.push({ map: SegMap.slotRules, entry: rule.id, rules: [rule.id] });
+  if (maps.length > 0) for (const rule of ir.rules) out.push({ map: SegSlotMap.slotRules, entry: rule.id, rules: [rule.id] });
   return out;
 }
 

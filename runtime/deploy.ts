@@ -6,13 +6,16 @@
 // clsact filters; no segc process stays behind.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { SEG_CFG_LOG_DENIES, SEG_CFG_NO_SYN_PROTECTION, SEG_CHUNK_RULES, SEG_MAX_CHUNKS, SEG_SLOTS, SegMap } from '../compiler/abi.ts';
+import { SEG_CFG_LOG_DENIES, SEG_CFG_NO_SYN_PROTECTION, SEG_CHUNK_RULES, SEG_MAX_CHUNKS, SEG_SLOTS, SEG_MAPS, SegMap, type MapName } from './datapath/abi.ts';
 import { bundleImage, parseBundle, type Bundle } from '../compiler/bundle.ts';
 import type { PolicyImage } from '../compiler/entries.ts';
 import { BpfError, isBpfError } from './errors.ts';
 import { ensureBpffs, makePinDir, removePinDir, unpin } from './bpffs.ts';
 import { bpf_map_get_info_by_fd, bpf_obj_get, bpf_obj_pin, bpf_object__find_program_by_name, bpf_program__set_log_buf, bpf_prog_get_fd_by_id, bpf_prog_get_info_by_fd, close, if_indextoname, libbpf_set_print, type BpfObject } from './libbpf.ts';
-import { closeDatapath, DEFAULT_FRAGMENTS, DEFAULT_OBJECT_PATH, installPolicy, loadDatapath, readConfig, slotGeneration, writeConfig, type Datapath, type DatapathConfig } from './loader.ts';
+import { closeDatapath, DEFAULT_FRAGMENTS, DEFAULT_OBJECT_PATH, loadDatapath } from './loader.ts';
+import { installPolicy, slotGeneration } from './datapath/slots.ts';
+import { readConfig, writeConfig, type DatapathConfig } from './datapath/config.ts';
+import { type Datapath } from './datapath/datapath.ts';
 import { acquireLock, LockBusyError, type DeployLock } from './lock.ts';
 import { listDeployments, readState, removeState, stateDirOf, writeState, isDeploymentName, type AttachmentRecord, type DatapathSettings, type DeploymentRecord, type InterfaceRecord, type PinsRecord, type StateFile } from './state.ts';
 import { attachTc, detachTc, ensureClsact, interfaceIndex, queryTc, removeClsact, TC_DIRECTIONS, type TcDirection } from './tc.ts';
@@ -529,7 +532,7 @@ export function pinsOf(pinDir: string): PinsRecord {
 }
 
 /** Maps added to the data path after its first release (fragments, events, audit, SYN sources). */
-const ADDED_MAPS: ReadonlySet<string> = new Set([SegMap.fragments, SegMap.events, SegMap.eventBuckets, SegMap.ruleWouldDeny, SegMap.synSources]);
+const ADDED_MAPS: ReadonlySet<MapName> = new Set<MapName>([SegMap.fragments, SegMap.events, SegMap.eventBuckets, SegMap.ruleWouldDeny, SegMap.synSources]);
 
 /** Whether the pinned data path predates the maps (and config layout) this segc needs. */
 export function isOlderDatapath(dp: Datapath): boolean {
@@ -549,11 +552,11 @@ export function openPinnedDatapath(pinDir: string): Datapath {
       opened.push(fd);
       return fd;
     };
-    const maps: Record<string, number> = {};
-    for (const name of Object.values(SegMap)) {
+    const maps: Partial<Record<MapName, number>> = {};
+    for (const name of Object.keys(SEG_MAPS) as MapName[]) {
       // Maps a deployment by an older segc lacks are left out (undeploy must still work);
       // their readers then say the map is missing.
-      if (ADDED_MAPS.has(name) && !existsSync(join(pinDir, name))) continue;
+      if ((ADDED_MAPS.has(name) || name === SegMap.info) && !existsSync(join(pinDir, name))) continue;
       maps[name] = get(name);
     }
     const programs = { ingress: get(PROGRAM_PINS.ingress), egress: get(PROGRAM_PINS.egress), parseOnly: -1 };

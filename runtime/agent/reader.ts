@@ -4,9 +4,11 @@
 // through it, so a terminal and Prometheus see the same numbers.
 import { statSync } from 'node:fs';
 import { parseBundle, type BundleRule } from '../../compiler/bundle.ts';
-import { SegMap } from '../../compiler/abi.ts';
-import { bpf_map_get_info_by_fd } from '../libbpf.ts';
-import { censusSessions, readConfig, readRuleHitsRange, readStats, slotGeneration, type Datapath, type SessionCensus } from '../loader.ts';
+import { censusSessions, type SessionCensus } from '../datapath/sessions.ts';
+import { readConfig } from '../datapath/config.ts';
+import { readRuleHitsRange, readStats } from '../datapath/counters.ts';
+import { slotGeneration } from '../datapath/slots.ts';
+import { readDatapathInfo } from '../datapath/info.ts';
 import { openPinnedDatapath, releaseDatapath } from '../deploy.ts';
 import { listDeployments, readState, recordPath, type DeploymentRecord, type StateFile } from '../state.ts';
 
@@ -123,7 +125,8 @@ export class DeploymentReader {
       return {
         name: state.current.name,
         record: state.current,
-        mapsId: bpf_map_get_info_by_fd(mapFdOf(dp, SegMap.stats)).id,
+        // The counters' lineage: the first seg_stats map's id, kept when an upgrade migrates them.
+        mapsId: Number(readDatapathInfo(dp).lineage),
         stats: readStats(dp),
         activeGeneration,
         inForce: hitsOf(config.activeSlot),
@@ -135,10 +138,4 @@ export class DeploymentReader {
       releaseDatapath(dp, true);
     }
   }
-}
-
-function mapFdOf(dp: Datapath, name: string): number {
-  const fd = dp.maps[name];
-  if (fd === undefined) throw new Error(`data path map ${name} missing`);
-  return fd;
 }

@@ -19,10 +19,9 @@ export interface KernelConfirmation {
 export async function explainDeployed(name: string, packet: Packet, options: ExplainOptions, io: CliIo): Promise<Outcome> {
   const { openDeployment } = await import('./deployment.ts');
   const { compile } = await import('../../compiler/program.ts');
-  const { runFrame, readSessions } = await import('../loader.ts');
+  const { runFrame } = await import('../datapath/test-run.ts');
+  const { deleteSession, readSessions } = await import('../datapath/sessions.ts');
   const { buildFrame } = await import('../packet-bytes.ts');
-  const { bpf_map_delete_elem } = await import('../libbpf.ts');
-  const { SegMap } = await import('../../compiler/abi.ts');
   return openDeployment(io, name, (dp, state, ruleName) => {
     const compilation = compile(state.current.files, createMemoryHost(state.current.sources));
     if (compilation.ir === undefined) throw new CliError('environment', `the recorded sources of '${name}' no longer compile`, 'deploy the policy again');
@@ -36,7 +35,7 @@ export async function explainDeployed(name: string, packet: Packet, options: Exp
     const keysBefore = new Set(readSessions(dp).map((s) => Buffer.from(s.key).toString('hex')));
     const kernel = runFrame(dp, options.direction, frame);
     for (const s of readSessions(dp)) {
-      if (!keysBefore.has(Buffer.from(s.key).toString('hex'))) bpf_map_delete_elem(dp.maps[SegMap.sessions] as number, s.key);
+      if (!keysBefore.has(Buffer.from(s.key).toString('hex'))) deleteSession(dp, s.key);
     }
     const wantRule = decision.rule?.id ?? null;
     const confirmation: KernelConfirmation = {

@@ -5,7 +5,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { formatAddress } from '../../compiler/cidr.ts';
 import { protocolName } from '../../compiler/packet.ts';
-import type { SessionEntry } from '../loader.ts';
+import type { SessionEntry } from '../datapath/sessions.ts';
 import { CliError, recordOutcome, type Outcome } from './command.ts';
 import type { CliIo } from './io.ts';
 
@@ -162,9 +162,7 @@ export async function sessionsCommand(options: SessionsOptions, io: CliIo): Prom
 
 async function sessionsOnce(options: SessionsOptions, io: CliIo): Promise<Outcome> {
   const { openDeployment } = await import('./deployment.ts');
-  const { readSessions } = await import('../loader.ts');
-  const { bpf_map_delete_elem } = await import('../libbpf.ts');
-  const { SegMap } = await import('../../compiler/abi.ts');
+  const { deleteSession, readSessions } = await import('../datapath/sessions.ts');
   return openDeployment(io, options.name, (dp, state, ruleName) => {
     const proto = options.proto === undefined ? undefined : /^\d+$/.test(options.proto) ? Number(options.proto) : protoNumber(options.proto);
     const matching = readSessions(dp)
@@ -176,9 +174,8 @@ async function sessionsOnce(options: SessionsOptions, io: CliIo): Promise<Outcom
         return matchesState(view, options.state);
       });
     if (options.flush === true) {
-      const fd = dp.maps[SegMap.sessions] as number;
       let removed = 0;
-      for (const { raw } of matching) if (bpf_map_delete_elem(fd, raw.key)) removed++;
+      for (const { raw } of matching) if (deleteSession(dp, raw.key)) removed++;
       io.stdout.write(options.json === true ? JSON.stringify({ flushed: removed }) + '\n' : `flushed ${removed} session(s) of '${state.current.name}'\n`);
       return 'ok';
     }

@@ -109,8 +109,11 @@ export function auditView(record: DeploymentRecord, warnDays: number, now: Date)
 async function kernelView(record: DeploymentRecord): Promise<StatusEntry['kernel']> {
   try {
     const { openPinnedDatapath, releaseDatapath } = await import('../deploy.ts');
-    const { readConfig, readStats, slotHeader, censusSessions } = await import('../loader.ts');
-    const { SegStat } = await import('../../compiler/abi.ts');
+    const { readConfig } = await import('../datapath/config.ts');
+    const { readStats } = await import('../datapath/counters.ts');
+    const { slotHeader } = await import('../datapath/slots.ts');
+    const { censusSessions } = await import('../datapath/sessions.ts');
+    const { SegStat } = await import('../datapath/abi.ts');
     const { halfOpenCount } = await import('../agent/names.ts');
     const { queryTc, interfaceIndex } = await import('../tc.ts');
     const dp = openPinnedDatapath(record.pins.dir);

@@ -12,9 +12,9 @@ import {
   SEG_PREFIX_KEY,
   SEG_RULE_INFO,
   SEG_RULE_NONE,
-  SegMap,
+  SegSlotMap,
   SegVerdict,
-} from '../../compiler/abi.ts';
+} from '../../compiler/policy-abi.ts';
 import type { MapImage, PolicyImage } from '../../compiler/entries.ts';
 import type { Verdict } from '../../compiler/ir.ts';
 import { packetFamily, type Packet } from '../../compiler/packet.ts';
@@ -35,7 +35,7 @@ export interface KernelModel {
 
 export function createKernelModel(image: PolicyImage): KernelModel {
   const maps = new Map(image.maps.map((m) => [m.name, m]));
-  const trieImage = need(maps, SegMap.slotPrefixes);
+  const trieImage = need(maps, SegSlotMap.slotPrefixes);
   const trie = new Map<number, Map<string, number>>();
   const keys = trieImage.keys ?? new Uint8Array();
   const kv = new DataView(keys.buffer, keys.byteOffset, keys.byteLength);
@@ -76,7 +76,7 @@ function arrayU32(m: MapImage, index: number, offset: number): number | undefine
 export function modelClassify(model: KernelModel, dir: 0 | 1, packet: Packet): ModelDecision {
   const meta = new DataView(model.image.meta.buffer, model.image.meta.byteOffset);
   const f = SEG_POLICY_META.fields;
-  const off = (name: string) => (f[name] as { offset: number }).offset;
+  const off = (name: keyof typeof f) => f[name].offset;
   // The kernel drops a packet whose lookup falls outside a table (SEG_REASON_INTERNAL).
   const internal: ModelDecision = { verdict: 'deny', rule: null };
   const defaultDecision: ModelDecision = {
@@ -91,16 +91,16 @@ export function modelClassify(model: KernelModel, dir: 0 | 1, packet: Packet): M
 
   const rows: (number | undefined)[] = [];
   for (const [field, addr] of [packet.src, packet.dst].entries()) rows.push(modelTrieLookup(model, dir, fam, field, addr));
-  const l4 = need(model.maps, SegMap.slotL4);
+  const l4 = need(model.maps, SegSlotMap.slotL4);
   rows.push(arrayU32(l4, hasPorts ? (packet.srcPort as number) : SEG_L4_NONE, dir * 4));
   rows.push(arrayU32(l4, hasPorts ? (packet.dstPort as number) : SEG_L4_NONE, 8 + dir * 4));
   if (hasIcmp && model.image.meta[off('icmp_used')]) {
     const index = (fam << 16) | ((packet.icmpType as number) << 8) | (packet.icmpCode ?? 0);
-    rows[3] = arrayU32(need(model.maps, SegMap.slotIcmp), index, dir * 4);
+    rows[3] = arrayU32(need(model.maps, SegSlotMap.slotIcmp), index, dir * 4);
   }
-  rows.push(arrayU32(need(model.maps, SegMap.slotProtos), (fam << 8) | packet.proto, dir * 4));
+  rows.push(arrayU32(need(model.maps, SegSlotMap.slotProtos), (fam << 8) | packet.proto, dir * 4));
 
-  const bits = need(model.maps, SegMap.slotBits);
+  const bits = need(model.maps, SegSlotMap.slotBits);
   const bv = new DataView(bits.values.buffer, bits.values.byteOffset, bits.values.byteLength);
   const stride = meta.getUint32(off('row_stride'), true);
   let summary = (1n << 128n) - 1n;
@@ -122,7 +122,7 @@ export function modelClassify(model: KernelModel, dir: 0 | 1, packet: Packet): M
         let bit = 0;
         while (((acc >> BigInt(bit)) & 1n) === 0n) bit++;
         const rule = meta.getUint32(off('rule_offset') + 4 * dir, true) + c * SEG_CHUNK_RULES + w * 64 + bit;
-        const rules = need(model.maps, SegMap.slotRules);
+        const rules = need(model.maps, SegSlotMap.slotRules);
         if (rule >= rules.maxEntries) return internal;
         const verdict = rules.values[rule * SEG_RULE_INFO.size] === SegVerdict.SEG_VERDICT_ALLOW ? 'allow' : 'deny';
         return { verdict, rule };

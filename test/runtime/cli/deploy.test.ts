@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeState, type DeploymentRecord } from '../../../runtime/state.ts';
-import { SEG_CFG_LOG_DENIES, SEG_CFG_NO_SYN_PROTECTION, SEG_CFG_STATELESS, SegReason, SegStat } from '../../../compiler/abi.ts';
+import { SEG_CFG_LOG_DENIES, SEG_CFG_NO_SYN_PROTECTION, SEG_CFG_STATELESS, SegReason, SegStat } from '../../../runtime/datapath/abi.ts';
 import { configWith } from '../../../runtime/deploy.ts';
 import { ruleSelected } from '../../../runtime/cli/monitor.ts';
 import { countBySource, sortSessions, type SessionView } from '../../../runtime/cli/sessions.ts';
