@@ -7,6 +7,7 @@ import type { DirectionIr, PortSetIr, ProgramIr, RuleIr } from './ir.ts';
 import {
   SEG_CHUNK,
   SEG_CHUNK_RULES,
+  SEG_CLASS_FIELDS,
   SEG_DIR_ROWS,
   SEG_ICMP_ENTRIES,
   SEG_L4_ENTRIES,
@@ -17,9 +18,11 @@ import {
   SEG_PREFIX_KEY,
   SEG_PREFIX_SELECTOR_BITS,
   SEG_RULE_INFO,
+  SegField,
   SegSlotMap,
   SegVerdict,
 } from './policy-abi.ts';
+import { CLASS_FIELD_COUNT, fieldsOfKind } from './match-fields.ts';
 import type { DirectionStats, EmitStats, EntryOrigin, MapImage, PolicyImage } from './entries.ts';
 
 export interface EmitOptions {
@@ -33,7 +36,11 @@ export class EmitLimitError extends Error {}
 const BPF_F_NO_PREALLOC = 1;
 const BPF_F_INNER_MAP = 0x1000;
 const FAMILIES: readonly Family[] = [4, 6];
-const FIELDS = ['src', 'dst'] as const;
+/** The address fields (one trie, keyed by the field's class field as seg_field). */
+const ADDRESS_FIELDS = fieldsOfKind('prefix');
+
+// The classifier ANDs one row per class field: the table and the C side must agree.
+if (CLASS_FIELD_COUNT !== SEG_CLASS_FIELDS) throw new Error(`match-fields.ts has ${CLASS_FIELD_COUNT} class fields, the data path ${SEG_CLASS_FIELDS}`);
 
 /** A rule set of one direction: bit k is the direction's k-th rule (by priority). */
 type Bitmap = Uint8Array;
@@ -108,8 +115,8 @@ export function emit(ir: ProgramIr, options: EmitOptions = {}): PolicyImage {
     rowStride,
     prefixEntries: maps[0]?.count ?? 0,
     memoryBytes,
-    // 2 trie + 2 port + 1 icmp + 1 protocol + 5 row summaries + 5 per chunk + 1 rule.
-    maxLookups: 12 + 5 * maxChunks,
+    // 2 trie + 2 port + 1 icmp + 1 protocol + a row summary per class field + as many per chunk + 1 rule.
+    maxLookups: 7 + SEG_CLASS_FIELDS + SEG_CLASS_FIELDS * maxChunks,
   };
   return { meta, maps, ruleCount: ir.rules.length, origins: options.origins ? emitOrigins(ir, dirs, maps) : [], stats };
 }
@@ -137,13 +144,13 @@ function emitDirection(direction: DirectionIr, dir: number, rows: RowTable, icmp
   const rowOf = (b: Bitmap): number => emitRow(rows, dir, b);
 
   const prefixes: PrefixEntry[] = [];
-  const addrClasses = { src: new Set<number>(), dst: new Set<number>() };
+  const addrClasses = new Map<number, Set<number>>(ADDRESS_FIELDS.map((f) => [f.classField, new Set<number>()]));
   for (const family of FAMILIES) {
-    for (const [fieldIndex, field] of FIELDS.entries()) {
-      for (const e of emitAddressClasses(rules, family, field, newBitmap)) {
+    for (const field of ADDRESS_FIELDS) {
+      for (const e of emitAddressClasses(rules, family, field.packet as 'src' | 'dst', newBitmap)) {
         const row = rowOf(e.bitmap);
-        addrClasses[field].add(row);
-        prefixes.push({ dir, family, field: fieldIndex, value: e.value, length: e.length, row, rules: e.rules });
+        addrClasses.get(field.classField)?.add(row);
+        prefixes.push({ dir, family, field: field.classField, value: e.value, length: e.length, row, rules: e.rules });
       }
     }
   }
@@ -164,8 +171,8 @@ function emitDirection(direction: DirectionIr, dir: number, rows: RowTable, icmp
     stats: {
       rules: rules.length,
       chunks,
-      srcClasses: addrClasses.src.size,
-      dstClasses: addrClasses.dst.size,
+      srcClasses: addrClasses.get(SegField.SEG_FIELD_SRC)?.size ?? 0,
+      dstClasses: addrClasses.get(SegField.SEG_FIELD_DST)?.size ?? 0,
       srcPortClasses: new Set(srcPortRows).size,
       dstPortClasses: new Set(dstPortRows).size,
       protoClasses: new Set(protoRows).size,

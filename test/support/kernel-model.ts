@@ -6,6 +6,8 @@ import {
   SEG_CHUNK,
   SEG_CHUNK_RULES,
   SEG_CHUNK_WORDS,
+  SEG_CLASS_FIELDS,
+  SEG_L4_ROWS,
   SEG_L4_NONE,
   SEG_MAX_CHUNKS,
   SEG_POLICY_META,
@@ -16,6 +18,7 @@ import {
   SegVerdict,
 } from '../../compiler/policy-abi.ts';
 import type { MapImage, PolicyImage } from '../../compiler/entries.ts';
+import { MATCH_FIELDS } from '../../compiler/match-fields.ts';
 import type { Verdict } from '../../compiler/ir.ts';
 import { packetFamily, type Packet } from '../../compiler/packet.ts';
 
@@ -89,16 +92,23 @@ export function modelClassify(model: KernelModel, dir: 0 | 1, packet: Packet): M
   const icmpProto = family === 4 ? 1 : 58;
   const hasIcmp = packet.proto === icmpProto && packet.icmpType !== undefined;
 
-  const rows: (number | undefined)[] = [];
-  for (const [field, addr] of [packet.src, packet.dst].entries()) rows.push(modelTrieLookup(model, dir, fam, field, addr));
+  // One row per class field, found as the match-field table says each field is looked up:
+  // prefixes in the trie, ranges in the port array, sets in their value-indexed arrays.
+  const rows: (number | undefined)[] = new Array<number | undefined>(SEG_CLASS_FIELDS);
   const l4 = need(model.maps, SegSlotMap.slotL4);
-  rows.push(arrayU32(l4, hasPorts ? (packet.srcPort as number) : SEG_L4_NONE, dir * 4));
-  rows.push(arrayU32(l4, hasPorts ? (packet.dstPort as number) : SEG_L4_NONE, 8 + dir * 4));
-  if (hasIcmp && model.image.meta[off('icmp_used')]) {
-    const index = (fam << 16) | ((packet.icmpType as number) << 8) | (packet.icmpCode ?? 0);
-    rows[3] = arrayU32(need(model.maps, SegSlotMap.slotIcmp), index, dir * 4);
+  const icmpUsed = model.image.meta[off('icmp_used')] !== 0;
+  for (const field of MATCH_FIELDS) {
+    if (field.kind === 'prefix') rows[field.classField] = modelTrieLookup(model, dir, fam, field.classField, packet[field.packet] as string);
+    else if (field.kind === 'range') {
+      const member = field.packet === 'srcPort' ? SEG_L4_ROWS.fields.src : SEG_L4_ROWS.fields.dst;
+      rows[field.classField] ??= arrayU32(l4, hasPorts ? (packet[field.packet] as number) : SEG_L4_NONE, member.offset + dir * 4);
+    } else if (field.packet === 'proto') rows[field.classField] = arrayU32(need(model.maps, SegSlotMap.slotProtos), (fam << 8) | packet.proto, dir * 4);
+    else if (field.packet === 'icmpType' && hasIcmp && icmpUsed) {
+      // The ICMP type and code replace the port's row of their shared class field.
+      const index = (fam << 16) | ((packet.icmpType as number) << 8) | (packet.icmpCode ?? 0);
+      rows[field.classField] = arrayU32(need(model.maps, SegSlotMap.slotIcmp), index, dir * 4);
+    }
   }
-  rows.push(arrayU32(need(model.maps, SegSlotMap.slotProtos), (fam << 8) | packet.proto, dir * 4));
 
   const bits = need(model.maps, SegSlotMap.slotBits);
   const bv = new DataView(bits.values.buffer, bits.values.byteOffset, bits.values.byteLength);
