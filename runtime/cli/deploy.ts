@@ -75,9 +75,9 @@ export function register(program: Command, io: CliIo): void {
     .option('--dry-run', 'show what would change against what is deployed; change nothing')
     .option('--json', 'print the result as JSON')
     .option('--strict', 'refuse the policy when the rule analysis finds anything (warnings too)')
-    .option('--max-rules <n>', 'rules per policy slot the data path is sized for (first deploy only; default 65536)', wholeNumber)
-    .option('--sessions <n>', 'session table capacity (first deploy only; default 65536)', wholeNumber)
-    .option('--fragments <n>', 'fragmented datagrams tracked at once (first deploy only; default 4096)', wholeNumber)
+    .option('--max-rules <n>', 'rules per policy slot the data path is sized for (default 65536; a change resizes the running data path in place, sessions kept)', wholeNumber)
+    .option('--sessions <n>', 'session table capacity (default 65536; a change resizes it in place, sessions kept)', wholeNumber)
+    .option('--fragments <n>', 'fragmented datagrams tracked at once (default 4096; a change resizes it in place)', wholeNumber)
     .option('--analysis-budget <ms>', 'time the rule analysis may take (default 1000, 10000 with --strict)', wholeNumber)
     .option('--audit', 'audit mode: denies pass and are counted as would-deny (and sent as events)')
     .option('--log-denies', 'send an event for every denied packet, not only for log rules')
@@ -87,7 +87,7 @@ export function register(program: Command, io: CliIo): void {
     .option('--event-burst <n>', "events a rule may send at once (default 200)", wholeNumber)
     .option('--event-global-rate <n>', 'events per second of all rules, per CPU (default 2000)', wholeNumber)
     .option('--event-global-burst <n>', 'events all rules may send at once (default 4000)', wholeNumber)
-    .option('--event-buffer <KiB>', 'event ring buffer size, a power of two (first deploy only; default 256)', wholeNumber)
+    .option('--event-buffer <KiB>', 'event ring buffer size, a power of two (default 256; a change replaces the ring in place)', wholeNumber)
     .option('--test', "run the policy's test blocks (and X.test.seg files) first; refuse the deploy if one fails")
     .option('--allow-expired', "deploy even when a rule is past its 'expires' date")
     .option('--expiry-window <days>', EXPIRY_WINDOW_HELP, parseExpiryWindow)
@@ -281,6 +281,7 @@ export function deployJson(result: DeployResult): unknown {
     auditSince: r.auditSince ?? null,
     settings: r.settings ?? {},
     loaded: result.loaded,
+    ...(result.upgrade ? { upgrade: result.upgrade } : {}),
     previous: result.previous === null ? null : { policyHash: result.previous.policyHash, generation: result.previous.generation },
     attachments: r.attachments.map((a) => ({ iface: a.iface, direction: a.direction, progId: a.progId })),
     detached: result.detached,
@@ -299,6 +300,11 @@ export function formatDeployResult(result: DeployResult, verb: string): string {
     ...(r.settings?.audit === true ? [`  mode       audit since ${r.auditSince ?? r.deployedAt}: denies pass, counted as would-deny`] : []),
     `  switched   in ${result.timings.switchMs.toFixed(3)} ms (one config write)${result.loaded ? '; data path loaded and pinned at ' + r.pins.dir : ''}`,
   ];
+  if (result.upgrade) {
+    const u = result.upgrade;
+    const moved = Object.entries(u.migrated).map(([m, n]) => `${n} ${m.replace(/^seg_/, '')}`);
+    lines.push(`  upgraded   data path in place, version ${u.from} -> ${u.to} (${u.reasons.join('; ')}): new programs attached${moved.length > 0 ? `, migrated ${moved.join(', ')}` : ''}; ${u.reused.length} maps kept as they were`);
+  }
   if (result.previous) lines.push(`  replaced   generation ${result.previous.generation} (${result.previous.policyHash.slice(0, 19)})`);
   if (result.detached.length > 0) lines.push(`  detached   ${result.detached.join(', ')}`);
   for (const w of result.warnings) lines.push(`  warning    ${w}`);
