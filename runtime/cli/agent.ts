@@ -3,7 +3,7 @@
 // they change. It never sits on the packet path: stopping it changes nothing in enforcement.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { wholeNumber } from './deploy.ts';
+import { wholeNumber } from './options.ts';
 import { CliError, recordOutcome, type Outcome } from './command.ts';
 import type { CliIo } from './io.ts';
 

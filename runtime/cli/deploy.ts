@@ -2,47 +2,22 @@
 // findings are printed, and block only with --strict), then hands the bundle to the runtime's
 // deploy (runtime/deploy.ts) and prints what is now in force, in words or as JSON. `--dry-run`
 // prints the semantic difference from what is deployed and touches nothing.
-import { InvalidArgumentError, type Command } from 'commander';
-import { Code, type Diagnostic } from '../../compiler/diagnostics.ts';
+import type { Command } from 'commander';
+import { Code } from '../../compiler/diagnostics.ts';
 import type { PacketTestIr } from '../../compiler/packet-tests.ts';
 import type { ReportSources } from '../../compiler/report/location.ts';
 import type { ProgramIr } from '../../compiler/ir.ts';
 import { formatHuman } from '../../compiler/report/human.ts';
-import type { DeployResult, DeployStep } from '../deploy.ts';
-import type { DatapathSettings, DeploymentRecord } from '../state.ts';
-import { CliError, recordOutcome, useColor, type Outcome } from './command.ts';
+import type { DeployStep } from '../deploy.ts';
+import type { DatapathSettings } from '../state.ts';
+import { CliError, recordOutcome, type Outcome } from './command.ts';
+import type { CompiledPolicy, DeployCommandOptions } from './deploy-input.ts';
+import { deployJson, formatDeployResult } from './deploy-output.ts';
+import { colorOption, noColorOption, useColor, wholeNumber } from './options.ts';
 import { EXPIRY_WINDOW_HELP, expiryOptionsOf, parseExpiryWindow } from './clock.ts';
 import { resolveInputFiles, testFilesOf } from './inputs.ts';
 import type { CliIo } from './io.ts';
 
-export interface DeployCommandOptions {
-  readonly iface: string[];
-  readonly name: string;
-  readonly dryRun?: boolean;
-  readonly json?: boolean;
-  readonly strict?: boolean;
-  readonly maxRules?: number;
-  readonly sessions?: number;
-  readonly fragments?: number;
-  readonly color?: boolean;
-  readonly analysisBudget?: number;
-  readonly audit?: boolean;
-  readonly logDenies?: boolean;
-  /** false with --no-syn-protection. */
-  readonly synProtection?: boolean;
-  readonly pressure?: number;
-  readonly eventRate?: number;
-  readonly eventBurst?: number;
-  readonly eventGlobalRate?: number;
-  readonly eventGlobalBurst?: number;
-  /** KiB. */
-  readonly eventBuffer?: number;
-  /** Run the policy's test blocks first; a failing expectation refuses the deploy. */
-  readonly test?: boolean;
-  /** Deploy even with rules past their `expires` date. */
-  readonly allowExpired?: boolean;
-  readonly expiryWindow?: number;
-}
 
 const EXAMPLES = `
 Examples:
@@ -91,8 +66,8 @@ export function register(program: Command, io: CliIo): void {
     .option('--test', "run the policy's test blocks (and X.test.seg files) first; refuse the deploy if one fails")
     .option('--allow-expired', "deploy even when a rule is past its 'expires' date")
     .option('--expiry-window <days>', EXPIRY_WINDOW_HELP, parseExpiryWindow)
-    .option('--color', 'colour the output even when it is not a terminal')
-    .option('--no-color', 'never colour the output (NO_COLOR is honoured too)')
+    .addOption(colorOption('the output even when it is not a terminal'))
+    .addOption(noColorOption())
     .addHelpText('after', EXAMPLES)
     .action(async (paths: string[], options: DeployCommandOptions, command: Command) => {
       recordOutcome(command, await deployCommand(paths, options, io));
@@ -103,18 +78,6 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-export function wholeNumber(text: string): number {
-  if (!/^\d+$/.test(text) || Number(text) < 1) throw new InvalidArgumentError('expected a whole number, at least 1');
-  return Number(text);
-}
-
-/** A compiled policy ready to deploy, or the diagnostics that refuse it. */
-export interface CompiledPolicy {
-  readonly ir: ProgramIr;
-  readonly bundleText: string;
-  readonly sources: Record<string, string>;
-  readonly findings: readonly Diagnostic[];
-}
 
 /**
  * Compiles for deploy: errors are printed and refuse the policy (undefined); analysis
@@ -269,48 +232,3 @@ export function formatVerifierLog(log: string, lines = 40): string {
   return `verifier log${skipped > 0 ? ` (last ${tail.length} of ${all.length} lines)` : ''}:\n${tail.map((l) => `  | ${l}`).join('\n')}\n`;
 }
 
-export function deployJson(result: DeployResult): unknown {
-  const r = result.record;
-  return {
-    name: r.name,
-    policyHash: r.policyHash,
-    generation: r.generation,
-    deployedAt: r.deployedAt,
-    files: r.files,
-    audit: r.settings?.audit === true,
-    auditSince: r.auditSince ?? null,
-    settings: r.settings ?? {},
-    loaded: result.loaded,
-    ...(result.upgrade ? { upgrade: result.upgrade } : {}),
-    previous: result.previous === null ? null : { policyHash: result.previous.policyHash, generation: result.previous.generation },
-    attachments: r.attachments.map((a) => ({ iface: a.iface, direction: a.direction, progId: a.progId })),
-    detached: result.detached,
-    pins: { dir: r.pins.dir, programs: r.pins.programs },
-    timings: result.timings,
-    warnings: result.warnings,
-  };
-}
-
-export function formatDeployResult(result: DeployResult, verb: string): string {
-  const r = result.record;
-  const rules = ruleCountOf(r);
-  const lines = [
-    `${verb} '${r.name}': ${rules} rules, generation ${r.generation} (${r.policyHash.slice(0, 19)}) on ${r.interfaces.map((i) => i.iface).join(', ')}`,
-    `  files      ${r.files.join(', ')}`,
-    ...(r.settings?.audit === true ? [`  mode       audit since ${r.auditSince ?? r.deployedAt}: denies pass, counted as would-deny`] : []),
-    `  switched   in ${result.timings.switchMs.toFixed(3)} ms (one config write)${result.loaded ? '; data path loaded and pinned at ' + r.pins.dir : ''}`,
-  ];
-  if (result.upgrade) {
-    const u = result.upgrade;
-    const moved = Object.entries(u.migrated).map(([m, n]) => `${n} ${m.replace(/^seg_/, '')}`);
-    lines.push(`  upgraded   data path in place, version ${u.from} -> ${u.to} (${u.reasons.join('; ')}): new programs attached${moved.length > 0 ? `, migrated ${moved.join(', ')}` : ''}; ${u.reused.length} maps kept as they were`);
-  }
-  if (result.previous) lines.push(`  replaced   generation ${result.previous.generation} (${result.previous.policyHash.slice(0, 19)})`);
-  if (result.detached.length > 0) lines.push(`  detached   ${result.detached.join(', ')}`);
-  for (const w of result.warnings) lines.push(`  warning    ${w}`);
-  return lines.join('\n') + '\n';
-}
-
-function ruleCountOf(record: DeploymentRecord): number {
-  return (JSON.parse(record.bundle) as { ruleCount: number }).ruleCount;
-}

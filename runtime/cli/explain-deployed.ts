@@ -5,8 +5,10 @@
 import { evaluate } from '../../compiler/evaluate.ts';
 import type { Packet } from '../../compiler/packet.ts';
 import { createMemoryHost } from '../../compiler/source.ts';
-import { CliError, useColor, type Outcome } from './command.ts';
-import { formatExplanation, toExplainJson, type ExplainOptions } from './explain.ts';
+import type { Direction } from '../../compiler/ir.ts';
+import { formatExplanation, toExplainJson } from '../../compiler/report/explanation.ts';
+import { CliError, type Outcome } from './command.ts';
+import { useColor } from './options.ts';
 import type { CliIo } from './io.ts';
 
 export interface KernelConfirmation {
@@ -16,7 +18,14 @@ export interface KernelConfirmation {
   readonly agrees: boolean;
 }
 
-export async function explainDeployed(name: string, packet: Packet, options: ExplainOptions, io: CliIo): Promise<Outcome> {
+/** The options of `segc explain` that `--deployed` reads. */
+export interface DeployedExplainOptions {
+  readonly direction: Direction;
+  readonly json?: boolean;
+  readonly color?: boolean;
+}
+
+export async function explainDeployed(name: string, packet: Packet, options: DeployedExplainOptions, io: CliIo): Promise<Outcome> {
   const { openDeployment } = await import('./deployment.ts');
   const { compile } = await import('../../compiler/program.ts');
   const { runFrame } = await import('../datapath/test-run.ts');

@@ -8,6 +8,7 @@ import { protocolName } from '../../compiler/packet.ts';
 import type { SessionEntry } from '../datapath/sessions.ts';
 import { CliError, recordOutcome, type Outcome } from './command.ts';
 import type { CliIo } from './io.ts';
+import { wholeNumber } from './options.ts';
 
 export interface SessionsOptions {
   readonly name: string;
@@ -51,12 +52,12 @@ export function register(program: Command, io: CliIo): void {
       if (v !== 'source') throw new InvalidArgumentError('expected source');
       return v;
     })
-    .option('--limit <n>', 'show at most this many lines', wholeNumberOption)
+    .option('--limit <n>', 'show at most this many lines', wholeNumber)
     .option('--watch [seconds]', 'show again every few seconds (default 2) until interrupted', (v: string) => {
       if (!/^\d+(\.\d+)?$/.test(v) || Number(v) <= 0) throw new InvalidArgumentError('expected a number of seconds');
       return Number(v);
     })
-    .option('--iterations <n>', 'with --watch: stop after this many refreshes', wholeNumberOption)
+    .option('--iterations <n>', 'with --watch: stop after this many refreshes', wholeNumber)
     .option('--flush', 'remove the matching sessions (all of them without a filter)')
     .option('--json', 'print the sessions as JSON (with --watch: one line per refresh)')
     .addHelpText(
@@ -87,11 +88,6 @@ export interface SessionView {
   readonly source: string;
   /** Seconds since the last packet. */
   readonly idleSeconds: number;
-}
-
-function wholeNumberOption(v: string): number {
-  if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('expected a whole number, at least 1');
-  return Number(v);
 }
 
 /** CLOCK_MONOTONIC now (the session clock's base: CLOCK_MONOTONIC_COARSE). */

@@ -4,7 +4,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { SegReason, SegStat } from '../datapath/abi.ts';
 import { CliError, recordOutcome, type Outcome } from './command.ts';
-import { wholeNumber } from './deploy.ts';
+import { wholeNumber } from './options.ts';
 import type { CliIo } from './io.ts';
 
 export interface StatsOptions {
