@@ -13,7 +13,7 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BPF_BUILD)/%.bpf.o,$(BPF_SRC))
 ARCH_INC := /usr/include/$(shell uname -m)-linux-gnu
 BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I$(ARCH_INC) -Ibpf
 
-.PHONY: setup build bpf typecheck lint test test-fresh-bpffs test-unit demo bench clean
+.PHONY: setup build bpf typecheck lint test test-fresh-bpffs test-unit demo bench clean vsix
 
 setup:
 	@scripts/setup.sh
@@ -69,5 +69,10 @@ demo: setup
 bench: setup
 	@scripts/bench.sh
 
+# The VS Code extension, editors/vscode/segc.vsix (docs/editors.md): its own npm packages
+# (vscode-languageclient, @vscode/vsce), the client bundled, the grammar copied from grammar/.
+vsix:
+	cd editors/vscode && npm ci --no-audit --no-fund --loglevel=error && npm run --silent package
+
 clean:
-	rm -rf dist $(BPF_BUILD)
+	rm -rf dist $(BPF_BUILD) editors/vscode/out editors/vscode/syntaxes editors/vscode/segc.vsix

@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.tools/', 'compiler/cst.d.ts', 'bench-results/'] },
+  { ignores: ['dist/', 'node_modules/', '.tools/', 'compiler/cst.d.ts', 'bench-results/', 'editors/vscode/node_modules/', 'editors/vscode/out/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

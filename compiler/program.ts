@@ -17,7 +17,7 @@ export { diffPolicies } from './diff.ts';
 export { evaluate } from './evaluate.ts';
 import { lower } from './lower.ts';
 import { lowerTests, type PacketTestIr } from './packet-tests.ts';
-import { resolve, type ParseFile } from './resolve.ts';
+import { resolve, type ParseFile, type ResolvedProgram } from './resolve.ts';
 import type { CompilerHost, SourceFile } from './source.ts';
 
 /** Options of a compilation. */
@@ -44,6 +44,8 @@ export interface Compilation {
   /** Every file of the compilation (roots and includes), by path, sorted. */
   readonly sources: ReadonlyMap<string, SourceFile>;
   readonly asts: ReadonlyMap<string, FileAst>;
+  /** What name resolution found (declarations and where each name is used), for tools. */
+  readonly resolved: ResolvedProgram;
   /** The `test` blocks (segc's extension), lowered; their errors are among `diagnostics`. */
   readonly tests: readonly PacketTestIr[];
   /** The rule analysis's result (its findings are among `diagnostics`), when it ran. */
@@ -66,6 +68,7 @@ export function compile(rootFiles: readonly string[], host: CompilerHost, option
     diagnostics: sortDiagnostics(diagnostics.items),
     sources: new Map(resolved.files.map((f) => [f.path, f])),
     asts: new Map(resolved.asts.map((a, i) => [(resolved.files[i] as SourceFile).path, a])),
+    resolved,
     tests,
     ...(analysis ? { analysis } : {}),
   };

@@ -7,7 +7,8 @@
 //
 // Left outside the bundle: chevrotain (compiler/chevrotain.ts finds its single-file build from
 // its own resolved URL), koffi (a native addon), and the packages only deploy and compile load
-// (prom-client, source-map, write-file-atomic), which stay as they are published.
+// (prom-client, source-map, write-file-atomic) and the language server's (vscode-languageserver,
+// CommonJS that requires built-ins at run time), which stay as they are published.
 import { build, type Plugin } from 'esbuild';
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -15,14 +16,20 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-export const EXTERNAL_PACKAGES = ['chevrotain', 'koffi', 'prom-client', 'source-map', 'write-file-atomic'] as const;
+export const EXTERNAL_PACKAGES = ['chevrotain', 'koffi', 'prom-client', 'source-map', 'write-file-atomic', 'vscode-languageserver', 'vscode-languageserver-textdocument'] as const;
 
 /** Writes the bundle of `dist/runtime/cli/main.js` to `outdir` (which must lie inside the package). */
 export async function bundleCli(outdir: string): Promise<void> {
   // Chunk names carry a content hash: clear the previous build's so none lingers.
   rmSync(outdir, { recursive: true, force: true });
   await build({
-    entryPoints: { segc: join(ROOT, 'dist/runtime/cli/main.js') },
+    // The language server's workers are entries of their own: a worker thread loads each by
+    // URL, beside the chunk of document-analysis.ts.
+    entryPoints: {
+      segc: join(ROOT, 'dist/runtime/cli/main.js'),
+      'language-worker': join(ROOT, 'dist/runtime/lsp/language-worker.js'),
+      'analysis-worker': join(ROOT, 'dist/runtime/lsp/analysis-worker.js'),
+    },
     outdir,
     bundle: true,
     splitting: true,

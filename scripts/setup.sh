@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # promtool): the agent tests scrape the agent with a real server and unit-test the alert rules;
 # systemd: systemd-analyze verifies the unit files in ops/systemd; python3: the stateful and
 # SYN-flood tests' socket senders; git and pre-commit: `segc diff --git` and the hooks' test.
-apt_pkgs=(clang llvm libbpf-dev bpftool iproute2 libelf-dev iputils-ping prometheus systemd python3 git pre-commit)
+apt_pkgs=(clang llvm libbpf-dev bpftool iproute2 libelf-dev iputils-ping prometheus systemd python3 git pre-commit neovim)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

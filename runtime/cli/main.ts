@@ -20,9 +20,10 @@ import * as doctor from './doctor.ts';
 import * as agent from './agent.ts';
 import * as diff from './diff.ts';
 import * as test from './test.ts';
+import * as lsp from './lsp.ts';
 
 /** Every command, in the order `segc --help` lists them. Each module adds its own line here. */
-const COMMANDS: readonly CommandModule[] = [check, fmt, test, diff, explain, compile, deploy, status, undeploy, rollback, sessions, stats, monitor, agent, doctor];
+const COMMANDS: readonly CommandModule[] = [check, fmt, test, diff, explain, compile, deploy, status, undeploy, rollback, sessions, stats, monitor, agent, doctor, lsp];
 
 export const ExitCode = { Success: 0, Findings: 1, Failure: 2 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

@@ -1,0 +1,143 @@
+// Benchmark of `segc lsp` (prints, never asserts): the time from a didChange to the published
+// syntax/name diagnostics for each example and for a 10k-rule ClassBench policy (aim: < 50 ms
+// on the 10k file), next to the compiler's own front end on the same text in this process
+// (the paired baseline: what the server adds is the worker hand-off and the protocol); then the
+// full analysis of the 10k file after a change, a burst of changes (stale runs cancelled), and
+// the server's RSS. Run: `node bench/lsp.ts` (runs `npm run build` first; `--no-build` skips it;
+// `--dry` only checks that its inputs exist, as `make bench --dry` asks of every benchmark).
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { compile } from '../compiler/program.ts';
+import { createMemoryHost } from '../compiler/source.ts';
+import { classBenchToSeg, readClassBenchRules } from '../test/support/classbench.ts';
+import { CORPUS } from '../test/support/corpus.ts';
+import { startLspClient, type LspClient } from '../test/support/lsp-client.ts';
+import { median } from './wall-times.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const RUNS = 15;
+const RUNS_10K = 9;
+
+const CLASSBENCH = join(CORPUS, 'classbench-hs1/rules/acl1_10K');
+
+if (process.argv.includes('--dry')) {
+  const inputs = [CLASSBENCH, join(ROOT, 'examples'), join(ROOT, 'bin/segc.js')];
+  const missing = inputs.find((p) => !existsSync(p));
+  if (missing !== undefined) {
+    process.stderr.write(`lsp.ts: missing input ${missing}\n`);
+    process.exit(2);
+  }
+  process.stdout.write(`dry run: lsp.ts ready (${inputs.length} inputs present)\n`);
+  process.exit(0);
+}
+
+if (!process.argv.includes('--no-build')) {
+  const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  if (build.status !== 0) throw new Error('build failed');
+}
+
+/** The file changed on one rule line: a port, so the edit is what typing does. */
+function edited(text: string, i: number): string {
+  return text.replace(/port (\d+)/, (_, p: string) => `port ${(Number(p) + 1 + i) % 65536}`);
+}
+
+async function changeToPublish(client: LspClient, uri: string, text: string, version: number): Promise<number> {
+  const waiting = client.waitForDiagnostics(uri, () => true, 120_000);
+  const started = performance.now();
+  client.change(uri, text, version);
+  await waiting;
+  return performance.now() - started;
+}
+
+function frontEndMs(path: string, text: string): number {
+  const started = performance.now();
+  compile([path], createMemoryHost({ [path]: text }));
+  return performance.now() - started;
+}
+
+function rssMB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+const row = (label: string, server: number[], baseline: number[]) => {
+  server.sort((a, b) => a - b);
+  baseline.sort((a, b) => a - b);
+  console.log(`  ${label.padEnd(34)} ${median(server).toFixed(1).padStart(9)} ms ${(server[0] ?? 0).toFixed(1).padStart(9)} ms ${median(baseline).toFixed(1).padStart(12)} ms`);
+};
+
+console.log(`segc lsp: didChange -> published syntax/name diagnostics (analysis off; ${RUNS} changes each, medians; node ${process.version})`);
+console.log(`  ${'file'.padEnd(34)} ${'median'.padStart(12)} ${'min'.padStart(12)} ${'front end alone'.padStart(15)}`);
+{
+  const client = await startLspClient({ initializationOptions: { analysis: false } });
+  for (const name of readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.seg')).sort()) {
+    const path = join(ROOT, 'examples', name);
+    const uri = pathToFileURL(path).href;
+    const text = readFileSync(path, 'utf8');
+    const opened = client.waitForDiagnostics(uri, () => true, 60_000);
+    client.open(uri, text);
+    await opened;
+    const server: number[] = [];
+    const baseline: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      server.push(await changeToPublish(client, uri, edited(text, i), i + 2));
+      baseline.push(frontEndMs(path, edited(text, i)));
+    }
+    row(`examples/${name}`, server, baseline);
+    client.close(uri);
+  }
+  await client.stop();
+}
+
+const text10k = classBenchToSeg(readClassBenchRules(readFileSync(CLASSBENCH, 'utf8')));
+const path10k = join(ROOT, 'bench-results', 'lsp-acl1_10K.seg');
+const uri10k = pathToFileURL(path10k).href;
+{
+  const client = await startLspClient({ initializationOptions: { analysis: false } });
+  const opened = client.waitForDiagnostics(uri10k, () => true, 120_000);
+  client.open(uri10k, text10k);
+  await opened;
+  const server: number[] = [];
+  const baseline: number[] = [];
+  for (let i = 0; i < RUNS_10K; i++) {
+    server.push(await changeToPublish(client, uri10k, edited(text10k, i), i + 2));
+    baseline.push(frontEndMs(path10k, edited(text10k, i)));
+  }
+  row(`ClassBench acl1_10K (${text10k.split('\n').length} lines)`, server, baseline);
+  console.log(`  (aim: under 50 ms on the 10k file)   server RSS after opening it: ${rssMB(client.child.pid!).toFixed(0)} MB`);
+  await client.stop();
+}
+
+console.log('');
+console.log('with the rule analysis on (default budget), acl1_10K:');
+{
+  const client = await startLspClient();
+  const opened = client.waitForDiagnostics(uri10k, () => true, 120_000);
+  const t0 = performance.now();
+  client.open(uri10k, text10k);
+  await opened;
+  const front = performance.now() - t0;
+  await client.waitForDiagnostics(uri10k, () => true, 120_000);
+  const full = performance.now() - t0;
+  console.log(`  didOpen -> syntax/names ${front.toFixed(0)} ms, -> analysis ${full.toFixed(0)} ms;  RSS ${rssMB(client.child.pid!).toFixed(0)} MB`);
+  // A burst of five changes 20 ms apart: each makes the running analysis stale (its thread is
+  // terminated) and the queued front phase is coalesced; only the last text is analysed.
+  const before = client.published.length;
+  const last = 104;
+  const frontDone = client.waitForDiagnostics(uri10k, (p) => p.version === last, 120_000);
+  const t1 = performance.now();
+  for (let i = 0; i < 5; i++) {
+    client.change(uri10k, edited(text10k, 100 + i), 100 + i);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await frontDone;
+  const frontMs = performance.now() - t1;
+  await client.waitForDiagnostics(uri10k, (p) => p.version === last, 120_000);
+  const analysedMs = performance.now() - t1;
+  const versions = client.published.slice(before).filter((p) => p.uri === uri10k).map((p) => p.version);
+  console.log(`  burst of 5 changes 20 ms apart: last text's syntax/names after ${frontMs.toFixed(0)} ms, its analysis after ${analysedMs.toFixed(0)} ms;`);
+  console.log(`  publications by version: ${versions.join(' ')} (stale analyses cancelled);  RSS ${rssMB(client.child.pid!).toFixed(0)} MB`);
+  await client.stop();
+}
