@@ -13,7 +13,7 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BPF_BUILD)/%.bpf.o,$(BPF_SRC))
 ARCH_INC := /usr/include/$(shell uname -m)-linux-gnu
 BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I$(ARCH_INC) -Ibpf
 
-.PHONY: setup build bpf typecheck lint test test-fresh-bpffs test-unit demo bench clean vsix
+.PHONY: setup build bpf typecheck lint test test-fresh-bpffs test-unit demo bench bench-peers clean vsix
 
 setup:
 	@scripts/setup.sh
@@ -43,6 +43,15 @@ $(BPF_BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
 	@mkdir -p $(BPF_BUILD)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+# The classifier as committed at REF (default HEAD), built like `make bpf`: the A side of the
+# A/B benchmark bench/session-ab.ts. Usage: make bpf-at-ref [REF=main] OUT=/tmp/a.bpf.o
+REF ?= HEAD
+.PHONY: bpf-at-ref
+bpf-at-ref:
+	@test -n "$(OUT)" || { echo 'usage: make bpf-at-ref [REF=commit] OUT=file.bpf.o' >&2; exit 2; }
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && git archive "$(REF)" bpf | tar -x -C "$$tmp" && \
+	  $(CLANG) $(filter-out -Ibpf,$(BPF_CFLAGS)) -I$$tmp/bpf -c $$tmp/bpf/segc.bpf.c -o $(OUT)
+
 typecheck:
 	npx tsc -p tsconfig.json --noEmit
 
@@ -66,8 +75,15 @@ test-unit:
 demo: setup
 	@scripts/demo.sh
 
-bench: setup
+# Every benchmark under bench/, to the end, then one summary (scripts/bench.sh; kernel ones need
+# root). BENCH_AB_BASE=<commit> picks the A side of bench/session-ab.ts (default HEAD).
+bench: setup bpf
 	@scripts/bench.sh
+
+# segc against no filter, a bare TC hook, nftables and iptables-legacy on real traffic between
+# two namespaces (root; docs/performance.md). BENCH_PEERS_ARGS passes options (--quick, --windows N).
+bench-peers: setup bpf
+	node bench/peers/main.ts $(BENCH_PEERS_ARGS)
 
 # The VS Code extension, editors/vscode/segc.vsix (docs/editors.md): its own npm packages
 # (vscode-languageclient, @vscode/vsce), the client bundled, the grammar copied from grammar/.

@@ -1,8 +1,11 @@
 // Agent benchmark (root): the cost of one `/metrics` scrape and the agent's memory, for a
-// deployment of 10 and of 10k rules (ClassBench acl1) with a full 65,536-entry session table
-// (filled through the loader with batch updates, no traffic) and every rule hit (the worst case
-// for the per-rule series and their top-N cap). The agent runs as a real process from the
-// sources; scrapes are HTTP GETs. Prints figures; asserts nothing.
+// deployment of 10 and of 10k rules (ClassBench acl1) with a full session table of the default
+// size (filled through the loader with batch updates, no traffic) and every rule hit (the worst
+// case for the per-rule series and their top-N cap), then 50 concurrent clients scraping at
+// once (p50/p99 of their GETs, and how many collections the agent made for them). The agent
+// runs as a real process, as users run it: bin/segc.js, the bundled CLI (`npm run build` first;
+// `--sources` runs test/support/segc-source.ts instead, about 30 MiB more RSS); scrapes are HTTP
+// GETs. Prints figures; asserts nothing. `--sessions N` sizes the table.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,19 +19,25 @@ import { deploy, openPinnedDatapath, releaseDatapath, undeploy } from '../runtim
 import { bpf_map_update_batch, libbpf_num_possible_cpus } from '../runtime/libbpf.ts';
 import { censusSessions } from '../runtime/datapath/sessions.ts';
 import { readConfig } from '../runtime/datapath/config.ts';
+import { DEFAULT_SESSIONS } from '../runtime/loader.ts';
 import { classBenchToSeg, readClassBenchRules } from '../test/support/classbench.ts';
 import { CORPUS } from '../test/support/corpus.ts';
 import { NetnsSandbox } from '../test/support/netns.ts';
+import { exitIfDryRun } from './dry-run.ts';
 
 const HS1 = `${CORPUS}/classbench-hs1`;
-const SESSIONS = 65536;
+const sessionsArg = process.argv.indexOf('--sessions');
+const SESSIONS = sessionsArg > 0 ? Number(process.argv[sessionsArg + 1]) : DEFAULT_SESSIONS;
 const SCRAPES = 20;
+const CLIENTS = 50;
+const BURSTS = 5;
 const CASES = [
   { label: '10', file: 'acl1_100', take: 10, mode: 'top:500' },
   { label: '10k', file: 'acl1_10K', take: Infinity, mode: 'top:500' },
   { label: '10k', file: 'acl1_10K', take: Infinity, mode: 'hit' },
 ];
 
+exitIfDryRun([...new Set(CASES.map((c) => `${HS1}/rules/${c.file}`))]);
 const out = (line: string) => process.stdout.write(line + '\n');
 if (process.getuid?.() !== 0) {
   out('bench/agent.ts needs root (namespaces, BPF)');
@@ -91,6 +100,17 @@ function hitEveryRule(pinDir: string, rules: number): void {
   }
 }
 
+function percentile(xs: readonly number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+}
+
+/** Scrapes a counter the agent exports about itself, through /metrics. */
+async function collectionsOf(url: string): Promise<number> {
+  const body = await (await fetch(url)).text();
+  return Number(/^segc_scrape_collections_total (\S+)$/m.exec(body)?.[1] ?? NaN);
+}
+
 function rssKb(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
 }
@@ -103,7 +123,7 @@ try {
   const peer = sandbox.createNetns('peer');
   const link = sandbox.createVethPair(host, peer, { a: { ipv4: '10.206.0.1/24' }, b: { ipv4: '10.206.0.2/24' } });
   out(`segc agent scrape benchmark (ClassBench acl1, a full ${SESSIONS}-entry session table, every rule hit; median of ${SCRAPES} scrapes)`);
-  out('rules  --rule-metrics  sessions  scrape ms (HTTP)  of which reading maps  rule series  body KiB  agent RSS MiB (idle -> after scrapes)');
+  out('rules  --rule-metrics  sessions  scrape ms (HTTP)  of which reading maps  rule series  body KiB  agent RSS MiB (idle -> after scrapes -> after bursts)  50 clients p50/p99 ms  collections/burst');
   for (const c of CASES) {
     const rules = readClassBenchRules(readFileSync(`${HS1}/rules/${c.file}`, 'utf8')).slice(0, c.take);
     const text = classBenchToSeg(rules, { defaultAction: 'deny' });
@@ -115,7 +135,8 @@ try {
     const entries = fillSessions(result.record.pins.dir, SESSIONS);
     hitEveryRule(result.record.pins.dir, ir.rules.length);
 
-    const agent = spawn(process.execPath, ['--no-warnings', join(import.meta.dirname, '..', 'test', 'support', 'segc-source.ts'), 'agent', '--listen', '127.0.0.1:0', '--rule-metrics', c.mode], {
+    const entry = process.argv.includes('--sources') ? join(import.meta.dirname, '..', 'test', 'support', 'segc-source.ts') : join(import.meta.dirname, '..', 'bin', 'segc.js');
+    const agent = spawn(process.execPath, ['--no-warnings', entry, 'agent', '--listen', '127.0.0.1:0', '--rule-metrics', c.mode], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, SEGC_STATE_DIR: stateDir },
     });
@@ -144,8 +165,23 @@ try {
       }
       const series = body.split('\n').filter((l) => l.startsWith('segc_rule_packets_total{')).length;
       const after = rssKb(agent.pid as number);
+      // Bursts of concurrent clients: every client's GET timed from the burst's start.
+      const latencies: number[] = [];
+      const before = await collectionsOf(url);
+      for (let b = 0; b < BURSTS; b++) {
+        const t = performance.now();
+        await Promise.all(
+          Array.from({ length: CLIENTS }, async () => {
+            await (await fetch(url)).text();
+            latencies.push(performance.now() - t);
+          }),
+        );
+      }
+      const collections = ((await collectionsOf(url)) - before - 1) / BURSTS;
+      const afterBursts = rssKb(agent.pid as number);
       out(
-        `${c.label.padEnd(6)} ${c.mode.padEnd(14)} ${String(entries).padStart(8)} ${median(times).toFixed(1).padStart(17)} ${median(reads.slice(1)).toFixed(1).padStart(22)} ${String(series).padStart(12)} ${(body.length / 1024).toFixed(0).padStart(9)} ${(idle / 1024).toFixed(0).padStart(14)} -> ${(after / 1024).toFixed(0)}`,
+        `${c.label.padEnd(6)} ${c.mode.padEnd(14)} ${String(entries).padStart(8)} ${median(times).toFixed(1).padStart(17)} ${median(reads.slice(1)).toFixed(1).padStart(22)} ${String(series).padStart(12)} ${(body.length / 1024).toFixed(0).padStart(9)} ${(idle / 1024).toFixed(0).padStart(14)} -> ${(after / 1024).toFixed(0)} -> ${(afterBursts / 1024).toFixed(0)}` +
+          `  ${percentile(latencies, 50).toFixed(0)}/${percentile(latencies, 99).toFixed(0)}  ${Number.isNaN(collections) ? '-' : collections.toFixed(1)}`,
       );
     } finally {
       agent.kill('SIGTERM');
@@ -155,7 +191,8 @@ try {
   }
   out('');
   out('scrape ms = one GET /metrics end to end (read every map, fold, render); reading maps = segc_scrape_duration_seconds');
-  out('(stats, the active and standby slots\' rule hits and the session census by batch lookups).');
+  out('(stats, the active and standby slots\' rule hits and the session census). 50 clients: bursts of 50 concurrent GETs,');
+  out('each timed from its burst\'s start; collections/burst: the map walks the agent made per burst (segc_scrape_collections_total).');
 } finally {
   rmSync(join('/sys/fs/bpf/segc', name), { recursive: true, force: true });
   rmSync(stateDir, { recursive: true, force: true });

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { analyze } from '../compiler/analysis/index.ts';
 import { classBenchToIr, readClassBenchRules } from '../test/support/classbench.ts';
 import { CORPUS } from '../test/support/corpus.ts';
+import { benchArgs, exitIfDryRun } from './dry-run.ts';
 
 const DEFAULT_SETS = [
   'classbench-hs1/rules/acl1_1K',
@@ -61,5 +62,7 @@ function benchSet(path: string): void {
   );
 }
 
-const sets = process.argv.slice(2);
-for (const set of sets.length > 0 ? sets : DEFAULT_SETS) benchSet(set);
+const args = benchArgs();
+const sets = args.length > 0 ? args : DEFAULT_SETS;
+exitIfDryRun(sets.map((set) => `${CORPUS}/${set}`));
+for (const set of sets) benchSet(set);

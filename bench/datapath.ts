@@ -12,7 +12,7 @@ import { createMemoryHost } from '../compiler/source.ts';
 import type { ProgramIr } from '../compiler/ir.ts';
 import { SEG_CFG_STATELESS } from '../runtime/datapath/abi.ts';
 import { activateSlot, readConfig, writeConfig } from '../runtime/datapath/config.ts';
-import { closeDatapath, loadDatapath } from '../runtime/loader.ts';
+import { closeDatapath, DEFAULT_OBJECT_PATH, loadDatapath } from '../runtime/loader.ts';
 import { flushSessions } from '../runtime/datapath/sessions.ts';
 import { installPolicy } from '../runtime/datapath/slots.ts';
 import { runFrame } from '../runtime/datapath/test-run.ts';
@@ -20,6 +20,7 @@ import { type Datapath } from '../runtime/datapath/datapath.ts';
 import { buildFrame } from '../runtime/packet-bytes.ts';
 import { classBenchToIr, classBenchToSeg, readClassBenchRules, readHs1Trace, type ClassBenchRule } from '../test/support/classbench.ts';
 import { CORPUS } from '../test/support/corpus.ts';
+import { exitIfDryRun } from './dry-run.ts';
 
 const HS1 = `${CORPUS}/classbench-hs1`;
 const REPEAT = 2000;
@@ -89,6 +90,10 @@ function unfiltered(out: (line: string) => void, parseOnly: number): void {
   out(`its reply on default-deny ingress  ${hitBack.toFixed(1)} ns/packet  ${ratio(hitBack)}  (session hit)`);
 }
 
+exitIfDryRun([
+  DEFAULT_OBJECT_PATH,
+  ...['acl1', 'fw1', 'ipc1'].flatMap((f) => [`${f}_100`, `${f}_1K`, `${f}_10K`].flatMap((file) => [`${HS1}/rules/${file}`, `${HS1}/traces/${file}_trace`])),
+]);
 const dp = loadDatapath({ sessions: 65536, rulesPerSlot: 16384 });
 try {
   const out = (line: string) => process.stdout.write(line + '\n');

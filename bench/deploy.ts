@@ -15,6 +15,8 @@ import { deploy, undeploy, type DeployResult } from '../runtime/deploy.ts';
 import { classBenchToSeg, readClassBenchRules } from '../test/support/classbench.ts';
 import { CORPUS } from '../test/support/corpus.ts';
 import { NetnsSandbox } from '../test/support/netns.ts';
+import { DEFAULT_OBJECT_PATH } from '../runtime/loader.ts';
+import { exitIfDryRun } from './dry-run.ts';
 
 const HS1 = `${CORPUS}/classbench-hs1`;
 const REDEPLOYS = 5;
@@ -29,6 +31,7 @@ function median(xs: readonly number[]): number {
   return s[Math.floor(s.length / 2)] ?? NaN;
 }
 
+exitIfDryRun([DEFAULT_OBJECT_PATH, ...POLICIES.map((p) => `${HS1}/rules/${p.file}`)]);
 const out = (line: string) => process.stdout.write(line + '\n');
 if (process.getuid?.() !== 0) {
   out('bench/deploy.ts needs root (namespaces, BPF)');

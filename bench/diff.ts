@@ -8,6 +8,7 @@ import { diffPolicies } from '../compiler/diff.ts';
 import type { ProgramIr, RuleIr } from '../compiler/ir.ts';
 import { classBenchToIr, readClassBenchRules } from '../test/support/classbench.ts';
 import { CORPUS } from '../test/support/corpus.ts';
+import { benchArgs, exitIfDryRun } from './dry-run.ts';
 
 const DEFAULT_SETS = ['classbench-hs1/rules/acl1_10K', 'classbench-hs1/rules/fw1_10K', 'classbench-hs1/rules/ipc1_10K'];
 
@@ -40,7 +41,10 @@ function time<T>(f: () => T): { value: T; ms: number; cpuMs: number } {
   return { value, ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
-for (const path of process.argv.length > 2 ? process.argv.slice(2) : DEFAULT_SETS) {
+const args = benchArgs();
+const sets = args.length > 0 ? args : DEFAULT_SETS;
+exitIfDryRun(sets.map((set) => `${CORPUS}/${set}`));
+for (const path of sets) {
   const { ir } = classBenchToIr(readClassBenchRules(readFileSync(`${CORPUS}/${path}`, 'utf8')));
   const changed = withIngress(ir, tenChanges(ir.ingress.rules));
   const r = time(() => diffPolicies(ir, changed));

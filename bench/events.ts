@@ -5,7 +5,7 @@
 // Run as root: `node bench/events.ts` (make bpf first).
 import { SEG_CFG_STATELESS, SegStat } from '../runtime/datapath/abi.ts';
 import { EventReader } from '../runtime/datapath/events.ts';
-import { closeDatapath, loadDatapath } from '../runtime/loader.ts';
+import { closeDatapath, DEFAULT_OBJECT_PATH, loadDatapath } from '../runtime/loader.ts';
 import { flushSessions } from '../runtime/datapath/sessions.ts';
 import { readConfig, writeConfig, type EventLimits } from '../runtime/datapath/config.ts';
 import { readStats } from '../runtime/datapath/counters.ts';
@@ -14,6 +14,7 @@ import { type Datapath } from '../runtime/datapath/datapath.ts';
 import { buildFrame } from '../runtime/packet-bytes.ts';
 import { deployIr } from '../test/support/datapath-harness.ts';
 import { programIr } from '../test/support/ir-builder.ts';
+import { exitIfDryRun } from './dry-run.ts';
 
 // 500 runs leave room in the 256 KiB ring (2,978 records) between drains.
 const REPEAT = 500;
@@ -31,6 +32,7 @@ function configure(dp: Datapath, flags: number, events: EventLimits): void {
   writeConfig(dp, { ...readConfig(dp), flags, events });
 }
 
+exitIfDryRun([DEFAULT_OBJECT_PATH]);
 const dp = loadDatapath({ sessions: 4096, rulesPerSlot: 64 });
 let events = 0;
 const reader = new EventReader(dp, () => events++);

@@ -11,6 +11,7 @@ import { parseSourceFile } from '../compiler/build-ast.ts';
 import { createCollector } from '../compiler/diagnostics.ts';
 import { format } from '../compiler/format.ts';
 import { createSourceFile } from '../compiler/source.ts';
+import { exitIfDryRun } from './dry-run.ts';
 import { median, wallTimes } from './wall-times.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -25,11 +26,17 @@ interface SizeResult {
   readonly formatMs: number;
   readonly outBytes: number;
   readonly heapMB: number;
+  /** CPU time of parse and format (the steadier figure on a shared machine). */
+  readonly cpuMs: number;
+  readonly maxRssMB: number;
 }
 
 if (process.argv[2] === '--size') {
   process.stdout.write(JSON.stringify(benchSize(Number(process.argv[3]))) + '\n');
 } else {
+  // A dry run proves the generator and the formatter work on a small policy, then stops.
+  if (process.argv.includes('--dry')) benchSize(100);
+  exitIfDryRun([EXAMPLE]);
   if (!process.argv.includes('--no-build')) {
     const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
     if (build.status !== 0) throw new Error('build failed');
@@ -45,13 +52,13 @@ if (process.argv[2] === '--size') {
   console.log(`  ratio of medians ${(median(fmt) / median(bare)).toFixed(2)} x`);
   console.log('');
   console.log(`segc fmt on generated policies (node ${process.version}; format includes the re-parse that proves the output)`);
-  console.log('     rules      bytes   parse ms  format ms  total ms   heap MB');
+  console.log('     rules      bytes   parse ms  format ms  total ms    cpu ms   heap MB  max RSS MB');
   for (const size of SIZES) {
     const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--size', String(size)], { encoding: 'utf8', maxBuffer: 1 << 20 });
     if (child.status !== 0) throw new Error(`size ${size} failed: ${child.stderr}`);
     const r = JSON.parse(child.stdout) as SizeResult;
     console.log(
-      `  ${String(r.rules).padStart(8)} ${String(r.bytes).padStart(10)} ${r.parseMs.toFixed(0).padStart(10)} ${r.formatMs.toFixed(0).padStart(10)} ${(r.parseMs + r.formatMs).toFixed(0).padStart(9)} ${r.heapMB.toFixed(0).padStart(9)}`,
+      `  ${String(r.rules).padStart(8)} ${String(r.bytes).padStart(10)} ${r.parseMs.toFixed(0).padStart(10)} ${r.formatMs.toFixed(0).padStart(10)} ${(r.parseMs + r.formatMs).toFixed(0).padStart(9)} ${r.cpuMs.toFixed(0).padStart(9)} ${r.heapMB.toFixed(0).padStart(9)} ${r.maxRssMB.toFixed(0).padStart(11)}`,
     );
   }
 }
@@ -59,6 +66,7 @@ if (process.argv[2] === '--size') {
 function benchSize(rules: number): SizeResult {
   const text = benchPolicy(rules);
   const source = createSourceFile('bench.seg', text);
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const diagnostics = createCollector();
   const ast = parseSourceFile(source, diagnostics);
@@ -66,7 +74,17 @@ function benchSize(rules: number): SizeResult {
   if (diagnostics.items.length > 0) throw new Error(`generated policy has errors: ${diagnostics.items[0]?.message}`);
   const out = format(ast, source);
   const t2 = performance.now();
-  return { rules, bytes: text.length, parseMs: t1 - t0, formatMs: t2 - t1, outBytes: out.length, heapMB: process.memoryUsage().heapUsed / 2 ** 20 };
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    rules,
+    bytes: text.length,
+    parseMs: t1 - t0,
+    formatMs: t2 - t1,
+    outBytes: out.length,
+    heapMB: process.memoryUsage().heapUsed / 2 ** 20,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    maxRssMB: process.resourceUsage().maxRSS / 1024,
+  };
 }
 
 /** An unformatted policy: odd spacing, comments, broken lists, groups of rules. */

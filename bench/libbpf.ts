@@ -23,6 +23,7 @@ import {
   close,
 } from '../runtime/libbpf.ts';
 import { buildFrame, parseFrame } from '../runtime/packet-bytes.ts';
+import { exitIfDryRun } from './dry-run.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ROUNDS = 7;
@@ -46,6 +47,7 @@ function u32(n: number): Buffer {
 }
 
 function main(): void {
+  exitIfDryRun([join(ROOT, 'test/kernel/fixtures/libbpf_fixture.bpf.c')]);
   if (process.getuid?.() !== 0) {
     console.log('bench/libbpf.ts needs root (it loads a BPF program); skipped');
     return;

@@ -6,7 +6,7 @@
 // the server's RSS. Run: `node bench/lsp.ts` (runs `npm run build` first; `--no-build` skips it;
 // `--dry` only checks that its inputs exist, as `make bench --dry` asks of every benchmark).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { compile } from '../compiler/program.ts';
@@ -14,6 +14,7 @@ import { createMemoryHost } from '../compiler/source.ts';
 import { classBenchToSeg, readClassBenchRules } from '../test/support/classbench.ts';
 import { CORPUS } from '../test/support/corpus.ts';
 import { startLspClient, type LspClient } from '../test/support/lsp-client.ts';
+import { exitIfDryRun } from './dry-run.ts';
 import { median } from './wall-times.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -22,16 +23,7 @@ const RUNS_10K = 9;
 
 const CLASSBENCH = join(CORPUS, 'classbench-hs1/rules/acl1_10K');
 
-if (process.argv.includes('--dry')) {
-  const inputs = [CLASSBENCH, join(ROOT, 'examples'), join(ROOT, 'bin/segc.js')];
-  const missing = inputs.find((p) => !existsSync(p));
-  if (missing !== undefined) {
-    process.stderr.write(`lsp.ts: missing input ${missing}\n`);
-    process.exit(2);
-  }
-  process.stdout.write(`dry run: lsp.ts ready (${inputs.length} inputs present)\n`);
-  process.exit(0);
-}
+exitIfDryRun([CLASSBENCH, join(ROOT, 'examples'), join(ROOT, 'bin/segc.js')]);
 
 if (!process.argv.includes('--no-build')) {
   const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });

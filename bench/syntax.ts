@@ -1,15 +1,18 @@
-// Benchmark of the syntax stages (prints, never asserts): tokenize, parse and buildAst time
+// Benchmark of the syntax stages (prints, never asserts): tokenize, parse (the fast path of rule
+// lines, then the grammar for the rest) and buildAst time
 // (wall and CPU, best of a few rounds) and heap for generated policies of 1k, 10k and 100k
 // rules. Run: `node bench/syntax.ts [rules...]`. CPU time counts V8's GC threads too, so on a
 // busy machine it is the steadier figure; wall time is what a user waits.
 import { buildAst } from '../compiler/build-ast.ts';
 import { createCollector } from '../compiler/diagnostics.ts';
 import { tokenize } from '../compiler/lexer.ts';
+import { parseRuleLines } from '../compiler/parse-rule-lines.ts';
 import { parse } from '../compiler/parser.ts';
 import { createSourceFile } from '../compiler/source.ts';
+import { benchArgs, exitIfDryRun } from './dry-run.ts';
 
 const ROUNDS = 3;
-const sizes = process.argv.slice(2).map(Number);
+const sizes = benchArgs().map(Number);
 
 /** A policy of `rules` rules in the shapes real ones take (sets, lists, names, descriptions). */
 export function generateSyntaxPolicy(rules: number): string {
@@ -56,9 +59,11 @@ function measure(rules: number): void {
     const marks: [number, number][] = [[performance.now(), cpuMs()]];
     const { tokens, comments } = tokenize(file, collector);
     marks.push([performance.now(), cpuMs()]);
-    const cst = parse(file, tokens, collector);
+    // As parseSourceFile does: valid rule lines by the fast path, the rest by the grammar.
+    const lines = parseRuleLines(file, tokens);
+    const cst = parse(file, tokens, collector, lines.rest);
     marks.push([performance.now(), cpuMs()]);
-    const ast = buildAst(file, cst, comments);
+    const ast = buildAst(file, cst, comments, lines.rulesByBlock);
     marks.push([performance.now(), cpuMs()]);
     heapMB = Math.max(heapMB, (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20);
     diagnostics = collector.items.length + (ast.declarations.length === 0 ? 1 : 0);
@@ -73,6 +78,7 @@ function measure(rules: number): void {
 }
 
 if (import.meta.main) {
+  exitIfDryRun();
   console.log(`tokenize, parse and buildAst (best of ${ROUNDS}; node ${process.version}; wall and CPU in ms)`);
   console.log('   rules     bytes   tokenize        parse       buildAst  wall sum  heap MB  diagnostics');
   for (const rules of sizes.length > 0 ? sizes : [1_000, 10_000, 100_000]) measure(rules);

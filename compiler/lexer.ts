@@ -3,6 +3,7 @@
 import type { IToken, TokenType } from 'chevrotain';
 import { createTokenInstance, Lexer } from './chevrotain.ts';
 import { Code, type DiagnosticCollector } from './diagnostics.ts';
+import { tokenizeScan } from './lexer-scan.ts';
 import type { SourceFile, Span } from './source.ts';
 import {
   allTokens,
@@ -37,24 +38,23 @@ export interface TokenizeResult {
 }
 
 /**
- * Builds the lexer. `validate` runs chevrotain's checks of the token definitions and insists
- * on its first-character optimisation; a test does that, while a run skips it to start faster.
+ * chevrotain's lexer over the same tokens. `tokenize` scans with lexer-scan.ts instead, which
+ * gives the very same tokens several times faster; this one is the reference a test compares
+ * it with. `validate` runs chevrotain's checks of the token definitions and insists on its
+ * first-character optimisation (a test does that too).
  */
 export function createSegLexer(validate = false): InstanceType<typeof Lexer> {
   return new Lexer([...allTokens], { positionTracking: 'onlyOffset', ensureOptimizations: validate, skipValidations: !validate });
 }
 
-// One lexer for the process: building it analyses every pattern, which is the slow part.
-const lexer = createSegLexer();
-
 export function tokenize(file: SourceFile, diagnostics: DiagnosticCollector): TokenizeResult {
-  const result = lexer.tokenize(file.text);
+  const result = tokenizeScan(file.text);
   for (const error of result.errors) tokenizeReportBadCharacters(file, error.offset, error.length, diagnostics);
   const stringIdx = StringLiteral.tokenTypeIdx;
   for (const token of result.tokens) {
     if (token.tokenTypeIdx === stringIdx) tokenizeCheckString(file, token, diagnostics);
   }
-  return { tokens: tokenizeLines(file, result.tokens), comments: result.groups['comments'] ?? [] };
+  return { tokens: tokenizeLines(file, result.tokens), comments: result.comments };
 }
 
 /** Hints for characters people carry over from other languages. */
@@ -103,6 +103,12 @@ function tokenizeCheckString(file: SourceFile, token: IToken, diagnostics: Diagn
   if (!isTerminatedString(text)) diagnostics.add(Code.UnterminatedString, { file: file.path, start, end: start + text.length });
 }
 
+/** The value of a string token: quotes removed, `\"` and `\\` resolved, bad escapes kept. */
+export function unquoteString(image: string): string {
+  const body = image.slice(1, isTerminatedString(image) ? -1 : undefined);
+  return body.replace(/\\(["\\])/g, '$1');
+}
+
 /** Whether a string token ends with its closing quote (an escaped quote does not close it). */
 export function isTerminatedString(image: string): boolean {
   if (image.length < 2 || !image.endsWith('"')) return false;
@@ -118,6 +124,11 @@ const LITERAL_TOKENS: readonly TokenType[] = [
 /** LITERAL_TOKENS by `tokenTypeIdx` (the pass below runs over every token of every file). */
 const isLiteralToken = new Uint8Array(Math.max(...allTokens.map((t) => t.tokenTypeIdx!)) + 1);
 for (const t of LITERAL_TOKENS) isLiteralToken[t.tokenTypeIdx!] = 1;
+
+/** Whether a token type may stand inside the braces of a literal (see `tokenizeLines`). */
+export function isLiteralTokenType(type: TokenType): boolean {
+  return isLiteralToken[type.tokenTypeIdx!] === 1;
+}
 
 /**
  * THE place where newlines get their meaning. A rule or declaration ends at the end of its

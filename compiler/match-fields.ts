@@ -51,7 +51,10 @@ const ICMP_PROTO: Readonly<Record<Family, number>> = { 4: 1, 6: 58 };
 
 // Parsing prefix text on every packet would dominate differential tests; the caches keep the
 // interpreter plain while making thousands of packets per policy cheap.
-const rangeCache = new WeakMap<AddrSetIr, { v4: AddrRange[]; v6: AddrRange[] }>();
+// Rules of one set share its prefix list (lower gives one array per set value): its ranges are
+// parsed once, not once per rule and kind (an `any except` of thousands of hosts is hundreds of
+// thousands of prefixes).
+const rangeCache = new WeakMap<readonly string[], AddrRange[]>();
 const addressCache = new Map<string, ReturnType<typeof parseAddress>>();
 
 function parsePacketAddress(address: string): ReturnType<typeof parseAddress> {
@@ -66,12 +69,13 @@ function parsePacketAddress(address: string): ReturnType<typeof parseAddress> {
 }
 
 function addressRanges(set: AddrSetIr, family: Family): AddrRange[] {
-  let ranges = rangeCache.get(set);
-  if (!ranges) {
-    ranges = { v4: prefixTextsToRanges(set.v4), v6: prefixTextsToRanges(set.v6) };
-    rangeCache.set(set, ranges);
+  const list = family === 4 ? set.v4 : set.v6;
+  let ranges = rangeCache.get(list);
+  if (ranges === undefined) {
+    ranges = prefixTextsToRanges(list);
+    rangeCache.set(list, ranges);
   }
-  return family === 4 ? ranges.v4 : ranges.v6;
+  return ranges;
 }
 
 function addressMatches(set: AddrSetIr, address: string): boolean {

@@ -669,14 +669,16 @@ function describeFound(token: IToken): string {
  * Parses one file's tokens (from `tokenize`) into its CST; syntax errors go to `diagnostics`.
  * One diagnostic per position, and at most one per line: a later error on a line that already
  * has one (the lexer's included) is a consequence of the first, so it is dropped.
+ * `input`, when given, is what the grammar reads: `tokens` without whole statements that were
+ * read elsewhere (parse-rule-lines.ts); lines are still numbered over all of `tokens`.
  */
-export function parse(file: SourceFile, tokens: IToken[], diagnostics: DiagnosticCollector): FileCstNode {
-  const limited = parseLimitNesting(file, tokens, diagnostics);
+export function parse(file: SourceFile, tokens: IToken[], diagnostics: DiagnosticCollector, input: IToken[] = tokens): FileCstNode {
+  const limited = parseLimitNesting(file, input, diagnostics);
   parser.lineErrors = [];
   parser.insertedBefore = new Set();
   parser.input = limited;
   const cst = parser.file() as FileCstNode;
-  if (parser.errors.length === 0 && parser.lineErrors.length === 0 && limited === tokens) cleanTrees.add(cst);
+  if (parser.errors.length === 0 && parser.lineErrors.length === 0 && limited === input) cleanTrees.add(cst);
   const pending: PendingError[] = [
     ...parser.errors.map((e: IRecognitionException) => ({
       // A rule name that should have been the action: the error belongs to the name.

@@ -1,10 +1,11 @@
 // The compiler pipeline: takes root files and a host; parses each file (and its includes),
 // resolves names, lowers to the IR and, when asked, runs the rule analysis. Runs the stages and
 // nothing else; returns a `Compilation`.
-import { analyze, type AnalysisOptions, type AnalysisResult } from './analysis/index.ts';
+import { analyze, DEFAULT_ANALYSIS_BUDGET_MS, type AnalysisOptions, type AnalysisResult } from './analysis/index.ts';
 import type { FileAst } from './ast.ts';
 import { parseSourceFile } from './build-ast.ts';
-import { createCollector, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
+import { Code, createCollector, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
+import { createInputReader } from './input-limits.ts';
 import type { ProgramIr } from './ir.ts';
 import { checkExpiry, type ExpiryOptions } from './expiry.ts';
 
@@ -17,8 +18,11 @@ export { diffPolicies } from './diff.ts';
 export { evaluate } from './evaluate.ts';
 import { lower } from './lower.ts';
 import { lowerTests, type PacketTestIr } from './packet-tests.ts';
+import { findLockouts, keepPolicyText, type KeepEntry, type ManagementFlow } from './lockout.ts';
 import { resolve, type ParseFile, type ResolvedProgram } from './resolve.ts';
-import type { CompilerHost, SourceFile } from './source.ts';
+import { createMemoryHost, DEFAULT_COMPILE_BUDGET_MS, DEFAULT_INPUT_LIMITS, type CompilerHost, type InputLimits, type SourceFile } from './source.ts';
+
+export { DEFAULT_COMPILE_BUDGET_MS } from './source.ts';
 
 /** Options of a compilation. */
 export interface CompileOptions {
@@ -34,6 +38,26 @@ export interface CompileOptions {
    * not checked. The caller supplies the day: the compiler reads no clock.
    */
   readonly expiry?: ExpiryOptions;
+  /** Check the lock-out guard against these management flows (SEG5101); absent, it does not run. */
+  readonly hostContext?: HostContext;
+  /** What the compilation may read (per file, in all, include depth); absent fields: the defaults. */
+  readonly limits?: Partial<InputLimits>;
+  /**
+   * Milliseconds the whole compilation may take (reading, parsing, lowering; the analysis keeps
+   * its own budget inside what is left). Over it, the stages not done are named by SEG9002 and
+   * there is no IR. Default 60 000; 0 or less: unlimited.
+   */
+  readonly budgetMs?: number;
+  /** The clock, in milliseconds (default `performance.now`); tests pass a fake one. */
+  readonly now?: () => number;
+}
+
+/** The connections that manage the host (`check --host-context`, `deploy`'s guard). */
+export interface HostContext {
+  readonly flows: readonly ManagementFlow[];
+  readonly keeps: readonly KeepEntry[];
+  /** A deploy in audit mode denies nothing. */
+  readonly audit?: boolean;
 }
 
 export interface Compilation {
@@ -54,15 +78,38 @@ export interface Compilation {
 
 export function compile(rootFiles: readonly string[], host: CompilerHost, options: CompileOptions = {}): Compilation {
   const diagnostics = createCollector();
-  const resolved = resolve({ rootFiles, host, parseFile: options.parseFile ?? parseSourceFile, diagnostics });
-  // Before `lower`, so that a malformed test is an error of the compilation (no IR).
-  const tests = lowerTests(resolved, diagnostics);
-  const ir = lower(resolved, diagnostics);
+  const now = options.now ?? (() => performance.now());
+  const budgetMs = options.budgetMs ?? DEFAULT_COMPILE_BUDGET_MS;
+  const deadline = budgetMs > 0 ? now() + budgetMs : Infinity;
+  const overBudget = () => now() > deadline;
+  const limits: InputLimits = { ...DEFAULT_INPUT_LIMITS, ...options.limits };
+  const read = createInputReader(host, limits, overBudget);
+  const resolved = resolve({ rootFiles, host, parseFile: options.parseFile ?? parseSourceFile, diagnostics, read, maxIncludeDepth: limits.maxIncludeDepth });
+  // Over budget after reading: say what was not done and stop (no IR, so nothing deploys).
+  const stop = (what: string) => {
+    const first = rootFiles[0] ?? '';
+    diagnostics.add(Code.CompileBudget, { file: first, start: 0, end: 0 }, { budget: `${budgetMs} ms`, what });
+  };
+  let tests: readonly PacketTestIr[] = [];
+  let ir: ProgramIr | undefined;
+  if (overBudget()) stop('lowering, and with it the rule analysis and the packet tests,');
+  else {
+    // Before `lower`, so that a malformed test is an error of the compilation (no IR).
+    tests = lowerTests(resolved, diagnostics);
+    ir = lower(resolved, diagnostics);
+    if (ir !== undefined && overBudget()) {
+      ir = undefined;
+      stop('the rule analysis (lowering finished late)');
+    }
+  }
   // Expiry reports on a valid IR; an expired rule is an error but the IR stays (deploy decides).
   if (ir !== undefined && options.expiry !== undefined) diagnostics.items.push(...checkExpiry(ir, options.expiry));
   // lower() gives an IR only when there is no error, so the analysis never sees a broken policy.
-  const analysis = ir !== undefined && options.analysis !== undefined ? analyze(ir, options.analysis) : undefined;
+  // Its budget is its own, within what is left of the compile's.
+  const analysisOptions = options.analysis && { ...options.analysis, budgetMs: Math.max(1, Math.min(options.analysis.budgetMs ?? DEFAULT_ANALYSIS_BUDGET_MS, deadline - now())) };
+  const analysis = ir !== undefined && analysisOptions !== undefined ? analyze(ir, analysisOptions) : undefined;
   if (analysis) diagnostics.items.push(...analysis.diagnostics);
+  if (ir !== undefined && options.hostContext !== undefined) diagnostics.items.push(...checkLockout(ir, options.hostContext));
   return {
     ir,
     diagnostics: sortDiagnostics(diagnostics.items),
@@ -72,4 +119,16 @@ export function compile(rootFiles: readonly string[], host: CompilerHost, option
     tests,
     ...(analysis ? { analysis } : {}),
   };
+}
+
+/** The lock-out guard: one SEG5101 per management flow `ir` would deny. */
+export function checkLockout(ir: ProgramIr, context: HostContext): Diagnostic[] {
+  let keepIr: ProgramIr | undefined;
+  if (context.keeps.length > 0) {
+    const keepFile = '<keep>';
+    keepIr = compile([keepFile], createMemoryHost({ [keepFile]: keepPolicyText(context.keeps) })).ir;
+    // parseKeep admits only what compiles; a failure here is a bug.
+    if (keepIr === undefined) throw new Error(`the keep entries do not compile: ${context.keeps.map((k) => k.text).join(', ')}`);
+  }
+  return findLockouts(ir, context.flows, context.keeps, keepIr, { audit: context.audit === true });
 }

@@ -3,6 +3,7 @@
 // namespace and points every name reference at its declaration. Returns a `ResolvedProgram`.
 import type { AddrExpr, FileAst, IncludeDecl, PolicyDecl, PortExpr, PortsDecl, PortsRef, RuleAst, SetDecl, SetRef } from './ast.ts';
 import { Code, assertNever, type DiagnosticCollector, type RelatedInfo } from './diagnostics.ts';
+import type { InputRead, InputReader } from './input-limits.ts';
 import { createSourceFile, normalizePosixPath, type CompilerHost, type SourceFile, type Span } from './source.ts';
 import { closestSpelling } from './spelling.ts';
 
@@ -14,6 +15,10 @@ export interface ResolveInput {
   readonly host: CompilerHost;
   readonly parseFile: ParseFile;
   readonly diagnostics: DiagnosticCollector;
+  /** Reads each file within the compilation's limits (input-limits.ts); default: the host as is. */
+  readonly read?: InputReader;
+  /** Includes nested deeper than this are refused (default: unlimited, the reader's host decides). */
+  readonly maxIncludeDepth?: number;
 }
 
 export type SymbolKind = 'set' | 'ports';
@@ -114,14 +119,23 @@ function resolveFiles(input: ResolveInput): { files: SourceFile[]; asts: FileAst
       return;
     }
     if (loaded.has(key)) return;
-    const text = host.readFile(path);
-    if (text === undefined) {
-      // A missing root file has no include to point at: the span is the empty start of it.
-      diagnostics.add(Code.IncludeNotFound, from ? from.pathSpan : { file: path, start: 0, end: 0 }, { path });
+    // A root file has no include to point at: the span is the empty start of it.
+    const at = from ? from.pathSpan : { file: path, start: 0, end: 0 };
+    // Depth, not only cycles by path: a cycle through symbolic links names a new path each time.
+    if (from && onStack.length > (input.maxIncludeDepth ?? Infinity)) {
+      diagnostics.add(Code.IncludeTooDeep, at, { path, max: input.maxIncludeDepth ?? 0 });
       complete = false;
       return;
     }
-    const file = createSourceFile(path, text);
+    const read = input.read ? input.read(path, from !== undefined) : readPlain(host, path);
+    if (read.kind !== 'text') {
+      if (read.kind === 'missing') diagnostics.add(Code.IncludeNotFound, at, { path });
+      else if (read.kind === 'refused') diagnostics.add(Code.IncludeRefused, at, { path, reason: read.reason, hint: read.hint });
+      else diagnostics.add(Code.IncludeNotPolicy, at, { path, reason: read.reason });
+      complete = false;
+      return;
+    }
+    const file = createSourceFile(path, read.text);
     const ast = parseFile(file, diagnostics);
     loaded.set(key, { file, ast });
     onStack.push(key);
@@ -135,6 +149,11 @@ function resolveFiles(input: ResolveInput): { files: SourceFile[]; asts: FileAst
   for (const root of [...new Set(input.rootFiles)].sort(comparePaths)) visit(root, undefined);
   const entries = [...loaded.values()].sort((a, b) => comparePaths(a.file.path, b.file.path));
   return { files: entries.map((e) => e.file), asts: entries.map((e) => e.ast), complete };
+}
+
+function readPlain(host: CompilerHost, path: string): InputRead {
+  const text = host.readFile(path);
+  return text === undefined ? { kind: 'missing' } : { kind: 'text', text };
 }
 
 function comparePaths(a: string, b: string): number {

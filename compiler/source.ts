@@ -29,8 +29,40 @@ export interface SourceFile {
 export interface CompilerHost {
   /** The file's text, or undefined when there is no such file. */
   readFile(path: string): string | undefined;
+  /**
+   * The file's text read with care (only a regular file, at most `maxBytes`, UTF-8), or why
+   * not. Hosts over a real file system provide it (a device or FIFO must never be opened for a
+   * blocking read); without it, `readFile` is used and only the size is checked.
+   */
+  readSource?(path: string, maxBytes: number): SourceRead;
   /** The path an `include "spec"` inside `fromFile` names (relative to that file's folder). */
   resolveInclude(fromFile: string, spec: string): string;
+}
+
+/** What reading one file gave: its text, nothing there, or a refusal that never quotes the content. */
+export type SourceRead =
+  | { readonly kind: 'text'; readonly text: string }
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'refused'; readonly reason: string; readonly hint: string };
+
+export interface InputLimits {
+  /** Bytes one file may hold (`--max-include-size`). */
+  readonly maxFileBytes: number;
+  /** Bytes every file of the compilation may hold together. */
+  readonly maxTotalBytes: number;
+  /** Includes nested deeper than this are refused (`--max-include-depth`). */
+  readonly maxIncludeDepth: number;
+}
+
+/** 16 MiB a file (the largest ClassBench policy is under 3 MiB), 64 MiB in all, 32 levels. */
+export const DEFAULT_INPUT_LIMITS: InputLimits = { maxFileBytes: 16 << 20, maxTotalBytes: 64 << 20, maxIncludeDepth: 32 };
+
+/** The whole compile's time budget by default: a minute (the rule analysis alone has ten seconds). */
+export const DEFAULT_COMPILE_BUDGET_MS = 60_000;
+
+/** The refusal of a file over the size limit (hosts use it too, so that the words are one). */
+export function tooLarge(size: number, maxBytes: number): SourceRead {
+  return { kind: 'refused', reason: `it holds ${size} bytes, more than the ${maxBytes} a policy file may`, hint: 'raise --max-include-size if the file really is a policy' };
 }
 
 export function createSourceFile(path: string, text: string): SourceFile {

@@ -4,13 +4,14 @@
 // what was meant) -> commit (the record) or roll back (undo, in reverse, only what this run did).
 // Enforcement lives in the kernel: pinned maps and programs under /sys/fs/bpf/segc/<name>/ and
 // clsact filters; no segc process stays behind.
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SEG_CFG_LOG_DENIES, SEG_CFG_NO_SYN_PROTECTION, SEG_CHUNK_RULES, SEG_MAX_CHUNKS, SEG_SLOTS, SEG_MAPS, SegMap, type MapName } from './datapath/abi.ts';
 import { bundleImage, parseBundle, type Bundle } from '../compiler/bundle.ts';
 import type { PolicyImage } from '../compiler/entries.ts';
 import { BpfError, isBpfError } from './errors.ts';
-import { ensureBpffs, makePinDir, removePinDir, unpin } from './bpffs.ts';
+import { BPFFS_ROOT, ensureBpffs, makePinDir, removePinDir, unpin } from './bpffs.ts';
 import { bpf_map_get_info_by_fd, bpf_obj_get, bpf_obj_pin, bpf_object__find_program_by_name, bpf_program__set_log_buf, bpf_prog_get_fd_by_id, bpf_prog_get_info_by_fd, close, if_indextoname, libbpf_set_print, type BpfObject } from './libbpf.ts';
 import { closeDatapath, DEFAULT_FRAGMENTS, DEFAULT_OBJECT_PATH, DEFAULT_RULES_PER_SLOT, DEFAULT_SESSIONS, loadDatapath } from './loader.ts';
 import { installPolicy, slotGeneration } from './datapath/slots.ts';
@@ -18,9 +19,11 @@ import { readConfig, writeConfig, type DatapathConfig } from './datapath/config.
 import { type Datapath } from './datapath/datapath.ts';
 import { readDatapathInfo } from './datapath/info.ts';
 import { catchUpUpgrade, loadUpgrade, objectHash, planUpgrade, repinUpgrade, type LoadedUpgrade, type UpgradePlan } from './upgrade.ts';
-import { acquireLock, LockBusyError, type DeployLock } from './lock.ts';
-import { listDeployments, readState, removeState, stateDirOf, writeState, isDeploymentName, type AttachmentRecord, type DatapathSettings, type DeploymentRecord, type InterfaceRecord, type PinsRecord, type StateFile } from './state.ts';
-import { attachTc, detachTc, ensureClsact, interfaceIndex, queryTc, removeClsact, TC_DIRECTIONS, type TcDirection } from './tc.ts';
+import { armConfirmation, clearPending, ConfirmRecordError, readPending, type PendingConfirmation } from './confirm.ts';
+import { formatDuration } from './duration.ts';
+import { acquireLock, LockBusyError, StateDirError, type DeployLock } from './lock.ts';
+import { readAllStates, readState, removeState, stateDirOf, sweepTemporaryRecords, writeState, isDeploymentName, isRecordError, type AttachmentRecord, type DatapathSettings, type DeploymentRecord, type InterfaceRecord, type PinsRecord, type StateFile } from './state.ts';
+import { attachTc, detachTc, ensureClsact, interfaceIndex, queryTc, queryTcProgram, removeClsact, TC_DIRECTIONS, type TcDirection } from './tc.ts';
 
 /** Pin directories of every deployment live below this bpffs folder. */
 export const DEFAULT_PIN_ROOT = '/sys/fs/bpf/segc';
@@ -41,9 +44,14 @@ export const PROGRAM_PINS = { ingress: 'prog_ingress', egress: 'prog_egress' } a
 /**
  * The steps a test can make fail (`failAt`, or SEGC_TEST_FAIL_AT for the binary). `crash`
  * kills the process after the new policy is installed but before the switch; `upgrade` fails
- * an upgrade in place after the new maps are made and filled, before anything is attached.
+ * an upgrade in place after the new maps are made and filled, before anything is attached;
+ * `switched` kills it right after the switch, before attach, verify and the record;
+ * `crash-switched` after the switch and the attach, before the record is written (the window
+ * docs/deploy.md describes: the kernel is ahead of the record, and `status` says so). `vanish`
+ * is no failure: it deletes the last interface after the verify, as an operator or a container
+ * runtime may while a deploy runs, so that a test sees the deploy report it.
  */
-export const DEPLOY_STEPS = ['load', 'pin', 'upgrade', 'install', 'crash', 'switch', 'attach', 'verify', 'record'] as const;
+export const DEPLOY_STEPS = ['load', 'pin', 'upgrade', 'install', 'crash', 'switch', 'switched', 'attach', 'verify', 'crash-switched', 'vanish', 'record'] as const;
 export type DeployStep = (typeof DEPLOY_STEPS)[number];
 
 /** Why a deploy did not happen: `exitCode` 1 when the policy was refused, 2 for the environment. */
@@ -85,6 +93,10 @@ export interface DeployOptions extends HostOptions {
   readonly settings?: DatapathSettings;
   /** Bytes of the event ring buffer (a power of two). */
   readonly eventBufferBytes?: number;
+  /** Commit-confirmed: roll back by itself after `windowMs` unless `segc confirm` comes first. */
+  readonly confirm?: { readonly windowMs: number; readonly command?: readonly string[] };
+  /** Replace a deploy that waits for confirmation (rollback and its expiry do) instead of refusing. */
+  readonly cancelPending?: boolean;
   /** Tests only: fail (or crash) at this step. */
   readonly failAt?: DeployStep;
   readonly now?: () => Date;
@@ -105,6 +117,10 @@ export interface DeployPlan {
   readonly image: PolicyImage;
   readonly interfaces: readonly { readonly iface: string; readonly ifindex: number }[];
   readonly state: StateFile | undefined;
+  /** Interfaces the deployment runs on now (from its record; from the kernel when the record is damaged). */
+  readonly running: readonly InterfaceRecord[];
+  /** Found while planning, reported with the result (a damaged record replaced). */
+  readonly warnings: readonly string[];
   /** The pinned data path of a running deployment, adopted; undefined: load a fresh one. */
   readonly adopted: Datapath | undefined;
   /** Replace the adopted data path in place (newer version, other object, new sizes). */
@@ -151,6 +167,8 @@ export interface DeployResult {
   /** What went wrong after the switch without undoing it (a dropped interface not detached). */
   readonly warnings: readonly string[];
   readonly timings: DeployTimings;
+  /** With `confirm`: what waits for `segc confirm`, and until when. */
+  readonly pending: PendingConfirmation | null;
 }
 
 function pinRootOf(options: HostOptions): string {
@@ -170,7 +188,12 @@ function checkName(name: string): void {
 function failpoint(options: DeployOptions, step: DeployStep): void {
   if (options.failAt !== step) return;
   // Kill -9 ourselves: nothing after this line runs, no finally, no undo.
-  if (step === 'crash') process.kill(process.pid, 'SIGKILL');
+  if (step === 'crash' || step === 'switched' || step === 'crash-switched') process.kill(process.pid, 'SIGKILL');
+  if (step === 'vanish') {
+    const last = (options as DeployOptions & { readonly vanishIface?: string }).vanishIface;
+    if (last !== undefined) execFileSync('ip', ['link', 'del', last], { stdio: 'ignore' });
+    return;
+  }
   throw new DeployError(step, 2, `injected failure at step '${step}' (a test asked for it)`);
 }
 
@@ -182,18 +205,28 @@ export function deploy(request: DeployRequest): DeployResult {
   libbpf_set_print(null);
   const lock = lockHost(options);
   try {
-    const plan = planDeploy(request);
-    // apply undoes its own steps when one fails; from here on, this function does.
-    const applied = applyDeploy(plan);
-    try {
-      verifyDeploy(applied);
-      return commitDeploy(applied);
-    } catch (error) {
-      rollBackDeploy(applied);
-      throw error;
-    }
+    return deployLocked(request);
   } finally {
     lock.release();
+  }
+}
+
+/** `deploy` for a caller that already holds the host's lock (the expiry of a confirmation). */
+export function deployLocked(request: DeployRequest): DeployResult {
+  libbpf_set_print(null);
+  const plan = planDeploy(request);
+  // apply undoes its own steps when one fails; from here on, this function does.
+  const applied = applyDeploy(plan);
+  const options = plan.options;
+  try {
+    verifyDeploy(applied);
+    failpoint(options, 'crash-switched');
+    failpoint({ ...options, vanishIface: plan.interfaces.at(-1)?.iface } as DeployOptions, 'vanish');
+    return commitDeploy(applied);
+  } catch (error) {
+    // Before the record is written the deploy has not happened: undo, then say what holds.
+    const failures = rollBackDeploy(applied);
+    throw withRollbackOutcome(error, failures, plan);
   }
 }
 
@@ -203,15 +236,37 @@ export function requireRoot(): void {
   }
 }
 
-/** Takes the host's deploy lock; first of all, checks for root (the lock and the kernel need it). */
+/**
+ * A failure after apply, told with what the rollback achieved: the previous policy back in
+ * force, or (when undoing failed) that the kernel may hold the new one.
+ */
+function withRollbackOutcome(error: unknown, failures: readonly string[], plan: DeployPlan): unknown {
+  if (!(error instanceof DeployError)) return error;
+  if (failures.length === 0) {
+    if (/stays in force|nothing was changed|was put back/.test(error.message)) return error;
+    const outcome = plan.state !== undefined || plan.adopted !== undefined ? 'the previous policy stays in force' : 'nothing was changed';
+    return new DeployError(error.step, error.exitCode, `${error.message}; ${outcome}`, error.hint, error.log);
+  }
+  const outcome = `putting the previous policy back failed (${failures.join('; ')}): the new policy may be in force; segc status shows what the kernel holds`;
+  return new DeployError(error.step, error.exitCode, `${error.message}; ${outcome}`, 'deploy again (or undeploy) to bring the kernel and the record together', error.log);
+}
+
+/**
+ * Takes the host's deploy lock; first of all, checks for root (the lock and the kernel need it).
+ * The holder then removes temporary record files a killed writer left behind.
+ */
 export function lockHost(options: HostOptions): DeployLock {
   requireRoot();
+  let lock: DeployLock;
   try {
-    return acquireLock(stateDirOfOptions(options), { timeoutMs: options.lockTimeoutMs });
+    lock = acquireLock(stateDirOfOptions(options), { timeoutMs: options.lockTimeoutMs });
   } catch (error) {
     if (error instanceof LockBusyError) throw new DeployError('lock', 2, error.message, 'wait for it to finish, then run the command again');
+    if (error instanceof StateDirError) throw new DeployError('lock', 2, `${error.message}; nothing was changed`, error.hint);
     throw error;
   }
+  sweepTemporaryRecords(stateDirOfOptions(options));
+  return lock;
 }
 
 /** Everything that can be known before a change: the policy fits, the interfaces exist, who owns them. */
@@ -235,12 +290,21 @@ export function planDeploy(request: DeployRequest): DeployPlan {
       throw error;
     }
   });
-  for (const other of listDeployments(stateDir)) {
-    if (other === name) continue;
-    const used = readState(stateDir, other)?.current.interfaces.filter((i) => interfaces.some((n) => n.ifindex === i.ifindex && n.iface === i.iface)) ?? [];
+  const warnings: string[] = [];
+  const others = readAllStates(stateDir);
+  for (const { current: other } of others.states) {
+    if (other.name === name) continue;
+    const used = other.interfaces.filter((i) => interfaces.some((n) => n.ifindex === i.ifindex && n.iface === i.iface));
     if (used.length > 0) {
-      throw new DeployError('plan', 2, `interface '${used[0]?.iface}' carries deployment '${other}'; one interface takes one deployment`, `undeploy it first (segc undeploy --name ${other}) or deploy with --name ${other}`);
+      throw new DeployError('plan', 2, `interface '${used[0]?.iface}' carries deployment '${other.name}'; one interface takes one deployment`, `undeploy it first (segc undeploy --name ${other.name}) or deploy with --name ${other.name}`);
     }
+  }
+  // A damaged record of another deployment does not stop this one; its programs, found by its
+  // pins, still keep it off that deployment's interfaces.
+  for (const damaged of others.damaged) {
+    if (damaged.deployment === name) continue;
+    const busy = interfacesOfPinned(join(pinRootOf(options), damaged.deployment), interfaces);
+    if (busy !== undefined) throw new DeployError('plan', 2, `interface '${busy}' carries deployment '${damaged.deployment}', whose record is damaged (${damaged.path}); one interface takes one deployment`, damaged.hint);
   }
 
   // Bounds before anything is sized: the per-CPU hit counters of an absurd --max-rules would
@@ -258,7 +322,26 @@ export function planDeploy(request: DeployRequest): DeployPlan {
   if (options.eventBufferBytes !== undefined && (options.eventBufferBytes < 4096 || (options.eventBufferBytes & (options.eventBufferBytes - 1)) !== 0 || options.eventBufferBytes > 1 << 30)) {
     throw new DeployError('plan', 2, `an event buffer of ${options.eventBufferBytes} bytes is not possible`, 'give a power of two from 4 KiB to 1 GiB');
   }
-  const state = readState(stateDir, name);
+  let state: StateFile | undefined;
+  let recordDamaged = false;
+  try {
+    state = readState(stateDir, name);
+  } catch (error) {
+    if (!isRecordError(error)) throw error;
+    // Deploying again is the repair: the new record replaces the damaged one; what it held
+    // (the rollback target) is lost, and the interfaces in use are read from the kernel.
+    recordDamaged = true;
+    warnings.push(`${error.message}; it was replaced by this deployment's record (there is no previous policy to roll back to)`);
+  }
+  const pending = readPendingForPlan(stateDir, name);
+  if (pending && options.cancelPending !== true) {
+    throw new DeployError(
+      'plan',
+      2,
+      `deployment '${name}' has generation ${pending.generation} waiting for confirmation until ${pending.deadline}; nothing was changed`,
+      `keep it with 'segc confirm --name ${name}' or cancel it with 'segc rollback --name ${name}', then deploy again`,
+    );
+  }
   const objectPath = options.objectPath ?? DEFAULT_OBJECT_PATH;
   if (!existsSync(objectPath)) throw new DeployError('plan', 2, `the data path object ${objectPath} is missing; nothing was changed`, "build it with 'make bpf' (or reinstall segc)");
   const hash = objectHash(objectPath);
@@ -297,7 +380,8 @@ export function planDeploy(request: DeployRequest): DeployPlan {
         `deploy with --max-rules ${image.ruleCount} or more${adopted ? ' (the data path is resized in place, sessions kept)' : ''}`,
       );
     }
-    return { name, pinDir, stateDir, bundle, bundleText: request.bundleText, image, interfaces, state, adopted, upgrade, objectHash: hash, rulesPerSlot, sessions, fragments, options };
+    const running = state?.current.interfaces ?? (recordDamaged && adopted ? interfacesRunning(adopted) : []);
+    return { name, pinDir, stateDir, bundle, bundleText: request.bundleText, image, interfaces, state, running, adopted, upgrade, objectHash: hash, rulesPerSlot, sessions, fragments, options, warnings };
   } catch (error) {
     if (adopted) releaseDatapath(adopted, true);
     throw error;
@@ -346,12 +430,14 @@ export function applyDeploy(plan: DeployPlan): Applied {
     timings.installMs = performance.now() - started;
     failpoint(options, 'crash');
 
+    if (options.confirm) armForConfirmation(plan, generation, options.confirm, undo);
     failpoint(options, 'switch');
     started = performance.now();
     // The settings go with the slot in the same one write.
     writeConfig(loaded, configWith(config, slot, options.settings ?? {}));
     timings.switchMs = performance.now() - started;
     if (activeGeneration !== 0n && (!upgraded || upgraded.reused.has(SegMap.config))) undo.push({ what: `switch back to slot ${config.activeSlot}`, run: () => writeConfig(loaded, config) });
+    failpoint(options, 'switched');
 
     started = performance.now();
     attachAll(applied, loaded);
@@ -359,9 +445,41 @@ export function applyDeploy(plan: DeployPlan): Applied {
     timings.attachMs = performance.now() - started;
     return applied;
   } catch (error) {
-    if (dp) rollBackDeploy(partial(-1, 0));
+    if (dp) {
+      const failures = rollBackDeploy(partial(-1, 0));
+      throw withRollbackOutcome(error, failures, plan);
+    }
     throw error;
   }
+}
+
+/** The pending confirmation, a damaged record being the operator's to look at (nothing changes). */
+function readPendingForPlan(stateDir: string, name: string): PendingConfirmation | undefined {
+  try {
+    return readPending(stateDir, name);
+  } catch (error) {
+    if (!(error instanceof ConfirmRecordError)) throw error;
+    throw new DeployError('plan', 2, `${error.message}; nothing was changed`, `look at it; remove it to forget the trial (then 'segc rollback --name ${name}' if the trial's policy must go)`);
+  }
+}
+
+/**
+ * Before the switch: the pending confirmation and its watcher, so that from the switch on a
+ * deploy killed at any point is rolled back at the deadline. Undone (record removed, watcher
+ * stopped) when this deploy fails.
+ */
+function armForConfirmation(plan: DeployPlan, generation: number, confirm: NonNullable<DeployOptions['confirm']>, undo: Applied['undo']): void {
+  const pending = armConfirmation({
+    stateDir: plan.stateDir,
+    name: plan.name,
+    generation,
+    policyHash: plan.bundle.policyHash,
+    rollbackTo: plan.state?.current.generation ?? null,
+    windowMs: confirm.windowMs,
+    now: plan.options.now?.() ?? new Date(),
+    ...(confirm.command === undefined ? {} : { command: confirm.command }),
+  });
+  undo.push({ what: `remove the pending confirmation (${formatDuration(pending.windowMs)})`, run: () => void clearPending(plan.stateDir, plan.name) });
 }
 
 /** Event limits accepted by `settings` (the data path's token bucket arithmetic holds up to this rate). */
@@ -453,7 +571,16 @@ function describeLoadFailure(error: unknown): unknown {
 /** Pins every map and both programs under the deployment's directory (removed again on failure). */
 function pinFresh(plan: DeployPlan, dp: Datapath, undo: Applied['undo']): void {
   const existed = existsSync(plan.pinDir);
-  makePinDir(plan.pinDir);
+  try {
+    makePinDir(plan.pinDir);
+  } catch (error) {
+    // A read-only or missing bpffs (a container's /sys): the host's to fix, not a bug.
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && ['ENOENT', 'EROFS', 'EACCES', 'EPERM', 'ENOTDIR', 'ENOSPC'].includes(code)) {
+      throw new DeployError('pin', 2, `cannot make the pin folder ${plan.pinDir}: ${error instanceof Error ? error.message : String(error)}`, `bpffs must be mounted read-write on ${BPFFS_ROOT} (mount -t bpf bpf ${BPFFS_ROOT}); segc doctor checks the host`);
+    }
+    throw error;
+  }
   if (!existed) undo.push({ what: `remove ${plan.pinDir}`, run: () => void removePinDir(plan.pinDir) });
   failpoint(plan.options, 'pin');
   const pins: [number, string][] = [...Object.entries(dp.maps).map(([name, fd]): [number, string] => [fd, name]), [dp.programs.ingress, PROGRAM_PINS.ingress], [dp.programs.egress, PROGRAM_PINS.egress]];
@@ -474,7 +601,7 @@ function describeInstallFailure(error: unknown): unknown {
 
 function attachAll(applied: Applied, dp: Datapath): void {
   const { plan, undo } = applied;
-  const previous = new Map((plan.state?.current.interfaces ?? []).map((i) => [i.iface, i]));
+  const previous = new Map(plan.running.map((i) => [i.iface, i]));
   for (const { iface, ifindex } of plan.interfaces) {
     const createdClsact = ensureClsact(ifindex);
     if (createdClsact) undo.push({ what: `remove the clsact qdisc of ${iface}`, run: () => void removeClsact(ifindex) });
@@ -557,13 +684,22 @@ export function commitDeploy(applied: Applied): DeployResult {
   try {
     writeState(plan.stateDir, { format: 'segc-deployment', version: 1, current: record, previous });
   } catch (error) {
-    throw new DeployError('record', 2, `cannot write the deployment record in ${plan.stateDir}: ${error instanceof Error ? error.message : String(error)}; the previous policy was put back`, 'check that the folder is writable (or set SEGC_STATE_DIR)');
+    throw new DeployError('record', 2, `cannot write the deployment record in ${plan.stateDir}: ${error instanceof Error ? error.message : String(error)}`, 'check that the folder is writable (or set SEGC_STATE_DIR)');
   }
-  // From here the deployment stands: nothing throws, leftovers are reported, not undone.
+  // The record is the commit point: from here the deployment stands and is reported as done;
+  // nothing throws, leftovers are reported as warnings, not undone.
   applied.undo.length = 0;
   const detached: string[] = [];
-  const warnings: string[] = [];
-  for (const old of plan.state?.current.interfaces ?? []) {
+  const warnings: string[] = [...plan.warnings];
+  let pending: PendingConfirmation | null = null;
+  try {
+    // A rollback replaces the trial; a confirm deploy keeps what it armed.
+    if (plan.options.cancelPending === true) clearPending(plan.stateDir, plan.name);
+    else if (plan.options.confirm) pending = readPending(plan.stateDir, plan.name) ?? null;
+  } catch (error) {
+    warnings.push(`the pending confirmation: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  for (const old of plan.running) {
     if (applied.interfaces.some((i) => i.iface === old.iface)) continue;
     try {
       detachOurs(old, applied.dp);
@@ -574,13 +710,18 @@ export function commitDeploy(applied: Applied): DeployResult {
       warnings.push(`could not detach from ${old.iface}: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
-  releaseApplied(applied);
+  warnings.push(...vanishedInterfaces(applied));
+  try {
+    releaseApplied(applied);
+  } catch (error) {
+    warnings.push(`could not close the data path's descriptors: ${error instanceof Error ? error.message : String(error)}`);
+  }
   const upgraded = applied.upgraded;
   const upgrade =
     upgraded && plan.upgrade
       ? { upgrade: { from: plan.upgrade.from, to: plan.upgrade.to, reasons: plan.upgrade.reasons, reused: [...upgraded.reused].sort(), migrated: upgraded.migrated as Record<string, number> } }
       : {};
-  return { record, previous, loaded: plan.adopted === undefined || upgraded !== undefined, ...upgrade, detached, warnings, timings: applied.timings };
+  return { record, previous, loaded: plan.adopted === undefined || upgraded !== undefined, ...upgrade, detached, warnings, timings: applied.timings, pending };
 }
 
 /** An audit deployment keeps the time audit began across redeploys that stay in audit. */
@@ -591,8 +732,26 @@ function auditSinceOf(plan: DeployPlan): { auditSince?: string } {
   return { auditSince: (plan.options.now?.() ?? new Date()).toISOString() };
 }
 
-/** Undoes what apply did, newest first; every step is tried even when one fails. */
-export function rollBackDeploy(applied: Applied): void {
+/**
+ * Interfaces attached by this deploy that are gone by the time it is recorded (removed while it
+ * ran): the record keeps them, so that `status` shows them missing, and the deploy says so.
+ */
+function vanishedInterfaces(applied: Applied): string[] {
+  const gone: string[] = [];
+  for (const i of applied.interfaces) {
+    let ifindex: number | undefined;
+    try {
+      ifindex = interfaceIndex(i.iface);
+    } catch {
+      ifindex = undefined;
+    }
+    if (ifindex !== i.ifindex) gone.push(`interface '${i.iface}' vanished after it was attached: the policy is not enforced there (segc status shows it missing)`);
+  }
+  return gone;
+}
+
+/** Undoes what apply did, newest first; every step is tried even when one fails. Returns what failed. */
+export function rollBackDeploy(applied: Applied): string[] {
   const failures: string[] = [];
   for (const step of [...applied.undo].reverse()) {
     try {
@@ -603,7 +762,7 @@ export function rollBackDeploy(applied: Applied): void {
   }
   applied.undo.length = 0;
   if (applied.dp !== undefined) releaseApplied(applied);
-  if (failures.length > 0) process.emitWarning(`segc: rolling back left work undone: ${failures.join('; ')}`);
+  return failures;
 }
 
 /** Closes what a run holds: the loaded or adopted data path, and an upgrade's both sides. */
@@ -701,47 +860,191 @@ export interface UndeployResult {
   readonly unpinned: boolean;
 }
 
-/** Detaches this deployment's filters and removes its pins and record; others are left alone. */
+/**
+ * Detaches this deployment's filters and removes its pins and record; others are left alone.
+ * Success means no filter of it is left attached in this namespace: with its pins gone, the
+ * programs are found by the ids its record holds; with its record damaged or gone, by its pins.
+ */
 export function undeploy(options: HostOptions & { readonly name?: string }): UndeployResult {
-  const name = options.name ?? DEFAULT_DEPLOYMENT;
-  checkName(name);
-  const stateDir = stateDirOfOptions(options);
-  const pinDir = join(pinRootOf(options), name);
+  checkName(options.name ?? DEFAULT_DEPLOYMENT);
   const lock = lockHost(options);
   try {
-    const state = readState(stateDir, name);
-    const pinned = existsSync(join(pinDir, SegMap.config));
-    if (!state && !pinned) throw new DeployError('plan', 2, `there is no deployment named '${name}'`, "`segc status` lists the deployments");
-    const detached: string[] = [];
-    if (pinned) {
-      const dp = openPinnedDatapath(pinDir);
-      try {
-        // Without a record (a first deploy that died before writing it), every interface of
-        // this namespace is looked at: removing the pins must not leave a filter running.
-        for (const iface of state?.current.interfaces ?? interfacesRunning(dp)) {
-          detachOurs(iface, dp);
-          detached.push(iface.iface);
-        }
-      } finally {
-        releaseDatapath(dp, true);
-      }
-    }
-    const unpinned = existsSync(pinDir) ? removePinDir(pinDir) : false;
-    removeState(stateDir, name);
-    return { name, detached, unpinned };
+    return undeployLocked(options);
   } finally {
     lock.release();
   }
 }
 
-/** Deploys the previous deployment's bundle again (a new generation), on its interfaces. */
+/** `undeploy` for a caller that already holds the host's lock. */
+export function undeployLocked(options: HostOptions & { readonly name?: string }): UndeployResult {
+  const name = options.name ?? DEFAULT_DEPLOYMENT;
+  checkName(name);
+  const stateDir = stateDirOfOptions(options);
+  const pinDir = join(pinRootOf(options), name);
+  let state: StateFile | undefined;
+  let damaged = false;
+  try {
+    state = readState(stateDir, name);
+  } catch (error) {
+    if (!isRecordError(error)) throw error;
+    damaged = true;
+  }
+  const pinned = existsSync(join(pinDir, SegMap.config));
+  if (!state && !pinned && !damaged) throw new DeployError('plan', 2, `there is no deployment named '${name}'`, "`segc status` lists the deployments");
+  const detached: string[] = [];
+  if (pinned) {
+    const dp = openPinnedDatapath(pinDir);
+    try {
+      // Without a record (a first deploy that died before writing it, or a damaged one),
+      // every interface of this namespace is looked at: removing the pins must not leave a
+      // filter running.
+      for (const iface of state?.current.interfaces ?? interfacesRunning(dp)) {
+        detachOurs(iface, dp);
+        detached.push(iface.iface);
+      }
+    } finally {
+      releaseDatapath(dp, true);
+    }
+  } else if (state) {
+    // The pins are gone (rm -rf of the bpffs folder) but the filters hold the programs alive:
+    // the recorded program ids find them.
+    detached.push(...detachRecorded(state.current));
+  }
+  const left = state && !pinned ? stillAttached(state.current) : [];
+  if (left.length > 0) {
+    throw new DeployError('plan', 2, `deployment '${name}' is still attached to ${left.join(', ')} and could not be detached; its record is kept`, 'remove the filters with tc filter del (see segc status), then undeploy again');
+  }
+  const unpinned = existsSync(pinDir) ? removePinDir(pinDir) : false;
+  // A trial ends with the deployment (its watcher is stopped; the record goes with the folder).
+  clearPending(stateDir, name);
+  removeState(stateDir, name);
+  return { name, detached, unpinned };
+}
+
+/** Detaches every recorded attachment whose hook still runs the recorded program. */
+function detachRecorded(record: DeploymentRecord): string[] {
+  const detached = new Set<string>();
+  for (const a of record.attachments) {
+    try {
+      if (interfaceIndex(a.iface) !== a.ifindex) continue;
+      if (queryTc(a.ifindex, a.direction) === a.progId && detachTc(a.ifindex, a.direction)) detached.add(a.iface);
+    } catch (error) {
+      if (!isBpfError(error, 'ENODEV', 'ENXIO')) throw error;
+    }
+  }
+  return [...detached];
+}
+
+function stillAttached(record: DeploymentRecord): string[] {
+  return record.attachments.filter((a) => {
+    try {
+      return interfaceIndex(a.iface) === a.ifindex && queryTc(a.ifindex, a.direction) === a.progId;
+    } catch {
+      return false;
+    }
+  }).map((a) => `${a.iface}/${a.direction}`);
+}
+
+/** The first of `interfaces` where the pinned deployment at `pinDir` runs a program, if any. */
+function interfacesOfPinned(pinDir: string, interfaces: readonly { readonly iface: string; readonly ifindex: number }[]): string | undefined {
+  if (!existsSync(join(pinDir, SegMap.config))) return undefined;
+  const dp = openPinnedDatapath(pinDir);
+  try {
+    const ours = new Set([programId(dp.programs.ingress), programId(dp.programs.egress)]);
+    return interfaces.find((i) => TC_DIRECTIONS.some((d) => ours.has(queryTc(i.ifindex, d) ?? -1)))?.iface;
+  } finally {
+    releaseDatapath(dp, true);
+  }
+}
+
+/** A segc classifier attached in this namespace that no record or pin accounts for. */
+export interface UnrecordedFilter {
+  readonly iface: string;
+  readonly ifindex: number;
+  readonly direction: TcDirection;
+  readonly progId: number;
+  readonly progName: string;
+  readonly tag: string;
+}
+
+/** segc's program names (bpf/segc.bpf.c), as the kernel keeps them (15 characters at most). */
+const SEGC_PROGRAM_NAMES: ReadonlySet<string> = new Set(['seg_ingress', 'seg_egress']);
+
+/**
+ * Filters at segc's tc slot running a segc program (by name) that no deployment on this host
+ * claims, by its record or its pins: enforcement `status` would not otherwise show.
+ */
+export function findUnrecordedFilters(options: HostOptions): UnrecordedFilter[] {
+  // libbpf's chatter about interfaces without a clsact qdisc; failures come back as errors.
+  libbpf_set_print(null);
+  const claimed = new Set<number>();
+  const { states } = readAllStates(stateDirOfOptions(options));
+  for (const s of states) for (const a of s.current.attachments) claimed.add(a.progId);
+  const pinRoot = pinRootOf(options);
+  let pinDirs: string[];
+  try {
+    pinDirs = readdirSync(pinRoot).map((d) => join(pinRoot, d));
+  } catch {
+    pinDirs = [];
+  }
+  for (const dir of pinDirs) {
+    if (!existsSync(join(dir, SegMap.config))) continue;
+    try {
+      const dp = openPinnedDatapath(dir);
+      try {
+        claimed.add(programId(dp.programs.ingress));
+        claimed.add(programId(dp.programs.egress));
+      } finally {
+        releaseDatapath(dp, true);
+      }
+    } catch {
+      // Unreadable pins claim nothing; their filters show as unrecorded.
+    }
+  }
+  const found: UnrecordedFilter[] = [];
+  for (let ifindex = 1; ifindex < 1 << 16; ifindex++) {
+    const iface = if_indextoname(ifindex);
+    if (iface === undefined) continue;
+    for (const direction of TC_DIRECTIONS) {
+      let info;
+      try {
+        info = queryTcProgram(ifindex, direction);
+      } catch {
+        continue;
+      }
+      if (info === undefined || claimed.has(info.id) || !SEGC_PROGRAM_NAMES.has(info.name)) continue;
+      found.push({ iface, ifindex, direction, progId: info.id, progName: info.name, tag: info.tag });
+    }
+  }
+  return found;
+}
+
+/**
+ * Deploys the previous deployment's bundle again (a new generation), on its interfaces. A
+ * deploy waiting for confirmation is cancelled: its rollback target is the one put back.
+ */
 export function rollback(options: DeployOptions): DeployResult {
   const name = options.name ?? DEFAULT_DEPLOYMENT;
   checkName(name);
   requireRoot();
-  const state = readState(stateDirOfOptions(options), name);
+  const lock = lockHost(options);
+  try {
+    return rollbackLocked({ ...options, name });
+  } finally {
+    lock.release();
+  }
+}
+
+/** `rollback` for a caller that already holds the host's lock. */
+export function rollbackLocked(options: DeployOptions): DeployResult {
+  const name = options.name ?? DEFAULT_DEPLOYMENT;
+  const stateDir = stateDirOfOptions(options);
+  const state = readState(stateDir, name);
   if (!state) throw new DeployError('plan', 2, `there is no deployment named '${name}'`, '`segc status` lists the deployments');
-  const previous = state.previous;
-  if (!previous) throw new DeployError('plan', 1, `deployment '${name}' has no previous policy to roll back to`, 'it has been deployed once only');
-  return deploy({ bundleText: previous.bundle, interfaces: previous.interfaces.map((i) => i.iface), options: { ...options, name, sources: previous.sources, settings: previous.settings ?? {} } });
+  const pending = readPending(stateDir, name);
+  // A confirm deploy killed between its switch and its record left the record naming the
+  // policy to go back to as the current one.
+  const target = pending !== undefined && state.current.generation === pending.rollbackTo ? state.current : state.previous;
+  if (!target) throw new DeployError('plan', 1, `deployment '${name}' has no previous policy to roll back to`, pending ? `it is a first deploy on trial: 'segc undeploy --name ${name}' removes it` : 'it has been deployed once only');
+  return deployLocked({ bundleText: target.bundle, interfaces: target.interfaces.map((i) => i.iface), options: { ...options, name, sources: target.sources, settings: target.settings ?? {}, cancelPending: true } });
 }

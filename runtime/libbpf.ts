@@ -384,6 +384,7 @@ function declare(lib: LibraryHandle) {
 function declareLibc(lib: LibraryHandle) {
   return {
     close: lib.func('close', 'int', ['int']) as unknown as (fd: number) => number,
+    flock: lib.func('flock', 'int', ['int', 'int']) as unknown as (fd: number, operation: number) => number,
     strerror: lib.func('strerror', 'const char *', ['int']) as unknown as (errno: number) => string,
     if_nametoindex: lib.func('if_nametoindex', 'uint32_t', ['const char *']) as unknown as (name: string) => number,
     if_indextoname: lib.func('if_indextoname', 'void *', ['uint32_t', 'void *']) as unknown as (index: number, buf: Uint8Array) => bigint | null,
@@ -1420,6 +1421,23 @@ export function bpf_tc_query(spec: TcHookSpec, options: Pick<TcOptions, 'handle'
 /** close(2) of a BPF fd (maps, programs, pins opened with bpf_obj_get). */
 export function close(fd: number): void {
   check('close', lib().libc.close(fd), `fd ${fd}`);
+}
+
+/** flock(2) operations (sys/file.h). */
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+
+/**
+ * flock(2) on an open descriptor. With LOCK_NB, returns false when another open file
+ * description holds a conflicting lock (EWOULDBLOCK); every other failure throws.
+ */
+export function flock(fd: number, operation: number): boolean {
+  const ret = lib().libc.flock(fd, operation);
+  if (ret === 0) return true;
+  const errno = koffi.errno();
+  if (errno === constantsErrno('EWOULDBLOCK') || errno === constantsErrno('EAGAIN')) return false;
+  fail('flock', errno || 1, `fd ${fd}`);
 }
 
 export function strerror(errno: number): string {

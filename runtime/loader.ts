@@ -30,8 +30,14 @@ export type { Datapath } from './datapath/datapath.ts';
 /** bpf/build/segc.bpf.o of this checkout or installed package (from sources or from dist/). */
 export const DEFAULT_OBJECT_PATH = join(packageRoot()?.dir ?? join(dirname(fileURLToPath(import.meta.url)), '..'), 'bpf', 'build', 'segc.bpf.o');
 
-/** Default capacity of the session table. */
-export const DEFAULT_SESSIONS = 65536;
+/**
+ * Default capacity of the session table: 262,144 sessions, 4x the 65,536 of before, so that
+ * 100k+ concurrent flows fit below the SYN-protection threshold (75 %: 196,608) with room for
+ * bursts. The LRU table is preallocated: about 152 bytes a session in the kernel (key 40,
+ * value 48, the hash element's 48 and a bucket of 16), 38 MiB at this size, 152 MiB at 1M
+ * (docs/datapath.md, test/kernel/session-scale.test.ts).
+ */
+export const DEFAULT_SESSIONS = 262_144;
 /** Default rules per policy slot. */
 export const DEFAULT_RULES_PER_SLOT = 65536;
 /** Default capacity of the fragment table: about 400 KiB of kernel memory. */
@@ -39,7 +45,7 @@ export const DEFAULT_FRAGMENTS = 4096;
 
 export interface LoadOptions {
   readonly objectPath?: string;
-  /** Session table capacity (LRU). Default 65,536. */
+  /** Session table capacity (LRU). Default DEFAULT_SESSIONS (262,144). */
   readonly sessions?: number;
   /** Rules per slot the rule-hit counters hold. Default 65,536. */
   readonly rulesPerSlot?: number;

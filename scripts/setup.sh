@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 # systemd: systemd-analyze verifies the unit files in ops/systemd; python3: the stateful and
 # SYN-flood tests' socket senders; git and pre-commit: `segc diff --git` and the hooks' test.
 apt_pkgs=(clang llvm libbpf-dev bpftool iproute2 libelf-dev iputils-ping prometheus systemd python3 git pre-commit neovim)
+# make bench-peers: the sender built with cc, and the peers it compares segc with.
+apt_pkgs+=(gcc nftables iptables ipset)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -244,6 +244,14 @@ static __always_inline __u32 seg_parse(struct __sk_buff *skb, struct seg_packet 
 	if (bpf_skb_load_bytes(skb, 12, &proto, sizeof(proto)))
 		return SEG_REASON_TRUNC_L2;
 	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(SEG_ETH_P_8021AD)) {
+		/*
+		 * A tag in the frame behind one the kernel already took out (skb->vlan_present:
+		 * the receive path and offloading NICs strip the outer tag into vlan_tci before
+		 * tc runs) is a second tag: a QinQ frame would otherwise be classified on its
+		 * inner tag's payload.
+		 */
+		if (skb->vlan_present)
+			return SEG_REASON_VLAN_DEPTH;
 		/* One tag: TCI, then the inner EtherType. */
 		if (bpf_skb_load_bytes(skb, ETH_HLEN + 2, &proto, sizeof(proto)))
 			return SEG_REASON_TRUNC_L2;

@@ -373,25 +373,51 @@ const PREFERRED_PROTOCOLS: readonly number[] = [6, 17, 1, 58, 132];
 
 function pickValue(space: Space, kind: number, dim: number, set: IntSet): bigint {
   const cuts = space.cuts[kind]?.[dim] ?? [];
+  const intervals: [bigint, bigint][] = [];
+  for (let i = 0; i < set.length; i += 2) intervals.push([cuts[set[i] as number] ?? 0n, (cuts[(set[i + 1] as number) + 1] ?? domainMax(kind, dim) + 1n) - 1n]);
   const k = KINDS[kind];
+  const family = k?.family ?? 4;
+  const shape = k?.shape;
   const field = k ? fieldAt(k.shape, dim) : undefined;
-  if (dim === PROTOCOL_DIMENSION) {
-    const family = k?.family;
-    for (const p of PREFERRED_PROTOCOLS) {
-      if ((family === 4 && p === 58) || (family === 6 && p === 1)) continue;
-      for (let i = 0; i < set.length; i += 2) {
-        const lo = cuts[set[i] as number] ?? 0n;
-        const end = (cuts[(set[i + 1] as number) + 1] ?? domainMax(kind, dim) + 1n) - 1n;
-        if (BigInt(p) >= lo && BigInt(p) <= end) return BigInt(p);
-      }
-    }
+  const inside = (v: bigint) => intervals.some(([lo, end]) => v >= lo && v <= end);
+  const preferred =
+    dim === PROTOCOL_DIMENSION
+      ? PREFERRED_PROTOCOLS.filter((p) => !((family === 4 && p === 58) || (family === 6 && p === 1))).map(BigInt)
+      : (PREFERRED_VALUES[shape === 'ports' ? dim : -1]?.[family] ?? []);
+  for (const v of preferred) if (inside(v)) return v;
+  const [lo, end] = intervals[0] ?? [0n, 0n];
+  if (field?.kind === 'prefix') {
+    // A host inside the range, not its network address (10.1.2.1 for 10.1.2.0/24).
+    return end > lo ? lo + 1n : lo;
   }
-  const first = set[0] as number;
-  const lo = cuts[first] ?? 0n;
-  const end = (cuts[(set[1] as number) + 1] ?? domainMax(kind, dim) + 1n) - 1n;
-  // 0.0.0.0 and :: are real but read like mistakes; take the next address when the set has it.
-  if (field?.kind === 'prefix' && lo === 0n && end > 0n) return 1n;
+  // Port 0 reads like a mistake: the next port when the set has it.
+  if (shape === 'ports' && lo === 0n && end > 0n) return 1n;
   return lo;
+}
+
+/**
+ * Values a person recognises, taken when the set holds them (the witness stays exact: only
+ * a value inside the set is ever returned). Protocols: tcp first. Addresses: the
+ * documentation ranges (RFC 5737, RFC 3849), a different one for each side, so that `any`
+ * reads as some host, not as 0.0.0.1 or ::1. Source port: a typical ephemeral port (inside
+ * Linux's 32768-60999); destination port: https.
+ */
+const PREFERRED_VALUES: Readonly<Record<number, Readonly<Record<Family, readonly bigint[]>>>> = {
+  1: { 4: [0xc0000207n], 6: [0x20010db8000000000000000000000007n] },
+  2: { 4: [0xc6336414n], 6: [0x20010db8000100000000000000000014n] },
+  3: { 4: [40000n, 49152n, 1024n], 6: [40000n, 49152n, 1024n] },
+  4: { 4: [443n], 6: [443n] },
+};
+
+/**
+ * An example packet of a region: the first IPv4 box when there is one (a region of `any`
+ * spans both families), ports before ICMP before bare protocols.
+ */
+export function pointOfRegion(space: Space, boxes: readonly Box[]): Packet {
+  let best = boxes[0];
+  for (const b of boxes) if (best === undefined || b.kind < best.kind) best = b;
+  if (best === undefined) throw new Error('an empty region has no example');
+  return pointOf(space, best);
 }
 
 /** A real packet in the box: each field the box's kind carries, from its dimension. */

@@ -3,14 +3,14 @@
 import type { Decision } from '../evaluate.ts';
 import type { Direction, DirectionIr } from '../ir.ts';
 import { formatPacket, type Packet } from '../packet.ts';
-import { locate, type ReportSources } from './location.ts';
+import { locate, locationText, type ReportSources } from './location.ts';
 
 /** `explain --json`, exactly the shape of cli.md. */
 export interface ExplainJson {
   readonly verdict: 'allow' | 'deny';
   readonly log: boolean;
   readonly direction: Direction;
-  readonly rule: { readonly name: string; readonly priority: number; readonly file: string; readonly line: number } | null;
+  readonly rule: { readonly name: string; readonly priority: number; readonly location: string; readonly file: string; readonly line: number } | null;
 }
 
 export function toExplainJson(decision: Decision, direction: Direction, sources: ReportSources): ExplainJson {
@@ -19,7 +19,7 @@ export function toExplainJson(decision: Decision, direction: Direction, sources:
     verdict: decision.verdict,
     log: decision.log,
     direction,
-    rule: rule === null ? null : { name: rule.name, priority: rule.priority, file: rule.span.file, line: locate(rule.span, sources).line },
+    rule: rule === null ? null : { name: rule.name, priority: rule.priority, location: locationText(rule.span.file, locate(rule.span, sources).line), file: rule.span.file, line: locate(rule.span, sources).line },
   };
 }
 

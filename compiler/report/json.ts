@@ -2,9 +2,11 @@
 // diagnostics and their sources; returns the text. `hint`, `endLine`/`endColumn` on related
 // entries and `summary` are extensions the contract allows.
 import type { Diagnostic, Witness } from '../diagnostics.ts';
-import { countSeverities, locate, type ReportSources } from './location.ts';
+import { countSeverities, locate, locationText, type ReportSources } from './location.ts';
 
 export interface JsonRelated {
+  /** `file:line`, as every JSON output names a place. */
+  readonly location: string;
   readonly file: string;
   readonly line: number;
   readonly column: number;
@@ -19,6 +21,8 @@ export interface JsonDiagnostic {
   readonly category: string;
   readonly message: string;
   readonly hint?: string;
+  /** `file:line`, as every JSON output names a place. */
+  readonly location: string;
   /** The path as given on the command line or as resolved from an include. */
   readonly file: string;
   /** 1-based; the end column is exclusive (the column after the last character). */
@@ -60,6 +64,7 @@ function toJsonDiagnostic(d: Diagnostic, sources: ReportSources): JsonDiagnostic
     category: d.category,
     message: d.message,
     ...(d.hint !== undefined ? { hint: d.hint } : {}),
+    location: locationText(at.file, at.line),
     file: at.file,
     line: at.line,
     column: at.column,
@@ -69,7 +74,7 @@ function toJsonDiagnostic(d: Diagnostic, sources: ReportSources): JsonDiagnostic
       ? {
           related: d.related.map((r) => {
             const rel = locate(r.span, sources);
-            return { file: rel.file, line: rel.line, column: rel.column, endLine: rel.endLine, endColumn: rel.endColumn, message: r.message };
+            return { location: locationText(rel.file, rel.line), file: rel.file, line: rel.line, column: rel.column, endLine: rel.endLine, endColumn: rel.endColumn, message: r.message };
           }),
         }
       : {}),

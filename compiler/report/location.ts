@@ -23,6 +23,14 @@ export function locate(span: Span, sources: ReportSources): Location {
   return { file: span.file, line: start.line, column: start.column, endLine: end.line, endColumn: end.column };
 }
 
+/**
+ * `file:line`, the one way every JSON output names a place (`location`, beside `file` and
+ * `line` where those are separate fields too).
+ */
+export function locationText(file: string, line: number): string {
+  return `${file}:${line}`;
+}
+
 export interface SeverityCounts {
   readonly errors: number;
   readonly warnings: number;

@@ -4,7 +4,7 @@
 import type { ExpectedIr, ExpectationResult, TestRun } from '../packet-tests.ts';
 import type { Decision } from '../evaluate.ts';
 import type { DirectionIr, ProgramIr } from '../ir.ts';
-import { locate, type ReportSources } from './location.ts';
+import { locate, locationText, type ReportSources } from './location.ts';
 
 /** The kernel's outcome of an expectation (`--kernel`), when it ran. */
 export interface KernelResult {
@@ -102,6 +102,7 @@ export function testJson(input: TestReportInput): unknown {
       const l = locate(r.expectation.span, input.sources);
       return {
         test: r.expectation.test,
+        location: locationText(l.file, l.line),
         file: l.file,
         line: l.line,
         direction: r.expectation.direction,

@@ -44,12 +44,17 @@ export const DIAGNOSTIC_TITLES: Partial<Readonly<Record<DiagnosticCode, string>>
   SEG3104: 'Rule expires soon',
   SEG4001: 'Included file not found',
   SEG4002: 'Include cycle',
+  SEG4003: 'File cannot be read',
+  SEG4004: 'Includes nested too deep',
+  SEG4005: 'Included file is not a policy',
   SEG5001: 'Shadowed rule',
   SEG5002: 'Redundant rule',
   SEG5003: 'Conflicting rules',
   SEG5004: 'Generalizing rule',
   SEG5005: 'Rule analysis incomplete',
+  SEG5101: 'Management flow denied',
   SEG9001: 'Internal error',
+  SEG9002: 'Compilation over its time budget',
 };
 
 const NAMES = new Map<string, CodeName>(Object.entries(Code).map(([name, code]) => [code, name as CodeName]));

@@ -2,6 +2,7 @@
 // listen, which rules get series, and which deployments to keep in step with policy files.
 import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
+import { MAX_CONFIRM_MS, MIN_CONFIRM_MS, parseDuration } from '../duration.ts';
 import { isDeploymentName } from '../state.ts';
 import { DEFAULT_RULE_METRICS, parseRuleMetricsMode, type RuleMetricsMode } from './metrics.ts';
 
@@ -15,6 +16,10 @@ export interface WatchedDeployment {
   readonly files: readonly string[];
   readonly interfaces: readonly string[];
   readonly strict: boolean;
+  /** Each reload is a commit-confirmed deploy with this window (ms): rolled back unless `segc confirm`. */
+  readonly confirmMs?: number;
+  /** Management flows a reload must not deny (deploy --keep); the agent's own port joins them when it listens beyond loopback. */
+  readonly keep?: readonly string[];
 }
 
 export interface AgentConfig {
@@ -54,6 +59,8 @@ export interface AgentFlags {
   readonly name?: string;
   readonly iface?: readonly string[];
   readonly strict?: boolean;
+  /** `--confirm`, in ms, for the `--watch` deployment. */
+  readonly confirm?: number;
 }
 
 interface ConfigFile {
@@ -95,8 +102,10 @@ export function agentConfig(flags: AgentFlags, cwd: string, file?: { readonly pa
   }
   if (flags.watch && flags.watch.length > 0) {
     if (!flags.iface || flags.iface.length === 0) throw new AgentConfigError('--watch needs --iface (the interfaces to deploy on, as for segc deploy)');
-    watch.push(watchedDeployment(flags.name ?? 'default', flags.watch.map((f) => resolve(cwd, f)), flags.iface, flags.strict === true, '--name'));
+    watch.push(watchedDeployment(flags.name ?? 'default', flags.watch.map((f) => resolve(cwd, f)), flags.iface, flags.strict === true, '--name', flags.confirm));
   }
+  // Scrapes reach a metrics port on the network through the policy: a reload must not cut them.
+  if (!isLoopback(host)) for (const [i, w] of watch.entries()) watch[i] = { ...w, keep: [...(w.keep ?? []), `tcp ${port}`] };
   const names = watch.map((w) => w.name);
   const twice = names.find((n, i) => names.indexOf(n) !== i);
   if (twice !== undefined) throw new AgentConfigError(`deployment '${twice}' is watched twice`);
@@ -110,10 +119,16 @@ function watchedFromFile(d: unknown, index: number, base: string, path: string):
     return v as string[];
   };
   const name = typeof o['name'] === 'string' ? o['name'] : 'default';
-  return watchedDeployment(name, list(o['files'], 'files').map((f) => resolve(base, f)), list(o['interfaces'], 'interfaces'), o['strict'] === true, `${path}: deployments[${index}].name`);
+  let confirmMs: number | undefined;
+  if (o['confirm'] !== undefined) {
+    confirmMs = typeof o['confirm'] === 'string' ? parseDuration(o['confirm']) : undefined;
+    if (confirmMs === undefined || confirmMs < MIN_CONFIRM_MS || confirmMs > MAX_CONFIRM_MS) throw new AgentConfigError(`${path}: deployments[${index}].confirm must be a duration from 1s to 24h, such as "2m"`);
+  }
+  const w = watchedDeployment(name, list(o['files'], 'files').map((f) => resolve(base, f)), list(o['interfaces'], 'interfaces'), o['strict'] === true, `${path}: deployments[${index}].name`, confirmMs);
+  return o['keep'] === undefined ? w : { ...w, keep: list(o['keep'], 'keep') };
 }
 
-function watchedDeployment(name: string, files: readonly string[], interfaces: readonly string[], strict: boolean, where: string): WatchedDeployment {
+function watchedDeployment(name: string, files: readonly string[], interfaces: readonly string[], strict: boolean, where: string, confirmMs?: number): WatchedDeployment {
   if (!isDeploymentName(name)) throw new AgentConfigError(`${where} '${name}' is not a deployment name`);
-  return { name, files, interfaces, strict };
+  return { name, files, interfaces, strict, ...(confirmMs === undefined ? {} : { confirmMs }) };
 }

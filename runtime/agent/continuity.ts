@@ -49,6 +49,17 @@ export class MonotonicTotals<L> {
     for (const [key, s] of this.#series) yield { key, labels: s.labels, total: s.finished + s.last };
   }
 
+  /** The series `key` with its total, or undefined when it was never seen. */
+  get(key: string): { readonly labels: L; readonly total: bigint } | undefined {
+    const s = this.#series.get(key);
+    return s && { labels: s.labels, total: s.finished + s.last };
+  }
+
+  /** Calls `fn` for every series (no iterator objects: a scrape visits 10k rule series). */
+  forEach(fn: (key: string, labels: L, total: bigint) => void): void {
+    for (const [key, s] of this.#series) fn(key, s.labels, s.finished + s.last);
+  }
+
   has(key: string): boolean {
     return this.#series.has(key);
   }

@@ -4,6 +4,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CliIo } from '../cli/io.ts';
+import { describeExpiry } from '../cli/confirm.ts';
+import { expireOverdue } from '../confirm-expire.ts';
+import { listPending } from '../confirm.ts';
 import { stateDirOf } from '../state.ts';
 import { isLoopback, type AgentConfig } from './config.ts';
 import { AgentMetrics } from './metrics.ts';
@@ -50,7 +53,8 @@ export async function startAgent(config: AgentConfig, io: CliIo, log: (line: str
   if (!isLoopback(config.host)) log(`listening on ${config.host}, not a loopback address: anyone who can reach this host on port ${address.port} can read the metrics`);
   // The first reloads (a watched file differing from what is deployed) before the signals.
   await reloader.start();
-  for (const w of config.watch) log(`watching ${w.files.join(', ')} for '${w.name}' on ${w.interfaces.join(', ')}`);
+  for (const w of config.watch) log(`watching ${w.files.join(', ')} for '${w.name}' on ${w.interfaces.join(', ')}${w.confirmMs === undefined ? '' : ` (each reload rolled back after ${w.confirmMs / 1000} s unless 'segc confirm')`}`);
+  const overdue = watchOverdue(io, log);
 
   let finish: () => void = () => {};
   const stopped = new Promise<void>((resolve) => (finish = resolve));
@@ -73,16 +77,36 @@ export async function startAgent(config: AgentConfig, io: CliIo, log: (line: str
       process.off('SIGHUP', onHup);
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
+      clearInterval(overdue);
       await reloader.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      reader.close();
       finish();
     })();
     return stopping;
   };
   return { url, metrics, reloader, stopped, stop };
+}
+
+/**
+ * Every second, a trial (deploy --confirm) past its deadline is rolled back: the agent is the
+ * second line behind each trial's own watcher process, should that have been killed.
+ */
+function watchOverdue(io: CliIo, log: (line: string) => void): NodeJS.Timeout {
+  const stateDir = stateDirOf(io.env);
+  const timer = setInterval(() => {
+    if (process.getuid?.() !== 0 || listPending(stateDir).length === 0) return;
+    try {
+      for (const r of expireOverdue({ stateDir })) log(describeExpiry(r));
+    } catch (error) {
+      log(`rolling back an unconfirmed deploy failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }, 1_000);
+  timer.unref();
+  return timer;
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

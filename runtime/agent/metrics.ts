@@ -52,12 +52,15 @@ function fillCounter(counter: Counter, totals: Totals, keep: (labels: Labels, to
   for (const { labels, total } of totals.entries()) if (keep(labels, total)) counter.inc(labels, Number(total));
 }
 
+/** Default metrics prom-client names like counters but exports as gauges. */
+const LINT_FAILING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
+
 export class AgentMetrics {
   readonly registry = new Registry();
   readonly #reader: SnapshotSource;
   readonly #ruleMode: RuleMetricsMode;
   readonly #reloads: ReloadSource | undefined;
-  #last: HostSnapshot = { deployments: [], unreadable: [], tookMs: 0 };
+  #last: HostSnapshot = { deployments: [], unreadable: [], damaged: [], tookMs: 0 };
   readonly #packets: Totals = new MonotonicTotals();
   readonly #bytes: Totals = new MonotonicTotals();
   readonly #reasonPackets: Totals = new MonotonicTotals();
@@ -78,17 +81,44 @@ export class AgentMetrics {
     this.#ruleMode = options.ruleMetrics ?? DEFAULT_RULE_METRICS;
     this.#reloads = options.reloads;
     collectDefaultMetrics({ register: this.registry });
+    // prom-client's gauges of the same counts under a `_total` name, which promtool's lint
+    // rejects for a non-counter ("should not have _total suffix"); the per-type gauges
+    // nodejs_active_handles, nodejs_active_requests and nodejs_active_resources stay.
+    for (const name of LINT_FAILING_DEFAULTS) this.registry.removeSingleMetric(name);
     this.#registerTraffic();
     this.#registerSessions();
     this.#registerPolicy();
     this.#registerAgent();
   }
 
-  /** One scrape: a fresh snapshot, folded into the totals, rendered in the text format. */
-  async scrape(): Promise<string> {
-    this.refresh();
-    return this.registry.metrics();
+  /**
+   * One scrape: a fresh snapshot, folded into the totals, rendered in the text format.
+   * Single-flight: the collection starts on the next turn of the event loop, and every scrape
+   * that arrives before it ends (the requests read in the same turn, typically all of a burst
+   * of concurrent clients) gets the same text, so N clients cost one walk of the maps, not N.
+   * A scrape that arrives after a collection ended starts a new one: nothing served is older
+   * than its request.
+   */
+  scrape(): Promise<string> {
+    this.#inflight ??= new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => {
+        this.refresh();
+        return this.registry.metrics();
+      })
+      .finally(() => {
+        this.#inflight = undefined;
+      });
+    return this.#inflight;
   }
+
+  #inflight: Promise<string> | undefined;
+
+  /** Collections made so far (one per single-flight scrape; tests read it). */
+  get collections(): number {
+    return this.#collections;
+  }
+
+  #collections = 0;
 
   get contentType(): string {
     return this.registry.contentType;
@@ -96,6 +126,7 @@ export class AgentMetrics {
 
   /** Reads every deployment now and folds the counters into the totals. */
   refresh(): HostSnapshot {
+    this.#collections++;
     const snapshot = this.#reader.snapshot();
     this.#scrapeErrors += snapshot.unreadable.length;
     for (const d of snapshot.deployments) this.#fold(d);
@@ -178,16 +209,17 @@ export class AgentMetrics {
   /** The rule series to export: the busiest `limit` per deployment in `top` mode. */
   #exportedRules(): Set<string> {
     const byDeployment = new Map<string, { key: string; total: bigint }[]>();
-    for (const { key, labels, total } of this.#rulePackets.entries()) {
-      if (total === 0n) continue;
-      const list = byDeployment.get(labels['deployment'] ?? '') ?? [];
+    this.#rulePackets.forEach((key, labels, total) => {
+      if (total === 0n) return;
+      const deployment = labels['deployment'] ?? '';
+      let list = byDeployment.get(deployment);
+      if (!list) byDeployment.set(deployment, (list = []));
       list.push({ key, total });
-      byDeployment.set(labels['deployment'] ?? '', list);
-    }
+    });
     const out = new Set<string>();
     for (const list of byDeployment.values()) {
-      if (this.#ruleMode.kind === 'top') list.sort((a, b) => (b.total > a.total ? 1 : b.total < a.total ? -1 : a.key < b.key ? -1 : 1));
-      const kept = this.#ruleMode.kind === 'top' ? list.slice(0, this.#ruleMode.limit) : list;
+      const mode = this.#ruleMode;
+      const kept = mode.kind === 'top' && list.length > mode.limit ? busiest(list, mode.limit) : list;
       for (const { key } of kept) out.add(key);
     }
     return out;
@@ -221,14 +253,21 @@ export class AgentMetrics {
     new Counter({ name: 'segc_reason_bytes_total', help: 'Bytes by the reason of their verdict.', labelNames: ['deployment', 'reason'], registers, collect() { fillCounter(this, self.reasonBytes); } });
     new Counter({ name: 'segc_datapath_events_total', help: 'Data path events other than verdicts and reasons (session_hit, session_miss, session_new, session_table_full, ...).', labelNames: ['deployment', 'event'], registers, collect() { fillCounter(this, self.events); } });
     const ruleLabels = ['deployment', 'direction', 'rule', 'priority', 'action', 'location'];
+    // Only the exported series are visited (at most N of a 10k-rule policy's under top:N).
+    const fillRules = (counter: Counter, totals: Totals) => {
+      counter.reset();
+      for (const key of self.ruleSeries()) {
+        const series = totals.get(key);
+        if (series) counter.inc(series.labels, Number(series.total));
+      }
+    };
     new Counter({
       name: 'segc_rule_packets_total',
       help: 'Packets each rule decided (sessions included), labelled with the rule and its file:line; only rules that were hit, capped by --rule-metrics.',
       labelNames: ruleLabels,
       registers,
       collect() {
-        const keep = self.ruleSeries();
-        fillCounter(this, self.rulePackets, (labels) => keep.has(keyOf(labels)));
+        fillRules(this, self.rulePackets);
       },
     });
     new Counter({
@@ -237,8 +276,7 @@ export class AgentMetrics {
       labelNames: ruleLabels,
       registers,
       collect() {
-        const keep = self.ruleSeries();
-        fillCounter(this, self.ruleBytes, (labels) => keep.has(keyOf(labels)));
+        fillRules(this, self.ruleBytes);
       },
     });
   }
@@ -347,7 +385,27 @@ export class AgentMetrics {
     const registers = [this.registry];
     const self = this.#view();
     new Gauge({ name: 'segc_deployments', help: 'Deployments the agent reads (recorded on this host, pins readable).', registers, collect() { this.set(self.last().deployments.length); } });
+    new Gauge({
+      name: 'segc_deployment_record_errors',
+      help: 'Deployments whose record is damaged (1 each; segc status names the file and the repair). The others are still read.',
+      labelNames: ['deployment'],
+      registers,
+      collect() {
+        this.reset();
+        for (const d of self.last().damaged) this.set({ deployment: d.name }, 1);
+      },
+    });
     new Gauge({ name: 'segc_scrape_duration_seconds', help: 'Time the last scrape took to read every deployment.', registers, collect() { this.set(self.last().tookMs / 1000); } });
+    const collections = () => this.#collections;
+    new Counter({
+      name: 'segc_scrape_collections_total',
+      help: 'Reads of every deployment the agent made for scrapes; concurrent scrapes share one.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(collections());
+      },
+    });
     new Counter({
       name: 'segc_scrape_errors_total',
       help: 'Deployments whose pins could not be read during a scrape.',
@@ -358,6 +416,17 @@ export class AgentMetrics {
       },
     });
   }
+}
+
+/**
+ * The `limit` busiest of `list`: sorted by total as a double (exact below 2^53 packets, and
+ * only the choice of the top N depends on it), then by key; a fraction of the cost of
+ * comparing bigints for a 10k-rule policy.
+ */
+function busiest<T extends { key: string; total: bigint }>(list: readonly T[], limit: number): T[] {
+  const ranked = list.map((item) => ({ item, n: Number(item.total) }));
+  ranked.sort((a, b) => b.n - a.n || (a.item.key < b.item.key ? -1 : 1));
+  return ranked.slice(0, limit).map((r) => r.item);
 }
 
 function statSlotEvent(stat: number): string {

@@ -2,7 +2,7 @@
 // its pinned maps: counters, the rule hits of the policy in force, the session census) as plain
 // data. The metrics, `segc stats --watch` and the map-pressure line of `segc status` all read
 // through it, so a terminal and Prometheus see the same numbers.
-import { statSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { parseBundle, type BundleRule } from '../../compiler/bundle.ts';
 import { censusSessions, type SessionCensus } from '../datapath/sessions.ts';
 import { readConfig } from '../datapath/config.ts';
@@ -10,7 +10,11 @@ import { readRuleHitsRange, readStats } from '../datapath/counters.ts';
 import { slotGeneration } from '../datapath/slots.ts';
 import { readDatapathInfo } from '../datapath/info.ts';
 import { openPinnedDatapath, releaseDatapath } from '../deploy.ts';
-import { listDeployments, readState, recordPath, type DeploymentRecord, type StateFile } from '../state.ts';
+import { openSessionCensus, type SessionCensusCounter } from '../datapath/census.ts';
+import { SegMap } from '../datapath/abi.ts';
+import { mapOf, type Datapath } from '../datapath/datapath.ts';
+import { bpf_map_get_info_by_fd } from '../libbpf.ts';
+import { isRecordError, listDeployments, readState, recordPath, type DeploymentRecord } from '../state.ts';
 
 export interface Counter {
   readonly packets: bigint;
@@ -26,9 +30,12 @@ export interface RuleHits {
   readonly bytes: readonly bigint[];
 }
 
+/** A deployment record without its bundle and sources (megabytes for a 10k-rule policy): what readers use. */
+export type RecordSummary = Omit<DeploymentRecord, 'bundle' | 'sources'>;
+
 export interface DeploymentSnapshot {
   readonly name: string;
-  readonly record: DeploymentRecord;
+  readonly record: RecordSummary;
   /** The kernel id of the deployment's seg_stats map: a new id means new maps (undeploy, deploy). */
   readonly mapsId: number;
   /** seg_stats by SegStat index. */
@@ -46,6 +53,8 @@ export interface HostSnapshot {
   readonly deployments: readonly DeploymentSnapshot[];
   /** Deployments whose record exists but whose pins could not be read, with why. */
   readonly unreadable: readonly { readonly name: string; readonly error: string }[];
+  /** Deployments whose record is damaged (RecordError): the others are read all the same. */
+  readonly damaged: readonly { readonly name: string; readonly path: string; readonly error: string }[];
   /** Milliseconds the snapshot took. */
   readonly tookMs: number;
 }
@@ -53,8 +62,24 @@ export interface HostSnapshot {
 interface CachedRecord {
   readonly mtimeMs: number;
   readonly size: number;
-  readonly state: StateFile;
+  readonly current: RecordSummary;
   readonly rules: ReadonlyMap<number, readonly BundleRule[]>;
+}
+
+/** The session census of one deployment's maps: in the kernel when it can load, else by batch lookups. */
+interface CensusOf {
+  readonly mapsId: number;
+  readonly counter: SessionCensusCounter | undefined;
+}
+
+function summarize(record: DeploymentRecord): RecordSummary {
+  const { bundle: _bundle, sources: _sources, ...rest } = record;
+  return rest;
+}
+
+/** The rules of a bundle, without keeping the rest of it (tables, origins) alive. */
+function bundleRules(text: string): readonly BundleRule[] {
+  return parseBundle(text).rules.map((r) => ({ ...r }));
 }
 
 /**
@@ -64,6 +89,7 @@ interface CachedRecord {
 export class DeploymentReader {
   readonly #stateDir: string;
   readonly #cache = new Map<string, CachedRecord>();
+  readonly #census = new Map<string, CensusOf>();
 
   constructor(stateDir: string) {
     this.#stateDir = stateDir;
@@ -74,10 +100,20 @@ export class DeploymentReader {
     const started = performance.now();
     const deployments: DeploymentSnapshot[] = [];
     const unreadable: { name: string; error: string }[] = [];
+    const damaged: { name: string; path: string; error: string }[] = [];
     const wanted = names ?? listDeployments(this.#stateDir);
     for (const name of [...this.#cache.keys()]) if (!wanted.includes(name)) this.#cache.delete(name);
+    for (const name of [...this.#census.keys()]) if (!wanted.includes(name)) this.#dropCensus(name);
     for (const name of wanted) {
-      const cached = this.#record(name);
+      let cached: CachedRecord | undefined;
+      try {
+        cached = this.#record(name);
+      } catch (error) {
+        if (!isRecordError(error)) throw error;
+        this.#cache.delete(name);
+        damaged.push({ name, path: error.path, error: error.message });
+        continue;
+      }
       if (!cached) continue;
       try {
         deployments.push(this.#read(cached));
@@ -85,31 +121,55 @@ export class DeploymentReader {
         unreadable.push({ name, error: error instanceof Error ? error.message : String(error) });
       }
     }
-    return { deployments, unreadable, tookMs: performance.now() - started };
+    return { deployments, unreadable, damaged, tookMs: performance.now() - started };
   }
 
   #record(name: string): CachedRecord | undefined {
     let st;
     try {
-      st = statSync(recordPath(this.#stateDir, name));
+      // lstat: a record swapped for a symbolic link must reach readState, which refuses it.
+      st = lstatSync(recordPath(this.#stateDir, name));
     } catch {
       this.#cache.delete(name);
       return undefined;
     }
     const cached = this.#cache.get(name);
-    if (cached && cached.mtimeMs === st.mtimeMs && cached.size === st.size) return cached;
+    if (cached && st.isFile() && cached.mtimeMs === st.mtimeMs && cached.size === st.size) return cached;
     const state = readState(this.#stateDir, name);
     if (!state) return undefined;
     const rules = new Map<number, readonly BundleRule[]>();
-    for (const r of [state.current, state.previous]) if (r) rules.set(r.generation, parseBundle(r.bundle).rules);
-    const fresh = { mtimeMs: st.mtimeMs, size: st.size, state, rules };
+    for (const r of [state.current, state.previous]) if (r) rules.set(r.generation, bundleRules(r.bundle));
+    // Only the summary and the rules stay: the record's bundles and sources are garbage now.
+    const fresh = { mtimeMs: st.mtimeMs, size: st.size, current: summarize(state.current), rules };
     this.#cache.set(name, fresh);
     return fresh;
   }
 
+  /** Releases what the reader holds in the kernel (the census programs). */
+  close(): void {
+    for (const name of [...this.#census.keys()]) this.#dropCensus(name);
+  }
+
+  #dropCensus(name: string): void {
+    this.#census.get(name)?.counter?.close();
+    this.#census.delete(name);
+  }
+
+  /** The census of `dp`, through a census program bound to these maps, loaded once per maps. */
+  #censusOf(name: string, mapsId: number, dp: Datapath): SessionCensus {
+    let entry = this.#census.get(name);
+    if (entry?.mapsId !== mapsId) {
+      this.#dropCensus(name);
+      const opened = openSessionCensus(dp);
+      entry = { mapsId, counter: 'unavailable' in opened ? undefined : opened };
+      this.#census.set(name, entry);
+    }
+    return entry.counter ? entry.counter.census() : censusSessions(dp);
+  }
+
   #read(cached: CachedRecord): DeploymentSnapshot {
-    const { state, rules } = cached;
-    const dp = openPinnedDatapath(state.current.pins.dir);
+    const { current: record, rules } = cached;
+    const dp = openPinnedDatapath(record.pins.dir);
     try {
       const config = readConfig(dp);
       const generations = [Number(slotGeneration(dp, 0)), Number(slotGeneration(dp, 1))];
@@ -121,17 +181,19 @@ export class DeploymentReader {
         const { packets, bytes } = readRuleHitsRange(dp, slot, known.length);
         return { generation, rules: known, packets, bytes };
       };
-      const current = rules.get(state.current.generation) ?? [];
+      const current = rules.get(record.generation) ?? [];
+      // The census program is bound to the session table itself, which an upgrade may replace.
+      const sessionsId = bpf_map_get_info_by_fd(mapOf(dp, SegMap.sessions).fd).id;
       return {
-        name: state.current.name,
-        record: state.current,
+        name: record.name,
+        record,
         // The counters' lineage: the first seg_stats map's id, kept when an upgrade migrates them.
         mapsId: Number(readDatapathInfo(dp).lineage),
         stats: readStats(dp),
         activeGeneration,
         inForce: hitsOf(config.activeSlot),
         standby: hitsOf(1 - config.activeSlot),
-        sessions: censusSessions(dp),
+        sessions: this.#censusOf(record.name, sessionsId, dp),
         ruleCounts: { ingress: current.filter((r) => r.direction === 'ingress').length, egress: current.filter((r) => r.direction === 'egress').length },
       };
     } finally {

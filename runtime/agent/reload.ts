@@ -7,7 +7,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { compileForDeploy, deployCommand } from '../cli/deploy.ts';
 import type { CliIo } from '../cli/io.ts';
-import { readState, stateDirOf } from '../state.ts';
+import { isRecordError, readState, stateDirOf } from '../state.ts';
 import type { WatchedDeployment } from './config.ts';
 import type { ReloadReport, ReloadSource } from './metrics.ts';
 
@@ -30,7 +30,10 @@ interface Target {
 function capturingIo(io: CliIo): { io: CliIo; output(): string } {
   let text = '';
   const writer = { write: (t: string) => void (text += t) };
-  return { io: { ...io, stdout: writer, stderr: writer, stdoutIsTTY: false, stderrIsTTY: false, env: { ...io.env, NO_COLOR: '1' } }, output: () => text };
+  // SSH_CONNECTION in a daemon's environment is the long-gone session that started it: the
+  // lock-out guard judges the session table and the keep list instead.
+  const { SSH_CONNECTION: _connection, SSH_CLIENT: _client, ...env } = io.env;
+  return { io: { ...io, stdout: writer, stderr: writer, stdoutIsTTY: false, stderrIsTTY: false, env: { ...env, NO_COLOR: '1' } }, output: () => text };
 }
 
 export class PolicyReloader implements ReloadSource {
@@ -72,14 +75,14 @@ export class PolicyReloader implements ReloadSource {
   }
 
   async #reloadNow(t: Target, force: boolean): Promise<ReloadResult> {
-    const { name, files, interfaces, strict } = t.config;
+    const { name, files, interfaces, strict, confirmMs, keep } = t.config;
     const check = capturingIo(this.#io);
     let result: ReloadResult;
     try {
       const compiled = await compileForDeploy(files, { strict }, check.io);
       if (compiled) t.files = new Set([...files, ...Object.keys(compiled.sources).map((p) => resolve(this.#io.cwd, p))]);
       t.watchedHash = compiled ? (JSON.parse(compiled.bundleText) as { policyHash: string }).policyHash : undefined;
-      const deployed = readState(stateDirOf(this.#io.env), name)?.current.policyHash;
+      const deployed = deployedHash(stateDirOf(this.#io.env), name);
       if (!compiled) {
         result = 'refused';
         this.#log(`reload '${name}': the policy does not check; the deployed policy stays in force\n${indent(check.output())}`);
@@ -87,7 +90,7 @@ export class PolicyReloader implements ReloadSource {
         result = 'unchanged';
       } else {
         const run = capturingIo(this.#io);
-        const outcome = await deployCommand(files, { name, iface: [...interfaces], strict, color: false }, run.io);
+        const outcome = await deployCommand(files, { name, iface: [...interfaces], strict, color: false, keep: [...(keep ?? [])], ...(confirmMs === undefined ? {} : { confirm: confirmMs }) }, run.io);
         result = outcome === 'ok' ? 'deployed' : 'refused';
         this.#log(outcome === 'ok' ? `reload '${name}': ${run.output().split('\n')[0] ?? 'deployed'}` : `reload '${name}': deploy refused; the deployed policy stays in force\n${indent(run.output())}`);
       }
@@ -160,4 +163,14 @@ function indent(text: string): string {
     .split('\n')
     .map((l) => `  | ${l}`)
     .join('\n');
+}
+
+/** The policy hash in force by the record; a damaged record counts as none, so a reload rewrites it. */
+function deployedHash(stateDir: string, name: string): string | undefined {
+  try {
+    return readState(stateDir, name)?.current.policyHash;
+  } catch (error) {
+    if (isRecordError(error)) return undefined;
+    throw error;
+  }
 }

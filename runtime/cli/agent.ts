@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { wholeNumber } from './options.ts';
+import { parseConfirmWindow } from './deploy-input.ts';
 import { CliError, recordOutcome, type Outcome } from './command.ts';
 import type { CliIo } from './io.ts';
 
@@ -16,6 +17,7 @@ export interface AgentOptions {
   readonly iface?: string[];
   readonly strict?: boolean;
   readonly debounce?: number;
+  readonly confirm?: number;
 }
 
 const EXAMPLES = `
@@ -30,7 +32,13 @@ it includes is checked and deployed exactly as 'segc deploy' would; a policy tha
 check leaves the deployed one enforcing (logged, counted in segc_reloads_total) and is tried
 again on the next change. SIGHUP deploys every watched deployment again; SIGTERM stops.
 Config file: {"listen": "127.0.0.1:9464", "ruleMetrics": "top:500", "debounceMs": 300,
-  "deployments": [{"name": "web", "files": ["web.seg"], "interfaces": ["eth0"], "strict": false}]}
+  "deployments": [{"name": "web", "files": ["web.seg"], "interfaces": ["eth0"], "strict": false, "confirm": "2m",
+                   "keep": ["tcp 22"]}]}
+"keep" lists management flows a reload must not deny (as deploy --keep); listening beyond
+loopback adds the metrics port to it.
+A deployment with "confirm" (or --confirm) reloads commit-confirmed: each new policy is rolled
+back after that time unless 'segc confirm --name NAME' comes first; while it waits, further
+reloads are refused (logged). The agent also rolls back any trial whose watcher has died.
 Metrics: docs/metrics.md; alerts, dashboard and systemd units: ops/.`;
 
 export function register(program: Command, io: CliIo): void {
@@ -46,6 +54,7 @@ export function register(program: Command, io: CliIo): void {
     .option('--iface <interface>', 'an interface the watched policy is deployed on (repeat)', collect, [])
     .option('--strict', 'refuse a watched policy when the rule analysis finds anything')
     .option('--debounce <ms>', 'wait this long after the last change before reloading (default 300)', wholeNumber)
+    .option('--confirm <duration>', "each reload of --watch is commit-confirmed: rolled back after DURATION unless 'segc confirm'", parseConfirmWindow)
     .addHelpText('after', EXAMPLES)
     .action(async (options: AgentOptions, command: Command) => {
       recordOutcome(command, await agentCommand(options, io));
@@ -69,7 +78,7 @@ export async function agentCommand(options: AgentOptions, io: CliIo): Promise<Ou
   }
   let config;
   try {
-    config = agentConfig({ listen: options.listen, ruleMetrics: options.ruleMetrics, debounce: options.debounce, watch: options.watch, name: options.name, iface: options.iface, strict: options.strict }, io.cwd, file);
+    config = agentConfig({ listen: options.listen, ruleMetrics: options.ruleMetrics, debounce: options.debounce, watch: options.watch, name: options.name, iface: options.iface, strict: options.strict, confirm: options.confirm }, io.cwd, file);
   } catch (error) {
     if (error instanceof AgentConfigError) throw new CliError('usage', error.message, 'segc agent --help shows the options and the config file');
     throw error;

@@ -3,23 +3,23 @@
 // warnings too.
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Code, hasErrors, makeDiagnostic, sortDiagnostics, type Diagnostic } from '../../compiler/diagnostics.ts';
-import type { CompileOptions } from '../../compiler/program.ts';
+import type { CompileOptions, HostContext } from '../../compiler/program.ts';
 import type { SourceFile } from '../../compiler/source.ts';
 import { formatHuman } from '../../compiler/report/human.ts';
 import { formatJson } from '../../compiler/report/json.ts';
 import { formatSarif } from '../../compiler/report/sarif.ts';
 import type { ReportSources } from '../../compiler/report/location.ts';
-import { recordOutcome, type Outcome } from './command.ts';
+import { CliError, recordOutcome, type Outcome } from './command.ts';
 import { colorOption, noColorOption, useColor } from './options.ts';
 import { EXPIRY_WINDOW_HELP, expiryOptionsOf, parseExpiryWindow } from './clock.ts';
-import { companionTests, resolveInputFiles } from './inputs.ts';
+import { addInputLimitOptions, companionTests, inputLimitsOf, resolveInputFiles, type InputLimitOptions } from './inputs.ts';
 import type { CliIo } from './io.ts';
 import { packageInfo } from './package-info.ts';
 
 export const CHECK_FORMATS = ['human', 'json', 'sarif'] as const;
 export type CheckFormat = (typeof CHECK_FORMATS)[number];
 
-export interface CheckOptions {
+export interface CheckOptions extends InputLimitOptions {
   readonly format: CheckFormat;
   readonly strict?: boolean;
   readonly color?: boolean;
@@ -29,6 +29,8 @@ export interface CheckOptions {
   readonly each?: boolean;
   /** Days before a rule's `expires` date from which it is reported (SEG3104). */
   readonly expiryWindow?: number;
+  /** A JSON file of management flows the policy must not deny (the lock-out guard, SEG5101). */
+  readonly hostContext?: string;
 }
 
 const EXAMPLES = `
@@ -39,15 +41,19 @@ Examples:
   $ segc check --format sarif . > segc.sarif  for GitHub code scanning (upload-sarif)
   $ segc check --each hosts/                  each file a policy of its own (with its includes)
   $ segc check --expiry-window 30d web.seg    warn 30 days before a rule's 'expires' date
+  $ segc check --host-context host.json web.seg   the deploy's lock-out guard, for CI
 
 The files named form one policy, as for compile and deploy: names declared in one are visible in
 all. A folder of separate policies (one per host, say) is checked with --each. A rule past its
 'expires' date is an error, one within the window a warning; SEGC_NOW=YYYY-MM-DD sets "today".
+--host-context FILE runs the lock-out guard of 'segc deploy' (SEG5101): FILE is JSON,
+  {"keep": ["tcp 22", "tcp 9464"], "flows": ["tcp 10.0.0.2:50000 -> 10.0.0.1:22"],
+   "ssh": "10.0.0.2 50000 10.0.0.1 22"}   (every field optional; "ssh" as SSH_CONNECTION).
 
 Exit codes: 0 no errors, 1 errors (with --strict, warnings too), 2 usage or internal error.`;
 
 export function register(program: Command, io: CliIo): void {
-  program
+  const command = program
     .command('check')
     .summary('report every problem in .seg files')
     .description('Check .seg policy files: syntax, names, values, includes and the rule analysis.')
@@ -59,6 +65,8 @@ export function register(program: Command, io: CliIo): void {
     .option('--each', 'check each file, with the files it includes, as a policy of its own')
     .option('--analysis-budget <ms>', 'time the rule analysis may take, in milliseconds', parseMilliseconds)
     .option('--expiry-window <days>', EXPIRY_WINDOW_HELP, parseExpiryWindow)
+    .option('--host-context <file>', "management flows the policy must not deny (JSON: keep, flows, ssh): deploy's lock-out guard");
+  addInputLimitOptions(command)
     .addHelpText('after', EXAMPLES)
     .action(async (paths: string[], options: CheckOptions, command: Command) => {
       recordOutcome(command, await check(paths, options, io));
@@ -129,7 +137,35 @@ function diagnosticKey(d: Diagnostic): string {
 
 /** check always runs the rule analysis (within the budget when one is given) and checks expiry. */
 async function compileOptionsOf(options: CheckOptions, io: CliIo): Promise<CompileOptions> {
-  return { analysis: options.analysisBudget === undefined ? {} : { budgetMs: options.analysisBudget }, expiry: await expiryOptionsOf(io, options.expiryWindow) };
+  const hostContext = options.hostContext === undefined ? undefined : await readHostContext(options.hostContext, io);
+  return { analysis: options.analysisBudget === undefined ? {} : { budgetMs: options.analysisBudget }, expiry: await expiryOptionsOf(io, options.expiryWindow), ...inputLimitsOf(options), ...(hostContext ? { hostContext } : {}) };
+}
+
+/** `--host-context FILE`: the management flows, as `deploy` gathers them on a host. */
+async function readHostContext(path: string, io: CliIo): Promise<HostContext> {
+  const text = io.readFile(path);
+  if (text === undefined) throw new CliError('usage', `cannot read the host context ${path}`);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new CliError('usage', `${path} is not JSON: ${(error as Error).message}`);
+  }
+  const o = (typeof json === 'object' && json !== null && !Array.isArray(json) ? json : undefined) as Record<string, unknown> | undefined;
+  const list = (v: unknown, what: string): string[] => {
+    if (v === undefined) return [];
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new CliError('usage', `${path}: ${what} must be a list of strings`);
+    return v as string[];
+  };
+  if (!o) throw new CliError('usage', `${path}: expected a JSON object with keep, flows and ssh`);
+  if (o['ssh'] !== undefined && typeof o['ssh'] !== 'string') throw new CliError('usage', `${path}: ssh must be a string like SSH_CONNECTION ("client port server port")`);
+  const { managementContext, KeepError } = await import('../lockout.ts');
+  try {
+    return await managementContext({ env: { SSH_CONNECTION: o['ssh'] as string | undefined }, keep: [...list(o['keep'], 'keep'), ...list(o['flows'], 'flows')] });
+  } catch (error) {
+    if (error instanceof KeepError) throw new CliError('usage', `${path}: ${error.message.replace(/^--keep /, '')}`);
+    throw error;
+  }
 }
 
 /** SEG9001 for an exception out of the compiler, placed at the start of the first file. */

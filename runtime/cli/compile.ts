@@ -6,10 +6,10 @@ import { formatHuman } from '../../compiler/report/human.ts';
 import type { EmitStats } from '../../compiler/entries.ts';
 import { CliError, recordOutcome, type Outcome } from './command.ts';
 import { colorOption, noColorOption, useColor } from './options.ts';
-import { resolveInputFiles } from './inputs.ts';
+import { addInputLimitOptions, inputLimitsOf, resolveInputFiles, type InputLimitOptions } from './inputs.ts';
 import type { CliIo } from './io.ts';
 
-export interface CompileCommandOptions {
+export interface CompileCommandOptions extends InputLimitOptions {
   readonly output?: string;
   readonly color?: boolean;
 }
@@ -24,14 +24,15 @@ file:line) and the sizes a loader needs; the source map leads each rule and tabl
 its line in the .seg files.`;
 
 export function register(program: Command, io: CliIo): void {
-  program
+  const command = program
     .command('compile')
     .summary('compile .seg files into a data-path bundle')
     .description('Compile a policy into the eBPF classifier\'s map contents (a JSON bundle) and a source map.')
     .argument('<paths...>', 'policy files, or folders (every *.seg below them, sorted)')
     .option('-o, --output <bundle>', 'where to write the bundle (default: <first file>.bundle.json); the map goes beside it')
     .addOption(colorOption('diagnostics even when stderr is not a terminal'))
-    .addOption(noColorOption())
+    .addOption(noColorOption());
+  addInputLimitOptions(command)
     .addHelpText('after', EXAMPLES)
     .action(async (paths: string[], options: CompileCommandOptions, command: Command) => {
       recordOutcome(command, await compileCommand(paths, options, io));
@@ -45,7 +46,7 @@ export async function compileCommand(paths: readonly string[], options: CompileC
     import('../../compiler/emit.ts'),
     import('../../compiler/bundle.ts'),
   ]);
-  const compilation = compile(files, io.host);
+  const compilation = compile(files, io.host, inputLimitsOf(options));
   if (compilation.ir === undefined || hasErrors(compilation.diagnostics)) {
     const errors = compilation.diagnostics.filter((d) => d.severity === 'error');
     io.stderr.write(formatHuman(errors, compilation.sources, { color: useColor(io, 'stderr', options.color) }));

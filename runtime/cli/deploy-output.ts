@@ -22,6 +22,7 @@ export function deployJson(result: DeployResult): unknown {
     pins: { dir: r.pins.dir, programs: r.pins.programs },
     timings: result.timings,
     warnings: result.warnings,
+    confirmation: result.pending === null ? null : { generation: result.pending.generation, deadline: result.pending.deadline, rollbackTo: result.pending.rollbackTo, watcherPid: result.pending.watcher?.pid ?? null },
   };
 }
 
@@ -42,6 +43,12 @@ export function formatDeployResult(result: DeployResult, verb: string): string {
   if (result.previous) lines.push(`  replaced   generation ${result.previous.generation} (${result.previous.policyHash.slice(0, 19)})`);
   if (result.detached.length > 0) lines.push(`  detached   ${result.detached.join(', ')}`);
   for (const w of result.warnings) lines.push(`  warning    ${w}`);
+  const p = result.pending;
+  if (p !== null) {
+    const back = p.rollbackTo === null ? 'the deployment is removed' : `generation ${p.rollbackTo}'s policy is put back`;
+    lines.push(`  confirm    by ${p.deadline} (${Math.round(p.windowMs / 1000)} s): run 'segc confirm --name ${r.name}', from a new session to prove you can still get in; otherwise ${back}`);
+    if (p.watcher === null) lines.push('  warning    the rollback watcher did not start: only the next segc command (or the agent) will roll back');
+  }
   return lines.join('\n') + '\n';
 }
 

@@ -11,11 +11,12 @@ import { formatHuman } from '../../compiler/report/human.ts';
 import type { DeployStep } from '../deploy.ts';
 import type { DatapathSettings } from '../state.ts';
 import { CliError, recordOutcome, type Outcome } from './command.ts';
-import type { CompiledPolicy, DeployCommandOptions } from './deploy-input.ts';
+import { parseConfirmWindow, type CompiledPolicy, type DeployCommandOptions } from './deploy-input.ts';
 import { deployJson, formatDeployResult } from './deploy-output.ts';
+import { lockTimeoutOf, runDeploy } from './deploy-run.ts';
 import { colorOption, noColorOption, useColor, wholeNumber } from './options.ts';
 import { EXPIRY_WINDOW_HELP, expiryOptionsOf, parseExpiryWindow } from './clock.ts';
-import { resolveInputFiles, testFilesOf } from './inputs.ts';
+import { addInputLimitOptions, inputLimitsOf, resolveInputFiles, testFilesOf, type InputLimitOptions } from './inputs.ts';
 import type { CliIo } from './io.ts';
 
 
@@ -28,10 +29,15 @@ Examples:
   $ sudo segc deploy web.seg --iface eth0               (again, without --audit: enforce)
   $ sudo segc deploy web.seg --iface eth0 --log-denies --event-rate 20
   $ sudo segc deploy web.seg --iface eth0 --test        only if every test block's expectation holds
+  $ sudo segc deploy web.seg --iface eth0 --confirm 2m  rolled back in 2 minutes unless 'segc confirm'
+  $ sudo segc deploy web.seg --iface eth0 --keep 'tcp 22' --keep 'tcp 9464'
 
 A redeploy fills the policy slot not in force and switches every interface to it with one
 map write; a failed deploy leaves the previous policy enforcing. A rule past its 'expires' date
-refuses the deploy unless --allow-expired (SEGC_NOW=YYYY-MM-DD sets "today"). Filters and pinned maps
+refuses the deploy unless --allow-expired (SEGC_NOW=YYYY-MM-DD sets "today").
+The lock-out guard refuses a policy that would deny the SSH connection the command runs under
+(SSH_CONNECTION), an established SSH session, or a --keep flow; --confirm or --allow-lockout
+deploy it anyway. Filters and pinned maps
 (/sys/fs/bpf/segc/NAME) stay after segc exits; 'segc undeploy' removes them.
 
 Audit, events and SYN protection are set by each deploy (the switch writes them with the
@@ -40,7 +46,7 @@ slot): a redeploy without --audit enforces again. Event limits are token buckets
 event not sent is counted ('segc stats'). 'segc monitor' prints the events.`;
 
 export function register(program: Command, io: CliIo): void {
-  program
+  const command = program
     .command('deploy')
     .summary('enforce a policy on network interfaces')
     .description('Check, compile and load a policy, attach it to ingress and egress of each interface, and switch to it atomically.')
@@ -51,7 +57,7 @@ export function register(program: Command, io: CliIo): void {
     .option('--json', 'print the result as JSON')
     .option('--strict', 'refuse the policy when the rule analysis finds anything (warnings too)')
     .option('--max-rules <n>', 'rules per policy slot the data path is sized for (default 65536; a change resizes the running data path in place, sessions kept)', wholeNumber)
-    .option('--sessions <n>', 'session table capacity (default 65536; a change resizes it in place, sessions kept)', wholeNumber)
+    .option('--sessions <n>', 'session table capacity (default 262144, about 152 bytes of kernel memory each; a change resizes it in place, sessions kept)', wholeNumber)
     .option('--fragments <n>', 'fragmented datagrams tracked at once (default 4096; a change resizes it in place)', wholeNumber)
     .option('--analysis-budget <ms>', 'time the rule analysis may take (default 1000, 10000 with --strict)', wholeNumber)
     .option('--audit', 'audit mode: denies pass and are counted as would-deny (and sent as events)')
@@ -66,8 +72,12 @@ export function register(program: Command, io: CliIo): void {
     .option('--test', "run the policy's test blocks (and X.test.seg files) first; refuse the deploy if one fails")
     .option('--allow-expired', "deploy even when a rule is past its 'expires' date")
     .option('--expiry-window <days>', EXPIRY_WINDOW_HELP, parseExpiryWindow)
+    .option('--confirm <duration>', "commit-confirmed: roll back by itself after DURATION (90s, 2m, 1h) unless 'segc confirm' comes first", parseConfirmWindow)
+    .option('--keep <flow>', "a management flow the policy must not deny: 'tcp 22', 'egress udp 53', 'tcp 22 from 10.0.0.0/8' or a packet (repeat)", collect, [])
+    .option('--allow-lockout', 'deploy even when the policy would deny a management flow (SSH_CONNECTION, SSH sessions, --keep)')
     .addOption(colorOption('the output even when it is not a terminal'))
-    .addOption(noColorOption())
+    .addOption(noColorOption());
+  addInputLimitOptions(command)
     .addHelpText('after', EXAMPLES)
     .action(async (paths: string[], options: DeployCommandOptions, command: Command) => {
       recordOutcome(command, await deployCommand(paths, options, io));
@@ -85,7 +95,7 @@ function collect(value: string, previous: string[]): string[] {
  */
 export async function compileForDeploy(
   paths: readonly string[],
-  options: { readonly strict?: boolean; readonly color?: boolean; readonly analysisBudget?: number; readonly test?: boolean; readonly allowExpired?: boolean; readonly expiryWindow?: number },
+  options: InputLimitOptions & { readonly strict?: boolean; readonly color?: boolean; readonly analysisBudget?: number; readonly test?: boolean; readonly allowExpired?: boolean; readonly expiryWindow?: number },
   io: CliIo,
 ): Promise<CompiledPolicy | undefined> {
   // With --test, X.test.seg files beside the policy join it, as for `segc test`.
@@ -98,7 +108,7 @@ export async function compileForDeploy(
   // Advisory unless --strict, so a large policy does not wait on it: 1 s by default (the
   // report then says what it did not finish), check's full 10 s with --strict.
   const budgetMs = options.analysisBudget ?? (options.strict === true ? 10_000 : 1_000);
-  const compilation = compile(files, io.host, { analysis: { budgetMs }, expiry: await expiryOptionsOf(io, options.expiryWindow) });
+  const compilation = compile(files, io.host, { analysis: { budgetMs }, expiry: await expiryOptionsOf(io, options.expiryWindow), ...inputLimitsOf(options) });
   const color = useColor(io, 'stderr', options.color);
   // No IR means the front end found errors; the analysis's findings (even a shadowed rule,
   // an error for check) only advise here, unless --strict.
@@ -133,7 +143,7 @@ export async function compileForDeploy(
   }
   const out = bundle(ir, image, compilation.sources, { bundleFile: 'deployed.bundle.json', sourceMapFile: 'deployed.bundle.json.map', includeSources: false });
   const sources = Object.fromEntries([...compilation.sources].map(([path, file]) => [path, file.text]));
-  return { ir, bundleText: out.text, sources, findings };
+  return { ir, bundleText: out.text, sources, findings, sourceFiles: compilation.sources };
 }
 
 /** `--test`: runs the expectations (reference interpreter); prints the report; false when one fails. */
@@ -150,11 +160,16 @@ export async function deployCommand(paths: readonly string[], options: DeployCom
   const compiled = await compileForDeploy(paths, options, io);
   if (!compiled) return 'findings';
   const runtime = await import('../deploy.ts');
+  const guard = await lockoutGuard(compiled, options, io);
   if (options.dryRun === true) {
     const { dryRun } = await import('./deploy-diff.ts');
-    return dryRun(compiled, options, io);
+    const outcome = await dryRun(compiled, options, io);
+    return guard === 'refused' ? 'findings' : outcome;
   }
+  if (guard === 'refused') return 'findings';
   const failAt = io.env['SEGC_TEST_FAIL_AT'] as DeployStep | undefined;
+  const { settleOverdue } = await import('./confirm.ts');
+  await settleOverdue(io, options.name);
   const result = await runDeploy(io, () =>
     runtime.deploy({
       bundleText: compiled.bundleText,
@@ -170,12 +185,41 @@ export async function deployCommand(paths: readonly string[], options: DeployCom
         lockTimeoutMs: lockTimeoutOf(io),
         settings: settingsOf(options),
         ...(options.eventBuffer === undefined ? {} : { eventBufferBytes: options.eventBuffer * 1024 }),
+        ...(options.confirm === undefined ? {} : { confirm: { windowMs: options.confirm } }),
       },
     }),
   );
   if (result === undefined) return 'findings';
   io.stdout.write(options.json === true ? JSON.stringify(deployJson(result)) + '\n' : formatDeployResult(result, 'deployed'));
   return 'ok';
+}
+
+/**
+ * The lock-out guard: asks the new policy about the host's management flows. Findings are
+ * printed; they refuse the deploy unless --confirm (the rollback is the way back) or
+ * --allow-lockout.
+ */
+async function lockoutGuard(compiled: CompiledPolicy, options: DeployCommandOptions, io: CliIo): Promise<'clear' | 'refused' | 'overridden'> {
+  const [{ managementContext, KeepError }, { checkLockout }, { readState, stateDirOf }] = await Promise.all([import('../lockout.ts'), import('../../compiler/program.ts'), import('../state.ts')]);
+  const pinDir = readState(stateDirOf(io.env), options.name)?.current.pins.dir;
+  let context;
+  try {
+    context = await managementContext({ env: io.env, keep: options.keep ?? [], ...(pinDir === undefined ? {} : { pinDir }), audit: options.audit === true, interfaces: options.iface });
+  } catch (error) {
+    if (error instanceof KeepError) throw new CliError('usage', error.message, "write it as 'tcp 22', 'egress udp 53', 'tcp 22 from 10.0.0.0/8' or a packet 'tcp 10.0.0.2:50000 -> 10.0.0.1:22'");
+    throw error;
+  }
+  const found = checkLockout(compiled.ir, context);
+  if (found.length === 0) return 'clear';
+  const escape = options.allowLockout === true ? 'allow-lockout' : options.confirm !== undefined ? 'confirm' : undefined;
+  const shown = escape === undefined ? found : found.map((d) => ({ ...d, severity: 'warning' as const }));
+  io.stderr.write(formatHuman(shown, compiled.sourceFiles, { color: useColor(io, 'stderr', options.color) }));
+  const n = `${found.length} management flow${found.length === 1 ? '' : 's'}`;
+  if (escape === 'allow-lockout') io.stderr.write(`warning: the policy denies ${n}; deploying anyway (--allow-lockout)\n`);
+  else if (escape === 'confirm') io.stderr.write(`warning: the policy denies ${n}; deploying on trial (--confirm): it is rolled back unless 'segc confirm --name ${options.name}' comes in time\n`);
+  else if (options.dryRun === true) io.stderr.write(`error: the policy denies ${n}: a deploy would be refused\nhint: allow them, or deploy with --confirm DURATION or --allow-lockout\n`);
+  else io.stderr.write(`error: the policy denies ${n}; nothing was deployed\nhint: allow them, or deploy with --confirm DURATION (rolled back unless 'segc confirm') or --allow-lockout\n`);
+  return escape === undefined ? 'refused' : 'overridden';
 }
 
 /** The data path settings the deploy options ask for. */
@@ -189,46 +233,3 @@ export function settingsOf(options: DeployCommandOptions): DatapathSettings {
     events: Object.fromEntries(Object.entries(events).filter(([, v]) => v !== undefined)),
   };
 }
-
-/** SEGC_LOCK_TIMEOUT_MS: how long to wait for another segc holding the deploy lock (default 10 s). */
-export function lockTimeoutOf(io: CliIo): number | undefined {
-  const text = io.env['SEGC_LOCK_TIMEOUT_MS'];
-  return text !== undefined && /^\d+$/.test(text) ? Number(text) : undefined;
-}
-
-/**
- * Runs a runtime deploy, turning its typed failures into the CLI's: a refused policy prints
- * and returns undefined (exit 1); the environment's problems become a CliError (exit 2).
- */
-export async function runDeploy<T>(io: CliIo, action: () => T): Promise<T | undefined> {
-  const { DeployError } = await import('../deploy.ts');
-  const { BpfError } = await import('../errors.ts');
-  try {
-    return action();
-  } catch (error) {
-    if (error instanceof DeployError) {
-      if (error.log !== undefined) io.stderr.write(formatVerifierLog(error.log));
-      if (error.exitCode === 1) {
-        io.stderr.write(`error: ${error.message}\n${error.hint === undefined ? '' : `hint: ${error.hint}\n`}`);
-        return undefined;
-      }
-      throw new CliError('environment', error.message, error.hint);
-    }
-    if (error instanceof BpfError && (error.errno === 1 || error.errno === 13)) {
-      throw new CliError('environment', `${error.message}; the previous policy stays in force`, 'run as root (sudo); `segc doctor` checks the host');
-    }
-    throw error;
-  }
-}
-
-/**
- * The end of a verifier log, where the reason for a rejection is; the kernel's logs run to
- * thousands of lines of instruction trace before it.
- */
-export function formatVerifierLog(log: string, lines = 40): string {
-  const all = log.trimEnd().split('\n');
-  const tail = all.slice(-lines);
-  const skipped = all.length - tail.length;
-  return `verifier log${skipped > 0 ? ` (last ${tail.length} of ${all.length} lines)` : ''}:\n${tail.map((l) => `  | ${l}`).join('\n')}\n`;
-}
-

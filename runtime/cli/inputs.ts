@@ -1,7 +1,8 @@
 // The files a command works on: command-line paths expanded (a folder means every *.seg below
 // it, sorted), normalised and without repeats, and a policy's packet tests beside it (X.test.seg
-// next to X.seg). Missing paths are a usage error (exit 2).
-import { normalizePosixPath } from '../../compiler/source.ts';
+// next to X.seg). Missing paths, and devices, FIFOs and sockets, are a usage error (exit 2).
+import { InvalidArgumentError, type Command } from 'commander';
+import { DEFAULT_COMPILE_BUDGET_MS, DEFAULT_INPUT_LIMITS, normalizePosixPath } from '../../compiler/source.ts';
 import { CliError } from './command.ts';
 import type { CliIo } from './io.ts';
 
@@ -9,9 +10,11 @@ export function resolveInputFiles(paths: readonly string[], io: CliIo): string[]
   const files: string[] = [];
   const missing: string[] = [];
   const empty: string[] = [];
+  const special: string[] = [];
   for (const path of paths) {
     const kind = io.stat(path);
     if (kind === undefined) missing.push(path);
+    else if (kind === 'special') special.push(path);
     else if (kind === 'file') files.push(path);
     else {
       const found = io.listSegFiles(path);
@@ -21,6 +24,8 @@ export function resolveInputFiles(paths: readonly string[], io: CliIo): string[]
   }
   const quote = (list: string[]) => list.map((p) => `'${p}'`).join(', ');
   if (missing.length > 0) throw new CliError('usage', `no such file or folder: ${quote(missing)}`, 'check the path (relative paths start from the current folder)');
+  // A device, FIFO or socket is never opened (a FIFO would block, /dev/zero never ends).
+  if (special.length > 0) throw new CliError('usage', `not a policy file: ${quote(special)} is a device, FIFO or socket, not a regular file`, 'name .seg policy files, or folders that hold them');
   if (empty.length > 0) throw new CliError('usage', `no .seg files under ${quote(empty)}`, 'name .seg files or folders that hold some');
   // Paths are normalised so that a file named twice (or also reached through an include,
   // whose path the compiler normalises) is one file, not two with clashing declarations.
@@ -42,4 +47,33 @@ export function testFilesOf(paths: readonly string[], io: CliIo): string[] {
     if (companion !== undefined) out.add(companion);
   }
   return [...out];
+}
+
+/** The options that bound what a compilation reads and how long it runs (check, compile, deploy). */
+export interface InputLimitOptions {
+  readonly maxIncludeSize?: number;
+  readonly maxIncludeDepth?: number;
+  readonly compileBudget?: number;
+}
+
+function wholeNumberAtLeastOne(text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new InvalidArgumentError('expected a whole number, at least 1');
+  return Number(text);
+}
+
+/** Adds --max-include-size, --max-include-depth and --compile-budget (docs/cli.md "Input limits"). */
+export function addInputLimitOptions(command: Command): Command {
+  return command
+    .option('--max-include-size <bytes>', `bytes a policy file may hold (default ${DEFAULT_INPUT_LIMITS.maxFileBytes}, 16 MiB)`, wholeNumberAtLeastOne)
+    .option('--max-include-depth <n>', `how deep includes may nest (default ${DEFAULT_INPUT_LIMITS.maxIncludeDepth})`, wholeNumberAtLeastOne)
+    .option('--compile-budget <ms>', `time the whole compilation may take, analysis included (default ${DEFAULT_COMPILE_BUDGET_MS})`, wholeNumberAtLeastOne);
+}
+
+/** The compile options those flags give (absent flags: the compiler's defaults). */
+export function inputLimitsOf(options: InputLimitOptions): { limits?: { maxFileBytes?: number; maxIncludeDepth?: number }; budgetMs?: number } {
+  const limits = {
+    ...(options.maxIncludeSize === undefined ? {} : { maxFileBytes: options.maxIncludeSize }),
+    ...(options.maxIncludeDepth === undefined ? {} : { maxIncludeDepth: options.maxIncludeDepth }),
+  };
+  return { limits, ...(options.compileBudget === undefined ? {} : { budgetMs: options.compileBudget }) };
 }

@@ -1,15 +1,16 @@
 // The CLI's window on the world: output streams, environment, and the files commands read and
 // write. Commands take a `CliIo`; `createNodeIo()` is the real one, `createMemoryIo()` the one
 // tests (and tools) run commands against without touching the disk.
-import { readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { normalizePosixPath, resolvePosixInclude, type CompilerHost } from '../../compiler/source.ts';
+import { DEFAULT_INPUT_LIMITS, normalizePosixPath, resolvePosixInclude, tooLarge, type CompilerHost, type SourceRead } from '../../compiler/source.ts';
 
 export interface TextWriter {
   write(text: string): void;
 }
 
-export type PathKind = 'file' | 'directory';
+/** `special`: a device, FIFO or socket (never read: a FIFO would block, /dev/zero never ends). */
+export type PathKind = 'file' | 'directory' | 'special';
 
 export interface CliIo {
   readonly stdout: TextWriter;
@@ -47,18 +48,16 @@ function sortPaths(paths: string[]): string[] {
 /** The io of a real process; `cwd` (default: the process's) is where relative paths start. */
 export function createNodeIo(cwd: string = process.cwd()): CliIo {
   const abs = (path: string) => resolve(cwd, path);
+  const readSource = (path: string, maxBytes: number): SourceRead => readRegularFile(abs(path), maxBytes);
   const readFile = (path: string): string | undefined => {
-    try {
-      return readFileSync(abs(path), 'utf8');
-    } catch {
-      // Missing, a folder, unreadable: the compiler reports the file as not found.
-      return undefined;
-    }
+    const read = readSource(path, DEFAULT_INPUT_LIMITS.maxFileBytes);
+    // Missing, a folder, unreadable: the compiler reports the file as not found.
+    return read.kind === 'text' ? read.text : undefined;
   };
   const stat = (path: string): PathKind | undefined => {
     try {
       const s = statSync(abs(path));
-      return s.isDirectory() ? 'directory' : s.isFile() ? 'file' : undefined;
+      return s.isDirectory() ? 'directory' : s.isFile() ? 'file' : 'special';
     } catch {
       return undefined;
     }
@@ -70,7 +69,7 @@ export function createNodeIo(cwd: string = process.cwd()): CliIo {
     env: process.env,
     stdoutIsTTY: process.stdout.isTTY === true,
     stderrIsTTY: process.stderr.isTTY === true,
-    host: { readFile, resolveInclude: resolvePosixInclude },
+    host: { readFile, readSource, resolveInclude: resolvePosixInclude },
     stat,
     listSegFiles(dir) {
       const out: string[] = [];
@@ -99,6 +98,62 @@ export function createNodeIo(cwd: string = process.cwd()): CliIo {
     },
   };
 }
+
+/** What kind of file a stat describes, for a message (`a FIFO`). */
+export function describeFileKind(st: Stats): string {
+  if (st.isDirectory()) return 'a folder';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/**
+ * A policy file's text, read with care: opened non-blocking (opening a FIFO for a blocking read
+ * waits for a writer forever), then only a regular file (fstat of the open descriptor, so a
+ * swap after a stat cannot slip a device in) of at most `maxBytes`, decoded as strict UTF-8.
+ * Refusals say what the file is, never what it holds.
+ */
+export function readRegularFile(path: string, maxBytes: number): SourceRead {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { kind: 'missing' };
+    if (code === 'EACCES' || code === 'EPERM') return { kind: 'refused', reason: 'permission denied', hint: 'make the file readable by the user running segc' };
+    if (code === 'ELOOP') return { kind: 'refused', reason: 'too many levels of symbolic links', hint: 'a symbolic link points at itself; fix the link' };
+    if (code === 'ENXIO') return { kind: 'refused', reason: 'it is a socket, not a regular file', hint: 'name a .seg policy file' };
+    return { kind: 'refused', reason: `it cannot be opened (${code ?? String(error)})`, hint: 'name a readable .seg policy file' };
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return { kind: 'refused', reason: `it is ${describeFileKind(st)}, not a regular file`, hint: st.isDirectory() ? 'name a .seg file (a folder is read whole only on the command line)' : 'name a .seg policy file' };
+    if (st.size > maxBytes) return tooLarge(st.size, maxBytes);
+    // One byte more than allowed, to notice a file that grows while it is read.
+    const buffer = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
+    let got = 0;
+    for (;;) {
+      const n = readSync(fd, buffer, got, buffer.length - got, null);
+      if (n === 0) break;
+      got += n;
+      if (got === buffer.length) break;
+    }
+    if (got > maxBytes) return tooLarge(got, maxBytes);
+    try {
+      return { kind: 'text', text: STRICT_UTF8.decode(buffer.subarray(0, got)) };
+    } catch {
+      return { kind: 'refused', reason: 'it is not UTF-8 text', hint: 'policy files are UTF-8 text; include only .seg policy files' };
+    }
+  } catch (error) {
+    return { kind: 'refused', reason: `it cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`, hint: 'name a readable .seg policy file' };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /** What a memory io captured: the output so far and the files as they are now. */
 export interface MemoryIo extends CliIo {

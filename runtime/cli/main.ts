@@ -20,10 +20,11 @@ import * as doctor from './doctor.ts';
 import * as agent from './agent.ts';
 import * as diff from './diff.ts';
 import * as test from './test.ts';
+import * as confirm from './confirm.ts';
 import * as lsp from './lsp.ts';
 
 /** Every command, in the order `segc --help` lists them. Each module adds its own line here. */
-const COMMANDS: readonly CommandModule[] = [check, fmt, test, diff, explain, compile, deploy, status, undeploy, rollback, sessions, stats, monitor, agent, doctor, lsp];
+const COMMANDS: readonly CommandModule[] = [check, fmt, test, diff, explain, compile, deploy, confirm, status, undeploy, rollback, sessions, stats, monitor, agent, doctor, lsp];
 
 export const ExitCode = { Success: 0, Findings: 1, Failure: 2 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
@@ -100,8 +101,39 @@ function exitCodeOf(settled: Settled, io: CliIo, debug: boolean): ExitCode {
     io.stderr.write(`error: ${failure.message}\n` + (failure.hint === undefined ? '' : `hint: ${failure.hint}\n`));
     return ExitCode.Failure;
   }
+  const environment = environmentFailure(failure);
+  if (environment !== undefined) {
+    io.stderr.write(`error: ${environment.message}\nhint: ${environment.hint}\n`);
+    return ExitCode.Failure;
+  }
   const message = failure instanceof Error ? failure.message : String(failure);
   const detail = debug && failure instanceof Error && failure.stack !== undefined ? failure.stack : 'run again with --debug to see the stack trace';
   io.stderr.write(`internal error: ${message}\n${detail}\nthis is a bug in segc; please report it with the command and its input\n`);
   return ExitCode.Failure;
+}
+
+/** Errno codes that say the host, not segc, is in the way, with what to do about each. */
+const ENVIRONMENT_ERRNOS: Readonly<Record<string, string>> = {
+  EACCES: 'run it as root (sudo), or as a user the file or folder allows',
+  EPERM: 'run it as root (sudo): the kernel needs CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN',
+  EROFS: 'the filesystem is mounted read-only: remount it read-write (for bpffs: mount -t bpf bpf /sys/fs/bpf), or point segc elsewhere (SEGC_STATE_DIR)',
+  ENOSPC: 'the filesystem is full: free some space',
+  EDQUOT: 'the disk quota is used up: free some space',
+  ENOTDIR: 'a path segc needs is not a folder: check SEGC_STATE_DIR and the bpffs mount (segc doctor)',
+};
+
+/**
+ * A failure the host caused (a damaged deployment record, a permission, a read-only or full
+ * filesystem), told as an environment error with its fix rather than as a bug in segc. Matched by
+ * shape, so that this file loads no runtime module.
+ */
+function environmentFailure(failure: unknown): { message: string; hint: string } | undefined {
+  if (!(failure instanceof Error)) return undefined;
+  const hint = (failure as { hint?: unknown }).hint;
+  if ((failure.name === 'RecordError' || failure.name === 'StateDirError') && typeof hint === 'string') return { message: failure.message, hint };
+  const code = (failure as NodeJS.ErrnoException).code;
+  if (typeof code !== 'string' || ENVIRONMENT_ERRNOS[code] === undefined) return undefined;
+  // Node's message names the call and the path (`EACCES: permission denied, open '/x'`), a BpfError's the operation.
+  const message = failure.message;
+  return { message, hint: ENVIRONMENT_ERRNOS[code] };
 }

@@ -4,6 +4,7 @@
 // writes one JSON object per line. Stops on Ctrl-C, or after --count events / --timeout.
 import { InvalidArgumentError, type Command } from 'commander';
 import type { BundleRule } from '../../compiler/bundle.ts';
+import { locationText } from '../../compiler/report/location.ts';
 import type { SegEvent } from '../datapath/events.ts';
 import type { DeploymentRecord } from '../state.ts';
 import { CliError, recordOutcome, type Outcome } from './command.ts';
@@ -63,6 +64,8 @@ function positive(v: string): number {
 export interface EventRule {
   readonly id: number;
   readonly name: string;
+  /** `file:line`, as every JSON output names a place. */
+  readonly location: string;
   readonly file: string;
   readonly line: number;
 }
@@ -95,7 +98,7 @@ export function rulesByGeneration(record: DeploymentRecord, previous: Deployment
 }
 
 /** Whether `rule` is the one `--rule` names: its name, or FILE:LINE (the file as recorded, or its tail). */
-export function ruleSelected(rule: EventRule | null, selector: string | undefined): boolean {
+export function ruleSelected(rule: Pick<EventRule, 'name' | 'file' | 'line'> | null, selector: string | undefined): boolean {
   if (selector === undefined) return true;
   if (rule === null) return false;
   if (rule.name === selector) return true;
@@ -147,7 +150,7 @@ export async function monitorCommand(options: MonitorOptions, io: CliIo): Promis
   const reader = new EventReader(dp, (e) => {
     if (options.count !== undefined && printed >= options.count) return;
     const r = e.rule === null ? undefined : rules.get(Number(e.generation))?.get(e.rule);
-    const rule: EventRule | null = e.rule === null ? null : r ? { id: r.id, name: r.name, file: r.file, line: r.line } : { id: e.rule, name: `rule #${e.rule}`, file: '?', line: 0 };
+    const rule: EventRule | null = e.rule === null ? null : r ? { id: r.id, name: r.name, location: locationText(r.file, r.line), file: r.file, line: r.line } : { id: e.rule, name: `rule #${e.rule}`, location: '?', file: '?', line: 0 };
     if (!ruleSelected(rule, options.rule) || (options.verdict !== undefined && e.verdict !== options.verdict)) return;
     const line: MonitorLine = {
       time: wallOf(e.timeNs),

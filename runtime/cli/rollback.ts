@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import type { DeployStep } from '../deploy.ts';
 import { recordOutcome, type Outcome } from './command.ts';
-import { runDeploy } from './deploy.ts';
+import { runDeploy } from './deploy-run.ts';
 import { deployJson, formatDeployResult } from './deploy-output.ts';
 import type { CliIo } from './io.ts';
 
@@ -17,7 +17,8 @@ Examples:
   $ sudo segc rollback
   $ sudo segc rollback --name web --json
 
-Rolling back twice returns to the policy rolled back from.`;
+Rolling back twice returns to the policy rolled back from. A deploy waiting for 'segc confirm'
+(deploy --confirm) is cancelled: the policy in force before it is put back.`;
 
 export function register(program: Command, io: CliIo): void {
   program
@@ -35,6 +36,9 @@ export function register(program: Command, io: CliIo): void {
 export async function rollbackCommand(options: RollbackOptions, io: CliIo): Promise<Outcome> {
   const { rollback } = await import('../deploy.ts');
   const failAt = io.env['SEGC_TEST_FAIL_AT'] as DeployStep | undefined;
+  // An overdue trial is rolled back by this first; then there is nothing left to roll back from it.
+  const { settleOverdue } = await import('./confirm.ts');
+  if ((await settleOverdue(io, options.name)).length > 0) return 'ok';
   const result = await runDeploy(io, () => rollback({ name: options.name, stateDir: io.env['SEGC_STATE_DIR'], failAt }));
   if (result === undefined) return 'findings';
   io.stdout.write(options.json === true ? JSON.stringify(deployJson(result)) + '\n' : formatDeployResult(result, 'rolled back'));

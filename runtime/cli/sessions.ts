@@ -3,6 +3,7 @@
 // packets, count by source, watch, or flush (every flow's next packet is then classified
 // again, like a new one).
 import { InvalidArgumentError, type Command } from 'commander';
+import { locationText } from '../../compiler/report/location.ts';
 import { formatAddress } from '../../compiler/cidr.ts';
 import { protocolName } from '../../compiler/packet.ts';
 import type { SessionEntry } from '../datapath/sessions.ts';
@@ -81,6 +82,8 @@ export interface SessionView {
   readonly direction: 'ingress' | 'egress';
   readonly verdict: 'allow' | 'deny';
   readonly rule: string | null;
+  /** The opening rule's `file:line`, as every JSON output names a place (null: the default, or a rule of another generation). */
+  readonly location: string | null;
   readonly generation: number;
   readonly packets: number;
   readonly bytes: number;
@@ -95,7 +98,7 @@ function monotonicNs(): bigint {
   return process.hrtime.bigint();
 }
 
-export function viewSession(s: SessionEntry, ruleName: (id: number) => string, nowNs: bigint = monotonicNs()): SessionView {
+export function viewSession(s: SessionEntry, ruleName: (id: number) => string, nowNs: bigint = monotonicNs(), ruleLocation: (id: number) => string | null = () => null): SessionView {
   const addr = (bytes: Uint8Array) => formatAddress(s.family, bytesToBigint(bytes));
   const initiatorA = (s.flags & 1) !== 0;
   return {
@@ -108,6 +111,7 @@ export function viewSession(s: SessionEntry, ruleName: (id: number) => string, n
     direction: s.direction,
     verdict: s.verdict,
     rule: s.rule === null ? null : ruleName(s.rule),
+    location: s.rule === null ? null : ruleLocation(s.rule),
     generation: Number(s.generation),
     packets: Number(s.packets),
     bytes: Number(s.bytes),
@@ -159,10 +163,11 @@ export async function sessionsCommand(options: SessionsOptions, io: CliIo): Prom
 async function sessionsOnce(options: SessionsOptions, io: CliIo): Promise<Outcome> {
   const { openDeployment } = await import('./deployment.ts');
   const { deleteSession, readSessions } = await import('../datapath/sessions.ts');
-  return openDeployment(io, options.name, (dp, state, ruleName) => {
+  return openDeployment(io, options.name, (dp, state, ruleName, bundle) => {
+    const locations = new Map(bundle.rules.map((r) => [r.id, locationText(r.file, r.line)]));
     const proto = options.proto === undefined ? undefined : /^\d+$/.test(options.proto) ? Number(options.proto) : protoNumber(options.proto);
     const matching = readSessions(dp)
-      .map((s) => ({ raw: s, view: viewSession(s, ruleName) }))
+      .map((s) => ({ raw: s, view: viewSession(s, ruleName, monotonicNs(), (id) => locations.get(id) ?? null) }))
       .filter(({ raw, view }) => {
         if (proto !== undefined && raw.proto !== proto) return false;
         if (options.port !== undefined && raw.portA !== options.port && raw.portB !== options.port) return false;

@@ -3,6 +3,7 @@
 // recorded bundle.
 import { InvalidArgumentError, type Command } from 'commander';
 import { SegReason, SegStat } from '../datapath/abi.ts';
+import { locationText } from '../../compiler/report/location.ts';
 import { CliError, recordOutcome, type Outcome } from './command.ts';
 import { wholeNumber } from './options.ts';
 import type { CliIo } from './io.ts';
@@ -95,7 +96,7 @@ export async function statsCommand(options: StatsOptions, io: CliIo): Promise<Ou
         const hits = readRuleHits(dp, slot, r.id);
         const wouldDeny = Number(readRuleWouldDeny(dp, slot, r.id).packets);
         const audited = audit || r.audit === true;
-        return { id: r.id, name: r.name, direction: r.direction, action: r.action, audit: audited, file: r.file, line: r.line, packets: Number(hits.packets), bytes: Number(hits.bytes), wouldDeny };
+        return { id: r.id, name: r.name, direction: r.direction, action: r.action, audit: audited, location: locationText(r.file, r.line), file: r.file, line: r.line, packets: Number(hits.packets), bytes: Number(hits.bytes), wouldDeny };
       })
       .filter((r) => options.all === true || r.packets > 0);
     const live = readSessions(dp).length;
@@ -149,6 +150,7 @@ export async function statsWatch(options: StatsOptions, io: CliIo): Promise<Outc
     }
   } finally {
     process.off('SIGINT', onInt);
+    reader.close();
   }
   return 'ok';
 }

@@ -33,6 +33,8 @@ export interface KernelView {
   readonly inForce: boolean;
   /** Hooks (iface/direction) whose filter is not this deployment's program, in this namespace. */
   readonly missing: readonly string[];
+  /** Recorded interfaces not found in this network namespace (deleted, or in another namespace). */
+  readonly absent: readonly string[];
   /** Map pressure: sessions in the table, its capacity, and their ratio. */
   readonly sessions: { readonly entries: number; readonly capacity: number; readonly utilization: number; readonly halfOpen: number };
   /** The slot in force says audit mode. */
@@ -44,10 +46,21 @@ export interface KernelView {
   readonly segcDatapathVersion: number;
 }
 
+/** A deploy on trial (deploy --confirm), waiting for `segc confirm`. */
+export interface ConfirmationView {
+  readonly generation: number;
+  readonly deadline: string;
+  /** The generation whose policy comes back at the deadline; null: the deployment is removed. */
+  readonly rollbackTo: number | null;
+  readonly overdue: boolean;
+  readonly watcher: { readonly pid: number; readonly running: boolean } | null;
+}
+
 export interface StatusEntry {
   readonly record: DeploymentRecord;
   readonly kernel: KernelView | { readonly error: string };
   readonly audit: AuditView;
+  readonly confirmation: ConfirmationView | null;
 }
 
 const EXAMPLES = `
@@ -75,8 +88,41 @@ export function register(program: Command, io: CliIo): void {
     });
 }
 
-export async function readStatus(io: CliIo, name?: string, auditWarnDays?: number): Promise<StatusEntry[]> {
-  const { listDeployments, readState, stateDirOf } = await import('../state.ts');
+/** A deployment whose record cannot be read, with its file and how to repair it. */
+export interface DamagedEntry {
+  readonly name: string;
+  readonly path: string;
+  readonly error: string;
+  readonly hint: string;
+}
+
+/** A segc filter attached in this namespace that no record or pin accounts for. */
+export interface UnrecordedEntry {
+  readonly iface: string;
+  readonly direction: string;
+  readonly progId: number;
+  readonly progName: string;
+  readonly tag: string;
+}
+
+export interface HostStatus {
+  readonly entries: readonly StatusEntry[];
+  readonly damaged: readonly DamagedEntry[];
+  readonly unrecorded: readonly UnrecordedEntry[];
+}
+
+export async function readStatus(io: CliIo, name?: string, auditWarnDays?: number): Promise<HostStatus> {
+  const { readAllStates, readState, stateDirOf } = await import('../state.ts');
+  const { readPending, isOverdue, watcherRuns, ConfirmRecordError } = await import('../confirm.ts');
+  const pendingOf = (n: string) => {
+    try {
+      return readPending(stateDir, n);
+    } catch (error) {
+      if (!(error instanceof ConfirmRecordError)) throw error;
+      io.stderr.write(`warning: ${error.message}\n`);
+      return undefined;
+    }
+  };
   const stateDir = stateDirOf(io.env);
   try {
     readdirSync(stateDir);
@@ -84,14 +130,38 @@ export async function readStatus(io: CliIo, name?: string, auditWarnDays?: numbe
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'EPERM') throw new CliError('environment', `cannot read the deployment records in ${stateDir}`, 'run it as root (sudo segc status)');
   }
-  const names = name === undefined ? listDeployments(stateDir) : [name];
-  const entries: StatusEntry[] = [];
-  for (const n of names) {
-    const state = readState(stateDir, n);
-    if (!state) throw new CliError('usage', `there is no deployment named '${n}'`, '`segc status` lists the deployments');
-    entries.push({ record: state.current, kernel: await kernelView(state.current), audit: auditView(state.current, warnDaysOf(io, auditWarnDays), new Date()) });
+  let states;
+  let damaged: DamagedEntry[] = [];
+  if (name === undefined) {
+    const scan = readAllStates(stateDir);
+    states = scan.states;
+    damaged = scan.damaged.map((e) => ({ name: e.deployment, path: e.path, error: e.message, hint: e.hint }));
+  } else {
+    // One deployment asked for by name: its damaged record is the error (exit 2, with the fix).
+    const state = readState(stateDir, name);
+    if (!state) throw new CliError('usage', `there is no deployment named '${name}'`, '`segc status` lists the deployments');
+    states = [state];
   }
-  return entries;
+  const entries: StatusEntry[] = [];
+  for (const state of states) {
+    const n = state.current.name;
+    const p = pendingOf(n);
+    const confirmation = p === undefined ? null : { generation: p.generation, deadline: p.deadline, rollbackTo: p.rollbackTo, overdue: isOverdue(p, new Date()), watcher: p.watcher === null ? null : { pid: p.watcher.pid, running: watcherRuns(p) } };
+    entries.push({ record: state.current, kernel: await kernelView(state.current), audit: auditView(state.current, warnDaysOf(io, auditWarnDays), new Date()), confirmation });
+  }
+  return { entries, damaged, unrecorded: name === undefined ? await unrecordedFilters(io) : [] };
+}
+
+/** segc filters in this namespace with no record or pins (none when the kernel cannot be asked). */
+async function unrecordedFilters(io: CliIo): Promise<UnrecordedEntry[]> {
+  try {
+    const { findUnrecordedFilters } = await import('../deploy.ts');
+    const { stateDirOf } = await import('../state.ts');
+    return findUnrecordedFilters({ stateDir: stateDirOf(io.env) }).map((f) => ({ iface: f.iface, direction: f.direction, progId: f.progId, progName: f.progName, tag: f.tag }));
+  } catch {
+    // Without privileges the filters cannot be listed; the records still can.
+    return [];
+  }
 }
 
 function warnDaysOf(io: CliIo, given: number | undefined): number {
@@ -127,6 +197,7 @@ async function kernelView(record: DeploymentRecord): Promise<StatusEntry['kernel
       const activeGeneration = Number(header?.generation ?? 0n);
       const wouldDeny = Number(readStats(dp)[SegStat.SEG_STAT_WOULD_DENY]?.packets ?? 0n);
       const missing: string[] = [];
+      const absent = new Set<string>();
       for (const a of record.attachments) {
         let here: number | undefined;
         try {
@@ -134,13 +205,15 @@ async function kernelView(record: DeploymentRecord): Promise<StatusEntry['kernel
         } catch {
           here = undefined;
         }
-        // An interface of another network namespace cannot be queried from here.
-        if (here === a.ifindex && queryTc(a.ifindex, a.direction) !== a.progId) missing.push(`${a.iface}/${a.direction}`);
+        // An interface of another network namespace cannot be queried from here; one that is
+        // gone (or renumbered) is told apart from a filter someone replaced.
+        if (here !== a.ifindex) absent.add(a.iface);
+        else if (queryTc(a.ifindex, a.direction) !== a.progId) missing.push(`${a.iface}/${a.direction}`);
       }
       const census = censusSessions(dp);
       const sessions = { entries: census.entries, capacity: census.capacity, utilization: census.capacity === 0 ? 0 : census.entries / census.capacity, halfOpen: halfOpenCount(census.byState) };
       const datapathVersion = readDatapathInfo(dp).version;
-      return { activeGeneration, inForce: activeGeneration === record.generation, missing, audit: header?.audit === true, wouldDeny, sessions, datapathVersion, segcDatapathVersion: DATAPATH_VERSION };
+      return { activeGeneration, inForce: activeGeneration === record.generation, missing, absent: [...absent], audit: header?.audit === true, wouldDeny, sessions, datapathVersion, segcDatapathVersion: DATAPATH_VERSION };
     } finally {
       releaseDatapath(dp, true);
     }
@@ -149,9 +222,12 @@ async function kernelView(record: DeploymentRecord): Promise<StatusEntry['kernel
   }
 }
 
-export function statusJson(entries: readonly StatusEntry[]): unknown {
+/** cli.md's shape; `damaged` and `unrecorded` are added only when there are some. */
+export function statusJson({ entries, damaged, unrecorded }: HostStatus): unknown {
   return {
-    deployments: entries.map(({ record: r, kernel, audit }) => ({
+    ...(damaged.length > 0 ? { damaged } : {}),
+    ...(unrecorded.length > 0 ? { unrecorded } : {}),
+    deployments: entries.map(({ record: r, kernel, audit, confirmation }) => ({
       name: r.name,
       policyHash: r.policyHash,
       generation: r.generation,
@@ -161,24 +237,45 @@ export function statusJson(entries: readonly StatusEntry[]): unknown {
       pins: { dir: r.pins.dir, programs: { ingress: r.pins.programs.ingress, egress: r.pins.programs.egress } },
       kernel,
       audit,
+      confirmation,
     })),
   };
 }
 
 export async function status(options: StatusOptions, io: CliIo): Promise<Outcome> {
-  const entries = await readStatus(io, options.name, options.auditWarn);
+  // A trial past its deadline is rolled back first (as root), so what follows is what is in force.
+  const { settleOverdue } = await import('./confirm.ts');
+  await settleOverdue(io, options.name);
+  const host = await readStatus(io, options.name, options.auditWarn);
+  const { entries, damaged, unrecorded } = host;
   if (options.json === true) {
-    io.stdout.write(JSON.stringify(statusJson(entries)) + '\n');
+    io.stdout.write(JSON.stringify(statusJson(host)) + '\n');
     return 'ok';
   }
-  if (entries.length === 0) {
+  if (entries.length === 0 && damaged.length === 0 && unrecorded.length === 0) {
     io.stdout.write('no deployments on this host\n');
     return 'ok';
   }
   const lines: string[] = [];
-  for (const { record: r, kernel, audit } of entries) {
+  for (const d of damaged) {
+    lines.push(`${d.name}: DAMAGED RECORD ${d.path}`);
+    lines.push(`  error        ${d.error}`);
+    lines.push(`  repair       ${d.hint}`);
+    io.stderr.write(`warning: ${d.error}\n`);
+  }
+  for (const f of unrecorded) {
+    lines.push(`unrecorded: ${f.iface} ${f.direction} runs segc program ${f.progId} (${f.progName}, tag ${f.tag}), enforcing with no record or pins`);
+    lines.push(`  repair       tc filter del dev ${f.iface} ${f.direction} (or deploy on ${f.iface} again, which replaces it)`);
+  }
+  for (const { record: r, kernel, audit, confirmation: c } of entries) {
     lines.push(`${r.name}: generation ${r.generation}, ${r.policyHash.slice(0, 19)}, deployed ${r.deployedAt}`);
     lines.push(`  files        ${r.files.join(', ')}`);
+    if (c !== null) {
+      const back = c.rollbackTo === null ? 'the deployment is removed' : `generation ${c.rollbackTo}'s policy comes back`;
+      const left = Math.max(0, Math.round((Date.parse(c.deadline) - Date.now()) / 1000));
+      const watcher = c.watcher === null ? 'no watcher: the next segc command rolls back' : c.watcher.running ? `watcher pid ${c.watcher.pid}` : `watcher pid ${c.watcher.pid} is gone: the next segc command rolls back`;
+      lines.push(`  confirm      PENDING: generation ${c.generation} until ${c.deadline} (${c.overdue ? 'OVERDUE' : `${left} s left`}); then ${back} unless 'segc confirm --name ${r.name}' (${watcher})`);
+    }
     if (audit.mode === 'audit') {
       const would = 'error' in kernel ? '' : `; ${kernel.wouldDeny} packets would have been denied`;
       lines.push(`  mode         AUDIT since ${audit.since}: denies pass${would}`);
@@ -200,6 +297,7 @@ export async function status(options: StatusOptions, io: CliIo): Promise<Outcome
       const s = kernel.sessions;
       lines.push(`  sessions     ${s.entries} of ${s.capacity} (${(100 * s.utilization).toFixed(1)} % full${s.utilization > 0.95 ? ', ABOVE 95 %: flows are evicted' : s.utilization > 0.8 ? ', above 80 %' : ''}), ${s.halfOpen} half-open`);
       if (kernel.missing.length > 0) lines.push(`  missing      ${kernel.missing.join(', ')} (filter removed or replaced by someone else; deploy again to repair)`);
+      if (kernel.absent.length > 0) lines.push(`  absent       ${kernel.absent.join(', ')} (no such interface in this network namespace: deleted, or in another namespace; nothing is enforced there from here)`);
     }
   }
   io.stdout.write(lines.join('\n') + '\n');

@@ -2,7 +2,7 @@
 // and record; other deployments stay as they are.
 import type { Command } from 'commander';
 import { recordOutcome, type Outcome } from './command.ts';
-import { runDeploy } from './deploy.ts';
+import { runDeploy } from './deploy-run.ts';
 import type { CliIo } from './io.ts';
 
 export interface UndeployOptions {
@@ -32,6 +32,9 @@ export function register(program: Command, io: CliIo): void {
 
 export async function undeployCommand(options: UndeployOptions, io: CliIo): Promise<Outcome> {
   const { undeploy } = await import('../deploy.ts');
+  const { settleOverdue } = await import('./confirm.ts');
+  // A first deploy on trial past its deadline is undeployed by this already.
+  if ((await settleOverdue(io, options.name)).some((r) => r.action === 'undeployed')) return 'ok';
   const result = await runDeploy(io, () => undeploy({ name: options.name, stateDir: io.env['SEGC_STATE_DIR'] }));
   if (result === undefined) return 'findings';
   if (options.json === true) io.stdout.write(JSON.stringify(result) + '\n');

@@ -42,7 +42,7 @@ function sessionsOf(dp: Datapath) {
 }
 
 /**
- * Counts the sessions by state with batch lookups (a full 65,536-entry table is 16 calls),
+ * Counts the sessions by state with batch lookups (a full 262,144-entry table is 64 calls),
  * decoding only the state of each entry. A snapshot: the table keeps changing.
  */
 export function censusSessions(dp: Datapath): SessionCensus {

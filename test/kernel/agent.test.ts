@@ -135,7 +135,7 @@ describe.skipIf(!KERNEL_AVAILABLE || !HAVE_PING)('segc agent on real deployments
     // The shipped alert rules load and evaluate against the agent's series; none is active once
     // the agent is scraped (SegcAgentDown may be pending before the first scrape).
     const p = prometheus;
-    await waitFor('the alert rules to be evaluated, none active', () => p.rules().length === 10 && p.rules().every((r) => r.health === 'ok' && r.state === 'inactive'), 30_000, 500).catch((error: unknown) => {
+    await waitFor('the alert rules to be evaluated, none active', () => p.rules().length === 14 && p.rules().every((r) => r.health === 'ok' && (r.type === 'recording' || r.state === 'inactive')), 30_000, 500).catch((error: unknown) => {
       throw new Error(`${String(error)}: ${JSON.stringify(p.rules().filter((r) => r.state !== 'inactive'))}`);
     });
   }, 60_000);

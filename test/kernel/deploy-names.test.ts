@@ -6,6 +6,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { acquireLock } from '../../runtime/lock.ts';
 import { KERNEL_AVAILABLE } from '../support/datapath-harness.ts';
 import { createPolicyDir, removeDeploymentPins, segc, startEchoServers, tcpEchoes, type PolicyDir } from '../support/deploy-harness.ts';
 import { NetnsSandbox, type VethPair } from '../support/netns.ts';
@@ -76,13 +77,15 @@ describe.skipIf(!KERNEL_AVAILABLE)('several deployments on one host', () => {
   });
 
   it('waits for the deploy lock and gives up with a message naming its holder', () => {
+    // A lock file alone holds nothing (flock); a live holder does.
     writeFileSync(join(stateDir, '.lock'), `${process.pid}\n`);
+    const lock = acquireLock(stateDir, { timeoutMs: 5_000 });
     try {
       const r = segc(host, ['deploy', telnet, '--iface', link1.a.name, '--name', first], { stateDir, env: { SEGC_LOCK_TIMEOUT_MS: '300' } });
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(new RegExp(`pid ${process.pid}`));
     } finally {
-      rmSync(join(stateDir, '.lock'), { force: true });
+      lock.release();
     }
     expect(through(peer1, '10.203.1.1')).toEqual({ ssh: true, telnet: false });
   });

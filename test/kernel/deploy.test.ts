@@ -167,7 +167,7 @@ describe.skipIf(!KERNEL_AVAILABLE)('segc deploy on a veth pair with real traffic
     const stats = segc(host, ['stats', '--name', name, '--json'], { stateDir });
     expect(stats.code, stats.stderr).toBe(0);
     const parsed = JSON.parse(stats.stdout) as { rules: { name: string; file: string; line: number; packets: number }[] };
-    expect(parsed.rules.find((r) => r.name === 'ssh')).toMatchObject({ file: a, line: 3 });
+    expect(parsed.rules.find((r) => r.name === 'ssh')).toMatchObject({ location: `${a}:3`, file: a, line: 3 });
     expect(parsed.rules.find((r) => r.name === 'ssh')?.packets).toBeGreaterThan(0);
     const sessions = segc(host, ['sessions', '--name', name, '--proto', 'tcp', '--port', '22', '--json'], { stateDir });
     expect(sessions.code, sessions.stderr).toBe(0);
@@ -212,7 +212,8 @@ describe.skipIf(!KERNEL_AVAILABLE)('segc deploy on a veth pair with real traffic
     expect(toA2.code, toA2.stderr).toBe(0);
     await new Promise((resolve) => setTimeout(resolve, 600));
     const afterA2 = stream.echoed().length;
-    const toA3 = deploy(a3);
+    // It cuts an established connection to port 22 on purpose: past the lock-out guard.
+    const toA3 = deploy(a3, ['--allow-lockout']);
     expect(toA3.code, toA3.stderr).toBe(0);
     await new Promise((resolve) => setTimeout(resolve, 300));
     const afterA3 = stream.echoed().length;

@@ -120,7 +120,7 @@ describe.skipIf(!KERNEL_AVAILABLE)('monitor, audit and SYN floods with real traf
     const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { verdict: string; rule: { name: string; file: string; line: number }; packet: string; direction: string; iface: string });
     expect(lines).toHaveLength(4);
     for (const l of lines) {
-      expect(l).toMatchObject({ verdict: 'deny', direction: 'ingress', iface: link.a.name, rule: { name: 'no-mdns', file, line: 4 } });
+      expect(l).toMatchObject({ verdict: 'deny', direction: 'ingress', iface: link.a.name, rule: { name: 'no-mdns', location: `${file}:4`, file, line: 4 } });
       expect(l.packet).toMatch(new RegExp(`^udp ${PEER4}:\\d+ -> ${HOST4}:5353$`));
     }
     // The printed packet is one `segc explain` takes, and it names the same rule.

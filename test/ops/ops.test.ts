@@ -73,11 +73,13 @@ describe('operations files', () => {
     }
   });
 
-  it('has alert rules whose every expression names only metrics the agent exports', () => {
+  it('has alert and recording rules whose every expression names only metrics the agent exports or the file records', () => {
     const text = readFileSync(join(OPS, 'prometheus', 'segc-alerts.yml'), 'utf8');
     const exprs = [...text.matchAll(/^\s+expr: (.+)$/gm)].map((m) => m[1] as string);
-    expect(exprs.length).toBe(10);
-    for (const expr of exprs) for (const n of metricNames(expr)) expect(exported.has(n) || PROMETHEUS_SERIES.has(n), `${n} in ${expr}`).toBe(true);
+    const recorded = new Set([...text.matchAll(/^\s+- record: (\S+)$/gm)].map((m) => m[1] as string));
+    expect([...recorded].sort()).toEqual(['segc:drop_ratio:rate5m', 'segc:session_hit_ratio:rate5m']);
+    expect(exprs.length).toBe(14);
+    for (const expr of exprs) for (const n of metricNames(expr)) expect(exported.has(n) || PROMETHEUS_SERIES.has(n) || recorded.has(n), `${n} in ${expr}`).toBe(true);
   });
 
   it('fails a query that names a metric the agent does not export', () => {
@@ -87,7 +89,7 @@ describe('operations files', () => {
   it.skipIf(!HAVE_PROMTOOL)('has alert rules that promtool checks and whose unit tests pass', () => {
     const check = spawnSync('promtool', ['check', 'rules', join(OPS, 'prometheus', 'segc-alerts.yml')], { encoding: 'utf8', timeout: 60_000 });
     expect(check.status, check.stdout + check.stderr).toBe(0);
-    expect(check.stdout).toMatch(/SUCCESS: 10 rules found/);
+    expect(check.stdout).toMatch(/SUCCESS: 14 rules found/);
     const test = spawnSync('promtool', ['test', 'rules', join(OPS, 'prometheus', 'segc-alerts.test.yml')], { encoding: 'utf8', timeout: 60_000 });
     expect(test.status, test.stdout + test.stderr).toBe(0);
   });
@@ -96,11 +98,19 @@ describe('operations files', () => {
     const dir = mkdtempSync(join(tmpdir(), 'segct-ops-'));
     try {
       // The same tests against rules whose thresholds can never be crossed: they must fail.
-      writeFileSync(join(dir, 'segc-alerts.yml'), readFileSync(join(OPS, 'prometheus', 'segc-alerts.yml'), 'utf8').replace('segc_sessions_utilization_ratio > 0.95', 'segc_sessions_utilization_ratio > 2'));
-      copyFileSync(join(OPS, 'prometheus', 'segc-alerts.test.yml'), join(dir, 'segc-alerts.test.yml'));
-      const test = spawnSync('promtool', ['test', 'rules', join(dir, 'segc-alerts.test.yml')], { encoding: 'utf8', timeout: 60_000 });
-      expect(test.status).not.toBe(0);
-      expect(test.stdout + test.stderr).toMatch(/SegcSessionTableFull/);
+      const rules = readFileSync(join(OPS, 'prometheus', 'segc-alerts.yml'), 'utf8');
+      for (const [from, to, alert] of [
+        ['segc_sessions_utilization_ratio > 0.95', 'segc_sessions_utilization_ratio > 2', 'SegcSessionTableFull'],
+        ['segc:session_hit_ratio:rate5m < 0.9', 'segc:session_hit_ratio:rate5m < 0', 'SegcSessionHitRatioLow'],
+        ['segc:drop_ratio:rate5m > 0.25', 'segc:drop_ratio:rate5m > 2', 'SegcHighDropRate'],
+      ] as const) {
+        expect(rules).toContain(from);
+        writeFileSync(join(dir, 'segc-alerts.yml'), rules.replace(from, to));
+        copyFileSync(join(OPS, 'prometheus', 'segc-alerts.test.yml'), join(dir, 'segc-alerts.test.yml'));
+        const test = spawnSync('promtool', ['test', 'rules', join(dir, 'segc-alerts.test.yml')], { encoding: 'utf8', timeout: 60_000 });
+        expect(test.status, alert).not.toBe(0);
+        expect(test.stdout + test.stderr).toMatch(new RegExp(alert));
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -116,7 +126,7 @@ describe('operations files', () => {
         expect(text).toMatch(/^ProtectSystem=strict$/m);
         expect(text).toMatch(/^NoNewPrivileges=yes$/m);
         expect(text).toMatch(/^CapabilityBoundingSet=CAP_BPF CAP_PERFMON CAP_NET_ADMIN CAP_SYS_ADMIN$/m);
-        writeFileSync(join(dir, as), text.replaceAll('/usr/local/bin/segc', join(ROOT, 'bin', 'segc.js')));
+        writeFileSync(join(dir, as), text.replaceAll('/usr/local/bin/segc', join(ROOT, 'bin', 'segc')));
         const r = spawnSync('systemd-analyze', ['verify', join(dir, as)], { encoding: 'utf8', timeout: 60_000 });
         expect(r.status, r.stderr).toBe(0);
         // Unknown keys and other mistakes are warnings with exit 0: any output is a failure.

@@ -33,13 +33,13 @@ describe.skipIf(!IS_CLONE)('a fresh clone', () => {
 
   it('runs segc the way the README says, under the system Node', () => {
     // The README's instruction, not a copy of it: the test fails if the text changes.
-    expect(README).toMatch(/`\.\/bin\/segc\.js \.\.\.` at the repository root/);
-    const version = spawnSync('./bin/segc.js', ['--version'], { cwd: clone, encoding: 'utf8', env: { ...process.env, PATH: USER_PATH } });
+    expect(README).toMatch(/`\.\/bin\/segc \.\.\.` at the repository root/);
+    const version = spawnSync('./bin/segc', ['--version'], { cwd: clone, encoding: 'utf8', env: { ...process.env, PATH: USER_PATH } });
     expect(version.status, version.stderr).toBe(0);
     expect(version.stdout.trim()).toBe(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
-    const check = spawnSync('./bin/segc.js', ['check', '--each', 'examples'], { cwd: clone, encoding: 'utf8', env: { ...process.env, PATH: USER_PATH, NO_COLOR: '1' } });
+    const check = spawnSync('./bin/segc', ['check', '--each', 'examples'], { cwd: clone, encoding: 'utf8', env: { ...process.env, PATH: USER_PATH, NO_COLOR: '1' } });
     expect(check.status, check.stderr + check.stdout).toBe(0);
-    const explain = spawnSync('./bin/segc.js', ['explain', 'examples/k8s-node.seg', '--packet', 'tcp 10.1.20.7:40000 -> 10.40.0.10:6443'], { cwd: clone, encoding: 'utf8', env: { ...process.env, PATH: USER_PATH } });
+    const explain = spawnSync('./bin/segc', ['explain', 'examples/k8s-node.seg', '--packet', 'tcp 10.1.20.7:40000 -> 10.40.0.10:6443'], { cwd: clone, encoding: 'utf8', env: { ...process.env, PATH: USER_PATH } });
     expect(explain.status, explain.stderr).toBe(0);
     expect(explain.stdout).toMatch(/k8s-node\.seg:\d+/);
   });

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withoutSsh } from './deploy-harness.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SEGC = join(ROOT, 'test', 'support', 'segc-source.ts');
@@ -60,7 +61,7 @@ function started(child: ChildProcess): Started {
 export function startAgent(netns: string, args: readonly string[], stateDir: string): Started {
   const child = spawn('nsenter', [`--net=${NETNS_DIR}/${netns}`, '--', process.execPath, '--no-warnings', SEGC, 'agent', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1', SEGC_STATE_DIR: stateDir },
+    env: { ...withoutSsh(process.env), NO_COLOR: '1', SEGC_STATE_DIR: stateDir },
   });
   return started(child);
 }
@@ -97,7 +98,8 @@ export interface PrometheusServer extends Started {
   /** An instant query through the HTTP API: the result vector. */
   query(expr: string): { metric: Record<string, string>; value: [number, string] }[];
   /** The loaded alerting rules: name, health (`ok` once evaluated without error) and state. */
-  rules(): { name: string; health: string; state: string }[];
+  /** Alerting rules carry a state; recording rules (type 'recording') do not. */
+  rules(): { name: string; type: string; health: string; state?: string }[];
   remove(): void;
 }
 
@@ -146,7 +148,7 @@ export async function startPrometheus(netns: string, port: number, agentPort: nu
     rules() {
       const body = httpGet(netns, `${api}/api/v1/rules`);
       if (body === undefined) throw new Error('rules query failed');
-      const parsed = JSON.parse(body) as { data: { groups: { rules: { name: string; health: string; state: string }[] }[] } };
+      const parsed = JSON.parse(body) as { data: { groups: { rules: { name: string; type: string; health: string; state?: string }[] }[] } };
       return parsed.data.groups.flatMap((g) => g.rules);
     },
     remove: () => rmSync(dir, { recursive: true, force: true }),

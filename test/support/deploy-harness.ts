@@ -31,9 +31,19 @@ export function segc(netns: string | null, args: readonly string[], options: Seg
   const r = spawnSync(argv[0] as string, argv.slice(1), {
     encoding: 'utf8',
     timeout: 60_000,
-    env: { ...process.env, NO_COLOR: '1', SEGC_STATE_DIR: options.stateDir, ...options.env },
+    env: { ...withoutSsh(process.env), NO_COLOR: '1', SEGC_STATE_DIR: options.stateDir, ...options.env },
   });
   return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * The environment without SSH_CONNECTION / SSH_CLIENT: a test run from an SSH session would
+ * otherwise have deploy's lock-out guard judge the runner's own connection against the test
+ * policies (tests of the guard set them explicitly).
+ */
+export function withoutSsh(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { SSH_CONNECTION: _connection, SSH_CLIENT: _client, ...rest } = env;
+  return rest;
 }
 
 /** A folder of policy files for one test file, removed by `remove()`. */

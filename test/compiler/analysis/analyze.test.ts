@@ -246,7 +246,7 @@ describe('diagnostics', () => {
       hint: "remove it, or move it above 'block-lab'",
       span: ir.ingress.rules[1]?.span,
       related: [{ span: ir.ingress.rules[0]?.span, message: "'block-lab' (deny) takes packets of 'lab-ssh' first" }],
-      witness: { proto: 'tcp', src: '10.0.0.0', srcPort: 0, dst: '0.0.0.1', dstPort: 22 },
+      witness: { proto: 'tcp', src: '10.0.0.1', srcPort: 40000, dst: '198.51.100.20', dstPort: 22 },
     });
   });
 
@@ -256,7 +256,7 @@ describe('diagnostics', () => {
       severity: 'warning',
       message: "rule 'lab-web' overlaps rule 'block-lab' of another action; their order decides packets such as the witness",
       span: ir.ingress.rules[2]?.span,
-      witness: { proto: 'tcp', src: '10.0.0.0', dst: '0.0.0.1', dstPort: 80 },
+      witness: { proto: 'tcp', src: '10.0.0.1', dst: '198.51.100.20', dstPort: 80 },
     });
   });
 

@@ -23,6 +23,7 @@ describe('toJsonReport', () => {
         category: 'name',
         message: "unknown address set 'ofice'",
         hint: "did you mean 'office'?",
+        location: 'dir/web.seg:3',
         file: 'dir/web.seg',
         line: 3,
         column: 22,
@@ -41,14 +42,14 @@ describe('toJsonReport', () => {
       { related: [{ span: at('set office'), message: 'covered here' }], witness: { proto: 'tcp', src: '10.0.0.1', srcPort: 1, dst: '10.0.0.2', dstPort: 22 } },
     );
     const [j] = toJsonReport([d], sources, { fileCount: 1 }).diagnostics;
-    expect(j?.related).toEqual([{ file: 'dir/web.seg', line: 1, column: 1, endLine: 1, endColumn: 11, message: 'covered here' }]);
+    expect(j?.related).toEqual([{ location: 'dir/web.seg:1', file: 'dir/web.seg', line: 1, column: 1, endLine: 1, endColumn: 11, message: 'covered here' }]);
     expect(j?.witness).toEqual({ proto: 'tcp', src: '10.0.0.1', srcPort: 1, dst: '10.0.0.2', dstPort: 22 });
   });
 
   it('leaves out related, witness and hint where they do not apply', () => {
     const d = makeDiagnostic(Code.CyclicDeclaration, at('office'), { name: 'office', cycle: 'office -> office' });
     const [j] = toJsonReport([d], sources, { fileCount: 1 }).diagnostics;
-    expect(Object.keys(j ?? {})).toEqual(['code', 'severity', 'category', 'message', 'file', 'line', 'column', 'endLine', 'endColumn']);
+    expect(Object.keys(j ?? {})).toEqual(['code', 'severity', 'category', 'message', 'location', 'file', 'line', 'column', 'endLine', 'endColumn']);
   });
 });
 

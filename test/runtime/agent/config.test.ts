@@ -35,6 +35,21 @@ describe('segc agent configuration', () => {
     });
   });
 
+  it('takes a confirmation window for reloads from the file ("2m") and from --confirm (ms)', () => {
+    const text = JSON.stringify({ deployments: [{ name: 'web', files: ['web.seg'], interfaces: ['eth0'], confirm: '2m' }] });
+    const config = agentConfig({ watch: ['db.seg'], iface: ['eth1'], name: 'db', confirm: 90_000 }, '/work', { path: '/etc/segc/agent.json', text });
+    expect(config.watch.map((w) => w.confirmMs)).toEqual([120_000, 90_000]);
+    expect(agentConfig({ watch: ['a.seg'], iface: ['x'] }, '/w').watch[0]?.confirmMs).toBeUndefined();
+    // The lock-out guard's keep list: the file's, and the metrics port when it is reachable from the network.
+    const keep = JSON.stringify({ deployments: [{ name: 'web', files: ['web.seg'], interfaces: ['eth0'], keep: ['tcp 22'] }] });
+    expect(agentConfig({ listen: '0.0.0.0:9464' }, '/w', { path: 'c.json', text: keep }).watch[0]?.keep).toEqual(['tcp 22', 'tcp 9464']);
+    expect(agentConfig({}, '/w', { path: 'c.json', text: keep }).watch[0]?.keep).toEqual(['tcp 22']);
+    for (const bad of ['soon', '0s', '25h', 5]) {
+      const t = JSON.stringify({ deployments: [{ files: ['a.seg'], interfaces: ['x'], confirm: bad }] });
+      expect(() => agentConfig({}, '/w', { path: 'c.json', text: t })).toThrow(/confirm must be a duration from 1s to 24h/);
+    }
+  });
+
   it('refuses what cannot work: --watch without --iface, a name twice, a bad file', () => {
     expect(() => agentConfig({ watch: ['a.seg'] }, '/w')).toThrow(/--watch needs --iface/);
     const twice = JSON.stringify({ deployments: [{ name: 'a', files: ['a.seg'], interfaces: ['x'] }] });

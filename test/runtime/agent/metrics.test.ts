@@ -1,6 +1,7 @@
 // The agent's metrics over synthetic snapshots (no kernel): the rule-series cap, counters that
 // go on across a policy switch (with the switched-out slot's final counts), across new maps and
 // across a removed deployment, the derived evictions, and the reload gauges.
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { SegReason, SegStat } from '../../../runtime/datapath/abi.ts';
 import type { BundleRule } from '../../../compiler/bundle.ts';
@@ -45,11 +46,16 @@ function deployment(s: Shape): DeploymentSnapshot {
 /** Metrics over a queue of snapshots, one per scrape. */
 function agentOver(mode: RuleMetricsMode | undefined, reports: ReloadReport[] = []) {
   const queue: HostSnapshot[] = [];
-  const metrics = new AgentMetrics({ snapshot: () => queue.shift() ?? { deployments: [], unreadable: [], tookMs: 1 } }, { ruleMetrics: mode, reloads: { reports: () => reports } });
+  const metrics = new AgentMetrics({ snapshot: () => queue.shift() ?? { deployments: [], unreadable: [], damaged: [], tookMs: 1 } }, { ruleMetrics: mode, reloads: { reports: () => reports } });
   return {
     async scrape(...deployments: DeploymentSnapshot[]): Promise<Sample[]> {
-      queue.push({ deployments, unreadable: [], tookMs: 2 });
+      queue.push({ deployments, unreadable: [], damaged: [], tookMs: 2 });
       return parseMetrics(await metrics.scrape());
+    },
+    /** The exposition text itself, as GET /metrics serves it. */
+    async text(...deployments: DeploymentSnapshot[]): Promise<string> {
+      queue.push({ deployments, unreadable: [], damaged: [], tookMs: 2 });
+      return metrics.scrape();
     },
   };
 }
@@ -125,5 +131,39 @@ describe('agent metrics', () => {
     expect(valueOf(s, 'segc_reload_last_success_timestamp_seconds', { deployment: 'web' })).toBe(1700000000);
     expect(valueOf(s, 'segc_policy_generation', { deployment: 'web' })).toBe(4);
     expect(valueOf(s, 'segc_scrape_duration_seconds')).toBe(0.002);
+  });
+
+  it('serves concurrent scrapes from one collection, and a later scrape from a fresh one', async () => {
+    let reads = 0;
+    const metrics = new AgentMetrics({
+      snapshot: () => {
+        reads++;
+        return { deployments: [deployment({ generation: 1, stats: { [SegStat.SEG_STAT_SESSION_NEW]: reads } })], unreadable: [], damaged: [], tookMs: 1 };
+      },
+    });
+    const burst = await Promise.all(Array.from({ length: 50 }, () => metrics.scrape()));
+    expect(reads).toBe(1);
+    expect(metrics.collections).toBe(1);
+    expect(new Set(burst).size).toBe(1);
+    expect(valueOf(parseMetrics(burst[0] ?? ''), 'segc_sessions_created_total', { deployment: 'web' })).toBe(1);
+    const later = await metrics.scrape();
+    expect(reads).toBe(2);
+    expect(valueOf(parseMetrics(later), 'segc_sessions_created_total', { deployment: 'web' })).toBe(2);
+  });
+});
+
+const HAVE_PROMTOOL = spawnSync('promtool', ['--version'], { timeout: 10_000 }).status === 0;
+
+describe('the /metrics text', () => {
+  it.skipIf(!HAVE_PROMTOOL)("passes promtool's check metrics with no lint finding (Debian's promtool)", async () => {
+    const rs = rules(3);
+    const a = agentOver({ kind: 'hit' }, [{ name: 'web', successes: 2, failures: 1, lastSuccessSeconds: 1_700_000_000, watchedHash: 'sha256:bb' }]);
+    await a.scrape(deployment({ generation: 1, inForce: hits(1, rs, [5, 0, 9]), sessions: 12, stats: { [SegStat.SEG_STAT_INGRESS_DENY]: 3 } }));
+    const text = await a.text(deployment({ generation: 2, inForce: hits(2, rs, [6, 1, 9]), standby: hits(1, rs, [5, 0, 9]), sessions: 10 }));
+    expect(text).toMatch(/^# TYPE nodejs_active_handles gauge$/m);
+    expect(text).not.toMatch(/nodejs_active_\w+_total/);
+    const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 60_000 });
+    expect(`${r.stdout}${r.stderr}`).toBe('');
+    expect(r.status).toBe(0);
   });
 });

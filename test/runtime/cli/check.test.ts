@@ -151,6 +151,7 @@ describe('segc check', () => {
         category: 'value',
         message: "'10.0.1.0/16' has host bits set",
         hint: 'the network is 10.0.0.0/16',
+        location: 'web.seg:1',
         file: 'web.seg',
         line: 1,
         column: 11,

@@ -25,7 +25,7 @@ describe('segc diff on files', () => {
     expect(r.code).toBe(0);
     expect(r.out).toBe(
       [
-        'ingress allow -> deny: tcp 10.20.128.0:0 -> 0.0.0.1:22',
+        'ingress allow -> deny: tcp 10.20.128.1:40000 -> 198.51.100.20:22',
         '  before  rule ssh (a.seg:2) allows',
         '  after   the default (b.seg:1) denies',
         '  packets tcp from 10.20.128.0/17 to any port 22',
@@ -47,10 +47,10 @@ describe('segc diff on files', () => {
     const json = await segc(files, '--old', 'a.seg', '--old', 'common.seg', '--new', 'b.seg', '--new', 'common.seg', '--format', 'json');
     const parsed = JSON.parse(json.out) as { regionCount: number; regions: { change: string; example: string; after: { rule: { location: string } } }[] };
     expect(parsed.regionCount).toBe(1);
-    expect(parsed.regions[0]).toMatchObject({ change: 'deny -> allow', example: 'tcp 10.20.0.0:0 -> 0.0.0.1:2222', after: { rule: { location: 'b.seg:2' } } });
+    expect(parsed.regions[0]).toMatchObject({ change: 'deny -> allow', example: 'tcp 10.20.0.1:40000 -> 198.51.100.20:2222', after: { rule: { location: 'b.seg:2' } } });
     const md = await segc(files, '--old', 'a.seg', '--old', 'common.seg', '--new', 'b.seg', '--new', 'common.seg', '--format', 'markdown');
     expect(md.out).toContain('### segc: 1 region of packets change verdict');
-    expect(md.out).toContain('| ingress | deny → allow | `tcp 10.20.0.0:0 -> 0.0.0.1:2222` | the default (a.seg:1) | rule ssh (b.seg:2) |');
+    expect(md.out).toContain('| ingress | deny → allow | `tcp 10.20.0.1:40000 -> 198.51.100.20:2222` | the default (a.seg:1) | rule ssh (b.seg:2) |');
   });
 
   it('is a usage error without two sides', async () => {
@@ -91,12 +91,12 @@ describe('segc diff --git', () => {
     git('commit', '-qm', 'two');
     const r = await segcIn('--git', 'HEAD~1', 'HEAD', 'policies');
     expect(r.err).toBe('');
-    expect(r.out).toContain('ingress allow -> deny: tcp 10.20.128.0:0 -> 0.0.0.1:22\n  before  rule ssh (HEAD~1:policies/web.seg:3) allows\n  after   the default (HEAD:policies/hosts-web.seg:2) denies');
+    expect(r.out).toContain('ingress allow -> deny: tcp 10.20.128.1:40000 -> 198.51.100.20:22\n  before  rule ssh (HEAD~1:policies/web.seg:3) allows\n  after   the default (HEAD:policies/hosts-web.seg:2) denies');
     // old.seg held the only egress block: without it egress has no policy block, so it is
     // unfiltered (docs/language.md): its default stays allow, and only mail, denied by old.seg's
     // rule, changes.
     expect(r.out).not.toMatch(/^default egress/m);
-    expect(r.out).toContain('egress deny -> allow: tcp [::1]:0 -> [::1]:25\n  before  rule no-mail (HEAD~1:policies/old.seg:2) denies\n  after   no policy block (unfiltered) allows');
+    expect(r.out).toContain('egress deny -> allow: tcp 192.0.2.7:40000 -> 198.51.100.20:25\n  before  rule no-mail (HEAD~1:policies/old.seg:2) denies\n  after   no policy block (unfiltered) allows');
     // The work tree equals HEAD: no change in meaning.
     expect((await segcIn('--git', 'HEAD', 'policies')).out).toMatch(/^no change in meaning/);
     // The merge base of main and HEAD is HEAD itself here.

@@ -46,12 +46,12 @@ describe('segc explain', () => {
   it('prints the JSON of cli.md with --json', async () => {
     const r = await explain('web.seg', '--json', '--packet', 'tcp [2001:db8:20::7]:50000 -> [2001:db8:1::5]:22');
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.out)).toEqual({ verdict: 'allow', log: true, direction: 'ingress', rule: { name: 'ssh-office', priority: 200, file: 'web.seg', line: 7 } });
+    expect(JSON.parse(r.out)).toEqual({ verdict: 'allow', log: true, direction: 'ingress', rule: { name: 'ssh-office', priority: 200, location: 'web.seg:7', file: 'web.seg', line: 7 } });
   });
 
   it('names unnamed rules by direction and priority, and reports the log flag of deny log', async () => {
     const r = await explain('web.seg', '--json', '--packet', 'udp 10.9.9.9:5353 -> 10.0.1.1:53');
-    expect(JSON.parse(r.out)).toEqual({ verdict: 'deny', log: true, direction: 'ingress', rule: { name: 'ingress/300', priority: 300, file: 'web.seg', line: 8 } });
+    expect(JSON.parse(r.out)).toEqual({ verdict: 'deny', log: true, direction: 'ingress', rule: { name: 'ingress/300', priority: 300, location: 'web.seg:8', file: 'web.seg', line: 8 } });
   });
 
   it('says when the stated default decided, and where it is stated', async () => {

@@ -1,0 +1,121 @@
+// Incremental re-parsing (compiler/incremental.ts): random edits to a 10k-rule policy, each
+// giving exactly the AST and diagnostics of a from-scratch parse of the new text, and the same
+// compilation (diagnostics, IR hash) as `compile` from scratch.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseSourceFile } from '../../compiler/build-ast.ts';
+import { createCollector, sortDiagnostics } from '../../compiler/diagnostics.ts';
+import { applyEdit, checkDocument, createIncrementalDocument, type IncrementalDocument, type TextEdit } from '../../compiler/incremental.ts';
+import { compile } from '../../compiler/program.ts';
+import { createMemoryHost, createSourceFile } from '../../compiler/source.ts';
+import { classBenchToSeg, readClassBenchRules } from '../support/classbench.ts';
+import { CORPUS } from '../support/corpus.ts';
+import { createRandom, mutateLine } from '../support/mutate-policy.ts';
+
+const PRELUDE = 'set web = { 10.0.0.0/8, 2001:db8::/32 } except { 10.9.0.0/16 }\nports high = { 1024-65535 }\n# rules from ClassBench acl1_10K\n';
+const POLICY = PRELUDE + classBenchToSeg(readClassBenchRules(readFileSync(`${CORPUS}/classbench-hs1/rules/acl1_10K`, 'utf8'))).replace(/port 1024-65535 /g, 'port high ');
+
+function fromScratch(text: string): string {
+  const collector = createCollector();
+  const ast = parseSourceFile(createSourceFile('p.seg', text), collector);
+  return JSON.stringify({ ast, diagnostics: sortDiagnostics(collector.items) });
+}
+
+function state(doc: IncrementalDocument): string {
+  return JSON.stringify({ ast: doc.ast, diagnostics: doc.diagnostics });
+}
+
+/** A random edit of the kinds typing makes, mostly inside one line. */
+function randomEdit(text: string, random: (n: number) => number): TextEdit {
+  const lineStarts = [0];
+  for (let i = text.indexOf('\n'); i >= 0 && i + 1 < text.length; i = text.indexOf('\n', i + 1)) lineStarts.push(i + 1);
+  const line = random(lineStarts.length);
+  const start = lineStarts[line]!;
+  const nl = text.indexOf('\n', start);
+  const end = nl < 0 ? text.length : nl;
+  const at = start + random(end - start + 1);
+  switch (random(8)) {
+    case 0:
+    case 1:
+    case 2:
+      return { start, end, text: mutateLine(text.slice(start, end), random) };
+    case 3:
+      return { start: at, end: at, text: ['a', '1', ' ', '{', '}', ',', '"', '#', ';', 'x'][random(10)]! };
+    case 4:
+      return { start: at, end: Math.min(end, at + 1 + random(6)), text: '' };
+    case 5:
+      return { start: end, end, text: `\n  ${90000 + random(9000)} allow tcp from any to web port 443` };
+    case 6:
+      return { start, end: Math.min(text.length, end + 1), text: '' };
+    default:
+      return { start: at, end: at, text: random(2) === 0 ? '\n' : '\n  7 deny udp from { 10.0.0.1,\n    10.0.0.2 } to any' };
+  }
+}
+
+describe('incremental re-parsing', () => {
+  it('gives, after each random edit of a 10k-rule policy, what a parse from scratch gives', () => {
+    let doc = createIncrementalDocument('p.seg', POLICY);
+    expect(state(doc)).toBe(fromScratch(POLICY));
+    const random = createRandom(2026);
+    let incremental = 0;
+    const edits = 25;
+    for (let i = 0; i < edits; i++) {
+      const edit = randomEdit(doc.text, random);
+      const expectedText = doc.text.slice(0, edit.start) + edit.text + doc.text.slice(edit.end);
+      doc = applyEdit(doc, edit);
+      expect(doc.text).toBe(expectedText);
+      const expected = fromScratch(doc.text);
+      if (state(doc) !== expected) expect({ i, edit, got: state(doc) }).toEqual({ i, edit, got: expected });
+      if (doc.incremental) incremental++;
+    }
+    // Most edits stay inside lines the fast path can redo alone.
+    expect(incremental).toBeGreaterThan(edits / 2);
+  }, 300_000);
+
+  it('checks the document as compile does from scratch: diagnostics and IR hash', () => {
+    let doc = createIncrementalDocument('p.seg', POLICY);
+    const clean = compile(['p.seg'], createMemoryHost({ 'p.seg': POLICY })).ir?.hash;
+    expect(clean).toMatch(/^sha256:/);
+    const random = createRandom(7);
+    for (let i = 0; i < 6; i++) {
+      // An edit that breaks a line, then one that mends it (the IR exists again).
+      const line = POLICY.indexOf('\n', 20_000 * (i + 1)) + 1;
+      const end = doc.text.indexOf('\n', line);
+      const original = doc.text.slice(line, end);
+      const broken = mutateLine(original, random);
+      doc = applyEdit(doc, { start: line, end, text: broken });
+      const scratch = compile(['p.seg'], createMemoryHost({ 'p.seg': doc.text }));
+      const checked = checkDocument(doc);
+      expect(JSON.stringify(checked.diagnostics)).toBe(JSON.stringify(scratch.diagnostics));
+      expect(checked.ir?.hash).toBe(scratch.ir?.hash);
+      doc = applyEdit(doc, { start: line, end: line + broken.length, text: original });
+      const mended = checkDocument(doc);
+      expect(mended.ir?.hash).toBe(clean);
+      expect(mended.diagnostics).toEqual([]);
+    }
+  }, 120_000);
+
+  it('refuses an edit outside the text, and a document already edited', () => {
+    const doc = createIncrementalDocument('p.seg', 'set a = { 10.0.0.0/8 }\n');
+    expect(() => applyEdit(doc, { start: 5, end: 99, text: '' })).toThrow(RangeError);
+    expect(() => applyEdit(doc, { start: 3, end: 2, text: '' })).toThrow(RangeError);
+    const next = applyEdit(doc, { start: 4, end: 5, text: 'b' });
+    expect(next.text).toBe('set b = { 10.0.0.0/8 }\n');
+    expect(() => applyEdit(doc, { start: 0, end: 0, text: ' ' })).toThrow(/already edited/);
+  });
+
+  it('handles edits at both ends of the text and files without a final newline', () => {
+    const text = 'policy ingress default deny {\n  1 allow tcp from any to any\n}';
+    let doc = createIncrementalDocument('p.seg', text);
+    for (const edit of [
+      { start: text.length, end: text.length, text: '\n' },
+      { start: 0, end: 0, text: '\n# top\n' },
+      { start: 0, end: 1, text: '' },
+      { start: 31, end: 31, text: 'x' },
+      { start: 31, end: 32, text: '' },
+    ]) {
+      doc = applyEdit(doc, edit);
+      expect(state(doc)).toBe(fromScratch(doc.text));
+    }
+  });
+});
