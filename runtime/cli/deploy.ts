@@ -2,6 +2,7 @@
 // findings are printed, and block only with --strict), then hands the bundle to the runtime's
 // deploy (runtime/deploy.ts) and prints what is now in force, in words or as JSON. `--dry-run`
 // prints the semantic difference from what is deployed and touches nothing.
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { Code } from '../../compiler/diagnostics.ts';
 import type { PacketTestIr } from '../../compiler/packet-tests.ts';
@@ -200,8 +201,21 @@ export async function deployCommand(paths: readonly string[], options: DeployCom
  * --allow-lockout.
  */
 async function lockoutGuard(compiled: CompiledPolicy, options: DeployCommandOptions, io: CliIo): Promise<'clear' | 'refused' | 'overridden'> {
-  const [{ managementContext, KeepError }, { checkLockout }, { readState, stateDirOf }] = await Promise.all([import('../lockout.ts'), import('../../compiler/program.ts'), import('../state.ts')]);
-  const pinDir = readState(stateDirOf(io.env), options.name)?.current.pins.dir;
+  const [{ managementContext, KeepError }, { checkLockout }, { readState, stateDirOf, isRecordError }, { DEFAULT_PIN_ROOT }] = await Promise.all([
+    import('../lockout.ts'),
+    import('../../compiler/program.ts'),
+    import('../state.ts'),
+    import('../deploy.ts'),
+  ]);
+  let pinDir: string | undefined;
+  try {
+    pinDir = readState(stateDirOf(io.env), options.name)?.current.pins.dir;
+  } catch (error) {
+    if (!isRecordError(error)) throw error;
+    // A damaged record does not stop the deploy (it replaces the record); the sessions of the
+    // deployment are still asked, from where the deploy pins them.
+    pinDir = join(DEFAULT_PIN_ROOT, options.name);
+  }
   let context;
   try {
     context = await managementContext({ env: io.env, keep: options.keep ?? [], ...(pinDir === undefined ? {} : { pinDir }), audit: options.audit === true, interfaces: options.iface });
