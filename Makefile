@@ -21,7 +21,13 @@ setup:
 build:
 	npm run --silent build
 
-bpf: $(BPF_OBJS) fixtures
+bpf: $(BPF_OBJS) abi fixtures
+
+# The TypeScript side of the kernel contract, generated from the object's BTF (written only
+# when it changes; test/runtime/datapath/abi.test.ts fails when the checked-in files are stale).
+.PHONY: abi
+abi: $(BPF_BUILD)/segc.bpf.o
+	@node scripts/gen-abi.ts $<
 
 # BPF objects of the kernel tests (test/kernel/fixtures/*.bpf.c), built like the classifier.
 FIXTURE_BUILD := test/kernel/fixtures/build

@@ -10,19 +10,13 @@ import { emit } from '../compiler/emit.ts';
 import { compile } from '../compiler/program.ts';
 import { createMemoryHost } from '../compiler/source.ts';
 import type { ProgramIr } from '../compiler/ir.ts';
-import { SEG_CFG_STATELESS } from '../compiler/abi.ts';
-import {
-  activateSlot,
-  closeDatapath,
-  flushSessions,
-  installPolicy,
-  loadDatapath,
-  readConfig,
-  runFrame,
-  writeConfig,
-  DEFAULT_OBJECT_PATH,
-  type Datapath,
-} from '../runtime/loader.ts';
+import { SEG_CFG_STATELESS } from '../runtime/datapath/abi.ts';
+import { activateSlot, readConfig, writeConfig } from '../runtime/datapath/config.ts';
+import { closeDatapath, DEFAULT_OBJECT_PATH, loadDatapath } from '../runtime/loader.ts';
+import { flushSessions } from '../runtime/datapath/sessions.ts';
+import { installPolicy } from '../runtime/datapath/slots.ts';
+import { runFrame } from '../runtime/datapath/test-run.ts';
+import { type Datapath } from '../runtime/datapath/datapath.ts';
 import { buildFrame } from '../runtime/packet-bytes.ts';
 import { classBenchToIr, classBenchToSeg, readClassBenchRules, readHs1Trace, type ClassBenchRule } from '../test/support/classbench.ts';
 import { CORPUS } from '../test/support/corpus.ts';

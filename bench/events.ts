@@ -3,9 +3,14 @@
 // drained between runs), by a log rule whose events the rule's token bucket drops, and by a
 // log rule whose events find the ring full; and a session hit with and without log.
 // Run as root: `node bench/events.ts` (make bpf first).
-import { SEG_CFG_STATELESS, SegStat } from '../compiler/abi.ts';
-import { EventReader } from '../runtime/events.ts';
-import { closeDatapath, DEFAULT_OBJECT_PATH, flushSessions, loadDatapath, readConfig, readStats, runFrame, writeConfig, type Datapath, type EventLimits } from '../runtime/loader.ts';
+import { SEG_CFG_STATELESS, SegStat } from '../runtime/datapath/abi.ts';
+import { EventReader } from '../runtime/datapath/events.ts';
+import { closeDatapath, DEFAULT_OBJECT_PATH, loadDatapath } from '../runtime/loader.ts';
+import { flushSessions } from '../runtime/datapath/sessions.ts';
+import { readConfig, writeConfig, type EventLimits } from '../runtime/datapath/config.ts';
+import { readStats } from '../runtime/datapath/counters.ts';
+import { runFrame } from '../runtime/datapath/test-run.ts';
+import { type Datapath } from '../runtime/datapath/datapath.ts';
 import { buildFrame } from '../runtime/packet-bytes.ts';
 import { deployIr } from '../test/support/datapath-harness.ts';
 import { programIr } from '../test/support/ir-builder.ts';

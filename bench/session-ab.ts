@@ -3,14 +3,11 @@
 // Run as root: `node bench/session-ab.ts A.bpf.o B.bpf.o` (each built like `make bpf`); `make bench`
 // passes HEAD's build (or BENCH_AB_BASE's, see scripts/bench.sh) as A and the working tree's as B.
 import { emit } from '../compiler/emit.ts';
-import {
-  activateSlot,
-  closeDatapath,
-  installPolicy,
-  loadDatapath,
-  runFrame,
-  type Datapath,
-} from '../runtime/loader.ts';
+import { activateSlot } from '../runtime/datapath/config.ts';
+import { closeDatapath, loadDatapath } from '../runtime/loader.ts';
+import { installPolicy } from '../runtime/datapath/slots.ts';
+import { runFrame } from '../runtime/datapath/test-run.ts';
+import { type Datapath } from '../runtime/datapath/datapath.ts';
 import { buildFrame } from '../runtime/packet-bytes.ts';
 import { classBenchToIr, readClassBenchRules } from '../test/support/classbench.ts';
 import { CORPUS } from '../test/support/corpus.ts';

@@ -1,53 +1,47 @@
 /* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
-/* The data path's ABI: everything the classifier shares with TypeScript (map names, key and
- * value layouts, verdicts, reasons, counters, config). compiler/abi.ts mirrors this file and
- * test/compiler/abi.test.ts checks the mirror against the built object's BTF. */
+/* The data path's ABI: everything the classifier shares with TypeScript (key and value
+ * layouts, verdicts, reasons, counters, flags, limits, config). Constants are enums so that the
+ * object's BTF carries them; scripts/gen-abi.ts generates runtime/datapath/abi.ts from that BTF
+ * (map names and types from the .maps section), and a test fails when the file is stale. A
+ * change to a layout here bumps DATAPATH_VERSION (runtime/datapath/version.ts) and comes with
+ * its migration (runtime/datapath/migrate.ts) and a test of it. */
 #pragma once
 
 #include <linux/types.h>
 
-/* Two policy slots: deploy fills the inactive one, then flips seg_config.active_slot. */
-#define SEG_SLOTS 2
-#define SEG_DIRS 2
-#define SEG_FAMILIES 2
+/* Sizes and limits of the data path's tables. */
+enum seg_limits {
+	/* Two policy slots: deploy fills the inactive one, then flips seg_config.active_slot. */
+	SEG_SLOTS = 2,
+	SEG_DIRS = 2,
+	SEG_FAMILIES = 2,
+	/* The seg_l4 array: index = port (host order) for packets with ports; SEG_L4_NONE for
+	 * packets without them (ICMP, unknown protocols, later fragments). */
+	SEG_L4_NONE = 65536,
+	SEG_L4_ENTRIES = 65537,
+	/* The seg_icmp array (when used): index = family << 16 | type << 8 | code. */
+	SEG_ICMP_ENTRIES = 131072,
+	/* Rule bitmaps: each row is one meta chunk followed by the rule chunks of its direction. */
+	SEG_CHUNK_WORDS = 8,
+	SEG_CHUNK_RULES = SEG_CHUNK_WORDS * 64,
+	/* verifier: the chunk scan is a bounded loop; 128 chunks = 65,536 rules per direction. */
+	SEG_MAX_CHUNKS = 128,
+	/* IPv6 extension headers walked before giving up (SEG_REASON_EXT_LIMIT). */
+	SEG_MAX_EXT_HDRS = 8,
+	/* Bits of struct seg_prefix_key that precede the address. */
+	SEG_PREFIX_SELECTOR_BITS = 32,
+	/* The match fields a packet is reduced to (src/dst address, src port, dst side, protocol):
+	 * compiler/match-fields.ts lists them; the classifier ANDs one bitmap row per field. */
+	SEG_CLASS_FIELDS = 5,
+	/* How long after its first fragment passed the later fragments of a datagram may follow
+	 * (Linux's ipfrag_time is 30 s too). */
+	SEG_FRAGMENT_TIMEOUT_S = 30,
+};
 
-/* The seg_l4 array: index = port (host order) for packets with ports; SEG_L4_NONE for packets
- * without them (ICMP, unknown protocols, later fragments). */
-#define SEG_L4_NONE 65536
-#define SEG_L4_ENTRIES 65537
-
-/* The seg_icmp array (when used): index = family << 16 | type << 8 | code. */
-#define SEG_ICMP_ENTRIES 131072
-
-/* Rule bitmaps: each row is one meta chunk followed by the rule chunks of its direction. */
-#define SEG_CHUNK_WORDS 8
-#define SEG_CHUNK_RULES (SEG_CHUNK_WORDS * 64)
-/* verifier: the chunk scan is a bounded loop; 128 chunks = 65,536 rules per direction. */
-#define SEG_MAX_CHUNKS 128
-
-/* IPv6 extension headers walked before giving up (SEG_REASON_EXT_LIMIT). */
-#define SEG_MAX_EXT_HDRS 8
-
-/* A rule id meaning "the direction's default decided". */
-#define SEG_RULE_NONE 0xffffffffu
-
-/* Map names (the C identifiers; TypeScript looks maps up by these). */
-#define SEG_MAP_CONFIG "seg_config"
-#define SEG_MAP_SLOT_META "seg_slot_meta"
-#define SEG_MAP_SLOT_PREFIXES "seg_slot_prefixes"
-#define SEG_MAP_SLOT_L4 "seg_slot_l4"
-#define SEG_MAP_SLOT_ICMP "seg_slot_icmp"
-#define SEG_MAP_SLOT_PROTOS "seg_slot_protos"
-#define SEG_MAP_SLOT_BITS "seg_slot_bits"
-#define SEG_MAP_SLOT_RULES "seg_slot_rules"
-#define SEG_MAP_SESSIONS "seg_sessions"
-#define SEG_MAP_STATS "seg_stats"
-#define SEG_MAP_RULE_HITS "seg_rule_hits"
-#define SEG_MAP_FRAGMENTS "seg_fragments"
-#define SEG_MAP_EVENTS "seg_events"
-#define SEG_MAP_EVENT_BUCKETS "seg_event_buckets"
-#define SEG_MAP_RULE_WOULD_DENY "seg_rule_would_deny"
-#define SEG_MAP_SYN_SOURCES "seg_syn_sources"
+/* A rule id meaning "the direction's default decided" (an enum of its own: it is unsigned). */
+enum seg_rule_id {
+	SEG_RULE_NONE = 0xffffffffu,
+};
 
 enum seg_dir {
 	SEG_DIR_INGRESS = 0,
@@ -146,23 +140,29 @@ enum seg_state {
 };
 
 /* seg_config.flags */
-#define SEG_CFG_CLASSIFY_ND (1u << 0)	/* classify ICMPv6 133-137 like any packet */
-#define SEG_CFG_STATELESS (1u << 1)	/* no sessions: classify every packet (tests, benchmarks) */
-#define SEG_CFG_LOG_DENIES (1u << 2)	/* an event for every denied packet, not only log rules' */
-#define SEG_CFG_NO_SYN_PROTECTION (1u << 3) /* under table pressure, SYNs open sessions anyway */
+enum seg_cfg_flag {
+	SEG_CFG_CLASSIFY_ND = 1u << 0,		/* classify ICMPv6 133-137 like any packet */
+	SEG_CFG_STATELESS = 1u << 1,		/* no sessions: classify every packet (tests, benchmarks) */
+	SEG_CFG_LOG_DENIES = 1u << 2,		/* an event for every denied packet, not only log rules' */
+	SEG_CFG_NO_SYN_PROTECTION = 1u << 3,	/* under table pressure, SYNs open sessions anyway */
+};
 
 /* Defaults where a seg_config field holds 0 (docs/datapath.md, "Events", "Table pressure"). */
-#define SEG_DEFAULT_EVENT_RATE 100		/* events per second per rule and CPU */
-#define SEG_DEFAULT_EVENT_BURST 200
-#define SEG_DEFAULT_EVENT_GLOBAL_RATE 2000	/* events per second per CPU, all rules */
-#define SEG_DEFAULT_EVENT_GLOBAL_BURST 4000
-#define SEG_DEFAULT_PRESSURE_PCT 75		/* session table fill where SYN protection starts */
+enum seg_default {
+	SEG_DEFAULT_EVENT_RATE = 100,		/* events per second per rule and CPU */
+	SEG_DEFAULT_EVENT_BURST = 200,
+	SEG_DEFAULT_EVENT_GLOBAL_RATE = 2000,	/* events per second per CPU, all rules */
+	SEG_DEFAULT_EVENT_GLOBAL_BURST = 4000,
+	SEG_DEFAULT_PRESSURE_PCT = 75,		/* session table fill where SYN protection starts */
+};
 
 /* skb->cb[] as the program leaves it (BPF_PROG_TEST_RUN reads it back from ctx_out). */
-#define SEG_CB_RULE 0		/* deciding rule id, or SEG_RULE_NONE */
-#define SEG_CB_REASON 1		/* enum seg_reason */
-#define SEG_CB_VERDICT 2	/* enum seg_verdict */
-#define SEG_CB_WOULD_DENY 3	/* 1: audit passed a packet the policy denies */
+enum seg_cb {
+	SEG_CB_RULE = 0,	/* deciding rule id, or SEG_RULE_NONE */
+	SEG_CB_REASON = 1,	/* enum seg_reason */
+	SEG_CB_VERDICT = 2,	/* enum seg_verdict */
+	SEG_CB_WOULD_DENY = 3,	/* 1: audit passed a packet the policy denies */
+};
 
 /**
  * struct seg_config - the one global config entry (seg_config[0]).
@@ -229,9 +229,6 @@ struct seg_prefix_key {
 };
 _Static_assert(sizeof(struct seg_prefix_key) == 24, "seg_prefix_key layout");
 
-/* Bits of struct seg_prefix_key that precede the address. */
-#define SEG_PREFIX_SELECTOR_BITS 32
-
 /* seg_l4[port]: bitmap rows of the source and destination port classes, per direction. */
 struct seg_l4_rows {
 	__u32 src[SEG_DIRS];
@@ -270,12 +267,14 @@ struct seg_session_key {
 _Static_assert(sizeof(struct seg_session_key) == 40, "seg_session_key layout");
 
 /* seg_session.flags */
-#define SEG_SESSION_INITIATOR_A (1u << 0)	/* the first packet came from endpoint a */
-#define SEG_SESSION_FIN_A (1u << 1)		/* endpoint a sent FIN */
-#define SEG_SESSION_FIN_B (1u << 2)		/* endpoint b sent FIN */
-#define SEG_SESSION_HAS_PORTS (1u << 3)
-#define SEG_SESSION_HAS_ICMP (1u << 4)
-#define SEG_SESSION_LOG (1u << 5)		/* the allowing rule logs: every packet is an event */
+enum seg_session_flag {
+	SEG_SESSION_INITIATOR_A = 1u << 0,	/* the first packet came from endpoint a */
+	SEG_SESSION_FIN_A = 1u << 1,		/* endpoint a sent FIN */
+	SEG_SESSION_FIN_B = 1u << 2,		/* endpoint b sent FIN */
+	SEG_SESSION_HAS_PORTS = 1u << 3,
+	SEG_SESSION_HAS_ICMP = 1u << 4,
+	SEG_SESSION_LOG = 1u << 5,		/* the allowing rule logs: every packet is an event */
+};
 
 /**
  * struct seg_session - what the first allowed packet decided, and the flow's state since.
@@ -298,10 +297,6 @@ struct seg_session {
 	__u8 pad[6];
 };
 _Static_assert(sizeof(struct seg_session) == 48, "seg_session layout");
-
-/* How long after its first fragment passed the later fragments of a datagram may follow
- * (Linux's ipfrag_time is 30 s too). */
-#define SEG_FRAGMENT_TIMEOUT_S 30
 
 /**
  * struct seg_fragment_key - one fragmented datagram: its addresses as sent, protocol, family
@@ -361,9 +356,11 @@ enum seg_event_kind {
 };
 
 /* struct seg_event.flags */
-#define SEG_EVENT_HAS_PORTS (1u << 0)
-#define SEG_EVENT_HAS_ICMP (1u << 1)
-#define SEG_EVENT_FRAGMENT (1u << 2)
+enum seg_event_flag {
+	SEG_EVENT_HAS_PORTS = 1u << 0,
+	SEG_EVENT_HAS_ICMP = 1u << 1,
+	SEG_EVENT_FRAGMENT = 1u << 2,
+};
 
 /**
  * struct seg_event - one record of the seg_events ring buffer.
@@ -426,3 +423,18 @@ struct seg_syn_rate {
 	__u32 previous;
 };
 _Static_assert(sizeof(struct seg_syn_rate) == 24, "seg_syn_rate layout");
+
+/**
+ * struct seg_info - seg_info[0]: what the pinned data path is (written by the loader).
+ * @version: the data-path version (runtime/datapath/version.ts DATAPATH_VERSION) whose layouts
+ *	the pinned maps hold. A data path without this map is version 1.
+ * @pad: zero.
+ * @lineage: the id of the first seg_stats map of this deployment: counters migrated into a new
+ *	map continue its series (the agent's epoch), so no reset is seen across an upgrade.
+ */
+struct seg_info {
+	__u32 version;
+	__u32 pad;
+	__u64 lineage;
+};
+_Static_assert(sizeof(struct seg_info) == 16, "seg_info layout");

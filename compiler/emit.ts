@@ -1,12 +1,13 @@
 // Stage: emit. Takes the IR; returns the contents of a policy slot's tables (`PolicyImage`):
 // per direction, each field's equivalence classes (the set of rules containing a value) as
 // bitmap rows, and the lookups that map a packet's fields to rows. The first set bit of the AND
-// of a packet's five rows is its first matching rule. Layouts follow compiler/abi.ts.
+// of a packet's five rows is its first matching rule. Layouts follow compiler/policy-abi.ts (generated from the object's BTF).
 import { FAMILY_BITS, prefixFromText, type Family } from './cidr.ts';
 import type { DirectionIr, PortSetIr, ProgramIr, RuleIr } from './ir.ts';
 import {
   SEG_CHUNK,
   SEG_CHUNK_RULES,
+  SEG_CLASS_FIELDS,
   SEG_DIR_ROWS,
   SEG_ICMP_ENTRIES,
   SEG_L4_ENTRIES,
@@ -17,9 +18,11 @@ import {
   SEG_PREFIX_KEY,
   SEG_PREFIX_SELECTOR_BITS,
   SEG_RULE_INFO,
-  SegMap,
+  SegField,
+  SegSlotMap,
   SegVerdict,
-} from './abi.ts';
+} from './policy-abi.ts';
+import { CLASS_FIELD_COUNT, fieldsOfKind } from './match-fields.ts';
 import type { DirectionStats, EmitStats, EntryOrigin, MapImage, PolicyImage } from './entries.ts';
 
 export interface EmitOptions {
@@ -33,7 +36,11 @@ export class EmitLimitError extends Error {}
 const BPF_F_NO_PREALLOC = 1;
 const BPF_F_INNER_MAP = 0x1000;
 const FAMILIES: readonly Family[] = [4, 6];
-const FIELDS = ['src', 'dst'] as const;
+/** The address fields (one trie, keyed by the field's class field as seg_field). */
+const ADDRESS_FIELDS = fieldsOfKind('prefix');
+
+// The classifier ANDs one row per class field: the table and the C side must agree.
+if (CLASS_FIELD_COUNT !== SEG_CLASS_FIELDS) throw new Error(`match-fields.ts has ${CLASS_FIELD_COUNT} class fields, the data path ${SEG_CLASS_FIELDS}`);
 
 /** A rule set of one direction: bit k is the direction's k-th rule (by priority). */
 type Bitmap = Uint8Array;
@@ -108,8 +115,8 @@ export function emit(ir: ProgramIr, options: EmitOptions = {}): PolicyImage {
     rowStride,
     prefixEntries: maps[0]?.count ?? 0,
     memoryBytes,
-    // 2 trie + 2 port + 1 icmp + 1 protocol + 5 row summaries + 5 per chunk + 1 rule.
-    maxLookups: 12 + 5 * maxChunks,
+    // 2 trie + 2 port + 1 icmp + 1 protocol + a row summary per class field + as many per chunk + 1 rule.
+    maxLookups: 7 + SEG_CLASS_FIELDS + SEG_CLASS_FIELDS * maxChunks,
   };
   return { meta, maps, ruleCount: ir.rules.length, origins: options.origins ? emitOrigins(ir, dirs, maps) : [], stats };
 }
@@ -137,13 +144,13 @@ function emitDirection(direction: DirectionIr, dir: number, rows: RowTable, icmp
   const rowOf = (b: Bitmap): number => emitRow(rows, dir, b);
 
   const prefixes: PrefixEntry[] = [];
-  const addrClasses = { src: new Set<number>(), dst: new Set<number>() };
+  const addrClasses = new Map<number, Set<number>>(ADDRESS_FIELDS.map((f) => [f.classField, new Set<number>()]));
   for (const family of FAMILIES) {
-    for (const [fieldIndex, field] of FIELDS.entries()) {
-      for (const e of emitAddressClasses(rules, family, field, newBitmap)) {
+    for (const field of ADDRESS_FIELDS) {
+      for (const e of emitAddressClasses(rules, family, field.packet as 'src' | 'dst', newBitmap)) {
         const row = rowOf(e.bitmap);
-        addrClasses[field].add(row);
-        prefixes.push({ dir, family, field: fieldIndex, value: e.value, length: e.length, row, rules: e.rules });
+        addrClasses.get(field.classField)?.add(row);
+        prefixes.push({ dir, family, field: field.classField, value: e.value, length: e.length, row, rules: e.rules });
       }
     }
   }
@@ -164,8 +171,8 @@ function emitDirection(direction: DirectionIr, dir: number, rows: RowTable, icmp
     stats: {
       rules: rules.length,
       chunks,
-      srcClasses: addrClasses.src.size,
-      dstClasses: addrClasses.dst.size,
+      srcClasses: addrClasses.get(SegField.SEG_FIELD_SRC)?.size ?? 0,
+      dstClasses: addrClasses.get(SegField.SEG_FIELD_DST)?.size ?? 0,
       srcPortClasses: new Set(srcPortRows).size,
       dstPortClasses: new Set(dstPortRows).size,
       protoClasses: new Set(protoRows).size,
@@ -387,7 +394,7 @@ function emitPrefixMap(dirs: readonly DirectionTables[]): MapImage {
     vv.setUint32(i * 4, e.row, true);
   });
   return {
-    name: SegMap.slotPrefixes,
+    name: SegSlotMap.slotPrefixes,
     kind: 'lpm_trie',
     keySize,
     valueSize: 4,
@@ -412,7 +419,7 @@ function emitL4Map(dirs: readonly DirectionTables[]): MapImage {
       v.setUint32(port * SEG_L4_ROWS.size + 8 + dir * 4, d.dstPortRows[port] as number, true);
     });
   }
-  return denseArray(SegMap.slotL4, SEG_L4_ROWS.size, SEG_L4_ENTRIES, values);
+  return denseArray(SegSlotMap.slotL4, SEG_L4_ROWS.size, SEG_L4_ENTRIES, values);
 }
 
 function emitDirRows(name: string, entries: number, rowsOf: (d: DirectionTables) => Uint32Array | null, dirs: readonly DirectionTables[]): MapImage {
@@ -428,11 +435,11 @@ function emitDirRows(name: string, entries: number, rowsOf: (d: DirectionTables)
 
 function emitIcmpMap(dirs: readonly DirectionTables[], icmpUsed: boolean): MapImage {
   // Unused, the table is one entry: the program then takes the "no port" class for ICMP.
-  return emitDirRows(SegMap.slotIcmp, icmpUsed ? SEG_ICMP_ENTRIES : 1, (d) => d.icmpRows, dirs);
+  return emitDirRows(SegSlotMap.slotIcmp, icmpUsed ? SEG_ICMP_ENTRIES : 1, (d) => d.icmpRows, dirs);
 }
 
 function emitProtoMap(dirs: readonly DirectionTables[]): MapImage {
-  return emitDirRows(SegMap.slotProtos, 512, (d) => d.protoRows, dirs);
+  return emitDirRows(SegSlotMap.slotProtos, 512, (d) => d.protoRows, dirs);
 }
 
 /** Row r occupies entries r * stride (its meta chunk: a bit per nonzero rule chunk) onwards. */
@@ -451,7 +458,7 @@ function emitBitsMap(rows: RowTable, dirs: readonly DirectionTables[], stride: n
     v.setBigUint64(r * stride * SEG_CHUNK.size + 8, summary >> 64n, true);
     values.set(bitmap, (r * stride + 1) * SEG_CHUNK.size);
   });
-  return denseArray(SegMap.slotBits, SEG_CHUNK.size, entries, values);
+  return denseArray(SegSlotMap.slotBits, SEG_CHUNK.size, entries, values);
 }
 
 function emitRulesMap(ir: ProgramIr): MapImage {
@@ -462,7 +469,7 @@ function emitRulesMap(ir: ProgramIr): MapImage {
     values[rule.id * SEG_RULE_INFO.size + 1] = rule.log ? 1 : 0;
     values[rule.id * SEG_RULE_INFO.size + 2] = rule.audit ? 1 : 0;
   }
-  return denseArray(SegMap.slotRules, SEG_RULE_INFO.size, entries, values);
+  return denseArray(SegSlotMap.slotRules, SEG_RULE_INFO.size, entries, values);
 }
 
 function emitOrigins(ir: ProgramIr, dirs: readonly DirectionTables[], maps: readonly MapImage[]): EntryOrigin[] {
@@ -478,10 +485,10 @@ function emitOrigins(ir: ProgramIr, dirs: readonly DirectionTables[], maps: read
         rules = p.rules.map((k) => k + offset);
         mapped.set(p.rules, rules);
       }
-      out.push({ map: SegMap.slotPrefixes, entry: entry++, rules });
+      out.push({ map: SegSlotMap.slotPrefixes, entry: entry++, rules });
     }
   });
-  if (maps.length > 0) for (const rule of ir.rules) out.push({ map: SegMap.slotRules, entry: rule.id, rules: [rule.id] });
+  if (maps.length > 0) for (const rule of ir.rules) out.push({ map: SegSlotMap.slotRules, entry: rule.id, rules: [rule.id] });
   return out;
 }
 

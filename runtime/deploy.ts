@@ -7,13 +7,18 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { SEG_CFG_LOG_DENIES, SEG_CFG_NO_SYN_PROTECTION, SEG_CHUNK_RULES, SEG_MAX_CHUNKS, SEG_SLOTS, SegMap } from '../compiler/abi.ts';
+import { SEG_CFG_LOG_DENIES, SEG_CFG_NO_SYN_PROTECTION, SEG_CHUNK_RULES, SEG_MAX_CHUNKS, SEG_SLOTS, SEG_MAPS, SegMap, type MapName } from './datapath/abi.ts';
 import { bundleImage, parseBundle, type Bundle } from '../compiler/bundle.ts';
 import type { PolicyImage } from '../compiler/entries.ts';
 import { BpfError, isBpfError } from './errors.ts';
 import { BPFFS_ROOT, ensureBpffs, makePinDir, removePinDir, unpin } from './bpffs.ts';
 import { bpf_map_get_info_by_fd, bpf_obj_get, bpf_obj_pin, bpf_object__find_program_by_name, bpf_program__set_log_buf, bpf_prog_get_fd_by_id, bpf_prog_get_info_by_fd, close, if_indextoname, libbpf_set_print, type BpfObject } from './libbpf.ts';
-import { closeDatapath, DEFAULT_FRAGMENTS, DEFAULT_SESSIONS, DEFAULT_OBJECT_PATH, installPolicy, loadDatapath, readConfig, slotGeneration, writeConfig, type Datapath, type DatapathConfig } from './loader.ts';
+import { closeDatapath, DEFAULT_FRAGMENTS, DEFAULT_OBJECT_PATH, DEFAULT_RULES_PER_SLOT, DEFAULT_SESSIONS, loadDatapath } from './loader.ts';
+import { installPolicy, slotGeneration } from './datapath/slots.ts';
+import { readConfig, writeConfig, type DatapathConfig } from './datapath/config.ts';
+import { type Datapath } from './datapath/datapath.ts';
+import { readDatapathInfo } from './datapath/info.ts';
+import { catchUpUpgrade, loadUpgrade, objectHash, planUpgrade, repinUpgrade, type LoadedUpgrade, type UpgradePlan } from './upgrade.ts';
 import { armConfirmation, clearPending, ConfirmRecordError, readPending, type PendingConfirmation } from './confirm.ts';
 import { formatDuration } from './duration.ts';
 import { acquireLock, LockBusyError, StateDirError, type DeployLock } from './lock.ts';
@@ -38,14 +43,15 @@ export const PROGRAM_PINS = { ingress: 'prog_ingress', egress: 'prog_egress' } a
 
 /**
  * The steps a test can make fail (`failAt`, or SEGC_TEST_FAIL_AT for the binary). `crash`
- * kills the process after the new policy is installed but before the switch; `switched` kills
- * it right after the switch, before attach, verify and the record; `crash-switched` after the
- * switch and the attach, before the record is written (the window docs/deploy.md describes: the
- * kernel is ahead of the record, and `status` says so). `vanish` is no failure: it deletes the
- * last interface after the verify, as an operator or a container runtime may while a deploy
- * runs, so that a test sees the deploy report it.
+ * kills the process after the new policy is installed but before the switch; `upgrade` fails
+ * an upgrade in place after the new maps are made and filled, before anything is attached;
+ * `switched` kills it right after the switch, before attach, verify and the record;
+ * `crash-switched` after the switch and the attach, before the record is written (the window
+ * docs/deploy.md describes: the kernel is ahead of the record, and `status` says so). `vanish`
+ * is no failure: it deletes the last interface after the verify, as an operator or a container
+ * runtime may while a deploy runs, so that a test sees the deploy report it.
  */
-export const DEPLOY_STEPS = ['load', 'pin', 'install', 'crash', 'switch', 'switched', 'attach', 'verify', 'crash-switched', 'vanish', 'record'] as const;
+export const DEPLOY_STEPS = ['load', 'pin', 'upgrade', 'install', 'crash', 'switch', 'switched', 'attach', 'verify', 'crash-switched', 'vanish', 'record'] as const;
 export type DeployStep = (typeof DEPLOY_STEPS)[number];
 
 /** Why a deploy did not happen: `exitCode` 1 when the policy was refused, 2 for the environment. */
@@ -77,7 +83,7 @@ export interface HostOptions {
 export interface DeployOptions extends HostOptions {
   readonly name?: string;
   readonly objectPath?: string;
-  /** Capacities of a first deployment's data path (later deploys keep the pinned maps). */
+  /** Capacities of the data path (a redeploy that changes one upgrades the data path in place). */
   readonly rulesPerSlot?: number;
   readonly sessions?: number;
   readonly fragments?: number;
@@ -85,7 +91,7 @@ export interface DeployOptions extends HostOptions {
   readonly sources?: Readonly<Record<string, string>>;
   /** Audit, events and SYN protection (written with the switch; absent: the defaults, enforcing). */
   readonly settings?: DatapathSettings;
-  /** Bytes of the event ring buffer (first deploy only; a power of two). */
+  /** Bytes of the event ring buffer (a power of two). */
   readonly eventBufferBytes?: number;
   /** Commit-confirmed: roll back by itself after `windowMs` unless `segc confirm` comes first. */
   readonly confirm?: { readonly windowMs: number; readonly command?: readonly string[] };
@@ -117,6 +123,10 @@ export interface DeployPlan {
   readonly warnings: readonly string[];
   /** The pinned data path of a running deployment, adopted; undefined: load a fresh one. */
   readonly adopted: Datapath | undefined;
+  /** Replace the adopted data path in place (newer version, other object, new sizes). */
+  readonly upgrade: UpgradePlan | undefined;
+  /** sha256 of the classifier object this deploy loads (or finds running). */
+  readonly objectHash: string;
   readonly rulesPerSlot: number;
   readonly sessions: number;
   readonly fragments: number;
@@ -127,6 +137,8 @@ export interface DeployPlan {
 interface Applied {
   readonly plan: DeployPlan;
   readonly dp: Datapath;
+  /** The upgrade's new data path, when this run replaced the adopted one. */
+  readonly upgraded: LoadedUpgrade | undefined;
   readonly slot: number;
   readonly generation: number;
   readonly interfaces: InterfaceRecord[];
@@ -148,6 +160,8 @@ export interface DeployResult {
   readonly previous: DeploymentRecord | null;
   /** True when this run loaded the data path (first deployment, or after a reboot). */
   readonly loaded: boolean;
+  /** The running data path was replaced in place: why, and what was carried over. */
+  readonly upgrade?: { readonly from: number; readonly to: number; readonly reasons: readonly string[]; readonly reused: readonly string[]; readonly migrated: Readonly<Record<string, number>> };
   /** Interfaces the previous deployment had and this one dropped (detached). */
   readonly detached: readonly string[];
   /** What went wrong after the switch without undoing it (a dropped interface not detached). */
@@ -328,25 +342,50 @@ export function planDeploy(request: DeployRequest): DeployPlan {
       `keep it with 'segc confirm --name ${name}' or cancel it with 'segc rollback --name ${name}', then deploy again`,
     );
   }
+  const objectPath = options.objectPath ?? DEFAULT_OBJECT_PATH;
+  if (!existsSync(objectPath)) throw new DeployError('plan', 2, `the data path object ${objectPath} is missing; nothing was changed`, "build it with 'make bpf' (or reinstall segc)");
+  const hash = objectHash(objectPath);
   const adopted = existsSync(join(pinDir, SegMap.config)) ? openPinnedDatapath(pinDir) : undefined;
-  if (adopted && isOlderDatapath(adopted)) {
-    releaseDatapath(adopted, true);
-    throw new DeployError('plan', 2, `deployment '${name}' runs a data path of an older segc (without the fragment, event, audit and SYN maps); nothing was changed`, `undeploy it (segc undeploy --name ${name}), then deploy again`);
-  }
-  const rulesPerSlot = adopted?.rulesPerSlot ?? options.rulesPerSlot ?? state?.current.rulesPerSlot ?? 65536;
-  const sessions = state?.current.sessions ?? options.sessions ?? DEFAULT_SESSIONS;
-  const fragments = state?.current.fragments ?? options.fragments ?? DEFAULT_FRAGMENTS;
-  if (image.ruleCount > rulesPerSlot) {
+  let upgrade: UpgradePlan | undefined;
+  try {
+    if (adopted && isOlderDatapath(adopted)) {
+      throw new DeployError('plan', 2, `deployment '${name}' runs a data path of an older segc (without the fragment, event, audit and SYN maps); nothing was changed`, `undeploy it (segc undeploy --name ${name}), then deploy again`);
+    }
+    if (adopted) {
+      upgrade = planUpgrade(adopted, {
+        objectHash: hash,
+        recordedObjectHash: state?.current.datapath?.object,
+        ...(options.sessions === undefined ? {} : { sessions: options.sessions }),
+        ...(options.fragments === undefined ? {} : { fragments: options.fragments }),
+        ...(options.rulesPerSlot === undefined ? {} : { rulesPerSlot: options.rulesPerSlot }),
+        ...(options.eventBufferBytes === undefined ? {} : { eventBufferBytes: options.eventBufferBytes }),
+      });
+      if (upgrade && upgrade.from > upgrade.to) {
+        throw new DeployError(
+          'plan',
+          2,
+          `deployment '${name}' runs data-path version ${upgrade.from}, newer than this segc's (${upgrade.to}); nothing was changed (segc never downgrades a data path)`,
+          `deploy it with a segc of data-path version ${upgrade.from} or later, or undeploy it first (segc undeploy --name ${name})`,
+        );
+      }
+    }
+    const rulesPerSlot = upgrade?.capacities.rulesPerSlot ?? adopted?.rulesPerSlot ?? options.rulesPerSlot ?? DEFAULT_RULES_PER_SLOT;
+    const sessions = upgrade?.capacities.sessions ?? (adopted ? (state?.current.sessions ?? DEFAULT_SESSIONS) : (options.sessions ?? DEFAULT_SESSIONS));
+    const fragments = upgrade?.capacities.fragments ?? (adopted ? (state?.current.fragments ?? DEFAULT_FRAGMENTS) : (options.fragments ?? DEFAULT_FRAGMENTS));
+    if (image.ruleCount > rulesPerSlot) {
+      throw new DeployError(
+        'plan',
+        1,
+        `the policy has ${image.ruleCount} rules; this deployment's data path holds at most ${rulesPerSlot} per slot; nothing was changed`,
+        `deploy with --max-rules ${image.ruleCount} or more${adopted ? ' (the data path is resized in place, sessions kept)' : ''}`,
+      );
+    }
+    const running = state?.current.interfaces ?? (recordDamaged && adopted ? interfacesRunning(adopted) : []);
+    return { name, pinDir, stateDir, bundle, bundleText: request.bundleText, image, interfaces, state, running, adopted, upgrade, objectHash: hash, rulesPerSlot, sessions, fragments, options, warnings };
+  } catch (error) {
     if (adopted) releaseDatapath(adopted, true);
-    throw new DeployError(
-      'plan',
-      1,
-      `the policy has ${image.ruleCount} rules; this deployment's data path holds at most ${rulesPerSlot} per slot; nothing was changed`,
-      adopted ? `undeploy and deploy again with --max-rules ${image.ruleCount} or more (its maps are sized when first loaded)` : `deploy with --max-rules ${image.ruleCount} or more`,
-    );
+    throw error;
   }
-  const running = state?.current.interfaces ?? (recordDamaged && adopted ? interfacesRunning(adopted) : []);
-  return { name, pinDir, stateDir, bundle, bundleText: request.bundleText, image, interfaces, state, running, adopted, rulesPerSlot, sessions, fragments, options, warnings };
 }
 
 /** Loads or adopts the data path, fills the inactive slot, switches to it, attaches. */
@@ -355,7 +394,8 @@ export function applyDeploy(plan: DeployPlan): Applied {
   const undo: Applied['undo'] = [];
   const timings: DeployTimings = { loadMs: 0, installMs: 0, switchMs: 0, attachMs: 0 };
   let dp = plan.adopted;
-  const partial = (slot: number, generation: number): Applied => ({ plan, dp: dp as Datapath, slot, generation, interfaces: [], attachments: [], undo, timings });
+  let upgraded: LoadedUpgrade | undefined;
+  const partial = (slot: number, generation: number): Applied => ({ plan, dp: dp as Datapath, upgraded, slot, generation, interfaces: [], attachments: [], undo, timings });
   try {
     if (!dp) {
       const started = performance.now();
@@ -363,11 +403,21 @@ export function applyDeploy(plan: DeployPlan): Applied {
       pinFresh(plan, dp, undo);
       timings.loadMs = performance.now() - started;
     }
-    const loaded = dp;
-    const config = readConfig(loaded);
-    const activeGeneration = slotGeneration(loaded, config.activeSlot);
+    // What is in force: the running data path's config and slots (an upgrade's new maps may
+    // not hold them).
+    const running = dp;
+    const config = readConfig(running);
+    const activeGeneration = slotGeneration(running, config.activeSlot);
     const slot = activeGeneration === 0n ? config.activeSlot : 1 - config.activeSlot;
-    const generation = Math.max(plan.state?.current.generation ?? 0, Number(activeGeneration), Number(slotGeneration(loaded, 1 - config.activeSlot))) + 1;
+    const generation = Math.max(plan.state?.current.generation ?? 0, Number(activeGeneration), Number(slotGeneration(running, 1 - config.activeSlot))) + 1;
+    if (plan.upgrade && plan.adopted) {
+      const started = performance.now();
+      upgraded = upgradeFresh(plan, plan.upgrade, plan.adopted);
+      dp = upgraded.dp;
+      timings.loadMs = performance.now() - started;
+      failpoint(options, 'upgrade');
+    }
+    const loaded = dp;
     const applied = partial(slot, generation);
 
     let started = performance.now();
@@ -386,11 +436,12 @@ export function applyDeploy(plan: DeployPlan): Applied {
     // The settings go with the slot in the same one write.
     writeConfig(loaded, configWith(config, slot, options.settings ?? {}));
     timings.switchMs = performance.now() - started;
-    if (activeGeneration !== 0n) undo.push({ what: `switch back to slot ${config.activeSlot}`, run: () => writeConfig(loaded, config) });
+    if (activeGeneration !== 0n && (!upgraded || upgraded.reused.has(SegMap.config))) undo.push({ what: `switch back to slot ${config.activeSlot}`, run: () => writeConfig(loaded, config) });
     failpoint(options, 'switched');
 
     started = performance.now();
     attachAll(applied, loaded);
+    if (upgraded && plan.upgrade && plan.adopted) finishUpgrade(plan, plan.upgrade, plan.adopted, upgraded, undo);
     timings.attachMs = performance.now() - started;
     return applied;
   } catch (error) {
@@ -460,6 +511,32 @@ function checkSettings(settings: DatapathSettings): void {
   }
 }
 
+/** A buffer per program, so a rejection comes with the verifier's reasons. */
+function withLogBuffers(obj: BpfObject): void {
+  for (const name of ['seg_ingress', 'seg_egress']) bpf_program__set_log_buf(obj, bpf_object__find_program_by_name(obj, name), 4 << 20);
+}
+
+/** Loads the new data path beside the running one (nothing running changes); see upgrade.ts. */
+function upgradeFresh(plan: DeployPlan, upgrade: UpgradePlan, adopted: Datapath): LoadedUpgrade {
+  try {
+    return loadUpgrade(adopted, upgrade, plan.options.objectPath ?? DEFAULT_OBJECT_PATH, withLogBuffers);
+  } catch (error) {
+    throw describeLoadFailure(error);
+  }
+}
+
+/**
+ * After the new programs are attached: copies what the old ones made meanwhile and points the
+ * pins at the new data path (undone, with the attach, if a later step fails).
+ */
+function finishUpgrade(plan: DeployPlan, upgrade: UpgradePlan, adopted: Datapath, upgraded: LoadedUpgrade, undo: Applied['undo']): void {
+  const caughtUp = catchUpUpgrade(adopted, upgraded, upgrade);
+  const migrated = upgraded.migrated as Record<string, number>;
+  for (const [name, n] of Object.entries(caughtUp)) migrated[name] = (migrated[name] ?? 0) + (n ?? 0);
+  const restore = repinUpgrade(plan.pinDir, adopted, upgraded, PROGRAM_PINS);
+  undo.push({ what: `put the old pins back in ${plan.pinDir}`, run: restore });
+}
+
 function loadFresh(plan: DeployPlan): Datapath {
   failpoint(plan.options, 'load');
   try {
@@ -474,20 +551,21 @@ function loadFresh(plan: DeployPlan): Datapath {
       sessions: plan.sessions,
       fragments: plan.fragments,
       ...(plan.options.eventBufferBytes === undefined ? {} : { eventBufferBytes: plan.options.eventBufferBytes }),
-      prepare: (obj: BpfObject) => {
-        // A buffer per program, so a rejection comes with the verifier's reasons.
-        for (const name of ['seg_ingress', 'seg_egress']) bpf_program__set_log_buf(obj, bpf_object__find_program_by_name(obj, name), 4 << 20);
-      },
+      prepare: withLogBuffers,
     });
   } catch (error) {
-    if (error instanceof BpfError && error.errno === 1) {
-      throw new DeployError('load', 2, `the kernel refused to load the classifier: ${error.message}`, 'run as root (CAP_BPF and CAP_SYS_ADMIN); `segc doctor` checks the host');
-    }
-    if (error instanceof BpfError && error.log) {
-      throw new DeployError('load', 2, `the verifier rejected the classifier: ${error.message}; nothing was changed`, 'this is a bug in segc or a kernel too old for it: run `segc doctor` and report the log', error.log);
-    }
-    throw error;
+    throw describeLoadFailure(error);
   }
+}
+
+function describeLoadFailure(error: unknown): unknown {
+  if (error instanceof BpfError && error.errno === 1) {
+    return new DeployError('load', 2, `the kernel refused to load the classifier: ${error.message}`, 'run as root (CAP_BPF and CAP_SYS_ADMIN); `segc doctor` checks the host');
+  }
+  if (error instanceof BpfError && error.log) {
+    return new DeployError('load', 2, `the verifier rejected the classifier: ${error.message}; nothing was changed`, 'this is a bug in segc or a kernel too old for it: run `segc doctor` and report the log', error.log);
+  }
+  return error;
 }
 
 /** Pins every map and both programs under the deployment's directory (removed again on failure). */
@@ -596,6 +674,7 @@ export function commitDeploy(applied: Applied): DeployResult {
     rulesPerSlot: applied.dp.rulesPerSlot,
     sessions: plan.sessions,
     fragments: plan.fragments,
+    datapath: { version: readDatapathInfo(applied.dp).version, object: plan.upgrade || !plan.adopted ? plan.objectHash : (plan.state?.current.datapath?.object ?? plan.objectHash) },
     bundle: plan.bundleText,
     sources: plan.options.sources ?? plan.state?.current.sources ?? {},
     settings: plan.options.settings ?? {},
@@ -624,6 +703,8 @@ export function commitDeploy(applied: Applied): DeployResult {
     if (applied.interfaces.some((i) => i.iface === old.iface)) continue;
     try {
       detachOurs(old, applied.dp);
+      // After an upgrade, a dropped interface still runs the old programs.
+      if (applied.upgraded && plan.adopted) detachOurs(old, plan.adopted);
       detached.push(old.iface);
     } catch (error) {
       warnings.push(`could not detach from ${old.iface}: ${error instanceof Error ? error.message : String(error)}`);
@@ -631,11 +712,16 @@ export function commitDeploy(applied: Applied): DeployResult {
   }
   warnings.push(...vanishedInterfaces(applied));
   try {
-    releaseDatapath(applied.dp, plan.adopted !== undefined);
+    releaseApplied(applied);
   } catch (error) {
     warnings.push(`could not close the data path's descriptors: ${error instanceof Error ? error.message : String(error)}`);
   }
-  return { record, previous, loaded: plan.adopted === undefined, detached, warnings, timings: applied.timings, pending };
+  const upgraded = applied.upgraded;
+  const upgrade =
+    upgraded && plan.upgrade
+      ? { upgrade: { from: plan.upgrade.from, to: plan.upgrade.to, reasons: plan.upgrade.reasons, reused: [...upgraded.reused].sort(), migrated: upgraded.migrated as Record<string, number> } }
+      : {};
+  return { record, previous, loaded: plan.adopted === undefined || upgraded !== undefined, ...upgrade, detached, warnings, timings: applied.timings, pending };
 }
 
 /** An audit deployment keeps the time audit began across redeploys that stay in audit. */
@@ -675,20 +761,30 @@ export function rollBackDeploy(applied: Applied): string[] {
     }
   }
   applied.undo.length = 0;
-  if (applied.dp !== undefined) releaseDatapath(applied.dp, applied.plan.adopted !== undefined);
+  if (applied.dp !== undefined) releaseApplied(applied);
   return failures;
+}
+
+/** Closes what a run holds: the loaded or adopted data path, and an upgrade's both sides. */
+function releaseApplied(applied: Applied): void {
+  if (applied.upgraded) {
+    closeDatapath(applied.upgraded.dp);
+    if (applied.plan.adopted) releaseDatapath(applied.plan.adopted, true);
+    return;
+  }
+  releaseDatapath(applied.dp, applied.plan.adopted !== undefined);
 }
 
 export function pinsOf(pinDir: string): PinsRecord {
   return {
     dir: pinDir,
     programs: { ingress: join(pinDir, PROGRAM_PINS.ingress), egress: join(pinDir, PROGRAM_PINS.egress) },
-    maps: Object.fromEntries(Object.values(SegMap).map((m) => [m, join(pinDir, m)])),
+    maps: Object.fromEntries(Object.keys(SEG_MAPS).map((m) => [m, join(pinDir, m)])),
   };
 }
 
 /** Maps added to the data path after its first release (fragments, events, audit, SYN sources). */
-const ADDED_MAPS: ReadonlySet<string> = new Set([SegMap.fragments, SegMap.events, SegMap.eventBuckets, SegMap.ruleWouldDeny, SegMap.synSources]);
+const ADDED_MAPS: ReadonlySet<MapName> = new Set<MapName>([SegMap.fragments, SegMap.events, SegMap.eventBuckets, SegMap.ruleWouldDeny, SegMap.synSources]);
 
 /** Whether the pinned data path predates the maps (and config layout) this segc needs. */
 export function isOlderDatapath(dp: Datapath): boolean {
@@ -708,11 +804,11 @@ export function openPinnedDatapath(pinDir: string): Datapath {
       opened.push(fd);
       return fd;
     };
-    const maps: Record<string, number> = {};
-    for (const name of Object.values(SegMap)) {
+    const maps: Partial<Record<MapName, number>> = {};
+    for (const name of Object.keys(SEG_MAPS) as MapName[]) {
       // Maps a deployment by an older segc lacks are left out (undeploy must still work);
       // their readers then say the map is missing.
-      if (ADDED_MAPS.has(name) && !existsSync(join(pinDir, name))) continue;
+      if ((ADDED_MAPS.has(name) || name === SegMap.info) && !existsSync(join(pinDir, name))) continue;
       maps[name] = get(name);
     }
     const programs = { ingress: get(PROGRAM_PINS.ingress), egress: get(PROGRAM_PINS.egress), parseOnly: -1 };

@@ -3,13 +3,10 @@
 // inbound sessions to the SSH port in a deployment's session table, and the `--keep` list
 // (entries like `tcp 22`, or packets). Returns a HostContext the compiler checks.
 import { spawnSync } from 'node:child_process';
-import { SegState } from '../compiler/abi.ts';
+import { SegSessionFlag, SegState } from './datapath/abi.ts';
 import { formatAddress } from '../compiler/cidr.ts';
 import { parseFlow, parseKeep, sshFlow, type KeepEntry, type ManagementFlow } from '../compiler/lockout.ts';
 import type { HostContext } from '../compiler/program.ts';
-
-/** SEG_SESSION_INITIATOR_A (bpf/segc_abi.h, a #define that BTF does not carry): the first packet came from endpoint a. */
-const SESSION_INITIATOR_A = 1;
 
 /** The port sshd listens on unless SSH_CONNECTION names another. */
 export const DEFAULT_SSH_PORT = 22;
@@ -75,7 +72,7 @@ async function sshSessions(pinDir: string, ports: ReadonlySet<number>): Promise<
   const { existsSync } = await import('node:fs');
   if (!existsSync(pinDir) || process.getuid?.() !== 0) return [];
   const { openPinnedDatapath, releaseDatapath } = await import('./deploy.ts');
-  const { readSessions } = await import('./loader.ts');
+  const { readSessions } = await import('./datapath/sessions.ts');
   let dp;
   try {
     dp = openPinnedDatapath(pinDir);
@@ -87,7 +84,7 @@ async function sshSessions(pinDir: string, ports: ReadonlySet<number>): Promise<
     for (const s of readSessions(dp)) {
       // Established only: a closing or half-open session is nobody's shell.
       if (s.proto !== 6 || s.direction !== 'ingress' || s.verdict !== 'allow' || s.state !== SegState.SEG_STATE_TCP_ESTABLISHED) continue;
-      const initiatorA = (s.flags & SESSION_INITIATOR_A) !== 0;
+      const initiatorA = (s.flags & SegSessionFlag.SEG_SESSION_INITIATOR_A) !== 0;
       const [src, srcPort, dst, dstPort] = initiatorA ? [s.addrA, s.portA, s.addrB, s.portB] : [s.addrB, s.portB, s.addrA, s.portA];
       if (!ports.has(dstPort)) continue;
       const text = (b: Uint8Array) => formatAddress(s.family, b.reduce((v, x) => (v << 8n) | BigInt(x), 0n));

@@ -70,6 +70,11 @@ export interface DeploymentRecord {
   readonly settings?: DatapathSettings;
   /** When the deployment went into audit mode (kept across audit redeploys), or absent. */
   readonly auditSince?: string;
+  /**
+   * The data path in force: its version (runtime/datapath/version.ts) and the sha256 of the
+   * classifier object. Absent in records of segc before data-path versions (version 1).
+   */
+  readonly datapath?: { readonly version: number; readonly object: string };
 }
 
 /** What `segc deploy` sets in the data path besides the policy (docs/deploy.md). */

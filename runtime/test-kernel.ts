@@ -4,8 +4,11 @@
 import { emit } from '../compiler/emit.ts';
 import type { ProgramIr } from '../compiler/ir.ts';
 import type { ExpectationIr } from '../compiler/packet-tests.ts';
-import { SEG_CFG_CLASSIFY_ND, SEG_CFG_STATELESS } from '../compiler/abi.ts';
-import { activateSlot, closeDatapath, installPolicy, loadDatapath, readConfig, runFrame, writeConfig } from './loader.ts';
+import { SEG_CFG_CLASSIFY_ND, SEG_CFG_STATELESS } from './datapath/abi.ts';
+import { activateSlot, readConfig, writeConfig } from './datapath/config.ts';
+import { closeDatapath, loadDatapath } from './loader.ts';
+import { installPolicy } from './datapath/slots.ts';
+import { runFrame } from './datapath/test-run.ts';
 import { buildFrame } from './packet-bytes.ts';
 
 export interface KernelOutcome {

@@ -5,14 +5,14 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SEG_CFG_STATELESS } from '../../compiler/abi.ts';
+import { SEG_CFG_STATELESS } from '../../runtime/datapath/abi.ts';
 import { bundle } from '../../compiler/bundle.ts';
 import { emit } from '../../compiler/emit.ts';
 import { compile } from '../../compiler/program.ts';
 import { createMemoryHost } from '../../compiler/source.ts';
 import { deploy, openPinnedDatapath, pinsOf, releaseDatapath, undeploy } from '../../runtime/deploy.ts';
 import { bpf_obj_get, close } from '../../runtime/libbpf.ts';
-import { readConfig, writeConfig } from '../../runtime/loader.ts';
+import { readConfig, writeConfig } from '../../runtime/datapath/config.ts';
 import { attachTc, interfaceIndex, removeClsact } from '../../runtime/tc.ts';
 import { classBenchToSeg, readClassBenchRules } from '../../test/support/classbench.ts';
 import { CORPUS } from '../../test/support/corpus.ts';

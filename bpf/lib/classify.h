@@ -12,8 +12,6 @@
 #include "maps.h"
 #include "parse.h"
 
-#define SEG_CLASS_FIELDS 5
-
 /**
  * struct seg_decision - what classification decided.
  * @rule: the deciding rule id, or SEG_RULE_NONE for the default.

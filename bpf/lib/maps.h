@@ -175,6 +175,15 @@ struct {
 	__type(value, struct seg_syn_rate);
 } seg_syn_sources SEC(".maps");
 
+/* What the pinned data path is: its version (struct seg_info). Written by the loader, never by
+ * the programs; an upgrade reads it to know the layouts of the maps it adopts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct seg_info);
+} seg_info SEC(".maps");
+
 /* The session clock's per-CPU cache (lib/session.h seg_now_ns): private to the object, not ABI. */
 struct seg_clock {
 	__u64 jiffies;
@@ -189,8 +198,8 @@ struct {
 } seg_clock SEC(".maps");
 
 /* Never read or written: its value lists every ABI type, so that the object's BTF carries them
- * all (enums used only as constants would be left out) and test/compiler/abi.test.ts can check
- * compiler/abi.ts against this header. */
+ * all (enums used only as constants would be left out) and scripts/gen-abi.ts can generate
+ * runtime/datapath/abi.ts from it. */
 struct seg_abi_types {
 	enum seg_dir dir;
 	enum seg_family family;
@@ -217,6 +226,14 @@ struct seg_abi_types {
 	struct seg_bucket bucket;
 	struct seg_source_key source_key;
 	struct seg_syn_rate syn_rate;
+	struct seg_info info;
+	enum seg_limits limits;
+	enum seg_rule_id rule_id;
+	enum seg_cfg_flag cfg_flag;
+	enum seg_default defaults;
+	enum seg_cb cb;
+	enum seg_session_flag session_flag;
+	enum seg_event_flag event_flag;
 };
 
 struct {

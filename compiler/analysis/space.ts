@@ -17,12 +17,14 @@
 // domain into elementary intervals; a set is then a sorted list of index intervals over small
 // integers (`IntSet`), so the algebra stays exact with no bigint in the hot loops. `pointOf`
 // maps an index back to a real value for witnesses.
-import { familyMax, formatAddress, prefixTextsToRanges, type AddrRange, type Family } from '../cidr.ts';
+import { formatAddress, type AddrRange, type Family } from '../cidr.ts';
 import type { RuleIr } from '../ir.ts';
+import { DIMENSION_COUNT, fieldAt, fieldMax, icmpProtocol, MATCH_FIELDS, type MatchField, type PacketShape } from '../match-fields.ts';
 import type { Packet } from '../packet.ts';
 
 export const KIND_COUNT = 6;
-export const DIM_COUNT = 5;
+/** Dimensions of a kind: as the match-field table places its fields. */
+export const DIM_COUNT = DIMENSION_COUNT;
 
 /** Kinds in index order: ports4, icmp4, bare4, ports6, icmp6, bare6. */
 export const KINDS = [
@@ -32,7 +34,7 @@ export const KINDS = [
   { name: 'ports6', family: 6, shape: 'ports' },
   { name: 'icmp6', family: 6, shape: 'icmp' },
   { name: 'bare6', family: 6, shape: 'bare' },
-] as const satisfies readonly { name: string; family: Family; shape: 'ports' | 'icmp' | 'bare' }[];
+] as const satisfies readonly { name: string; family: Family; shape: PacketShape }[];
 
 /** Index intervals, flat: `[lo0, hi0, lo1, hi1, ...]`, inclusive, sorted, disjoint. */
 export type IntSet = readonly number[];
@@ -67,26 +69,19 @@ export interface Space {
 /** The default of `Space.splitAbove`, tuned on the ClassBench 10k sets (16 to 64 are close). */
 export const DEFAULT_SPLIT_ABOVE = 32;
 
-const PORT_PROTOCOL_RANGES: readonly AddrRange[] = [
-  [6n, 6n],
-  [17n, 17n],
-  [132n, 132n],
-];
-
-/** The raw (uncompressed) box of a rule in one kind: five bigint interval lists, or null. */
+/** The raw (uncompressed) box of a rule in one kind: one bigint interval list per dimension, or null. */
 type RawBox = readonly (readonly AddrRange[])[];
-
-function fullRange(max: bigint): AddrRange[] {
-  return [[0n, max]];
-}
 
 const ZERO: AddrRange[] = [[0n, 0n]];
 
-/** The protocol numbers of a rule as ranges (null: all). */
-function protocolRanges(protocols: readonly number[] | null): AddrRange[] {
-  if (protocols === null) return fullRange(255n);
-  return protocols.map((p): AddrRange => [BigInt(p), BigInt(p)]);
+/** The protocols a shape of packet has (null: any): tcp, udp and sctp carry ports; icmp its header. */
+function shapeProtocols(shape: PacketShape, family: Family): AddrRange[] | null {
+  if (shape === 'ports') return PORT_PROTOCOLS_OF_SHAPE.map((p): AddrRange => [BigInt(p), BigInt(p)]);
+  if (shape === 'icmp') return [[BigInt(icmpProtocol(family)), BigInt(icmpProtocol(family))]];
+  return null;
 }
+
+const PORT_PROTOCOLS_OF_SHAPE: readonly number[] = [6, 17, 132];
 
 function intersectRaw(a: readonly AddrRange[], b: readonly AddrRange[]): AddrRange[] {
   const out: AddrRange[] = [];
@@ -100,78 +95,45 @@ function intersectRaw(a: readonly AddrRange[], b: readonly AddrRange[]): AddrRan
   return out.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
 }
 
-function portRanges(ports: RuleIr['srcPorts']): AddrRange[] {
-  if (ports === null) return fullRange(65535n);
-  return ports.map(([lo, hi]): AddrRange => [BigInt(lo), BigInt(hi)]);
-}
-
-// Rules of one set share its prefix list (lower gives one array per set value): its ranges are
-// parsed once, not once per rule and kind (an `any except` of thousands of hosts is hundreds of
-// thousands of prefixes).
-const rangesByList = new WeakMap<readonly string[], AddrRange[]>();
-
-function spaceRangesOf(list: readonly string[]): AddrRange[] {
-  let ranges = rangesByList.get(list);
-  if (ranges === undefined) {
-    ranges = prefixTextsToRanges(list);
-    rangesByList.set(list, ranges);
-  }
-  return ranges;
-}
-
 /**
- * The rule's raw box in each kind, following evaluate.ts exactly: the family needs both
- * addresses; protocol 1 matches only IPv4 and 58 only IPv6 (when the rule lists protocols);
- * a port constraint needs a port-carrying packet, an icmp constraint an ICMP header.
+ * The rule's raw box in each kind, by the match-field table (so, exactly as evaluate.ts
+ * decides): a field the kind of packet lacks must be untested; each field it carries takes the
+ * rule's constraint (its whole domain when untested), and an empty one leaves no box. The
+ * protocol is cut to what the kind carries (an icmp kind's single protocol collapses to 0).
  */
 function spaceRawBoxes(rule: RuleIr): (RawBox | null)[] {
-  const out: (RawBox | null)[] = [];
-  for (const kind of KINDS) {
-    const family = kind.family;
-    const src = spaceRangesOf(family === 4 ? rule.src.v4 : rule.src.v6);
-    const dst = spaceRangesOf(family === 4 ? rule.dst.v4 : rule.dst.v6);
-    if (src.length === 0 || dst.length === 0) {
-      out.push(null);
-      continue;
-    }
-    const protocols = protocolRanges(rule.protocols);
-    const hasPortTest = rule.srcPorts !== null || rule.dstPorts !== null;
-    let box: RawBox | null = null;
-    if (kind.shape === 'ports') {
-      const p = intersectRaw(protocols, PORT_PROTOCOL_RANGES);
-      if (p.length > 0 && rule.icmp === null) box = [p, src, dst, portRanges(rule.srcPorts), portRanges(rule.dstPorts)];
-    } else if (kind.shape === 'icmp') {
-      const icmpProto = family === 4 ? 1 : 58;
-      const listed = rule.protocols === null || rule.protocols.includes(icmpProto);
-      if (listed && !hasPortTest) {
-        if (rule.icmp === null) box = [ZERO, src, dst, fullRange(255n), fullRange(255n)];
-        else {
-          const type = family === 4 ? rule.icmp.type4 : rule.icmp.type6;
-          const code = rule.icmp.code;
-          if (type !== null) box = [ZERO, src, dst, [[BigInt(type), BigInt(type)]], code === null ? fullRange(255n) : [[BigInt(code), BigInt(code)]]];
-        }
+  return KINDS.map(({ family, shape }, kind): RawBox | null => {
+    const dims: (readonly AddrRange[])[] = Array.from({ length: DIM_COUNT }, () => ZERO);
+    for (const field of MATCH_FIELDS) {
+      const constraint = field.constraint(rule, family);
+      if (!field.shapes.includes(shape)) {
+        if (constraint !== null) return null;
+        continue;
       }
-    } else if (!hasPortTest && rule.icmp === null) {
-      // The other family's ICMP number is a plain protocol here, but a listed 1 or 58 only
-      // matches its own family (evaluate.ts), so a protocol list drops it.
-      const wrong = BigInt(family === 4 ? 58 : 1);
-      const p = rule.protocols === null ? protocols : protocols.filter(([lo]) => lo !== wrong);
-      if (p.length > 0) box = [p, src, dst, ZERO, ZERO];
+      let ranges: readonly AddrRange[] = constraint ?? [[0n, fieldMax(field, family)]];
+      if (field.dimension === PROTOCOL_DIMENSION) {
+        const carried = shapeProtocols(shape, family);
+        if (carried) ranges = intersectRaw(ranges, carried);
+        if (ranges.length > 0 && domainMax(kind, field.dimension) === 0n) ranges = ZERO;
+      }
+      if (ranges.length === 0) return null;
+      dims[field.dimension] = ranges;
     }
-    out.push(box);
-  }
-  return out;
+    return dims;
+  });
 }
 
-const DOMAIN_MAX: readonly ((family: Family) => bigint)[] = [() => 255n, (f) => familyMax(f), (f) => familyMax(f), () => 65535n, () => 65535n];
+/** The protocol's dimension (the analysis' passes split on it first). */
+export const PROTOCOL_DIMENSION = (MATCH_FIELDS.find((f) => f.name === 'protocol') as MatchField).dimension;
 
 function domainMax(kind: number, dim: number): bigint {
   const k = KINDS[kind];
   if (!k) throw new Error(`no kind ${kind}`);
-  if (dim === 0 && k.shape === 'icmp') return 0n;
-  if (dim >= 3 && k.shape === 'bare') return 0n;
-  if (dim >= 3 && k.shape === 'icmp') return 255n;
-  return (DOMAIN_MAX[dim] ?? (() => 0n))(k.family);
+  const field = fieldAt(k.shape, dim);
+  if (!field) return 0n;
+  // An icmp packet's protocol is fixed by its family: one value.
+  if (dim === PROTOCOL_DIMENSION && k.shape === 'icmp') return 0n;
+  return fieldMax(field, k.family);
 }
 
 /** Builds the compressed space of a direction's rules (in direction order). */
@@ -413,13 +375,18 @@ function pickValue(space: Space, kind: number, dim: number, set: IntSet): bigint
   const cuts = space.cuts[kind]?.[dim] ?? [];
   const intervals: [bigint, bigint][] = [];
   for (let i = 0; i < set.length; i += 2) intervals.push([cuts[set[i] as number] ?? 0n, (cuts[(set[i + 1] as number) + 1] ?? domainMax(kind, dim) + 1n) - 1n]);
-  const family = KINDS[kind]?.family ?? 4;
-  const shape = KINDS[kind]?.shape;
+  const k = KINDS[kind];
+  const family = k?.family ?? 4;
+  const shape = k?.shape;
+  const field = k ? fieldAt(k.shape, dim) : undefined;
   const inside = (v: bigint) => intervals.some(([lo, end]) => v >= lo && v <= end);
-  const preferred = dim === 0 ? PREFERRED_PROTOCOLS.filter((p) => !((family === 4 && p === 58) || (family === 6 && p === 1))).map(BigInt) : (PREFERRED_VALUES[shape === 'ports' ? dim : -1]?.[family] ?? []);
+  const preferred =
+    dim === PROTOCOL_DIMENSION
+      ? PREFERRED_PROTOCOLS.filter((p) => !((family === 4 && p === 58) || (family === 6 && p === 1))).map(BigInt)
+      : (PREFERRED_VALUES[shape === 'ports' ? dim : -1]?.[family] ?? []);
   for (const v of preferred) if (inside(v)) return v;
   const [lo, end] = intervals[0] ?? [0n, 0n];
-  if (dim === 1 || dim === 2) {
+  if (field?.kind === 'prefix') {
     // A host inside the range, not its network address (10.1.2.1 for 10.1.2.0/24).
     return end > lo ? lo + 1n : lo;
   }
@@ -453,19 +420,17 @@ export function pointOfRegion(space: Space, boxes: readonly Box[]): Packet {
   return pointOf(space, best);
 }
 
-/** A real packet in the box. */
+/** A real packet in the box: each field the box's kind carries, from its dimension. */
 export function pointOf(space: Space, box: Box): Packet {
   const k = KINDS[box.kind];
   if (!k) throw new Error(`no kind ${box.kind}`);
-  const v = (d: number) => pickValue(space, box.kind, d, box.dims[d] as IntSet);
-  const src = formatAddress(k.family, v(1));
-  const dst = formatAddress(k.family, v(2));
-  switch (k.shape) {
-    case 'ports':
-      return { proto: Number(v(0)), src, dst, srcPort: Number(v(3)), dstPort: Number(v(4)) };
-    case 'icmp':
-      return { proto: k.family === 4 ? 1 : 58, src, dst, icmpType: Number(v(3)), icmpCode: Number(v(4)) };
-    case 'bare':
-      return { proto: Number(v(0)), src, dst };
+  const packet: Record<string, number | string> = {};
+  for (let d = 0; d < DIM_COUNT; d++) {
+    const field = fieldAt(k.shape, d);
+    if (!field) continue;
+    const value = pickValue(space, box.kind, d, box.dims[d] as IntSet);
+    packet[field.packet] = field.kind === 'prefix' ? formatAddress(k.family, value) : Number(value);
   }
+  if (k.shape === 'icmp') packet['proto'] = icmpProtocol(k.family);
+  return packet as unknown as Packet;
 }

@@ -2,7 +2,7 @@
 // reader, folds it into totals that never go backwards (continuity.ts), and the prom-client
 // metrics' collect callbacks copy those into the registry. Every metric is in docs/metrics.md.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { SegReason, SegStat } from '../../compiler/abi.ts';
+import { SegReason, SegStat } from '../datapath/abi.ts';
 import { MonotonicTotals, type Epoch } from './continuity.ts';
 import { halfOpenCount, REASON_VALUES, STATE_VALUES, TCP_STATES, reasonLabel, stateLabel, statSlot } from './names.ts';
 import type { BundleRule } from '../../compiler/bundle.ts';

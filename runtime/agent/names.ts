@@ -1,7 +1,7 @@
-// Agent: label values of the data path's enums, derived from compiler/abi.ts (the mirror of
+// Agent: label values of the data path's enums, derived from runtime/datapath/abi.ts (generated from
 // bpf/segc_abi.h), so a reason, counter or state appended to the ABI gets its label without a
 // change here: SEG_REASON_TRUNC_IP4 -> `trunc_ip4`, SEG_STAT_SESSION_HIT -> `session_hit`.
-import { SegReason, SegState, SegStat } from '../../compiler/abi.ts';
+import { SegReason, SegState, SegStat } from '../datapath/abi.ts';
 
 /** The enum's members by value, without the `_COUNT` / `_BASE` markers, named without the prefix. */
 function labelsOf(table: Readonly<Record<string, number>>, prefix: string, skip: readonly string[]): ReadonlyMap<number, string> {

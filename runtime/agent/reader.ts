@@ -4,11 +4,16 @@
 // through it, so a terminal and Prometheus see the same numbers.
 import { lstatSync } from 'node:fs';
 import { parseBundle, type BundleRule } from '../../compiler/bundle.ts';
-import { SegMap } from '../../compiler/abi.ts';
-import { bpf_map_get_info_by_fd } from '../libbpf.ts';
-import { censusSessions, readConfig, readRuleHitsRange, readStats, slotGeneration, type Datapath, type SessionCensus } from '../loader.ts';
+import { censusSessions, type SessionCensus } from '../datapath/sessions.ts';
+import { readConfig } from '../datapath/config.ts';
+import { readRuleHitsRange, readStats } from '../datapath/counters.ts';
+import { slotGeneration } from '../datapath/slots.ts';
+import { readDatapathInfo } from '../datapath/info.ts';
 import { openPinnedDatapath, releaseDatapath } from '../deploy.ts';
-import { openSessionCensus, type SessionCensusCounter } from '../session-census.ts';
+import { openSessionCensus, type SessionCensusCounter } from '../datapath/census.ts';
+import { SegMap } from '../datapath/abi.ts';
+import { mapOf, type Datapath } from '../datapath/datapath.ts';
+import { bpf_map_get_info_by_fd } from '../libbpf.ts';
 import { isRecordError, listDeployments, readState, recordPath, type DeploymentRecord } from '../state.ts';
 
 export interface Counter {
@@ -177,26 +182,22 @@ export class DeploymentReader {
         return { generation, rules: known, packets, bytes };
       };
       const current = rules.get(record.generation) ?? [];
-      const mapsId = bpf_map_get_info_by_fd(mapFdOf(dp, SegMap.stats)).id;
+      // The census program is bound to the session table itself, which an upgrade may replace.
+      const sessionsId = bpf_map_get_info_by_fd(mapOf(dp, SegMap.sessions).fd).id;
       return {
         name: record.name,
         record,
-        mapsId,
+        // The counters' lineage: the first seg_stats map's id, kept when an upgrade migrates them.
+        mapsId: Number(readDatapathInfo(dp).lineage),
         stats: readStats(dp),
         activeGeneration,
         inForce: hitsOf(config.activeSlot),
         standby: hitsOf(1 - config.activeSlot),
-        sessions: this.#censusOf(record.name, mapsId, dp),
+        sessions: this.#censusOf(record.name, sessionsId, dp),
         ruleCounts: { ingress: current.filter((r) => r.direction === 'ingress').length, egress: current.filter((r) => r.direction === 'egress').length },
       };
     } finally {
       releaseDatapath(dp, true);
     }
   }
-}
-
-function mapFdOf(dp: Datapath, name: string): number {
-  const fd = dp.maps[name];
-  if (fd === undefined) throw new Error(`data path map ${name} missing`);
-  return fd;
 }

@@ -3,7 +3,8 @@
 // they change. It never sits on the packet path: stopping it changes nothing in enforcement.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { parseConfirmWindow, wholeNumber } from './deploy.ts';
+import { wholeNumber } from './options.ts';
+import { parseConfirmWindow } from './deploy-input.ts';
 import { CliError, recordOutcome, type Outcome } from './command.ts';
 import type { CliIo } from './io.ts';
 

@@ -9,7 +9,8 @@ import { formatHuman } from '../../compiler/report/human.ts';
 import { formatJson } from '../../compiler/report/json.ts';
 import { formatSarif } from '../../compiler/report/sarif.ts';
 import type { ReportSources } from '../../compiler/report/location.ts';
-import { CliError, recordOutcome, useColor, type Outcome } from './command.ts';
+import { CliError, recordOutcome, type Outcome } from './command.ts';
+import { colorOption, noColorOption, useColor } from './options.ts';
 import { EXPIRY_WINDOW_HELP, expiryOptionsOf, parseExpiryWindow } from './clock.ts';
 import { addInputLimitOptions, companionTests, inputLimitsOf, resolveInputFiles, type InputLimitOptions } from './inputs.ts';
 import type { CliIo } from './io.ts';
@@ -59,8 +60,8 @@ export function register(program: Command, io: CliIo): void {
     .argument('<paths...>', 'policy files, or folders (every *.seg below them, sorted)')
     .addOption(new Option('--format <format>', 'output format').choices(CHECK_FORMATS).default('human'))
     .option('--strict', 'treat warnings as problems too (exit 1)')
-    .option('--color', 'colour the human output even when it is not a terminal')
-    .option('--no-color', 'never colour the output (NO_COLOR is honoured too)')
+    .addOption(colorOption('the human output even when it is not a terminal'))
+    .addOption(noColorOption())
     .option('--each', 'check each file, with the files it includes, as a policy of its own')
     .option('--analysis-budget <ms>', 'time the rule analysis may take, in milliseconds', parseMilliseconds)
     .option('--expiry-window <days>', EXPIRY_WINDOW_HELP, parseExpiryWindow)

@@ -50,17 +50,3 @@ export function recordOutcome(command: Command, outcome: Outcome): void {
 export function outcomeOf(program: Command): Outcome | undefined {
   return outcomes.get(program);
 }
-
-/**
- * Whether to colour a stream: `--color` / `--no-color` decide when given; then NO_COLOR (any
- * non-empty value, no-color.org) turns it off and FORCE_COLOR (not `0`) on; otherwise only a
- * terminal that is not dumb gets colour.
- */
-export function useColor(io: CliIo, stream: 'stdout' | 'stderr', option: boolean | undefined): boolean {
-  if (option !== undefined) return option;
-  if ((io.env['NO_COLOR'] ?? '') !== '') return false;
-  const force = io.env['FORCE_COLOR'];
-  if (force !== undefined && force !== '0' && force !== 'false') return true;
-  if (io.env['TERM'] === 'dumb') return false;
-  return stream === 'stdout' ? io.stdoutIsTTY : io.stderrIsTTY;
-}

@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { hasErrors } from '../../compiler/diagnostics.ts';
 import { formatHuman } from '../../compiler/report/human.ts';
 import type { EmitStats } from '../../compiler/entries.ts';
-import { CliError, recordOutcome, useColor, type Outcome } from './command.ts';
+import { CliError, recordOutcome, type Outcome } from './command.ts';
+import { colorOption, noColorOption, useColor } from './options.ts';
 import { addInputLimitOptions, inputLimitsOf, resolveInputFiles, type InputLimitOptions } from './inputs.ts';
 import type { CliIo } from './io.ts';
 
@@ -29,8 +30,8 @@ export function register(program: Command, io: CliIo): void {
     .description('Compile a policy into the eBPF classifier\'s map contents (a JSON bundle) and a source map.')
     .argument('<paths...>', 'policy files, or folders (every *.seg below them, sorted)')
     .option('-o, --output <bundle>', 'where to write the bundle (default: <first file>.bundle.json); the map goes beside it')
-    .option('--color', 'colour diagnostics even when stderr is not a terminal')
-    .option('--no-color', 'never colour the output (NO_COLOR is honoured too)');
+    .addOption(colorOption('diagnostics even when stderr is not a terminal'))
+    .addOption(noColorOption());
   addInputLimitOptions(command)
     .addHelpText('after', EXAMPLES)
     .action(async (paths: string[], options: CompileCommandOptions, command: Command) => {

@@ -50,7 +50,7 @@ export async function confirmCommand(options: ConfirmOptions, io: CliIo): Promis
     import('../deploy.ts'),
     import('../confirm-expire.ts'),
     import('../state.ts'),
-    import('./deploy.ts'),
+    import('./deploy-run.ts'),
   ]);
   const stateDir = stateDirOf(io.env);
   const { ConfirmRecordError } = await import('../confirm.ts');
@@ -119,7 +119,7 @@ export function expiryJson(e: ExpiryResult): Record<string, unknown> {
 export async function settleOverdue(io: CliIo, name?: string): Promise<readonly ExpiryResult[]> {
   if (process.getuid?.() !== 0) return [];
   const [{ expireOverdue }, { stateDirOf }, { ConfirmRecordError }] = await Promise.all([import('../confirm-expire.ts'), import('../state.ts'), import('../confirm.ts')]);
-  const { lockTimeoutOf } = await import('./deploy.ts');
+  const { lockTimeoutOf } = await import('./deploy-run.ts');
   let results;
   try {
     results = expireOverdue({ stateDir: stateDirOf(io.env), lockTimeoutMs: lockTimeoutOf(io), ...(name === undefined ? {} : { name }) });

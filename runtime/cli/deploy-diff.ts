@@ -11,7 +11,7 @@ import { diffJson } from '../../compiler/report/diff.ts';
 import { locate } from '../../compiler/report/location.ts';
 import { createMemoryHost, createSourceFile, type SourceFile } from '../../compiler/source.ts';
 import type { Outcome } from './command.ts';
-import type { CompiledPolicy, DeployCommandOptions } from './deploy.ts';
+import type { CompiledPolicy, DeployCommandOptions } from './deploy-input.ts';
 import type { CliIo } from './io.ts';
 
 /** Regions of changed verdicts a dry run prints; `--json` has them all. */

@@ -2,54 +2,24 @@
 // findings are printed, and block only with --strict), then hands the bundle to the runtime's
 // deploy (runtime/deploy.ts) and prints what is now in force, in words or as JSON. `--dry-run`
 // prints the semantic difference from what is deployed and touches nothing.
-import { InvalidArgumentError, type Command } from 'commander';
-import { Code, type Diagnostic } from '../../compiler/diagnostics.ts';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { Code } from '../../compiler/diagnostics.ts';
 import type { PacketTestIr } from '../../compiler/packet-tests.ts';
 import type { ReportSources } from '../../compiler/report/location.ts';
 import type { ProgramIr } from '../../compiler/ir.ts';
 import { formatHuman } from '../../compiler/report/human.ts';
-import type { DeployResult, DeployStep } from '../deploy.ts';
-import type { DatapathSettings, DeploymentRecord } from '../state.ts';
-import { MAX_CONFIRM_MS, MIN_CONFIRM_MS, parseDuration } from '../duration.ts';
-import { CliError, recordOutcome, useColor, type Outcome } from './command.ts';
+import type { DeployStep } from '../deploy.ts';
+import type { DatapathSettings } from '../state.ts';
+import { CliError, recordOutcome, type Outcome } from './command.ts';
+import { parseConfirmWindow, type CompiledPolicy, type DeployCommandOptions } from './deploy-input.ts';
+import { deployJson, formatDeployResult } from './deploy-output.ts';
+import { lockTimeoutOf, runDeploy } from './deploy-run.ts';
+import { colorOption, noColorOption, useColor, wholeNumber } from './options.ts';
 import { EXPIRY_WINDOW_HELP, expiryOptionsOf, parseExpiryWindow } from './clock.ts';
 import { addInputLimitOptions, inputLimitsOf, resolveInputFiles, testFilesOf, type InputLimitOptions } from './inputs.ts';
 import type { CliIo } from './io.ts';
 
-export interface DeployCommandOptions extends InputLimitOptions {
-  readonly iface: string[];
-  readonly name: string;
-  readonly dryRun?: boolean;
-  readonly json?: boolean;
-  readonly strict?: boolean;
-  readonly maxRules?: number;
-  readonly sessions?: number;
-  readonly fragments?: number;
-  readonly color?: boolean;
-  readonly analysisBudget?: number;
-  readonly audit?: boolean;
-  readonly logDenies?: boolean;
-  /** false with --no-syn-protection. */
-  readonly synProtection?: boolean;
-  readonly pressure?: number;
-  readonly eventRate?: number;
-  readonly eventBurst?: number;
-  readonly eventGlobalRate?: number;
-  readonly eventGlobalBurst?: number;
-  /** KiB. */
-  readonly eventBuffer?: number;
-  /** Run the policy's test blocks first; a failing expectation refuses the deploy. */
-  readonly test?: boolean;
-  /** Deploy even with rules past their `expires` date. */
-  readonly allowExpired?: boolean;
-  readonly expiryWindow?: number;
-  /** Milliseconds: roll back by itself unless `segc confirm` comes within them. */
-  readonly confirm?: number;
-  /** Management flows the new policy must not deny (`tcp 22`, or packets); SSH_CONNECTION is added. */
-  readonly keep?: string[];
-  /** Deploy even when the lock-out guard finds a management flow denied. */
-  readonly allowLockout?: boolean;
-}
 
 const EXAMPLES = `
 Examples:
@@ -87,9 +57,9 @@ export function register(program: Command, io: CliIo): void {
     .option('--dry-run', 'show what would change against what is deployed; change nothing')
     .option('--json', 'print the result as JSON')
     .option('--strict', 'refuse the policy when the rule analysis finds anything (warnings too)')
-    .option('--max-rules <n>', 'rules per policy slot the data path is sized for (first deploy only; default 65536)', wholeNumber)
-    .option('--sessions <n>', 'session table capacity (first deploy only; default 262144, about 152 bytes of kernel memory each)', wholeNumber)
-    .option('--fragments <n>', 'fragmented datagrams tracked at once (first deploy only; default 4096)', wholeNumber)
+    .option('--max-rules <n>', 'rules per policy slot the data path is sized for (default 65536; a change resizes the running data path in place, sessions kept)', wholeNumber)
+    .option('--sessions <n>', 'session table capacity (default 262144, about 152 bytes of kernel memory each; a change resizes it in place, sessions kept)', wholeNumber)
+    .option('--fragments <n>', 'fragmented datagrams tracked at once (default 4096; a change resizes it in place)', wholeNumber)
     .option('--analysis-budget <ms>', 'time the rule analysis may take (default 1000, 10000 with --strict)', wholeNumber)
     .option('--audit', 'audit mode: denies pass and are counted as would-deny (and sent as events)')
     .option('--log-denies', 'send an event for every denied packet, not only for log rules')
@@ -99,15 +69,15 @@ export function register(program: Command, io: CliIo): void {
     .option('--event-burst <n>', "events a rule may send at once (default 200)", wholeNumber)
     .option('--event-global-rate <n>', 'events per second of all rules, per CPU (default 2000)', wholeNumber)
     .option('--event-global-burst <n>', 'events all rules may send at once (default 4000)', wholeNumber)
-    .option('--event-buffer <KiB>', 'event ring buffer size, a power of two (first deploy only; default 256)', wholeNumber)
+    .option('--event-buffer <KiB>', 'event ring buffer size, a power of two (default 256; a change replaces the ring in place)', wholeNumber)
     .option('--test', "run the policy's test blocks (and X.test.seg files) first; refuse the deploy if one fails")
     .option('--allow-expired', "deploy even when a rule is past its 'expires' date")
     .option('--expiry-window <days>', EXPIRY_WINDOW_HELP, parseExpiryWindow)
     .option('--confirm <duration>', "commit-confirmed: roll back by itself after DURATION (90s, 2m, 1h) unless 'segc confirm' comes first", parseConfirmWindow)
     .option('--keep <flow>', "a management flow the policy must not deny: 'tcp 22', 'egress udp 53', 'tcp 22 from 10.0.0.0/8' or a packet (repeat)", collect, [])
     .option('--allow-lockout', 'deploy even when the policy would deny a management flow (SSH_CONNECTION, SSH sessions, --keep)')
-    .option('--color', 'colour the output even when it is not a terminal')
-    .option('--no-color', 'never colour the output (NO_COLOR is honoured too)');
+    .addOption(colorOption('the output even when it is not a terminal'))
+    .addOption(noColorOption());
   addInputLimitOptions(command)
     .addHelpText('after', EXAMPLES)
     .action(async (paths: string[], options: DeployCommandOptions, command: Command) => {
@@ -119,27 +89,6 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-/** `--confirm`: a duration from 1 s to 24 h, in milliseconds. */
-export function parseConfirmWindow(text: string): number {
-  const ms = parseDuration(text);
-  if (ms === undefined || ms < MIN_CONFIRM_MS || ms > MAX_CONFIRM_MS) throw new InvalidArgumentError('expected a duration from 1s to 24h, such as 90s, 2m or 1h');
-  return ms;
-}
-
-export function wholeNumber(text: string): number {
-  if (!/^\d+$/.test(text) || Number(text) < 1) throw new InvalidArgumentError('expected a whole number, at least 1');
-  return Number(text);
-}
-
-/** A compiled policy ready to deploy, or the diagnostics that refuse it. */
-export interface CompiledPolicy {
-  readonly ir: ProgramIr;
-  readonly bundleText: string;
-  readonly sources: Record<string, string>;
-  readonly findings: readonly Diagnostic[];
-  /** The files as the reporters take them. */
-  readonly sourceFiles: ReportSources;
-}
 
 /**
  * Compiles for deploy: errors are printed and refuse the policy (undefined); analysis
@@ -252,14 +201,20 @@ export async function deployCommand(paths: readonly string[], options: DeployCom
  * --allow-lockout.
  */
 async function lockoutGuard(compiled: CompiledPolicy, options: DeployCommandOptions, io: CliIo): Promise<'clear' | 'refused' | 'overridden'> {
-  const [{ managementContext, KeepError }, { checkLockout }, { readState, stateDirOf, isRecordError }] = await Promise.all([import('../lockout.ts'), import('../../compiler/program.ts'), import('../state.ts')]);
+  const [{ managementContext, KeepError }, { checkLockout }, { readState, stateDirOf, isRecordError }, { DEFAULT_PIN_ROOT }] = await Promise.all([
+    import('../lockout.ts'),
+    import('../../compiler/program.ts'),
+    import('../state.ts'),
+    import('../deploy.ts'),
+  ]);
   let pinDir: string | undefined;
   try {
     pinDir = readState(stateDirOf(io.env), options.name)?.current.pins.dir;
   } catch (error) {
-    // A damaged record of this deployment: the deploy repairs it (and says so); its session
-    // table cannot be found from it, so the guard asks only the other flows.
     if (!isRecordError(error)) throw error;
+    // A damaged record does not stop the deploy (it replaces the record); the sessions of the
+    // deployment are still asked, from where the deploy pins them.
+    pinDir = join(DEFAULT_PIN_ROOT, options.name);
   }
   let context;
   try {
@@ -291,93 +246,4 @@ export function settingsOf(options: DeployCommandOptions): DatapathSettings {
     ...(options.pressure === undefined ? {} : { pressurePct: options.pressure }),
     events: Object.fromEntries(Object.entries(events).filter(([, v]) => v !== undefined)),
   };
-}
-
-/** SEGC_LOCK_TIMEOUT_MS: how long to wait for another segc holding the deploy lock (default 10 s). */
-export function lockTimeoutOf(io: CliIo): number | undefined {
-  const text = io.env['SEGC_LOCK_TIMEOUT_MS'];
-  return text !== undefined && /^\d+$/.test(text) ? Number(text) : undefined;
-}
-
-/**
- * Runs a runtime deploy, turning its typed failures into the CLI's: a refused policy prints
- * and returns undefined (exit 1); the environment's problems become a CliError (exit 2).
- */
-export async function runDeploy<T>(io: CliIo, action: () => T): Promise<T | undefined> {
-  const { DeployError } = await import('../deploy.ts');
-  const { BpfError } = await import('../errors.ts');
-  try {
-    return action();
-  } catch (error) {
-    if (error instanceof DeployError) {
-      if (error.log !== undefined) io.stderr.write(formatVerifierLog(error.log));
-      if (error.exitCode === 1) {
-        io.stderr.write(`error: ${error.message}\n${error.hint === undefined ? '' : `hint: ${error.hint}\n`}`);
-        return undefined;
-      }
-      throw new CliError('environment', error.message, error.hint);
-    }
-    if (error instanceof BpfError && (error.errno === 1 || error.errno === 13)) {
-      throw new CliError('environment', `${error.message}; the previous policy stays in force`, 'run as root (sudo); `segc doctor` checks the host');
-    }
-    throw error;
-  }
-}
-
-/**
- * The end of a verifier log, where the reason for a rejection is; the kernel's logs run to
- * thousands of lines of instruction trace before it.
- */
-export function formatVerifierLog(log: string, lines = 40): string {
-  const all = log.trimEnd().split('\n');
-  const tail = all.slice(-lines);
-  const skipped = all.length - tail.length;
-  return `verifier log${skipped > 0 ? ` (last ${tail.length} of ${all.length} lines)` : ''}:\n${tail.map((l) => `  | ${l}`).join('\n')}\n`;
-}
-
-export function deployJson(result: DeployResult): unknown {
-  const r = result.record;
-  return {
-    name: r.name,
-    policyHash: r.policyHash,
-    generation: r.generation,
-    deployedAt: r.deployedAt,
-    files: r.files,
-    audit: r.settings?.audit === true,
-    auditSince: r.auditSince ?? null,
-    settings: r.settings ?? {},
-    loaded: result.loaded,
-    previous: result.previous === null ? null : { policyHash: result.previous.policyHash, generation: result.previous.generation },
-    attachments: r.attachments.map((a) => ({ iface: a.iface, direction: a.direction, progId: a.progId })),
-    detached: result.detached,
-    pins: { dir: r.pins.dir, programs: r.pins.programs },
-    timings: result.timings,
-    warnings: result.warnings,
-    confirmation: result.pending === null ? null : { generation: result.pending.generation, deadline: result.pending.deadline, rollbackTo: result.pending.rollbackTo, watcherPid: result.pending.watcher?.pid ?? null },
-  };
-}
-
-export function formatDeployResult(result: DeployResult, verb: string): string {
-  const r = result.record;
-  const rules = ruleCountOf(r);
-  const lines = [
-    `${verb} '${r.name}': ${rules} rules, generation ${r.generation} (${r.policyHash.slice(0, 19)}) on ${r.interfaces.map((i) => i.iface).join(', ')}`,
-    `  files      ${r.files.join(', ')}`,
-    ...(r.settings?.audit === true ? [`  mode       audit since ${r.auditSince ?? r.deployedAt}: denies pass, counted as would-deny`] : []),
-    `  switched   in ${result.timings.switchMs.toFixed(3)} ms (one config write)${result.loaded ? '; data path loaded and pinned at ' + r.pins.dir : ''}`,
-  ];
-  if (result.previous) lines.push(`  replaced   generation ${result.previous.generation} (${result.previous.policyHash.slice(0, 19)})`);
-  if (result.detached.length > 0) lines.push(`  detached   ${result.detached.join(', ')}`);
-  for (const w of result.warnings) lines.push(`  warning    ${w}`);
-  const p = result.pending;
-  if (p !== null) {
-    const back = p.rollbackTo === null ? 'the deployment is removed' : `generation ${p.rollbackTo}'s policy is put back`;
-    lines.push(`  confirm    by ${p.deadline} (${Math.round(p.windowMs / 1000)} s): run 'segc confirm --name ${r.name}', from a new session to prove you can still get in; otherwise ${back}`);
-    if (p.watcher === null) lines.push('  warning    the rollback watcher did not start: only the next segc command (or the agent) will roll back');
-  }
-  return lines.join('\n') + '\n';
-}
-
-function ruleCountOf(record: DeploymentRecord): number {
-  return (JSON.parse(record.bundle) as { ruleCount: number }).ruleCount;
 }

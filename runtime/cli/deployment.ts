@@ -1,7 +1,7 @@
 // What `sessions`, `stats` and `explain --deployed` share: a deployment's record and its pinned
 // data path, opened for the length of one callback, with rule ids named from the bundle.
 import type { Bundle } from '../../compiler/bundle.ts';
-import type { Datapath } from '../loader.ts';
+import type { Datapath } from '../datapath/datapath.ts';
 import type { StateFile } from '../state.ts';
 import { CliError, type Outcome } from './command.ts';
 import type { CliIo } from './io.ts';

@@ -7,7 +7,8 @@ import type { Diagnostic } from '../../compiler/diagnostics.ts';
 import type { ProgramIr } from '../../compiler/ir.ts';
 import { formatHuman } from '../../compiler/report/human.ts';
 import { createSourceFile, type CompilerHost, type SourceFile } from '../../compiler/source.ts';
-import { CliError, recordOutcome, useColor, type Outcome } from './command.ts';
+import { CliError, recordOutcome, type Outcome } from './command.ts';
+import { colorOption, noColorOption, useColor } from './options.ts';
 import { resolveInputFiles } from './inputs.ts';
 import type { CliIo } from './io.ts';
 
@@ -54,8 +55,8 @@ export function register(program: Command, io: CliIo): void {
     .addOption(new Option('--format <format>', 'output format').choices(DIFF_FORMATS).default('human'))
     .option('--max-regions <n>', 'regions to print (default 20; json prints all)', positive)
     .option('--exit-code', 'exit 1 when some verdict changes, like git diff --exit-code')
-    .option('--color', 'colour error output even when it is not a terminal')
-    .option('--no-color', 'never colour the output (NO_COLOR is honoured too)')
+    .addOption(colorOption('error output even when it is not a terminal'))
+    .addOption(noColorOption())
     .addHelpText('after', EXAMPLES)
     .action(async (paths: string[], options: DiffOptions, command: Command) => {
       recordOutcome(command, await diffCommand(paths, options, io));

@@ -102,7 +102,47 @@ export async function runDoctorChecks(): Promise<DoctorCheck[]> {
   const { DATAPATH_VERSION } = await import('../datapath/version.ts');
   const object = existsSync(objectPath);
   checks.push({ name: 'data path object', ok: object, detail: object ? `${objectPath} (data path version ${DATAPATH_VERSION})` : `${objectPath} missing`, fix: objectFix() });
+  if (root) checks.push(await deployedVersionsCheck(DATAPATH_VERSION));
   return checks;
+}
+
+/** The data-path version of each deployment on this host: older ones are upgraded by the next deploy; newer ones need a newer segc. */
+async function deployedVersionsCheck(current: number): Promise<DoctorCheck> {
+  const { listDeployments, readState, stateDirOf, isRecordError } = await import('../state.ts');
+  const { openPinnedDatapath, releaseDatapath } = await import('../deploy.ts');
+  const { readDatapathInfo } = await import('../datapath/info.ts');
+  const seen: string[] = [];
+  const newer: string[] = [];
+  const stateDir = stateDirOf();
+  for (const name of listDeployments(stateDir)) {
+    let state;
+    try {
+      state = readState(stateDir, name);
+    } catch (error) {
+      if (!isRecordError(error)) throw error;
+      seen.push(`${name} (record damaged: segc status says how to repair it)`);
+      continue;
+    }
+    if (!state) continue;
+    try {
+      const dp = openPinnedDatapath(state.current.pins.dir);
+      try {
+        const version = readDatapathInfo(dp).version;
+        seen.push(`${name} ${version}${version < current ? ' (the next deploy upgrades it in place)' : ''}`);
+        if (version > current) newer.push(name);
+      } finally {
+        releaseDatapath(dp, true);
+      }
+    } catch {
+      seen.push(`${name} (pins unreadable: deploy again)`);
+    }
+  }
+  return {
+    name: 'data path versions',
+    ok: newer.length === 0,
+    detail: seen.length === 0 ? 'no deployment on this host' : `deployed: ${seen.join(', ')}`,
+    fix: `${newer.join(', ')} run a data path newer than this segc's (${current}): use a newer segc`,
+  };
 }
 
 /**

@@ -5,8 +5,10 @@
 import { evaluate } from '../../compiler/evaluate.ts';
 import type { Packet } from '../../compiler/packet.ts';
 import { createMemoryHost } from '../../compiler/source.ts';
-import { CliError, useColor, type Outcome } from './command.ts';
-import { formatExplanation, toExplainJson, type ExplainOptions } from './explain.ts';
+import type { Direction } from '../../compiler/ir.ts';
+import { formatExplanation, toExplainJson } from '../../compiler/report/explanation.ts';
+import { CliError, type Outcome } from './command.ts';
+import { useColor } from './options.ts';
 import type { CliIo } from './io.ts';
 
 export interface KernelConfirmation {
@@ -16,13 +18,19 @@ export interface KernelConfirmation {
   readonly agrees: boolean;
 }
 
-export async function explainDeployed(name: string, packet: Packet, options: ExplainOptions, io: CliIo): Promise<Outcome> {
+/** The options of `segc explain` that `--deployed` reads. */
+export interface DeployedExplainOptions {
+  readonly direction: Direction;
+  readonly json?: boolean;
+  readonly color?: boolean;
+}
+
+export async function explainDeployed(name: string, packet: Packet, options: DeployedExplainOptions, io: CliIo): Promise<Outcome> {
   const { openDeployment } = await import('./deployment.ts');
   const { compile } = await import('../../compiler/program.ts');
-  const { runFrame, readSessions } = await import('../loader.ts');
+  const { runFrame } = await import('../datapath/test-run.ts');
+  const { deleteSession, readSessions } = await import('../datapath/sessions.ts');
   const { buildFrame } = await import('../packet-bytes.ts');
-  const { bpf_map_delete_elem } = await import('../libbpf.ts');
-  const { SegMap } = await import('../../compiler/abi.ts');
   return openDeployment(io, name, (dp, state, ruleName) => {
     const compilation = compile(state.current.files, createMemoryHost(state.current.sources));
     if (compilation.ir === undefined) throw new CliError('environment', `the recorded sources of '${name}' no longer compile`, 'deploy the policy again');
@@ -36,7 +44,7 @@ export async function explainDeployed(name: string, packet: Packet, options: Exp
     const keysBefore = new Set(readSessions(dp).map((s) => Buffer.from(s.key).toString('hex')));
     const kernel = runFrame(dp, options.direction, frame);
     for (const s of readSessions(dp)) {
-      if (!keysBefore.has(Buffer.from(s.key).toString('hex'))) bpf_map_delete_elem(dp.maps[SegMap.sessions] as number, s.key);
+      if (!keysBefore.has(Buffer.from(s.key).toString('hex'))) deleteSession(dp, s.key);
     }
     const wantRule = decision.rule?.id ?? null;
     const confirmation: KernelConfirmation = {

@@ -3,12 +3,12 @@
 // default), in words or as the JSON of cli.md. A policy with errors is reported instead (exit 1).
 import { Option, type Command } from 'commander';
 import { hasErrors } from '../../compiler/diagnostics.ts';
-import type { Decision } from '../../compiler/evaluate.ts';
-import type { Direction, DirectionIr } from '../../compiler/ir.ts';
-import { formatPacket, parsePacket, type Packet } from '../../compiler/packet.ts';
+import type { Direction } from '../../compiler/ir.ts';
+import { parsePacket } from '../../compiler/packet.ts';
 import { formatHuman } from '../../compiler/report/human.ts';
-import { locate, locationText, type ReportSources } from '../../compiler/report/location.ts';
-import { CliError, recordOutcome, useColor, type Outcome } from './command.ts';
+import { formatExplanation, toExplainJson } from '../../compiler/report/explanation.ts';
+import { CliError, recordOutcome, type Outcome } from './command.ts';
+import { colorOption, noColorOption, useColor } from './options.ts';
 import { resolveInputFiles } from './inputs.ts';
 import type { CliIo } from './io.ts';
 
@@ -21,13 +21,6 @@ export interface ExplainOptions {
   readonly deployed?: string | true;
 }
 
-/** `explain --json`, exactly the shape of cli.md. */
-export interface ExplainJson {
-  readonly verdict: 'allow' | 'deny';
-  readonly log: boolean;
-  readonly direction: Direction;
-  readonly rule: { readonly name: string; readonly priority: number; readonly location: string; readonly file: string; readonly line: number } | null;
-}
 
 const EXAMPLES = `
 Examples:
@@ -50,8 +43,8 @@ export function register(program: Command, io: CliIo): void {
     .requiredOption('--packet <packet>', "the packet, e.g. 'tcp 10.0.0.1:40000 -> 10.0.1.5:443'")
     .addOption(new Option('--direction <direction>', 'the hook the packet crosses').choices(['ingress', 'egress']).default('ingress'))
     .option('--json', 'print the answer as JSON')
-    .option('--color', 'colour the output even when it is not a terminal')
-    .option('--no-color', 'never colour the output (NO_COLOR is honoured too)')
+    .addOption(colorOption('the output even when it is not a terminal'))
+    .addOption(noColorOption())
     .addHelpText('after', EXAMPLES)
     .action(async (paths: string[], options: ExplainOptions, command: Command) => {
       recordOutcome(command, await explain(paths, options, io));
@@ -81,40 +74,3 @@ export async function explain(paths: readonly string[], options: ExplainOptions,
   return 'ok';
 }
 
-export function toExplainJson(decision: Decision, direction: Direction, sources: ReportSources): ExplainJson {
-  const rule = decision.rule;
-  return {
-    verdict: decision.verdict,
-    log: decision.log,
-    direction,
-    rule: rule === null ? null : { name: rule.name, priority: rule.priority, location: locationText(rule.span.file, locate(rule.span, sources).line), file: rule.span.file, line: locate(rule.span, sources).line },
-  };
-}
-
-/**
- *   packet     tcp 10.0.0.1:40000 -> 10.0.1.5:443 (ingress)
- *   verdict    allow, logged
- *   rule       public-web, priority 100, web.seg:14  "public web"
- */
-export function formatExplanation(packet: Packet, direction: DirectionIr, decision: Decision, sources: ReportSources, color: boolean): string {
-  const paint = (code: string, text: string) => (color ? `\u001b[${code}m${text}\u001b[0m` : text);
-  const verdict = paint(decision.verdict === 'allow' ? '1;32' : '1;31', decision.verdict);
-  const lines = [
-    `packet     ${formatPacket(packet)} (${direction.direction})`,
-    `verdict    ${verdict}${decision.log ? ', logged' : ''}`,
-  ];
-  const rule = decision.rule;
-  if (rule !== null) {
-    const at = locate(rule.span, sources);
-    const description = rule.description === null ? '' : `  ${JSON.stringify(rule.description)}`;
-    lines.push(`rule       ${rule.name}, priority ${rule.priority}, ${at.file}:${at.line}${description}`);
-  } else if (!direction.declared) {
-    lines.push(`rule       no policy block for ${direction.direction}: unfiltered (allowed; the flow's replies pass as its session)`);
-  } else if (direction.defaultSpan !== null) {
-    const at = locate(direction.defaultSpan, sources);
-    lines.push(`rule       default: no rule matched; the ${direction.direction} default is ${direction.defaultAction} (${at.file}:${at.line})`);
-  } else {
-    lines.push(`rule       default: no rule matched; no ${direction.direction} policy states a default, so it is ${direction.defaultAction}`);
-  }
-  return lines.join('\n') + '\n';
-}

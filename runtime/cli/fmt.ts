@@ -7,7 +7,8 @@ import type { Command } from 'commander';
 import type { Diagnostic } from '../../compiler/diagnostics.ts';
 import { formatHuman } from '../../compiler/report/human.ts';
 import { createSourceFile, type SourceFile } from '../../compiler/source.ts';
-import { CliError, recordOutcome, useColor, type Outcome } from './command.ts';
+import { CliError, recordOutcome, type Outcome } from './command.ts';
+import { colorOption, noColorOption, useColor } from './options.ts';
 import { resolveInputFiles } from './inputs.ts';
 import type { CliIo } from './io.ts';
 import { unifiedDiff } from './unified-diff.ts';
@@ -39,8 +40,8 @@ export function register(program: Command, io: CliIo): void {
     .argument('<paths...>', 'policy files, or folders (every *.seg below them)')
     .option('--check', 'write nothing; list the files that are not formatted (exit 1 if any)')
     .option('--diff', 'write nothing; print a unified diff of the changes (exit 1 if any)')
-    .option('--color', 'colour syntax errors even when stderr is not a terminal')
-    .option('--no-color', 'never colour the output (NO_COLOR is honoured too)')
+    .addOption(colorOption('syntax errors even when it is not a terminal'))
+    .addOption(noColorOption())
     .addHelpText('after', EXAMPLES)
     .action(async (paths: string[], options: FmtOptions, command: Command) => {
       recordOutcome(command, await fmt(paths, options, io));

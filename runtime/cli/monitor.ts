@@ -1,11 +1,11 @@
-// `segc monitor`: the log events of a deployment as they come (runtime/events.ts reads them
+// `segc monitor`: the log events of a deployment as they come (runtime/datapath/events.ts reads them
 // from the pinned ring buffer), each with its rule's name and file:line from the recorded
 // bundle and the packet in segc's notation, ready for `segc explain --packet`; `--json`
 // writes one JSON object per line. Stops on Ctrl-C, or after --count events / --timeout.
 import { InvalidArgumentError, type Command } from 'commander';
 import type { BundleRule } from '../../compiler/bundle.ts';
 import { locationText } from '../../compiler/report/location.ts';
-import type { SegEvent } from '../events.ts';
+import type { SegEvent } from '../datapath/events.ts';
 import type { DeploymentRecord } from '../state.ts';
 import { CliError, recordOutcome, type Outcome } from './command.ts';
 import type { CliIo } from './io.ts';
@@ -117,7 +117,7 @@ export function formatMonitorLine(l: MonitorLine): string {
 export async function monitorCommand(options: MonitorOptions, io: CliIo): Promise<Outcome> {
   const { readState, stateDirOf } = await import('../state.ts');
   const { openPinnedDatapath, releaseDatapath } = await import('../deploy.ts');
-  const { EventReader, eventPacketText, tcpFlagNames } = await import('../events.ts');
+  const { EventReader, eventPacketText, tcpFlagNames } = await import('../datapath/events.ts');
   const { if_indextoname } = await import('../libbpf.ts');
   const { isBpfError } = await import('../errors.ts');
   const state = readState(stateDirOf(io.env), options.name);

@@ -3,7 +3,8 @@
 import type { Command } from 'commander';
 import type { DeployStep } from '../deploy.ts';
 import { recordOutcome, type Outcome } from './command.ts';
-import { deployJson, formatDeployResult, runDeploy } from './deploy.ts';
+import { runDeploy } from './deploy-run.ts';
+import { deployJson, formatDeployResult } from './deploy-output.ts';
 import type { CliIo } from './io.ts';
 
 export interface RollbackOptions {

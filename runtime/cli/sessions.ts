@@ -6,9 +6,10 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { locationText } from '../../compiler/report/location.ts';
 import { formatAddress } from '../../compiler/cidr.ts';
 import { protocolName } from '../../compiler/packet.ts';
-import type { SessionEntry } from '../loader.ts';
+import type { SessionEntry } from '../datapath/sessions.ts';
 import { CliError, recordOutcome, type Outcome } from './command.ts';
 import type { CliIo } from './io.ts';
+import { wholeNumber } from './options.ts';
 
 export interface SessionsOptions {
   readonly name: string;
@@ -52,12 +53,12 @@ export function register(program: Command, io: CliIo): void {
       if (v !== 'source') throw new InvalidArgumentError('expected source');
       return v;
     })
-    .option('--limit <n>', 'show at most this many lines', wholeNumberOption)
+    .option('--limit <n>', 'show at most this many lines', wholeNumber)
     .option('--watch [seconds]', 'show again every few seconds (default 2) until interrupted', (v: string) => {
       if (!/^\d+(\.\d+)?$/.test(v) || Number(v) <= 0) throw new InvalidArgumentError('expected a number of seconds');
       return Number(v);
     })
-    .option('--iterations <n>', 'with --watch: stop after this many refreshes', wholeNumberOption)
+    .option('--iterations <n>', 'with --watch: stop after this many refreshes', wholeNumber)
     .option('--flush', 'remove the matching sessions (all of them without a filter)')
     .option('--json', 'print the sessions as JSON (with --watch: one line per refresh)')
     .addHelpText(
@@ -90,11 +91,6 @@ export interface SessionView {
   readonly source: string;
   /** Seconds since the last packet. */
   readonly idleSeconds: number;
-}
-
-function wholeNumberOption(v: string): number {
-  if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('expected a whole number, at least 1');
-  return Number(v);
 }
 
 /** CLOCK_MONOTONIC now (the session clock's base: CLOCK_MONOTONIC_COARSE). */
@@ -166,9 +162,7 @@ export async function sessionsCommand(options: SessionsOptions, io: CliIo): Prom
 
 async function sessionsOnce(options: SessionsOptions, io: CliIo): Promise<Outcome> {
   const { openDeployment } = await import('./deployment.ts');
-  const { readSessions } = await import('../loader.ts');
-  const { bpf_map_delete_elem } = await import('../libbpf.ts');
-  const { SegMap } = await import('../../compiler/abi.ts');
+  const { deleteSession, readSessions } = await import('../datapath/sessions.ts');
   return openDeployment(io, options.name, (dp, state, ruleName, bundle) => {
     const locations = new Map(bundle.rules.map((r) => [r.id, locationText(r.file, r.line)]));
     const proto = options.proto === undefined ? undefined : /^\d+$/.test(options.proto) ? Number(options.proto) : protoNumber(options.proto);
@@ -181,9 +175,8 @@ async function sessionsOnce(options: SessionsOptions, io: CliIo): Promise<Outcom
         return matchesState(view, options.state);
       });
     if (options.flush === true) {
-      const fd = dp.maps[SegMap.sessions] as number;
       let removed = 0;
-      for (const { raw } of matching) if (bpf_map_delete_elem(fd, raw.key)) removed++;
+      for (const { raw } of matching) if (deleteSession(dp, raw.key)) removed++;
       io.stdout.write(options.json === true ? JSON.stringify({ flushed: removed }) + '\n' : `flushed ${removed} session(s) of '${state.current.name}'\n`);
       return 'ok';
     }

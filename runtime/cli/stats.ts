@@ -2,10 +2,10 @@
 // packets each rule of the policy in force decided, named with the rule's file:line from the
 // recorded bundle.
 import { InvalidArgumentError, type Command } from 'commander';
-import { SegReason, SegStat } from '../../compiler/abi.ts';
+import { SegReason, SegStat } from '../datapath/abi.ts';
 import { locationText } from '../../compiler/report/location.ts';
 import { CliError, recordOutcome, type Outcome } from './command.ts';
-import { wholeNumber } from './deploy.ts';
+import { wholeNumber } from './options.ts';
 import type { CliIo } from './io.ts';
 
 export interface StatsOptions {
@@ -78,7 +78,11 @@ export function register(program: Command, io: CliIo): void {
 
 export async function statsCommand(options: StatsOptions, io: CliIo): Promise<Outcome> {
   const { openDeployment } = await import('./deployment.ts');
-  const { readStats, readRuleHits, readRuleWouldDeny, readConfig, readSessions, readSynSources, slotHeader } = await import('../loader.ts');
+  const { readStats, readRuleHits, readRuleWouldDeny } = await import('../datapath/counters.ts');
+  const { readConfig } = await import('../datapath/config.ts');
+  const { readSessions } = await import('../datapath/sessions.ts');
+  const { readSynSources } = await import('../datapath/syn-sources.ts');
+  const { slotHeader } = await import('../datapath/slots.ts');
   const { formatAddress } = await import('../../compiler/cidr.ts');
   return openDeployment(io, options.name, (dp, state, _ruleName, bundle) => {
     const raw = readStats(dp);

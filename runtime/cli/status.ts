@@ -41,6 +41,9 @@ export interface KernelView {
   readonly audit: boolean;
   /** Packets audit let pass that the policy denies (since the data path was loaded). */
   readonly wouldDeny: number;
+  /** The pinned data path's version (seg_info; 1 without one), and this segc's. */
+  readonly datapathVersion: number;
+  readonly segcDatapathVersion: number;
 }
 
 /** A deploy on trial (deploy --confirm), waiting for `segc confirm`. */
@@ -179,8 +182,13 @@ export function auditView(record: DeploymentRecord, warnDays: number, now: Date)
 async function kernelView(record: DeploymentRecord): Promise<StatusEntry['kernel']> {
   try {
     const { openPinnedDatapath, releaseDatapath } = await import('../deploy.ts');
-    const { readConfig, readStats, slotHeader, censusSessions } = await import('../loader.ts');
-    const { SegStat } = await import('../../compiler/abi.ts');
+    const { readConfig } = await import('../datapath/config.ts');
+    const { readStats } = await import('../datapath/counters.ts');
+    const { slotHeader } = await import('../datapath/slots.ts');
+    const { censusSessions } = await import('../datapath/sessions.ts');
+    const { readDatapathInfo } = await import('../datapath/info.ts');
+    const { DATAPATH_VERSION } = await import('../datapath/version.ts');
+    const { SegStat } = await import('../datapath/abi.ts');
     const { halfOpenCount } = await import('../agent/names.ts');
     const { queryTc, interfaceIndex } = await import('../tc.ts');
     const dp = openPinnedDatapath(record.pins.dir);
@@ -204,7 +212,8 @@ async function kernelView(record: DeploymentRecord): Promise<StatusEntry['kernel
       }
       const census = censusSessions(dp);
       const sessions = { entries: census.entries, capacity: census.capacity, utilization: census.capacity === 0 ? 0 : census.entries / census.capacity, halfOpen: halfOpenCount(census.byState) };
-      return { activeGeneration, inForce: activeGeneration === record.generation, missing, absent: [...absent], audit: header?.audit === true, wouldDeny, sessions };
+      const datapathVersion = readDatapathInfo(dp).version;
+      return { activeGeneration, inForce: activeGeneration === record.generation, missing, absent: [...absent], audit: header?.audit === true, wouldDeny, sessions, datapathVersion, segcDatapathVersion: DATAPATH_VERSION };
     } finally {
       releaseDatapath(dp, true);
     }
@@ -278,6 +287,13 @@ export async function status(options: StatusOptions, io: CliIo): Promise<Outcome
     if ('error' in kernel) lines.push(`  kernel       cannot read the pins: ${kernel.error}`);
     else {
       lines.push(`  kernel       generation ${kernel.activeGeneration} in force${kernel.inForce ? '' : `: NOT the recorded ${r.generation}; deploy again to repair`}`);
+      const upgrade =
+        kernel.datapathVersion < kernel.segcDatapathVersion
+          ? ` (this segc's is ${kernel.segcDatapathVersion}: the next deploy upgrades it in place)`
+          : kernel.datapathVersion > kernel.segcDatapathVersion
+            ? ` (NEWER than this segc's ${kernel.segcDatapathVersion}: deploy with a newer segc)`
+            : '';
+      lines.push(`  data path    version ${kernel.datapathVersion}${upgrade}`);
       const s = kernel.sessions;
       lines.push(`  sessions     ${s.entries} of ${s.capacity} (${(100 * s.utilization).toFixed(1)} % full${s.utilization > 0.95 ? ', ABOVE 95 %: flows are evicted' : s.utilization > 0.8 ? ', above 80 %' : ''}), ${s.halfOpen} half-open`);
       if (kernel.missing.length > 0) lines.push(`  missing      ${kernel.missing.join(', ')} (filter removed or replaced by someone else; deploy again to repair)`);

@@ -9,7 +9,8 @@ import type { ProgramIr } from '../../compiler/ir.ts';
 import type { ExpectationResult } from '../../compiler/packet-tests.ts';
 import { formatHuman } from '../../compiler/report/human.ts';
 import type { KernelResult } from '../../compiler/report/test-results.ts';
-import { CliError, recordOutcome, useColor, type Outcome } from './command.ts';
+import { CliError, recordOutcome, type Outcome } from './command.ts';
+import { colorOption, noColorOption, useColor } from './options.ts';
 import { testFilesOf } from './inputs.ts';
 import type { CliIo } from './io.ts';
 
@@ -50,8 +51,8 @@ export function register(program: Command, io: CliIo): void {
     .addOption(new Option('--format <format>', 'output format').choices(TEST_FORMATS).default('human'))
     .option('--kernel', 'also run every expectation through the compiled program (BPF_PROG_TEST_RUN; root)')
     .option('--coverage', 'list the rules no expectation reaches, and the share that do')
-    .option('--color', 'colour error output even when it is not a terminal')
-    .option('--no-color', 'never colour the output (NO_COLOR is honoured too)')
+    .addOption(colorOption('error output even when it is not a terminal'))
+    .addOption(noColorOption())
     .addHelpText('after', EXAMPLES)
     .action(async (paths: string[], options: TestOptions, command: Command) => {
       recordOutcome(command, await testCommand(paths, options, io));

@@ -2,7 +2,7 @@
 // and record; other deployments stay as they are.
 import type { Command } from 'commander';
 import { recordOutcome, type Outcome } from './command.ts';
-import { runDeploy } from './deploy.ts';
+import { runDeploy } from './deploy-run.ts';
 import type { CliIo } from './io.ts';
 
 export interface UndeployOptions {

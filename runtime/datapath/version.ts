@@ -1,8 +1,26 @@
-// The data path's version: the layouts the kernel shares with segc (map keys and values, the
-// config and slot headers, pin names). A deployment records it, and `segc --version` names it.
+// The kernel contract's version. DATAPATH_VERSION names the layouts of every map the kernel
+// shares with TypeScript (runtime/datapath/abi.ts, generated from bpf/segc_abi.h). It is bumped
+// with every change to them, and each bump comes with its migration (migrate.ts: what a field
+// that is new or changed gets when an older data path's entries are copied) and a test of it;
+// test/runtime/datapath/abi.test.ts fails when the generated layouts change and this does not.
+
+/** The data-path version this segc loads, pins and upgrades to. */
+export const DATAPATH_VERSION = 2;
+
+/** The layouts' fingerprint (abi.ts ABI_FINGERPRINT) of each version this segc knows. */
+export const VERSION_FINGERPRINTS: Readonly<Record<number, string>> = {
+  // Version 1: segc up to commit 9463f29. Its pins carry no version (no seg_info map); its
+  // layouts are version 2's without seg_info and the enums that were #defines.
+  1: 'unrecorded',
+  2: 'e09b88e918801a0f',
+};
 
 /**
- * The data-path version this segc carries. A positive integer, bumped with every change to a
- * layout the kernel shares, so that an installed package says which deployments it can adopt.
+ * What a data-path version's maps hold, where it differs from the current one: struct layouts
+ * by C name. Versions absent here (and the current one) hold the current layouts; version 1
+ * differs only in lacking seg_info.
  */
-export const DATAPATH_VERSION = 1;
+export const VERSION_HISTORY: Readonly<Record<number, { readonly summary: string }>> = {
+  1: { summary: 'segc up to 9463f29: no version record (seg_info); layouts otherwise as version 2' },
+  2: { summary: 'the version record (seg_info: version, counter lineage); limits, flags and defaults as C enums' },
+};

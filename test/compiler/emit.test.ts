@@ -4,7 +4,7 @@ import { emit } from '../../compiler/emit.ts';
 import { evaluate } from '../../compiler/evaluate.ts';
 import { formatPacket, type Packet } from '../../compiler/packet.ts';
 import type { ProgramIr } from '../../compiler/ir.ts';
-import { SegMap } from '../../compiler/abi.ts';
+import { SegMap } from '../../runtime/datapath/abi.ts';
 import { createKernelModel, modelClassify } from '../support/kernel-model.ts';
 import { programIr } from '../support/ir-builder.ts';
 import { randomPacket, randomProgram } from '../support/random-policy.ts';

@@ -3,10 +3,14 @@
 // packets run, the session census counts every entry by state (a table filled to capacity), and
 // a slot's rule counters start at zero for each policy installed in it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SegState } from '../../compiler/abi.ts';
+import { SegState } from '../../runtime/datapath/abi.ts';
 import type { Packet } from '../../compiler/packet.ts';
 import { bpf_map_update_batch } from '../../runtime/libbpf.ts';
-import { censusSessions, closeDatapath, flushSessions, loadDatapath, readRuleHits, readRuleHitsRange, readSessions, runFrame, type Datapath } from '../../runtime/loader.ts';
+import { censusSessions, flushSessions, readSessions } from '../../runtime/datapath/sessions.ts';
+import { closeDatapath, loadDatapath } from '../../runtime/loader.ts';
+import { readRuleHits, readRuleHitsRange } from '../../runtime/datapath/counters.ts';
+import { runFrame } from '../../runtime/datapath/test-run.ts';
+import { type Datapath } from '../../runtime/datapath/datapath.ts';
 import { buildFrame } from '../../runtime/packet-bytes.ts';
 import { deployIr, KERNEL_AVAILABLE, setFlags } from '../support/datapath-harness.ts';
 import { programIr, type ProgramSpec } from '../support/ir-builder.ts';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPinnedDatapath, releaseDatapath } from '../../runtime/deploy.ts';
-import { runFrame } from '../../runtime/loader.ts';
+import { runFrame } from '../../runtime/datapath/test-run.ts';
 import { buildFrame } from '../../runtime/packet-bytes.ts';
 import { KERNEL_AVAILABLE } from '../support/datapath-harness.ts';
 import { HAVE_PROMETHEUS, httpGet, parseMetrics, startAgent, startPrometheus, valueOf, type PrometheusServer, type Sample, type Started } from '../support/agent-harness.ts';

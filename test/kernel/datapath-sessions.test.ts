@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { SEG_CFG_NO_SYN_PROTECTION, SegReason, SegStat, SegState } from '../../compiler/abi.ts';
+import { SEG_CFG_NO_SYN_PROTECTION, SegReason, SegStat, SegState } from '../../runtime/datapath/abi.ts';
 import type { Packet } from '../../compiler/packet.ts';
-import { closeDatapath, flushSessions, installPolicy, loadDatapath, slotGeneration, readConfig, readRuleHits, readSessions, readStats, runFrame, writeConfig, type Datapath } from '../../runtime/loader.ts';
+import { closeDatapath, loadDatapath } from '../../runtime/loader.ts';
+import { flushSessions, readSessions } from '../../runtime/datapath/sessions.ts';
+import { installPolicy, slotGeneration } from '../../runtime/datapath/slots.ts';
+import { readConfig, writeConfig } from '../../runtime/datapath/config.ts';
+import { readRuleHits, readStats } from '../../runtime/datapath/counters.ts';
+import { runFrame } from '../../runtime/datapath/test-run.ts';
+import { type Datapath } from '../../runtime/datapath/datapath.ts';
 import { buildFrame, type FrameOptions } from '../../runtime/packet-bytes.ts';
 import { programIr, type ProgramSpec } from '../support/ir-builder.ts';
 import { deployIr, KERNEL_AVAILABLE, setFlags, type Installed } from '../support/datapath-harness.ts';

@@ -10,7 +10,7 @@ import { bundle } from '../../compiler/bundle.ts';
 import { emit } from '../../compiler/emit.ts';
 import { compile } from '../../compiler/program.ts';
 import { createMemoryHost } from '../../compiler/source.ts';
-import { formatVerifierLog } from '../../runtime/cli/deploy.ts';
+import { formatVerifierLog } from '../../runtime/cli/deploy-run.ts';
 import { deploy, DeployError } from '../../runtime/deploy.ts';
 import { KERNEL_AVAILABLE } from '../support/datapath-harness.ts';
 import { removeDeploymentPins } from '../support/deploy-harness.ts';

@@ -1,26 +1,18 @@
 // Log events, audit mode and SYN protection, on the real program under BPF_PROG_TEST_RUN: the
-// events it writes to its ring buffer are read back through runtime/events.ts.
+// events it writes to its ring buffer are read back through runtime/datapath/events.ts.
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { SEG_CFG_CLASSIFY_ND, SEG_CFG_LOG_DENIES, SEG_CFG_NO_SYN_PROTECTION, SEG_CFG_STATELESS, SegReason, SegStat, SegState } from '../../compiler/abi.ts';
+import { SEG_CFG_CLASSIFY_ND, SEG_CFG_LOG_DENIES, SEG_CFG_NO_SYN_PROTECTION, SEG_CFG_STATELESS, SegReason, SegStat, SegState } from '../../runtime/datapath/abi.ts';
 import { evaluate } from '../../compiler/evaluate.ts';
 import { formatPacket, parsePacket, type Packet } from '../../compiler/packet.ts';
-import { decodeEvent, EventReader, eventPacketText, type SegEvent } from '../../runtime/events.ts';
-import {
-  closeDatapath,
-  flushSessions,
-  loadDatapath,
-  readConfig,
-  readRuleHits,
-  readRuleWouldDeny,
-  readSessions,
-  readStats,
-  readSynSources,
-  runFrame,
-  writeConfig,
-  type Datapath,
-  type EventLimits,
-} from '../../runtime/loader.ts';
+import { decodeEvent, EventReader, eventPacketText, type SegEvent } from '../../runtime/datapath/events.ts';
+import { closeDatapath, loadDatapath } from '../../runtime/loader.ts';
+import { flushSessions, readSessions } from '../../runtime/datapath/sessions.ts';
+import { readConfig, writeConfig, type EventLimits } from '../../runtime/datapath/config.ts';
+import { readRuleHits, readRuleWouldDeny, readStats } from '../../runtime/datapath/counters.ts';
+import { readSynSources } from '../../runtime/datapath/syn-sources.ts';
+import { runFrame } from '../../runtime/datapath/test-run.ts';
+import { type Datapath } from '../../runtime/datapath/datapath.ts';
 import { libbpf_num_possible_cpus } from '../../runtime/libbpf.ts';
 import { buildFrame, type FrameOptions } from '../../runtime/packet-bytes.ts';
 import { DIRECTIONS, deployIr, KERNEL_AVAILABLE } from '../support/datapath-harness.ts';

@@ -3,9 +3,14 @@
 // those of a datagram whose first was dropped, never seen or seen later are classified with
 // ports absent. IPv4 and IPv6. docs/datapath.md has the table these cases make.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { SEG_CFG_STATELESS, SegReason, SegStat } from '../../compiler/abi.ts';
+import { SEG_CFG_STATELESS, SegReason, SegStat } from '../../runtime/datapath/abi.ts';
 import type { Packet } from '../../compiler/packet.ts';
-import { closeDatapath, flushFragments, flushSessions, loadDatapath, readFragmentKeys, readStats, runFrame, type Datapath } from '../../runtime/loader.ts';
+import { closeDatapath, loadDatapath } from '../../runtime/loader.ts';
+import { flushFragments, readFragmentKeys } from '../../runtime/datapath/fragments.ts';
+import { flushSessions } from '../../runtime/datapath/sessions.ts';
+import { readStats } from '../../runtime/datapath/counters.ts';
+import { runFrame } from '../../runtime/datapath/test-run.ts';
+import { type Datapath } from '../../runtime/datapath/datapath.ts';
 import { buildFrame } from '../../runtime/packet-bytes.ts';
 import { deployIr, KERNEL_AVAILABLE, setFlags } from '../support/datapath-harness.ts';
 import { programIr } from '../support/ir-builder.ts';

@@ -4,13 +4,18 @@
 // evaluate.ts for everything else). Then the cases the random run cannot reach: a session of
 // an older generation, an expired one, sessions off.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { SegReason } from '../../compiler/abi.ts';
+import { SegReason } from '../../runtime/datapath/abi.ts';
 import { evaluate } from '../../compiler/evaluate.ts';
 import type { Direction, ProgramIr } from '../../compiler/ir.ts';
 import { packetFamily, type Packet } from '../../compiler/packet.ts';
-import { closeDatapath, flushFragments, flushSessions, loadDatapath, readConfig, readSessions, runFrame, writeConfig, type Datapath, type KernelDecision } from '../../runtime/loader.ts';
+import { closeDatapath, loadDatapath } from '../../runtime/loader.ts';
+import { flushFragments } from '../../runtime/datapath/fragments.ts';
+import { flushSessions, readSessions } from '../../runtime/datapath/sessions.ts';
+import { readConfig, writeConfig } from '../../runtime/datapath/config.ts';
+import { runFrame, type KernelDecision } from '../../runtime/datapath/test-run.ts';
+import { type Datapath } from '../../runtime/datapath/datapath.ts';
 import { buildFrame } from '../../runtime/packet-bytes.ts';
-import { SEG_CFG_STATELESS } from '../../compiler/abi.ts';
+import { SEG_CFG_STATELESS } from '../../runtime/datapath/abi.ts';
 import { deployIr, KERNEL_AVAILABLE, setFlags } from '../support/datapath-harness.ts';
 import { icmpErrorFrame } from '../support/icmp-error.ts';
 import { programIr, type ProgramSpec } from '../support/ir-builder.ts';

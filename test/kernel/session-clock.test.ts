@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeDatapath, flushSessions, loadDatapath, readSessions, runFrame, type Datapath } from '../../runtime/loader.ts';
+import { closeDatapath, loadDatapath } from '../../runtime/loader.ts';
+import { flushSessions, readSessions } from '../../runtime/datapath/sessions.ts';
+import { runFrame } from '../../runtime/datapath/test-run.ts';
+import { type Datapath } from '../../runtime/datapath/datapath.ts';
 import { buildFrame } from '../../runtime/packet-bytes.ts';
 import { programIr } from '../support/ir-builder.ts';
 import { deployIr, KERNEL_AVAILABLE, setFlags } from '../support/datapath-harness.ts';

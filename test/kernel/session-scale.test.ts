@@ -5,11 +5,15 @@
 // matches the bytes per session docs/datapath.md states.
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEG_SESSION, SEG_SESSION_KEY, SegMap, SegReason, SegStat, SegState, SESSION_FLAGS } from '../../compiler/abi.ts';
+import { SEG_SESSION, SEG_SESSION_KEY, SegMap, SegReason, SegSessionFlag, SegStat, SegState, type FieldLayout } from '../../runtime/datapath/abi.ts';
 import { bpf_map_get_info_by_fd, bpf_map_update_batch } from '../../runtime/libbpf.ts';
-import { censusSessions, closeDatapath, DEFAULT_SESSIONS, loadDatapath, readStats, runFrame, type Datapath } from '../../runtime/loader.ts';
+import { closeDatapath, DEFAULT_SESSIONS, loadDatapath } from '../../runtime/loader.ts';
+import { censusSessions } from '../../runtime/datapath/sessions.ts';
+import { readStats } from '../../runtime/datapath/counters.ts';
+import { runFrame } from '../../runtime/datapath/test-run.ts';
+import type { Datapath } from '../../runtime/datapath/datapath.ts';
 import { buildFrame } from '../../runtime/packet-bytes.ts';
-import { openSessionCensus } from '../../runtime/session-census.ts';
+import { openSessionCensus } from '../../runtime/datapath/census.ts';
 import { deployIr, KERNEL_AVAILABLE, type Installed } from '../support/datapath-harness.ts';
 import { programIr } from '../support/ir-builder.ts';
 
@@ -18,8 +22,8 @@ const FLOWS = 1_000_000;
 const SERVER = 0x0a000001; // 10.0.0.1, the lower endpoint of every flow: endpoint a
 const CLIENTS = 0x0a100000; // 10.16.0.0/12: flow i comes from CLIENTS + (i >> 4), port 1024 + (i & 15)
 
-const field = (layout: typeof SEG_SESSION, name: string) => {
-  const f = layout.fields[name];
+const field = (layout: typeof SEG_SESSION | typeof SEG_SESSION_KEY, name: string) => {
+  const f = (layout.fields as Readonly<Record<string, FieldLayout | undefined>>)[name];
   if (!f) throw new Error(`no field ${name}`);
   return f.offset;
 };
@@ -50,7 +54,7 @@ function fillSessions(dp: Datapath, count: number, generation: bigint): void {
     vv.setUint32(v + field(SEG_SESSION, 'rule_id'), 0, true);
     values[v + field(SEG_SESSION, 'state')] = SegState.SEG_STATE_UDP;
     // The client (endpoint b) sent first.
-    values[v + field(SEG_SESSION, 'flags')] = SESSION_FLAGS.hasPorts;
+    values[v + field(SEG_SESSION, 'flags')] = SegSessionFlag.SEG_SESSION_HAS_PORTS;
   }
   bpf_map_update_batch(dp.maps[SegMap.sessions] as number, keys, values, count);
 }

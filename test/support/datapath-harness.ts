@@ -7,7 +7,11 @@ import { evaluate } from '../../compiler/evaluate.ts';
 import { formatPacket, type Packet } from '../../compiler/packet.ts';
 import type { ProgramIr } from '../../compiler/ir.ts';
 import type { PolicyImage } from '../../compiler/entries.ts';
-import { activateSlot, DEFAULT_OBJECT_PATH, installPolicy, readConfig, runFrame, writeConfig, type Datapath, type KernelDecision } from '../../runtime/loader.ts';
+import { activateSlot, readConfig, writeConfig } from '../../runtime/datapath/config.ts';
+import { DEFAULT_OBJECT_PATH } from '../../runtime/loader.ts';
+import { installPolicy } from '../../runtime/datapath/slots.ts';
+import { runFrame, type KernelDecision } from '../../runtime/datapath/test-run.ts';
+import { type Datapath } from '../../runtime/datapath/datapath.ts';
 import { buildFrame, type FrameOptions } from '../../runtime/packet-bytes.ts';
 import { createKernelModel, modelClassify, type KernelModel } from './kernel-model.ts';
 

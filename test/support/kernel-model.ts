@@ -6,16 +6,19 @@ import {
   SEG_CHUNK,
   SEG_CHUNK_RULES,
   SEG_CHUNK_WORDS,
+  SEG_CLASS_FIELDS,
+  SEG_L4_ROWS,
   SEG_L4_NONE,
   SEG_MAX_CHUNKS,
   SEG_POLICY_META,
   SEG_PREFIX_KEY,
   SEG_RULE_INFO,
   SEG_RULE_NONE,
-  SegMap,
+  SegSlotMap,
   SegVerdict,
-} from '../../compiler/abi.ts';
+} from '../../compiler/policy-abi.ts';
 import type { MapImage, PolicyImage } from '../../compiler/entries.ts';
+import { MATCH_FIELDS } from '../../compiler/match-fields.ts';
 import type { Verdict } from '../../compiler/ir.ts';
 import { packetFamily, type Packet } from '../../compiler/packet.ts';
 
@@ -35,7 +38,7 @@ export interface KernelModel {
 
 export function createKernelModel(image: PolicyImage): KernelModel {
   const maps = new Map(image.maps.map((m) => [m.name, m]));
-  const trieImage = need(maps, SegMap.slotPrefixes);
+  const trieImage = need(maps, SegSlotMap.slotPrefixes);
   const trie = new Map<number, Map<string, number>>();
   const keys = trieImage.keys ?? new Uint8Array();
   const kv = new DataView(keys.buffer, keys.byteOffset, keys.byteLength);
@@ -76,7 +79,7 @@ function arrayU32(m: MapImage, index: number, offset: number): number | undefine
 export function modelClassify(model: KernelModel, dir: 0 | 1, packet: Packet): ModelDecision {
   const meta = new DataView(model.image.meta.buffer, model.image.meta.byteOffset);
   const f = SEG_POLICY_META.fields;
-  const off = (name: string) => (f[name] as { offset: number }).offset;
+  const off = (name: keyof typeof f) => f[name].offset;
   // The kernel drops a packet whose lookup falls outside a table (SEG_REASON_INTERNAL).
   const internal: ModelDecision = { verdict: 'deny', rule: null };
   const defaultDecision: ModelDecision = {
@@ -89,18 +92,25 @@ export function modelClassify(model: KernelModel, dir: 0 | 1, packet: Packet): M
   const icmpProto = family === 4 ? 1 : 58;
   const hasIcmp = packet.proto === icmpProto && packet.icmpType !== undefined;
 
-  const rows: (number | undefined)[] = [];
-  for (const [field, addr] of [packet.src, packet.dst].entries()) rows.push(modelTrieLookup(model, dir, fam, field, addr));
-  const l4 = need(model.maps, SegMap.slotL4);
-  rows.push(arrayU32(l4, hasPorts ? (packet.srcPort as number) : SEG_L4_NONE, dir * 4));
-  rows.push(arrayU32(l4, hasPorts ? (packet.dstPort as number) : SEG_L4_NONE, 8 + dir * 4));
-  if (hasIcmp && model.image.meta[off('icmp_used')]) {
-    const index = (fam << 16) | ((packet.icmpType as number) << 8) | (packet.icmpCode ?? 0);
-    rows[3] = arrayU32(need(model.maps, SegMap.slotIcmp), index, dir * 4);
+  // One row per class field, found as the match-field table says each field is looked up:
+  // prefixes in the trie, ranges in the port array, sets in their value-indexed arrays.
+  const rows: (number | undefined)[] = new Array<number | undefined>(SEG_CLASS_FIELDS);
+  const l4 = need(model.maps, SegSlotMap.slotL4);
+  const icmpUsed = model.image.meta[off('icmp_used')] !== 0;
+  for (const field of MATCH_FIELDS) {
+    if (field.kind === 'prefix') rows[field.classField] = modelTrieLookup(model, dir, fam, field.classField, packet[field.packet] as string);
+    else if (field.kind === 'range') {
+      const member = field.packet === 'srcPort' ? SEG_L4_ROWS.fields.src : SEG_L4_ROWS.fields.dst;
+      rows[field.classField] ??= arrayU32(l4, hasPorts ? (packet[field.packet] as number) : SEG_L4_NONE, member.offset + dir * 4);
+    } else if (field.packet === 'proto') rows[field.classField] = arrayU32(need(model.maps, SegSlotMap.slotProtos), (fam << 8) | packet.proto, dir * 4);
+    else if (field.packet === 'icmpType' && hasIcmp && icmpUsed) {
+      // The ICMP type and code replace the port's row of their shared class field.
+      const index = (fam << 16) | ((packet.icmpType as number) << 8) | (packet.icmpCode ?? 0);
+      rows[field.classField] = arrayU32(need(model.maps, SegSlotMap.slotIcmp), index, dir * 4);
+    }
   }
-  rows.push(arrayU32(need(model.maps, SegMap.slotProtos), (fam << 8) | packet.proto, dir * 4));
 
-  const bits = need(model.maps, SegMap.slotBits);
+  const bits = need(model.maps, SegSlotMap.slotBits);
   const bv = new DataView(bits.values.buffer, bits.values.byteOffset, bits.values.byteLength);
   const stride = meta.getUint32(off('row_stride'), true);
   let summary = (1n << 128n) - 1n;
@@ -122,7 +132,7 @@ export function modelClassify(model: KernelModel, dir: 0 | 1, packet: Packet): M
         let bit = 0;
         while (((acc >> BigInt(bit)) & 1n) === 0n) bit++;
         const rule = meta.getUint32(off('rule_offset') + 4 * dir, true) + c * SEG_CHUNK_RULES + w * 64 + bit;
-        const rules = need(model.maps, SegMap.slotRules);
+        const rules = need(model.maps, SegSlotMap.slotRules);
         if (rule >= rules.maxEntries) return internal;
         const verdict = rules.values[rule * SEG_RULE_INFO.size] === SegVerdict.SEG_VERDICT_ALLOW ? 'allow' : 'deny';
         return { verdict, rule };

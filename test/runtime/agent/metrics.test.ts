@@ -3,7 +3,7 @@
 // across a removed deployment, the derived evictions, and the reload gauges.
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { SegReason, SegStat } from '../../../compiler/abi.ts';
+import { SegReason, SegStat } from '../../../runtime/datapath/abi.ts';
 import type { BundleRule } from '../../../compiler/bundle.ts';
 import { AgentMetrics, type ReloadReport, type RuleMetricsMode } from '../../../runtime/agent/metrics.ts';
 import type { DeploymentSnapshot, HostSnapshot, RuleHits } from '../../../runtime/agent/reader.ts';

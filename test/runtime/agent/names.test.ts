@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SegReason, SegState, SegStat } from '../../../compiler/abi.ts';
+import { SegReason, SegState, SegStat } from '../../../runtime/datapath/abi.ts';
 import { HALF_OPEN_STATES, REASON_VALUES, reasonLabel, stateLabel, statSlot, TCP_STATES } from '../../../runtime/agent/names.ts';
 
 describe('metric label values from the ABI enums', () => {

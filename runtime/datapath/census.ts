@@ -4,10 +4,10 @@
 // one-entry array: one run and one lookup replace copying every entry out by batch lookups (a
 // full 262,144-entry table: a few ms in the kernel against 0.2-0.9 s of batch lookups on the
 // development machine). Where it cannot load, `openSessionCensus` says why and callers count
-// with `censusSessions` (runtime/loader.ts) instead.
+// with `censusSessions` (runtime/datapath/sessions.ts) instead.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { SegMap, SegState } from '../compiler/abi.ts';
+import { SegMap, SegState } from './abi.ts';
 import {
   bpf_map__fd,
   bpf_map__reuse_fd,
@@ -22,8 +22,10 @@ import {
   bpf_program__fd,
   libbpf_set_print,
   type BpfObject,
-} from './libbpf.ts';
-import { DEFAULT_OBJECT_PATH, type Datapath, type SessionCensus } from './loader.ts';
+} from '../libbpf.ts';
+import { DEFAULT_OBJECT_PATH } from '../loader.ts';
+import type { Datapath } from './datapath.ts';
+import type { SessionCensus } from './sessions.ts';
 
 /** The census object, built beside the data path's (`make bpf`). */
 export const CENSUS_OBJECT_PATH = join(dirname(DEFAULT_OBJECT_PATH), 'segc_census.bpf.o');

@@ -1,12 +1,13 @@
-// Runtime: the data path's log events (struct seg_event in bpf/segc_abi.h) read from the
+// The kernel contract: seg_events, the data path's log events (struct seg_event) read from the
 // seg_events ring buffer through libbpf's consumer, decoded into plain data with the packet in
 // the language's own notation. `segc monitor` prints them; the agent can write the same
 // records elsewhere: both own an `EventReader` and decide what to do with each event.
-import { formatAddress } from '../compiler/cidr.ts';
-import { formatPacket, type Packet } from '../compiler/packet.ts';
-import { EVENT_FLAGS, SEG_EVENT, SEG_RULE_NONE, SegEventKind, SegEventVerdict, SegMap, SegReason } from '../compiler/abi.ts';
-import { ring_buffer__consume, ring_buffer__free, ring_buffer__new, ring_buffer__poll, type RingBuffer } from './libbpf.ts';
-import type { Datapath } from './loader.ts';
+import { formatAddress } from '../../compiler/cidr.ts';
+import { formatPacket, type Packet } from '../../compiler/packet.ts';
+import { ring_buffer__consume, ring_buffer__free, ring_buffer__new, ring_buffer__poll, type RingBuffer } from '../libbpf.ts';
+import { SEG_EVENT, SEG_RULE_NONE, SegDir, SegEventFlag, SegEventKind, SegEventVerdict, SegFamily, SegMap, SegReason } from './abi.ts';
+import { decode } from './codec.ts';
+import { mapOf, type Datapath } from './datapath.ts';
 
 export type EventVerdict = 'allow' | 'deny' | 'would-deny';
 export type EventKind = 'packet' | 'syn-untracked';
@@ -34,34 +35,6 @@ export interface SegEvent {
 
 const REASON_NAMES = new Map<number, string>(Object.entries(SegReason).map(([name, value]) => [value, name.replace('SEG_REASON_', '').toLowerCase().replaceAll('_', '-')]));
 
-function field(name: string): { offset: number; size: number } {
-  const f = SEG_EVENT.fields[name];
-  if (!f) throw new Error(`struct seg_event has no field ${name}`);
-  return f;
-}
-
-const F = {
-  time: field('time_ns').offset,
-  generation: field('generation').offset,
-  rule: field('rule_id').offset,
-  ifindex: field('ifindex').offset,
-  len: field('len').offset,
-  kind: field('kind').offset,
-  dir: field('dir').offset,
-  verdict: field('verdict').offset,
-  reason: field('reason').offset,
-  family: field('family').offset,
-  proto: field('proto').offset,
-  tcpFlags: field('tcp_flags').offset,
-  icmpType: field('icmp_type').offset,
-  icmpCode: field('icmp_code').offset,
-  flags: field('flags').offset,
-  sport: field('sport').offset,
-  dport: field('dport').offset,
-  src: field('src').offset,
-  dst: field('dst').offset,
-};
-
 function address(family: 4 | 6, bytes: Uint8Array): string {
   let v = 0n;
   for (const b of bytes.subarray(0, family === 4 ? 4 : 16)) v = (v << 8n) | BigInt(b);
@@ -71,31 +44,27 @@ function address(family: 4 | 6, bytes: Uint8Array): string {
 /** Decodes one ring buffer record (struct seg_event). */
 export function decodeEvent(raw: Uint8Array): SegEvent {
   if (raw.byteLength < SEG_EVENT.size) throw new RangeError(`an event record has ${raw.byteLength} bytes, struct seg_event ${SEG_EVENT.size}`);
-  const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const u8 = (offset: number) => raw[offset] ?? 0;
-  const family = u8(F.family) === 0 ? 4 : 6;
-  const flags = u8(F.flags);
-  const rule = v.getUint32(F.rule, true);
-  const verdict = u8(F.verdict);
+  const e = decode(SEG_EVENT, raw);
+  const family = e.family === SegFamily.SEG_FAMILY_IP4 ? 4 : 6;
   const packet: Packet = {
-    proto: u8(F.proto),
-    src: address(family, raw.subarray(F.src, F.src + 16)),
-    dst: address(family, raw.subarray(F.dst, F.dst + 16)),
-    ...(flags & EVENT_FLAGS.hasPorts ? { srcPort: v.getUint16(F.sport, true), dstPort: v.getUint16(F.dport, true) } : {}),
-    ...(flags & EVENT_FLAGS.hasIcmp ? { icmpType: u8(F.icmpType), icmpCode: u8(F.icmpCode) } : {}),
+    proto: e.proto,
+    src: address(family, e.src),
+    dst: address(family, e.dst),
+    ...(e.flags & SegEventFlag.SEG_EVENT_HAS_PORTS ? { srcPort: e.sport, dstPort: e.dport } : {}),
+    ...(e.flags & SegEventFlag.SEG_EVENT_HAS_ICMP ? { icmpType: e.icmp_type, icmpCode: e.icmp_code } : {}),
   };
   return {
-    kind: u8(F.kind) === SegEventKind.SEG_EVENT_SYN_UNTRACKED ? 'syn-untracked' : 'packet',
-    timeNs: v.getBigUint64(F.time, true),
-    generation: v.getBigUint64(F.generation, true),
-    rule: rule === SEG_RULE_NONE ? null : rule,
-    ifindex: v.getUint32(F.ifindex, true),
-    direction: u8(F.dir) === 0 ? 'ingress' : 'egress',
-    verdict: verdict === SegEventVerdict.SEG_EVENT_WOULD_DENY ? 'would-deny' : verdict === SegEventVerdict.SEG_EVENT_ALLOW ? 'allow' : 'deny',
-    reason: REASON_NAMES.get(u8(F.reason)) ?? String(u8(F.reason)),
-    length: v.getUint32(F.len, true),
-    tcpFlags: u8(F.tcpFlags),
-    fragment: (flags & EVENT_FLAGS.fragment) !== 0,
+    kind: e.kind === SegEventKind.SEG_EVENT_SYN_UNTRACKED ? 'syn-untracked' : 'packet',
+    timeNs: e.time_ns,
+    generation: e.generation,
+    rule: e.rule_id === SEG_RULE_NONE ? null : e.rule_id,
+    ifindex: e.ifindex,
+    direction: e.dir === SegDir.SEG_DIR_INGRESS ? 'ingress' : 'egress',
+    verdict: e.verdict === SegEventVerdict.SEG_EVENT_WOULD_DENY ? 'would-deny' : e.verdict === SegEventVerdict.SEG_EVENT_ALLOW ? 'allow' : 'deny',
+    reason: REASON_NAMES.get(e.reason) ?? String(e.reason),
+    length: e.len,
+    tcpFlags: e.tcp_flags,
+    fragment: (e.flags & SegEventFlag.SEG_EVENT_FRAGMENT) !== 0,
     packet,
   };
 }
@@ -130,9 +99,7 @@ export class EventReader {
   private ring: RingBuffer | undefined;
 
   constructor(dp: Datapath, onEvent: (event: SegEvent) => void) {
-    const fd = dp.maps[SegMap.events];
-    if (fd === undefined) throw new Error(`the data path has no ${SegMap.events} map (deployed by an older segc? deploy again)`);
-    this.ring = ring_buffer__new(fd, (raw) => onEvent(decodeEvent(raw)));
+    this.ring = ring_buffer__new(mapOf(dp, SegMap.events).fd, (raw) => onEvent(decodeEvent(raw)));
   }
 
   /** Waits up to `timeoutMs` for events; returns how many were read. */

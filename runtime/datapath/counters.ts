@@ -1,0 +1,78 @@
+// The kernel contract: the per-CPU counters (struct seg_counter): seg_stats by enum seg_stat,
+// and per rule seg_rule_hits and seg_rule_would_deny (a slot's rules from rule_base = slot *
+// rulesPerSlot). Reads sum over CPUs.
+import { bpf_map_lookup_elem, libbpf_num_possible_cpus } from '../libbpf.ts';
+import { SEG_COUNTER, SegMap, SegStat, type MapName } from './abi.ts';
+import { decodePerCpu, encodeU32, encodeU32Range, perCpuStride } from './codec.ts';
+import { mapOf, type Datapath } from './datapath.ts';
+import { iterateEntries, writeEntries } from './iterate.ts';
+
+export interface Counter {
+  readonly packets: bigint;
+  readonly bytes: bigint;
+}
+
+function sum(raw: Uint8Array | undefined, cpus: number): Counter {
+  let packets = 0n;
+  let bytes = 0n;
+  if (raw) {
+    for (const c of decodePerCpu(SEG_COUNTER, raw, cpus)) {
+      packets += c.packets;
+      bytes += c.bytes;
+    }
+  }
+  return { packets, bytes };
+}
+
+function readCounter(dp: Datapath, map: MapName, index: number): Counter {
+  const cpus = libbpf_num_possible_cpus();
+  return sum(bpf_map_lookup_elem(mapOf(dp, map).fd, encodeU32(index), perCpuStride(SEG_COUNTER) * cpus), cpus);
+}
+
+/** Every seg_stats counter, by index (SegStat). */
+export function readStats(dp: Datapath): { packets: bigint; bytes: bigint }[] {
+  return Array.from({ length: SegStat.SEG_STAT_COUNT }, (_, i) => ({ ...readCounter(dp, SegMap.stats, i) }));
+}
+
+/** Hits of rule `rule` of the policy in `slot`. */
+export function readRuleHits(dp: Datapath, slot: number, rule: number): { packets: bigint; bytes: bigint } {
+  return { ...readCounter(dp, SegMap.ruleHits, slot * dp.rulesPerSlot + rule) };
+}
+
+/** Packets of rule `rule` of the policy in `slot` that audit passed although the rule denies them. */
+export function readRuleWouldDeny(dp: Datapath, slot: number, rule: number): { packets: bigint; bytes: bigint } {
+  return { ...readCounter(dp, SegMap.ruleWouldDeny, slot * dp.rulesPerSlot + rule) };
+}
+
+/**
+ * Zeroes the per-rule counters (hits and audit's would-deny) of `slot`'s first `count` rules, so
+ * that a policy installed there starts from nothing (the slot is not in force, so no packet
+ * counts there meanwhile).
+ */
+export function resetRuleHits(dp: Datapath, slot: number, count: number): void {
+  if (count === 0) return;
+  const valueSize = perCpuStride(SEG_COUNTER) * libbpf_num_possible_cpus();
+  const keys = encodeU32Range(slot * dp.rulesPerSlot, count);
+  const zeros = new Uint8Array(count * valueSize);
+  for (const map of [SegMap.ruleHits, SegMap.ruleWouldDeny] as const) writeEntries(mapOf(dp, map).fd, keys, zeros, count, 4, valueSize);
+}
+
+/**
+ * Hits of the first `count` rules of `slot`, summed over CPUs, with a few batch lookups
+ * (a per-rule lookup costs a system call each: 10k rules would be 10k calls a scrape).
+ */
+export function readRuleHitsRange(dp: Datapath, slot: number, count: number): { packets: bigint[]; bytes: bigint[] } {
+  const cpus = libbpf_num_possible_cpus();
+  const valueSize = perCpuStride(SEG_COUNTER) * cpus;
+  const packets: bigint[] = new Array<bigint>(count).fill(0n);
+  const bytes: bigint[] = new Array<bigint>(count).fill(0n);
+  const first = slot * dp.rulesPerSlot;
+  let i = 0;
+  for (const entry of iterateEntries(mapOf(dp, SegMap.ruleHits).fd, 4, valueSize, { after: first === 0 ? null : encodeU32(first - 1), limit: count })) {
+    const c = sum(entry.value, cpus);
+    packets[i] = c.packets;
+    bytes[i] = c.bytes;
+    i++;
+  }
+  return { packets, bytes };
+}

@@ -1,0 +1,159 @@
+// The kernel contract: moving a map's entries from an older data path into a new map, for an
+// upgrade in place or a resize. Members are copied by their BTF name from the old version's
+// layout into the current one; a member the old layout lacks is zero ("unknown, not yet
+// learnt": every new session member must mean that at zero) unless FIELD_MIGRATIONS gives it a
+// value; a member whose size changed is converted by its converter there. Counter arrays move
+// by index (rule counters from slot * oldRulesPerSlot + i to slot * newRulesPerSlot + i).
+//
+// The rule (docs/deploy.md, "Upgrading segc"): a layout change bumps DATAPATH_VERSION, records
+// the old layout in LAYOUT_HISTORY under the old version, adds converters for what cannot be
+// copied by name, and comes with a test that upgrades a deployment of the old version.
+import { bpf_map_get_info_by_fd, BPF_NOEXIST, libbpf_num_possible_cpus } from '../libbpf.ts';
+import { ABI_STRUCTS, SEG_MAPS, SEG_SLOTS, SegMap, type FieldLayout, type MapName, type StructLayout } from './abi.ts';
+import { decode, decodeU32, encode, encodeU32, type FieldValue } from './codec.ts';
+import { iterateEntries, writeEntries } from './iterate.ts';
+import { DATAPATH_VERSION } from './version.ts';
+
+export type StructName = keyof typeof ABI_STRUCTS;
+
+/**
+ * Layouts of older data-path versions, where they differ from the current ones (by C name).
+ * Version 1 (segc up to 9463f29) has the current layouts; it lacks only seg_info.
+ */
+export const LAYOUT_HISTORY: Readonly<Record<number, Partial<Record<StructName, StructLayout>>>> = {
+  1: {},
+};
+
+/** A member's value in the new layout, from the old entry (decoded by the old layout). */
+export type FieldConverter = (old: Readonly<Record<string, FieldValue>>, oldVersion: number) => FieldValue;
+
+/**
+ * Per struct and member: how a member that is new, or whose type changed, gets its value.
+ * Members not listed are copied by name, or zero when the old layout lacks them.
+ */
+export const FIELD_MIGRATIONS: Readonly<Partial<Record<StructName, Readonly<Record<string, FieldConverter>>>>> = {};
+
+/** The layout of struct `name` in data-path version `version`. */
+export function layoutOf(name: StructName, version: number): StructLayout {
+  for (let v = version; v < DATAPATH_VERSION; v++) {
+    const old = LAYOUT_HISTORY[v]?.[name];
+    if (old) return old;
+  }
+  return ABI_STRUCTS[name] as StructLayout;
+}
+
+function sameLayout(a: StructLayout, b: StructLayout): boolean {
+  return a.size === b.size && JSON.stringify(a.fields) === JSON.stringify(b.fields);
+}
+
+/** Whether struct `name` is laid out in `version` as in this segc. */
+export function layoutUnchanged(name: string, version: number): boolean {
+  if (!(name in ABI_STRUCTS)) return true;
+  return sameLayout(layoutOf(name as StructName, version), ABI_STRUCTS[name as StructName] as StructLayout);
+}
+
+function sameSized(a: FieldLayout, b: FieldLayout): boolean {
+  return a.type === b.type && a.count === b.count;
+}
+
+/** One value of struct `name` from version `from` into the current layout. */
+export function migrateValue(name: StructName, from: number, bytes: Uint8Array, at = 0): Uint8Array {
+  const oldLayout = layoutOf(name, from);
+  const newLayout = ABI_STRUCTS[name] as StructLayout;
+  if (sameLayout(oldLayout, newLayout)) return bytes.slice(at, at + newLayout.size);
+  const old = decode(oldLayout, bytes, at) as Record<string, FieldValue>;
+  const converters = FIELD_MIGRATIONS[name] ?? {};
+  const oldFields = oldLayout.fields as Readonly<Record<string, FieldLayout>>;
+  const value: Record<string, FieldValue> = {};
+  for (const [member, field] of Object.entries(newLayout.fields as Readonly<Record<string, FieldLayout>>)) {
+    const convert = converters[member];
+    if (convert) value[member] = convert(old, from);
+    else if (oldFields[member] && sameSized(oldFields[member], field) && old[member] !== undefined) value[member] = old[member];
+    else if (oldFields[member]) throw new Error(`${name}.${member} changed type since data-path version ${from}: FIELD_MIGRATIONS needs a converter for it`);
+    // Otherwise new: zero, "unknown".
+  }
+  return encode(newLayout, value);
+}
+
+export interface MigrationContext {
+  /** The data-path version the old map was made by. */
+  readonly from: number;
+  readonly oldRulesPerSlot: number;
+  readonly newRulesPerSlot: number;
+}
+
+function structOf(side: string): StructName | undefined {
+  return side in ABI_STRUCTS ? (side as StructName) : undefined;
+}
+
+/** Whether a map's entries can be copied (state that must survive), or start afresh. */
+export function isMigrated(name: MapName): boolean {
+  // Policy slots are installed again or handed over, the ring holds nothing to keep, and the
+  // event buckets refill on their own.
+  return [SegMap.sessions, SegMap.fragments, SegMap.synSources, SegMap.stats, SegMap.ruleHits, SegMap.ruleWouldDeny].includes(name as never);
+}
+
+/**
+ * Copies every entry of map `name` from `oldFd` (made by data-path version `context.from`)
+ * into `newFd`, converting keys and values; `onlyNew` leaves entries the new map already has
+ * (a second pass after the new programs took over). Returns the entries written.
+ */
+export function migrateEntries(name: MapName, oldFd: number, newFd: number, context: MigrationContext, options: { readonly onlyNew?: boolean } = {}): number {
+  const def = SEG_MAPS[name];
+  const perCpu = (def.type as string).includes('PERCPU');
+  const cpus = perCpu ? libbpf_num_possible_cpus() : 1;
+  const keyStruct = structOf(def.key);
+  const valueStruct = structOf(def.value);
+  const oldInfo = bpf_map_get_info_by_fd(oldFd);
+  const newInfo = bpf_map_get_info_by_fd(newFd);
+  const oldValueLayout = valueStruct ? layoutOf(valueStruct, context.from) : undefined;
+  const oldStride = perCpu ? Math.ceil(oldInfo.valueSize / 8) * 8 : oldInfo.valueSize;
+  const newStride = perCpu ? Math.ceil(newInfo.valueSize / 8) * 8 : newInfo.valueSize;
+  const keys: Uint8Array[] = [];
+  const values: Uint8Array[] = [];
+  for (const entry of iterateEntries(oldFd, oldInfo.keySize, oldStride * cpus)) {
+    const key = mapKey(name, entry.key, keyStruct, context, newInfo.maxEntries);
+    if (key === undefined) continue;
+    const value = new Uint8Array(newStride * cpus);
+    for (let c = 0; c < cpus; c++) {
+      const migrated = valueStruct && oldValueLayout ? migrateValue(valueStruct, context.from, entry.value, c * oldStride) : entry.value.slice(c * oldStride, c * oldStride + oldInfo.valueSize);
+      value.set(migrated.subarray(0, newInfo.valueSize), c * newStride);
+    }
+    keys.push(key);
+    values.push(value);
+  }
+  if (keys.length === 0) return 0;
+  const keyBytes = new Uint8Array(keys.length * newInfo.keySize);
+  keys.forEach((k, i) => keyBytes.set(k, i * newInfo.keySize));
+  const valueBytes = new Uint8Array(values.length * newStride * cpus);
+  values.forEach((v, i) => valueBytes.set(v, i * newStride * cpus));
+  if (options.onlyNew === true) {
+    // One by one: an entry the new programs made meanwhile is newer than the old map's.
+    let written = 0;
+    for (let i = 0; i < keys.length; i++) {
+      try {
+        writeEntries(newFd, keyBytes.subarray(i * newInfo.keySize, (i + 1) * newInfo.keySize), valueBytes.subarray(i * newStride * cpus, (i + 1) * newStride * cpus), 1, newInfo.keySize, newStride * cpus, BPF_NOEXIST);
+        written++;
+      } catch {
+        // EEXIST: the new data path has it already.
+      }
+    }
+    return written;
+  }
+  writeEntries(newFd, keyBytes, valueBytes, keys.length, newInfo.keySize, newStride * cpus);
+  return keys.length;
+}
+
+/** An entry's key in the new map, or undefined when it has no place there. */
+function mapKey(name: MapName, key: Uint8Array, keyStruct: StructName | undefined, context: MigrationContext, newEntries: number): Uint8Array | undefined {
+  if (keyStruct) return migrateValue(keyStruct, context.from, key);
+  const index = decodeU32(key);
+  if (name === SegMap.ruleHits || name === SegMap.ruleWouldDeny) {
+    // A slot's rules start at slot * rulesPerSlot; rules beyond the new size have no counter.
+    const slot = Math.floor(index / context.oldRulesPerSlot);
+    const rule = index % context.oldRulesPerSlot;
+    if (slot >= SEG_SLOTS || rule >= context.newRulesPerSlot) return undefined;
+    return encodeU32(slot * context.newRulesPerSlot + rule);
+  }
+  return index < newEntries ? encodeU32(index) : undefined;
+}
