@@ -9,9 +9,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { exitIfDryRun } from './dry-run.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SEGC = join(ROOT, 'bin', 'segc.js');
+// GNU time (Debian's `time`, installed by scripts/setup.sh) reports the peak memory.
+exitIfDryRun([SEGC, '/usr/bin/time']);
 
 function exceptPolicy(rules: number): string {
   const v4 = Array.from({ length: 5000 }, (_, i) => `10.${(i >> 8) & 255}.${i & 255}.${((i * 7) % 250) + 1}`);

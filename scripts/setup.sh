@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 # SYN-flood tests' socket senders; git and pre-commit: `segc diff --git` and the hooks' test.
 apt_pkgs=(clang llvm libbpf-dev bpftool iproute2 libelf-dev iputils-ping prometheus systemd python3 git pre-commit neovim)
 # make bench-peers: the sender built with cc, and the peers it compares segc with.
-apt_pkgs+=(gcc nftables iptables ipset)
+apt_pkgs+=(gcc nftables iptables ipset time)
 # ansible-core, ansible-lint and openssh-server: the Ansible collection's fleet test (ops/ansible,
 # hosts reached over real SSH) and its lint.
 apt_pkgs+=(ansible-core ansible-lint openssh-server)
