@@ -8,10 +8,13 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { exitIfDryRun } from './dry-run.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const INSTALLS = 3;
 const VERSION_RUNS = 10;
+// What it packs: the built CLI and the BPF object (make bench builds both first).
+exitIfDryRun([join(ROOT, 'dist'), join(ROOT, 'bpf/build/segc.bpf.o')]);
 
 const work = mkdtempSync(join(tmpdir(), 'segc-bench-package-'));
 try {
