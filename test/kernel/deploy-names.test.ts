@@ -2,17 +2,14 @@
 // the deploy lock, a non-root user, `explain --deployed` confirmed by the loaded program, and
 // `doctor` on this host. segc runs as a real process; every namespace, pin and record goes.
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireLock } from '../../runtime/lock.ts';
 import { KERNEL_AVAILABLE } from '../support/datapath-harness.ts';
-import { createPolicyDir, removeDeploymentPins, segc, startEchoServers, tcpEchoes, type PolicyDir } from '../support/deploy-harness.ts';
+import { createTwoLinkHost, removeDeploymentPins, segc, tcpEchoes, tearDownDeployTest, type PolicyDir } from '../support/deploy-harness.ts';
 import { NetnsSandbox, type VethPair } from '../support/netns.ts';
 
-const ONLY_SSH = 'policy ingress default deny {\n  100 ssh: allow tcp from any to any port 22\n}\n';
-const ONLY_TELNET = 'policy ingress default deny {\n  100 telnet: allow tcp from any to any port 23\n}\n';
 
 describe.skipIf(!KERNEL_AVAILABLE)('several deployments on one host', () => {
   const sandbox = new NetnsSandbox('names');
@@ -30,30 +27,12 @@ describe.skipIf(!KERNEL_AVAILABLE)('several deployments on one host', () => {
   const servers: ChildProcess[] = [];
 
   beforeAll(async () => {
-    host = sandbox.createNetns('host');
-    peer1 = sandbox.createNetns('p1');
-    peer2 = sandbox.createNetns('p2');
-    link1 = sandbox.createVethPair(host, peer1, { a: { ipv4: '10.203.1.1/24' }, b: { ipv4: '10.203.1.2/24' } });
-    link2 = sandbox.createVethPair(host, peer2, { a: { ipv4: '10.203.2.1/24' }, b: { ipv4: '10.203.2.2/24' } });
-    servers.push(await startEchoServers(host, [22, 23], []));
-    policies = createPolicyDir();
-    stateDir = mkdtempSync(join(tmpdir(), 'segct-state-'));
-    ssh = policies.write('ssh.seg', ONLY_SSH);
-    telnet = policies.write('telnet.seg', ONLY_TELNET);
+    let server: ChildProcess;
+    ({ host, peer1, peer2, link1, link2, server, policies, stateDir, ssh, telnet } = await createTwoLinkHost(sandbox, 203));
+    servers.push(server);
   }, 60_000);
 
-  afterAll(() => {
-    try {
-      for (const name of [first, second]) if (stateDir) segc(host, ['undeploy', '--name', name], { stateDir });
-    } finally {
-      for (const s of servers) s.kill('SIGKILL');
-      removeDeploymentPins(first);
-      removeDeploymentPins(second);
-      if (stateDir) rmSync(stateDir, { recursive: true, force: true });
-      policies?.remove();
-      sandbox.cleanup();
-    }
-  });
+  afterAll(() => tearDownDeployTest({ host, names: [first, second], stateDir, servers, policies, sandbox }));
 
   const through = (peer: string, address: string) => ({ ssh: tcpEchoes(peer, address, 22), telnet: tcpEchoes(peer, address, 23) });
 

@@ -3,19 +3,16 @@
 // prints matches what the kernel holds. segc runs as a real process; every namespace, pin and
 // record goes at the end.
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, copyFileSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentMetrics } from '../../runtime/agent/metrics.ts';
 import { DeploymentReader } from '../../runtime/agent/reader.ts';
 import { recordPath } from '../../runtime/state.ts';
 import { KERNEL_AVAILABLE } from '../support/datapath-harness.ts';
-import { createPolicyDir, removeDeploymentPins, segc, startEchoServers, tcpEchoes, tearDownDeployTest, type PolicyDir } from '../support/deploy-harness.ts';
+import { createTwoLinkHost, removeDeploymentPins, segc, tcpEchoes, tearDownDeployTest, type PolicyDir } from '../support/deploy-harness.ts';
 import { NetnsSandbox, run, type VethPair } from '../support/netns.ts';
 
-const ONLY_SSH = 'policy ingress default deny {\n  100 ssh: allow tcp from any to any port 22\n}\n';
-const ONLY_TELNET = 'policy ingress default deny {\n  100 telnet: allow tcp from any to any port 23\n}\n';
 
 interface StatusJson {
   deployments: { name: string; generation: number; kernel: { activeGeneration?: number; inForce?: boolean; error?: string } }[];
@@ -40,16 +37,9 @@ describe.skipIf(!KERNEL_AVAILABLE)('deployment records that are damaged, lost or
   const servers: ChildProcess[] = [];
 
   beforeAll(async () => {
-    host = sandbox.createNetns('host');
-    peer1 = sandbox.createNetns('p1');
-    peer2 = sandbox.createNetns('p2');
-    link1 = sandbox.createVethPair(host, peer1, { a: { ipv4: '10.204.1.1/24' }, b: { ipv4: '10.204.1.2/24' } });
-    link2 = sandbox.createVethPair(host, peer2, { a: { ipv4: '10.204.2.1/24' }, b: { ipv4: '10.204.2.2/24' } });
-    servers.push(await startEchoServers(host, [22, 23], []));
-    policies = createPolicyDir();
-    stateDir = mkdtempSync(join(tmpdir(), 'segct-state-'));
-    ssh = policies.write('ssh.seg', ONLY_SSH);
-    telnet = policies.write('telnet.seg', ONLY_TELNET);
+    let server: ChildProcess;
+    ({ host, peer1, peer2, link1, link2, server, policies, stateDir, ssh, telnet } = await createTwoLinkHost(sandbox, 204));
+    servers.push(server);
   }, 60_000);
 
   afterAll(() => tearDownDeployTest({ host, names: [first, second], stateDir, servers, policies, sandbox }));

@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { NetnsSandbox, VethPair } from './netns.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SEGC = join(ROOT, 'test', 'support', 'segc-source.ts');
@@ -213,4 +214,37 @@ export function startTcpStream(netns: string, host: string, port: number, durati
   const stream = runStream('tcp', TCP_STREAM, netns, host, port, durationMs, intervalMs);
   // Only whole lines: the last one may still be arriving.
   return { echoed: () => stream.out().split('\n').slice(0, -1).map(Number), done: stream.done };
+}
+
+/** A host namespace with two peers on their own links, echo servers on 22 and 23, and two policies. */
+export interface TwoLinkHost {
+  readonly host: string;
+  readonly peer1: string;
+  readonly peer2: string;
+  readonly link1: VethPair;
+  readonly link2: VethPair;
+  readonly server: ChildProcess;
+  readonly policies: PolicyDir;
+  readonly stateDir: string;
+  /** Policies that allow only TCP 22 (`ssh.seg`) and only TCP 23 (`telnet.seg`) inbound. */
+  readonly ssh: string;
+  readonly telnet: string;
+}
+
+/**
+ * The two-deployment host several kernel tests share: links on 10.`subnet`.1.0/24 and
+ * 10.`subnet`.2.0/24 (the host is .1, its peer .2), so that each test keeps its own addresses.
+ */
+export async function createTwoLinkHost(sandbox: NetnsSandbox, subnet: number): Promise<TwoLinkHost> {
+  const host = sandbox.createNetns('host');
+  const peer1 = sandbox.createNetns('p1');
+  const peer2 = sandbox.createNetns('p2');
+  const link1 = sandbox.createVethPair(host, peer1, { a: { ipv4: `10.${subnet}.1.1/24` }, b: { ipv4: `10.${subnet}.1.2/24` } });
+  const link2 = sandbox.createVethPair(host, peer2, { a: { ipv4: `10.${subnet}.2.1/24` }, b: { ipv4: `10.${subnet}.2.2/24` } });
+  const server = await startEchoServers(host, [22, 23], []);
+  const policies = createPolicyDir();
+  const stateDir = mkdtempSync(join(tmpdir(), 'segct-state-'));
+  const ssh = policies.write('ssh.seg', 'policy ingress default deny {\n  100 ssh: allow tcp from any to any port 22\n}\n');
+  const telnet = policies.write('telnet.seg', 'policy ingress default deny {\n  100 telnet: allow tcp from any to any port 23\n}\n');
+  return { host, peer1, peer2, link1, link2, server, policies, stateDir, ssh, telnet };
 }
