@@ -90,7 +90,10 @@ enum seg_reason {
 	SEG_REASON_FRAGMENT = 20,	/* a later fragment of a datagram whose first fragment passed */
 	SEG_REASON_HANDSHAKE_REPLY = 21, /* a SYN-ACK without session under table pressure, passed
 					  * because the SYN it answers is allowed (lib/pressure.h) */
-	SEG_REASON_COUNT = 22,
+	SEG_REASON_TCP_WINDOW = 22,	/* a TCP RST or SYN outside its session's sequence window (or
+					 * a SYN on a synchronized session): not the session's, it
+					 * got the verdict of a packet without one (lib/tcp_window.h) */
+	SEG_REASON_COUNT = 23,
 };
 
 /* Per-CPU counters (seg_stats index). Verdicts first, then session events, then one counter
@@ -276,11 +279,37 @@ enum seg_session_flag {
 	SEG_SESSION_LOG = 1u << 5,		/* the allowing rule logs: every packet is an event */
 };
 
+/* seg_session.tcp_window: what the session knows of each endpoint's sequence space. Zero (a
+ * session of data-path version 2, or one just opened) knows nothing: every segment is in the
+ * window, and the next ones teach it (lib/tcp_window.h). */
+enum seg_tcp_window_flag {
+	SEG_TCP_WINDOW_A = 1u << 0,	/* tcp_end_a and tcp_maxwin_a hold what a sent */
+	SEG_TCP_WINDOW_B = 1u << 1,	/* tcp_end_b and tcp_maxwin_b hold what b sent */
+	SEG_TCP_WSCALE_A = 1u << 2,	/* a's SYN offered window scaling (tcp_scale_a) */
+	SEG_TCP_WSCALE_B = 1u << 3,	/* b's SYN or SYN-ACK offered window scaling (tcp_scale_b) */
+	SEG_TCP_SCALED = 1u << 4,	/* the handshake was seen: the scales are known (0 unless
+					 * both sides offered one) */
+};
+
+/* Window scale assumed while the handshake's is unknown (RFC 7323's largest): liberal. */
+enum seg_tcp_limit {
+	SEG_TCP_MAX_WSCALE = 14,
+};
+
 /**
  * struct seg_session - what the first allowed packet decided, and the flow's state since.
  * @generation: the policy generation that decided it (older = classify again).
  * @dir: enum seg_dir of the first packet; with SEG_SESSION_INITIATOR_A it rebuilds the first
  *	packet for re-classification.
+ * @tcp_end_a: TCP: the sequence number after the furthest byte endpoint a sent in the window
+ *	(a SYN and a FIN count one); valid with SEG_TCP_WINDOW_A.
+ * @tcp_end_b: likewise for endpoint b.
+ * @tcp_maxwin_a: TCP: the largest window a advertised, in bytes (scaled); valid with
+ *	SEG_TCP_WINDOW_A.
+ * @tcp_maxwin_b: likewise for endpoint b.
+ * @tcp_scale_a: the window scale a's SYN offered (with SEG_TCP_WSCALE_A).
+ * @tcp_scale_b: the window scale b's SYN or SYN-ACK offered (with SEG_TCP_WSCALE_B).
+ * @tcp_window: enum seg_tcp_window_flag; zero: nothing known yet (data-path version 2).
  */
 struct seg_session {
 	__u64 last_seen_ns;
@@ -295,8 +324,17 @@ struct seg_session {
 	__u8 icmp_type;
 	__u8 icmp_code;
 	__u8 pad[6];
+	/* Data-path version 3: the TCP sequence windows (zero = unknown). */
+	__u32 tcp_end_a;
+	__u32 tcp_end_b;
+	__u32 tcp_maxwin_a;
+	__u32 tcp_maxwin_b;
+	__u8 tcp_scale_a;
+	__u8 tcp_scale_b;
+	__u8 tcp_window;
+	__u8 tcp_pad[5];
 };
-_Static_assert(sizeof(struct seg_session) == 48, "seg_session layout");
+_Static_assert(sizeof(struct seg_session) == 72, "seg_session layout");
 
 /**
  * struct seg_fragment_key - one fragmented datagram: its addresses as sent, protocol, family

@@ -105,7 +105,9 @@ export interface FrameOptions {
   readonly tcpFlags?: TcpFlagSetName | number;
   /** TCP data offset in 32-bit words, 5-15; the options are NOPs. */
   readonly tcpDataOffset?: number;
+  /** 1000 by default, from either side. */
   readonly tcpSeq?: number;
+  /** With ACK set, 1001 by default: it acknowledges a default SYN (sequence 1000); else 0. */
   readonly tcpAck?: number;
   /** SCTP verification tag; 0 by default (as in an INIT). */
   readonly sctpVerificationTag?: number;
@@ -419,7 +421,7 @@ function buildL4Header(packet: Packet, kind: 'tcp' | 'udp' | 'sctp' | 'icmp' | '
     view.setUint16(0, srcPort);
     view.setUint16(2, dstPort);
     view.setUint32(4, (options.tcpSeq ?? 1000) >>> 0);
-    view.setUint32(8, (options.tcpAck ?? (flags & TCP_FLAGS.ACK ? 2000 : 0)) >>> 0);
+    view.setUint32(8, (options.tcpAck ?? (flags & TCP_FLAGS.ACK ? 1001 : 0)) >>> 0);
     header[12] = dataOffset << 4;
     header[13] = flags;
     view.setUint16(14, 65535);

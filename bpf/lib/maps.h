@@ -234,6 +234,8 @@ struct seg_abi_types {
 	enum seg_cb cb;
 	enum seg_session_flag session_flag;
 	enum seg_event_flag event_flag;
+	enum seg_tcp_window_flag tcp_window_flag;
+	enum seg_tcp_limit tcp_limit;
 };
 
 struct {

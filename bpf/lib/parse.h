@@ -14,6 +14,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "segc_abi.h"
+#include "tcp_options.h"
 
 /* seg_parse's result when the packet is an IP packet ready for classification. */
 #define SEG_PARSE_OK 0xffu
@@ -33,6 +34,10 @@
  * @more_fragments: the IPv4 MF / IPv6 M bit: more fragments follow this one.
  * @frag_id: the IPv4 identification, or the IPv6 fragment header's (0 without one).
  * @l4_off: offset of the L4 header in the frame (first fragments and whole packets).
+ * @tcp_seq: TCP: the sequence number; @tcp_ack: the acknowledgment number (host order).
+ * @tcp_len: TCP: the payload's length (the IP length less the headers).
+ * @tcp_win: TCP: the window field as sent (unscaled).
+ * @tcp_wscale: TCP SYN: the window scale option's shift, or SEG_TCP_NO_WSCALE.
  */
 struct seg_packet {
 	__u8 family;
@@ -52,7 +57,11 @@ struct seg_packet {
 	__u32 frag_id;
 	__u32 l4_off;
 	__u8 more_fragments;
-	__u8 pad2[3];
+	__u8 tcp_wscale;
+	__u16 tcp_win;
+	__u32 tcp_seq;
+	__u32 tcp_ack;
+	__u32 tcp_len;
 };
 
 /* ICMP header as far as classification reads it (type, code, checksum, echo identifier). */
@@ -64,7 +73,7 @@ struct seg_icmp_hdr {
 	__u16 seq;
 };
 
-/* The first 14 bytes of a TCP header, up to the flags. */
+/* The first 16 bytes of a TCP header, up to the window. */
 struct seg_tcp_head {
 	__u16 source;
 	__u16 dest;
@@ -72,6 +81,7 @@ struct seg_tcp_head {
 	__u32 ack_seq;
 	__u8 doff_res;
 	__u8 flags;
+	__u16 window;
 };
 
 /**
@@ -91,6 +101,7 @@ static __always_inline __u32 seg_parse_l4(struct __sk_buff *skb, struct seg_pack
 	pkt->l4_off = off;
 	if (pkt->proto == IPPROTO_TCP) {
 		struct seg_tcp_head th;
+		__u32 hlen;
 
 		if (off + 20 > end || bpf_skb_load_bytes(skb, off, &th, sizeof(th)))
 			return SEG_REASON_TRUNC_L4;
@@ -99,6 +110,13 @@ static __always_inline __u32 seg_parse_l4(struct __sk_buff *skb, struct seg_pack
 		pkt->sport = bpf_ntohs(th.source);
 		pkt->dport = bpf_ntohs(th.dest);
 		pkt->tcp_flags = th.flags;
+		pkt->tcp_seq = bpf_ntohl(th.seq);
+		pkt->tcp_ack = bpf_ntohl(th.ack_seq);
+		pkt->tcp_win = bpf_ntohs(th.window);
+		hlen = (th.doff_res >> 4) * 4;
+		pkt->tcp_len = end > off + hlen ? end - off - hlen : 0;
+		/* Only a SYN carries the window scale; other segments skip the options. */
+		pkt->tcp_wscale = (th.flags & SEG_TCP_SYN) && hlen > 20 ? seg_tcp_wscale(skb, off + 20, hlen - 20) : SEG_TCP_NO_WSCALE;
 		pkt->has_ports = 1;
 	} else if (pkt->proto == IPPROTO_UDP || pkt->proto == IPPROTO_SCTP) {
 		__u16 ports[2];

@@ -7,6 +7,9 @@
  *  3. IPv6 neighbour discovery (ICMPv6 133-137) passes unless SEG_CFG_CLASSIFY_ND is set.
  *  4. With no policy in the active slot, packets are dropped (SEG_REASON_NO_POLICY).
  *  5. (Unless SEG_CFG_STATELESS.) A live session of the current generation passes (SEG_REASON_SESSION); RST ends it.
+ *     A TCP RST or SYN outside the session's sequence window (lib/tcp_window.h) is not the
+ *     session's: it leaves the session untouched and goes on to 7 and 8 as a packet without a
+ *     session, counted as SEG_REASON_TCP_WINDOW whatever it is decided.
  *  6. A session of an older generation is classified again as its first packet, in its first
  *     direction: still allowed, it passes (SESSION_RECHECKED); denied, it is removed and the
  *     packet dropped (SESSION_REVOKED).
@@ -42,6 +45,7 @@
 #include "stats.h"
 #include "events.h"
 #include "pressure.h"
+#include "tcp_window.h"
 
 static __always_inline int seg_finish(struct __sk_buff *skb, const struct seg_policy_meta *meta, __u32 dir,
 				      __u32 verdict, __u32 reason, __u32 rule)
@@ -86,15 +90,30 @@ static __always_inline int seg_exit(struct __sk_buff *skb, const struct seg_pack
 	return seg_finish(skb, meta, dir, verdict, d->reason, d->rule);
 }
 
+/* seg_open_session's @how: the packet's length, its direction and whether it comes from a. */
+#define SEG_OPEN_HOW(bytes, dir, src_is_a) ((__u64)(bytes) << 32 | ((dir) & 1) << 1 | !!(src_is_a))
+
 /**
  * seg_open_session - record the first allowed packet of a flow
- * Returns: nothing; a failed insert is counted as SEG_STAT_SESSION_TABLE_FULL.
+ * @key: the flow's key
+ * @pkt: the packet
+ * @meta: the policy header in force
+ * @d: the decision that allowed it
+ * @how: SEG_OPEN_HOW(length, direction, source is endpoint a)
+ *
+ * Returns: 0; a failed insert is counted as SEG_STAT_SESSION_TABLE_FULL.
  */
-static __always_inline void seg_open_session(const struct seg_session_key *key, const struct seg_packet *pkt,
-					     int src_is_a, __u32 dir, const struct seg_policy_meta *meta,
-					     const struct seg_decision *d, __u32 bytes)
+/* verifier: a global function, so that the new session (72 bytes) is built in a frame of its
+ * own, not in seg_handle's, whose frame with seg_related's must stay within 512 bytes. */
+__noinline int seg_open_session(const struct seg_session_key *key, const struct seg_packet *pkt,
+				const struct seg_policy_meta *meta, const struct seg_decision *d, __u64 how)
 {
 	struct seg_session s = {};
+	__u32 bytes = how >> 32, dir = (how >> 1) & 1;
+	int src_is_a = how & 1;
+
+	if (!key || !pkt || !meta || !d)
+		return 0;
 
 	s.last_seen_ns = seg_now_ns();
 	s.generation = meta->generation;
@@ -112,6 +131,7 @@ static __always_inline void seg_open_session(const struct seg_session_key *key, 
 		s.flags |= SEG_SESSION_LOG;
 	if (pkt->proto == IPPROTO_TCP && (pkt->tcp_flags & SEG_TCP_FIN))
 		s.flags |= src_is_a ? SEG_SESSION_FIN_A : SEG_SESSION_FIN_B;
+	seg_tcp_window_open(&s, pkt, src_is_a);
 	/* The LRU table evicts its least recently used session rather than fail; an error here
 	 * (no free node on this CPU) leaves the flow without a session: it is classified again. */
 	if (bpf_map_update_elem(&seg_sessions, key, &s, BPF_NOEXIST)) {
@@ -121,6 +141,7 @@ static __always_inline void seg_open_session(const struct seg_session_key *key, 
 		if (seg_is_handshake(pkt))
 			seg_count(SEG_STAT_HALF_OPEN_NEW, bytes);
 	}
+	return 0;
 }
 
 /**
@@ -168,7 +189,7 @@ static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 	struct seg_config *cfg;
 	struct seg_session *s;
 	__u32 zero = 0, slot, reason;
-	int src_is_a = 0, has_session;
+	int src_is_a = 0, has_session, window = SEG_TCP_IN;
 	__u64 now;
 
 	reason = seg_parse(skb, &pkt);
@@ -204,6 +225,18 @@ static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 			bpf_map_delete_elem(&seg_sessions, &key);
 			seg_count(SEG_STAT_SESSION_EXPIRED, skb->len);
 			s = NULL;
+		}
+		/* 5: a TCP segment outside the window is judged without the session, untouched. */
+		if (s && pkt.proto == IPPROTO_TCP) {
+			window = seg_tcp_window(s, &pkt, src_is_a);
+			if (window == SEG_TCP_REOPEN) {
+				bpf_map_delete_elem(&seg_sessions, &key);
+				seg_count(SEG_STAT_SESSION_CLOSED, skb->len);
+			} else if (window == SEG_TCP_OUTSIDE) {
+				has_session = 0;
+			}
+			if (window != SEG_TCP_IN)
+				s = NULL;
 		}
 		if (s) {
 			seg_count(SEG_STAT_SESSION_HIT, skb->len);
@@ -254,6 +287,8 @@ static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 	}
 	/* 8 */
 	seg_classify(&pkt, dir, slot, meta, &d);
+	if (window == SEG_TCP_OUTSIDE)
+		d.reason = SEG_REASON_TCP_WINDOW;
 	if (seg_is_syn(&pkt))
 		seg_note_syn(&pkt, skb->len);
 	if (d.verdict != SEG_VERDICT_ALLOW && has_session && seg_is_syn_ack(&pkt))
@@ -261,7 +296,7 @@ static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 	/* 9 */
 	if (d.verdict == SEG_VERDICT_ALLOW && has_session && !(pkt.proto == IPPROTO_TCP && (pkt.tcp_flags & SEG_TCP_RST)) &&
 	    !(seg_is_handshake(&pkt) && seg_syn_protect(skb, &pkt, meta, dir)))
-		seg_open_session(&key, &pkt, src_is_a, dir, meta, &d, skb->len);
+		seg_open_session(&key, &pkt, meta, &d, SEG_OPEN_HOW(skb->len, dir, src_is_a));
 	if (pkt.more_fragments && !pkt.fragment && !(cfg->flags & SEG_CFG_STATELESS))
 		seg_fragment_note(&pkt, dir, d.verdict, d.rule);
 	/* 10 */

@@ -71,7 +71,8 @@ export const SegReason = {
   SEG_REASON_RELATED: 19,
   SEG_REASON_FRAGMENT: 20,
   SEG_REASON_HANDSHAKE_REPLY: 21,
-  SEG_REASON_COUNT: 22,
+  SEG_REASON_TCP_WINDOW: 22,
+  SEG_REASON_COUNT: 23,
 } as const;
 
 /** enum seg_stat */
@@ -85,22 +86,22 @@ export const SegStat = {
   SEG_STAT_SESSION_EXPIRED: 6,
   SEG_STAT_SESSION_CLOSED: 7,
   SEG_STAT_REASON_BASE: 8,
-  SEG_STAT_EXT_BASE: 30,
-  SEG_STAT_WOULD_DENY: 30,
-  SEG_STAT_EVENT_SENT: 31,
-  SEG_STAT_EVENT_RULE_LIMITED: 32,
-  SEG_STAT_EVENT_GLOBAL_LIMITED: 33,
-  SEG_STAT_EVENT_RING_FULL: 34,
-  SEG_STAT_SYN: 35,
-  SEG_STAT_HALF_OPEN_NEW: 36,
-  SEG_STAT_SYN_UNTRACKED: 37,
-  SEG_STAT_PRESSURE: 38,
-  SEG_STAT_DIR_VERDICT_BASE: 39,
-  SEG_STAT_INGRESS_DENY: 39,
-  SEG_STAT_INGRESS_ALLOW: 40,
-  SEG_STAT_EGRESS_DENY: 41,
-  SEG_STAT_EGRESS_ALLOW: 42,
-  SEG_STAT_COUNT: 43,
+  SEG_STAT_EXT_BASE: 31,
+  SEG_STAT_WOULD_DENY: 31,
+  SEG_STAT_EVENT_SENT: 32,
+  SEG_STAT_EVENT_RULE_LIMITED: 33,
+  SEG_STAT_EVENT_GLOBAL_LIMITED: 34,
+  SEG_STAT_EVENT_RING_FULL: 35,
+  SEG_STAT_SYN: 36,
+  SEG_STAT_HALF_OPEN_NEW: 37,
+  SEG_STAT_SYN_UNTRACKED: 38,
+  SEG_STAT_PRESSURE: 39,
+  SEG_STAT_DIR_VERDICT_BASE: 40,
+  SEG_STAT_INGRESS_DENY: 40,
+  SEG_STAT_INGRESS_ALLOW: 41,
+  SEG_STAT_EGRESS_DENY: 42,
+  SEG_STAT_EGRESS_ALLOW: 43,
+  SEG_STAT_COUNT: 44,
 } as const;
 
 /** enum seg_state */
@@ -214,6 +215,20 @@ export const SegEventFlag = {
   SEG_EVENT_HAS_PORTS: 1,
   SEG_EVENT_HAS_ICMP: 2,
   SEG_EVENT_FRAGMENT: 4,
+} as const;
+
+/** enum seg_tcp_window_flag */
+export const SegTcpWindowFlag = {
+  SEG_TCP_WINDOW_A: 1,
+  SEG_TCP_WINDOW_B: 2,
+  SEG_TCP_WSCALE_A: 4,
+  SEG_TCP_WSCALE_B: 8,
+  SEG_TCP_SCALED: 16,
+} as const;
+
+/** enum seg_tcp_limit */
+export const SegTcpLimit = {
+  SEG_TCP_MAX_WSCALE: 14,
 } as const;
 
 /** struct seg_config */
@@ -388,10 +403,18 @@ export interface SegSession {
   readonly icmp_type: number;
   readonly icmp_code: number;
   readonly pad: Uint8Array;
+  readonly tcp_end_a: number;
+  readonly tcp_end_b: number;
+  readonly tcp_maxwin_a: number;
+  readonly tcp_maxwin_b: number;
+  readonly tcp_scale_a: number;
+  readonly tcp_scale_b: number;
+  readonly tcp_window: number;
+  readonly tcp_pad: Uint8Array;
 }
 export const SEG_SESSION: StructLayout<SegSession> = {
   name: 'seg_session',
-  size: 48,
+  size: 72,
   fields: {
     last_seen_ns: { offset: 0, size: 8, type: 'u64', count: 1 },
     generation: { offset: 8, size: 8, type: 'u64', count: 1 },
@@ -405,6 +428,14 @@ export const SEG_SESSION: StructLayout<SegSession> = {
     icmp_type: { offset: 40, size: 1, type: 'u8', count: 1 },
     icmp_code: { offset: 41, size: 1, type: 'u8', count: 1 },
     pad: { offset: 42, size: 6, type: 'bytes', count: 6 },
+    tcp_end_a: { offset: 48, size: 4, type: 'u32', count: 1 },
+    tcp_end_b: { offset: 52, size: 4, type: 'u32', count: 1 },
+    tcp_maxwin_a: { offset: 56, size: 4, type: 'u32', count: 1 },
+    tcp_maxwin_b: { offset: 60, size: 4, type: 'u32', count: 1 },
+    tcp_scale_a: { offset: 64, size: 1, type: 'u8', count: 1 },
+    tcp_scale_b: { offset: 65, size: 1, type: 'u8', count: 1 },
+    tcp_window: { offset: 66, size: 1, type: 'u8', count: 1 },
+    tcp_pad: { offset: 67, size: 5, type: 'bytes', count: 5 },
   },
 };
 
@@ -577,7 +608,7 @@ export const SEG_INFO: StructLayout<SegInfo> = {
 };
 
 /** Every enum by its C name. */
-export const ABI_ENUMS = { seg_dir: SegDir, seg_family: SegFamily, seg_field: SegField, seg_verdict: SegVerdict, seg_reason: SegReason, seg_stat: SegStat, seg_state: SegState, seg_event_verdict: SegEventVerdict, seg_event_kind: SegEventKind, seg_limits: SegLimits, seg_rule_id: SegRuleId, seg_cfg_flag: SegCfgFlag, seg_default: SegDefault, seg_cb: SegCb, seg_session_flag: SegSessionFlag, seg_event_flag: SegEventFlag } as const;
+export const ABI_ENUMS = { seg_dir: SegDir, seg_family: SegFamily, seg_field: SegField, seg_verdict: SegVerdict, seg_reason: SegReason, seg_stat: SegStat, seg_state: SegState, seg_event_verdict: SegEventVerdict, seg_event_kind: SegEventKind, seg_limits: SegLimits, seg_rule_id: SegRuleId, seg_cfg_flag: SegCfgFlag, seg_default: SegDefault, seg_cb: SegCb, seg_session_flag: SegSessionFlag, seg_event_flag: SegEventFlag, seg_tcp_window_flag: SegTcpWindowFlag, seg_tcp_limit: SegTcpLimit } as const;
 
 /** Every struct layout by its C name. */
 export const ABI_STRUCTS = { seg_config: SEG_CONFIG, seg_policy_meta: SEG_POLICY_META, seg_prefix_key: SEG_PREFIX_KEY, seg_l4_rows: SEG_L4_ROWS, seg_dir_rows: SEG_DIR_ROWS, seg_chunk: SEG_CHUNK, seg_rule_info: SEG_RULE_INFO, seg_session_key: SEG_SESSION_KEY, seg_session: SEG_SESSION, seg_counter: SEG_COUNTER, seg_fragment_key: SEG_FRAGMENT_KEY, seg_fragment: SEG_FRAGMENT, seg_event: SEG_EVENT, seg_bucket: SEG_BUCKET, seg_source_key: SEG_SOURCE_KEY, seg_syn_rate: SEG_SYN_RATE, seg_info: SEG_INFO } as const;
@@ -604,7 +635,7 @@ export const SEG_MAPS = {
   seg_info: { name: 'seg_info', type: 'ARRAY', key: 'u32', value: 'seg_info', keySize: 4, valueSize: 16, maxEntries: 1, flags: 0 },
   seg_rule_hits: { name: 'seg_rule_hits', type: 'PERCPU_ARRAY', key: 'u32', value: 'seg_counter', keySize: 4, valueSize: 16, maxEntries: 131072, flags: 0 },
   seg_rule_would_deny: { name: 'seg_rule_would_deny', type: 'PERCPU_ARRAY', key: 'u32', value: 'seg_counter', keySize: 4, valueSize: 16, maxEntries: 131072, flags: 0 },
-  seg_sessions: { name: 'seg_sessions', type: 'LRU_HASH', key: 'seg_session_key', value: 'seg_session', keySize: 40, valueSize: 48, maxEntries: 65536, flags: 0 },
+  seg_sessions: { name: 'seg_sessions', type: 'LRU_HASH', key: 'seg_session_key', value: 'seg_session', keySize: 40, valueSize: 72, maxEntries: 65536, flags: 0 },
   seg_slot_bits: { name: 'seg_slot_bits', type: 'ARRAY_OF_MAPS', key: 'u32', value: 'u32', keySize: 4, valueSize: 4, maxEntries: 2, flags: 0 },
   seg_slot_icmp: { name: 'seg_slot_icmp', type: 'ARRAY_OF_MAPS', key: 'u32', value: 'u32', keySize: 4, valueSize: 4, maxEntries: 2, flags: 0 },
   seg_slot_l4: { name: 'seg_slot_l4', type: 'ARRAY_OF_MAPS', key: 'u32', value: 'u32', keySize: 4, valueSize: 4, maxEntries: 2, flags: 0 },
@@ -612,7 +643,7 @@ export const SEG_MAPS = {
   seg_slot_prefixes: { name: 'seg_slot_prefixes', type: 'ARRAY_OF_MAPS', key: 'u32', value: 'u32', keySize: 4, valueSize: 4, maxEntries: 2, flags: 0 },
   seg_slot_protos: { name: 'seg_slot_protos', type: 'ARRAY_OF_MAPS', key: 'u32', value: 'u32', keySize: 4, valueSize: 4, maxEntries: 2, flags: 0 },
   seg_slot_rules: { name: 'seg_slot_rules', type: 'ARRAY_OF_MAPS', key: 'u32', value: 'u32', keySize: 4, valueSize: 4, maxEntries: 2, flags: 0 },
-  seg_stats: { name: 'seg_stats', type: 'PERCPU_ARRAY', key: 'u32', value: 'seg_counter', keySize: 4, valueSize: 16, maxEntries: 43, flags: 0 },
+  seg_stats: { name: 'seg_stats', type: 'PERCPU_ARRAY', key: 'u32', value: 'seg_counter', keySize: 4, valueSize: 16, maxEntries: 44, flags: 0 },
   seg_syn_sources: { name: 'seg_syn_sources', type: 'LRU_HASH', key: 'seg_source_key', value: 'seg_syn_rate', keySize: 20, valueSize: 24, maxEntries: 4096, flags: 0 },
 } as const satisfies Record<string, MapDefinition>;
 export type MapName = keyof typeof SEG_MAPS;
@@ -639,4 +670,4 @@ export const SegMap = {
 } as const satisfies Record<string, MapName>;
 
 /** A hash of every layout above; runtime/datapath/version.ts ties it to DATAPATH_VERSION. */
-export const ABI_FINGERPRINT = 'e09b88e918801a0f';
+export const ABI_FINGERPRINT = '6a1b92f03a26cc37';

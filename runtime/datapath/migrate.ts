@@ -9,7 +9,7 @@
 // the old layout in LAYOUT_HISTORY under the old version, adds converters for what cannot be
 // copied by name, and comes with a test that upgrades a deployment of the old version.
 import { bpf_map_get_info_by_fd, BPF_NOEXIST, libbpf_num_possible_cpus } from '../libbpf.ts';
-import { ABI_STRUCTS, SEG_MAPS, SEG_SLOTS, SegMap, type FieldLayout, type MapName, type StructLayout } from './abi.ts';
+import { ABI_STRUCTS, SEG_MAPS, SEG_SLOTS, SegMap, SegReason, SegStat, type FieldLayout, type MapName, type StructLayout } from './abi.ts';
 import { decode, decodeU32, encode, encodeU32, type FieldValue } from './codec.ts';
 import { iterateEntries, writeEntries } from './iterate.ts';
 import { DATAPATH_VERSION } from './version.ts';
@@ -22,7 +22,41 @@ export type StructName = keyof typeof ABI_STRUCTS;
  */
 export const LAYOUT_HISTORY: Readonly<Record<number, Partial<Record<StructName, StructLayout>>>> = {
   1: {},
+  // Version 3 added the TCP sequence windows (tcp_*) to seg_session; zero is "not known yet".
+  2: {
+    seg_session: {
+      name: 'seg_session',
+      size: 48,
+      fields: {
+        last_seen_ns: { offset: 0, size: 8, type: 'u64', count: 1 },
+        generation: { offset: 8, size: 8, type: 'u64', count: 1 },
+        packets: { offset: 16, size: 8, type: 'u64', count: 1 },
+        bytes: { offset: 24, size: 8, type: 'u64', count: 1 },
+        rule_id: { offset: 32, size: 4, type: 'u32', count: 1 },
+        verdict: { offset: 36, size: 1, type: 'u8', count: 1 },
+        dir: { offset: 37, size: 1, type: 'u8', count: 1 },
+        state: { offset: 38, size: 1, type: 'u8', count: 1 },
+        flags: { offset: 39, size: 1, type: 'u8', count: 1 },
+        icmp_type: { offset: 40, size: 1, type: 'u8', count: 1 },
+        icmp_code: { offset: 41, size: 1, type: 'u8', count: 1 },
+        pad: { offset: 42, size: 6, type: 'bytes', count: 6 },
+      },
+    },
+  },
 };
+
+/**
+ * SEG_REASON_COUNT of older data-path versions (where it differs from the current one). seg_stats
+ * holds one counter per reason from SEG_STAT_REASON_BASE, and the counters after them
+ * (SEG_STAT_EXT_BASE on) move when a reason is added: version 3 added TCP_WINDOW.
+ */
+export const REASON_COUNT_HISTORY: Readonly<Record<number, number>> = { 1: 22, 2: 22 };
+
+/** A seg_stats index of data-path version `from` in the current layout. */
+export function migrateStatIndex(index: number, from: number): number {
+  const reasons = REASON_COUNT_HISTORY[from] ?? SegReason.SEG_REASON_COUNT;
+  return index >= SegStat.SEG_STAT_REASON_BASE + reasons ? index + SegReason.SEG_REASON_COUNT - reasons : index;
+}
 
 /** A member's value in the new layout, from the old entry (decoded by the old layout). */
 export type FieldConverter = (old: Readonly<Record<string, FieldValue>>, oldVersion: number) => FieldValue;
@@ -155,5 +189,6 @@ function mapKey(name: MapName, key: Uint8Array, keyStruct: StructName | undefine
     if (slot >= SEG_SLOTS || rule >= context.newRulesPerSlot) return undefined;
     return encodeU32(slot * context.newRulesPerSlot + rule);
   }
-  return index < newEntries ? encodeU32(index) : undefined;
+  const moved = name === SegMap.stats ? migrateStatIndex(index, context.from) : index;
+  return moved < newEntries ? encodeU32(moved) : undefined;
 }
