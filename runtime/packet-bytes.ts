@@ -103,8 +103,12 @@ export interface FrameOptions {
   readonly ipv6ExtensionHeaders?: readonly Ipv6ExtensionHeader[];
   /** TCP flags: a named set or the flag bits; `syn` by default. */
   readonly tcpFlags?: TcpFlagSetName | number;
-  /** TCP data offset in 32-bit words, 5-15; the options are NOPs. */
+  /** TCP data offset in 32-bit words, 5-15; the options are NOPs (after `tcpOptions`). */
   readonly tcpDataOffset?: number;
+  /** TCP option bytes (e.g. a window scale: 3, 3, shift), padded with NOPs to a word. */
+  readonly tcpOptions?: Uint8Array;
+  /** The TCP window field; 65535 by default. */
+  readonly tcpWindow?: number;
   /** 1000 by default, from either side. */
   readonly tcpSeq?: number;
   /** With ACK set, 1001 by default: it acknowledges a default SYN (sequence 1000); else 0. */
@@ -413,10 +417,12 @@ function buildL4Header(packet: Packet, kind: 'tcp' | 'udp' | 'sctp' | 'icmp' | '
   const srcPort = checkPort(packet.srcPort ?? 0);
   const dstPort = checkPort(packet.dstPort ?? 0);
   if (kind === 'tcp') {
-    const dataOffset = options.tcpDataOffset ?? 5;
+    const dataOffset = options.tcpDataOffset ?? 5 + Math.ceil((options.tcpOptions?.length ?? 0) / 4);
+    if (options.tcpOptions && options.tcpOptions.length > (dataOffset - 5) * 4) throw new RangeError(`TCP options of ${options.tcpOptions.length} bytes do not fit data offset ${dataOffset}`);
     if (!(Number.isInteger(dataOffset) && dataOffset >= 5 && dataOffset <= 15)) throw new RangeError(`TCP data offset ${dataOffset} is not 5-15`);
     const flags = typeof options.tcpFlags === 'number' ? checkByte(options.tcpFlags, 'TCP flags') : TCP_FLAG_SETS[options.tcpFlags ?? 'syn'];
     const header = new Uint8Array(dataOffset * 4).fill(1, 20); // options: NOPs
+    if (options.tcpOptions) header.set(options.tcpOptions, 20);
     const view = new DataView(header.buffer);
     view.setUint16(0, srcPort);
     view.setUint16(2, dstPort);
@@ -424,7 +430,7 @@ function buildL4Header(packet: Packet, kind: 'tcp' | 'udp' | 'sctp' | 'icmp' | '
     view.setUint32(8, (options.tcpAck ?? (flags & TCP_FLAGS.ACK ? 1001 : 0)) >>> 0);
     header[12] = dataOffset << 4;
     header[13] = flags;
-    view.setUint16(14, 65535);
+    view.setUint16(14, options.tcpWindow ?? 65535);
     return header;
   }
   if (kind === 'udp') {

@@ -6,7 +6,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { locationText } from '../../compiler/report/location.ts';
 import { formatAddress } from '../../compiler/cidr.ts';
 import { protocolName } from '../../compiler/packet.ts';
-import type { SessionEntry } from '../datapath/sessions.ts';
+import type { SessionEntry, TcpWindow } from '../datapath/sessions.ts';
 import { CliError, recordOutcome, type Outcome } from './command.ts';
 import type { CliIo } from './io.ts';
 import { wholeNumber } from './options.ts';
@@ -91,6 +91,8 @@ export interface SessionView {
   readonly source: string;
   /** Seconds since the last packet. */
   readonly idleSeconds: number;
+  /** TCP: each endpoint's sequence window as the session knows it (docs/datapath.md, "TCP sequence windows"). */
+  readonly tcp?: TcpWindow;
 }
 
 /** CLOCK_MONOTONIC now (the session clock's base: CLOCK_MONOTONIC_COARSE). */
@@ -117,6 +119,7 @@ export function viewSession(s: SessionEntry, ruleName: (id: number) => string, n
     bytes: Number(s.bytes),
     source: addr(initiatorA ? s.addrA : s.addrB),
     idleSeconds: nowNs > s.lastSeenNs ? Number((nowNs - s.lastSeenNs) / 1_000_000n) / 1000 : 0,
+    ...(s.tcp ? { tcp: s.tcp } : {}),
   };
 }
 

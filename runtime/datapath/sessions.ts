@@ -1,7 +1,7 @@
 // The kernel contract: seg_sessions, the session table (struct seg_session_key ->
 // struct seg_session, an LRU hash shared by every policy generation).
 import { bpf_map_delete_elem, bpf_map_get_info_by_fd } from '../libbpf.ts';
-import { SEG_RULE_NONE, SEG_SESSION, SEG_SESSION_KEY, SegFamily, SegMap, SegState, SegVerdict, SegDir } from './abi.ts';
+import { SEG_RULE_NONE, SEG_SESSION, SEG_SESSION_KEY, SegFamily, SegMap, SegState, SegTcpWindowFlag, SegVerdict, SegDir, type SegSession } from './abi.ts';
 import { decode, decodeField } from './codec.ts';
 import { mapOf, type Datapath } from './datapath.ts';
 import { iterateEntries } from './iterate.ts';
@@ -26,8 +26,28 @@ export interface SessionEntry {
   readonly state: number;
   /** enum seg_session_flag bits (SegSessionFlag). */
   readonly flags: number;
+  /** TCP: each endpoint's sequence window as far as the session knows it (lib/tcp_window.h). */
+  readonly tcp?: TcpWindow;
   /** The raw key, for deleting the session. */
   readonly key: Uint8Array;
+}
+
+/**
+ * What a TCP session knows of each endpoint's sequence space: the sequence number after the
+ * furthest byte it sent and the largest window it advertised (bytes), once it was heard from
+ * (`knownA`/`knownB`; a session migrated from data-path version 2 starts knowing nothing); the
+ * window scales when the handshake was seen (`scaled`).
+ */
+export interface TcpWindow {
+  readonly knownA: boolean;
+  readonly knownB: boolean;
+  readonly endA: number;
+  readonly endB: number;
+  readonly maxWindowA: number;
+  readonly maxWindowB: number;
+  readonly scaled: boolean;
+  readonly scaleA: number;
+  readonly scaleB: number;
 }
 
 /** The session table in numbers: entries, and entries by state (SegState index). */
@@ -84,7 +104,24 @@ export function decodeSession(key: Uint8Array, value: Uint8Array): SessionEntry 
     direction: v.dir === SegDir.SEG_DIR_INGRESS ? 'ingress' : 'egress',
     state: v.state,
     flags: v.flags,
+    ...(k.proto === 6 ? { tcp: tcpWindowOf(v) } : {}),
     key: key.slice(),
+  };
+}
+
+function tcpWindowOf(v: SegSession): TcpWindow {
+  const known = v.tcp_window;
+  const scaled = (known & SegTcpWindowFlag.SEG_TCP_SCALED) !== 0;
+  return {
+    knownA: (known & SegTcpWindowFlag.SEG_TCP_WINDOW_A) !== 0,
+    knownB: (known & SegTcpWindowFlag.SEG_TCP_WINDOW_B) !== 0,
+    endA: v.tcp_end_a,
+    endB: v.tcp_end_b,
+    maxWindowA: v.tcp_maxwin_a,
+    maxWindowB: v.tcp_maxwin_b,
+    scaled,
+    scaleA: scaled ? v.tcp_scale_a : 0,
+    scaleB: scaled ? v.tcp_scale_b : 0,
   };
 }
 
