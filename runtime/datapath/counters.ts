@@ -1,11 +1,15 @@
 // The kernel contract: the per-CPU counters (struct seg_counter): seg_stats by enum seg_stat,
 // and per rule seg_rule_hits and seg_rule_would_deny (a slot's rules from rule_base = slot *
-// rulesPerSlot). Reads sum over CPUs.
-import { bpf_map_lookup_elem, libbpf_num_possible_cpus } from '../libbpf.ts';
+// rulesPerSlot). Reads sum over CPUs; seg_stats of an older data path (not upgraded yet) is read
+// by its own version's indices.
+import { bpf_map_get_info_by_fd, bpf_map_lookup_elem, libbpf_num_possible_cpus } from '../libbpf.ts';
 import { SEG_COUNTER, SegMap, SegStat, type MapName } from './abi.ts';
 import { decodePerCpu, encodeU32, encodeU32Range, perCpuStride } from './codec.ts';
 import { mapOf, type Datapath } from './datapath.ts';
+import { readDatapathInfo } from './info.ts';
 import { iterateEntries, writeEntries } from './iterate.ts';
+import { migrateStatIndex } from './migrate.ts';
+import { DATAPATH_VERSION } from './version.ts';
 
 export interface Counter {
   readonly packets: bigint;
@@ -31,7 +35,16 @@ function readCounter(dp: Datapath, map: MapName, index: number): Counter {
 
 /** Every seg_stats counter, by index (SegStat). */
 export function readStats(dp: Datapath): { packets: bigint; bytes: bigint }[] {
-  return Array.from({ length: SegStat.SEG_STAT_COUNT }, (_, i) => ({ ...readCounter(dp, SegMap.stats, i) }));
+  const version = readDatapathInfo(dp).version;
+  if (version >= DATAPATH_VERSION) return Array.from({ length: SegStat.SEG_STAT_COUNT }, (_, i) => ({ ...readCounter(dp, SegMap.stats, i) }));
+  // An older data path's counters, each put where this version counts it.
+  const stats = Array.from({ length: SegStat.SEG_STAT_COUNT }, () => ({ packets: 0n, bytes: 0n }));
+  const entries = bpf_map_get_info_by_fd(mapOf(dp, SegMap.stats).fd).maxEntries;
+  for (let i = 0; i < entries; i++) {
+    const at = migrateStatIndex(i, version);
+    if (at < stats.length) stats[at] = { ...readCounter(dp, SegMap.stats, i) };
+  }
+  return stats;
 }
 
 /** Hits of rule `rule` of the policy in `slot`. */

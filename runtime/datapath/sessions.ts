@@ -5,6 +5,8 @@ import { SEG_RULE_NONE, SEG_SESSION, SEG_SESSION_KEY, SegFamily, SegMap, SegStat
 import { decode, decodeField } from './codec.ts';
 import { mapOf, type Datapath } from './datapath.ts';
 import { iterateEntries } from './iterate.ts';
+import { layoutOf, migrateValue } from './migrate.ts';
+import { DATAPATH_VERSION } from './version.ts';
 
 /** One session as the kernel holds it (struct seg_session_key + struct seg_session). */
 export interface SessionEntry {
@@ -57,8 +59,23 @@ export interface SessionCensus {
   readonly byState: readonly number[];
 }
 
-function sessionsOf(dp: Datapath) {
-  return iterateEntries(mapOf(dp, SegMap.sessions).fd, SEG_SESSION_KEY.size, SEG_SESSION.size);
+/**
+ * The data-path version whose seg_session the table holds: this segc's, or an older one's (a
+ * deployment not upgraded yet, read by this segc's status, stats or sessions), by value size.
+ */
+function sessionVersion(dp: Datapath): { readonly version: number; readonly size: number } {
+  const size = bpf_map_get_info_by_fd(mapOf(dp, SegMap.sessions).fd).valueSize;
+  if (size === SEG_SESSION.size) return { version: DATAPATH_VERSION, size };
+  for (let v = DATAPATH_VERSION - 1; v >= 1; v--) if (layoutOf('seg_session', v).size === size) return { version: v, size };
+  throw new Error(`seg_sessions holds ${size}-byte sessions, which no data-path version this segc knows has (a newer segc's? use it, or undeploy)`);
+}
+
+/** Every entry of the table, its value in this version's layout. */
+function* sessionsOf(dp: Datapath): Generator<{ key: Uint8Array; value: Uint8Array }> {
+  const { version, size } = sessionVersion(dp);
+  for (const entry of iterateEntries(mapOf(dp, SegMap.sessions).fd, SEG_SESSION_KEY.size, size)) {
+    yield version === DATAPATH_VERSION ? entry : { key: entry.key, value: migrateValue('seg_session', version, entry.value) };
+  }
 }
 
 /**

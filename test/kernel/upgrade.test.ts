@@ -2,7 +2,9 @@
 // fixed earlier commit (9463f29, the last without data-path versions: a git worktree of it,
 // its classifier built by the test) is redeployed by this segc while long-lived TCP
 // connections (inbound, and opened by the host) and a UDP stream run through it. Also: an
-// upgrade that fails half-way, a data path from the future, and a resize by redeploy.
+// upgrade that fails half-way, a data path from the future, and a resize by redeploy. And a
+// deployment of data-path version 2 (371f4ba) upgraded to version 3 with established TCP
+// connections, whose sessions (no TCP windows in version 2) then learn their windows.
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
@@ -32,9 +34,9 @@ policy egress default deny {
 }
 `;
 
-function hasOldCommit(): boolean {
+function hasOldCommit(commit = OLD_COMMIT): boolean {
   try {
-    execFileSync('git', ['-C', ROOT, 'cat-file', '-e', `${OLD_COMMIT}^{commit}`], { stdio: 'ignore' });
+    execFileSync('git', ['-C', ROOT, 'cat-file', '-e', `${commit}^{commit}`], { stdio: 'ignore' });
     execFileSync('clang', ['--version'], { stdio: 'ignore' });
     return existsSync(join(ROOT, 'node_modules'));
   } catch {
@@ -46,8 +48,8 @@ const OLD_AVAILABLE = KERNEL_AVAILABLE && hasOldCommit();
 if (KERNEL_AVAILABLE && !OLD_AVAILABLE) process.stderr.write(`upgrade.test.ts: skipped: needs git history with ${OLD_COMMIT}, clang and node_modules\n`);
 
 /** A worktree of the old commit with its classifier built (npm packages shared with this checkout). */
-function buildOldSegc(dir: string): void {
-  execFileSync('git', ['-C', ROOT, 'worktree', 'add', '--detach', '--force', dir, OLD_COMMIT], { stdio: 'ignore' });
+function buildOldSegc(dir: string, commit = OLD_COMMIT): void {
+  execFileSync('git', ['-C', ROOT, 'worktree', 'add', '--detach', '--force', dir, commit], { stdio: 'ignore' });
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
   execFileSync('mkdir', ['-p', join(dir, 'bpf', 'build')]);
   const arch = execFileSync('uname', ['-m'], { encoding: 'utf8' }).trim();
@@ -262,4 +264,115 @@ describe.skipIf(!OLD_AVAILABLE)(`upgrading a deployment made by segc ${OLD_COMMI
     expect(echoed.length).toBeGreaterThan(at);
     expect(sent - echoed.length).toBeLessThanOrEqual(5);
   }, 90_000);
+});
+
+/** The last commit of data-path version 2 (before the TCP windows of version 3). */
+const V2_COMMIT = '371f4ba';
+const V2_HOST4 = '10.205.0.1';
+const V2_PEER4 = '10.205.0.2';
+const HAVE_PYTHON3 = spawnSync('python3', ['--version'], { timeout: 5_000 }).status === 0;
+const V2_AVAILABLE = KERNEL_AVAILABLE && HAVE_PYTHON3 && hasOldCommit(V2_COMMIT);
+if (KERNEL_AVAILABLE && !V2_AVAILABLE) process.stderr.write(`upgrade.test.ts: version-2 upgrade skipped: needs git history with ${V2_COMMIT}, clang, python3 and node_modules\n`);
+
+describe.skipIf(!V2_AVAILABLE)(`upgrading a data-path version 2 deployment (segc ${V2_COMMIT}) in place, with established TCP connections`, () => {
+  const sandbox = new NetnsSandbox('upg2');
+  const name = `segct-${process.pid}-upg2`;
+  let host: string;
+  let peer: string;
+  let link: VethPair;
+  let policies: PolicyDir;
+  let stateDir: string;
+  let oldDir: string;
+  let policy: string;
+  const servers: ChildProcess[] = [];
+
+  const env = () => ({ ...process.env, NO_COLOR: '1', SEGC_STATE_DIR: stateDir });
+  const oldSegc = (args: readonly string[]): SegcRun => {
+    const r = spawnSync('nsenter', [`--net=/var/run/netns/${host}`, '--', process.execPath, '--no-warnings', join(oldDir, 'test', 'support', 'segc-source.ts'), ...args], { encoding: 'utf8', timeout: 60_000, env: env() });
+    return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+  };
+  const segcAsync = (args: readonly string[]): Promise<SegcRun> =>
+    new Promise((resolve) => {
+      const child = spawn('nsenter', [`--net=/var/run/netns/${host}`, '--', process.execPath, '--no-warnings', join(ROOT, 'test', 'support', 'segc-source.ts'), ...args], { env: env() });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.once('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    });
+  const deployArgs = () => ['deploy', policy, '--iface', link.a.name, '--name', name, '--max-rules', '64', '--sessions', '1024'];
+  const counter = (which: string): number => {
+    const r = segc(host, ['stats', '--name', name, '--json'], { stateDir });
+    expect(r.code, r.stderr).toBe(0);
+    return (JSON.parse(r.stdout) as { counters: { counter: string; packets: number }[] }).counters.find((c) => c.counter === which)?.packets ?? 0;
+  };
+  const sessionTo = (port: number) => {
+    const r = segc(host, ['sessions', '--name', name, '--port', String(port), '--json'], { stateDir });
+    expect(r.code, r.stderr).toBe(0);
+    return (JSON.parse(r.stdout) as { sessions: { a: string; portA: number; portB: number; state: string; tcp?: { knownA: boolean; knownB: boolean; endA: number; endB: number; scaled: boolean } }[] }).sessions.find((x) => x.portA === port || x.portB === port);
+  };
+
+  beforeAll(async () => {
+    oldDir = mkdtempSync(join(tmpdir(), 'segct-old2-'));
+    rmSync(oldDir, { recursive: true, force: true });
+    buildOldSegc(oldDir, V2_COMMIT);
+    host = sandbox.createNetns('host');
+    peer = sandbox.createNetns('peer');
+    link = sandbox.createVethPair(host, peer, { a: { ipv4: `${V2_HOST4}/24` }, b: { ipv4: `${V2_PEER4}/24` } });
+    servers.push(await startEchoServers(host, [22], []));
+    servers.push(await startEchoServers(peer, [8080], []));
+    policies = createPolicyDir();
+    stateDir = mkdtempSync(join(tmpdir(), 'segct-state-'));
+    policy = policies.write('host.seg', POLICY);
+  }, 180_000);
+
+  afterAll(() => {
+    try {
+      tearDownDeployTest({ host, names: [name], stateDir, servers, policies, sandbox });
+    } finally {
+      if (oldDir !== undefined) spawnSync('git', ['-C', ROOT, 'worktree', 'remove', '--force', oldDir]);
+    }
+  });
+
+  it(`upgrades to version ${DATAPATH_VERSION}: the connections go on, their sessions learn the windows, then refuse an RST outside them; counters keep their names`, async () => {
+    const r = oldSegc(deployArgs());
+    expect(r.code, r.stderr).toBe(0);
+    const inbound = startTcpStream(peer, V2_HOST4, 22, 20_000);
+    const outbound = startTcpStream(host, V2_PEER4, 8080, 20_000);
+    await sleep(2_000);
+    const denied = counter('deny');
+    const ingressAllow = counter('ingress-allow');
+    const sessionHits = counter('session-hit');
+    expect(ingressAllow).toBeGreaterThan(0);
+
+    const upgraded = await segcAsync(deployArgs());
+    expect(upgraded.code, upgraded.stderr).toBe(0);
+    expect(upgraded.stdout).toMatch(new RegExp(`upgraded +data path in place, version 2 -> ${DATAPATH_VERSION}`));
+    // The counters after the reasons moved by one in version 3: they carried over by name.
+    expect(counter('ingress-allow')).toBeGreaterThanOrEqual(ingressAllow);
+    expect(counter('session-hit')).toBeGreaterThanOrEqual(sessionHits);
+    await sleep(1_500);
+    // The migrated sessions knew no window (version 2 had none) and learnt it from the traffic;
+    // the handshake was not seen, so no scale (the largest is assumed).
+    const out = sessionTo(8080);
+    expect(out?.state).toBe('established');
+    expect(out?.tcp).toMatchObject({ knownA: true, knownB: true, scaled: false });
+    const rejected = counter('reason:tcp-window');
+    const spoofed = spawnSync('nsenter', [`--net=/var/run/netns/${peer}`, '--', 'python3', join(ROOT, 'test', 'support', 'tcp-spoof.py'), V2_PEER4, '8080', V2_HOST4, String(out?.portA ?? 0), 'rst', '100', String(((out?.tcp?.endB ?? 0) + 2 ** 31) >>> 0), '1'], { encoding: 'utf8', timeout: 30_000 });
+    expect(spoofed.status, spoofed.stderr).toBe(0);
+    expect(counter('reason:tcp-window') - rejected).toBe(100);
+    expect(sessionTo(8080)?.portA).toBe(out?.portA);
+
+    const [inSent, outSent] = await Promise.all([inbound.done, outbound.done]);
+    process.stdout.write(`version 2 -> ${DATAPATH_VERSION} upgrade: inbound TCP ${inbound.echoed().length}/${inSent}, host-opened TCP ${outbound.echoed().length}/${outSent} lines echoed\n`);
+    for (const [stream, sent] of [
+      [inbound, inSent],
+      [outbound, outSent],
+    ] as const) {
+      expect(contiguous(stream.echoed())).toBe(true);
+      expect(sent - stream.echoed().length).toBeLessThanOrEqual(5);
+    }
+    // Not one packet of the flows was dropped, by the old or the new data path (the 100 RSTs aside).
+    expect(counter('deny') - denied).toBe(100);
+  }, 180_000);
 });
