@@ -228,7 +228,7 @@ static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 		}
 		/* 5: a TCP segment outside the window is judged without the session, untouched. */
 		if (s && pkt.proto == IPPROTO_TCP) {
-			window = seg_tcp_window(s, &pkt, src_is_a);
+			window = seg_tcp_check(s, &pkt, src_is_a);
 			if (window == SEG_TCP_REOPEN) {
 				bpf_map_delete_elem(&seg_sessions, &key);
 				seg_count(SEG_STAT_SESSION_CLOSED, skb->len);

@@ -130,6 +130,22 @@ static __always_inline void seg_tcp_window_open(struct seg_session *s, const str
 }
 
 /**
+ * seg_tcp_segment - seg_tcp_window for a segment without SYN or RST: the session's always (its
+ *	window only teaches the session when the segment lies in it)
+ * @s: the session
+ * @pkt: the segment (TCP, no SYN, no RST)
+ * @from_a: whether endpoint a sent it
+ *
+ * Returns: SEG_TCP_IN.
+ */
+static __always_inline int seg_tcp_segment(struct seg_session *s, const struct seg_packet *pkt, int from_a)
+{
+	if (seg_tcp_in_window(s, pkt, from_a))
+		seg_tcp_learn(s, pkt, from_a);
+	return SEG_TCP_IN;
+}
+
+/**
  * seg_tcp_window - whether a TCP segment that found a session is the session's
  * @s: the session; learns from the segment when it is
  * @pkt: the segment (TCP)
@@ -192,7 +208,16 @@ __noinline int seg_tcp_window(struct seg_session *s, const struct seg_packet *pk
 		/* RFC 5961 3: only in the window (the session then ends: nothing to learn). */
 		return seg_tcp_in_window(s, pkt, from_a) ? SEG_TCP_IN : SEG_TCP_OUTSIDE;
 	}
-	if (seg_tcp_in_window(s, pkt, from_a))
-		seg_tcp_learn(s, pkt, from_a);
-	return SEG_TCP_IN;
+	return seg_tcp_segment(s, pkt, from_a);
+}
+
+/**
+ * seg_tcp_check - seg_tcp_window, with the common segment (no SYN, no RST) inline: the session
+ *	hit's fast path pays no call for it
+ */
+static __always_inline int seg_tcp_check(struct seg_session *s, const struct seg_packet *pkt, int from_a)
+{
+	if (!(pkt->tcp_flags & (SEG_TCP_SYN | SEG_TCP_RST)))
+		return seg_tcp_segment(s, pkt, from_a);
+	return seg_tcp_window(s, pkt, from_a);
 }
