@@ -3,6 +3,9 @@
 // (compiler/diff.ts): rules added, removed and changed, defaults, and the exact regions of
 // packets whose verdict changes, each with an example and the deciding rules; and audit: the
 // mode of the whole policy and the rules in `deny audit`, before and after. Touches nothing.
+// A damaged record (or deployed sources that no longer compile) is a warning, not a failure:
+// the dry run says so, with the repair, and compares against no deployed policy, as the deploy
+// itself would treat it.
 import type { PolicyDiff } from '../../compiler/diff.ts';
 import { diffPolicies } from '../../compiler/program.ts';
 import { formatPacket } from '../../compiler/packet.ts';
@@ -25,26 +28,56 @@ function ruleNames(rules: readonly RuleIr[]): string[] {
   return rules.map((r) => `${r.direction} ${r.name}`);
 }
 
+/** Why the dry run could not compare with the deployed policy, and how to repair it. */
+export interface DryRunWarning {
+  readonly kind: 'damaged-record' | 'sources-do-not-compile';
+  readonly message: string;
+  /** The record file, for a damaged record. */
+  readonly path?: string;
+  readonly hint: string;
+}
+
 export async function dryRun(compiled: CompiledPolicy, options: DeployCommandOptions, io: CliIo): Promise<Outcome> {
-  const [{ readState, stateDirOf }, { compile }] = await Promise.all([import('../state.ts'), import('../../compiler/program.ts')]);
-  const state = readState(stateDirOf(io.env), options.name);
+  const [{ readState, stateDirOf, isRecordError }, { compile }] = await Promise.all([import('../state.ts'), import('../../compiler/program.ts')]);
+  const warnings: DryRunWarning[] = [];
+  let state: Awaited<ReturnType<typeof readState>>;
+  try {
+    state = readState(stateDirOf(io.env), options.name);
+  } catch (error) {
+    if (!isRecordError(error)) throw error;
+    // The deploy reads a damaged record as none and rewrites it: compare with no policy.
+    warnings.push({ kind: 'damaged-record', message: `${error.message}; compared with no deployed policy`, path: error.path, hint: error.hint });
+    state = undefined;
+  }
   let diff: PolicyDiff | null = null;
   let oldSources: ReadonlyMap<string, SourceFile> = new Map();
   let oldRules: readonly RuleIr[] = [];
   if (state) {
     const old = compile(state.current.files, createMemoryHost(state.current.sources));
-    if (old.ir === undefined) throw new Error(`the deployed sources of '${options.name}' no longer compile`);
-    diff = diffPolicies(old.ir, compiled.ir);
-    oldSources = old.sources;
-    oldRules = old.ir.rules;
+    if (old.ir === undefined) {
+      warnings.push({
+        kind: 'sources-do-not-compile',
+        message: `the deployed sources of '${options.name}' (generation ${state.current.generation}) no longer compile with this segc; compared with no deployed policy`,
+        hint: `segc check the deployed files to see why; segc status --name ${options.name} shows what is in force`,
+      });
+    } else {
+      diff = diffPolicies(old.ir, compiled.ir);
+      oldSources = old.sources;
+      oldRules = old.ir.rules;
+    }
   }
+  for (const w of warnings) io.stderr.write(`warning: ${w.message}
+  hint: ${w.hint}
+`);
   const newSources = new Map(Object.entries(compiled.sources).map(([path, text]) => [path, createSourceFile(path, text)]));
   const sides = { before: { label: 'deployed', sources: oldSources }, after: { label: '', sources: newSources } };
   const interfaces = { before: state?.current.interfaces.map((i) => i.iface) ?? [], after: [...new Set(options.iface)] };
   const mode = { before: state === undefined ? null : modeOf(state.current.settings?.audit === true), after: modeOf(options.audit === true) };
   const auditRules = { before: ruleNames(oldRules.filter((r) => r.audit)), after: ruleNames(compiled.ir.rules.filter((r) => r.audit)) };
   if (options.json === true) {
-    io.stdout.write(JSON.stringify({ name: options.name, deployed: state ? { policyHash: state.current.policyHash, generation: state.current.generation } : null, policyHash: compiled.ir.hash, interfaces, mode, auditRules, diff: diff && diffJson(diff, sides) }) + '\n');
+    io.stdout.write(
+      JSON.stringify({ name: options.name, deployed: state ? { policyHash: state.current.policyHash, generation: state.current.generation } : null, policyHash: compiled.ir.hash, interfaces, mode, auditRules, diff: diff && diffJson(diff, sides), ...(warnings.length > 0 ? { warnings } : {}) }) + '\n',
+    );
     return 'ok';
   }
   const lines = [`dry run for '${options.name}': nothing was changed`];
@@ -53,8 +86,12 @@ export async function dryRun(compiled: CompiledPolicy, options: DeployCommandOpt
   }
   for (const name of auditRules.before.filter((n) => !auditRules.after.includes(n))) lines.push(`  enforce    rule ${name} (was deny audit)`);
   for (const name of auditRules.after.filter((n) => !auditRules.before.includes(n))) lines.push(`  audit      rule ${name} (deny audit)`);
-  if (!state) {
+  if (warnings.some((w) => w.kind === 'damaged-record')) {
+    lines.push(`  the record is damaged (above): a deploy would rewrite it and enforce ${compiled.ir.rules.length} rules on ${interfaces.after.join(', ')}`);
+  } else if (!state) {
     lines.push(`  nothing is deployed under this name: a deploy would enforce ${compiled.ir.rules.length} rules on ${interfaces.after.join(', ')}`);
+  } else if (!diff) {
+    lines.push(`  deployed   generation ${state.current.generation} (${state.current.policyHash.slice(0, 19)}), not compared (above): a deploy would enforce ${compiled.ir.rules.length} rules`);
   } else if (state.current.policyHash === compiled.ir.hash && diff?.rules.length === 0) {
     lines.push(`  the policy is the one in force (generation ${state.current.generation})${mode.before === mode.after ? '; a deploy would change no verdict' : ''}`);
   } else if (diff) {
