@@ -158,11 +158,11 @@ export const DIAGNOSTICS: Readonly<Record<DiagnosticCode, DiagnosticDef>> = {
   SEG5002: def(Code.Redundant, 'warning', 'redundant', 'rule {rule} changes no verdict: {reason}', 'remove it'),
   SEG5003: def(Code.Conflict, 'warning', 'conflict', 'rule {rule} overlaps rule {other} of another action; their order decides packets such as the witness', 'if the order is intended, make the overlap explicit'),
   SEG5004: def(Code.Generalization, 'info', 'generalization', 'rule {rule} generalizes rule {other} of another action', undefined),
-  SEG5005: def(Code.AnalysisIncomplete, 'warning', 'internal', 'rule analysis stopped after {budget}: {what} was not analysed', 'raise --analysis-budget, or split the policy'),
+  SEG5005: def(Code.AnalysisIncomplete, 'warning', 'internal', 'rule analysis stopped after {budget}: {what} was not analysed', 'raise {option}, or split the policy'),
   SEG5101: def(Code.ManagementFlowDenied, 'error', 'lockout', '{rule} denies {origin}: {flow}', "allow it in a rule above; or deploy anyway with --confirm DURATION (rolled back unless 'segc confirm') or --allow-lockout"),
 
   SEG9001: def(Code.InternalError, 'error', 'internal', 'internal error: {message}', 'this is a bug in segc; please report it with the input'),
-  SEG9002: def(Code.CompileBudget, 'error', 'internal', 'compilation stopped after {budget}: {what} was not done', 'raise --compile-budget, or split the policy'),
+  SEG9002: def(Code.CompileBudget, 'error', 'internal', 'compilation stopped after {budget}: {what} was not done', 'raise {option}, or split the policy'),
 };
 
 export interface RelatedInfo {

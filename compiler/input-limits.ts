@@ -1,5 +1,5 @@
 // Stage 0 (files): what a compilation may read. Every file goes through one reader that applies
-// the limits (bytes per file and in all, include depth, the compile's time budget) and decides
+// the limits (bytes per file and in all, include depth, the compile's time and memory budget) and decides
 // whether an included text is a policy at all before the lexer's diagnostics could quote it.
 // The host does the reading; nothing here touches the disk.
 import { createCollector } from './diagnostics.ts';
@@ -27,7 +27,7 @@ const HEAD_CHARS = 4096;
 export function createInputReader(host: CompilerHost, limits: InputLimits, overBudget: () => boolean): InputReader {
   let total = 0;
   return (path, included) => {
-    if (overBudget()) return { kind: 'refused', reason: 'the compile ran out of its time budget before this file was read', hint: 'raise --compile-budget, or split the policy' };
+    if (overBudget()) return { kind: 'refused', reason: 'the compile ran out of its time or memory budget before this file was read', hint: 'raise --compile-budget or --compile-memory, or split the policy' };
     const read = readWithin(host, path, limits.maxFileBytes);
     if (read.kind !== 'text') return read;
     total += read.text.length;

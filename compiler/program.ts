@@ -20,9 +20,9 @@ import { lower } from './lower.ts';
 import { lowerTests, type PacketTestIr } from './packet-tests.ts';
 import { findLockouts, keepPolicyText, type KeepEntry, type ManagementFlow } from './lockout.ts';
 import { resolve, type ParseFile, type ResolvedProgram } from './resolve.ts';
-import { createMemoryHost, DEFAULT_COMPILE_BUDGET_MS, DEFAULT_INPUT_LIMITS, type CompilerHost, type InputLimits, type SourceFile } from './source.ts';
+import { createMemoryHost, DEFAULT_COMPILE_BUDGET_MS, DEFAULT_COMPILE_MEMORY_BYTES, DEFAULT_INPUT_LIMITS, type CompilerHost, type InputLimits, type SourceFile } from './source.ts';
 
-export { DEFAULT_COMPILE_BUDGET_MS } from './source.ts';
+export { DEFAULT_COMPILE_BUDGET_MS, DEFAULT_COMPILE_MEMORY_BYTES } from './source.ts';
 
 /** Options of a compilation. */
 export interface CompileOptions {
@@ -50,6 +50,14 @@ export interface CompileOptions {
   readonly budgetMs?: number;
   /** The clock, in milliseconds (default `performance.now`); tests pass a fake one. */
   readonly now?: () => number;
+  /**
+   * Bytes of memory the whole compilation may take beyond what was in use when it began, by
+   * `memoryUsed`. Over it, as over the time budget: reading stops, the stages not done are named
+   * by SEG9002 (no IR), and the analysis stops with SEG5005. Default 2 GiB; 0 or less: unlimited.
+   */
+  readonly memoryBudgetBytes?: number;
+  /** The host's measure of memory in use, in bytes (the CLI: the process's resident set); absent: no memory budget. */
+  readonly memoryUsed?: () => number;
 }
 
 /** The connections that manage the host (`check --host-context`, `deploy`'s guard). */
@@ -81,14 +89,25 @@ export function compile(rootFiles: readonly string[], host: CompilerHost, option
   const now = options.now ?? (() => performance.now());
   const budgetMs = options.budgetMs ?? DEFAULT_COMPILE_BUDGET_MS;
   const deadline = budgetMs > 0 ? now() + budgetMs : Infinity;
-  const overBudget = () => now() > deadline;
+  const memoryUsed = options.memoryUsed;
+  const memoryBudget = options.memoryBudgetBytes ?? DEFAULT_COMPILE_MEMORY_BYTES;
+  const memoryCeiling = memoryUsed !== undefined && memoryBudget > 0 ? memoryUsed() + memoryBudget : Infinity;
+  const overMemory = () => memoryCeiling !== Infinity && (memoryUsed?.() ?? 0) > memoryCeiling;
+  const memoryLabel = `${Math.round(memoryBudget / 1024 ** 2)} MiB of memory`;
+  let cause: 'time' | 'memory' | undefined;
+  const overBudget = () => {
+    if (cause === undefined && now() > deadline) cause = 'time';
+    if (cause === undefined && overMemory()) cause = 'memory';
+    return cause !== undefined;
+  };
   const limits: InputLimits = { ...DEFAULT_INPUT_LIMITS, ...options.limits };
   const read = createInputReader(host, limits, overBudget);
   const resolved = resolve({ rootFiles, host, parseFile: options.parseFile ?? parseSourceFile, diagnostics, read, maxIncludeDepth: limits.maxIncludeDepth });
   // Over budget after reading: say what was not done and stop (no IR, so nothing deploys).
   const stop = (what: string) => {
     const first = rootFiles[0] ?? '';
-    diagnostics.add(Code.CompileBudget, { file: first, start: 0, end: 0 }, { budget: `${budgetMs} ms`, what });
+    const memory = cause === 'memory';
+    diagnostics.add(Code.CompileBudget, { file: first, start: 0, end: 0 }, { budget: memory ? memoryLabel : `${budgetMs} ms`, what, option: memory ? '--compile-memory' : '--compile-budget' });
   };
   let tests: readonly PacketTestIr[] = [];
   let ir: ProgramIr | undefined;
@@ -106,7 +125,11 @@ export function compile(rootFiles: readonly string[], host: CompilerHost, option
   if (ir !== undefined && options.expiry !== undefined) diagnostics.items.push(...checkExpiry(ir, options.expiry));
   // lower() gives an IR only when there is no error, so the analysis never sees a broken policy.
   // Its budget is its own, within what is left of the compile's.
-  const analysisOptions = options.analysis && { ...options.analysis, budgetMs: Math.max(1, Math.min(options.analysis.budgetMs ?? DEFAULT_ANALYSIS_BUDGET_MS, deadline - now())) };
+  const analysisOptions = options.analysis && {
+    ...options.analysis,
+    budgetMs: Math.max(1, Math.min(options.analysis.budgetMs ?? DEFAULT_ANALYSIS_BUDGET_MS, deadline - now())),
+    ...(memoryUsed !== undefined && memoryCeiling !== Infinity ? { memory: { used: memoryUsed, ceiling: memoryCeiling, label: memoryLabel } } : {}),
+  };
   const analysis = ir !== undefined && analysisOptions !== undefined ? analyze(ir, analysisOptions) : undefined;
   if (analysis) diagnostics.items.push(...analysis.diagnostics);
   if (ir !== undefined && options.hostContext !== undefined) diagnostics.items.push(...checkLockout(ir, options.hostContext));

@@ -60,6 +60,12 @@ export const DEFAULT_INPUT_LIMITS: InputLimits = { maxFileBytes: 16 << 20, maxTo
 /** The whole compile's time budget by default: a minute (the rule analysis alone has ten seconds). */
 export const DEFAULT_COMPILE_BUDGET_MS = 60_000;
 
+/**
+ * The whole compile's memory budget by default: 2 GiB more than was in use when it began (a
+ * 100k-rule check takes under 500 MB). Hosts may lower it to stay under their own ceiling.
+ */
+export const DEFAULT_COMPILE_MEMORY_BYTES = 2 * 1024 ** 3;
+
 /** The refusal of a file over the size limit (hosts use it too, so that the words are one). */
 export function tooLarge(size: number, maxBytes: number): SourceRead {
   return { kind: 'refused', reason: `it holds ${size} bytes, more than the ${maxBytes} a policy file may`, hint: 'raise --max-include-size if the file really is a policy' };

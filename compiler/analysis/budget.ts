@@ -1,5 +1,6 @@
-// Rule analysis, the time budget: the passes call `spend` once per unit of work (a box
-// subtraction); the clock is read only every so often, so the check stays off the profile.
+// Rule analysis, the time (and memory) budget: the passes call `spend` once per unit of work (a
+// box subtraction); the clock and the memory probe are read only every so often, so the check
+// stays off the profile.
 
 export interface Budget {
   /** Counts one unit of work; true once the budget is exhausted (and from then on). */
@@ -8,28 +9,47 @@ export interface Budget {
   readonly exhausted: boolean;
   /** Units spent so far (reported in the stats). */
   readonly spent: number;
+  /** What ran out: the time, or the memory (undefined while neither has). */
+  readonly cause: 'time' | 'memory' | undefined;
+}
+
+/**
+ * A memory ceiling: `used()` is the host's measure of memory in use, in bytes (the compiler
+ * reads no process state), and the budget is exhausted once it passes `ceiling`.
+ */
+export interface MemoryCeiling {
+  readonly used: () => number;
+  readonly ceiling: number;
 }
 
 /** How often (in units) the clock is read. */
 const CLOCK_EVERY = 256;
 
-/** A budget of `ms` milliseconds from now on `now` (a clock in milliseconds). */
-export function createBudget(ms: number, now: () => number): Budget {
+/** A budget of `ms` milliseconds from now on `now` (a clock in milliseconds), and of `memory` when given. */
+export function createBudget(ms: number, now: () => number, memory?: MemoryCeiling): Budget {
   const deadline = now() + ms;
   let spent = 0;
-  let exhausted = !(ms > 0);
+  let cause: 'time' | 'memory' | undefined = ms > 0 ? undefined : 'time';
+  const check = () => {
+    if (cause !== undefined) return;
+    if (now() > deadline) cause = 'time';
+    else if (memory !== undefined && memory.used() > memory.ceiling) cause = 'memory';
+  };
   return {
     spend() {
       spent++;
-      if (!exhausted && spent % CLOCK_EVERY === 0 && now() > deadline) exhausted = true;
-      return exhausted;
+      if (spent % CLOCK_EVERY === 0) check();
+      return cause !== undefined;
     },
     get exhausted() {
-      if (!exhausted && now() > deadline) exhausted = true;
-      return exhausted;
+      check();
+      return cause !== undefined;
     },
     get spent() {
       return spent;
+    },
+    get cause() {
+      return cause;
     },
   };
 }

@@ -5,7 +5,7 @@
 // text of the rules. Over its time budget it stops and says what it did not analyse (SEG5005).
 import { Code, makeDiagnostic, sortDiagnostics, type Diagnostic } from '../diagnostics.ts';
 import { DIRECTIONS, type ProgramIr } from '../ir.ts';
-import { createBudget } from './budget.ts';
+import { createBudget, type MemoryCeiling } from './budget.ts';
 import { buildMeasure } from './coverage.ts';
 import { diagnoseFinding } from './diagnose.ts';
 import { findRuleFindings, type DirectionContext, type RuleFinding } from './findings.ts';
@@ -27,6 +27,8 @@ export interface AnalysisOptions {
   readonly splitAbove?: number;
   /** The clock, in milliseconds (default `performance.now`); tests pass a fake one. */
   readonly now?: () => number;
+  /** Stop, as over the time, once the host's memory measure passes this ceiling (compile's memory budget). */
+  readonly memory?: MemoryCeiling & { readonly label: string };
 }
 
 export interface AnalysisStats {
@@ -55,7 +57,7 @@ export function analyze(ir: ProgramIr, options: AnalysisOptions = {}): AnalysisR
   const now = options.now ?? (() => performance.now());
   const started = now();
   const budgetMs = options.budgetMs ?? DEFAULT_ANALYSIS_BUDGET_MS;
-  const budget = createBudget(budgetMs, now);
+  const budget = createBudget(budgetMs, now, options.memory);
   const maxRelated = options.maxRelated ?? 8;
   const diagnostics = analyzeUnused(ir);
   const findings: RuleFinding[] = [];
@@ -95,7 +97,9 @@ export function analyze(ir: ProgramIr, options: AnalysisOptions = {}): AnalysisR
   }
 
   if (firstUnanalysed !== null) {
-    diagnostics.push(makeDiagnostic(Code.AnalysisIncomplete, firstUnanalysed, { budget: `${budgetMs} ms`, what: unanalysed.join(' and ') }));
+    const memory = budget.cause === 'memory' && options.memory !== undefined;
+    const spentBudget = memory && options.memory ? options.memory.label : `${budgetMs} ms`;
+    diagnostics.push(makeDiagnostic(Code.AnalysisIncomplete, firstUnanalysed, { budget: spentBudget, what: unanalysed.join(' and '), option: memory ? '--compile-memory' : '--analysis-budget' }));
   }
   return {
     diagnostics: sortDiagnostics(diagnostics),

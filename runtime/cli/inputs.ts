@@ -2,7 +2,8 @@
 // it, sorted), normalised and without repeats, and a policy's packet tests beside it (X.test.seg
 // next to X.seg). Missing paths, and devices, FIFOs and sockets, are a usage error (exit 2).
 import { InvalidArgumentError, type Command } from 'commander';
-import { DEFAULT_COMPILE_BUDGET_MS, DEFAULT_INPUT_LIMITS, normalizePosixPath } from '../../compiler/source.ts';
+import { getHeapStatistics } from 'node:v8';
+import { DEFAULT_COMPILE_BUDGET_MS, DEFAULT_COMPILE_MEMORY_BYTES, DEFAULT_INPUT_LIMITS, normalizePosixPath } from '../../compiler/source.ts';
 import { CliError } from './command.ts';
 import type { CliIo } from './io.ts';
 
@@ -54,6 +55,7 @@ export interface InputLimitOptions {
   readonly maxIncludeSize?: number;
   readonly maxIncludeDepth?: number;
   readonly compileBudget?: number;
+  readonly compileMemory?: number;
 }
 
 function wholeNumberAtLeastOne(text: string): number {
@@ -61,19 +63,35 @@ function wholeNumberAtLeastOne(text: string): number {
   return Number(text);
 }
 
-/** Adds --max-include-size, --max-include-depth and --compile-budget (docs/cli.md "Input limits"). */
+/**
+ * The memory budget when --compile-memory is absent: the compiler's default, or less where this
+ * process's heap limit is lower (past that limit V8 ends the process instead of the compile
+ * stopping with a diagnostic).
+ */
+export function defaultCompileMemory(): number {
+  return Math.min(DEFAULT_COMPILE_MEMORY_BYTES, Math.floor(getHeapStatistics().heap_size_limit * 0.75));
+}
+
+/** Adds --max-include-size, --max-include-depth, --compile-budget and --compile-memory (docs/cli.md "Input limits"). */
 export function addInputLimitOptions(command: Command): Command {
   return command
     .option('--max-include-size <bytes>', `bytes a policy file may hold (default ${DEFAULT_INPUT_LIMITS.maxFileBytes}, 16 MiB)`, wholeNumberAtLeastOne)
     .option('--max-include-depth <n>', `how deep includes may nest (default ${DEFAULT_INPUT_LIMITS.maxIncludeDepth})`, wholeNumberAtLeastOne)
-    .option('--compile-budget <ms>', `time the whole compilation may take, analysis included (default ${DEFAULT_COMPILE_BUDGET_MS})`, wholeNumberAtLeastOne);
+    .option('--compile-budget <ms>', `time the whole compilation may take, analysis included (default ${DEFAULT_COMPILE_BUDGET_MS})`, wholeNumberAtLeastOne)
+    .option('--compile-memory <MiB>', `memory the whole compilation may take beyond what segc used when it began, analysis included (default ${DEFAULT_COMPILE_MEMORY_BYTES / 1024 ** 2}, less where Node's heap limit is lower)`, wholeNumberAtLeastOne);
 }
 
 /** The compile options those flags give (absent flags: the compiler's defaults). */
-export function inputLimitsOf(options: InputLimitOptions): { limits?: { maxFileBytes?: number; maxIncludeDepth?: number }; budgetMs?: number } {
+export function inputLimitsOf(options: InputLimitOptions): { limits?: { maxFileBytes?: number; maxIncludeDepth?: number }; budgetMs?: number; memoryBudgetBytes: number; memoryUsed: () => number } {
   const limits = {
     ...(options.maxIncludeSize === undefined ? {} : { maxFileBytes: options.maxIncludeSize }),
     ...(options.maxIncludeDepth === undefined ? {} : { maxIncludeDepth: options.maxIncludeDepth }),
   };
-  return { limits, ...(options.compileBudget === undefined ? {} : { budgetMs: options.compileBudget }) };
+  return {
+    limits,
+    ...(options.compileBudget === undefined ? {} : { budgetMs: options.compileBudget }),
+    memoryBudgetBytes: options.compileMemory === undefined ? defaultCompileMemory() : options.compileMemory * 1024 ** 2,
+    // The resident set: what the host pays, whatever holds it (heap, buffers, the parser's tables).
+    memoryUsed: () => process.memoryUsage.rss(),
+  };
 }

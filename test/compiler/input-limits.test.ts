@@ -61,6 +61,31 @@ describe('what a compilation may read', () => {
     expect(c.diagnostics.map((d) => [d.code, d.message])).toEqual([[Code.CompileBudget, 'compilation stopped after 1500 ms: lowering, and with it the rule analysis and the packet tests, was not done']]);
   });
 
+  it('stops over its memory budget as over its time budget: names what was not done, the budget and its option, and gives no IR', () => {
+    let used = 100 << 20;
+    // Each reading of the host's memory measure is 64 MiB more: a 100 MiB budget runs out while reading.
+    const c = compile(['main.seg'], createMemoryHost({ 'main.seg': POLICY }), { memoryBudgetBytes: 100 << 20, memoryUsed: () => (used += 64 << 20) });
+    expect(c.ir).toBeUndefined();
+    expect(c.diagnostics.map((d) => [d.code, d.message, d.hint])).toEqual([
+      [Code.CompileBudget, 'compilation stopped after 100 MiB of memory: lowering, and with it the rule analysis and the packet tests, was not done', 'raise --compile-memory, or split the policy'],
+    ]);
+    // Within its budget, or with none (0, or no measure from the host), it compiles.
+    expect(compile(['main.seg'], createMemoryHost({ 'main.seg': POLICY }), { memoryBudgetBytes: 1 << 30, memoryUsed: () => (used += 64 << 20) }).ir).toBeDefined();
+    expect(compile(['main.seg'], createMemoryHost({ 'main.seg': POLICY }), { memoryBudgetBytes: 0, memoryUsed: () => (used += 64 << 20) }).ir).toBeDefined();
+  });
+
+  it('stops the rule analysis when the memory budget runs out during it, saying what was not analysed', () => {
+    const rules = Array.from({ length: 400 }, (_, i) => `  ${100 + i} r${i}: allow tcp from 10.${i >> 8}.${i & 255}.0/24 to any port ${1000 + (i % 50)}`).join('\n');
+    const text = `policy ingress default deny {\n${rules}\n}\n`;
+    let reads = 0;
+    // Flat until the analysis has read the measure a few times, then far past the ceiling.
+    const c = compile(['main.seg'], createMemoryHost({ 'main.seg': text }), { analysis: { budgetMs: 60_000 }, memoryBudgetBytes: 1 << 30, memoryUsed: () => (++reads > 6 ? 8 * 1024 ** 3 : 0) });
+    expect(c.ir).toBeDefined();
+    const incomplete = c.diagnostics.filter((d) => d.code === Code.AnalysisIncomplete);
+    expect(incomplete.map((d) => [d.message.replace(/: .*/, ''), d.hint])).toEqual([['rule analysis stopped after 1024 MiB of memory', 'raise --compile-memory, or split the policy']]);
+    expect(c.analysis?.complete).toBe(false);
+  });
+
   it('uses a host that reads with care when it has one', () => {
     const host: CompilerHost = {
       readFile: () => {

@@ -129,6 +129,14 @@ describe('an except-heavy policy (any except 5,000 IPv4 and 2,000 IPv6 hosts, us
     expect(compiled.out).toMatch(/50 rules/);
   }, 120_000);
 
+  it('stops a compilation over its memory budget (the resident set) and says what was not done', async () => {
+    const r = await segc(['check', '--compile-memory', '1', 'except.seg']);
+    expect(r.code, r.out + r.err).toBe(1);
+    expect(r.out).toMatch(/SEG(9002|5005)\]: (compilation|rule analysis) stopped after 1 MiB of memory: .* was not (done|analysed)/);
+    expect(r.out).toMatch(/raise --compile-memory/);
+    expect(r.err).not.toMatch(/heap out of memory|internal error/);
+  }, 60_000);
+
   it('stops a compilation over its time budget and says what was not done', async () => {
     const r = await segc(['check', '--compile-budget', '1', 'except.seg']);
     expect(r.code).toBe(1);
