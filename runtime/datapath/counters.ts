@@ -5,7 +5,7 @@ import { bpf_map_lookup_elem, libbpf_num_possible_cpus } from '../libbpf.ts';
 import { SEG_COUNTER, SegMap, SegStat, type MapName } from './abi.ts';
 import { decodePerCpu, encodeU32, encodeU32Range, perCpuStride } from './codec.ts';
 import { mapOf, type Datapath } from './datapath.ts';
-import { iterateEntries, writeEntries } from './iterate.ts';
+import { iterateBatches, writeEntries } from './iterate.ts';
 
 export interface Counter {
   readonly packets: bigint;
@@ -63,16 +63,27 @@ export function resetRuleHits(dp: Datapath, slot: number, count: number): void {
  */
 export function readRuleHitsRange(dp: Datapath, slot: number, count: number): { packets: bigint[]; bytes: bigint[] } {
   const cpus = libbpf_num_possible_cpus();
-  const valueSize = perCpuStride(SEG_COUNTER) * cpus;
+  const stride = perCpuStride(SEG_COUNTER);
+  const valueSize = stride * cpus;
   const packets: bigint[] = new Array<bigint>(count).fill(0n);
   const bytes: bigint[] = new Array<bigint>(count).fill(0n);
   const first = slot * dp.rulesPerSlot;
+  const { packets: packetsField, bytes: bytesField } = SEG_COUNTER.fields;
   let i = 0;
-  for (const entry of iterateEntries(mapOf(dp, SegMap.ruleHits).fd, 4, valueSize, { after: first === 0 ? null : encodeU32(first - 1), limit: count })) {
-    const c = sum(entry.value, cpus);
-    packets[i] = c.packets;
-    bytes[i] = c.bytes;
-    i++;
+  // Summed straight from each batch's buffer: decoding 10k rules' values CPU by CPU into
+  // objects took most of a 10k-rule scrape.
+  for (const batch of iterateBatches(mapOf(dp, SegMap.ruleHits).fd, 4, valueSize, { after: first === 0 ? null : encodeU32(first - 1), limit: count })) {
+    const values = new DataView(batch.values.buffer, batch.values.byteOffset, batch.values.byteLength);
+    for (let e = 0; e < batch.count; e++, i++) {
+      let p = 0n;
+      let b = 0n;
+      for (let c = 0, at = e * valueSize; c < cpus; c++, at += stride) {
+        p += values.getBigUint64(at + packetsField.offset, true);
+        b += values.getBigUint64(at + bytesField.offset, true);
+      }
+      packets[i] = p;
+      bytes[i] = b;
+    }
   }
   return { packets, bytes };
 }
