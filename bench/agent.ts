@@ -7,6 +7,7 @@
 // `--sources` runs test/support/segc-source.ts instead, about 30 MiB more RSS); scrapes are HTTP
 // GETs. Prints figures; asserts nothing. `--sessions N` sizes the table.
 import { spawn } from 'node:child_process';
+import { get } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,10 +106,19 @@ function percentile(xs: readonly number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 }
 
-/** Scrapes a counter the agent exports about itself, through /metrics. */
-async function collectionsOf(url: string): Promise<number> {
-  const body = await (await fetch(url)).text();
-  return Number(/^segc_scrape_collections_total (\S+)$/m.exec(body)?.[1] ?? NaN);
+/**
+ * Scrapes a counter the agent exports about itself, through /metrics, on a connection of its
+ * own: a new client always gets a fresh collection (AgentMetrics.scrape), counted in the text.
+ */
+function collectionsOf(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    get(url, { agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve(Number(/^segc_scrape_collections_total (\S+)$/m.exec(body)?.[1] ?? NaN)));
+    }).on('error', reject);
+  });
 }
 
 function rssKb(pid: number): number {
