@@ -51,7 +51,8 @@ static __always_inline int seg_finish(struct __sk_buff *skb, const struct seg_po
 	skb->cb[SEG_CB_RULE] = rule;
 	skb->cb[SEG_CB_REASON] = reason;
 	skb->cb[SEG_CB_VERDICT] = verdict;
-	seg_count(allow ? SEG_STAT_ALLOW : SEG_STAT_DENY, skb->len);
+	/* The verdict totals (SEG_STAT_ALLOW/DENY) are the sums of the two hooks', made by readers
+	 * (runtime/datapath/counters.ts): one counter update less per packet. */
 	seg_count(SEG_STAT_DIR_VERDICT_BASE + (dir & 1) * 2 + allow, skb->len);
 	seg_count(SEG_STAT_REASON_BASE + (reason < SEG_REASON_COUNT ? reason : SEG_REASON_INTERNAL), skb->len);
 	seg_count_rule(meta, rule, skb->len);
@@ -206,7 +207,8 @@ static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 			s = NULL;
 		}
 		if (s) {
-			seg_count(SEG_STAT_SESSION_HIT, skb->len);
+			/* SEG_STAT_SESSION_HIT is the sum of the three session reasons below, made by
+			 * readers (runtime/datapath/counters.ts): one counter update less per hit. */
 			reason = SEG_REASON_SESSION;
 			/* 6 */
 			if (s->generation != meta->generation) {

@@ -2,7 +2,7 @@
 // and per rule seg_rule_hits and seg_rule_would_deny (a slot's rules from rule_base = slot *
 // rulesPerSlot). Reads sum over CPUs.
 import { bpf_map_lookup_elem, libbpf_num_possible_cpus } from '../libbpf.ts';
-import { SEG_COUNTER, SegMap, SegStat, type MapName } from './abi.ts';
+import { SEG_COUNTER, SegMap, SegReason, SegStat, type MapName } from './abi.ts';
 import { decodePerCpu, encodeU32, encodeU32Range, perCpuStride } from './codec.ts';
 import { mapOf, type Datapath } from './datapath.ts';
 import { iterateBatches, writeEntries } from './iterate.ts';
@@ -29,9 +29,24 @@ function readCounter(dp: Datapath, map: MapName, index: number): Counter {
   return sum(bpf_map_lookup_elem(mapOf(dp, map).fd, encodeU32(index), perCpuStride(SEG_COUNTER) * cpus), cpus);
 }
 
-/** Every seg_stats counter, by index (SegStat). */
+function add(a: Counter | undefined, b: Counter | undefined): Counter {
+  return { packets: (a?.packets ?? 0n) + (b?.packets ?? 0n), bytes: (a?.bytes ?? 0n) + (b?.bytes ?? 0n) };
+}
+
+/**
+ * Every seg_stats counter, by index (SegStat). The classifier leaves three of them to readers,
+ * to save a counter update per packet (bpf/lib/policy.h): the verdict totals are the sums of
+ * the two hooks' (SEG_STAT_ALLOW = INGRESS_ALLOW + EGRESS_ALLOW), and a session hit ends in one
+ * of the three session reasons (SESSION, SESSION_RECHECKED, SESSION_REVOKED). Data paths of
+ * version 2 counted them in the kernel as well, with the same values.
+ */
 export function readStats(dp: Datapath): { packets: bigint; bytes: bigint }[] {
-  return Array.from({ length: SegStat.SEG_STAT_COUNT }, (_, i) => ({ ...readCounter(dp, SegMap.stats, i) }));
+  const stats = Array.from({ length: SegStat.SEG_STAT_COUNT }, (_, i) => ({ ...readCounter(dp, SegMap.stats, i) }));
+  const reason = (r: number) => stats[SegStat.SEG_STAT_REASON_BASE + r];
+  stats[SegStat.SEG_STAT_ALLOW] = add(stats[SegStat.SEG_STAT_INGRESS_ALLOW], stats[SegStat.SEG_STAT_EGRESS_ALLOW]);
+  stats[SegStat.SEG_STAT_DENY] = add(stats[SegStat.SEG_STAT_INGRESS_DENY], stats[SegStat.SEG_STAT_EGRESS_DENY]);
+  stats[SegStat.SEG_STAT_SESSION_HIT] = add(add(reason(SegReason.SEG_REASON_SESSION), reason(SegReason.SEG_REASON_SESSION_RECHECKED)), reason(SegReason.SEG_REASON_SESSION_REVOKED));
+  return stats;
 }
 
 /** Hits of rule `rule` of the policy in `slot`. */
