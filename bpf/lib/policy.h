@@ -163,7 +163,7 @@ __noinline int seg_session_recheck(const struct seg_session_key *key, struct seg
 static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 {
 	struct seg_packet pkt = {};
-	struct seg_session_key key = {};
+	struct seg_session_key key SEG_KEY_ALIGNED = {};
 	struct seg_decision d = {};
 	struct seg_policy_meta *meta;
 	struct seg_config *cfg;

@@ -104,7 +104,7 @@ __noinline __s64 seg_related(struct __sk_buff *skb, const struct seg_packet *pkt
 			     const struct seg_config *cfg, __u64 generation)
 {
 	struct seg_packet q = {};
-	struct seg_session_key key = {};
+	struct seg_session_key key SEG_KEY_ALIGNED = {};
 	struct seg_session *s;
 	int q_src_is_a = 0, q_from_initiator;
 	__u32 q_dir;
