@@ -17,6 +17,9 @@
 //     `compile` of the document as root (resolve, lower, analysis when asked) with this
 //     document's AST in place of a parse of it; includes are read through `host` (default: a
 //     host that knows only this document).
+//   parseFileWith(docs): ParseFile
+//     The parser of a compilation that several open documents take part in (the language
+//     server's): a file whose path and text are a document's gets that document's AST.
 //
 // What holds: after any sequence of edits, `doc.ast` and `doc.diagnostics` equal (deeply, field
 // order included) what `parseSourceFile` gives for `doc.text`, and `checkDocument` gives what
@@ -37,6 +40,7 @@ import { isLiteralTokenType, tokenize } from './lexer.ts';
 import { parseRuleLines } from './parse-rule-lines.ts';
 import { parse } from './parser.ts';
 import { compile, type CompileOptions, type Compilation } from './program.ts';
+import type { ParseFile } from './resolve.ts';
 import { createMemoryHost, createSourceFile, type CompilerHost, type SourceFile, type Span } from './source.ts';
 import { LCurly, Newline, Policy, RCurly, TestWord } from './tokens.ts';
 
@@ -90,14 +94,17 @@ export function applyEdit(doc: IncrementalDocument, edit: TextEdit): Incremental
 /** `compile` with `doc` as the root file, its AST used as it is. */
 export function checkDocument(doc: IncrementalDocument, host?: CompilerHost, options: Omit<CompileOptions, 'parseFile'> = {}): Compilation {
   const files = host ?? createMemoryHost({ [doc.path]: doc.text });
-  return compile([doc.path], files, {
-    ...options,
-    parseFile: (file, diagnostics) => {
-      if (file.path !== doc.path || file.text !== doc.text) return parseSourceFile(file, diagnostics);
-      for (const d of doc.diagnostics) diagnostics.items.push(d);
-      return doc.ast;
-    },
-  });
+  return compile([doc.path], files, { ...options, parseFile: parseFileWith(new Map([[doc.path, doc]])) });
+}
+
+/** `parseSourceFile`, except that a file whose path and text are a document's gets its AST. */
+export function parseFileWith(docs: ReadonlyMap<string, IncrementalDocument>): ParseFile {
+  return (file, diagnostics) => {
+    const doc = docs.get(file.path);
+    if (doc === undefined || file.text !== doc.text) return parseSourceFile(file, diagnostics);
+    for (const d of doc.diagnostics) diagnostics.items.push(d);
+    return doc.ast;
+  };
 }
 
 // ---- From scratch -------------------------------------------------------------------------
