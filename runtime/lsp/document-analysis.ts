@@ -29,6 +29,8 @@ export interface DocumentAnalysisOptions {
   /** Run the analysis phase at all (off: syntax, names and values only). */
   readonly analysis: boolean;
   readonly config: WorkerConfig;
+  /** The server's log (the client shows it): what went wrong and was mended. */
+  readonly log?: (message: string) => void;
 }
 
 export interface DocumentAnalysis {
@@ -235,6 +237,7 @@ export function createDocumentAnalysis(options: DocumentAnalysisOptions): Docume
         if (reply?.resync && s) {
           // The worker's copy of these documents went wrong (a bug): it gets their whole text.
           const docs = new Map([...options.documents()].map((d) => [d.path, d]));
+          options.log?.(`segc lsp: the language worker's copy of ${reply.resync.join(', ')} disagreed with the client's; sent whole (a bug in segc)`);
           for (const path of reply.resync) {
             const d = docs.get(path);
             if (d) void language.update((id) => ({ type: 'document', id, path, version: d.version, change: { kind: 'full', text: d.text }, length: d.text.length }));

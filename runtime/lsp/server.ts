@@ -56,6 +56,7 @@ export function startLspServer(options: LspServerOptions): void {
       analysisBudgetMs: typeof init.analysisBudgetMs === 'number' && init.analysisBudgetMs > 0 ? init.analysisBudgetMs : options.analysisBudgetMs,
       analysis: init.analysis !== false,
       config: { docsUri: options.docsUri, expiry: options.expiry },
+      log: (message) => connection.console.warn(message),
     });
 
   connection.onInitialize((params): InitializeResult => {

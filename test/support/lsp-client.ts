@@ -13,6 +13,8 @@ export interface LspClient {
   readonly child: ChildProcess;
   /** Every publication so far, in order. */
   readonly published: PublishDiagnosticsParams[];
+  /** The server's log messages (window/logMessage) so far. */
+  readonly logs: string[];
   /** Resolves with the first publication for `uri` from now on that satisfies `accept`. */
   waitForDiagnostics(uri: string, accept?: (p: PublishDiagnosticsParams) => boolean, timeoutMs?: number): Promise<PublishDiagnosticsParams>;
   open(uri: string, text: string, version?: number): void;
@@ -40,6 +42,8 @@ export async function startLspClient(options: { readonly env?: Record<string, st
     published.push(p);
     for (const w of waiters.splice(0)) w();
   });
+  const logs: string[] = [];
+  connection.onNotification('window/logMessage', (p: { message: string }) => void logs.push(p.message));
   connection.onRequest('window/showMessageRequest', () => null);
   connection.onRequest('workspace/configuration', () => []);
   connection.onRequest('client/registerCapability', () => null);
@@ -56,6 +60,7 @@ export async function startLspClient(options: { readonly env?: Record<string, st
     connection,
     child,
     published,
+    logs,
     waitForDiagnostics(uri, accept = () => true, timeoutMs = 20_000) {
       let from = published.length;
       return new Promise((resolve, reject) => {
