@@ -16,7 +16,7 @@ export { dayOf } from './expiry.ts';
 export { expectationHolds, runTests } from './packet-tests.ts';
 export { diffPolicies } from './diff.ts';
 export { evaluate } from './evaluate.ts';
-import { lower } from './lower.ts';
+import { lower, type LowerCache } from './lower.ts';
 import { lowerTests, type PacketTestIr } from './packet-tests.ts';
 import { findLockouts, keepPolicyText, type KeepEntry, type ManagementFlow } from './lockout.ts';
 import { resolve, type ParseFile, type ResolvedProgram } from './resolve.ts';
@@ -50,6 +50,11 @@ export interface CompileOptions {
   readonly budgetMs?: number;
   /** The clock, in milliseconds (default `performance.now`); tests pass a fake one. */
   readonly now?: () => number;
+  /**
+   * Lowered rules of an earlier compilation of the same document to reuse where a rule's text is
+   * unchanged (lower.ts `createLowerCache`; the language server keeps one per open document).
+   */
+  readonly lowerCache?: LowerCache;
 }
 
 /** The connections that manage the host (`check --host-context`, `deploy`'s guard). */
@@ -96,7 +101,7 @@ export function compile(rootFiles: readonly string[], host: CompilerHost, option
   else {
     // Before `lower`, so that a malformed test is an error of the compilation (no IR).
     tests = lowerTests(resolved, diagnostics);
-    ir = lower(resolved, diagnostics);
+    ir = lower(resolved, diagnostics, options.lowerCache);
     if (ir !== undefined && overBudget()) {
       ir = undefined;
       stop('the rule analysis (lowering finished late)');

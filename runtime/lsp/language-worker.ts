@@ -9,6 +9,7 @@ import { parentPort } from 'node:worker_threads';
 import { ResponseError, type PublishDiagnosticsParams } from 'vscode-languageserver';
 import type { ExpiryOptions } from '../../compiler/expiry.ts';
 import { applyEdit, createIncrementalDocument, parseFileWith, type IncrementalDocument, type TextEdit } from '../../compiler/incremental.ts';
+import { createLowerCache, type LowerCache } from '../../compiler/lower.ts';
 import { compile } from '../../compiler/program.ts';
 import { createSourceFile } from '../../compiler/source.ts';
 import { codeActions } from './code-actions.ts';
@@ -87,6 +88,8 @@ export function createLanguageWorker() {
   const snapshots = new Map<string, DocumentSnapshot>();
   const versions = new Map<string, number>();
   const documents = createWorkerDocuments();
+  // Each root's lowered rules, reused by its next compilation where a rule's text is unchanged.
+  const lowerCaches = new Map<string, LowerCache>();
   let publisher = createDiagnosticsPublisher('', versions);
   const all = () => [...snapshots.values()];
 
@@ -148,6 +151,12 @@ export function createLanguageWorker() {
     }
   };
 
+  const lowerCacheOf = (root: string): LowerCache => {
+    let cache = lowerCaches.get(root);
+    if (cache === undefined) lowerCaches.set(root, (cache = createLowerCache()));
+    return cache;
+  };
+
   const handle = (request: WorkerRequest): WorkerReply => {
     switch (request.type) {
       case 'init':
@@ -164,7 +173,7 @@ export function createLanguageWorker() {
         let snapshot: DocumentSnapshot;
         try {
           const overlay = new Map([...current.docs].map(([path, doc]) => [path, doc.text]));
-          const { analysis: _, ...compilation } = compile([request.root], createOverlayHost(overlay), { expiry: config.expiry, parseFile: parseFileWith(current.docs) });
+          const { analysis: _, ...compilation } = compile([request.root], createOverlayHost(overlay), { expiry: config.expiry, parseFile: parseFileWith(current.docs), lowerCache: lowerCacheOf(request.root) });
           snapshot = { root: request.root, generation: request.generation, compilation };
         } catch (error) {
           // A bug in the compiler: reported as SEG9001; the previous compilation stays for the features.
@@ -185,6 +194,7 @@ export function createLanguageWorker() {
       }
       case 'close': {
         documents.close(request.root);
+        lowerCaches.delete(request.root);
         snapshots.delete(request.root);
         versions.delete(request.root);
         return { id: request.id, publish: publisher.forget(request.root, all()) };
