@@ -108,13 +108,15 @@ export function compile(rootFiles: readonly string[], host: CompilerHost, option
     }
   }
   // Expiry reports on a valid IR; an expired rule is an error but the IR stays (deploy decides).
-  if (ir !== undefined && options.expiry !== undefined) diagnostics.items.push(...checkExpiry(ir, options.expiry));
+  // Findings are appended by loops, never push(...findings): a spread passes each item as an
+  // argument, and past some 100k of them that overflows the call stack.
+  if (ir !== undefined && options.expiry !== undefined) for (const d of checkExpiry(ir, options.expiry)) diagnostics.items.push(d);
   // lower() gives an IR only when there is no error, so the analysis never sees a broken policy.
   // Its budget is its own, within what is left of the compile's.
   const analysisOptions = options.analysis && { ...options.analysis, budgetMs: Math.max(1, Math.min(options.analysis.budgetMs ?? DEFAULT_ANALYSIS_BUDGET_MS, deadline - now())) };
   const analysis = ir !== undefined && analysisOptions !== undefined ? analyze(ir, analysisOptions) : undefined;
-  if (analysis) diagnostics.items.push(...analysis.diagnostics);
-  if (ir !== undefined && options.hostContext !== undefined) diagnostics.items.push(...checkLockout(ir, options.hostContext));
+  if (analysis) for (const d of analysis.diagnostics) diagnostics.items.push(d);
+  if (ir !== undefined && options.hostContext !== undefined) for (const d of checkLockout(ir, options.hostContext)) diagnostics.items.push(d);
   return {
     ir,
     diagnostics: sortDiagnostics(diagnostics.items),
