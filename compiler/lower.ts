@@ -156,13 +156,13 @@ function ruleLabel(rule: RuleAst, direction: Direction): string {
 // ---- Reuse between compilations (the language server's re-check after an edit) ---------------
 
 /**
- * What `lower` keeps between compilations of one document: each rule that names no set or port
- * set, lowered, with its diagnostics. Such a rule's IR and diagnostics follow from its text and
- * direction alone (the value checks read nothing else), so a rule whose line an edit left as it
- * was, wherever the line moved, is not lowered again; the rules that name sets are (their
- * values are computed once per compilation anyway). Rules are found by their AST node (the
- * incremental parser keeps the nodes of lines an edit did not touch, and says which node a
- * moved one was: `lowerCacheAlias`), else by their text.
+ * What `lower` keeps between compilations of one document: each rule, lowered, with its
+ * diagnostics. A rule's IR and diagnostics follow from its text and direction and, when it
+ * names sets or port sets, from the declarations (whose texts decide every name's value and
+ * whether it failed), so a rule whose line an edit left as it was, wherever the line moved, is
+ * not lowered again, unless it names sets and a declaration changed. Rules are found by their
+ * AST node (the incremental parser keeps the nodes of lines an edit did not touch, and says
+ * which node a moved one was: `lowerCacheAlias`), else by their text.
  */
 export interface LowerCache {
   readonly byRule: WeakMap<RuleAst, LowerCachedRule>;
@@ -172,6 +172,8 @@ export interface LowerCache {
 
 interface LowerCachedRule {
   readonly direction: Direction;
+  /** For a rule that names sets: the declarations it was lowered with (`lowerDeclarationsKey`). */
+  readonly declarations: string | undefined;
   /** The lowered rule (its id and span are the new rule's), or undefined when it failed. */
   readonly rule: LoweredRule | undefined;
   /** Its diagnostics, spans relative to the rule's start. */
@@ -193,13 +195,34 @@ export function lowerCacheAlias(cache: LowerCache, moved: RuleAst, rule: RuleAst
 interface LowerReuse {
   readonly cache: LowerCache;
   readonly texts: ReadonlyMap<string, string>;
+  /** The declarations of this compilation, as one text. */
+  readonly declarations: string;
   /** The rules of this run that came from the cache, with their entry (for their hash lines). */
   readonly reused: Map<RuleIr, LowerCachedRule>;
   count: number;
 }
 
 function lowerReuseOf(cache: LowerCache, resolved: ResolvedProgram): LowerReuse {
-  return { cache, texts: new Map(resolved.files.map((f) => [f.path, f.text])), reused: new Map(), count: 0 };
+  const texts = new Map(resolved.files.map((f) => [f.path, f.text]));
+  return { cache, texts, declarations: lowerDeclarationsKey(resolved, texts), reused: new Map(), count: 0 };
+}
+
+/**
+ * Every set and ports declaration's text, file by file in the compilation's order: what decides
+ * the value of each name a rule uses (which declaration comes first, what it refers to, whether
+ * it failed). Equal keys, equal values for every name.
+ */
+function lowerDeclarationsKey(resolved: ResolvedProgram, texts: ReadonlyMap<string, string>): string {
+  const parts: string[] = [];
+  resolved.asts.forEach((ast, i) => {
+    const path = resolved.files[i]!.path;
+    const text = texts.get(path) ?? '';
+    parts.push(`\u0000${path}`);
+    for (const d of ast.declarations) {
+      if (d.kind === 'SetDecl' || d.kind === 'PortsDecl') parts.push(`${d.recovered === true ? '!' : ''}${text.slice(d.span.start, d.span.end)}`);
+    }
+  });
+  return parts.join('\n');
 }
 
 /** After a run: texts of rules long gone are dropped once they outnumber the rules. */
@@ -210,13 +233,15 @@ function lowerReuseDone(reuse: LowerReuse): void {
 function lowerRuleReusing(rule: RuleAst, direction: Direction, lowerer: Lowerer, reuse: LowerReuse): LoweredRule | undefined {
   reuse.count++;
   const { byRule, byText } = reuse.cache;
+  const valid = (c: LowerCachedRule | undefined) => c !== undefined && c.direction === direction && (c.declarations === undefined || c.declarations === reuse.declarations);
   let cached = byRule.get(rule);
   let key: string | undefined;
-  if (cached === undefined || cached.direction !== direction) {
+  if (!valid(cached)) {
     const text = reuse.texts.get(rule.span.file);
-    if (text === undefined || !lowerRuleIsLiteral(rule)) return lowerRule(rule, direction, lowerer);
+    if (text === undefined) return lowerRule(rule, direction, lowerer);
     key = text.slice(rule.span.start, rule.span.end);
     cached = byText[direction].get(key);
+    if (!valid(cached)) cached = undefined;
   }
   const base = rule.span.start;
   if (cached !== undefined) {
@@ -233,7 +258,7 @@ function lowerRuleReusing(rule: RuleAst, direction: Direction, lowerer: Lowerer,
   // Only what lies within the rule can move with it (every value check reports there).
   const inside = (span: Span) => span.file === rule.span.file && span.start >= base && span.end <= rule.span.end;
   if (key !== undefined && added.every((d) => inside(d.span) && d.related.every((r) => inside(r.span)))) {
-    const entry: LowerCachedRule = { direction, rule: lowered, diagnostics: added.map((d) => lowerShiftDiagnostic(d, '', -base)) };
+    const entry: LowerCachedRule = { direction, declarations: lowerRuleIsLiteral(rule) ? undefined : reuse.declarations, rule: lowered, diagnostics: added.map((d) => lowerShiftDiagnostic(d, '', -base)) };
     byText[direction].set(key, entry);
     byRule.set(rule, entry);
     if (lowered) reuse.reused.set(lowered, entry);
@@ -241,7 +266,7 @@ function lowerRuleReusing(rule: RuleAst, direction: Direction, lowerer: Lowerer,
   return lowered;
 }
 
-/** Whether the rule names no set or port set (its lowering reads nothing but its own text). */
+/** Whether the rule names no set or port set (its lowering reads nothing but its own text and direction). */
 function lowerRuleIsLiteral(rule: RuleAst): boolean {
   const addr = (e: AddrExpr | undefined): boolean => {
     if (e === undefined) return true;
