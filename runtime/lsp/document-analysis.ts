@@ -230,7 +230,7 @@ export function createDocumentAnalysis(options: DocumentAnalysisOptions): Docume
     const generation = state.generation;
     compiling = true;
     void language
-      .request((id) => ({ type: 'compile', id, root, generation }))
+      .request((id) => ({ type: 'compile', id, root, generation, analysis: options.analysis }))
       .then((reply) => {
         compiling = false;
         const s = roots.get(root);

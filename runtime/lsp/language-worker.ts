@@ -62,7 +62,7 @@ export type WorkerRequest =
   /** An open document's change, in the client's order; `length` is its text's length after it. */
   | { readonly type: 'document'; readonly id: number; readonly path: string; readonly version: number; readonly change: DocumentChange; readonly length: number }
   /** Compiles a root from the open documents' texts as they are now (the disk for others). */
-  | { readonly type: 'compile'; readonly id: number; readonly root: string; readonly generation: number }
+  | { readonly type: 'compile'; readonly id: number; readonly root: string; readonly generation: number; readonly analysis: boolean }
   | { readonly type: 'analysed'; readonly id: number; readonly root: string; readonly generation: number; readonly analysis: NonNullable<DocumentSnapshot['analysis']> }
   /** A document was closed: its text, its compilation and what only it published go. */
   | { readonly type: 'close'; readonly id: number; readonly root: string }
@@ -182,7 +182,8 @@ export function createLanguageWorker() {
         }
         snapshots.set(request.root, snapshot);
         const c = snapshot.compilation;
-        const analysisTexts = snapshot.failure === undefined && c.ir !== undefined ? new Map([...c.sources].map(([p, f]) => [p, f.text])) : undefined;
+        // The texts go back only when the analysis will run (a copy of every file's text).
+        const analysisTexts = request.analysis && snapshot.failure === undefined && c.ir !== undefined ? new Map([...c.sources].map(([p, f]) => [p, f.text])) : undefined;
         return { id: request.id, publish: publisher.publish(snapshot, all()), files: [...c.sources.keys()], ...(analysisTexts ? { analysisTexts } : {}) };
       }
       case 'analysed': {
