@@ -7,10 +7,13 @@ import { createLanguageWorker, type WorkerReply, type WorkerRequest } from '../.
 const PATH = '/segc-worker-test/p.seg';
 const TEXT = 'policy ingress default deny {\n  10 allow tcp from any to any port 22\n}\n';
 
+/** A request without its id (distributed over the union, so each kind keeps its fields). */
+type Unsent = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never;
+
 function start() {
   const worker = createLanguageWorker();
   let id = 0;
-  const send = (request: Omit<WorkerRequest, 'id'>): WorkerReply => worker.handle({ ...request, id: ++id } as WorkerRequest);
+  const send = (request: Unsent): WorkerReply => worker.handle({ ...request, id: ++id } as WorkerRequest);
   send({ type: 'init', config: { docsUri: '', expiry: { today: 20_000, windowDays: 14 } } });
   return send;
 }
