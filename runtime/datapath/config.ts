@@ -25,6 +25,10 @@ export interface DatapathConfig {
   readonly events?: EventLimits;
   /** Session table fill (percent) from which SYNs open no session; 0 = the default (75). */
   readonly pressurePct?: number;
+  /** The canary (bpf/lib/canary.h): the generation in the other slot judging a share of new flows; absent or 0n: none. */
+  readonly canaryGeneration?: bigint;
+  /** That share, in SEG_CANARY_SHARE_SCALE (10 000) parts of new flows. */
+  readonly canaryShare?: number;
 }
 
 export function readConfig(dp: Datapath): DatapathConfig {
@@ -37,6 +41,8 @@ export function readConfig(dp: Datapath): DatapathConfig {
     timeouts: c.timeout_s,
     events: { rate: c.event_rate, burst: c.event_burst, globalRate: c.event_global_rate, globalBurst: c.event_global_burst },
     pressurePct: c.pressure_pct,
+    canaryGeneration: c.canary_generation,
+    canaryShare: c.canary_share,
   };
 }
 
@@ -52,6 +58,8 @@ export function writeConfig(dp: Datapath, config: DatapathConfig): void {
     event_global_rate: e?.globalRate ?? 0,
     event_global_burst: e?.globalBurst ?? 0,
     pressure_pct: config.pressurePct ?? 0,
+    canary_generation: config.canaryGeneration ?? 0n,
+    canary_share: config.canaryShare ?? 0,
   });
   bpf_map_update_elem(mapOf(dp, SegMap.config).fd, encodeU32(0), raw);
 }
