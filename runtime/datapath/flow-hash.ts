@@ -5,6 +5,8 @@
 // canary's when (hash * SEG_CANARY_SHARE_SCALE) >> 32 < seg_config.canary_share.
 import { SEG_SESSION_KEY, SegCanaryLimits } from './abi.ts';
 import { encode } from './codec.ts';
+import { parseAddress } from '../../compiler/cidr.ts';
+import type { Packet } from '../../compiler/packet.ts';
 
 /** bpf/lib/canary.h SEG_CANARY_SEED. */
 export const CANARY_SEED = 0x5e9ca7a1;
@@ -70,4 +72,34 @@ export function flowHash(flow: FlowOf): number {
 /** Whether a new flow of `hash` is judged by the canary at `share` parts of CANARY_SHARE_SCALE. */
 export function isCanaryFlow(hash: number, share: number): boolean {
   return Number((BigInt(hash) * BigInt(CANARY_SHARE_SCALE)) >> 32n) < share;
+}
+
+/**
+ * The flow of a packet as the language writes it (compiler/packet.ts), keyed as the data path
+ * keys it: ports for tcp/udp/sctp with ports; an ICMP echo's identifier as both ports (the
+ * frame builder's default `icmpRest` gives 1); otherwise (later fragments, other ICMP, other
+ * protocols) both ports 0.
+ */
+export function packetFlow(packet: Packet, icmpId = 1): FlowOf {
+  const src = parseAddress(packet.src);
+  const dst = parseAddress(packet.dst);
+  if (!src || !dst || src.family !== dst.family) throw new RangeError(`${packet.src} -> ${packet.dst} is not a pair of addresses of one family`);
+  const family = src.family;
+  const icmpProto = family === 4 ? 1 : 58;
+  const echo = packet.proto === icmpProto && packet.icmpType !== undefined && (family === 4 ? packet.icmpType === 0 || packet.icmpType === 8 : packet.icmpType === 128 || packet.icmpType === 129);
+  const ports = packet.srcPort !== undefined && packet.dstPort !== undefined && packet.icmpType === undefined ? [packet.srcPort, packet.dstPort] : echo ? [icmpId, icmpId] : [0, 0];
+  return {
+    family: family === 4 ? 0 : 1,
+    proto: packet.proto,
+    src: { addr: addressBytes(src.value, family), port: ports[0] ?? 0 },
+    dst: { addr: addressBytes(dst.value, family), port: ports[1] ?? 0 },
+  };
+}
+
+/** 16 bytes: IPv4 in the first 4 (network order), the rest zero. */
+function addressBytes(value: bigint, family: 4 | 6): Uint8Array {
+  const bytes = new Uint8Array(16);
+  const n = family === 4 ? 4 : 16;
+  for (let i = 0; i < n; i++) bytes[i] = Number((value >> BigInt(8 * (n - 1 - i))) & 0xffn);
+  return bytes;
 }
