@@ -8,6 +8,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AgentMetrics } from '../../runtime/agent/metrics.ts';
+import { DeploymentReader } from '../../runtime/agent/reader.ts';
 import { flowHash, isCanaryFlow } from '../../runtime/datapath/flow-hash.ts';
 import { KERNEL_AVAILABLE } from '../support/datapath-harness.ts';
 import { createPolicyDir, type PolicyDir, segc, startEchoServers, tearDownDeployTest } from '../support/deploy-harness.ts';
@@ -131,7 +133,7 @@ describe.skipIf(!KERNEL_AVAILABLE)('the in-kernel canary with real traffic', () 
 
   afterAll(() => tearDownDeployTest({ host, names: [name], stateDir, servers, policies, sandbox }));
 
-  it('judges 25 % of 3000 new flows by the canary, each as the flow hash predicts, every packet of a flow alike', () => {
+  it('judges 25 % of 3000 new flows by the canary, each as the flow hash predicts, every packet of a flow alike', async () => {
     const r0 = deploy(files['baseline'] as string);
     expect(r0.code, r0.stderr).toBe(0);
     const r = deploy(files['denying'] as string, ['--canary', '25%']);
@@ -162,6 +164,11 @@ describe.skipIf(!KERNEL_AVAILABLE)('the in-kernel canary with real traffic', () 
     const c = status()?.canary?.counters?.canary;
     expect(c?.flows).toBeGreaterThan(0);
     expect(c?.flowDeny).toBe(c?.flows);
+    // The agent names both generations and roles.
+    const text = await new AgentMetrics(new DeploymentReader(stateDir)).scrape();
+    const gen = s?.canary?.generation;
+    expect(text).toMatch(new RegExp(`segc_canary_packets_total\\{deployment="${name}",role="canary",generation="${gen}",counter="flows"\\} [1-9]`));
+    expect(text).toMatch(new RegExp(`segc_canary_share_ratio\\{deployment="${name}"\\} 0.25`));
     const back = run(['rollback', '--name', name]);
     expect(back.code, back.stderr).toBe(0);
     expect(status()?.canary).toBeNull();
