@@ -123,6 +123,10 @@ export async function monitorCommand(options: MonitorOptions, io: CliIo): Promis
   const state = readState(stateDirOf(io.env), options.name);
   if (!state) throw new CliError('usage', `there is no deployment named '${options.name}'`, '`segc status` lists the deployments');
   const rules = rulesByGeneration(state.current, state.previous);
+  // A running canary's events name its generation: its rules come from the canary record.
+  const { readCanary } = await import('../canary-record.ts');
+  const canary = readCanary(stateDirOf(io.env), options.name);
+  if (canary) rules.set(canary.generation, new Map((JSON.parse(canary.bundle) as { rules: BundleRule[] }).rules.map((rule) => [rule.id, rule])));
   if (options.rule !== undefined) {
     const known = [...(rules.get(state.current.generation)?.values() ?? [])].some((r) => ruleSelected(r, options.rule));
     if (!known) throw new CliError('usage', `the deployed policy has no rule '${options.rule}'`, 'give a rule name or FILE:LINE as `segc stats --all` lists them');
