@@ -15,7 +15,7 @@ import { readConfig, writeConfig } from './datapath/config.ts';
 import { installPolicy, slotGeneration } from './datapath/slots.ts';
 import { readCanaryCounts, resetCanaryCounts, type CanaryCounts, type CanaryRoleCounts } from './datapath/canary-stats.ts';
 import type { Datapath } from './datapath/datapath.ts';
-import { CANARY_FORMAT, CANARY_VERSION, formatShare, logCanary, readCanary, removeCanary, writeCanary, type CanaryRecord, type CanaryStages } from './canary-record.ts';
+import { CANARY_FORMAT, CANARY_VERSION, CanaryRecordError, formatShare, logCanary, readCanary, removeCanary, writeCanary, type CanaryRecord, type CanaryStages } from './canary-record.ts';
 import { readPending, segcCommand, startDetached } from './confirm.ts';
 import { DEFAULT_DEPLOYMENT, DeployError, lockHost, openPinnedDatapath, planDeploy, releaseDatapath, requireRoot, type DeployOptions } from './deploy.ts';
 import { stateDirOf } from './state.ts';
@@ -66,7 +66,7 @@ function deployCanaryLocked(request: CanaryRequest): CanaryResult {
   if (options.confirm) throw new DeployError('plan', 2, '--canary and --confirm do not go together', "a canary is its own trial: 'segc rollback' drops it, the staged gates roll it back by themselves");
   const state = readState(stateDir, name);
   if (!state) throw new DeployError('plan', 2, `deployment '${name}' has no policy in force to run a canary beside`, 'deploy it first without --canary');
-  if (readCanary(stateDir, name)) throw new DeployError('plan', 2, `deployment '${name}' runs a canary already; nothing was changed`, `end it first with 'segc promote --name ${name}' or 'segc rollback --name ${name}'`);
+  if (readCanaryOrRefuse(stateDir, name)) throw new DeployError('plan', 2, `deployment '${name}' runs a canary already; nothing was changed`, `end it first with 'segc promote --name ${name}' or 'segc rollback --name ${name}'`);
   if (readPending(stateDir, name)) throw new DeployError('plan', 2, `deployment '${name}' waits for 'segc confirm'; nothing was changed`, `confirm it or roll it back first`);
   const plan = planDeploy({ bundleText: request.bundleText, interfaces: request.interfaces, options: { ...options, name, stateDir } });
   const dp = plan.adopted;
@@ -126,13 +126,23 @@ function deployCanaryLocked(request: CanaryRequest): CanaryResult {
   }
 }
 
+/** The canary record, a damaged one being the operator's to look at (nothing changes). */
+function readCanaryOrRefuse(stateDir: string, name: string): CanaryRecord | undefined {
+  try {
+    return readCanary(stateDir, name);
+  } catch (error) {
+    if (!(error instanceof CanaryRecordError)) throw error;
+    throw new DeployError('plan', 2, `${error.message}; nothing was changed`, `look at it; remove it to forget the canary, then 'segc status --name ${name}' shows whether the kernel still runs one (a deploy clears it)`);
+  }
+}
+
 /** The running canary of `name` with its data path open (closed by `use`'s end). */
 function withCanary<T>(options: { readonly name?: string; readonly stateDir?: string | undefined; readonly lockTimeoutMs?: number }, use: (c: { stateDir: string; name: string; canary: CanaryRecord; dp: Datapath; pinDir: string }) => T): T {
   const name = options.name ?? DEFAULT_DEPLOYMENT;
   const stateDir = stateDirOfOptions(options);
   const lock = lockHost({ ...options, stateDir });
   try {
-    const canary = readCanary(stateDir, name);
+    const canary = readCanaryOrRefuse(stateDir, name);
     if (!canary) throw new DeployError('plan', 2, `deployment '${name}' runs no canary`, "start one with 'segc deploy --canary 10% ...'");
     const state = readState(stateDir, name);
     if (!state) throw new DeployError('plan', 2, `there is no deployment named '${name}'`, '`segc status` lists the deployments');

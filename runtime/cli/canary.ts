@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import type { CanaryRecord } from '../canary-record.ts';
 import type { DatapathSettings } from '../state.ts';
-import { recordOutcome, type Outcome } from './command.ts';
+import { CliError, recordOutcome, type Outcome } from './command.ts';
 import { parseShare, type CompiledPolicy, type DeployCommandOptions } from './deploy-input.ts';
 import { lockTimeoutOf, runDeploy } from './deploy-run.ts';
 import type { CliIo } from './io.ts';
@@ -133,9 +133,14 @@ export async function promoteCommand(options: { readonly name: string; readonly 
 
 /** `segc rollback` while a canary runs: drops it; undefined when none runs. */
 export async function rollbackCanaryCommand(options: { readonly name: string; readonly json?: boolean }, io: CliIo): Promise<Outcome | undefined> {
-  const { readCanary } = await import('../canary-record.ts');
+  const { readCanary, CanaryRecordError } = await import('../canary-record.ts');
   const { stateDirOf } = await import('../state.ts');
-  if (readCanary(stateDirOf(io.env), options.name) === undefined) return undefined;
+  try {
+    if (readCanary(stateDirOf(io.env), options.name) === undefined) return undefined;
+  } catch (error) {
+    if (!(error instanceof CanaryRecordError)) throw error;
+    throw new CliError('environment', error.message, `look at it; remove it to forget the canary, then roll back again`);
+  }
   const { rollbackCanary } = await import('../canary.ts');
   const r = await runDeploy(io, () => rollbackCanary({ name: options.name, stateDir: io.env['SEGC_STATE_DIR'], why: 'by hand' }));
   if (r === undefined) return 'findings';
