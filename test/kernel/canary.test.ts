@@ -164,6 +164,9 @@ describe.skipIf(!KERNEL_AVAILABLE)('the in-kernel canary with real traffic', () 
     const c = status()?.canary?.counters?.canary;
     expect(c?.flows).toBeGreaterThan(0);
     expect(c?.flowDeny).toBe(c?.flows);
+    const human = run(['status', '--name', name]);
+    expect(human.stdout).toMatch(/canary +generation \d+ \(.*\) judges 25% of new flows beside generation \d+/);
+    expect(human.stdout).toMatch(/canary +generation \d+: \d+ classified \(\d+ denied, 0 would-deny: deny rate 100\.0%\)/);
     // The agent names both generations and roles.
     const text = await new AgentMetrics(new DeploymentReader(stateDir)).scrape();
     const gen = s?.canary?.generation;
