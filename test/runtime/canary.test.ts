@@ -5,6 +5,7 @@ import { formatShare } from '../../runtime/canary-record.ts';
 import { denyRate, judgeGate } from '../../runtime/canary.ts';
 import type { CanaryCounts, CanaryRoleCounts } from '../../runtime/datapath/canary-stats.ts';
 import { parseDenyIncrease, parseShare, parseSteps } from '../../runtime/cli/deploy-input.ts';
+import { formatMonitorLine } from '../../runtime/cli/monitor.ts';
 
 const zero: CanaryRoleCounts = { allow: 0n, deny: 0n, flows: 0n, flowDeny: 0n, wouldDeny: 0n, sessionHits: 0n, revoked: 0n };
 const counts = (baseline: Partial<CanaryRoleCounts>, canary: Partial<CanaryRoleCounts>): CanaryCounts => ({ baseline: { ...zero, ...baseline }, canary: { ...zero, ...canary } });
@@ -52,5 +53,14 @@ describe('the health gate', () => {
     expect(judgeGate(stages, counts({}, {}), counts({}, { flows: 9n, flowDeny: 9n })).kind).toBe('hold');
     expect(judgeGate(stages, counts({}, {}), counts({}, { flows: 50n, flowDeny: 0n })).kind).toBe('pass');
     expect(denyRate(zero)).toBeUndefined();
+  });
+});
+
+describe('monitor during a canary', () => {
+  it("names the canary's generation on its events, and only on its", () => {
+    const line = { time: 'T', kind: 'packet', generation: 7, direction: 'ingress', iface: 'eth0', verdict: 'deny', reason: 'rule', rule: null, packet: 'udp 192.0.2.1:40000 -> 192.0.2.2:53', tcpFlags: '', length: 60 } as const;
+    expect(formatMonitorLine(line, 7)).toMatch(/60 bytes {2}canary generation 7\n$/);
+    expect(formatMonitorLine({ ...line, generation: 6 }, 7)).toMatch(/60 bytes\n$/);
+    expect(formatMonitorLine(line)).toMatch(/60 bytes\n$/);
   });
 });
