@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SEG_CFG_STATELESS } from '../../runtime/datapath/abi.ts';
+import { deployCanary, rollbackCanary } from '../../runtime/canary.ts';
 import { bundle } from '../../compiler/bundle.ts';
 import { emit } from '../../compiler/emit.ts';
 import { compile } from '../../compiler/program.ts';
@@ -135,7 +136,7 @@ export function classBenchPolicy(file: string, label: string): SegcPolicy {
  * the LRU evicting once the table is full), and sessions off (SEG_CFG_STATELESS: every packet
  * classified).
  */
-export function segcFamily(bed: PeerBed, policy: SegcPolicy, host: { readonly stateDir: string; readonly name: string; readonly sessions?: number }): Family {
+export function segcFamily(bed: PeerBed, policy: SegcPolicy, host: { readonly stateDir: string; readonly name: string; readonly sessions?: number; readonly canaryShareBp?: number }): Family {
   let programs: { ingress: number; egress: number } | undefined;
   let pinDir = '';
   const ifindex = () => bed.sandbox.within(bed.receiver, () => interfaceIndex(bed.link.b.name));
@@ -174,7 +175,7 @@ export function segcFamily(bed: PeerBed, policy: SegcPolicy, host: { readonly st
     programFd: () => programs?.ingress,
   });
   return {
-    name: `segc ${policy.size}`,
+    name: `segc ${policy.size}${host.canaryShareBp === undefined ? '' : ` canary ${host.canaryShareBp / 100}%`}`,
     prepare: async () => {
       const compilation = compile(['policy.seg'], createMemoryHost({ 'policy.seg': policy.text }));
       const ir = compilation.ir;
@@ -184,11 +185,16 @@ export function segcFamily(bed: PeerBed, policy: SegcPolicy, host: { readonly st
         deploy({ bundleText, interfaces: [bed.link.b.name], options: { name: host.name, stateDir: host.stateDir, rulesPerSlot: 16384, sessions: host.sessions } }),
       );
       pinDir = result.record.pins.dir;
+      // --canary: the same policy again as a canary beside it (its cost: the flow hash on
+      // every new flow, the per-role counters); ended before the next policy's deploy.
+      const shareBp = host.canaryShareBp;
+      if (shareBp !== undefined) await bed.sandbox.within(bed.receiver, () => deployCanary({ bundleText, interfaces: [bed.link.b.name], options: { name: host.name, stateDir: host.stateDir, shareBp } }));
       const pins = pinsOf(pinDir);
       programs = { ingress: bpf_obj_get(pins.programs.ingress), egress: bpf_obj_get(pins.programs.egress) };
       return [cell('session hit', 'single', false), cell('new flow per packet', 'new', false), cell('sessions off', 'single', true)];
     },
     dispose: async () => {
+      if (host.canaryShareBp !== undefined) await bed.sandbox.within(bed.receiver, () => rollbackCanary({ name: host.name, stateDir: host.stateDir })).catch(() => {});
       if (programs) {
         close(programs.ingress);
         close(programs.egress);
