@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SEG_CFG_STATELESS } from '../../runtime/datapath/abi.ts';
+import { deployCanary, rollbackCanary } from '../../runtime/canary.ts';
 import { bundle } from '../../compiler/bundle.ts';
 import { emit } from '../../compiler/emit.ts';
 import { compile } from '../../compiler/program.ts';
@@ -136,6 +137,8 @@ export interface SegcHost {
   readonly sessions?: number;
   /** A build to compare (`--object LABEL=PATH`): labels the family, deployed as NAME-LABEL and undeployed after it. */
   readonly object?: { readonly label: string; readonly path: string };
+  /** `--canary PERCENT`: the same policy again as a canary beside it, this share in basis points. */
+  readonly canaryShareBp?: number;
 }
 
 /**
@@ -185,7 +188,7 @@ export function segcFamily(bed: PeerBed, policy: SegcPolicy, host: SegcHost): Fa
     programFd: () => programs?.ingress,
   });
   return {
-    name: `${family} ${policy.size}`,
+    name: `${family} ${policy.size}${host.canaryShareBp === undefined ? '' : ` canary ${host.canaryShareBp / 100}%`}`,
     prepare: async () => {
       const compilation = compile(['policy.seg'], createMemoryHost({ 'policy.seg': policy.text }));
       const ir = compilation.ir;
@@ -195,11 +198,16 @@ export function segcFamily(bed: PeerBed, policy: SegcPolicy, host: SegcHost): Fa
         deploy({ bundleText, interfaces: [bed.link.b.name], options: { ...deployment, rulesPerSlot: 16384, sessions: host.sessions, ...(host.object ? { objectPath: host.object.path } : {}) } }),
       );
       pinDir = result.record.pins.dir;
+      // --canary: the same policy again as a canary beside it (its cost: the flow hash on
+      // every new flow, the per-role counters); ended before the next policy's deploy.
+      const shareBp = host.canaryShareBp;
+      if (shareBp !== undefined) await bed.sandbox.within(bed.receiver, () => deployCanary({ bundleText, interfaces: [bed.link.b.name], options: { ...deployment, shareBp, ...(host.object ? { objectPath: host.object.path } : {}) } }));
       const pins = pinsOf(pinDir);
       programs = { ingress: bpf_obj_get(pins.programs.ingress), egress: bpf_obj_get(pins.programs.egress) };
       return [cell('session hit', 'single', false), cell('new flow per packet', 'new', false), cell('sessions off', 'single', true)];
     },
     dispose: async () => {
+      if (host.canaryShareBp !== undefined) await bed.sandbox.within(bed.receiver, () => rollbackCanary({ name: host.name, stateDir: host.stateDir })).catch(() => {});
       if (programs) {
         close(programs.ingress);
         close(programs.egress);

@@ -7,7 +7,8 @@
 //
 //   node bench/peers/main.ts [--quick] [--windows N] [--seconds S] [--count N]
 //                            [--only FAMILY[,FAMILY]] [--paths PATH[,PATH]] [--out DIR] [--drain]
-//                            [--sessions N] [--object LABEL=PATH ...] [--help]
+//                            [--sessions N] [--object LABEL=PATH ...] [--canary PERCENT] [--help]
+//   (--canary: segc with the same policy as a canary beside it)
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -43,6 +44,7 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     drain: { type: 'boolean', default: false },
     sessions: { type: 'string' },
+    canary: { type: 'string' },
     'sender-cpu': { type: 'string', default: '1' },
     'sink-cpu': { type: 'string', default: '0' },
     paths: { type: 'string' },
@@ -108,7 +110,12 @@ if (!(windows >= 1 && windows <= 50 && limits.count >= 1 && limits.seconds > 0 &
 const STATS_SYSCTL = '/proc/sys/kernel/bpf_stats_enabled';
 const statsBefore = readFileSync(STATS_SYSCTL, 'utf8').trim();
 const stateDir = mkdtempSync(join(tmpdir(), 'segct-peer-state-'));
-const host = { stateDir, name: `segct-${process.pid}-peer`, sessions };
+const canaryShareBp = args.canary === undefined ? undefined : Math.round(Number(args.canary.replace('%', '')) * 100);
+if (canaryShareBp !== undefined && !(canaryShareBp > 0 && canaryShareBp <= 10_000)) {
+  out('--canary 0.01..100 (percent of new flows)');
+  process.exit(2);
+}
+const host = { stateDir, name: `segct-${process.pid}-peer`, sessions, ...(canaryShareBp === undefined ? {} : { canaryShareBp }) };
 const buildDir = join(import.meta.dirname, 'build');
 let bed: PeerBed | undefined;
 

@@ -305,6 +305,41 @@ export class AgentMetrics {
       });
   }
 
+  /**
+   * The canary (deploy --canary): its share, both generations, and the per-role counters the
+   * data path keeps while it runs (they start at zero with each canary: a reset, as after a
+   * restart, for rate()).
+   */
+  #registerCanary(): void {
+    const registers = [this.registry];
+    const gauge = this.#deploymentGauge();
+    gauge('segc_canary_share_ratio', 'The share of new flows the running canary judges (0 to 1); absent without a canary.', ['deployment'], (g, d) => {
+      if (d.canary) g.set({ deployment: d.name }, d.canary.shareBp / 10_000);
+    });
+    gauge('segc_canary_generation', 'The policy generation of each role while a canary runs (role "baseline": the policy in force; "canary").', ['deployment', 'role'], (g, d) => {
+      if (!d.canary) return;
+      g.set({ deployment: d.name, role: 'baseline' }, d.canary.baselineGeneration);
+      g.set({ deployment: d.name, role: 'canary' }, d.canary.generation);
+    });
+    const last = () => this.#last;
+    new Counter({
+      name: 'segc_canary_packets_total',
+      help: 'While a canary runs, packets by role and generation: allow, deny (as they left), flows (classified by the role\'s rules), flow_deny, would_deny, session_hit, revoked.',
+      labelNames: ['deployment', 'role', 'generation', 'counter'],
+      registers,
+      collect() {
+        this.reset();
+        for (const d of last().deployments) {
+          if (!d.canary) continue;
+          for (const [role, generation, c] of [['baseline', d.canary.baselineGeneration, d.canary.counts.baseline], ['canary', d.canary.generation, d.canary.counts.canary]] as const) {
+            const values = { allow: c.allow, deny: c.deny, flows: c.flows, flow_deny: c.flowDeny, would_deny: c.wouldDeny, session_hit: c.sessionHits, revoked: c.revoked };
+            for (const [counter, v] of Object.entries(values)) this.inc({ deployment: d.name, role, generation: String(generation), counter }, Number(v));
+          }
+        }
+      },
+    });
+  }
+
   #registerSessions(): void {
     const registers = [this.registry];
     const self = this.#view();
@@ -323,6 +358,7 @@ export class AgentMetrics {
     eventCounter('segc_sessions_expired_total', 'Sessions removed because their state timed out.', SegStat.SEG_STAT_SESSION_EXPIRED);
     eventCounter('segc_sessions_closed_total', 'TCP sessions removed at their end (FIN both ways, or RST).', SegStat.SEG_STAT_SESSION_CLOSED);
     eventCounter('segc_session_insert_failures_total', 'Allowed flows the session table could not take (the packet still passed).', SegStat.SEG_STAT_SESSION_TABLE_FULL);
+    this.#registerCanary();
     new Counter({ name: 'segc_sessions_evicted_total', help: 'Sessions that left the table other than by expiry, close or revocation (LRU evictions, flushes); derived, see docs/metrics.md.', labelNames: ['deployment'], registers, collect() { fillCounter(this, self.evicted); } });
     const gauge = this.#deploymentGauge();
     gauge('segc_sessions', 'Sessions in the table now.', ['deployment'], (g, d) => g.set({ deployment: d.name }, d.sessions.entries));

@@ -5,7 +5,7 @@
 // test/runtime/datapath/abi.test.ts fails when the generated layouts change and this does not.
 
 /** The data-path version this segc loads, pins and upgrades to. */
-export const DATAPATH_VERSION = 2;
+export const DATAPATH_VERSION = 3;
 
 /** The layouts' fingerprint (abi.ts ABI_FINGERPRINT) of each version this segc knows. */
 export const VERSION_FINGERPRINTS: Readonly<Record<number, string>> = {
@@ -13,6 +13,7 @@ export const VERSION_FINGERPRINTS: Readonly<Record<number, string>> = {
   // layouts are version 2's without seg_info and the enums that were #defines.
   1: 'unrecorded',
   2: 'e09b88e918801a0f',
+  3: 'd93b1bd4ce2f98cb',
 };
 
 /**
@@ -23,4 +24,5 @@ export const VERSION_FINGERPRINTS: Readonly<Record<number, string>> = {
 export const VERSION_HISTORY: Readonly<Record<number, { readonly summary: string }>> = {
   1: { summary: 'segc up to 9463f29: no version record (seg_info); layouts otherwise as version 2' },
   2: { summary: 'the version record (seg_info: version, counter lineage); limits, flags and defaults as C enums' },
+  3: { summary: 'the in-kernel canary: seg_config.canary_generation and canary_share (0: no canary), the seg_canary_stats counters per role' },
 };
