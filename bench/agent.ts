@@ -3,10 +3,11 @@
 // size (filled through the loader with batch updates, no traffic) and every rule hit (the worst
 // case for the per-rule series and their top-N cap), then 50 concurrent clients scraping at
 // once (p50/p99 of their GETs, and how many collections the agent made for them). The agent
-// runs as a real process, as users run it: bin/segc.js, the bundled CLI (`npm run build` first;
+// runs as a real process, as users run it: bin/segc, the launcher, on the bundled CLI (`npm run build` first;
 // `--sources` runs test/support/segc-source.ts instead, about 30 MiB more RSS); scrapes are HTTP
 // GETs. Prints figures; asserts nothing. `--sessions N` sizes the table.
 import { spawn } from 'node:child_process';
+import { get } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,10 +106,19 @@ function percentile(xs: readonly number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 }
 
-/** Scrapes a counter the agent exports about itself, through /metrics. */
-async function collectionsOf(url: string): Promise<number> {
-  const body = await (await fetch(url)).text();
-  return Number(/^segc_scrape_collections_total (\S+)$/m.exec(body)?.[1] ?? NaN);
+/**
+ * Scrapes a counter the agent exports about itself, through /metrics, on a connection of its
+ * own: a new client always gets a fresh collection (AgentMetrics.scrape), counted in the text.
+ */
+function collectionsOf(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    get(url, { agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve(Number(/^segc_scrape_collections_total (\S+)$/m.exec(body)?.[1] ?? NaN)));
+    }).on('error', reject);
+  });
 }
 
 function rssKb(pid: number): number {
@@ -135,10 +145,12 @@ try {
     const entries = fillSessions(result.record.pins.dir, SESSIONS);
     hitEveryRule(result.record.pins.dir, ir.rules.length);
 
-    const entry = process.argv.includes('--sources') ? join(import.meta.dirname, '..', 'test', 'support', 'segc-source.ts') : join(import.meta.dirname, '..', 'bin', 'segc.js');
-    const agent = spawn(process.execPath, ['--no-warnings', entry, 'agent', '--listen', '127.0.0.1:0', '--rule-metrics', c.mode], {
+    // bin/segc, the launcher users and the systemd unit run (it sets the agent's V8 flags), on this Node.
+    const sources = process.argv.includes('--sources');
+    const [command, args] = sources ? [process.execPath, ['--no-warnings', join(import.meta.dirname, '..', 'test', 'support', 'segc-source.ts')]] : [join(import.meta.dirname, '..', 'bin', 'segc'), []];
+    const agent = spawn(command, [...args, 'agent', '--listen', '127.0.0.1:0', '--rule-metrics', c.mode], {
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, SEGC_STATE_DIR: stateDir },
+      env: { ...process.env, SEGC_STATE_DIR: stateDir, SEGC_NODE: process.execPath },
     });
     try {
       const url = await new Promise<string>((resolve, reject) => {

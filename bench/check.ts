@@ -4,7 +4,8 @@
 // `npm run build` first; `--no-build` skips that). Each policy size runs in a fresh child
 // process so that its peak memory is its own.
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSourceFile } from '../compiler/build-ast.ts';
@@ -64,7 +65,8 @@ function benchMain(): void {
   for (const size of SIZES) {
     // Parsing keeps every token alive until the AST is built, so the young generation's
     // copying dominates large inputs; a larger semi-space (a start-up flag only) shows how much.
-    for (const flags of [[], ['--max-semi-space-size=64']]) {
+    // `--max-semi-space-size=4` is what bin/segc (the command users run) starts Node with.
+    for (const flags of [[], ['--max-semi-space-size=4'], ['--max-semi-space-size=64']]) {
       const child = spawnSync(process.execPath, [...flags, fileURLToPath(import.meta.url), '--size', String(size)], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 20 });
       if (child.status !== 0) throw new Error(`size ${size} failed: ${child.stderr}`);
       const r = JSON.parse(child.stdout) as SizeResult;
@@ -85,6 +87,45 @@ function benchMain(): void {
     }
   }
   console.log('  (aim: 100k rules parsed and lowered in under 1500 ms, 10k in under 150 ms, 100k under 400 MB RSS)');
+  console.log('');
+  realCheck(100_000);
+}
+
+/**
+ * The whole `segc check` of a 100k-rule file as users run it (bin/segc, the launcher, and
+ * `node bin/segc.js` without its V8 flags), interleaved: wall time and peak RSS from GNU time.
+ */
+function realCheck(rules: number): void {
+  const dir = mkdtempSync(join(tmpdir(), 'segc-bench-check-'));
+  try {
+    const file = join(dir, 'gen.seg');
+    writeFileSync(file, generatePolicy(rules));
+    console.log(`segc check of a ${rules}-rule file, the whole command (GNU time; 3 runs each, interleaved)`);
+    const commands: [string, string[]][] = [
+      ['bin/segc check', [join(ROOT, 'bin/segc'), 'check', file]],
+      ['node bin/segc.js check', [process.execPath, join(ROOT, 'bin/segc.js'), 'check', file]],
+    ];
+    const rows = new Map<string, { wall: number[]; rss: number[] }>();
+    for (let run = 0; run < 3; run++) {
+      for (const [label, argv] of commands) {
+        const r = spawnSync('/usr/bin/time', ['-f', '%e %M', ...argv], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20 });
+        // check exits 0 (clean) or 1 (findings); the time line is the last line of stderr.
+        if (r.status !== 0 && r.status !== 1) throw new Error(`${label} exited ${r.status}: ${r.stderr.slice(-500)}`);
+        const [wall, rssKiB] = (r.stderr.trim().split('\n').pop() ?? '').split(' ').map(Number);
+        const row = rows.get(label) ?? { wall: [], rss: [] };
+        row.wall.push((wall ?? NaN) * 1000);
+        row.rss.push((rssKiB ?? NaN) / 1024);
+        rows.set(label, row);
+      }
+    }
+    for (const [label, { wall, rss }] of rows) {
+      const range = (v: number[]) => `${Math.min(...v).toFixed(0)}..${Math.max(...v).toFixed(0)}`;
+      console.log(`  ${label.padEnd(24)} wall ms ${range(wall).padStart(12)}   max RSS MB ${range(rss).padStart(10)}`);
+    }
+    console.log('  (aim: the 100k-rule check under 400 MB RSS)');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function measureSize(rules: number): SizeResult {

@@ -1,10 +1,14 @@
 // Benchmark of `segc lsp` (prints, never asserts): the time from a didChange to the published
 // syntax/name diagnostics for each example and for a 10k-rule ClassBench policy (aim: < 50 ms
 // on the 10k file), next to the compiler's own front end on the same text in this process
-// (the paired baseline: what the server adds is the worker hand-off and the protocol); then the
-// full analysis of the 10k file after a change, a burst of changes (stale runs cancelled), and
-// the server's RSS. Run: `node bench/lsp.ts` (runs `npm run build` first; `--no-build` skips it;
-// `--dry` only checks that its inputs exist, as `make bench --dry` asks of every benchmark).
+// (the paired baseline: what the server adds is the worker hand-off and the protocol). On the
+// 10k file, both kinds of change: a keystroke sent as an editor sends it (a range and its
+// text: the server re-checks the lines it touched) and the whole text. Then the full analysis
+// of the 10k file after a change, a burst of changes (stale runs cancelled), and the server's
+// RSS. Run: `node bench/lsp.ts` (runs `npm run build` first; `--no-build` skips it; `--dry`
+// only checks that its inputs exist, as `make bench --dry` asks of every benchmark;
+// `--baseline DIR` also runs the server of another built checkout, e.g. a worktree of main, in
+// turns with this one on the 10k file, so that a noisy machine compares like with like).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -14,16 +18,23 @@ import { createMemoryHost } from '../compiler/source.ts';
 import { classBenchToSeg, readClassBenchRules } from '../test/support/classbench.ts';
 import { CORPUS } from '../test/support/corpus.ts';
 import { startLspClient, type LspClient } from '../test/support/lsp-client.ts';
-import { exitIfDryRun } from './dry-run.ts';
+import { benchArgs, exitIfDryRun } from './dry-run.ts';
 import { median } from './wall-times.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RUNS = 15;
 const RUNS_10K = 9;
+/** Keystrokes are cheap: more of them, for a steadier median. */
+const KEYSTROKES_10K = 25;
 
 const CLASSBENCH = join(CORPUS, 'classbench-hs1/rules/acl1_10K');
 
-exitIfDryRun([CLASSBENCH, join(ROOT, 'examples'), join(ROOT, 'bin/segc.js')]);
+const args = benchArgs();
+const baselineAt = args.indexOf('--baseline');
+const BASELINE = baselineAt >= 0 ? args[baselineAt + 1] : undefined;
+if (baselineAt >= 0 && BASELINE === undefined) throw new Error('usage: node bench/lsp.ts [--no-build] [--baseline DIR]');
+
+exitIfDryRun([CLASSBENCH, join(ROOT, 'examples'), join(ROOT, 'bin/segc.js'), ...(BASELINE === undefined ? [] : [join(BASELINE, 'bin/segc.js')])]);
 
 if (!process.argv.includes('--no-build')) {
   const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
@@ -86,20 +97,62 @@ console.log(`  ${'file'.padEnd(34)} ${'median'.padStart(12)} ${'min'.padStart(12
 const text10k = classBenchToSeg(readClassBenchRules(readFileSync(CLASSBENCH, 'utf8')));
 const path10k = join(ROOT, 'bench-results', 'lsp-acl1_10K.seg');
 const uri10k = pathToFileURL(path10k).href;
+
+/** The offset of a port number's last digit in the middle of the file: the keystroke's place. */
+const KEY_AT = (() => {
+  const m = /port (\d+)/g;
+  m.lastIndex = text10k.length >> 1;
+  const found = m.exec(text10k)!;
+  return found.index + found[0].length - 1;
+})();
+const KEY_POSITION = (() => {
+  const before = text10k.slice(0, KEY_AT);
+  return { line: before.split('\n').length - 1, character: KEY_AT - before.lastIndexOf('\n') - 1 };
+})();
+
+/** A keystroke over that digit (another digit: the rule stays valid), sent as a range. */
+async function keystrokeToPublish(client: LspClient, version: number): Promise<number> {
+  const waiting = client.waitForDiagnostics(uri10k, (p) => p.version === version, 120_000);
+  const started = performance.now();
+  client.edit(uri10k, version, [{ range: { start: KEY_POSITION, end: { line: KEY_POSITION.line, character: KEY_POSITION.character + 1 } }, text: String(version % 10) }]);
+  await waiting;
+  return performance.now() - started;
+}
+
 {
-  const client = await startLspClient({ initializationOptions: { analysis: false } });
-  const opened = client.waitForDiagnostics(uri10k, () => true, 120_000);
-  client.open(uri10k, text10k);
-  await opened;
-  const server: number[] = [];
+  const servers: { label: string; bin: string | undefined }[] = [{ label: 'this checkout', bin: undefined }, ...(BASELINE === undefined ? [] : [{ label: `baseline ${BASELINE}`, bin: join(BASELINE, 'bin/segc.js') }])];
+  const clients: LspClient[] = [];
+  for (const server of servers) {
+    const client = await startLspClient({ initializationOptions: { analysis: false }, ...(server.bin === undefined ? {} : { bin: server.bin }) });
+    const opened = client.waitForDiagnostics(uri10k, () => true, 120_000);
+    client.open(uri10k, text10k);
+    await opened;
+    clients.push(client);
+  }
+  const keys = servers.map(() => [] as number[]);
+  const full = servers.map(() => [] as number[]);
   const baseline: number[] = [];
+  let version = 1;
+  // The servers in turns, each change measured on one then the other.
+  for (let i = 0; i < KEYSTROKES_10K; i++) {
+    version++;
+    for (let k = 0; k < clients.length; k++) keys[k]!.push(await keystrokeToPublish(clients[k]!, version));
+  }
+  // Whole-text changes start from the original text again.
   for (let i = 0; i < RUNS_10K; i++) {
-    server.push(await changeToPublish(client, uri10k, edited(text10k, i), i + 2));
+    version++;
+    for (let k = 0; k < clients.length; k++) full[k]!.push(await changeToPublish(clients[k]!, uri10k, edited(text10k, i), version));
     baseline.push(frontEndMs(path10k, edited(text10k, i)));
   }
-  row(`ClassBench acl1_10K (${text10k.split('\n').length} lines)`, server, baseline);
-  console.log(`  (aim: under 50 ms on the 10k file)   server RSS after opening it: ${rssMB(client.child.pid!).toFixed(0)} MB`);
-  await client.stop();
+  console.log(`  ClassBench acl1_10K (${text10k.split('\n').length} lines):`);
+  for (let k = 0; k < servers.length; k++) {
+    console.log(`   ${servers[k]!.label}:`);
+    row('    a keystroke (incremental change)', keys[k]!, baseline);
+    row('    the whole text (full change)', full[k]!, baseline);
+    console.log(`    server RSS after these changes: ${rssMB(clients[k]!.child.pid!).toFixed(0)} MB`);
+  }
+  console.log('  (aim: under 50 ms on the 10k file)');
+  for (const client of clients) await client.stop();
 }
 
 console.log('');

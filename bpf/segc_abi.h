@@ -178,6 +178,10 @@ enum seg_cb {
  * @event_global_burst: its depth (0: the default).
  * @pressure_pct: session table fill, in percent, from which allowed SYNs open no session
  *	(unless SEG_CFG_NO_SYN_PROTECTION); 0: SEG_DEFAULT_PRESSURE_PCT.
+ * @canary_generation: the canary (lib/canary.h): the generation of the policy in the other slot
+ *	(1 - @active_slot) that judges a share of new flows beside the one in force; 0: no canary.
+ * @canary_share: that share of new flows, in SEG_CANARY_SHARE_SCALE parts (0: none, while the
+ *	canary's own sessions keep it).
  */
 struct seg_config {
 	__u32 active_slot;
@@ -189,8 +193,11 @@ struct seg_config {
 	__u32 event_global_burst;
 	__u32 pressure_pct;
 	__u32 pad;
+	__u64 canary_generation;
+	__u32 canary_share;
+	__u32 canary_pad;
 };
-_Static_assert(sizeof(struct seg_config) == 64, "seg_config layout");
+_Static_assert(sizeof(struct seg_config) == 80, "seg_config layout");
 
 /**
  * struct seg_policy_meta - a slot's policy header (inner array, one entry).
@@ -461,6 +468,29 @@ struct seg_syn_rate {
 	__u32 previous;
 };
 _Static_assert(sizeof(struct seg_syn_rate) == 24, "seg_syn_rate layout");
+
+/* The canary's shares and its per-role counters (lib/canary.h, docs/deploy.md "Canary"). */
+enum seg_canary_limits {
+	/* seg_config.canary_share is in ten-thousandths (basis points) of new flows. */
+	SEG_CANARY_SHARE_SCALE = 10000,
+};
+
+/* seg_canary_stats index: role * SEG_CANARY_STAT_COUNT + stat. Counted only while a canary runs. */
+enum seg_canary_role {
+	SEG_CANARY_ROLE_BASELINE = 0,	/* the policy in force (seg_config.active_slot) */
+	SEG_CANARY_ROLE_CANARY = 1,	/* the canary (seg_config.canary_generation) */
+};
+
+enum seg_canary_stat {
+	SEG_CANARY_STAT_ALLOW = 0,	/* packets the role's policy passed (sessions included) */
+	SEG_CANARY_STAT_DENY = 1,	/* packets it dropped */
+	SEG_CANARY_STAT_FLOWS = 2,	/* packets its rules classified (a new flow's first packets) */
+	SEG_CANARY_STAT_FLOW_DENY = 3,	/* of those, denied */
+	SEG_CANARY_STAT_WOULD_DENY = 4,	/* audit: denied by the policy, passed */
+	SEG_CANARY_STAT_SESSION_HIT = 5, /* packets of a live session of the role's generation */
+	SEG_CANARY_STAT_REVOKED = 6,	/* sessions of an older generation its policy denies now */
+	SEG_CANARY_STAT_COUNT = 7,
+};
 
 /**
  * struct seg_info - seg_info[0]: what the pinned data path is (written by the loader).

@@ -99,7 +99,8 @@ export function diffPolicies(before: ProgramIr, after: ProgramIr): PolicyDiff {
     if (old.defaultAction !== now.defaultAction) defaults.push({ direction, before: old.defaultAction, after: now.defaultAction });
     const found = diffDirection(old, now);
     unpaired[direction] = found.unpaired;
-    regions.push(...found.regions);
+    // A loop: a spread of 100k+ regions would overflow the call stack.
+    for (const r of found.regions) regions.push(r);
   }
   return { regions, rules, defaults, unpaired };
 }

@@ -453,7 +453,8 @@ function formatTest(state: FormatState, test: TestDecl): string {
   const header = `test ${spanText(state.source, test.titleSpan)} {`;
   const lines = [header];
   const cells = test.expectations.map(formatExpectationCells);
-  const widths = [0, 1].map((c) => Math.max(0, ...cells.map((row) => (formatIsAligned(row[c] ?? '') ? (row[c] ?? '').length : 0))));
+  // A loop, not Math.max(...): a test block may hold more expectations than a spread can pass.
+  const widths = [0, 1].map((c) => cells.reduce((w, row) => Math.max(w, formatIsAligned(row[c] ?? '') ? (row[c] ?? '').length : 0), 0));
   let prevEnd = test.titleSpan.end;
   let first = true;
   test.expectations.forEach((e, i) => {

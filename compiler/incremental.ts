@@ -17,6 +17,9 @@
 //     `compile` of the document as root (resolve, lower, analysis when asked) with this
 //     document's AST in place of a parse of it; includes are read through `host` (default: a
 //     host that knows only this document).
+//   parseFileWith(docs): ParseFile
+//     The parser of a compilation that several open documents take part in (the language
+//     server's): a file whose path and text are a document's gets that document's AST.
 //
 // What holds: after any sequence of edits, `doc.ast` and `doc.diagnostics` equal (deeply, field
 // order included) what `parseSourceFile` gives for `doc.text`, and `checkDocument` gives what
@@ -36,7 +39,9 @@ import { createCollector, sortDiagnostics, type Diagnostic } from './diagnostics
 import { isLiteralTokenType, tokenize } from './lexer.ts';
 import { parseRuleLines } from './parse-rule-lines.ts';
 import { parse } from './parser.ts';
+import { createLowerCache, lowerCacheAlias, type LowerCache } from './lower.ts';
 import { compile, type CompileOptions, type Compilation } from './program.ts';
+import type { ParseFile } from './resolve.ts';
 import { createMemoryHost, createSourceFile, type CompilerHost, type SourceFile, type Span } from './source.ts';
 import { LCurly, Newline, Policy, RCurly, TestWord } from './tokens.ts';
 
@@ -70,6 +75,8 @@ interface IncrementalState {
   readonly rules: Map<IToken, RuleAst>;
   /** Set once `applyEdit` has consumed this state (its tokens were shifted). */
   consumed: boolean;
+  /** The rules `checkDocument` lowered, passed from each version of the document to the next. */
+  readonly lowerCache: LowerCache;
 }
 
 export function createIncrementalDocument(path: string, text: string): IncrementalDocument {
@@ -84,32 +91,35 @@ export function applyEdit(doc: IncrementalDocument, edit: TextEdit): Incremental
   if (doc.state.consumed) throw new Error('this document was already edited: apply edits to the document applyEdit returned');
   doc.state.consumed = true;
   const text = old.slice(0, edit.start) + edit.text + old.slice(edit.end);
-  return incrementalReparse(doc, edit, text) ?? incrementalParseAll(doc.path, text);
+  return incrementalReparse(doc, edit, text) ?? incrementalParseAll(doc.path, text, doc.state.lowerCache);
 }
 
 /** `compile` with `doc` as the root file, its AST used as it is. */
 export function checkDocument(doc: IncrementalDocument, host?: CompilerHost, options: Omit<CompileOptions, 'parseFile'> = {}): Compilation {
   const files = host ?? createMemoryHost({ [doc.path]: doc.text });
-  return compile([doc.path], files, {
-    ...options,
-    parseFile: (file, diagnostics) => {
-      if (file.path !== doc.path || file.text !== doc.text) return parseSourceFile(file, diagnostics);
-      for (const d of doc.diagnostics) diagnostics.items.push(d);
-      return doc.ast;
-    },
-  });
+  return compile([doc.path], files, { lowerCache: doc.state.lowerCache, ...options, parseFile: parseFileWith(new Map([[doc.path, doc]])) });
+}
+
+/** `parseSourceFile`, except that a file whose path and text are a document's gets its AST. */
+export function parseFileWith(docs: ReadonlyMap<string, IncrementalDocument>): ParseFile {
+  return (file, diagnostics) => {
+    const doc = docs.get(file.path);
+    if (doc === undefined || file.text !== doc.text) return parseSourceFile(file, diagnostics);
+    for (const d of doc.diagnostics) diagnostics.items.push(d);
+    return doc.ast;
+  };
 }
 
 // ---- From scratch -------------------------------------------------------------------------
 
-function incrementalParseAll(path: string, text: string): IncrementalDocument {
+function incrementalParseAll(path: string, text: string, lowerCache: LowerCache = createLowerCache()): IncrementalDocument {
   const file = createSourceFile(path, text);
   const collector = createCollector();
   const { tokens, comments } = tokenize(file, collector);
   const lexical = [...collector.items];
   const rules = new Map<IToken, RuleAst>();
   const result = incrementalParseTokens(file, tokens, comments, lexical, rules, () => undefined);
-  return { path, text, ...result, incremental: false, state: { tokens, comments, lexical, rules, consumed: false } };
+  return { path, text, ...result, incremental: false, state: { tokens, comments, lexical, rules, consumed: false, lowerCache } };
 }
 
 /** The grammar and the fast path over `tokens`, as parseSourceFile runs them. */
@@ -173,13 +183,14 @@ function incrementalReparse(doc: IncrementalDocument, edit: TextEdit, text: stri
   for (const t of regionTokens) incrementalShiftToken(t, a);
   for (const t of lexed.comments) incrementalShiftToken(t, a);
 
-  // Tokens: before, the region's, after (shifted).
-  for (let i = i1; i < tokens.length; i++) incrementalShiftToken(tokens[i]!, delta);
-  const newTokens = tokens.slice(0, i0).concat(regionTokens, tokens.slice(i1));
+  // Tokens: before, the region's, after (shifted). The arrays are the consumed document's, so
+  // they are changed in place (a keystroke's region is a few tokens; a copy is 10^5).
+  if (delta !== 0) for (let i = i1; i < tokens.length; i++) incrementalShiftToken(tokens[i]!, delta);
+  const newTokens = incrementalSplice(tokens, i0, i1, regionTokens);
   const c0 = incrementalFirstAtOrAfter(comments, a);
   const c1 = atEnd ? comments.length : incrementalFirstAtOrAfter(comments, b);
-  for (let i = c1; i < comments.length; i++) incrementalShiftToken(comments[i]!, delta);
-  const newComments = comments.slice(0, c0).concat(lexed.comments, comments.slice(c1));
+  if (delta !== 0) for (let i = c1; i < comments.length; i++) incrementalShiftToken(comments[i]!, delta);
+  const newComments = incrementalSplice(comments, c0, c1, lexed.comments);
   // The lexer's diagnostics: those of other lines kept (shifted after), the region's new ones.
   // (Their order does not matter: `parse` reads them as a set, and the result is sorted.)
   const inRegion = (d: Diagnostic) => d.span.start >= a && (d.span.start < b || (atEnd && d.span.start <= b));
@@ -195,7 +206,10 @@ function incrementalReparse(doc: IncrementalDocument, edit: TextEdit, text: stri
     const rule = rules.get(first);
     if (rule === undefined) return undefined;
     // Rules after the edit moved by `delta` (their tokens were shifted above).
-    return first.startOffset >= regionEnd && delta !== 0 ? incrementalShiftRule(rule, delta) : rule;
+    if (first.startOffset < regionEnd || delta === 0) return rule;
+    const moved = incrementalShiftRule(rule, delta);
+    lowerCacheAlias(doc.state.lowerCache, moved, rule);
+    return moved;
   };
   const result = incrementalParseTokens(file, newTokens, newComments, newLexical, record, reuse);
   return {
@@ -203,8 +217,16 @@ function incrementalReparse(doc: IncrementalDocument, edit: TextEdit, text: stri
     text,
     ...result,
     incremental: true,
-    state: { tokens: newTokens, comments: newComments, lexical: newLexical, rules: record, consumed: false },
+    state: { tokens: newTokens, comments: newComments, lexical: newLexical, rules: record, consumed: false, lowerCache: doc.state.lowerCache },
   };
+}
+
+/** `items` with [from, to) replaced by `by`: in place when `by` is small, else a new array. */
+function incrementalSplice<T>(items: T[], from: number, to: number, by: readonly T[]): T[] {
+  // A spread of many arguments would overflow the stack: a large region is concatenated.
+  if (by.length > 4096) return items.slice(0, from).concat(by, items.slice(to));
+  items.splice(from, to - from, ...by);
+  return items;
 }
 
 /** The index of the first token starting at or after `offset` (tokens are in offset order). */

@@ -2,11 +2,11 @@
 // protocols in lower-values.ts; priorities, rule names, ICMP types, defaults and rule families
 // here) and turns the AST into the flat, normalised IR of `ir.ts`. Returns the `ProgramIr`, or
 // undefined when the compilation has errors.
-import type { Direction, IcmpAst, PolicyDecl, PortExpr, RuleAst, Verdict } from './ast.ts';
+import type { AddrExpr, Direction, IcmpAst, PolicyDecl, PortExpr, RuleAst, Verdict } from './ast.ts';
 import type { Family } from './cidr.ts';
-import { Code, hasErrors, type DiagnosticCollector } from './diagnostics.ts';
+import { Code, hasErrors, type Diagnostic, type DiagnosticCollector } from './diagnostics.ts';
 import { parseIsoDate } from './expiry.ts';
-import { hashProgram } from './hash.ts';
+import { canonicalRuleLine, hashProgram } from './hash.ts';
 import { ICMP_TYPE_NAMES, icmpTypeNumber } from './icmp-types.ts';
 import { DIRECTIONS, PORT_PROTOCOLS, PROTOCOL_NUMBERS, type AddrSetIr, type DeclarationIr, type DirectionIr, type IcmpMatchIr, type ProgramIr, type RuleIr } from './ir.ts';
 import { createLowerer, lowerProtocols, type AddrValue, type Lowerer } from './lower-values.ts';
@@ -21,8 +21,9 @@ import { closestSpelling } from './spelling.ts';
  * Returns undefined when `diagnostics` holds any error by the end (from this or an earlier
  * stage): the IR's guarantees (`ir.ts`) hold only for a compilation without errors.
  */
-export function lower(resolved: ResolvedProgram, diagnostics: DiagnosticCollector): ProgramIr | undefined {
+export function lower(resolved: ResolvedProgram, diagnostics: DiagnosticCollector, cache?: LowerCache): ProgramIr | undefined {
   const lowerer = createLowerer(resolved, diagnostics);
+  const reuse = cache ? lowerReuseOf(cache, resolved) : undefined;
   // Every declaration is lowered, used or not, so that its value errors are reported; in
   // dependency order, so a long chain of sets does not become deep recursion.
   for (const symbol of resolved.order) lowerer.lowerSymbol(symbol);
@@ -35,7 +36,8 @@ export function lower(resolved: ResolvedProgram, diagnostics: DiagnosticCollecto
       else lowerer.lowerPorts(d.value);
     }
   }
-  const directions = DIRECTIONS.map((d) => lowerDirection(d, resolved.policies, lowerer, diagnostics));
+  const directions = DIRECTIONS.map((d) => lowerDirection(d, resolved.policies, lowerer, diagnostics, reuse));
+  if (reuse) lowerReuseDone(reuse);
   if (hasErrors(diagnostics.items)) return undefined;
 
   const [ingress, egress] = directions as [LoweredDirection, LoweredDirection];
@@ -57,7 +59,13 @@ export function lower(resolved: ResolvedProgram, diagnostics: DiagnosticCollecto
   }));
   const files = resolved.files.map((f) => f.path);
   const program = { rules, ingress: ingressIr, egress: egressIr, declarations, files };
-  return { ...program, hash: hashProgram(program) };
+  // A reused rule's hash line is the one computed for its first lowering (the line reads neither
+  // the id nor the span).
+  const lineOf = reuse && ((r: RuleIr) => {
+    const entry = reuse.reused.get(r);
+    return entry && (entry.line ??= canonicalRuleLine(r));
+  });
+  return { ...program, hash: hashProgram(program, lineOf) };
 }
 
 // ---- Rules --------------------------------------------------------------------------------------
@@ -74,7 +82,7 @@ interface LoweredDirection {
   readonly rules: readonly LoweredRule[];
 }
 
-function lowerDirection(direction: Direction, policies: readonly PolicyDecl[], lowerer: Lowerer, diagnostics: DiagnosticCollector): LoweredDirection {
+function lowerDirection(direction: Direction, policies: readonly PolicyDecl[], lowerer: Lowerer, diagnostics: DiagnosticCollector, reuse: LowerReuse | undefined): LoweredDirection {
   let stated: { verdict: Verdict; span: Span } | undefined;
   const byPriority = new Map<number, RuleAst>();
   const byName = new Map<string, RuleAst>();
@@ -99,7 +107,7 @@ function lowerDirection(direction: Direction, policies: readonly PolicyDecl[], l
       if (rule.recovered) continue;
       const priorityOk = lowerPriority(rule, direction, byPriority, diagnostics);
       lowerRuleName(rule, direction, byName, diagnostics);
-      const lowered = lowerRule(rule, direction, lowerer);
+      const lowered = reuse ? lowerRuleReusing(rule, direction, lowerer, reuse) : lowerRule(rule, direction, lowerer);
       if (lowered && priorityOk) rules.push(lowered);
     }
   }
@@ -143,6 +151,143 @@ function lowerRuleName(rule: RuleAst, direction: Direction, seen: Map<string, Ru
 /** `rule 'ssh-office'` for a named rule, `rule ingress/300` for an unnamed one (for related messages). */
 function ruleLabel(rule: RuleAst, direction: Direction): string {
   return rule.name ? `rule '${rule.name.name}'` : `rule ${direction}/${rule.priority.value}`;
+}
+
+// ---- Reuse between compilations (the language server's re-check after an edit) ---------------
+
+/**
+ * What `lower` keeps between compilations of one document: each rule, lowered, with its
+ * diagnostics. A rule's IR and diagnostics follow from its text and direction and, when it
+ * names sets or port sets, from the declarations (whose texts decide every name's value and
+ * whether it failed), so a rule whose line an edit left as it was, wherever the line moved, is
+ * not lowered again, unless it names sets and a declaration changed. Rules are found by their
+ * AST node (the incremental parser keeps the nodes of lines an edit did not touch, and says
+ * which node a moved one was: `lowerCacheAlias`), else by their text.
+ */
+export interface LowerCache {
+  readonly byRule: WeakMap<RuleAst, LowerCachedRule>;
+  /** By direction, then by the rule's text; only rules not found by their node go through it. */
+  readonly byText: Readonly<Record<Direction, Map<string, LowerCachedRule>>>;
+}
+
+interface LowerCachedRule {
+  readonly direction: Direction;
+  /** For a rule that names sets: the declarations it was lowered with (`lowerDeclarationsKey`). */
+  readonly declarations: string | undefined;
+  /** The lowered rule (its id and span are the new rule's), or undefined when it failed. */
+  readonly rule: LoweredRule | undefined;
+  /** Its diagnostics, spans relative to the rule's start. */
+  readonly diagnostics: readonly Diagnostic[];
+  /** Its line of the IR hash (hash.ts), once computed. */
+  line?: string;
+}
+
+export function createLowerCache(): LowerCache {
+  return { byRule: new WeakMap(), byText: { ingress: new Map(), egress: new Map() } };
+}
+
+/** `moved` is `rule` with its spans shifted (the same text elsewhere): it lowers alike. */
+export function lowerCacheAlias(cache: LowerCache, moved: RuleAst, rule: RuleAst): void {
+  const entry = cache.byRule.get(rule);
+  if (entry !== undefined) cache.byRule.set(moved, entry);
+}
+
+interface LowerReuse {
+  readonly cache: LowerCache;
+  readonly texts: ReadonlyMap<string, string>;
+  /** The declarations of this compilation, as one text. */
+  readonly declarations: string;
+  /** The rules of this run that came from the cache, with their entry (for their hash lines). */
+  readonly reused: Map<RuleIr, LowerCachedRule>;
+  count: number;
+}
+
+function lowerReuseOf(cache: LowerCache, resolved: ResolvedProgram): LowerReuse {
+  const texts = new Map(resolved.files.map((f) => [f.path, f.text]));
+  return { cache, texts, declarations: lowerDeclarationsKey(resolved, texts), reused: new Map(), count: 0 };
+}
+
+/**
+ * Every set and ports declaration's text, file by file in the compilation's order: what decides
+ * the value of each name a rule uses (which declaration comes first, what it refers to, whether
+ * it failed). Equal keys, equal values for every name.
+ */
+function lowerDeclarationsKey(resolved: ResolvedProgram, texts: ReadonlyMap<string, string>): string {
+  const parts: string[] = [];
+  resolved.asts.forEach((ast, i) => {
+    const path = resolved.files[i]!.path;
+    const text = texts.get(path) ?? '';
+    parts.push(`\u0000${path}`);
+    for (const d of ast.declarations) {
+      if (d.kind === 'SetDecl' || d.kind === 'PortsDecl') parts.push(`${d.recovered === true ? '!' : ''}${text.slice(d.span.start, d.span.end)}`);
+    }
+  });
+  return parts.join('\n');
+}
+
+/** After a run: texts of rules long gone are dropped once they outnumber the rules. */
+function lowerReuseDone(reuse: LowerReuse): void {
+  for (const map of Object.values(reuse.cache.byText)) if (map.size > 2 * reuse.count + 1024) map.clear();
+}
+
+function lowerRuleReusing(rule: RuleAst, direction: Direction, lowerer: Lowerer, reuse: LowerReuse): LoweredRule | undefined {
+  reuse.count++;
+  const { byRule, byText } = reuse.cache;
+  const valid = (c: LowerCachedRule | undefined) => c !== undefined && c.direction === direction && (c.declarations === undefined || c.declarations === reuse.declarations);
+  let cached = byRule.get(rule);
+  let key: string | undefined;
+  if (!valid(cached)) {
+    const text = reuse.texts.get(rule.span.file);
+    if (text === undefined) return lowerRule(rule, direction, lowerer);
+    key = text.slice(rule.span.start, rule.span.end);
+    cached = byText[direction].get(key);
+    if (!valid(cached)) cached = undefined;
+  }
+  const base = rule.span.start;
+  if (cached !== undefined) {
+    byRule.set(rule, cached);
+    for (const d of cached.diagnostics) lowerer.diagnostics.items.push(lowerShiftDiagnostic(d, rule.span.file, base));
+    if (cached.rule === undefined) return undefined;
+    const lowered = { ...cached.rule, id: -1, span: rule.span };
+    reuse.reused.set(lowered, cached);
+    return lowered;
+  }
+  const before = lowerer.diagnostics.items.length;
+  const lowered = lowerRule(rule, direction, lowerer);
+  const added = lowerer.diagnostics.items.slice(before);
+  // Only what lies within the rule can move with it (every value check reports there).
+  const inside = (span: Span) => span.file === rule.span.file && span.start >= base && span.end <= rule.span.end;
+  if (key !== undefined && added.every((d) => inside(d.span) && d.related.every((r) => inside(r.span)))) {
+    const entry: LowerCachedRule = { direction, declarations: lowerRuleIsLiteral(rule) ? undefined : reuse.declarations, rule: lowered, diagnostics: added.map((d) => lowerShiftDiagnostic(d, '', -base)) };
+    byText[direction].set(key, entry);
+    byRule.set(rule, entry);
+    if (lowered) reuse.reused.set(lowered, entry);
+  }
+  return lowered;
+}
+
+/** Whether the rule names no set or port set (its lowering reads nothing but its own text and direction). */
+function lowerRuleIsLiteral(rule: RuleAst): boolean {
+  const addr = (e: AddrExpr | undefined): boolean => {
+    if (e === undefined) return true;
+    switch (e.kind) {
+      case 'SetRef':
+        return false;
+      case 'AddrList':
+        return e.items.every(addr);
+      case 'AddrExcept':
+        return addr(e.base) && addr(e.excluded);
+      default:
+        return true;
+    }
+  };
+  const ports = (e: PortExpr | undefined): boolean => e === undefined || (e.kind === 'PortList' ? e.items.every(ports) : e.kind !== 'PortsRef');
+  return addr(rule.src) && addr(rule.dst) && ports(rule.srcPorts) && ports(rule.dstPorts);
+}
+
+function lowerShiftDiagnostic(d: Diagnostic, file: string, delta: number): Diagnostic {
+  const at = (span: Span): Span => ({ file, start: span.start + delta, end: span.end + delta });
+  return { ...d, span: at(d.span), related: d.related.map((r) => ({ ...r, span: at(r.span) })) };
 }
 
 /** Lowers one rule's matching parts; undefined when any part failed (already reported). */

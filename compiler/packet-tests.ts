@@ -45,6 +45,8 @@ export interface PacketTestIr {
  * `rule` expectation names (`egress/300`, or a name only egress has), else ingress.
  */
 export function lowerTests(resolved: ResolvedProgram, diagnostics: DiagnosticCollector): PacketTestIr[] {
+  // Most policies have no tests: their rules' names are not gathered for nothing.
+  if (!resolved.asts.some((a) => a.declarations.some((d) => d.kind === 'Test'))) return [];
   const names: Record<Direction, Set<string>> = { ingress: new Set(), egress: new Set() };
   for (const policy of resolved.policies) {
     for (const rule of policy.rules) {

@@ -16,7 +16,7 @@ export { dayOf } from './expiry.ts';
 export { expectationHolds, runTests } from './packet-tests.ts';
 export { diffPolicies } from './diff.ts';
 export { evaluate } from './evaluate.ts';
-import { lower } from './lower.ts';
+import { lower, type LowerCache } from './lower.ts';
 import { lowerTests, type PacketTestIr } from './packet-tests.ts';
 import { findLockouts, keepPolicyText, type KeepEntry, type ManagementFlow } from './lockout.ts';
 import { resolve, type ParseFile, type ResolvedProgram } from './resolve.ts';
@@ -58,6 +58,11 @@ export interface CompileOptions {
   readonly memoryBudgetBytes?: number;
   /** The host's measure of memory in use, in bytes (the CLI: the process's resident set); absent: no memory budget. */
   readonly memoryUsed?: () => number;
+  /**
+   * Lowered rules of an earlier compilation of the same document to reuse where a rule's text is
+   * unchanged (lower.ts `createLowerCache`; the language server keeps one per open document).
+   */
+  readonly lowerCache?: LowerCache;
 }
 
 /** The connections that manage the host (`check --host-context`, `deploy`'s guard). */
@@ -115,14 +120,16 @@ export function compile(rootFiles: readonly string[], host: CompilerHost, option
   else {
     // Before `lower`, so that a malformed test is an error of the compilation (no IR).
     tests = lowerTests(resolved, diagnostics);
-    ir = lower(resolved, diagnostics);
+    ir = lower(resolved, diagnostics, options.lowerCache);
     if (ir !== undefined && overBudget()) {
       ir = undefined;
       stop('the rule analysis (lowering finished late)');
     }
   }
   // Expiry reports on a valid IR; an expired rule is an error but the IR stays (deploy decides).
-  if (ir !== undefined && options.expiry !== undefined) diagnostics.items.push(...checkExpiry(ir, options.expiry));
+  // Findings are appended by loops, never push(...findings): a spread passes each item as an
+  // argument, and past some 100k of them that overflows the call stack.
+  if (ir !== undefined && options.expiry !== undefined) for (const d of checkExpiry(ir, options.expiry)) diagnostics.items.push(d);
   // lower() gives an IR only when there is no error, so the analysis never sees a broken policy.
   // Its budget is its own, within what is left of the compile's.
   const analysisOptions = options.analysis && {
@@ -131,8 +138,8 @@ export function compile(rootFiles: readonly string[], host: CompilerHost, option
     ...(memoryUsed !== undefined && memoryCeiling !== Infinity ? { memory: { used: memoryUsed, ceiling: memoryCeiling, label: memoryLabel } } : {}),
   };
   const analysis = ir !== undefined && analysisOptions !== undefined ? analyze(ir, analysisOptions) : undefined;
-  if (analysis) diagnostics.items.push(...analysis.diagnostics);
-  if (ir !== undefined && options.hostContext !== undefined) diagnostics.items.push(...checkLockout(ir, options.hostContext));
+  if (analysis) for (const d of analysis.diagnostics) diagnostics.items.push(d);
+  if (ir !== undefined && options.hostContext !== undefined) for (const d of checkLockout(ir, options.hostContext)) diagnostics.items.push(d);
   return {
     ir,
     diagnostics: sortDiagnostics(diagnostics.items),

@@ -150,9 +150,18 @@ process.stdout.write(String(c.pid));
 `;
 
 function startWatcher(stateDir: string, name: string, token: string, command: readonly string[]): number | undefined {
+  return startDetached(stateDir, command, ['confirm-watch', '--name', name, '--token', token]);
+}
+
+/**
+ * Starts `command args` detached from this process tree (its own session, stdio closed) with
+ * SEGC_STATE_DIR set; returns its pid, or undefined when it could not start. The canary's
+ * staged watcher (runtime/canary.ts) is started the same way.
+ */
+export function startDetached(stateDir: string, command: readonly string[], args: readonly string[]): number | undefined {
   const [node, ...rest] = command;
   if (node === undefined) return undefined;
-  const r = spawnSync(process.execPath, ['-e', DETACH, node, ...rest, 'confirm-watch', '--name', name, '--token', token], {
+  const r = spawnSync(process.execPath, ['-e', DETACH, node, ...rest, ...args], {
     encoding: 'utf8',
     timeout: 10_000,
     stdio: ['ignore', 'pipe', 'pipe'],

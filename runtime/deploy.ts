@@ -19,6 +19,7 @@ import { readConfig, writeConfig, type DatapathConfig } from './datapath/config.
 import { type Datapath } from './datapath/datapath.ts';
 import { readDatapathInfo } from './datapath/info.ts';
 import { catchUpUpgrade, loadUpgrade, objectHash, planUpgrade, repinUpgrade, type LoadedUpgrade, type UpgradePlan } from './upgrade.ts';
+import { canaryPath, removeCanary } from './canary-record.ts';
 import { armConfirmation, clearPending, ConfirmRecordError, readPending, type PendingConfirmation } from './confirm.ts';
 import { formatDuration } from './duration.ts';
 import { acquireLock, LockBusyError, StateDirError, type DeployLock } from './lock.ts';
@@ -97,6 +98,8 @@ export interface DeployOptions extends HostOptions {
   readonly confirm?: { readonly windowMs: number; readonly command?: readonly string[] };
   /** Replace a deploy that waits for confirmation (rollback and its expiry do) instead of refusing. */
   readonly cancelPending?: boolean;
+  /** A running canary does not refuse this deploy (the canary's own start, promote and rollback). */
+  readonly canaryEnds?: boolean;
   /** Tests only: fail (or crash) at this step. */
   readonly failAt?: DeployStep;
   readonly now?: () => Date;
@@ -341,6 +344,9 @@ export function planDeploy(request: DeployRequest): DeployPlan {
       `deployment '${name}' has generation ${pending.generation} waiting for confirmation until ${pending.deadline}; nothing was changed`,
       `keep it with 'segc confirm --name ${name}' or cancel it with 'segc rollback --name ${name}', then deploy again`,
     );
+  }
+  if (existsSync(canaryPath(stateDir, name)) && options.canaryEnds !== true) {
+    throw new DeployError('plan', 2, `deployment '${name}' runs a canary; nothing was changed`, `end it first: 'segc promote --name ${name}' makes it the policy in force, 'segc rollback --name ${name}' drops it`);
   }
   const objectPath = options.objectPath ?? DEFAULT_OBJECT_PATH;
   if (!existsSync(objectPath)) throw new DeployError('plan', 2, `the data path object ${objectPath} is missing; nothing was changed`, "build it with 'make bpf' (or reinstall segc)");
@@ -808,7 +814,7 @@ export function openPinnedDatapath(pinDir: string): Datapath {
     for (const name of Object.keys(SEG_MAPS) as MapName[]) {
       // Maps a deployment by an older segc lacks are left out (undeploy must still work);
       // their readers then say the map is missing.
-      if ((ADDED_MAPS.has(name) || name === SegMap.info) && !existsSync(join(pinDir, name))) continue;
+      if ((ADDED_MAPS.has(name) || name === SegMap.info || name === SegMap.canaryStats) && !existsSync(join(pinDir, name))) continue;
       maps[name] = get(name);
     }
     const programs = { ingress: get(PROGRAM_PINS.ingress), egress: get(PROGRAM_PINS.egress), parseOnly: -1 };
@@ -917,6 +923,8 @@ export function undeployLocked(options: HostOptions & { readonly name?: string }
   const unpinned = existsSync(pinDir) ? removePinDir(pinDir) : false;
   // A trial ends with the deployment (its watcher is stopped; the record goes with the folder).
   clearPending(stateDir, name);
+  // So does a canary (its watcher stops when its record is gone).
+  removeCanary(stateDir, name);
   removeState(stateDir, name);
   return { name, detached, unpinned };
 }

@@ -45,6 +45,11 @@ export const DEFAULT_FRAGMENTS = 4096;
 
 export interface LoadOptions {
   readonly objectPath?: string;
+  /**
+   * An object of an older data-path version may lack maps added since (A/B benchmarks load
+   * one): leave them out of the Datapath instead of failing; their readers say they are missing.
+   */
+  readonly allowMissingMaps?: boolean;
   /** Session table capacity (LRU). Default DEFAULT_SESSIONS (262,144). */
   readonly sessions?: number;
   /** Rules per slot the rule-hit counters hold. Default 65,536. */
@@ -89,7 +94,16 @@ export function loadDatapath(options: LoadOptions = {}): Datapath {
     options.prepare?.(obj);
     bpf_object__load(obj);
     const maps: Partial<Record<MapName, number>> = {};
-    for (const name of Object.keys(SEG_MAPS) as MapName[]) maps[name] = bpf_map__fd(bpf_object__find_map_by_name(obj, name));
+    for (const name of Object.keys(SEG_MAPS) as MapName[]) {
+      let map;
+      try {
+        map = bpf_object__find_map_by_name(obj, name);
+      } catch (error) {
+        if (options.allowMissingMaps === true) continue;
+        throw error;
+      }
+      maps[name] = bpf_map__fd(map);
+    }
     const prog = (name: string) => bpf_program__fd(bpf_object__find_program_by_name(obj, name));
     const dp: Datapath = { obj, programs: { ingress: prog('seg_ingress'), egress: prog('seg_egress'), parseOnly: prog('seg_parse_only') }, maps, rulesPerSlot };
     recordVersion(dp, options.lineage);

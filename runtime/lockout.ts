@@ -47,7 +47,8 @@ export async function managementContext(request: ManagementRequest): Promise<Hos
   const ssh = sshFlow(request.env);
   if (ssh && crossesInterfaces(ssh.packet.src, request.interfaces)) flows.push(ssh);
   const sshPorts = new Set([DEFAULT_SSH_PORT, ...(ssh?.packet.dstPort === undefined ? [] : [ssh.packet.dstPort])]);
-  if (request.pinDir !== undefined) flows.push(...(await sshSessions(request.pinDir, sshPorts)));
+  // A loop: the session table may hold a million SSH sessions, too many to spread as arguments.
+  if (request.pinDir !== undefined) for (const flow of await sshSessions(request.pinDir, sshPorts)) flows.push(flow);
   return { flows, keeps, ...(request.audit === true ? { audit: true } : {}) };
 }
 

@@ -35,7 +35,7 @@ fi
 
 needs_root() {
   case "$1" in
-    bench/datapath.ts|bench/deploy.ts|bench/libbpf.ts|bench/agent.ts|bench/events.ts|bench/session-ab.ts) return 0 ;;
+    bench/datapath.ts|bench/deploy.ts|bench/libbpf.ts|bench/agent.ts|bench/events.ts|bench/session-ab.ts|bench/canary.ts) return 0 ;;
     *) return 1 ;;
   esac
 }
@@ -56,7 +56,7 @@ for b in "${benchmarks[@]}"; do
   args=()
   case "$b" in
     bench/check.ts|bench/format.ts|bench/lsp.ts) args=(--no-build) ;;
-    bench/session-ab.ts)
+    bench/session-ab.ts|bench/canary.ts)
       base=${BENCH_AB_BASE:-HEAD}
       if ! make -s bpf-at-ref REF="$base" OUT="$work/base.bpf.o" >"$work/base.log" 2>&1; then
         cat "$work/base.log" >&2

@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SEG_CFG_STATELESS } from '../../runtime/datapath/abi.ts';
+import { deployCanary, rollbackCanary } from '../../runtime/canary.ts';
 import { bundle } from '../../compiler/bundle.ts';
 import { emit } from '../../compiler/emit.ts';
 import { compile } from '../../compiler/program.ts';
@@ -129,13 +130,24 @@ export function classBenchPolicy(file: string, label: string): SegcPolicy {
   return { size: label, text: classBenchToSeg(rules, { action: () => 'allow', defaultAction: 'allow' }) };
 }
 
+/** Where and how segc is deployed; with `object`, that build of the data path under a name of its own. */
+export interface SegcHost {
+  readonly stateDir: string;
+  readonly name: string;
+  readonly sessions?: number;
+  /** A build to compare (`--object LABEL=PATH`): labels the family, deployed as NAME-LABEL and undeployed after it. */
+  readonly object?: { readonly label: string; readonly path: string };
+  /** `--canary PERCENT`: the same policy again as a canary beside it, this share in basis points. */
+  readonly canaryShareBp?: number;
+}
+
 /**
  * segc deployed with `segc deploy`'s own code path on the receiver's interface; its cells: a
  * session hit (one flow), a new flow per packet (lookup miss, classification, session insert,
  * the LRU evicting once the table is full), and sessions off (SEG_CFG_STATELESS: every packet
  * classified).
  */
-export function segcFamily(bed: PeerBed, policy: SegcPolicy, host: { readonly stateDir: string; readonly name: string; readonly sessions?: number }): Family {
+export function segcFamily(bed: PeerBed, policy: SegcPolicy, host: SegcHost): Family {
   let programs: { ingress: number; egress: number } | undefined;
   let pinDir = '';
   const ifindex = () => bed.sandbox.within(bed.receiver, () => interfaceIndex(bed.link.b.name));
@@ -161,8 +173,10 @@ export function segcFamily(bed: PeerBed, policy: SegcPolicy, host: { readonly st
     const index = await ifindex();
     await bed.sandbox.within(bed.receiver, () => removeClsact(index));
   };
+  const family = host.object ? `segc ${host.object.label}` : 'segc';
+  const deployment = { stateDir: host.stateDir, name: host.object ? `${host.name}-${host.object.label}` : host.name };
   const cell = (path: string, traffic: TrafficKind, stateless: boolean): Cell => ({
-    family: 'segc',
+    family,
     size: policy.size,
     path,
     traffic,
@@ -174,25 +188,36 @@ export function segcFamily(bed: PeerBed, policy: SegcPolicy, host: { readonly st
     programFd: () => programs?.ingress,
   });
   return {
-    name: `segc ${policy.size}`,
+    name: `${family} ${policy.size}${host.canaryShareBp === undefined ? '' : ` canary ${host.canaryShareBp / 100}%`}`,
     prepare: async () => {
       const compilation = compile(['policy.seg'], createMemoryHost({ 'policy.seg': policy.text }));
       const ir = compilation.ir;
       if (!ir) throw new Error(`the ${policy.size} policy does not compile`);
       const bundleText = bundle(ir, emit(ir, { origins: true }), compilation.sources, { bundleFile: 'b.json', sourceMapFile: 'b.json.map', includeSources: false }).text;
       const result = await bed.sandbox.within(bed.receiver, () =>
-        deploy({ bundleText, interfaces: [bed.link.b.name], options: { name: host.name, stateDir: host.stateDir, rulesPerSlot: 16384, sessions: host.sessions } }),
+        deploy({ bundleText, interfaces: [bed.link.b.name], options: { ...deployment, rulesPerSlot: 16384, sessions: host.sessions, ...(host.object ? { objectPath: host.object.path } : {}) } }),
       );
       pinDir = result.record.pins.dir;
+      // --canary: the same policy again as a canary beside it (its cost: the flow hash on
+      // every new flow, the per-role counters); ended before the next policy's deploy.
+      const shareBp = host.canaryShareBp;
+      if (shareBp !== undefined) await bed.sandbox.within(bed.receiver, () => deployCanary({ bundleText, interfaces: [bed.link.b.name], options: { ...deployment, shareBp, ...(host.object ? { objectPath: host.object.path } : {}) } }));
       const pins = pinsOf(pinDir);
       programs = { ingress: bpf_obj_get(pins.programs.ingress), egress: bpf_obj_get(pins.programs.egress) };
       return [cell('session hit', 'single', false), cell('new flow per packet', 'new', false), cell('sessions off', 'single', true)];
     },
     dispose: async () => {
+      if (host.canaryShareBp !== undefined) await bed.sandbox.within(bed.receiver, () => rollbackCanary({ name: host.name, stateDir: host.stateDir })).catch(() => {});
       if (programs) {
         close(programs.ingress);
         close(programs.egress);
         programs = undefined;
+      }
+      if (host.object) {
+        // Each build has its deployment: the next family deploys another on the same interface.
+        await undeploySegc(bed, deployment);
+        pinDir = '';
+        return;
       }
       // Back in place, so that the next policy is a redeploy over an attached filter.
       await attach().catch(() => {});

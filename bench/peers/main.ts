@@ -6,8 +6,10 @@
 // every window as TSV. Method and a run's figures: docs/performance.md.
 //
 //   node bench/peers/main.ts [--quick] [--windows N] [--seconds S] [--count N]
-//                            [--only FAMILY[,FAMILY]] [--out DIR] [--drain] [--sessions N]
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+//                            [--only FAMILY[,FAMILY]] [--paths PATH[,PATH]] [--out DIR] [--drain]
+//                            [--sessions N] [--object LABEL=PATH ...] [--canary PERCENT] [--help]
+//   (--canary: segc with the same policy as a canary beside it)
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,6 +27,7 @@ import {
   undeploySegc,
   type Cell,
   type Family,
+  type SegcPolicy,
 } from './families.ts';
 import { formatMarkdown, formatTable, writeTsv, type CellResult, type Pair } from './report.ts';
 import { buildBinaries, PeerBed, type WindowLimits } from './topology.ts';
@@ -41,10 +44,43 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     drain: { type: 'boolean', default: false },
     sessions: { type: 'string' },
+    canary: { type: 'string' },
     'sender-cpu': { type: 'string', default: '1' },
     'sink-cpu': { type: 'string', default: '0' },
+    paths: { type: 'string' },
+    object: { type: 'string', multiple: true },
+    help: { type: 'boolean', default: false },
   },
 });
+
+if (args.help) {
+  out(`usage: node bench/peers/main.ts [options]   (root; make bench-peers runs it)
+
+segc beside no filter, a bare TC hook, nftables (stateless, conntrack) and iptables-legacy with
+ipset, on 64-byte UDP frames over a veth pair between two namespaces; every cell window follows a
+no-filter baseline window; in-program ns from kernel.bpf_stats_enabled. docs/performance.md.
+
+  --quick               a few hundred frames a window, one family per kind (the test's run)
+  --windows N           window pairs per cell (default 3)
+  --seconds S           each window's time bound (default 1)
+  --count N             each window's frame bound (default 5000000)
+  --only F[,F]          families whose name starts so: 'no filter', 'tc', 'segc 10k', 'segc fw1',
+                        'nftables stateful', 'iptables' (with --object: 'segc A 10 rules')
+  --paths P[,P]         cells whose path starts so: 'session hit', 'new flow', 'sessions off',
+                        'one flow'
+  --object LABEL=PATH   segc families for this build of the data path (repeat to compare builds
+                        in one run: each policy runs under each build in turn, e.g.
+                        --object A=/tmp/a.bpf.o --object B=bpf/build/segc.bpf.o; make
+                        bpf-at-ref REF=main OUT=/tmp/a.bpf.o builds a commit's)
+  --sessions N          segc's session table (default: segc's)
+  --drain               a sink that reads its socket
+  --sender-cpu N, --sink-cpu N   (defaults 1 and 0)
+  --out DIR             peers.tsv and peers.md (default bench-results/peers/)
+
+Example: node bench/peers/main.ts --only segc --paths 'session hit' --windows 5 --seconds 0.5 \\
+           --object main=/tmp/main.bpf.o --object new=bpf/build/segc.bpf.o`);
+  process.exit(0);
+}
 
 if (process.getuid?.() !== 0) {
   out('bench/peers needs root (namespaces, BPF, nftables)');
@@ -57,6 +93,15 @@ const limits: WindowLimits = { count: Number(args.count ?? (quick ? 300 : 5_000_
 const outDir = resolve(args.out ?? 'bench-results/peers');
 const only = args.only?.split(',').map((s) => s.trim().toLowerCase());
 const sessions = args.sessions === undefined ? undefined : Number(args.sessions);
+const paths = args.paths?.split(',').map((s) => s.trim().toLowerCase());
+const objects = (args.object ?? []).map((o) => {
+  const eq = o.indexOf('=');
+  return { label: o.slice(0, eq), path: resolve(o.slice(eq + 1)) };
+});
+if (objects.some((o) => !/^[a-z0-9][a-z0-9_.-]{0,11}$/i.test(o.label) || !existsSync(o.path))) {
+  out('--object LABEL=PATH: a label of letters, digits, _.- (at most 12) and an existing object file');
+  process.exit(2);
+}
 if (!(windows >= 1 && windows <= 50 && limits.count >= 1 && limits.seconds > 0 && limits.seconds <= 30)) {
   out('--windows 1..50, --count >= 1, --seconds in (0, 30]');
   process.exit(2);
@@ -65,7 +110,12 @@ if (!(windows >= 1 && windows <= 50 && limits.count >= 1 && limits.seconds > 0 &
 const STATS_SYSCTL = '/proc/sys/kernel/bpf_stats_enabled';
 const statsBefore = readFileSync(STATS_SYSCTL, 'utf8').trim();
 const stateDir = mkdtempSync(join(tmpdir(), 'segct-peer-state-'));
-const host = { stateDir, name: `segct-${process.pid}-peer`, sessions };
+const canaryShareBp = args.canary === undefined ? undefined : Math.round(Number(args.canary.replace('%', '')) * 100);
+if (canaryShareBp !== undefined && !(canaryShareBp > 0 && canaryShareBp <= 10_000)) {
+  out('--canary 0.01..100 (percent of new flows)');
+  process.exit(2);
+}
+const host = { stateDir, name: `segct-${process.pid}-peer`, sessions, ...(canaryShareBp === undefined ? {} : { canaryShareBp }) };
 const buildDir = join(import.meta.dirname, 'build');
 let bed: PeerBed | undefined;
 
@@ -113,11 +163,17 @@ function families(b: PeerBed, tcPass: string): { list: Family[]; notes: string[]
   const notes: string[] = [];
   const list: Family[] = [noFilter(), tcHookAlone(b, tcPass)];
   const sizes = quick ? SYNTHETIC_SIZES.slice(0, 1) : SYNTHETIC_SIZES;
-  for (const s of sizes) list.push(segcFamily(b, syntheticPolicy(s.count, s.label), host));
+  // Each policy under each build in turn (--object), so that compared builds run side by side.
+  const builds = objects.length > 0 ? objects.map((object) => ({ ...host, object })) : [host];
+  const segc = (policy: () => SegcPolicy) => {
+    const p = policy();
+    for (const h of builds) list.push(segcFamily(b, p, h));
+  };
+  for (const s of sizes) segc(() => syntheticPolicy(s.count, s.label));
   if (!quick) {
     for (const set of ['fw1', 'acl1']) {
-      list.push(segcFamily(b, classBenchPolicy(`${set}_1K`, `${set} 1k`), host));
-      list.push(segcFamily(b, classBenchPolicy(`${set}_10K`, `${set} 10k`), host));
+      segc(() => classBenchPolicy(`${set}_1K`, `${set} 1k`));
+      segc(() => classBenchPolicy(`${set}_10K`, `${set} 10k`));
     }
   }
   for (const s of sizes) list.push(nftFamily(b, s.count, s.label, false));
@@ -147,6 +203,7 @@ try {
     const cells = await family.prepare();
     try {
       for (const cell of cells) {
+        if (paths && !paths.some((p) => cell.path.toLowerCase().startsWith(p))) continue;
         const result = await measure(bed, cell);
         results.push(result);
         out(formatTable([result]).split('\n')[1] ?? '');

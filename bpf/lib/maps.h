@@ -167,6 +167,14 @@ struct {
 	__type(value, struct seg_counter);
 } seg_rule_would_deny SEC(".maps");
 
+/* The canary's counters per role (lib/canary.h), indexed role * SEG_CANARY_STAT_COUNT + stat. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2 * SEG_CANARY_STAT_COUNT);
+	__type(key, __u32);
+	__type(value, struct seg_counter);
+} seg_canary_stats SEC(".maps");
+
 /* SYNs per source address (lib/pressure.h); LRU, so the active sources stay. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -236,6 +244,9 @@ struct seg_abi_types {
 	enum seg_event_flag event_flag;
 	enum seg_tcp_window_flag tcp_window_flag;
 	enum seg_tcp_limit tcp_limit;
+	enum seg_canary_limits canary_limits;
+	enum seg_canary_role canary_role;
+	enum seg_canary_stat canary_stat;
 };
 
 struct {

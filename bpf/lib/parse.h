@@ -35,7 +35,7 @@
  * @frag_id: the IPv4 identification, or the IPv6 fragment header's (0 without one).
  * @l4_off: offset of the L4 header in the frame (first fragments and whole packets).
  * @tcp_seq: TCP: the sequence number; @tcp_ack: the acknowledgment number (host order).
- * @tcp_len: TCP: the payload's length (the IP length less the headers).
+ * @tcp_len: TCP: the payload's length (the IP length less the headers: 16 bits, as IP lengths).
  * @tcp_win: TCP: the window field as sent (unscaled).
  * @tcp_wscale: TCP SYN: the window scale option's shift, or SEG_TCP_NO_WSCALE.
  */
@@ -51,7 +51,7 @@ struct seg_packet {
 	__u16 sport;
 	__u16 dport;
 	__u16 icmp_id;
-	__u16 pad;
+	__u16 tcp_len;
 	__u8 src[16];
 	__u8 dst[16];
 	__u32 frag_id;
@@ -61,7 +61,6 @@ struct seg_packet {
 	__u16 tcp_win;
 	__u32 tcp_seq;
 	__u32 tcp_ack;
-	__u32 tcp_len;
 };
 
 /* ICMP header as far as classification reads it (type, code, checksum, echo identifier). */

@@ -5,7 +5,9 @@
  *  2. Malformed or truncated headers are dropped, each with its reason; no shortcut lets
  *     them skip policy.
  *  3. IPv6 neighbour discovery (ICMPv6 133-137) passes unless SEG_CFG_CLASSIFY_ND is set.
- *  4. With no policy in the active slot, packets are dropped (SEG_REASON_NO_POLICY).
+ *  4. With no policy in the active slot, packets are dropped (SEG_REASON_NO_POLICY). While a
+ *     canary runs (lib/canary.h), "the policy" in 6 and 8 is the one the flow's hash picks, and
+ *     a session of the canary's generation is as current as one of the active slot's.
  *  5. (Unless SEG_CFG_STATELESS.) A live session of the current generation passes (SEG_REASON_SESSION); RST ends it.
  *     A TCP RST or SYN outside the session's sequence window (lib/tcp_window.h) is not the
  *     session's: it leaves the session untouched and goes on to 7 and 8 as a packet without a
@@ -46,6 +48,7 @@
 #include "events.h"
 #include "pressure.h"
 #include "tcp_window.h"
+#include "canary.h"
 
 static __always_inline int seg_finish(struct __sk_buff *skb, const struct seg_policy_meta *meta, __u32 dir,
 				      __u32 verdict, __u32 reason, __u32 rule)
@@ -55,10 +58,12 @@ static __always_inline int seg_finish(struct __sk_buff *skb, const struct seg_po
 	skb->cb[SEG_CB_RULE] = rule;
 	skb->cb[SEG_CB_REASON] = reason;
 	skb->cb[SEG_CB_VERDICT] = verdict;
-	seg_count(allow ? SEG_STAT_ALLOW : SEG_STAT_DENY, skb->len);
+	/* The verdict totals (SEG_STAT_ALLOW/DENY) are the sums of the two hooks', made by readers
+	 * (runtime/datapath/counters.ts): one counter update less per packet. */
 	seg_count(SEG_STAT_DIR_VERDICT_BASE + (dir & 1) * 2 + allow, skb->len);
 	seg_count(SEG_STAT_REASON_BASE + (reason < SEG_REASON_COUNT ? reason : SEG_REASON_INTERNAL), skb->len);
 	seg_count_rule(meta, rule, skb->len);
+	seg_canary_count(meta, verdict, reason, skb->len);
 	return verdict == SEG_VERDICT_ALLOW ? TC_ACT_OK : TC_ACT_SHOT;
 }
 
@@ -83,6 +88,7 @@ static __always_inline int seg_exit(struct __sk_buff *skb, const struct seg_pack
 		event = SEG_EVENT_WOULD_DENY;
 		skb->cb[SEG_CB_WOULD_DENY] = 1;
 		seg_count_would_deny(meta, d->rule, skb->len);
+		seg_canary_count_would_deny(meta, skb->len);
 	}
 	/* Events: log rules, every would-deny, and every deny when asked. */
 	if (d->log || event == SEG_EVENT_WOULD_DENY || (event == SEG_EVENT_DENY && (flags & SEG_CFG_LOG_DENIES)))
@@ -183,7 +189,7 @@ __noinline int seg_session_recheck(const struct seg_session_key *key, struct seg
 static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 {
 	struct seg_packet pkt = {};
-	struct seg_session_key key = {};
+	struct seg_session_key key SEG_KEY_ALIGNED = {};
 	struct seg_decision d = {};
 	struct seg_policy_meta *meta;
 	struct seg_config *cfg;
@@ -228,7 +234,7 @@ static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 		}
 		/* 5: a TCP segment outside the window is judged without the session, untouched. */
 		if (s && pkt.proto == IPPROTO_TCP) {
-			window = seg_tcp_check(s, &pkt, src_is_a);
+			window = seg_tcp_window(s, &pkt, src_is_a);
 			if (window == SEG_TCP_REOPEN) {
 				bpf_map_delete_elem(&seg_sessions, &key);
 				seg_count(SEG_STAT_SESSION_CLOSED, skb->len);
@@ -239,10 +245,11 @@ static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 				s = NULL;
 		}
 		if (s) {
-			seg_count(SEG_STAT_SESSION_HIT, skb->len);
+			/* SEG_STAT_SESSION_HIT is the sum of the three session reasons below, made by
+			 * readers (runtime/datapath/counters.ts): one counter update less per hit. */
 			reason = SEG_REASON_SESSION;
-			/* 6 */
-			if (s->generation != meta->generation) {
+			/* 6 (a canary's session is current too: lib/canary.h) */
+			if (s->generation != meta->generation && !seg_canary_session(cfg, s, &pkt, &key, &slot, &meta)) {
 				if (!seg_session_recheck(&key, s, slot, meta, &d)) {
 					bpf_map_delete_elem(&seg_sessions, &key);
 					d.reason = SEG_REASON_SESSION_REVOKED;
@@ -285,7 +292,8 @@ static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 		if (pkt.fragment && seg_fragment_follows(&pkt, dir, &d.rule))
 			return seg_finish(skb, meta, dir, SEG_VERDICT_ALLOW, SEG_REASON_FRAGMENT, d.rule);
 	}
-	/* 8 */
+	/* 8: by the canary instead, for its share of new flows (lib/canary.h) */
+	seg_canary_pick(cfg, &pkt, has_session ? &key : NULL, &slot, &meta);
 	seg_classify(&pkt, dir, slot, meta, &d);
 	if (window == SEG_TCP_OUTSIDE)
 		d.reason = SEG_REASON_TCP_WINDOW;

@@ -104,7 +104,7 @@ __noinline __s64 seg_related(struct __sk_buff *skb, const struct seg_packet *pkt
 			     const struct seg_config *cfg, __u64 generation)
 {
 	struct seg_packet q = {};
-	struct seg_session_key key = {};
+	struct seg_session_key key SEG_KEY_ALIGNED = {};
 	struct seg_session *s;
 	int q_src_is_a = 0, q_from_initiator;
 	__u32 q_dir;
@@ -130,7 +130,7 @@ __noinline __s64 seg_related(struct __sk_buff *skb, const struct seg_packet *pkt
 	}
 	q_src_is_a = seg_session_key_fill(&q, q.sport, q.dport, &key);
 	s = bpf_map_lookup_elem(&seg_sessions, &key);
-	if (!s || s->generation != generation || seg_session_expired(s, cfg, seg_now_ns()))
+	if (!s || (s->generation != generation && s->generation != cfg->canary_generation) || seg_session_expired(s, cfg, seg_now_ns()))
 		return -1;
 	q_from_initiator = !!(s->flags & SEG_SESSION_INITIATOR_A) == !!q_src_is_a;
 	q_dir = q_from_initiator ? s->dir : !s->dir;

@@ -211,13 +211,3 @@ __noinline int seg_tcp_window(struct seg_session *s, const struct seg_packet *pk
 	return seg_tcp_segment(s, pkt, from_a);
 }
 
-/**
- * seg_tcp_check - seg_tcp_window, with the common segment (no SYN, no RST) inline: the session
- *	hit's fast path pays no call for it
- */
-static __always_inline int seg_tcp_check(struct seg_session *s, const struct seg_packet *pkt, int from_a)
-{
-	if (!(pkt->tcp_flags & (SEG_TCP_SYN | SEG_TCP_RST)))
-		return seg_tcp_segment(s, pkt, from_a);
-	return seg_tcp_window(s, pkt, from_a);
-}

@@ -99,7 +99,7 @@ export function formatDiffHuman(diff: PolicyDiff, options: DiffReportOptions): s
   }
   const lines: string[] = [];
   for (const d of diff.defaults) lines.push(`default ${d.direction}: ${d.before} -> ${d.after}`);
-  diff.regions.slice(0, max).forEach((r) => lines.push(...regionLines(r, options, '')));
+  for (const r of diff.regions.slice(0, max)) for (const line of regionLines(r, options, '')) lines.push(line);
   if (diff.regions.length > max) lines.push(`... and ${diff.regions.length - max} more regions (--max-regions N, or --format json, shows them)`);
   const counts = (dir: string, from: string) => diff.regions.filter((r) => r.direction === dir && r.before.verdict === from).length;
   lines.push(`${diff.regions.length} region${diff.regions.length === 1 ? '' : 's'} change verdict: ingress ${counts('ingress', 'allow')} allow -> deny, ${counts('ingress', 'deny')} deny -> allow; egress ${counts('egress', 'allow')} allow -> deny, ${counts('egress', 'deny')} deny -> allow`);

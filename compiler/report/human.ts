@@ -45,17 +45,19 @@ export function formatHumanSummary(counts: SeverityCounts, options: HumanOptions
 export function formatHumanDiagnostic(d: Diagnostic, sources: ReportSources, options: HumanOptions): string {
   const paint = painter(options.color);
   const spans = [d.span, ...d.related.map((r) => r.span)];
-  const width = Math.max(...spans.map((s) => String(shownLines(s, sources).last).length));
+  // A loop, not Math.max(...): a finding may name thousands of related rules.
+  let width = 0;
+  for (const s of spans) width = Math.max(width, String(shownLines(s, sources).last).length);
   const pad = ' '.repeat(width);
   const out: string[] = [];
 
   out.push(paint(STYLE[d.severity], `${d.severity}[${d.code}]`) + paint(STYLE.message, `: ${printable(d.message)}`));
-  out.push(...formatHumanSnippet(d.span, sources, width, '^', STYLE[d.severity], paint));
+  for (const line of formatHumanSnippet(d.span, sources, width, '^', STYLE[d.severity], paint)) out.push(line);
   if (d.hint !== undefined) out.push(`${pad} ${paint(STYLE.gutter, '=')} ${paint(STYLE.message, 'hint')}: ${printable(d.hint)}`);
   if (d.witness !== undefined) out.push(`${pad} ${paint(STYLE.gutter, '=')} ${paint(STYLE.message, 'witness')}: ${formatWitness(d.witness)}`);
   for (const r of d.related) {
     out.push(paint(STYLE.note, 'note') + paint(STYLE.message, `: ${printable(r.message)}`));
-    out.push(...formatHumanSnippet(r.span, sources, width, '-', STYLE.note, paint));
+    for (const line of formatHumanSnippet(r.span, sources, width, '-', STYLE.note, paint)) out.push(line);
   }
   return out.join('\n') + '\n';
 }

@@ -6,6 +6,7 @@ import { lstatSync } from 'node:fs';
 import { parseBundle, type BundleRule } from '../../compiler/bundle.ts';
 import { censusSessions, type SessionCensus } from '../datapath/sessions.ts';
 import { readConfig } from '../datapath/config.ts';
+import { readCanaryCounts, type CanaryCounts } from '../datapath/canary-stats.ts';
 import { readRuleHitsRange, readStats } from '../datapath/counters.ts';
 import { slotGeneration } from '../datapath/slots.ts';
 import { readDatapathInfo } from '../datapath/info.ts';
@@ -47,6 +48,8 @@ export interface DeploymentSnapshot {
   readonly standby: RuleHits | undefined;
   readonly sessions: SessionCensus;
   readonly ruleCounts: { readonly ingress: number; readonly egress: number };
+  /** A canary running beside the policy in force: both generations, its share, the counters per role. */
+  readonly canary?: { readonly generation: number; readonly baselineGeneration: number; readonly shareBp: number; readonly counts: CanaryCounts };
 }
 
 export interface HostSnapshot {
@@ -195,6 +198,9 @@ export class DeploymentReader {
         standby: hitsOf(1 - config.activeSlot),
         sessions: this.#censusOf(record.name, sessionsId, dp),
         ruleCounts: { ingress: current.filter((r) => r.direction === 'ingress').length, egress: current.filter((r) => r.direction === 'egress').length },
+        ...((config.canaryGeneration ?? 0n) === 0n
+          ? {}
+          : { canary: { generation: Number(config.canaryGeneration), baselineGeneration: activeGeneration, shareBp: config.canaryShare ?? 0, counts: readCanaryCounts(dp) } }),
       };
     } finally {
       releaseDatapath(dp, true);

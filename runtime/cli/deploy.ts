@@ -12,7 +12,7 @@ import { formatHuman } from '../../compiler/report/human.ts';
 import type { DeployStep } from '../deploy.ts';
 import type { DatapathSettings } from '../state.ts';
 import { CliError, recordOutcome, type Outcome } from './command.ts';
-import { parseConfirmWindow, type CompiledPolicy, type DeployCommandOptions } from './deploy-input.ts';
+import { parseConfirmWindow, parseDenyIncrease, parseShare, parseStepTime, parseSteps, type CompiledPolicy, type DeployCommandOptions } from './deploy-input.ts';
 import { deployJson, formatDeployResult } from './deploy-output.ts';
 import { lockTimeoutOf, runDeploy } from './deploy-run.ts';
 import { colorOption, noColorOption, useColor, wholeNumber } from './options.ts';
@@ -32,13 +32,17 @@ Examples:
   $ sudo segc deploy web.seg --iface eth0 --test        only if every test block's expectation holds
   $ sudo segc deploy web.seg --iface eth0 --confirm 2m  rolled back in 2 minutes unless 'segc confirm'
   $ sudo segc deploy web.seg --iface eth0 --keep 'tcp 22' --keep 'tcp 9464'
+  $ sudo segc deploy web.seg --iface eth0 --canary 10%  10% of new flows meet the new policy
+  $ sudo segc deploy web.seg --iface eth0 --canary-steps 5,10,25,50,100 --step-time 5m --max-deny-increase 1
 
 A redeploy fills the policy slot not in force and switches every interface to it with one
 map write; a failed deploy leaves the previous policy enforcing. A rule past its 'expires' date
 refuses the deploy unless --allow-expired (SEGC_NOW=YYYY-MM-DD sets "today").
 The lock-out guard refuses a policy that would deny the SSH connection the command runs under
 (SSH_CONNECTION), an established SSH session, or a --keep flow; --confirm or --allow-lockout
-deploy it anyway. Filters and pinned maps
+deploy it anyway. A canary (--canary, --canary-steps) installs the policy beside the one in
+force: a hash of each new flow (the same both ways) picks its policy, established sessions keep
+theirs; 'segc canary --set', 'segc promote' and 'segc rollback' move it (docs/deploy.md). Filters and pinned maps
 (/sys/fs/bpf/segc/NAME) stay after segc exits; 'segc undeploy' removes them.
 
 Audit, events and SYN protection are set by each deploy (the switch writes them with the
@@ -76,6 +80,11 @@ export function register(program: Command, io: CliIo): void {
     .option('--confirm <duration>', "commit-confirmed: roll back by itself after DURATION (90s, 2m, 1h) unless 'segc confirm' comes first", parseConfirmWindow)
     .option('--keep <flow>', "a management flow the policy must not deny: 'tcp 22', 'egress udp 53', 'tcp 22 from 10.0.0.0/8' or a packet (repeat)", collect, [])
     .option('--allow-lockout', 'deploy even when the policy would deny a management flow (SSH_CONNECTION, SSH sessions, --keep)')
+    .option('--canary <share>', "run the policy as a canary beside the one in force, judging this share of NEW flows (10%, 12.5%); 'segc promote' or 'segc rollback' ends it", parseShare)
+    .option('--canary-steps <percents>', 'a staged canary: these shares in turn (5,10,25,50,100), each after its health gate passed; promoted after the last, rolled back at the first failed gate', parseSteps)
+    .option('--step-time <duration>', 'how long each canary step runs before its gate (default 5m)', parseStepTime)
+    .option('--max-deny-increase <points>', "the gate: the canary's deny rate of new flows may exceed the baseline's by this many percentage points (default 1)", parseDenyIncrease)
+    .option('--min-flows <n>', 'packets the canary must classify in a step before its gate is judged; fewer hold the step (default 10)', wholeNumber)
     .addOption(colorOption('the output even when it is not a terminal'))
     .addOption(noColorOption());
   addInputLimitOptions(command)
@@ -171,6 +180,10 @@ export async function deployCommand(paths: readonly string[], options: DeployCom
   const failAt = io.env['SEGC_TEST_FAIL_AT'] as DeployStep | undefined;
   const { settleOverdue } = await import('./confirm.ts');
   await settleOverdue(io, options.name);
+  if (options.canary !== undefined || options.canarySteps !== undefined) {
+    const { canaryDeployCommand } = await import('./canary.ts');
+    return canaryDeployCommand(compiled, options, settingsOf(options), io);
+  }
   const result = await runDeploy(io, () =>
     runtime.deploy({
       bundleText: compiled.bundleText,

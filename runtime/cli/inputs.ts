@@ -20,7 +20,8 @@ export function resolveInputFiles(paths: readonly string[], io: CliIo): string[]
     else {
       const found = io.listSegFiles(path);
       if (found.length === 0) empty.push(path);
-      files.push(...found);
+      // A loop: a folder may hold more files than a spread can pass as arguments.
+      for (const f of found) files.push(f);
     }
   }
   const quote = (list: string[]) => list.map((p) => `'${p}'`).join(', ');

@@ -21,10 +21,11 @@ import * as agent from './agent.ts';
 import * as diff from './diff.ts';
 import * as test from './test.ts';
 import * as confirm from './confirm.ts';
+import * as canary from './canary.ts';
 import * as lsp from './lsp.ts';
 
 /** Every command, in the order `segc --help` lists them. Each module adds its own line here. */
-const COMMANDS: readonly CommandModule[] = [check, fmt, test, diff, explain, compile, deploy, confirm, status, undeploy, rollback, sessions, stats, monitor, agent, doctor, lsp];
+const COMMANDS: readonly CommandModule[] = [check, fmt, test, diff, explain, compile, deploy, confirm, canary, status, undeploy, rollback, sessions, stats, monitor, agent, doctor, lsp];
 
 export const ExitCode = { Success: 0, Findings: 1, Failure: 2 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

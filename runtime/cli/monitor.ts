@@ -108,10 +108,12 @@ export function ruleSelected(rule: Pick<EventRule, 'name' | 'file' | 'line'> | n
   return Number(line) === rule.line && (rule.file === file || rule.file.endsWith(`/${file}`));
 }
 
-export function formatMonitorLine(l: MonitorLine): string {
+/** One event in words; `canaryGeneration`: a running canary's, whose events say so. */
+export function formatMonitorLine(l: MonitorLine, canaryGeneration?: number): string {
   const rule = l.rule === null ? (l.kind === 'syn-untracked' ? 'syn not tracked (table pressure)' : 'default') : `${l.rule.name} (${l.rule.file}:${l.rule.line})`;
   const flags = l.tcpFlags === '' ? '' : `  [${l.tcpFlags}]`;
-  return `${l.time} ${l.direction.padEnd(7)} ${l.iface} ${l.verdict.padEnd(10)} ${rule}  ${l.packet}${flags}  ${l.length} bytes\n`;
+  const canary = canaryGeneration !== undefined && l.generation === canaryGeneration ? `  canary generation ${l.generation}` : '';
+  return `${l.time} ${l.direction.padEnd(7)} ${l.iface} ${l.verdict.padEnd(10)} ${rule}  ${l.packet}${flags}  ${l.length} bytes${canary}\n`;
 }
 
 export async function monitorCommand(options: MonitorOptions, io: CliIo): Promise<Outcome> {
@@ -123,6 +125,10 @@ export async function monitorCommand(options: MonitorOptions, io: CliIo): Promis
   const state = readState(stateDirOf(io.env), options.name);
   if (!state) throw new CliError('usage', `there is no deployment named '${options.name}'`, '`segc status` lists the deployments');
   const rules = rulesByGeneration(state.current, state.previous);
+  // A running canary's events name its generation: its rules come from the canary record.
+  const { readCanary } = await import('../canary-record.ts');
+  const canary = readCanary(stateDirOf(io.env), options.name);
+  if (canary) rules.set(canary.generation, new Map((JSON.parse(canary.bundle) as { rules: BundleRule[] }).rules.map((rule) => [rule.id, rule])));
   if (options.rule !== undefined) {
     const known = [...(rules.get(state.current.generation)?.values() ?? [])].some((r) => ruleSelected(r, options.rule));
     if (!known) throw new CliError('usage', `the deployed policy has no rule '${options.rule}'`, 'give a rule name or FILE:LINE as `segc stats --all` lists them');
@@ -165,7 +171,7 @@ export async function monitorCommand(options: MonitorOptions, io: CliIo): Promis
       tcpFlags: tcpFlagNames(e.tcpFlags),
       length: e.length,
     };
-    io.stdout.write(options.json === true ? JSON.stringify(line) + '\n' : formatMonitorLine(line));
+    io.stdout.write(options.json === true ? JSON.stringify(line) + '\n' : formatMonitorLine(line, canary?.generation));
     printed++;
   });
   let stop = false;

@@ -17,6 +17,7 @@ Examples:
   $ sudo segc rollback
   $ sudo segc rollback --name web --json
 
+While a canary runs (deploy --canary), rollback drops the canary and nothing else.
 Rolling back twice returns to the policy rolled back from. A deploy waiting for 'segc confirm'
 (deploy --confirm) is cancelled: the policy in force before it is put back.`;
 
@@ -39,6 +40,10 @@ export async function rollbackCommand(options: RollbackOptions, io: CliIo): Prom
   // An overdue trial is rolled back by this first; then there is nothing left to roll back from it.
   const { settleOverdue } = await import('./confirm.ts');
   if ((await settleOverdue(io, options.name)).length > 0) return 'ok';
+  // A running canary is what a rollback drops (the policy in force stays).
+  const { rollbackCanaryCommand } = await import('./canary.ts');
+  const dropped = await rollbackCanaryCommand(options, io);
+  if (dropped !== undefined) return dropped;
   const result = await runDeploy(io, () => rollback({ name: options.name, stateDir: io.env['SEGC_STATE_DIR'], failAt }));
   if (result === undefined) return 'findings';
   io.stdout.write(options.json === true ? JSON.stringify(deployJson(result)) + '\n' : formatDeployResult(result, 'rolled back'));

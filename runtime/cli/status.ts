@@ -56,7 +56,42 @@ export interface ConfirmationView {
   readonly watcher: { readonly pid: number; readonly running: boolean } | null;
 }
 
+/** A canary running beside the policy in force (deploy --canary): both generations and the share. */
+export interface CanaryView {
+  readonly baselineGeneration: number;
+  readonly generation: number;
+  readonly policyHash: string;
+  readonly files: readonly string[];
+  /** The recorded share, and the one the kernel holds (null when the pins cannot say). */
+  readonly share: string;
+  readonly shareBp: number;
+  readonly kernelShareBp: number | null;
+  readonly startedAt: string;
+  readonly stages: { readonly steps: readonly number[]; readonly step: number; readonly stepSeconds: number; readonly maxDenyIncrease: number; readonly minFlows: number; readonly watcher: { readonly pid: number; readonly running: boolean } | null } | null;
+  /** Per role, since the canary began (null when the pins cannot be read). */
+  readonly counters: {
+    readonly baseline: CanaryRoleView;
+    readonly canary: CanaryRoleView;
+  } | null;
+  /** The last lines of the canary log. */
+  readonly log: readonly string[];
+}
+
+export interface CanaryRoleView {
+  readonly generation: number;
+  readonly allow: number;
+  readonly deny: number;
+  readonly flows: number;
+  readonly flowDeny: number;
+  readonly wouldDeny: number;
+  readonly sessionHits: number;
+  readonly revoked: number;
+  /** (flowDeny + wouldDeny) / flows in percent; null without flows. */
+  readonly denyRate: number | null;
+}
+
 export interface StatusEntry {
+  readonly canary?: CanaryView | null;
   readonly record: DeploymentRecord;
   readonly kernel: KernelView | { readonly error: string };
   readonly audit: AuditView;
@@ -147,9 +182,48 @@ export async function readStatus(io: CliIo, name?: string, auditWarnDays?: numbe
     const n = state.current.name;
     const p = pendingOf(n);
     const confirmation = p === undefined ? null : { generation: p.generation, deadline: p.deadline, rollbackTo: p.rollbackTo, overdue: isOverdue(p, new Date()), watcher: p.watcher === null ? null : { pid: p.watcher.pid, running: watcherRuns(p) } };
-    entries.push({ record: state.current, kernel: await kernelView(state.current), audit: auditView(state.current, warnDaysOf(io, auditWarnDays), new Date()), confirmation });
+    entries.push({ record: state.current, kernel: await kernelView(state.current), audit: auditView(state.current, warnDaysOf(io, auditWarnDays), new Date()), confirmation, canary: await canaryView(io, stateDir, n) });
   }
   return { entries, damaged, unrecorded: name === undefined ? await unrecordedFilters(io) : [] };
+}
+
+/** The canary of deployment `name`, or null. */
+async function canaryView(io: CliIo, stateDir: string, name: string): Promise<CanaryView | null> {
+  const [{ readCanaryLog, CanaryRecordError, formatShare }, { readCanaryState, canaryWatcherRuns, denyRate }] = await Promise.all([import('../canary-record.ts'), import('../canary.ts')]);
+  let got;
+  try {
+    got = readCanaryState(stateDir, name);
+  } catch (error) {
+    if (!(error instanceof CanaryRecordError)) throw error;
+    io.stderr.write(`warning: ${error.message}\n`);
+    return null;
+  }
+  if (!got) return null;
+  const { canary: c, counts } = got;
+  const role = (generation: number, r: NonNullable<typeof counts>['canary']): CanaryRoleView => ({
+    generation,
+    allow: Number(r.allow),
+    deny: Number(r.deny),
+    flows: Number(r.flows),
+    flowDeny: Number(r.flowDeny),
+    wouldDeny: Number(r.wouldDeny),
+    sessionHits: Number(r.sessionHits),
+    revoked: Number(r.revoked),
+    denyRate: denyRate(r) ?? null,
+  });
+  return {
+    baselineGeneration: c.baselineGeneration,
+    generation: c.generation,
+    policyHash: c.policyHash,
+    files: c.files,
+    share: formatShare(c.shareBp),
+    shareBp: c.shareBp,
+    kernelShareBp: got.kernelShareBp ?? null,
+    startedAt: c.startedAt,
+    stages: c.stages === null ? null : { steps: c.stages.steps, step: c.stages.index + 1, stepSeconds: c.stages.stepMs / 1000, maxDenyIncrease: c.stages.maxDenyIncrease, minFlows: c.stages.minFlows, watcher: c.watcher === null ? null : { pid: c.watcher.pid, running: canaryWatcherRuns(c) } },
+    counters: counts === undefined ? null : { baseline: role(c.baselineGeneration, counts.baseline), canary: role(c.generation, counts.canary) },
+    log: readCanaryLog(stateDir, name, 5),
+  };
 }
 
 /** segc filters in this namespace with no record or pins (none when the kernel cannot be asked). */
@@ -227,7 +301,7 @@ export function statusJson({ entries, damaged, unrecorded }: HostStatus): unknow
   return {
     ...(damaged.length > 0 ? { damaged } : {}),
     ...(unrecorded.length > 0 ? { unrecorded } : {}),
-    deployments: entries.map(({ record: r, kernel, audit, confirmation }) => ({
+    deployments: entries.map(({ record: r, kernel, audit, confirmation, canary }) => ({
       name: r.name,
       policyHash: r.policyHash,
       generation: r.generation,
@@ -238,8 +312,28 @@ export function statusJson({ entries, damaged, unrecorded }: HostStatus): unknow
       kernel,
       audit,
       confirmation,
+      canary: canary ?? null,
     })),
   };
+}
+
+function canaryLines(c: CanaryView, name: string): string[] {
+  const lines = [`  canary       generation ${c.generation} (${c.policyHash.slice(0, 19)}, ${c.files.join(', ')}) judges ${c.share} of new flows beside generation ${c.baselineGeneration}, since ${c.startedAt}`];
+  if (c.kernelShareBp !== null && c.kernelShareBp !== c.shareBp) lines.push(`  canary       the kernel holds ${c.kernelShareBp / 100}%, not the recorded ${c.share}`);
+  if (c.kernelShareBp === null) lines.push(`  canary       NOT in the kernel: 'segc rollback --name ${name}' clears the record`);
+  if (c.stages) {
+    const w = c.stages.watcher === null ? 'no watcher: move it by hand' : c.stages.watcher.running ? `watcher pid ${c.stages.watcher.pid}` : `watcher pid ${c.stages.watcher.pid} is GONE: move it by hand`;
+    lines.push(`  stages       step ${c.stages.step} of ${c.stages.steps.join(',')}% every ${c.stages.stepSeconds} s, gate +${c.stages.maxDenyIncrease} points of deny rate (${w})`);
+  }
+  if (c.counters) {
+    for (const [role, v] of [['baseline', c.counters.baseline], ['canary', c.counters.canary]] as const) {
+      const rate = v.denyRate === null ? 'no new flows' : `deny rate ${v.denyRate.toFixed(1)}%`;
+      lines.push(`  ${role.padEnd(12)} generation ${v.generation}: ${v.flows} classified (${v.flowDeny} denied, ${v.wouldDeny} would-deny: ${rate}), ${v.sessionHits} session hits, ${v.allow} passed, ${v.deny} dropped`);
+    }
+  }
+  for (const l of c.log) lines.push(`  canary log   ${l}`);
+  lines.push(`  end it       'segc promote --name ${name}' (in force) or 'segc rollback --name ${name}' (dropped); 'segc canary --set 50% --name ${name}' moves it`);
+  return lines;
 }
 
 export async function status(options: StatusOptions, io: CliIo): Promise<Outcome> {
@@ -267,9 +361,10 @@ export async function status(options: StatusOptions, io: CliIo): Promise<Outcome
     lines.push(`unrecorded: ${f.iface} ${f.direction} runs segc program ${f.progId} (${f.progName}, tag ${f.tag}), enforcing with no record or pins`);
     lines.push(`  repair       tc filter del dev ${f.iface} ${f.direction} (or deploy on ${f.iface} again, which replaces it)`);
   }
-  for (const { record: r, kernel, audit, confirmation: c } of entries) {
+  for (const { record: r, kernel, audit, confirmation: c, canary } of entries) {
     lines.push(`${r.name}: generation ${r.generation}, ${r.policyHash.slice(0, 19)}, deployed ${r.deployedAt}`);
     lines.push(`  files        ${r.files.join(', ')}`);
+    if (canary) lines.push(...canaryLines(canary, r.name));
     if (c !== null) {
       const back = c.rollbackTo === null ? 'the deployment is removed' : `generation ${c.rollbackTo}'s policy comes back`;
       const left = Math.max(0, Math.round((Date.parse(c.deadline) - Date.now()) / 1000));

@@ -231,6 +231,29 @@ export const SegTcpLimit = {
   SEG_TCP_MAX_WSCALE: 14,
 } as const;
 
+/** enum seg_canary_limits */
+export const SegCanaryLimits = {
+  SEG_CANARY_SHARE_SCALE: 10000,
+} as const;
+
+/** enum seg_canary_role */
+export const SegCanaryRole = {
+  SEG_CANARY_ROLE_BASELINE: 0,
+  SEG_CANARY_ROLE_CANARY: 1,
+} as const;
+
+/** enum seg_canary_stat */
+export const SegCanaryStat = {
+  SEG_CANARY_STAT_ALLOW: 0,
+  SEG_CANARY_STAT_DENY: 1,
+  SEG_CANARY_STAT_FLOWS: 2,
+  SEG_CANARY_STAT_FLOW_DENY: 3,
+  SEG_CANARY_STAT_WOULD_DENY: 4,
+  SEG_CANARY_STAT_SESSION_HIT: 5,
+  SEG_CANARY_STAT_REVOKED: 6,
+  SEG_CANARY_STAT_COUNT: 7,
+} as const;
+
 /** struct seg_config */
 export interface SegConfig {
   readonly active_slot: number;
@@ -242,10 +265,13 @@ export interface SegConfig {
   readonly event_global_burst: number;
   readonly pressure_pct: number;
   readonly pad: number;
+  readonly canary_generation: bigint;
+  readonly canary_share: number;
+  readonly canary_pad: number;
 }
 export const SEG_CONFIG: StructLayout<SegConfig> = {
   name: 'seg_config',
-  size: 64,
+  size: 80,
   fields: {
     active_slot: { offset: 0, size: 4, type: 'u32', count: 1 },
     flags: { offset: 4, size: 4, type: 'u32', count: 1 },
@@ -256,6 +282,9 @@ export const SEG_CONFIG: StructLayout<SegConfig> = {
     event_global_burst: { offset: 52, size: 4, type: 'u32', count: 1 },
     pressure_pct: { offset: 56, size: 4, type: 'u32', count: 1 },
     pad: { offset: 60, size: 4, type: 'u32', count: 1 },
+    canary_generation: { offset: 64, size: 8, type: 'u64', count: 1 },
+    canary_share: { offset: 72, size: 4, type: 'u32', count: 1 },
+    canary_pad: { offset: 76, size: 4, type: 'u32', count: 1 },
   },
 };
 
@@ -608,7 +637,7 @@ export const SEG_INFO: StructLayout<SegInfo> = {
 };
 
 /** Every enum by its C name. */
-export const ABI_ENUMS = { seg_dir: SegDir, seg_family: SegFamily, seg_field: SegField, seg_verdict: SegVerdict, seg_reason: SegReason, seg_stat: SegStat, seg_state: SegState, seg_event_verdict: SegEventVerdict, seg_event_kind: SegEventKind, seg_limits: SegLimits, seg_rule_id: SegRuleId, seg_cfg_flag: SegCfgFlag, seg_default: SegDefault, seg_cb: SegCb, seg_session_flag: SegSessionFlag, seg_event_flag: SegEventFlag, seg_tcp_window_flag: SegTcpWindowFlag, seg_tcp_limit: SegTcpLimit } as const;
+export const ABI_ENUMS = { seg_dir: SegDir, seg_family: SegFamily, seg_field: SegField, seg_verdict: SegVerdict, seg_reason: SegReason, seg_stat: SegStat, seg_state: SegState, seg_event_verdict: SegEventVerdict, seg_event_kind: SegEventKind, seg_limits: SegLimits, seg_rule_id: SegRuleId, seg_cfg_flag: SegCfgFlag, seg_default: SegDefault, seg_cb: SegCb, seg_session_flag: SegSessionFlag, seg_event_flag: SegEventFlag, seg_tcp_window_flag: SegTcpWindowFlag, seg_tcp_limit: SegTcpLimit, seg_canary_limits: SegCanaryLimits, seg_canary_role: SegCanaryRole, seg_canary_stat: SegCanaryStat } as const;
 
 /** Every struct layout by its C name. */
 export const ABI_STRUCTS = { seg_config: SEG_CONFIG, seg_policy_meta: SEG_POLICY_META, seg_prefix_key: SEG_PREFIX_KEY, seg_l4_rows: SEG_L4_ROWS, seg_dir_rows: SEG_DIR_ROWS, seg_chunk: SEG_CHUNK, seg_rule_info: SEG_RULE_INFO, seg_session_key: SEG_SESSION_KEY, seg_session: SEG_SESSION, seg_counter: SEG_COUNTER, seg_fragment_key: SEG_FRAGMENT_KEY, seg_fragment: SEG_FRAGMENT, seg_event: SEG_EVENT, seg_bucket: SEG_BUCKET, seg_source_key: SEG_SOURCE_KEY, seg_syn_rate: SEG_SYN_RATE, seg_info: SEG_INFO } as const;
@@ -628,7 +657,8 @@ export interface MapDefinition {
 
 /** The maps TypeScript opens and pins, by name. */
 export const SEG_MAPS = {
-  seg_config: { name: 'seg_config', type: 'ARRAY', key: 'u32', value: 'seg_config', keySize: 4, valueSize: 64, maxEntries: 1, flags: 0 },
+  seg_canary_stats: { name: 'seg_canary_stats', type: 'PERCPU_ARRAY', key: 'u32', value: 'seg_counter', keySize: 4, valueSize: 16, maxEntries: 14, flags: 0 },
+  seg_config: { name: 'seg_config', type: 'ARRAY', key: 'u32', value: 'seg_config', keySize: 4, valueSize: 80, maxEntries: 1, flags: 0 },
   seg_event_buckets: { name: 'seg_event_buckets', type: 'PERCPU_ARRAY', key: 'u32', value: 'seg_bucket', keySize: 4, valueSize: 16, maxEntries: 131073, flags: 0 },
   seg_events: { name: 'seg_events', type: 'RINGBUF', key: 'none', value: 'none', keySize: 0, valueSize: 0, maxEntries: 262144, flags: 0 },
   seg_fragments: { name: 'seg_fragments', type: 'LRU_HASH', key: 'seg_fragment_key', value: 'seg_fragment', keySize: 40, valueSize: 16, maxEntries: 4096, flags: 0 },
@@ -650,6 +680,7 @@ export type MapName = keyof typeof SEG_MAPS;
 
 /** The map names by a short name (`SegMap.sessions` is 'seg_sessions'). */
 export const SegMap = {
+  canaryStats: 'seg_canary_stats',
   config: 'seg_config',
   eventBuckets: 'seg_event_buckets',
   events: 'seg_events',
@@ -670,4 +701,4 @@ export const SegMap = {
 } as const satisfies Record<string, MapName>;
 
 /** A hash of every layout above; runtime/datapath/version.ts ties it to DATAPATH_VERSION. */
-export const ABI_FINGERPRINT = '6a1b92f03a26cc37';
+export const ABI_FINGERPRINT = 'ee4808157d3110f2';

@@ -28,11 +28,20 @@ export interface IterateOptions {
   readonly after?: Uint8Array | null;
 }
 
+/** One batch lookup's entries, packed: `count` keys of the key size, `count` whole values. */
+export interface RawBatch {
+  readonly keys: Uint8Array;
+  readonly values: Uint8Array;
+  readonly count: number;
+}
+
 /**
- * Every entry of the map at `fd` (a snapshot: the kernel keeps changing it). `valueSize` is the
- * bytes of one whole value (per-CPU maps: every CPU's).
+ * The entries of the map at `fd` in packed batches, as the kernel returns them (readers that
+ * fold thousands of entries skip a copy per entry); with `batch: false`, or a kernel or map
+ * without batch lookups, one entry per batch. `valueSize` is the bytes of one whole value
+ * (per-CPU maps: every CPU's).
  */
-export function* iterateEntries(fd: number, keySize: number, valueSize: number, options: IterateOptions = {}): Generator<RawEntry> {
+export function* iterateBatches(fd: number, keySize: number, valueSize: number, options: IterateOptions = {}): Generator<RawBatch> {
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   let seen = 0;
   if (limit <= 0) return;
@@ -44,9 +53,9 @@ export function* iterateEntries(fd: number, keySize: number, valueSize: number, 
       for (;;) {
         const batch = bpf_map_lookup_batch(fd, token, keySize, valueSize, Math.min(BATCH, limit - seen));
         first = false;
-        for (let i = 0; i < batch.count && seen < limit; i++, seen++) {
-          yield { key: batch.keys.slice(i * keySize, (i + 1) * keySize), value: batch.values.slice(i * valueSize, (i + 1) * valueSize) };
-        }
+        const count = Math.min(batch.count, limit - seen);
+        seen += count;
+        if (count > 0) yield { keys: batch.keys.subarray(0, count * keySize), values: batch.values.subarray(0, count * valueSize), count };
         if (batch.next === null || batch.count === 0 || seen >= limit) return;
         token = batch.next;
       }
@@ -59,10 +68,22 @@ export function* iterateEntries(fd: number, keySize: number, valueSize: number, 
   while (key && seen < limit) {
     const value = bpf_map_lookup_elem(fd, key, valueSize);
     if (value) {
-      yield { key: key.slice(), value };
+      yield { keys: key.slice(), values: value, count: 1 };
       seen++;
     }
     key = bpf_map_get_next_key(fd, key, keySize);
+  }
+}
+
+/**
+ * Every entry of the map at `fd` (a snapshot: the kernel keeps changing it). `valueSize` is the
+ * bytes of one whole value (per-CPU maps: every CPU's).
+ */
+export function* iterateEntries(fd: number, keySize: number, valueSize: number, options: IterateOptions = {}): Generator<RawEntry> {
+  for (const batch of iterateBatches(fd, keySize, valueSize, options)) {
+    for (let i = 0; i < batch.count; i++) {
+      yield { key: batch.keys.slice(i * keySize, (i + 1) * keySize), value: batch.values.slice(i * valueSize, (i + 1) * valueSize) };
+    }
   }
 }
 

@@ -18,12 +18,28 @@ export type StructName = keyof typeof ABI_STRUCTS;
 
 /**
  * Layouts of older data-path versions, where they differ from the current ones (by C name).
- * Version 1 (segc up to 9463f29) has the current layouts; it lacks only seg_info.
+ * Version 1 (segc up to 9463f29) has version 2's layouts; it lacks only seg_info.
  */
 export const LAYOUT_HISTORY: Readonly<Record<number, Partial<Record<StructName, StructLayout>>>> = {
   1: {},
-  // Version 3 added the TCP sequence windows (tcp_*) to seg_session; zero is "not known yet".
+  // Version 3 added the canary's members at the end of seg_config (zero: no canary) and the TCP
+  // sequence windows (tcp_*) at the end of seg_session (zero: not known yet).
   2: {
+    seg_config: {
+      name: 'seg_config',
+      size: 64,
+      fields: {
+        active_slot: { offset: 0, size: 4, type: 'u32', count: 1 },
+        flags: { offset: 4, size: 4, type: 'u32', count: 1 },
+        timeout_s: { offset: 8, size: 32, type: 'u32[]', count: 8 },
+        event_rate: { offset: 40, size: 4, type: 'u32', count: 1 },
+        event_burst: { offset: 44, size: 4, type: 'u32', count: 1 },
+        event_global_rate: { offset: 48, size: 4, type: 'u32', count: 1 },
+        event_global_burst: { offset: 52, size: 4, type: 'u32', count: 1 },
+        pressure_pct: { offset: 56, size: 4, type: 'u32', count: 1 },
+        pad: { offset: 60, size: 4, type: 'u32', count: 1 },
+      },
+    },
     seg_session: {
       name: 'seg_session',
       size: 48,

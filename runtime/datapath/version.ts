@@ -13,7 +13,7 @@ export const VERSION_FINGERPRINTS: Readonly<Record<number, string>> = {
   // layouts are version 2's without seg_info and the enums that were #defines.
   1: 'unrecorded',
   2: 'e09b88e918801a0f',
-  3: '6a1b92f03a26cc37',
+  3: 'ee4808157d3110f2',
 };
 
 /**
@@ -24,5 +24,5 @@ export const VERSION_FINGERPRINTS: Readonly<Record<number, string>> = {
 export const VERSION_HISTORY: Readonly<Record<number, { readonly summary: string }>> = {
   1: { summary: 'segc up to 9463f29: no version record (seg_info); layouts otherwise as version 2' },
   2: { summary: 'the version record (seg_info: version, counter lineage); limits, flags and defaults as C enums' },
-  3: { summary: 'TCP sequence windows in seg_session (tcp_*; zero: learnt from the next segments); reason TCP_WINDOW (the counters after the reasons move by one)' },
+  3: { summary: 'the in-kernel canary: seg_config.canary_generation and canary_share (0: no canary), the seg_canary_stats counters per role; TCP sequence windows in seg_session (tcp_*; zero: learnt from the next segments); reason TCP_WINDOW (the counters after the reasons move by one)' },
 };

@@ -77,7 +77,8 @@ function isInsidePolicy(ast: FileAst, offset: number): boolean {
 /** A rule skeleton whose priority follows the highest of its block. */
 function ruleSnippet(ast: FileAst, offset: number): CompletionItem {
   const policy = ast.declarations.find((d) => d.kind === 'Policy' && d.span.start < offset && offset <= d.span.end);
-  const highest = policy?.kind === 'Policy' ? Math.max(0, ...policy.rules.map((r) => r.priority.value)) : 0;
+  // A reduce, not Math.max(...): a block of 100k+ rules is more than a spread can pass.
+  const highest = policy?.kind === 'Policy' ? policy.rules.reduce((h, r) => Math.max(h, r.priority.value), 0) : 0;
   const next = (Math.floor(highest / 10) + 1) * 10;
   return {
     label: 'rule',

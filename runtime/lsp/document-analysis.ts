@@ -1,15 +1,16 @@
 // The language server's view of the compiler, on its message loop: decides what to compile when
 // a document changes, and runs it off the loop. The language worker (language-worker.ts) holds
-// every open document's compilation, publishes its syntax, name and value diagnostics at once
-// and answers the features' requests; the rule analysis (shadowed, redundant, conflict,
-// generalization) follows in a second worker, within a time budget, and a run whose text has
-// changed since is cancelled by terminating its thread. Every request reaches compilations
-// through this module only, so that an incremental compiler can replace the full one behind
-// it without touching the features.
+// every open document (its text kept by the edits the client sends, so that a change re-checks
+// the lines it touched: compiler/incremental.ts) and its compilation, publishes its syntax, name
+// and value diagnostics at once and answers the features' requests; the rule analysis
+// (shadowed, redundant, conflict, generalization) follows in a second worker, within a time
+// budget, and a run whose text has changed since is cancelled by terminating its thread. Every
+// request reaches compilations through this module only.
 import { Worker } from 'node:worker_threads';
 import { ResponseError, type PublishDiagnosticsParams } from 'vscode-languageserver';
 import type { AnalysisJob, AnalysisReply } from './analysis-worker.ts';
 import type { QueryName, Queries, WorkerConfig, WorkerReply, WorkerRequest } from './language-worker.ts';
+import type { DocumentChange } from './open-documents.ts';
 
 /** An open document as the editor has it. */
 export interface OpenDocument {
@@ -28,12 +29,19 @@ export interface DocumentAnalysisOptions {
   /** Run the analysis phase at all (off: syntax, names and values only). */
   readonly analysis: boolean;
   readonly config: WorkerConfig;
+  /** The server's log (the client shows it): what went wrong and was mended. */
+  readonly log?: (message: string) => void;
 }
 
 export interface DocumentAnalysis {
-  /** A document was opened or changed (or a file on disk changed): re-check what depends on it. */
+  /**
+   * An open document was opened or changed by the client: its change goes to the language worker
+   * (which keeps the text), and what depends on it is re-checked.
+   */
+  edited(path: string, version: number, change: DocumentChange): void;
+  /** A file changed on disk (or a document was closed): re-check what depends on it. */
   changed(path: string): void;
-  /** A document was closed: forget its compilation (and clear what only it published). */
+  /** A document was closed: forget its text and compilation (and clear what only it published). */
   closed(path: string): void;
   /**
    * Answers a feature's request for an open document from its compilation of the current text
@@ -51,8 +59,11 @@ function workerUrl(file: WorkerFile): URL {
   return new URL(import.meta.url.endsWith('.ts') ? `./${file}.ts` : `./${file}.js`, import.meta.url);
 }
 
-/** The language worker: requests matched to replies by id; respawned (state lost) if it dies. */
-function createLanguageLane(config: WorkerConfig, onRespawn: () => void) {
+/**
+ * The language worker: requests matched to replies by id; respawned (state lost) if it dies.
+ * `resync` sends a new thread the open documents' texts, right after its configuration.
+ */
+function createLanguageLane(config: WorkerConfig, onRespawn: () => void, resync: (post: (make: (id: number) => WorkerRequest) => void) => void) {
   let worker: Worker | undefined;
   const pending = new Map<number, (reply: WorkerReply | undefined) => void>();
   let ids = 0;
@@ -75,17 +86,31 @@ function createLanguageLane(config: WorkerConfig, onRespawn: () => void) {
     w.on('exit', gone);
     w.unref();
     w.postMessage({ type: 'init', id: ++ids, config } satisfies WorkerRequest);
+    resync((make) => w.postMessage(make(++ids)));
     return w;
+  };
+  const send = (w: Worker, make: (id: number) => WorkerRequest): Promise<WorkerReply | undefined> => {
+    const request = make(++ids);
+    return new Promise((resolve) => {
+      pending.set(request.id, resolve);
+      w.postMessage(request);
+    });
   };
   return {
     request(make: (id: number) => WorkerRequest): Promise<WorkerReply | undefined> {
       worker ??= spawn();
-      const w = worker;
-      const request = make(++ids);
-      return new Promise((resolve) => {
-        pending.set(request.id, resolve);
-        w.postMessage(request);
-      });
+      return send(worker, make);
+    },
+    /**
+     * A change of the documents the thread keeps. A thread started for it got the documents as
+     * they are now from `resync`, this change included, so it is not sent again.
+     */
+    update(make: (id: number) => WorkerRequest): Promise<WorkerReply | undefined> {
+      if (!worker) {
+        worker = spawn();
+        return Promise.resolve(undefined);
+      }
+      return send(worker, make);
     },
     /** Starts the thread before the first document, so that opening one does not wait for it. */
     warm() {
@@ -185,6 +210,8 @@ export function createDocumentAnalysis(options: DocumentAnalysisOptions): Docume
       frontQueue.add(root);
     }
     setImmediate(pumpFront);
+  }, (post) => {
+    for (const d of options.documents()) post((id) => ({ type: 'document', id, path: d.path, version: d.version, change: { kind: 'full', text: d.text }, length: d.text.length }));
   });
   const analysis = createAnalysisLane();
   language.warm();
@@ -201,14 +228,22 @@ export function createDocumentAnalysis(options: DocumentAnalysisOptions): Docume
     const state = roots.get(root);
     if (!state) return pumpFront();
     const generation = state.generation;
-    const docs = [...options.documents()];
     compiling = true;
     void language
-      .request((id) => ({ type: 'compile', id, root, generation, overlay: new Map(docs.map((d) => [d.path, d.text])), versions: new Map(docs.map((d) => [d.path, d.version])) }))
+      .request((id) => ({ type: 'compile', id, root, generation, analysis: options.analysis }))
       .then((reply) => {
         compiling = false;
         const s = roots.get(root);
-        if (reply && s) {
+        if (reply?.resync && s) {
+          // The worker's copy of these documents went wrong (a bug): it gets their whole text.
+          const docs = new Map([...options.documents()].map((d) => [d.path, d]));
+          options.log?.(`segc lsp: the language worker's copy of ${reply.resync.join(', ')} disagreed with the client's; sent whole (a bug in segc)`);
+          for (const path of reply.resync) {
+            const d = docs.get(path);
+            if (d) void language.update((id) => ({ type: 'document', id, path, version: d.version, change: { kind: 'full', text: d.text }, length: d.text.length }));
+          }
+          frontQueue.add(root);
+        } else if (reply && s) {
           s.files = new Set(reply.files ?? []);
           s.compiled = generation;
           // A stale compilation is not published: the current one is queued already.
@@ -258,26 +293,37 @@ export function createDocumentAnalysis(options: DocumentAnalysisOptions): Docume
     });
   };
 
-  return {
-    changed(path) {
-      if (disposed) return;
-      const isOpen = [...options.documents()].some((d) => d.path === path);
-      if (isOpen && !roots.has(path)) roots.set(path, { generation: 0, compiled: -1, files: new Set([path]), waiters: [] });
-      for (const [root, state] of roots) {
-        if (root !== path && !state.files.has(path)) continue;
-        state.generation++;
-        frontQueue.add(root);
-        analysisQueue.delete(root);
-        // A stale analysis run is cancelled now, not left to finish.
-        if (analysing?.root === root) {
-          analysing = undefined;
-          analysis.cancel();
-        }
+  const changed = (path: string): void => {
+    if (disposed) return;
+    const isOpen = [...options.documents()].some((d) => d.path === path);
+    if (isOpen && !roots.has(path)) roots.set(path, { generation: 0, compiled: -1, files: new Set([path]), waiters: [] });
+    for (const [root, state] of roots) {
+      if (root !== path && !state.files.has(path)) continue;
+      state.generation++;
+      frontQueue.add(root);
+      analysisQueue.delete(root);
+      // A stale analysis run is cancelled now, not left to finish.
+      if (analysing?.root === root) {
+        analysing = undefined;
+        analysis.cancel();
       }
-      pumpFront();
-      pumpAnalysis();
+    }
+    pumpFront();
+    pumpAnalysis();
+  };
+
+  return {
+    edited(path, version, change) {
+      if (disposed) return;
+      void language.update((id) => ({ type: 'document', id, path, version, change, length: change.kind === 'full' ? change.text.length : documentLength(options.documents(), path) }));
+      changed(path);
     },
+    changed,
     closed(path) {
+      // The worker forgets the document's text (a thread started now never had it).
+      void language.update((id) => ({ type: 'close', id, root: path })).then((reply) => {
+        if (reply?.publish) options.publish(reply.publish);
+      });
       const state = roots.get(path);
       if (!state) return;
       roots.delete(path);
@@ -289,9 +335,6 @@ export function createDocumentAnalysis(options: DocumentAnalysisOptions): Docume
         pumpAnalysis();
       }
       wake(state);
-      void language.request((id) => ({ type: 'close', id, root: path })).then((reply) => {
-        if (reply?.publish) options.publish(reply.publish);
-      });
     },
     async query(root, query, args) {
       if (!(await current(root))) return null;
@@ -305,4 +348,10 @@ export function createDocumentAnalysis(options: DocumentAnalysisOptions): Docume
       await Promise.all([language.dispose(), analysis.dispose()]);
     },
   };
+}
+
+/** The length of an open document's text (what the worker's copy must have after an edit). */
+function documentLength(documents: Iterable<OpenDocument>, path: string): number {
+  for (const d of documents) if (d.path === path) return d.text.length;
+  return -1;
 }

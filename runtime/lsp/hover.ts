@@ -81,7 +81,7 @@ function hoverRule(snapshot: DocumentSnapshot, rule: RuleAst, direction: string)
   const action = rule.action?.text ?? '(no action)';
   const lines = [`**rule ${name}**: ${direction}, priority ${rule.priority.value}, ${action}${rule.expires ? `, expires ${rule.expires.text}` : ''}`];
   const findings = snapshotDiagnostics(snapshot).filter((d) => spanContains(rule.span, d.span));
-  if (findings.length > 0) lines.push(...findings.map((d) => `- ${d.code}: ${d.message}`));
+  if (findings.length > 0) for (const d of findings) lines.push(`- ${d.code}: ${d.message}`);
   else if (snapshot.analysis) lines.push(snapshot.analysis.complete ? 'the analysis found nothing about this rule' : 'the analysis did not finish within its budget');
   else if (snapshot.compilation.ir !== undefined) lines.push('the rule analysis is running');
   return lines;

@@ -1,11 +1,15 @@
-// The language server's language worker (a worker thread): compiles each open document (the
-// front phase: syntax, names, values, includes, expiry), keeps the compilations, and answers
-// every feature's request from them with the feature modules, so that the server's message
-// loop never parses, never holds a 10k-rule AST and never waits on a 5 MB file. It also turns
-// diagnostics into the publications the server sends. document-analysis.ts is its one client.
+// The language server's language worker (a worker thread): keeps every open document's text
+// and syntax tree up to date from the client's edits (compiler/incremental.ts re-parses the
+// lines an edit touches), compiles each open document (the front phase: syntax, names, values,
+// includes, expiry), keeps the compilations, and answers every feature's request from them with
+// the feature modules, so that the server's message loop never parses, never holds a 10k-rule
+// AST and never waits on a 5 MB file. It also turns diagnostics into the publications the
+// server sends. document-analysis.ts is its one client.
 import { parentPort } from 'node:worker_threads';
 import { ResponseError, type PublishDiagnosticsParams } from 'vscode-languageserver';
 import type { ExpiryOptions } from '../../compiler/expiry.ts';
+import { applyEdit, createIncrementalDocument, parseFileWith, type IncrementalDocument, type TextEdit } from '../../compiler/incremental.ts';
+import { createLowerCache, type LowerCache } from '../../compiler/lower.ts';
 import { compile } from '../../compiler/program.ts';
 import { createSourceFile } from '../../compiler/source.ts';
 import { codeActions } from './code-actions.ts';
@@ -21,6 +25,7 @@ import { createOverlayHost } from './overlay-host.ts';
 import { offsetAt } from './positions.ts';
 import { findReferences } from './references.ts';
 import { prepareRename, rename } from './rename.ts';
+import type { DocumentChange } from './open-documents.ts';
 import type { DocumentSnapshot, FrontCompilation } from './snapshot.ts';
 
 export interface WorkerConfig {
@@ -54,8 +59,12 @@ export type QueryName = keyof Queries;
 
 export type WorkerRequest =
   | { readonly type: 'init'; readonly id: number; readonly config: WorkerConfig }
-  | { readonly type: 'compile'; readonly id: number; readonly root: string; readonly generation: number; readonly overlay: ReadonlyMap<string, string>; readonly versions: ReadonlyMap<string, number> }
+  /** An open document's change, in the client's order; `length` is its text's length after it. */
+  | { readonly type: 'document'; readonly id: number; readonly path: string; readonly version: number; readonly change: DocumentChange; readonly length: number }
+  /** Compiles a root from the open documents' texts as they are now (the disk for others). */
+  | { readonly type: 'compile'; readonly id: number; readonly root: string; readonly generation: number; readonly analysis: boolean }
   | { readonly type: 'analysed'; readonly id: number; readonly root: string; readonly generation: number; readonly analysis: NonNullable<DocumentSnapshot['analysis']> }
+  /** A document was closed: its text, its compilation and what only it published go. */
   | { readonly type: 'close'; readonly id: number; readonly root: string }
   | { readonly type: 'query'; readonly id: number; readonly root: string; readonly query: QueryName; readonly args: unknown };
 
@@ -67,6 +76,8 @@ export interface WorkerReply {
   readonly files?: readonly string[];
   /** compile: the texts compiled, when the rule analysis is due (no front-end error). */
   readonly analysisTexts?: ReadonlyMap<string, string>;
+  /** compile: nothing was compiled; these documents' copies went wrong and need their whole text. */
+  readonly resync?: readonly string[];
   readonly result?: unknown;
   readonly error?: { readonly code: number; readonly message: string };
 }
@@ -76,6 +87,9 @@ export function createLanguageWorker() {
   let config: WorkerConfig = { docsUri: '', expiry: { today: 0, windowDays: 14 } };
   const snapshots = new Map<string, DocumentSnapshot>();
   const versions = new Map<string, number>();
+  const documents = createWorkerDocuments();
+  // Each root's lowered rules, reused by its next compilation where a rule's text is unchanged.
+  const lowerCaches = new Map<string, LowerCache>();
   let publisher = createDiagnosticsPublisher('', versions);
   const all = () => [...snapshots.values()];
 
@@ -137,17 +151,29 @@ export function createLanguageWorker() {
     }
   };
 
+  const lowerCacheOf = (root: string): LowerCache => {
+    let cache = lowerCaches.get(root);
+    if (cache === undefined) lowerCaches.set(root, (cache = createLowerCache()));
+    return cache;
+  };
+
   const handle = (request: WorkerRequest): WorkerReply => {
     switch (request.type) {
       case 'init':
         config = request.config;
         publisher = createDiagnosticsPublisher(config.docsUri, versions);
         return { id: request.id };
+      case 'document':
+        documents.change(request.path, request.change, request.length);
+        versions.set(request.path, request.version);
+        return { id: request.id };
       case 'compile': {
-        for (const [path, version] of request.versions) versions.set(path, version);
+        const current = documents.current();
+        if (current.broken.length > 0) return { id: request.id, resync: current.broken };
         let snapshot: DocumentSnapshot;
         try {
-          const { analysis: _, ...compilation } = compile([request.root], createOverlayHost(request.overlay), { expiry: config.expiry });
+          const overlay = new Map([...current.docs].map(([path, doc]) => [path, doc.text]));
+          const { analysis: _, ...compilation } = compile([request.root], createOverlayHost(overlay), { expiry: config.expiry, parseFile: parseFileWith(current.docs), lowerCache: lowerCacheOf(request.root) });
           snapshot = { root: request.root, generation: request.generation, compilation };
         } catch (error) {
           // A bug in the compiler: reported as SEG9001; the previous compilation stays for the features.
@@ -156,7 +182,8 @@ export function createLanguageWorker() {
         }
         snapshots.set(request.root, snapshot);
         const c = snapshot.compilation;
-        const analysisTexts = snapshot.failure === undefined && c.ir !== undefined ? new Map([...c.sources].map(([p, f]) => [p, f.text])) : undefined;
+        // The texts go back only when the analysis will run (a copy of every file's text).
+        const analysisTexts = request.analysis && snapshot.failure === undefined && c.ir !== undefined ? new Map([...c.sources].map(([p, f]) => [p, f.text])) : undefined;
         return { id: request.id, publish: publisher.publish(snapshot, all()), files: [...c.sources.keys()], ...(analysisTexts ? { analysisTexts } : {}) };
       }
       case 'analysed': {
@@ -167,6 +194,8 @@ export function createLanguageWorker() {
         return { id: request.id, publish: publisher.publish(updated, all()) };
       }
       case 'close': {
+        documents.close(request.root);
+        lowerCaches.delete(request.root);
         snapshots.delete(request.root);
         versions.delete(request.root);
         return { id: request.id, publish: publisher.forget(request.root, all()) };
@@ -184,6 +213,85 @@ export function createLanguageWorker() {
     }
   };
   return { handle };
+}
+
+/** More edits than this waiting for one document are applied to its text and parsed whole. */
+const MAX_INCREMENTAL_EDITS = 8;
+
+interface WorkerDocument {
+  /** The document as last parsed; undefined until first needed (and after a whole-text change). */
+  doc: IncrementalDocument | undefined;
+  /** Its text when `doc` is undefined. */
+  text: string;
+  /** Edits received since, in order, not yet applied. */
+  pending: TextEdit[];
+  /** The length the text must have once they are applied (a check that the copies agree). */
+  length: number;
+  broken: boolean;
+}
+
+/**
+ * The open documents' texts and syntax trees, kept from the client's changes. Edits are applied
+ * when a compilation needs the text (a burst of keystrokes, coalesced by the server, costs one
+ * compilation and one re-parse per edit of the touched lines; a long burst is parsed whole).
+ */
+function createWorkerDocuments() {
+  const documents = new Map<string, WorkerDocument>();
+  const settle = (path: string, d: WorkerDocument): IncrementalDocument | undefined => {
+    if (d.broken) return undefined;
+    try {
+      if (d.doc !== undefined && d.pending.length > 0 && d.pending.length <= MAX_INCREMENTAL_EDITS) {
+        let doc = d.doc;
+        for (const edit of d.pending) doc = applyEdit(doc, edit);
+        d.doc = doc;
+      } else if (d.doc === undefined || d.pending.length > 0) {
+        let text = d.doc?.text ?? d.text;
+        for (const e of d.pending) {
+          if (!(0 <= e.start && e.start <= e.end && e.end <= text.length)) throw new RangeError(`edit [${e.start}, ${e.end}) is outside the text (0..${text.length})`);
+          text = text.slice(0, e.start) + e.text + text.slice(e.end);
+        }
+        d.doc = createIncrementalDocument(path, text);
+      }
+      d.pending = [];
+      d.text = '';
+      if (d.doc.text.length !== d.length) d.broken = true;
+    } catch {
+      // An edit outside the text: the client and this copy disagree. The server sends it whole.
+      d.broken = true;
+    }
+    if (d.broken) {
+      d.doc = undefined;
+      d.pending = [];
+    }
+    return d.doc;
+  };
+  return {
+    change(path: string, change: DocumentChange, length: number): void {
+      const d = documents.get(path);
+      if (change.kind === 'full' || d === undefined) {
+        const text = change.kind === 'full' ? change.text : '';
+        documents.set(path, { doc: undefined, text, pending: [], length: change.kind === 'full' ? length : -1, broken: change.kind !== 'full' });
+        return;
+      }
+      if (d.broken) return;
+      for (const e of change.edits) d.pending.push(e);
+      d.length = length;
+    },
+    close(path: string): void {
+      documents.delete(path);
+    },
+    /** Every open document with its edits applied, and those whose copy is broken. */
+    current(): { docs: Map<string, IncrementalDocument>; broken: string[] } {
+      const docs = new Map<string, IncrementalDocument>();
+      const broken: string[] = [];
+      for (const [path, d] of documents) {
+        const doc = settle(path, d);
+        if (doc) docs.set(path, doc);
+        else broken.push(path);
+      }
+      return { docs, broken };
+    },
+  };
 }
 
 /** A compilation of nothing, standing in when the compiler failed on the very first run. */

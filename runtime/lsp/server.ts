@@ -2,13 +2,13 @@
 // documents and hands every request to document-analysis.ts, whose worker threads compile and
 // answer with the feature modules; nothing on this message loop parses or analyses, so it stays
 // free whatever the input.
-import { CodeActionKind, ProposedFeatures, TextDocuments, TextDocumentSyncKind, type CancellationToken, type InitializeResult } from 'vscode-languageserver';
+import { CodeActionKind, ProposedFeatures, TextDocumentSyncKind, type CancellationToken, type InitializeResult } from 'vscode-languageserver';
 import { createConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-languageserver/node.js';
-import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { ExpiryOptions } from '../../compiler/expiry.ts';
 import { POLICY_SUMMARY_COMMAND, RUN_TESTS_COMMAND, type TestRunSummary } from './code-lens.ts';
 import { createDocumentAnalysis, type DocumentAnalysis } from './document-analysis.ts';
 import type { QueryName, Queries } from './language-worker.ts';
+import { createOpenDocuments } from './open-documents.ts';
 import { pathOfUri, uriOfPath } from './positions.ts';
 
 export interface LspServerOptions {
@@ -35,7 +35,18 @@ interface InitializationOptions {
  */
 export function startLspServer(options: LspServerOptions): void {
   const connection = createConnection(ProposedFeatures.all, new StreamMessageReader(options.input), new StreamMessageWriter(options.output));
-  const documents = new TextDocuments(TextDocument);
+  let analysis: DocumentAnalysis | undefined;
+  // Each change goes to the language worker as the edits the client sent, so that it re-checks
+  // the lines they touch (compiler/incremental.ts), not the whole file.
+  const documents = createOpenDocuments({
+    changed: (uri, version, change) => analysis?.edited(pathOfUri(uri), version, change),
+    closed(uri) {
+      const path = pathOfUri(uri);
+      analysis?.closed(path);
+      // Documents that include it now read it from the disk.
+      analysis?.changed(path);
+    },
+  });
   const start = (init: InitializationOptions): DocumentAnalysis =>
     createDocumentAnalysis({
       documents: () => documents.all().map((d) => ({ path: pathOfUri(d.uri), text: d.getText(), version: d.version })),
@@ -45,8 +56,8 @@ export function startLspServer(options: LspServerOptions): void {
       analysisBudgetMs: typeof init.analysisBudgetMs === 'number' && init.analysisBudgetMs > 0 ? init.analysisBudgetMs : options.analysisBudgetMs,
       analysis: init.analysis !== false,
       config: { docsUri: options.docsUri, expiry: options.expiry },
+      log: (message) => connection.console.warn(message),
     });
-  let analysis: DocumentAnalysis | undefined;
 
   connection.onInitialize((params): InitializeResult => {
     analysis = start((params.initializationOptions ?? {}) as InitializationOptions);
@@ -70,13 +81,6 @@ export function startLspServer(options: LspServerOptions): void {
     };
   });
 
-  documents.onDidChangeContent((e) => analysis?.changed(pathOfUri(e.document.uri)));
-  documents.onDidClose((e) => {
-    const path = pathOfUri(e.document.uri);
-    analysis?.closed(path);
-    // Documents that include it now read it from the disk.
-    analysis?.changed(path);
-  });
   connection.onDidChangeWatchedFiles((p) => {
     for (const change of p.changes) analysis?.changed(pathOfUri(change.uri));
   });

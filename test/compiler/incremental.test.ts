@@ -95,6 +95,53 @@ describe('incremental re-parsing', () => {
     }
   }, 120_000);
 
+  it('lowers only changed rules and still gives, after each random edit, the IR and diagnostics of a check from scratch', () => {
+    // Rules with value errors (kept by the cache with their diagnostics), rules naming sets whose
+    // declaration changes, and a block whose direction flips (the same rule nodes, the other
+    // direction).
+    const prelude = 'policy egress {\n  65001 allow tcp from 10.0.0.0/8 to any port 99\n  65002 deny udp from any to web port high\n  65003 allow icmp from any to any icmp echo-request\n}\n';
+    const text = PRELUDE + prelude + POLICY.slice(PRELUDE.length);
+    let doc = createIncrementalDocument('p.seg', text);
+    const random = createRandom(20);
+    const flip = (): TextEdit => {
+      const at = doc.text.indexOf('policy egress');
+      if (at >= 0) return { start: at, end: at + 'policy egress'.length, text: 'policy ingress' };
+      const back = doc.text.indexOf('policy ingress {');
+      return { start: back, end: back + 'policy ingress'.length, text: 'policy egress' };
+    };
+    // A declaration's value changes (the rules that name it lower differently), then back.
+    const redeclare = (): TextEdit => {
+      const at = doc.text.indexOf('ports high = { 1024-6553');
+      const end = at + 'ports high = { 1024-6553'.length + 1;
+      return { start: at, end, text: doc.text.slice(at, end).endsWith('5') ? 'ports high = { 1024-65534' : 'ports high = { 1024-65535' };
+    };
+    let undo: TextEdit | undefined;
+    let withIr = 0;
+    for (let i = 0; i < 30; i++) {
+      // Random damage, each undone by the next edit (so that the IR exists half of the time);
+      // every third edit flips the first block's direction.
+      let edit: TextEdit;
+      if (i % 3 === 2) edit = i % 2 === 0 ? flip() : redeclare();
+      else if (undo !== undefined) {
+        edit = undo;
+        undo = undefined;
+      } else {
+        edit = randomEdit(doc.text, random);
+        undo = { start: edit.start, end: edit.start + edit.text.length, text: doc.text.slice(edit.start, edit.end) };
+      }
+      doc = applyEdit(doc, edit);
+      const checked = checkDocument(doc);
+      const scratch = compile(['p.seg'], createMemoryHost({ 'p.seg': doc.text }));
+      expect(JSON.stringify(checked.diagnostics)).toBe(JSON.stringify(scratch.diagnostics));
+      expect(JSON.stringify(checked.ir)).toBe(JSON.stringify(scratch.ir));
+      if (scratch.ir) withIr++;
+    }
+    expect(withIr).toBeGreaterThan(5);
+    // The cache was in use: it holds the literal rules (almost all of the 10k).
+    const { byText } = doc.state.lowerCache;
+    expect(byText.ingress.size + byText.egress.size).toBeGreaterThan(9000);
+  }, 300_000);
+
   it('refuses an edit outside the text, and a document already edited', () => {
     const doc = createIncrementalDocument('p.seg', 'set a = { 10.0.0.0/8 }\n');
     expect(() => applyEdit(doc, { start: 5, end: 99, text: '' })).toThrow(RangeError);

@@ -253,3 +253,26 @@ describe('the rule analysis inside compile', () => {
     expect(c.analysis).toBeUndefined();
   });
 });
+
+describe('compile with hundreds of thousands of findings', () => {
+  // Findings are appended one by one: `push(...findings)` passes each as an argument, and past
+  // some 120k of them that throws "Maximum call stack size exceeded".
+  it('reports 250k lock-out findings (one per management flow) without overflowing the stack', () => {
+    const flows = Array.from({ length: 250_000 }, (_, i) => ({
+      direction: 'ingress' as const,
+      packet: { proto: 6, src: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, dst: '192.0.2.1', srcPort: 40000, dstPort: 22 },
+      origin: 'a session',
+    }));
+    const c = compile(['p.seg'], createMemoryHost({ 'p.seg': 'policy ingress default deny {\n}\n' }), { hostContext: { flows, keeps: [] } });
+    expect(c.diagnostics).toHaveLength(250_000);
+    expect(new Set(c.diagnostics.map((d) => d.code))).toEqual(new Set(['SEG5101']));
+  }, 120_000);
+
+  it('reports an expired rule for each of 2 x 65 536 rules without overflowing the stack', () => {
+    const block = (direction: string) => `policy ${direction} default deny {\n${Array.from({ length: 65_536 }, (_, p) => `  ${p} allow tcp from any to any port ${1 + (p % 60000)} expires 2020-01-01\n`).join('')}}\n`;
+    const c = compile(['p.seg'], createMemoryHost({ 'p.seg': block('ingress') + block('egress') }), { expiry: { today: 20_000, windowDays: 14 } });
+    expect(c.ir?.rules).toHaveLength(131_072);
+    expect(c.diagnostics).toHaveLength(131_072);
+    expect(c.diagnostics.every((d) => d.code === 'SEG3103')).toBe(true);
+  }, 300_000);
+});

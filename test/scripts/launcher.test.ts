@@ -62,7 +62,7 @@ describe('the launcher', () => {
     expect(pkg.bin['segc']).toBe('bin/segc');
     const launcher = join(ROOT, 'bin/segc');
     accessSync(launcher, constants.X_OK);
-    expect(readFileSync(launcher, 'utf8')).toMatch(/^#!\/bin\/sh\n[\s\S]*\nexec "\$node" "\$bindir\/segc\.js" "\$@"\n$/);
+    expect(readFileSync(launcher, 'utf8')).toMatch(/^#!\/bin\/sh\n[\s\S]*\nexec "\$node" --max-semi-space-size=4 "\$bindir\/segc\.js" "\$@"\n$/);
     expect(spawnSync('sh', ['-n', launcher]).status).toBe(0);
   });
 

@@ -4,7 +4,7 @@
 // about a document's latest text.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { createProtocolConnection, StreamMessageReader, StreamMessageWriter, type ProtocolConnection, type PublishDiagnosticsParams } from 'vscode-languageserver-protocol/node';
+import { createProtocolConnection, StreamMessageReader, StreamMessageWriter, type ProtocolConnection, type PublishDiagnosticsParams, type Range } from 'vscode-languageserver-protocol/node';
 
 const ROOT = join(import.meta.dirname, '../..');
 
@@ -13,10 +13,15 @@ export interface LspClient {
   readonly child: ChildProcess;
   /** Every publication so far, in order. */
   readonly published: PublishDiagnosticsParams[];
+  /** The server's log messages (window/logMessage) so far. */
+  readonly logs: string[];
   /** Resolves with the first publication for `uri` from now on that satisfies `accept`. */
   waitForDiagnostics(uri: string, accept?: (p: PublishDiagnosticsParams) => boolean, timeoutMs?: number): Promise<PublishDiagnosticsParams>;
   open(uri: string, text: string, version?: number): void;
+  /** A full-text change. */
   change(uri: string, text: string, version: number): void;
+  /** Incremental changes, applied in order (each range is in the text the previous ones left). */
+  edit(uri: string, version: number, changes: readonly { readonly range: Range; readonly text: string }[]): void;
   close(uri: string): void;
   /** The server's stderr so far. */
   stderr(): string;
@@ -24,8 +29,9 @@ export interface LspClient {
   stop(): Promise<number | null>;
 }
 
-export async function startLspClient(options: { readonly env?: Record<string, string>; readonly args?: readonly string[]; readonly initializationOptions?: unknown } = {}): Promise<LspClient> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/segc.js'), 'lsp', ...(options.args ?? [])], { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+/** `bin`: the segc.js to start (default this checkout's; a bench passes another's as a baseline). */
+export async function startLspClient(options: { readonly env?: Record<string, string>; readonly args?: readonly string[]; readonly initializationOptions?: unknown; readonly bin?: string } = {}): Promise<LspClient> {
+  const child = spawn(process.execPath, [options.bin ?? join(ROOT, 'bin/segc.js'), 'lsp', ...(options.args ?? [])], { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (b: Buffer) => void (stderr += b.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -36,6 +42,8 @@ export async function startLspClient(options: { readonly env?: Record<string, st
     published.push(p);
     for (const w of waiters.splice(0)) w();
   });
+  const logs: string[] = [];
+  connection.onNotification('window/logMessage', (p: { message: string }) => void logs.push(p.message));
   connection.onRequest('window/showMessageRequest', () => null);
   connection.onRequest('workspace/configuration', () => []);
   connection.onRequest('client/registerCapability', () => null);
@@ -52,6 +60,7 @@ export async function startLspClient(options: { readonly env?: Record<string, st
     connection,
     child,
     published,
+    logs,
     waitForDiagnostics(uri, accept = () => true, timeoutMs = 20_000) {
       let from = published.length;
       return new Promise((resolve, reject) => {
@@ -75,6 +84,9 @@ export async function startLspClient(options: { readonly env?: Record<string, st
     },
     change(uri, text, version) {
       void connection.sendNotification('textDocument/didChange', { textDocument: { uri, version }, contentChanges: [{ text }] });
+    },
+    edit(uri, version, changes) {
+      void connection.sendNotification('textDocument/didChange', { textDocument: { uri, version }, contentChanges: changes });
     },
     close(uri) {
       void connection.sendNotification('textDocument/didClose', { textDocument: { uri } });

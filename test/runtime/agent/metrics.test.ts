@@ -150,6 +150,26 @@ describe('agent metrics', () => {
     expect(reads).toBe(2);
     expect(valueOf(parseMetrics(later), 'segc_sessions_created_total', { deployment: 'web' })).toBe(2);
   });
+
+  it('lets a scrape read while a collection works (between its steps, or just after its text is ready) join it', async () => {
+    let reads = 0;
+    const joined: Promise<string>[] = [];
+    const metrics = new AgentMetrics({
+      snapshot: () => {
+        reads++;
+        // Requests the event loop reads after the maps were read, and after the text is ready.
+        setImmediate(() => {
+          joined.push(metrics.scrape());
+          setImmediate(() => joined.push(metrics.scrape()));
+        });
+        return { deployments: [deployment({ generation: 1, stats: { [SegStat.SEG_STAT_SESSION_NEW]: reads } })], unreadable: [], damaged: [], tookMs: 1 };
+      },
+    });
+    const first = await metrics.scrape();
+    expect(joined).toHaveLength(2);
+    expect(await Promise.all(joined)).toEqual([first, first]);
+    expect(reads).toBe(1);
+  });
 });
 
 const HAVE_PROMTOOL = spawnSync('promtool', ['--version'], { timeout: 10_000 }).status === 0;

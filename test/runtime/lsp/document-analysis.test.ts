@@ -34,11 +34,14 @@ describe('document analysis', () => {
       });
     const versions = () => published.map((p) => p.version);
     try {
-      analysis.changed(path);
+      analysis.edited(path, 1, { kind: 'full', text });
       await until(() => versions().includes(1));
       // The front phase of version 1 is out and its analysis (seconds on 10k rules) is running.
-      doc = { path, text: text.replace(/port (\d+)/, 'port 1'), version: 2 };
-      analysis.changed(path);
+      // The change comes as an edit (the worker re-parses its line).
+      const port = /port (\d+)/.exec(text)!;
+      const start = port.index + 'port '.length;
+      doc = { path, text: text.slice(0, start) + '1' + text.slice(start + port[1]!.length), version: 2 };
+      analysis.edited(path, 2, { kind: 'edits', edits: [{ start, end: start + port[1]!.length, text: '1' }] });
       await until(() => versions().filter((v) => v === 2).length === 2);
       expect(versions()).toEqual([1, 2, 2]);
     } finally {
