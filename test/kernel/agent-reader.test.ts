@@ -3,7 +3,7 @@
 // packets run, the session census counts every entry by state (a table filled to capacity), and
 // a slot's rule counters start at zero for each policy installed in it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SegState } from '../../runtime/datapath/abi.ts';
+import { ABI_STRUCTS, SegState } from '../../runtime/datapath/abi.ts';
 import type { Packet } from '../../compiler/packet.ts';
 import { bpf_map_update_batch } from '../../runtime/libbpf.ts';
 import { censusSessions, flushSessions, readSessions } from '../../runtime/datapath/sessions.ts';
@@ -75,13 +75,16 @@ describe.skipIf(!KERNEL_AVAILABLE)('the agent readers on a loaded data path', ()
     // Half the capacity: the LRU table takes them all.
     const fill = (count: number) => {
       flushSessions(dp);
-      const keys = new Uint8Array(count * 40);
-      const values = new Uint8Array(count * 48);
+      // Laid out by the generated ABI, so the test follows the data path's version.
+      const key = ABI_STRUCTS.seg_session_key;
+      const value = ABI_STRUCTS.seg_session;
+      const keys = new Uint8Array(count * key.size);
+      const values = new Uint8Array(count * value.size);
       const kv = new DataView(keys.buffer);
       for (let i = 0; i < count; i++) {
-        kv.setUint32(i * 40 + 16, 0x0b000000 + i, false);
-        keys[i * 40 + 36] = 6;
-        values[i * 48 + 38] = i % 2 === 0 ? SegState.SEG_STATE_TCP_ESTABLISHED : SegState.SEG_STATE_TCP_SYN_RECV;
+        kv.setUint32(i * key.size + key.fields.addr_b.offset, 0x0b000000 + i, false);
+        keys[i * key.size + key.fields.proto.offset] = 6;
+        values[i * value.size + value.fields.state.offset] = i % 2 === 0 ? SegState.SEG_STATE_TCP_ESTABLISHED : SegState.SEG_STATE_TCP_SYN_RECV;
       }
       bpf_map_update_batch(dp.maps['seg_sessions'] as number, keys, values, count);
     };

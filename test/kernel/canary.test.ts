@@ -162,11 +162,15 @@ describe.skipIf(!KERNEL_AVAILABLE)('the in-kernel canary with real traffic', () 
     expect(mismatches).toBeLessThanOrEqual(count * 0.002);
     expect(partial).toBeLessThanOrEqual(count * 0.002);
     const c = status()?.canary?.counters?.canary;
-    expect(c?.flows).toBeGreaterThan(0);
-    expect(c?.flowDeny).toBe(c?.flows);
+    // Every datagram of the test's canary flows was classified and denied. Beside them the
+    // counters may hold a few allowed ones: the host's own IPv6 link-local traffic (MLD
+    // reports, router solicitations) leaves through egress, default allow, and a quarter of it
+    // falls in the canary's share.
+    expect(c?.flowDeny).toBeGreaterThanOrEqual(canary);
+    expect((c?.flows ?? 0) - (c?.flowDeny ?? 0)).toBeLessThanOrEqual(8);
     const human = run(['status', '--name', name]);
     expect(human.stdout).toMatch(/canary +generation \d+ \(.*\) judges 25% of new flows beside generation \d+/);
-    expect(human.stdout).toMatch(/canary +generation \d+: \d+ classified \(\d+ denied, 0 would-deny: deny rate 100\.0%\)/);
+    expect(human.stdout).toMatch(/canary +generation \d+: \d+ classified \(\d+ denied, 0 would-deny: deny rate (100\.0|99\.\d)%\)/);
     // The agent names both generations and roles.
     const text = await new AgentMetrics(new DeploymentReader(stateDir)).scrape();
     const gen = s?.canary?.generation;
@@ -228,7 +232,7 @@ describe.skipIf(!KERNEL_AVAILABLE)('the in-kernel canary with real traffic', () 
     expect(status()?.generation).not.toBe(gen);
     // At the first gate, by the deny rate.
     const log = readFileSync(join(stateDir, name, 'canary.log'), 'utf8');
-    expect(log).toMatch(new RegExp(`canary generation ${gen} rolled back: gate failed at step 1/3 \\(20%\\): deny rate 100\\.0%`));
+    expect(log).toMatch(new RegExp(`canary generation ${gen} rolled back: gate failed at step 1/3 \\(20%\\): deny rate (100\\.0|99\\.\\d)%`));
     const human = run(['status', '--name', name]);
     expect(human.code).toBe(0);
   }, 60_000);
