@@ -5,8 +5,7 @@
 // module so that deploy.ts can refuse a deploy while a canary runs without an import circle.
 import { appendFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
-import { isDeploymentName, type DatapathSettings } from './state.ts';
+import { isDeploymentName, readStateJson, writeStateJson, type DatapathSettings } from './state.ts';
 
 export const CANARY_FORMAT = 'segc-canary';
 export const CANARY_VERSION = 1;
@@ -69,19 +68,8 @@ export class CanaryRecordError extends Error {
 /** The running canary of `name`, or undefined. */
 export function readCanary(stateDir: string, name: string): CanaryRecord | undefined {
   const path = canaryPath(stateDir, name);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  let c: CanaryRecord;
-  try {
-    c = JSON.parse(text) as CanaryRecord;
-  } catch (error) {
-    throw new CanaryRecordError(path, `not JSON: ${(error as Error).message}`);
-  }
+  const c = readStateJson(path, (why) => new CanaryRecordError(path, why)) as CanaryRecord | undefined;
+  if (c === undefined) return undefined;
   const ok =
     typeof c === 'object' && c !== null && c.format === CANARY_FORMAT && c.version === CANARY_VERSION && c.name === name && typeof c.token === 'string' &&
     Number.isInteger(c.generation) && (c.slot === 0 || c.slot === 1) && Number.isInteger(c.shareBp) && typeof c.bundle === 'string';
@@ -90,8 +78,7 @@ export function readCanary(stateDir: string, name: string): CanaryRecord | undef
 }
 
 export function writeCanary(stateDir: string, record: CanaryRecord): void {
-  mkdirSync(join(stateDir, record.name), { recursive: true, mode: 0o700 });
-  writeFileAtomic.sync(canaryPath(stateDir, record.name), JSON.stringify(record) + '\n', { mode: 0o600 });
+  writeStateJson(canaryPath(stateDir, record.name), record);
 }
 
 export function removeCanary(stateDir: string, name: string): void {

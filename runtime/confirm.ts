@@ -8,9 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
 import { packageRoot } from './package-root.ts';
-import { isDeploymentName } from './state.ts';
+import { isDeploymentName, readStateJson, writeStateJson } from './state.ts';
 
 export const CONFIRM_FORMAT = 'segc-confirmation';
 export const CONFIRM_VERSION = 1;
@@ -52,19 +51,8 @@ export class ConfirmRecordError extends Error {
 /** The pending confirmation of `name`, or undefined. A damaged file is a ConfirmRecordError. */
 export function readPending(stateDir: string, name: string): PendingConfirmation | undefined {
   const path = pendingPath(stateDir, name);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  let p: PendingConfirmation;
-  try {
-    p = JSON.parse(text) as PendingConfirmation;
-  } catch (error) {
-    throw new ConfirmRecordError(path, `not JSON: ${(error as Error).message}`);
-  }
+  const p = readStateJson(path, (why) => new ConfirmRecordError(path, why)) as PendingConfirmation | undefined;
+  if (p === undefined) return undefined;
   const whole = typeof p === 'object' && p !== null && p.format === CONFIRM_FORMAT && p.version === CONFIRM_VERSION && p.name === name;
   const typed = whole && typeof p.token === 'string' && Number.isInteger(p.generation) && (p.rollbackTo === null || Number.isInteger(p.rollbackTo)) && !Number.isNaN(Date.parse(p.deadline));
   if (!typed) throw new ConfirmRecordError(path, `not a segc confirmation record of version ${CONFIRM_VERSION} for '${name}'`);
@@ -72,8 +60,7 @@ export function readPending(stateDir: string, name: string): PendingConfirmation
 }
 
 export function writePending(stateDir: string, pending: PendingConfirmation): void {
-  mkdirSync(join(stateDir, pending.name), { recursive: true, mode: 0o700 });
-  writeFileAtomic.sync(pendingPath(stateDir, pending.name), JSON.stringify(pending) + '\n', { mode: 0o600 });
+  writeStateJson(pendingPath(stateDir, pending.name), pending);
 }
 
 /** Removes the pending confirmation of `name` and stops its watcher; returns what was pending. */

@@ -6,7 +6,7 @@
 // record or the new one. Records are untrusted on read: a damaged one is a RecordError naming
 // its file and the repair, and every reader of the folder carries on with the others.
 import { closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /** Where records live unless SEGC_STATE_DIR (or an option) says otherwise. */
 export const DEFAULT_STATE_DIR = '/var/lib/segc';
@@ -138,35 +138,43 @@ export function isRecordError(error: unknown): error is RecordError {
 /** The record of `name`, or undefined when there is none. A damaged record is a RecordError. */
 export function readState(stateDir: string, name: string): StateFile | undefined {
   const path = recordPath(stateDir, name);
-  const text = readRecordText(name, path);
-  if (text === undefined) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new RecordError(name, path, text.trim() === '' ? 'the file is empty' : `it is not JSON (${error instanceof Error ? error.message : String(error)})`);
-  }
+  const parsed = readStateJson(path, (why) => new RecordError(name, path, why));
+  if (parsed === undefined) return undefined;
   const why = checkStateFile(parsed, name);
   if (why !== undefined) throw new RecordError(name, path, why);
   return parsed as StateFile;
 }
 
-/** The file's text, never through a symbolic link, only from a regular file of bounded size. */
-function readRecordText(name: string, path: string): string | undefined {
+/**
+ * A JSON file of the state folder (a deployment record, a pending confirmation, a canary), read
+ * as untrusted: never through a symbolic link, only from a regular file of bounded size.
+ * Undefined when there is none; anything else wrong is `damaged(why)`, thrown.
+ */
+export function readStateJson(path: string, damaged: (why: string) => Error): unknown {
+  const text = readStateText(path, damaged);
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw damaged(text.trim() === '' ? 'the file is empty' : `it is not JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
+}
+
+function readStateText(path: string, damaged: (why: string) => Error): string | undefined {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
-    if (code === 'ELOOP') throw new RecordError(name, path, 'it is a symbolic link (records are never followed through links)');
+    if (code === 'ELOOP') throw damaged('it is a symbolic link (records are never followed through links)');
     if (code === 'EACCES' || code === 'EPERM') throw error;
-    throw new RecordError(name, path, `cannot open it (${code ?? String(error)})`);
+    throw damaged(`cannot open it (${code ?? String(error)})`);
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new RecordError(name, path, 'it is not a regular file');
-    if (st.size > MAX_RECORD_BYTES) throw new RecordError(name, path, `it holds ${st.size} bytes, more than a record can (${MAX_RECORD_BYTES})`);
+    if (!st.isFile()) throw damaged('it is not a regular file');
+    if (st.size > MAX_RECORD_BYTES) throw damaged(`it holds ${st.size} bytes, more than a record can (${MAX_RECORD_BYTES})`);
     const buffer = Buffer.alloc(st.size);
     let got = 0;
     while (got < buffer.length) {
@@ -221,14 +229,21 @@ function checkDeploymentRecord(r: unknown, name: string): string | undefined {
  * rename replaces a planted link itself, never its target).
  */
 export function writeState(stateDir: string, state: StateFile): void {
-  const path = recordPath(stateDir, state.current.name);
-  const dir = join(stateDir, state.current.name);
+  writeStateJson(recordPath(stateDir, state.current.name), state);
+}
+
+/**
+ * Writes `value` as the JSON file `path` of a deployment folder atomically (a temporary file
+ * created without following links, synced, renamed over the old one), as every state file is.
+ */
+export function writeStateJson(path: string, value: unknown): void {
+  const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (!lstatSync(dir).isDirectory()) throw new Error(`${dir} is not a folder (a symbolic link?); segc writes records only into real folders`);
   const temp = `${path}.${process.pid}.${Date.now().toString(36)}`;
   const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
-    const bytes = Buffer.from(JSON.stringify(state) + '\n', 'utf8');
+    const bytes = Buffer.from(JSON.stringify(value) + '\n', 'utf8');
     let put = 0;
     while (put < bytes.length) put += writeSync(fd, bytes, put, bytes.length - put);
     fsyncSync(fd);

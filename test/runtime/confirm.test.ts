@@ -76,4 +76,27 @@ describe('a damaged confirmation record', () => {
       expect(() => readPending(stateDir, 'web'), text).toThrow(/the pending confirmation .*web\/confirm.json is damaged/);
     }
   });
+
+  it('is read and written as the deployment record is: never through a symbolic link (the canary record too)', async () => {
+    const { writeFileSync, mkdirSync, symlinkSync, readFileSync } = await import('node:fs');
+    const { ConfirmRecordError, pendingPath } = await import('../../runtime/confirm.ts');
+    const { readCanary, canaryPath, CanaryRecordError } = await import('../../runtime/canary-record.ts');
+    const stateDir = mkdtempSync(join(tmpdir(), 'segct-confirm-'));
+    dirs.push(stateDir);
+    mkdirSync(join(stateDir, 'web'));
+    const target = join(stateDir, 'elsewhere.json');
+    writeFileSync(target, JSON.stringify(pending()));
+    symlinkSync(target, pendingPath(stateDir, 'web'));
+    expect(() => readPending(stateDir, 'web')).toThrow(ConfirmRecordError);
+    expect(() => readPending(stateDir, 'web')).toThrow(/symbolic link/);
+    // A write replaces the link; it never writes through it.
+    writePending(stateDir, pending());
+    expect(readFileSync(target, 'utf8')).toBe(JSON.stringify(pending()));
+    expect(readPending(stateDir, 'web')?.name).toBe('web');
+    symlinkSync('/dev/zero', canaryPath(stateDir, 'web'));
+    expect(() => readCanary(stateDir, 'web')).toThrow(CanaryRecordError);
+    expect(() => readCanary(stateDir, 'web')).toThrow(/symbolic link/);
+    rmSync(canaryPath(stateDir, 'web'));
+    expect(readCanary(stateDir, 'web')).toBeUndefined();
+  });
 });
