@@ -1,18 +1,17 @@
 // Upgrading a live version-2 deployment (segc at 371f4ba, the last before the canary) to data
 // path version 3 in place, with a TCP connection and a UDP stream running through it: no
 // connection breaks, the sessions carry over, and a canary then runs on the upgraded path.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATAPATH_VERSION } from '../../runtime/datapath/version.ts';
 import { KERNEL_AVAILABLE } from '../support/datapath-harness.ts';
-import { createPolicyDir, segc, type PolicyDir, type SegcRun, startEchoServers, startTcpStream, startUdpStream, tearDownDeployTest } from '../support/deploy-harness.ts';
+import { createPolicyDir, segc, segcAsync as segcRun, type PolicyDir, type SegcRun, startEchoServers, startTcpStream, startUdpStream, tearDownDeployTest } from '../support/deploy-harness.ts';
 import { NetnsSandbox, type VethPair } from '../support/netns.ts';
+import { checkoutOldSegc, oldSegcAvailable, removeOldSegc } from '../support/old-segc.ts';
 
 const OLD_COMMIT = '371f4ba';
-const ROOT = process.cwd();
 const HOST4 = '10.208.0.1';
 const PEER4 = '10.208.0.2';
 
@@ -25,17 +24,7 @@ policy egress default deny {
 }
 `;
 
-function hasOldCommit(): boolean {
-  try {
-    execFileSync('git', ['-C', ROOT, 'cat-file', '-e', `${OLD_COMMIT}^{commit}`], { stdio: 'ignore' });
-    execFileSync('clang', ['--version'], { stdio: 'ignore' });
-    return existsSync(join(ROOT, 'node_modules'));
-  } catch {
-    return false;
-  }
-}
-
-const OLD_AVAILABLE = KERNEL_AVAILABLE && hasOldCommit();
+const OLD_AVAILABLE = KERNEL_AVAILABLE && oldSegcAvailable(OLD_COMMIT);
 if (KERNEL_AVAILABLE && !OLD_AVAILABLE) process.stderr.write(`canary-upgrade.test.ts: skipped: needs git history with ${OLD_COMMIT}, clang and node_modules\n`);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -51,28 +40,13 @@ describe.skipIf(!OLD_AVAILABLE)(`upgrading a version-2 deployment (segc ${OLD_CO
   let oldDir: string;
   let policy: string;
   const servers: Awaited<ReturnType<typeof startEchoServers>>[] = [];
-  const oldSegc = (args: readonly string[]): SegcRun => {
-    const r = spawnSync('nsenter', [`--net=/var/run/netns/${host}`, '--', process.execPath, '--no-warnings', join(oldDir, 'test', 'support', 'segc-source.ts'), ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1', SEGC_STATE_DIR: stateDir } });
-    return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
-  };
-  const segcAsync = (args: readonly string[]): Promise<SegcRun> =>
-    new Promise((resolve) => {
-      const child = spawn('nsenter', [`--net=/var/run/netns/${host}`, '--', process.execPath, '--no-warnings', join(ROOT, 'test', 'support', 'segc-source.ts'), ...args], { env: { ...process.env, NO_COLOR: '1', SEGC_STATE_DIR: stateDir } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.once('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
-    });
+  const oldSegc = (args: readonly string[]): SegcRun => segc(host, args, { stateDir, root: oldDir });
+  const segcAsync = (args: readonly string[]): Promise<SegcRun> => segcRun(host, args, { stateDir });
   const deployArgs = (extra: readonly string[] = []) => ['deploy', policy, '--iface', link.a.name, '--name', name, '--max-rules', '64', '--sessions', '1024', ...extra];
   const sessionCount = () => (JSON.parse(segc(host, ['sessions', '--name', name, '--json'], { stateDir }).stdout) as { sessions: unknown[] }).sessions.length;
 
   beforeAll(async () => {
-    oldDir = mkdtempSync(join(tmpdir(), 'segct-old2-'));
-    rmSync(oldDir, { recursive: true, force: true });
-    execFileSync('git', ['-C', ROOT, 'worktree', 'add', '--detach', '--force', oldDir, OLD_COMMIT], { stdio: 'ignore' });
-    symlinkSync(join(ROOT, 'node_modules'), join(oldDir, 'node_modules'));
-    execFileSync('make', ['-s', '-C', oldDir, 'bpf/build/segc.bpf.o'], { stdio: 'ignore' });
+    oldDir = checkoutOldSegc(OLD_COMMIT);
     host = sandbox.createNetns('host');
     peer = sandbox.createNetns('peer');
     link = sandbox.createVethPair(host, peer, { a: { ipv4: `${HOST4}/24` }, b: { ipv4: `${PEER4}/24` } });
@@ -86,7 +60,7 @@ describe.skipIf(!OLD_AVAILABLE)(`upgrading a version-2 deployment (segc ${OLD_CO
     try {
       tearDownDeployTest({ host, names: [name], stateDir, servers, policies, sandbox });
     } finally {
-      if (oldDir !== undefined) spawnSync('git', ['-C', ROOT, 'worktree', 'remove', '--force', oldDir]);
+      removeOldSegc(oldDir);
     }
   });
 

@@ -6,8 +6,8 @@
 // deployment of data-path version 2 (371f4ba) upgraded to version 3 with established TCP
 // connections, whose sessions (no TCP windows in version 2) then learn their windows.
 import type { ChildProcess } from 'node:child_process';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,8 +15,9 @@ import { AgentMetrics } from '../../runtime/agent/metrics.ts';
 import { DeploymentReader } from '../../runtime/agent/reader.ts';
 import { DATAPATH_VERSION } from '../../runtime/datapath/version.ts';
 import { KERNEL_AVAILABLE } from '../support/datapath-harness.ts';
-import { createPolicyDir, segc, type PolicyDir, type SegcRun, startEchoServers, startTcpStream, startUdpStream, tcpEchoes, tearDownDeployTest, udpEchoes, type UdpStream } from '../support/deploy-harness.ts';
+import { createPolicyDir, segc, segcAsync as segcRun, type PolicyDir, type SegcRun, startEchoServers, startTcpStream, startUdpStream, tcpEchoes, tearDownDeployTest, udpEchoes, type UdpStream } from '../support/deploy-harness.ts';
 import { NetnsSandbox, type VethPair } from '../support/netns.ts';
+import { checkoutOldSegc, oldSegcAvailable, removeOldSegc } from '../support/old-segc.ts';
 
 const OLD_COMMIT = '9463f29';
 const ROOT = process.cwd();
@@ -34,27 +35,8 @@ policy egress default deny {
 }
 `;
 
-function hasOldCommit(commit = OLD_COMMIT): boolean {
-  try {
-    execFileSync('git', ['-C', ROOT, 'cat-file', '-e', `${commit}^{commit}`], { stdio: 'ignore' });
-    execFileSync('clang', ['--version'], { stdio: 'ignore' });
-    return existsSync(join(ROOT, 'node_modules'));
-  } catch {
-    return false;
-  }
-}
-
-const OLD_AVAILABLE = KERNEL_AVAILABLE && hasOldCommit();
+const OLD_AVAILABLE = KERNEL_AVAILABLE && oldSegcAvailable(OLD_COMMIT);
 if (KERNEL_AVAILABLE && !OLD_AVAILABLE) process.stderr.write(`upgrade.test.ts: skipped: needs git history with ${OLD_COMMIT}, clang and node_modules\n`);
-
-/** A worktree of the old commit with its classifier built (npm packages shared with this checkout). */
-function buildOldSegc(dir: string, commit = OLD_COMMIT): void {
-  execFileSync('git', ['-C', ROOT, 'worktree', 'add', '--detach', '--force', dir, commit], { stdio: 'ignore' });
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  execFileSync('mkdir', ['-p', join(dir, 'bpf', 'build')]);
-  const arch = execFileSync('uname', ['-m'], { encoding: 'utf8' }).trim();
-  execFileSync('clang', ['-g', '-O2', '-Wall', '-target', 'bpf', '-D__TARGET_ARCH_x86', `-I/usr/include/${arch}-linux-gnu`, `-I${join(dir, 'bpf')}`, '-c', join(dir, 'bpf', 'segc.bpf.c'), '-o', join(dir, 'bpf', 'build', 'segc.bpf.o')], { stdio: 'inherit' });
-}
 
 /** Prometheus text: the sum of a metric's samples whose labels contain `match`. */
 function sample(text: string, metric: string, match: string): number {
@@ -82,24 +64,9 @@ describe.skipIf(!OLD_AVAILABLE)(`upgrading a deployment made by segc ${OLD_COMMI
   let policy: string;
   const servers: ChildProcess[] = [];
 
-  const oldSegc = (args: readonly string[]): SegcRun => {
-    const r = spawnSync('nsenter', [`--net=/var/run/netns/${host}`, '--', process.execPath, '--no-warnings', join(oldDir, 'test', 'support', 'segc-source.ts'), ...args], {
-      encoding: 'utf8',
-      timeout: 60_000,
-      env: { ...process.env, NO_COLOR: '1', SEGC_STATE_DIR: stateDir },
-    });
-    return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
-  };
+  const oldSegc = (args: readonly string[]): SegcRun => segc(host, args, { stateDir, root: oldDir });
   /** `segc ARGS` (this build) without blocking the event loop: the streams are read meanwhile. */
-  const segcAsync = (args: readonly string[], env: Record<string, string> = {}): Promise<SegcRun> =>
-    new Promise((resolve) => {
-      const child = spawn('nsenter', [`--net=/var/run/netns/${host}`, '--', process.execPath, '--no-warnings', join(ROOT, 'test', 'support', 'segc-source.ts'), ...args], { env: { ...process.env, NO_COLOR: '1', SEGC_STATE_DIR: stateDir, ...env } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.once('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
-    });
+  const segcAsync = (args: readonly string[], env: Record<string, string> = {}): Promise<SegcRun> => segcRun(host, args, { stateDir, env });
   const deployArgs = (extra: readonly string[] = []) => ['deploy', policy, '--iface', link.a.name, '--name', name, '--max-rules', '64', '--sessions', '1024', ...extra];
   const statusOf = () => JSON.parse(segc(host, ['status', '--name', name, '--json'], { stateDir }).stdout) as { deployments: { attachments: { progId: number }[]; kernel: { datapathVersion: number; sessions: { entries: number; capacity: number } } }[] };
   const sessionPorts = () => {
@@ -109,9 +76,7 @@ describe.skipIf(!OLD_AVAILABLE)(`upgrading a deployment made by segc ${OLD_COMMI
   };
 
   beforeAll(async () => {
-    oldDir = mkdtempSync(join(tmpdir(), 'segct-old-'));
-    rmSync(oldDir, { recursive: true, force: true });
-    buildOldSegc(oldDir);
+    oldDir = checkoutOldSegc(OLD_COMMIT);
     host = sandbox.createNetns('host');
     peer = sandbox.createNetns('peer');
     link = sandbox.createVethPair(host, peer, { a: { ipv4: `${HOST4}/24` }, b: { ipv4: `${PEER4}/24` } });
@@ -126,7 +91,7 @@ describe.skipIf(!OLD_AVAILABLE)(`upgrading a deployment made by segc ${OLD_COMMI
     try {
       tearDownDeployTest({ host, names: [name], stateDir, servers, policies, sandbox });
     } finally {
-      if (oldDir !== undefined) spawnSync('git', ['-C', ROOT, 'worktree', 'remove', '--force', oldDir]);
+      removeOldSegc(oldDir);
     }
   });
 
@@ -271,7 +236,7 @@ const V2_COMMIT = '371f4ba';
 const V2_HOST4 = '10.205.0.1';
 const V2_PEER4 = '10.205.0.2';
 const HAVE_PYTHON3 = spawnSync('python3', ['--version'], { timeout: 5_000 }).status === 0;
-const V2_AVAILABLE = KERNEL_AVAILABLE && HAVE_PYTHON3 && hasOldCommit(V2_COMMIT);
+const V2_AVAILABLE = KERNEL_AVAILABLE && HAVE_PYTHON3 && oldSegcAvailable(V2_COMMIT);
 if (KERNEL_AVAILABLE && !V2_AVAILABLE) process.stderr.write(`upgrade.test.ts: version-2 upgrade skipped: needs git history with ${V2_COMMIT}, clang, python3 and node_modules\n`);
 
 describe.skipIf(!V2_AVAILABLE)(`upgrading a data-path version 2 deployment (segc ${V2_COMMIT}) in place, with established TCP connections`, () => {
@@ -286,20 +251,8 @@ describe.skipIf(!V2_AVAILABLE)(`upgrading a data-path version 2 deployment (segc
   let policy: string;
   const servers: ChildProcess[] = [];
 
-  const env = () => ({ ...process.env, NO_COLOR: '1', SEGC_STATE_DIR: stateDir });
-  const oldSegc = (args: readonly string[]): SegcRun => {
-    const r = spawnSync('nsenter', [`--net=/var/run/netns/${host}`, '--', process.execPath, '--no-warnings', join(oldDir, 'test', 'support', 'segc-source.ts'), ...args], { encoding: 'utf8', timeout: 60_000, env: env() });
-    return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
-  };
-  const segcAsync = (args: readonly string[]): Promise<SegcRun> =>
-    new Promise((resolve) => {
-      const child = spawn('nsenter', [`--net=/var/run/netns/${host}`, '--', process.execPath, '--no-warnings', join(ROOT, 'test', 'support', 'segc-source.ts'), ...args], { env: env() });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.once('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
-    });
+  const oldSegc = (args: readonly string[]): SegcRun => segc(host, args, { stateDir, root: oldDir });
+  const segcAsync = (args: readonly string[]): Promise<SegcRun> => segcRun(host, args, { stateDir });
   const deployArgs = () => ['deploy', policy, '--iface', link.a.name, '--name', name, '--max-rules', '64', '--sessions', '1024'];
   const counter = (which: string): number => {
     const r = segc(host, ['stats', '--name', name, '--json'], { stateDir });
@@ -313,9 +266,7 @@ describe.skipIf(!V2_AVAILABLE)(`upgrading a data-path version 2 deployment (segc
   };
 
   beforeAll(async () => {
-    oldDir = mkdtempSync(join(tmpdir(), 'segct-old2-'));
-    rmSync(oldDir, { recursive: true, force: true });
-    buildOldSegc(oldDir, V2_COMMIT);
+    oldDir = checkoutOldSegc(V2_COMMIT);
     host = sandbox.createNetns('host');
     peer = sandbox.createNetns('peer');
     link = sandbox.createVethPair(host, peer, { a: { ipv4: `${V2_HOST4}/24` }, b: { ipv4: `${V2_PEER4}/24` } });
@@ -330,7 +281,7 @@ describe.skipIf(!V2_AVAILABLE)(`upgrading a data-path version 2 deployment (segc
     try {
       tearDownDeployTest({ host, names: [name], stateDir, servers, policies, sandbox });
     } finally {
-      if (oldDir !== undefined) spawnSync('git', ['-C', ROOT, 'worktree', 'remove', '--force', oldDir]);
+      removeOldSegc(oldDir);
     }
   });
 

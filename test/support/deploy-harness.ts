@@ -23,18 +23,37 @@ export interface SegcRun {
 export interface SegcEnv {
   readonly stateDir: string;
   readonly env?: Readonly<Record<string, string>>;
+  /** The checkout whose segc runs (default: this one); upgrade tests run an older commit's. */
+  readonly root?: string;
+}
+
+function segcArgv(netns: string | null, args: readonly string[], options: SegcEnv): string[] {
+  const command = [process.execPath, '--no-warnings', options.root === undefined ? SEGC : join(options.root, 'test', 'support', 'segc-source.ts'), ...args];
+  return netns === null ? command : ['nsenter', `--net=${NETNS_DIR}/${netns}`, '--', ...command];
+}
+
+function segcEnv(options: SegcEnv): NodeJS.ProcessEnv {
+  return { ...withoutSsh(process.env), NO_COLOR: '1', SEGC_STATE_DIR: options.stateDir, ...options.env };
 }
 
 /** Runs `segc ARGS` in `netns` (bounded to 60 s), as a real process from the sources. */
 export function segc(netns: string | null, args: readonly string[], options: SegcEnv): SegcRun {
-  const command = [process.execPath, '--no-warnings', SEGC, ...args];
-  const argv = netns === null ? command : ['nsenter', `--net=${NETNS_DIR}/${netns}`, '--', ...command];
-  const r = spawnSync(argv[0] as string, argv.slice(1), {
-    encoding: 'utf8',
-    timeout: 60_000,
-    env: { ...withoutSsh(process.env), NO_COLOR: '1', SEGC_STATE_DIR: options.stateDir, ...options.env },
-  });
+  const argv = segcArgv(netns, args, options);
+  const r = spawnSync(argv[0] as string, argv.slice(1), { encoding: 'utf8', timeout: 60_000, env: segcEnv(options) });
   return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `segc ARGS` as `segc` runs it, without blocking the event loop (streams are read meanwhile). */
+export function segcAsync(netns: string | null, args: readonly string[], options: SegcEnv): Promise<SegcRun> {
+  const argv = segcArgv(netns, args, options);
+  return new Promise((resolve) => {
+    const child = spawn(argv[0] as string, argv.slice(1), { env: segcEnv(options) });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
 }
 
 /**
