@@ -5,7 +5,11 @@
 // once (p50/p99 of their GETs, and how many collections the agent made for them). The agent
 // runs as a real process, as users run it: bin/segc, the launcher, on the bundled CLI (`npm run build` first;
 // `--sources` runs test/support/segc-source.ts instead, about 30 MiB more RSS); scrapes are HTTP
-// GETs. Prints figures; asserts nothing. `--sessions N` sizes the table.
+// GETs. Prints figures; asserts nothing. `--sessions N` sizes the table; `--baseline DIR` runs
+// each case a second time with the agent of another checkout (built: `npm run build` there),
+// alternating with this one on the same deployment, so both rows come from one run;
+// `--only 10k-top` picks cases by label; `--agent-node-options '...'` passes NODE_OPTIONS to
+// the agent alone (`--cpu-prof --cpu-prof-dir=DIR`, `--heap-prof`, V8 flags to compare).
 import { spawn } from 'node:child_process';
 import { get } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -29,6 +33,13 @@ import { exitIfDryRun } from './dry-run.ts';
 const HS1 = `${CORPUS}/classbench-hs1`;
 const sessionsArg = process.argv.indexOf('--sessions');
 const SESSIONS = sessionsArg > 0 ? Number(process.argv[sessionsArg + 1]) : DEFAULT_SESSIONS;
+const argOf = (flag: string): string | undefined => {
+  const i = process.argv.indexOf(flag);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+const BASELINE = argOf('--baseline');
+const ONLY = argOf('--only');
+const AGENT_NODE_OPTIONS = argOf('--agent-node-options');
 const SCRAPES = 20;
 const CLIENTS = 50;
 const BURSTS = 5;
@@ -36,7 +47,9 @@ const CASES = [
   { label: '10', file: 'acl1_100', take: 10, mode: 'top:500' },
   { label: '10k', file: 'acl1_10K', take: Infinity, mode: 'top:500' },
   { label: '10k', file: 'acl1_10K', take: Infinity, mode: 'hit' },
-];
+].filter((c) => ONLY === undefined || ONLY.split(',').includes(`${c.label}-${c.mode.replace(/:.*/, '')}`));
+/** The builds to run: this checkout, and the baseline's when given. */
+const BUILDS = [{ name: 'this', dir: join(import.meta.dirname, '..') }, ...(BASELINE === undefined ? [] : [{ name: 'base', dir: BASELINE }])];
 
 exitIfDryRun([...new Set(CASES.map((c) => `${HS1}/rules/${c.file}`))]);
 const out = (line: string) => process.stdout.write(line + '\n');
@@ -125,6 +138,93 @@ function rssKb(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
 }
 
+/** A scrape served within this long of its collection's start may be that collection's (docs/metrics.md): serial scrapes wait longer. */
+const PAUSE_MS = 600;
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface AgentRow {
+  readonly scrapeMs: number;
+  readonly readMs: number;
+  readonly series: number;
+  readonly bodyBytes: number;
+  readonly idleKb: number;
+  readonly afterKb: number;
+  readonly afterBurstsKb: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly collections: number;
+}
+
+/** Runs the agent of the checkout `dir` on the deployment in place and measures it. */
+async function measureAgent(dir: string, mode: string): Promise<AgentRow> {
+  // bin/segc, the launcher users and the systemd unit run (it sets the agent's V8 flags), on this Node.
+  const sources = process.argv.includes('--sources');
+  const [command, args] = sources ? [process.execPath, ['--no-warnings', join(dir, 'test', 'support', 'segc-source.ts')]] : [join(dir, 'bin', 'segc'), []];
+  const agent = spawn(command, [...args, 'agent', '--listen', '127.0.0.1:0', '--rule-metrics', mode], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, SEGC_STATE_DIR: stateDir, SEGC_NODE: process.execPath, ...(AGENT_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: AGENT_NODE_OPTIONS }) },
+  });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let log = '';
+      const timer = setTimeout(() => reject(new Error(`the agent did not start: ${log}`)), 30_000);
+      agent.stderr.on('data', (d: Buffer) => {
+        log += d.toString();
+        const m = /serving (http:\/\/\S+)/.exec(log);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1] as string);
+        }
+      });
+    });
+    const idleKb = rssKb(agent.pid as number);
+    const times: number[] = [];
+    const reads: number[] = [];
+    let body = '';
+    for (let i = 0; i < SCRAPES + 1; i++) {
+      await pause(PAUSE_MS);
+      const t = performance.now();
+      body = await (await fetch(url)).text();
+      if (i > 0) times.push(performance.now() - t);
+      reads.push(1000 * Number(/^segc_scrape_duration_seconds (\S+)$/m.exec(body)?.[1] ?? NaN));
+    }
+    const series = body.split('\n').filter((l) => l.startsWith('segc_rule_packets_total{')).length;
+    const afterKb = rssKb(agent.pid as number);
+    // Bursts of concurrent clients: every client's GET timed from the burst's start.
+    const latencies: number[] = [];
+    let collections = 0;
+    for (let b = 0; b < BURSTS; b++) {
+      await pause(PAUSE_MS);
+      const before = await collectionsOf(url);
+      await pause(PAUSE_MS);
+      const t = performance.now();
+      await Promise.all(
+        Array.from({ length: CLIENTS }, async () => {
+          await (await fetch(url)).text();
+          latencies.push(performance.now() - t);
+        }),
+      );
+      await pause(PAUSE_MS);
+      collections += (await collectionsOf(url)) - before - 1;
+    }
+    return {
+      scrapeMs: median(times),
+      readMs: median(reads.slice(1)),
+      series,
+      bodyBytes: body.length,
+      idleKb,
+      afterKb,
+      afterBurstsKb: rssKb(agent.pid as number),
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      collections: collections / BURSTS,
+    };
+  } finally {
+    agent.kill('SIGTERM');
+    await new Promise((resolve) => agent.once('exit', resolve));
+  }
+}
+
 const sandbox = new NetnsSandbox('bagt');
 const stateDir = mkdtempSync(join(tmpdir(), 'segct-bench-state-'));
 const name = `segct-${process.pid}-bagt`;
@@ -145,59 +245,12 @@ try {
     const entries = fillSessions(result.record.pins.dir, SESSIONS);
     hitEveryRule(result.record.pins.dir, ir.rules.length);
 
-    // bin/segc, the launcher users and the systemd unit run (it sets the agent's V8 flags), on this Node.
-    const sources = process.argv.includes('--sources');
-    const [command, args] = sources ? [process.execPath, ['--no-warnings', join(import.meta.dirname, '..', 'test', 'support', 'segc-source.ts')]] : [join(import.meta.dirname, '..', 'bin', 'segc'), []];
-    const agent = spawn(command, [...args, 'agent', '--listen', '127.0.0.1:0', '--rule-metrics', c.mode], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, SEGC_STATE_DIR: stateDir, SEGC_NODE: process.execPath },
-    });
-    try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let log = '';
-        const timer = setTimeout(() => reject(new Error(`the agent did not start: ${log}`)), 30_000);
-        agent.stderr.on('data', (d: Buffer) => {
-          log += d.toString();
-          const m = /serving (http:\/\/\S+)/.exec(log);
-          if (m) {
-            clearTimeout(timer);
-            resolve(m[1] as string);
-          }
-        });
-      });
-      const idle = rssKb(agent.pid as number);
-      const times: number[] = [];
-      const reads: number[] = [];
-      let body = '';
-      for (let i = 0; i < SCRAPES + 1; i++) {
-        const t = performance.now();
-        body = await (await fetch(url)).text();
-        if (i > 0) times.push(performance.now() - t);
-        reads.push(1000 * Number(/^segc_scrape_duration_seconds (\S+)$/m.exec(body)?.[1] ?? NaN));
-      }
-      const series = body.split('\n').filter((l) => l.startsWith('segc_rule_packets_total{')).length;
-      const after = rssKb(agent.pid as number);
-      // Bursts of concurrent clients: every client's GET timed from the burst's start.
-      const latencies: number[] = [];
-      const before = await collectionsOf(url);
-      for (let b = 0; b < BURSTS; b++) {
-        const t = performance.now();
-        await Promise.all(
-          Array.from({ length: CLIENTS }, async () => {
-            await (await fetch(url)).text();
-            latencies.push(performance.now() - t);
-          }),
-        );
-      }
-      const collections = ((await collectionsOf(url)) - before - 1) / BURSTS;
-      const afterBursts = rssKb(agent.pid as number);
+    for (const build of BUILDS) {
+      const row = await measureAgent(build.dir, c.mode);
       out(
-        `${c.label.padEnd(6)} ${c.mode.padEnd(14)} ${String(entries).padStart(8)} ${median(times).toFixed(1).padStart(17)} ${median(reads.slice(1)).toFixed(1).padStart(22)} ${String(series).padStart(12)} ${(body.length / 1024).toFixed(0).padStart(9)} ${(idle / 1024).toFixed(0).padStart(14)} -> ${(after / 1024).toFixed(0)} -> ${(afterBursts / 1024).toFixed(0)}` +
-          `  ${percentile(latencies, 50).toFixed(0)}/${percentile(latencies, 99).toFixed(0)}  ${Number.isNaN(collections) ? '-' : collections.toFixed(1)}`,
+        `${(BUILDS.length > 1 ? `${build.name}: ` : '') + c.label.padEnd(6)} ${c.mode.padEnd(14)} ${String(entries).padStart(8)} ${row.scrapeMs.toFixed(1).padStart(17)} ${row.readMs.toFixed(1).padStart(22)} ${String(row.series).padStart(12)} ${(row.bodyBytes / 1024).toFixed(0).padStart(9)} ${(row.idleKb / 1024).toFixed(0).padStart(14)} -> ${(row.afterKb / 1024).toFixed(0)} -> ${(row.afterBurstsKb / 1024).toFixed(0)}` +
+          `  ${row.p50.toFixed(0)}/${row.p99.toFixed(0)}  ${Number.isNaN(row.collections) ? '-' : row.collections.toFixed(1)}`,
       );
-    } finally {
-      agent.kill('SIGTERM');
-      await new Promise((resolve) => agent.once('exit', resolve));
     }
     await sandbox.within(host, () => undeploy({ name, stateDir }));
   }

@@ -4,10 +4,12 @@ import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { MAX_CONFIRM_MS, MIN_CONFIRM_MS, parseDuration } from '../duration.ts';
 import { isDeploymentName } from '../state.ts';
-import { DEFAULT_RULE_METRICS, parseRuleMetricsMode, type RuleMetricsMode } from './metrics.ts';
+import { DEFAULT_RULE_METRICS, DEFAULT_SCRAPE_MAX_AGE_MS, parseRuleMetricsMode, type RuleMetricsMode } from './metrics.ts';
 
 export const DEFAULT_LISTEN = '127.0.0.1:9464';
 export const DEFAULT_DEBOUNCE_MS = 300;
+/** Longer would serve a text older than the shortest scrape intervals in use (1 s). */
+export const MAX_SCRAPE_MAX_AGE_MS = 10_000;
 
 /** A deployment the agent redeploys when its policy files (or their includes) change. */
 export interface WatchedDeployment {
@@ -27,6 +29,8 @@ export interface AgentConfig {
   readonly port: number;
   readonly ruleMetrics: RuleMetricsMode;
   readonly debounceMs: number;
+  /** A scrape within this many ms of the last collection's start is served its text (0: every scrape after a collection ended reads the maps). */
+  readonly scrapeMaxAgeMs: number;
   readonly watch: readonly WatchedDeployment[];
 }
 
@@ -55,6 +59,7 @@ export interface AgentFlags {
   readonly listen?: string;
   readonly ruleMetrics?: string;
   readonly debounce?: number;
+  readonly scrapeMaxAge?: number;
   readonly watch?: readonly string[];
   readonly name?: string;
   readonly iface?: readonly string[];
@@ -67,6 +72,7 @@ interface ConfigFile {
   listen?: unknown;
   ruleMetrics?: unknown;
   debounceMs?: unknown;
+  scrapeMaxAgeMs?: unknown;
   deployments?: unknown;
 }
 
@@ -94,6 +100,11 @@ export function agentConfig(flags: AgentFlags, cwd: string, file?: { readonly pa
   const ruleMetrics = modeText === undefined ? DEFAULT_RULE_METRICS : parseRuleMetricsMode(modeText);
   if (!ruleMetrics) throw new AgentConfigError(`--rule-metrics '${modeText}': expected top:N, hit or none`);
   const debounceMs = flags.debounce ?? (typeof parsed.debounceMs === 'number' ? parsed.debounceMs : DEFAULT_DEBOUNCE_MS);
+  if (parsed.scrapeMaxAgeMs !== undefined && !(typeof parsed.scrapeMaxAgeMs === 'number' && Number.isInteger(parsed.scrapeMaxAgeMs) && parsed.scrapeMaxAgeMs >= 0 && parsed.scrapeMaxAgeMs <= MAX_SCRAPE_MAX_AGE_MS)) {
+    throw new AgentConfigError(`${file?.path ?? 'config'}: scrapeMaxAgeMs must be a whole number of milliseconds from 0 to ${MAX_SCRAPE_MAX_AGE_MS}`);
+  }
+  if (flags.scrapeMaxAge !== undefined && flags.scrapeMaxAge > MAX_SCRAPE_MAX_AGE_MS) throw new AgentConfigError(`--scrape-max-age ${flags.scrapeMaxAge}: at most ${MAX_SCRAPE_MAX_AGE_MS} ms`);
+  const scrapeMaxAgeMs = flags.scrapeMaxAge ?? (parsed.scrapeMaxAgeMs as number | undefined) ?? DEFAULT_SCRAPE_MAX_AGE_MS;
   const watch: WatchedDeployment[] = [];
   if (parsed.deployments !== undefined) {
     if (!Array.isArray(parsed.deployments)) throw new AgentConfigError(`${file?.path}: deployments must be a list`);
@@ -109,7 +120,7 @@ export function agentConfig(flags: AgentFlags, cwd: string, file?: { readonly pa
   const names = watch.map((w) => w.name);
   const twice = names.find((n, i) => names.indexOf(n) !== i);
   if (twice !== undefined) throw new AgentConfigError(`deployment '${twice}' is watched twice`);
-  return { host, port, ruleMetrics, debounceMs, watch };
+  return { host, port, ruleMetrics, debounceMs, scrapeMaxAgeMs, watch };
 }
 
 function watchedFromFile(d: unknown, index: number, base: string, path: string): WatchedDeployment {

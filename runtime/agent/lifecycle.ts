@@ -26,7 +26,7 @@ export interface RunningAgent {
 export async function startAgent(config: AgentConfig, io: CliIo, log: (line: string) => void): Promise<RunningAgent> {
   const reader = new DeploymentReader(stateDirOf(io.env));
   const reloader = new PolicyReloader(config.watch, io, log, config.debounceMs);
-  const metrics = new AgentMetrics(reader, { ruleMetrics: config.ruleMetrics, reloads: reloader });
+  const metrics = new AgentMetrics(reader, { ruleMetrics: config.ruleMetrics, reloads: reloader, maxAgeMs: config.scrapeMaxAgeMs });
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {

@@ -39,6 +39,18 @@ export interface ReloadSource {
   reports(): readonly ReloadReport[];
 }
 
+export interface AgentMetricsOptions {
+  readonly ruleMetrics?: RuleMetricsMode;
+  readonly reloads?: ReloadSource;
+  /** A scrape within this many ms of the last collection's start gets its text (0: never; `segc agent` defaults to DEFAULT_SCRAPE_MAX_AGE_MS). */
+  readonly maxAgeMs?: number;
+  /** The clock of `maxAgeMs`, in ms (tests pass their own). */
+  readonly now?: () => number;
+}
+
+/** `segc agent`'s default for `--scrape-max-age`: well below any scrape interval, longer than a burst of clients takes to arrive. */
+export const DEFAULT_SCRAPE_MAX_AGE_MS = 500;
+
 type Labels = Record<string, string>;
 type Totals = MonotonicTotals<Labels>;
 
@@ -76,8 +88,10 @@ export class AgentMetrics {
   /** Keys of the rule series this scrape exports (chosen once per scrape, for packets and bytes alike). */
   #ruleSeries = new Set<string>();
 
-  constructor(reader: SnapshotSource, options: { readonly ruleMetrics?: RuleMetricsMode; readonly reloads?: ReloadSource } = {}) {
+  constructor(reader: SnapshotSource, options: AgentMetricsOptions = {}) {
     this.#reader = reader;
+    this.#maxAgeMs = options.maxAgeMs ?? 0;
+    this.#now = options.now ?? (() => performance.now());
     this.#ruleMode = options.ruleMetrics ?? DEFAULT_RULE_METRICS;
     this.#reloads = options.reloads;
     collectDefaultMetrics({ register: this.registry });
@@ -92,33 +106,51 @@ export class AgentMetrics {
   }
 
   /**
-   * One scrape: a fresh snapshot, folded into the totals, rendered in the text format.
-   * Single-flight: the collection starts on the next turn of the event loop, and every scrape
+   * One scrape: the text of a collection (a snapshot of every deployment, folded into the
+   * totals, rendered in the text format) that started at most `maxAgeMs` before this request.
+   * Single-flight: a collection starts on the next turn of the event loop, and every scrape
    * that arrives before it ends gets the same text, so N clients cost one walk of the maps, not
    * N. A collection blocks the event loop while it reads and while it renders, so requests that
-   * reach the socket meanwhile would only be read after it ended, each turn of them starting a
-   * walk of its own (the bench counted 11-19 per burst of 50 clients at 10k rules): the
-   * collection lets the loop read requests between its steps and twice after its text is ready
-   * (a new connection is accepted in one turn, its request read in the next), so they join it.
-   * A scrape that arrives after a collection ended starts a new one: nothing served was
-   * collected before the collection in progress when its request was read.
+   * reach the socket meanwhile would only be read after it ended: the collection lets the loop
+   * read requests between its steps and twice after its text is ready (a new connection is
+   * accepted in one turn, its request read in the next), so they join it. The clients of a
+   * burst still send over a longer time than a collection takes (the bench counted 3-5
+   * collections per burst of 50): a request that comes within `maxAgeMs` of the last
+   * collection's start is served its text too. With `maxAgeMs` 0 a scrape that arrives after a
+   * collection ended starts a new one, so a client that changes something and then scrapes
+   * always sees it.
    */
   scrape(): Promise<string> {
-    this.#inflight ??= (async () => {
+    if (this.#inflight) return this.#inflight;
+    const now = this.#now();
+    if (this.#recent && now - this.#recent.startedAt <= this.#maxAgeMs) return this.#recent.text;
+    const text = (async () => {
       await nextTurn();
       this.refresh();
       await nextTurn();
-      const text = await this.registry.metrics();
+      const rendered = await this.registry.metrics();
       await nextTurn();
       await nextTurn();
-      return text;
-    })().finally(() => {
+      return rendered;
+    })();
+    const served = text.finally(() => {
       this.#inflight = undefined;
     });
-    return this.#inflight;
+    const recent = { startedAt: now, text: served };
+    // A failed collection serves no one after it: the next request starts another.
+    served.catch(() => {
+      if (this.#recent === recent) this.#recent = undefined;
+    });
+    this.#inflight = served;
+    this.#recent = recent;
+    return served;
   }
 
   #inflight: Promise<string> | undefined;
+  /** The last collection (in flight or done) and when it started, by `#now`. */
+  #recent: { readonly startedAt: number; readonly text: Promise<string> } | undefined;
+  readonly #maxAgeMs: number;
+  readonly #now: () => number;
 
   /** Collections made so far (one per single-flight scrape; tests read it). */
   get collections(): number {

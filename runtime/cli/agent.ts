@@ -17,6 +17,7 @@ export interface AgentOptions {
   readonly iface?: string[];
   readonly strict?: boolean;
   readonly debounce?: number;
+  readonly scrapeMaxAge?: number;
   readonly confirm?: number;
 }
 
@@ -33,7 +34,9 @@ check leaves the deployed one enforcing (logged, counted in segc_reloads_total) 
 again on the next change. A folder mounted from a Kubernetes ConfigMap is followed through the
 kubelet's atomic '..data' swaps (ops/kubernetes). SIGHUP deploys every watched deployment
 again; SIGTERM stops.
-Config file: {"listen": "127.0.0.1:9464", "ruleMetrics": "top:500", "debounceMs": 300,
+Concurrent scrapes share one read of the maps: a scrape that arrives while one is being
+collected, or within --scrape-max-age ms of its start, gets its text.
+Config file: {"listen": "127.0.0.1:9464", "ruleMetrics": "top:500", "debounceMs": 300, "scrapeMaxAgeMs": 500,
   "deployments": [{"name": "web", "files": ["web.seg"], "interfaces": ["eth0"], "strict": false, "confirm": "2m",
                    "keep": ["tcp 22"]}]}
 "keep" lists management flows a reload must not deny (as deploy --keep); listening beyond
@@ -56,6 +59,7 @@ export function register(program: Command, io: CliIo): void {
     .option('--iface <interface>', 'an interface the watched policy is deployed on (repeat)', collect, [])
     .option('--strict', 'refuse a watched policy when the rule analysis finds anything')
     .option('--debounce <ms>', 'wait this long after the last change before reloading (default 300)', wholeNumber)
+    .option('--scrape-max-age <ms>', 'serve a scrape the text of a collection started at most this long ago (default 500; 0: read the maps for every scrape after a collection ended)', wholeNumber)
     .option('--confirm <duration>', "each reload of --watch is commit-confirmed: rolled back after DURATION unless 'segc confirm'", parseConfirmWindow)
     .addHelpText('after', EXAMPLES)
     .action(async (options: AgentOptions, command: Command) => {
@@ -80,7 +84,7 @@ export async function agentCommand(options: AgentOptions, io: CliIo): Promise<Ou
   }
   let config;
   try {
-    config = agentConfig({ listen: options.listen, ruleMetrics: options.ruleMetrics, debounce: options.debounce, watch: options.watch, name: options.name, iface: options.iface, strict: options.strict, confirm: options.confirm }, io.cwd, file);
+    config = agentConfig({ listen: options.listen, ruleMetrics: options.ruleMetrics, debounce: options.debounce, scrapeMaxAge: options.scrapeMaxAge, watch: options.watch, name: options.name, iface: options.iface, strict: options.strict, confirm: options.confirm }, io.cwd, file);
   } catch (error) {
     if (error instanceof AgentConfigError) throw new CliError('usage', error.message, 'segc agent --help shows the options and the config file');
     throw error;

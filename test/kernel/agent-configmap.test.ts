@@ -86,6 +86,8 @@ describe.skipIf(!KERNEL_AVAILABLE)('segc agent --watch on a ConfigMap volume (th
       JSON.stringify({
         listen: '127.0.0.1:9465',
         debounceMs: 200,
+        // Each check reads what the reload before it did, never an earlier collection's text.
+        scrapeMaxAgeMs: 0,
         deployments: [
           { name: byFolder, files: [volume.dir], interfaces: [one.a.name] },
           { name: byFile, files: [join(volume.dir, 'node.seg')], interfaces: [two.a.name] },

@@ -57,7 +57,7 @@ describe.skipIf(!KERNEL_AVAILABLE)('segc agent --watch: hot reload with real tra
     stateDir = mkdtempSync(join(tmpdir(), 'segct-state-'));
     policies.write('ports.seg', 'ports stream = 5000\n');
     main = policies.write('main.seg', policy());
-    agent = startAgent(host, ['--listen', '127.0.0.1:9464', '--watch', main, '--iface', link.a.name, '--name', name, '--debounce', '200'], stateDir);
+    agent = startAgent(host, ['--listen', '127.0.0.1:9464', '--watch', main, '--iface', link.a.name, '--name', name, '--debounce', '200', '--scrape-max-age', '0'], stateDir);
     await waitFor('the agent to serve /metrics', () => httpGet(host, `${AGENT}/metrics`, 2_000) !== undefined, 60_000, 200);
   }, 90_000);
 

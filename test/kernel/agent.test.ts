@@ -71,7 +71,8 @@ describe.skipIf(!KERNEL_AVAILABLE || !HAVE_PING)('segc agent on real deployments
     file = policies.write('agent.seg', POLICY);
     const r = deploy(file);
     expect(r.code, r.stderr).toBe(0);
-    agent = startAgent(host, ['--listen', '127.0.0.1:9464'], stateDir);
+    // Every scrape reads the maps afresh: each step checks what the step before it did.
+    agent = startAgent(host, ['--listen', '127.0.0.1:9464', '--scrape-max-age', '0'], stateDir);
     await waitFor('the agent to serve /metrics', () => httpGet(host, `${AGENT}/metrics`, 2_000) !== undefined, 30_000, 200);
   }, 90_000);
 

@@ -14,6 +14,16 @@ describe('segc agent configuration', () => {
     expect(isLoopback('127.0.0.1') && isLoopback('::1') && !isLoopback('0.0.0.0') && !isLoopback('10.0.0.1')).toBe(true);
   });
 
+  it('serves a scrape a collection up to 500 ms old by default, configurable from the file and --scrape-max-age (the flag wins)', () => {
+    expect(agentConfig({}, '/w').scrapeMaxAgeMs).toBe(500);
+    const file = { path: '/etc/segc/agent.json', text: JSON.stringify({ scrapeMaxAgeMs: 0 }) };
+    expect(agentConfig({}, '/w', file).scrapeMaxAgeMs).toBe(0);
+    expect(agentConfig({ scrapeMaxAge: 2000 }, '/w', file).scrapeMaxAgeMs).toBe(2000);
+    expect(() => agentConfig({}, '/w', { path: 'a.json', text: JSON.stringify({ scrapeMaxAgeMs: '1s' }) })).toThrow(/scrapeMaxAgeMs must be a whole number/);
+    expect(() => agentConfig({}, '/w', { path: 'a.json', text: JSON.stringify({ scrapeMaxAgeMs: -1 }) })).toThrow(AgentConfigError);
+    expect(() => agentConfig({ scrapeMaxAge: 60_000 }, '/w')).toThrow(/at most 10000 ms/);
+  });
+
   it('parses the per-rule series modes', () => {
     expect(parseRuleMetricsMode('top:20')).toEqual({ kind: 'top', limit: 20 });
     expect(parseRuleMetricsMode('hit')).toEqual({ kind: 'hit' });

@@ -151,6 +151,51 @@ describe('agent metrics', () => {
     expect(valueOf(parseMetrics(later), 'segc_sessions_created_total', { deployment: 'web' })).toBe(2);
   });
 
+  it('serves every scrape within maxAgeMs of a collection\'s start from it, however the burst is spread, and reads afresh after', async () => {
+    let reads = 0;
+    let clock = 1000;
+    const metrics = new AgentMetrics(
+      {
+        snapshot: () => {
+          reads++;
+          return { deployments: [deployment({ generation: 1, stats: { [SegStat.SEG_STAT_SESSION_NEW]: reads } })], unreadable: [], damaged: [], tookMs: 1 };
+        },
+      },
+      { maxAgeMs: 500, now: () => clock },
+    );
+    // 50 clients one after the other (each after the one before has its answer), over 490 ms.
+    const texts: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      texts.push(await metrics.scrape());
+      clock += 10;
+    }
+    expect(metrics.collections).toBe(1);
+    expect(new Set(texts).size).toBe(1);
+    // Past the age (counted from the collection's start, not its end): a fresh read.
+    clock = 1501;
+    const later = await metrics.scrape();
+    expect(metrics.collections).toBe(2);
+    expect(valueOf(parseMetrics(later), 'segc_sessions_created_total', { deployment: 'web' })).toBe(2);
+    expect(valueOf(parseMetrics(later), 'segc_scrape_collections_total')).toBe(2);
+  });
+
+  it('does not serve a failed collection to later scrapes', async () => {
+    let reads = 0;
+    const metrics = new AgentMetrics(
+      {
+        snapshot: () => {
+          reads++;
+          if (reads === 1) throw new Error('maps gone');
+          return { deployments: [], unreadable: [], damaged: [], tookMs: 1 };
+        },
+      },
+      { maxAgeMs: 60_000 },
+    );
+    await expect(metrics.scrape()).rejects.toThrow('maps gone');
+    await expect(metrics.scrape()).resolves.toMatch(/^segc_deployments 0$/m);
+    expect(reads).toBe(2);
+  });
+
   it('lets a scrape read while a collection works (between its steps, or just after its text is ready) join it', async () => {
     let reads = 0;
     const joined: Promise<string>[] = [];
