@@ -12,7 +12,7 @@
 // the agent alone (`--cpu-prof --cpu-prof-dir=DIR`, `--heap-prof`, V8 flags to compare).
 import { spawn } from 'node:child_process';
 import { get } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SEG_COUNTER, SEG_SESSION, SEG_SESSION_KEY, SegMap, SegState } from '../runtime/datapath/abi.ts';
@@ -40,6 +40,10 @@ const argOf = (flag: string): string | undefined => {
 const BASELINE = argOf('--baseline');
 const ONLY = argOf('--only');
 const AGENT_NODE_OPTIONS = argOf('--agent-node-options');
+/** V8 flags for the agent's Node (a wrapper as SEGC_NODE; NODE_OPTIONS refuses most V8 flags): variants to compare, `|`-separated ('' = none). */
+const AGENT_V8 = argOf('--agent-v8');
+/** Seconds to keep each agent running after its measurements, its pid printed (to read /proc/PID/smaps, send signals). */
+const HOLD_S = Number(argOf('--hold') ?? 0);
 const SCRAPES = 20;
 const CLIENTS = 50;
 const BURSTS = 5;
@@ -49,7 +53,10 @@ const CASES = [
   { label: '10k', file: 'acl1_10K', take: Infinity, mode: 'hit' },
 ].filter((c) => ONLY === undefined || ONLY.split(',').includes(`${c.label}-${c.mode.replace(/:.*/, '')}`));
 /** The builds to run: this checkout, and the baseline's when given. */
-const BUILDS = [{ name: 'this', dir: join(import.meta.dirname, '..') }, ...(BASELINE === undefined ? [] : [{ name: 'base', dir: BASELINE }])];
+const BUILDS: { name: string; dir: string; v8?: string }[] = [
+  ...(AGENT_V8 === undefined ? [{ name: 'this', dir: join(import.meta.dirname, '..') }] : AGENT_V8.split('|').map((v8) => ({ name: v8 === '' ? 'no flags' : v8, dir: join(import.meta.dirname, '..'), v8 }))),
+  ...(BASELINE === undefined ? [] : [{ name: 'base', dir: BASELINE }]),
+];
 
 exitIfDryRun([...new Set(CASES.map((c) => `${HS1}/rules/${c.file}`))]);
 const out = (line: string) => process.stdout.write(line + '\n');
@@ -124,12 +131,16 @@ function percentile(xs: readonly number[], p: number): number {
  * own: a new client always gets a fresh collection (AgentMetrics.scrape), counted in the text.
  */
 function collectionsOf(url: string): Promise<number> {
+  return scrapeOnce(url).then((body) => Number(/^segc_scrape_collections_total (\S+)$/m.exec(body)?.[1] ?? NaN));
+}
+
+function scrapeOnce(url: string): Promise<string> {
   return new Promise((resolve, reject) => {
     get(url, { agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve(Number(/^segc_scrape_collections_total (\S+)$/m.exec(body)?.[1] ?? NaN)));
+      res.on('end', () => resolve(body));
     }).on('error', reject);
   });
 }
@@ -153,16 +164,24 @@ interface AgentRow {
   readonly p50: number;
   readonly p99: number;
   readonly collections: number;
+  /** V8's heap after the bursts (prom-client's nodejs_heap_* of a last scrape), MiB. */
+  readonly heapUsed: number;
+  readonly heapTotal: number;
 }
 
 /** Runs the agent of the checkout `dir` on the deployment in place and measures it. */
-async function measureAgent(dir: string, mode: string): Promise<AgentRow> {
+async function measureAgent(dir: string, mode: string, v8?: string): Promise<AgentRow> {
+  let node = process.execPath;
+  if (v8 !== undefined && v8 !== '') {
+    node = join(stateDir, 'node-with-flags');
+    writeFileSync(node, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${v8} "$@"\n`, { mode: 0o755 });
+  }
   // bin/segc, the launcher users and the systemd unit run (it sets the agent's V8 flags), on this Node.
   const sources = process.argv.includes('--sources');
   const [command, args] = sources ? [process.execPath, ['--no-warnings', join(dir, 'test', 'support', 'segc-source.ts')]] : [join(dir, 'bin', 'segc'), []];
   const agent = spawn(command, [...args, 'agent', '--listen', '127.0.0.1:0', '--rule-metrics', mode], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, SEGC_STATE_DIR: stateDir, SEGC_NODE: process.execPath, ...(AGENT_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: AGENT_NODE_OPTIONS }) },
+    env: { ...process.env, SEGC_STATE_DIR: stateDir, SEGC_NODE: node, ...(AGENT_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: AGENT_NODE_OPTIONS }) },
   });
   try {
     const url = await new Promise<string>((resolve, reject) => {
@@ -207,7 +226,16 @@ async function measureAgent(dir: string, mode: string): Promise<AgentRow> {
       await pause(PAUSE_MS);
       collections += (await collectionsOf(url)) - before - 1;
     }
+    await pause(PAUSE_MS);
+    const last = await scrapeOnce(url);
+    if (HOLD_S > 0) {
+      process.stderr.write(`agent pid ${agent.pid} at ${url}: holding ${HOLD_S} s\n`);
+      await pause(HOLD_S * 1000);
+    }
+    const mib = (metric: string) => Number(new RegExp(`^${metric} (\\S+)$`, 'm').exec(last)?.[1] ?? NaN) / 1048576;
     return {
+      heapUsed: mib('nodejs_heap_size_used_bytes'),
+      heapTotal: mib('nodejs_heap_size_total_bytes'),
       scrapeMs: median(times),
       readMs: median(reads.slice(1)),
       series,
@@ -233,7 +261,7 @@ try {
   const peer = sandbox.createNetns('peer');
   const link = sandbox.createVethPair(host, peer, { a: { ipv4: '10.206.0.1/24' }, b: { ipv4: '10.206.0.2/24' } });
   out(`segc agent scrape benchmark (ClassBench acl1, a full ${SESSIONS}-entry session table, every rule hit; median of ${SCRAPES} scrapes)`);
-  out('rules  --rule-metrics  sessions  scrape ms (HTTP)  of which reading maps  rule series  body KiB  agent RSS MiB (idle -> after scrapes -> after bursts)  50 clients p50/p99 ms  collections/burst');
+  out('rules  --rule-metrics  sessions  scrape ms (HTTP)  of which reading maps  rule series  body KiB  agent RSS MiB (idle -> after scrapes -> after bursts)  50 clients p50/p99 ms  collections/burst  heap used/total MiB');
   for (const c of CASES) {
     const rules = readClassBenchRules(readFileSync(`${HS1}/rules/${c.file}`, 'utf8')).slice(0, c.take);
     const text = classBenchToSeg(rules, { defaultAction: 'deny' });
@@ -246,10 +274,10 @@ try {
     hitEveryRule(result.record.pins.dir, ir.rules.length);
 
     for (const build of BUILDS) {
-      const row = await measureAgent(build.dir, c.mode);
+      const row = await measureAgent(build.dir, c.mode, build.v8);
       out(
         `${(BUILDS.length > 1 ? `${build.name}: ` : '') + c.label.padEnd(6)} ${c.mode.padEnd(14)} ${String(entries).padStart(8)} ${row.scrapeMs.toFixed(1).padStart(17)} ${row.readMs.toFixed(1).padStart(22)} ${String(row.series).padStart(12)} ${(row.bodyBytes / 1024).toFixed(0).padStart(9)} ${(row.idleKb / 1024).toFixed(0).padStart(14)} -> ${(row.afterKb / 1024).toFixed(0)} -> ${(row.afterBurstsKb / 1024).toFixed(0)}` +
-          `  ${row.p50.toFixed(0)}/${row.p99.toFixed(0)}  ${Number.isNaN(row.collections) ? '-' : row.collections.toFixed(1)}`,
+          `  ${row.p50.toFixed(0)}/${row.p99.toFixed(0)}  ${Number.isNaN(row.collections) ? '-' : row.collections.toFixed(1)}  ${row.heapUsed.toFixed(0)}/${row.heapTotal.toFixed(0)}`,
       );
     }
     await sandbox.within(host, () => undeploy({ name, stateDir }));

@@ -28,10 +28,16 @@ export class MonotonicTotals<L> {
    * of an epoch older than the series' current one is ignored (its final count came too late).
    */
   observe(key: string, labels: L, epoch: Epoch, value: bigint): bigint {
+    this.record(key, labels, epoch, value);
+    return this.total(key) as bigint;
+  }
+
+  /** `observe` without the total (no bigint made for a caller that does not need it). */
+  record(key: string, labels: L, epoch: Epoch, value: bigint): void {
     const s = this.#series.get(key);
     if (!s) {
       this.#series.set(key, { labels, finished: 0n, epoch, last: value });
-      return value;
+      return;
     }
     const order = compareEpochs(epoch, s.epoch);
     if (order > 0) {
@@ -41,7 +47,12 @@ export class MonotonicTotals<L> {
     } else if (order === 0 && value > s.last) {
       s.last = value;
     }
-    return s.finished + s.last;
+  }
+
+  /** The total of series `key`, or undefined when it was never seen. */
+  total(key: string): bigint | undefined {
+    const s = this.#series.get(key);
+    return s && s.finished + s.last;
   }
 
   /** Every series seen so far, with its total. */

@@ -52,6 +52,21 @@ export interface AgentMetricsOptions {
 export const DEFAULT_SCRAPE_MAX_AGE_MS = 500;
 
 type Labels = Record<string, string>;
+/** What a rule series is filed under besides its key: its deployment (for the top-N per deployment). */
+type RuleOwner = { readonly deployment: string };
+
+const RULE_PACKETS_HELP = 'Packets each rule decided (sessions included), labelled with the rule and its file:line; only rules that were hit, capped by --rule-metrics.';
+const RULE_BYTES_HELP = 'Bytes each rule decided; the same series as segc_rule_packets_total.';
+
+/** A label value as the exposition format escapes it (backslash, newline, double quote). */
+function labelValue(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+/** A rule series' labels as the exposition format writes them: its key, and its text in every scrape. */
+function ruleLabelText(deployment: string, r: BundleRule): string {
+  return `{deployment="${labelValue(deployment)}",direction="${labelValue(r.direction)}",rule="${labelValue(r.name)}",priority="${labelValue(String(r.priority))}",action="${labelValue(r.action)}",location="${labelValue(`${r.file}:${r.line}`)}"}`;
+}
 type Totals = MonotonicTotals<Labels>;
 
 function keyOf(labels: Labels): string {
@@ -80,13 +95,14 @@ export class AgentMetrics {
   readonly #events: Totals = new MonotonicTotals();
   readonly #evicted: Totals = new MonotonicTotals();
   readonly #switches: Totals = new MonotonicTotals();
-  readonly #rulePackets: Totals = new MonotonicTotals();
-  readonly #ruleBytes: Totals = new MonotonicTotals();
+  /** Rule series, keyed by their label text (`{deployment="web",...}`), rendered by `#renderRules`. */
+  readonly #rulePackets = new MonotonicTotals<RuleOwner>();
+  readonly #ruleBytes = new MonotonicTotals<RuleOwner>();
   /** The generation last seen in force per deployment, to count switches. */
   readonly #seenGeneration = new Map<string, { maps: number; generation: number; switches: number }>();
   #scrapeErrors = 0;
-  /** Keys of the rule series this scrape exports (chosen once per scrape, for packets and bytes alike). */
-  #ruleSeries = new Set<string>();
+  /** Keys of the rule series this scrape exports (chosen once per scrape, for packets and bytes alike), in their order. */
+  #ruleSeries: readonly string[] = [];
 
   constructor(reader: SnapshotSource, options: AgentMetricsOptions = {}) {
     this.#reader = reader;
@@ -128,7 +144,7 @@ export class AgentMetrics {
       await nextTurn();
       this.refresh();
       await nextTurn();
-      const rendered = await this.registry.metrics();
+      const rendered = (await this.registry.metrics()) + this.#renderRules();
       await nextTurn();
       await nextTurn();
       return rendered;
@@ -214,54 +230,76 @@ export class AgentMetrics {
 
   #foldRules(deployment: string, maps: number, hits: RuleHits): void {
     const epoch: Epoch = { maps, generation: hits.generation };
-    for (const { id, labels, key } of this.#ruleLabels(deployment, hits.rules)) {
+    const { owner, keys } = this.#ruleKeys(deployment, hits.rules);
+    for (let i = 0; i < keys.length; i++) {
+      const id = hits.rules[i]?.id ?? i;
+      const key = keys[i] as string;
       const packets = hits.packets[id] ?? 0n;
-      const bytes = hits.bytes[id] ?? 0n;
       // A rule never hit gets no series (a 10k-rule policy would otherwise export 10k zeros).
       if (packets === 0n && !this.#rulePackets.has(key)) continue;
-      this.#rulePackets.observe(key, labels, epoch, packets);
-      this.#ruleBytes.observe(key, labels, epoch, bytes);
+      this.#rulePackets.record(key, owner, epoch, packets);
+      this.#ruleBytes.record(key, owner, epoch, hits.bytes[id] ?? 0n);
     }
   }
 
   /**
-   * Labels and series keys of a policy's rules, made once per parsed policy (the reader keeps
-   * the same rules array while the record does not change): a 10k-rule scrape would otherwise
-   * build 10k label objects and keys every time.
+   * The series keys of a policy's rules, in the rules' order: each is the series' label text as
+   * the exposition format writes it, made once per parsed policy (the reader keeps the same
+   * rules array while the record does not change), so a scrape neither builds 10k label objects
+   * nor formats the exported series' labels again.
    */
-  #ruleLabels(deployment: string, rules: readonly BundleRule[]): readonly { id: number; labels: Labels; key: string }[] {
-    const byDeployment = this.#labelCache.get(rules) ?? new Map<string, { id: number; labels: Labels; key: string }[]>();
-    this.#labelCache.set(rules, byDeployment);
-    let items = byDeployment.get(deployment);
-    if (!items) {
-      items = rules.map((r) => {
-        const labels = { deployment, direction: r.direction, rule: r.name, priority: String(r.priority), action: r.action, location: `${r.file}:${r.line}` };
-        return { id: r.id, labels, key: keyOf(labels) };
-      });
-      byDeployment.set(deployment, items);
+  #ruleKeys(deployment: string, rules: readonly BundleRule[]): { readonly owner: RuleOwner; readonly keys: readonly string[] } {
+    const byDeployment = this.#ruleKeyCache.get(rules) ?? new Map<string, { owner: RuleOwner; keys: readonly string[] }>();
+    this.#ruleKeyCache.set(rules, byDeployment);
+    let made = byDeployment.get(deployment);
+    if (!made) {
+      made = { owner: this.#ruleOwner(deployment), keys: rules.map((r) => ruleLabelText(deployment, r)) };
+      byDeployment.set(deployment, made);
     }
-    return items;
+    return made;
   }
 
-  readonly #labelCache = new WeakMap<readonly BundleRule[], Map<string, { id: number; labels: Labels; key: string }[]>>();
+  readonly #ruleKeyCache = new WeakMap<readonly BundleRule[], Map<string, { owner: RuleOwner; keys: readonly string[] }>>();
+
+  /** One owner object per deployment, shared by all its rule series. */
+  #ruleOwner(deployment: string): RuleOwner {
+    let owner = this.#ruleOwners.get(deployment);
+    if (!owner) this.#ruleOwners.set(deployment, (owner = { deployment }));
+    return owner;
+  }
+
+  readonly #ruleOwners = new Map<string, RuleOwner>();
 
   /** The rule series to export: the busiest `limit` per deployment in `top` mode. */
-  #exportedRules(): Set<string> {
-    const byDeployment = new Map<string, { key: string; total: bigint }[]>();
-    this.#rulePackets.forEach((key, labels, total) => {
+  #exportedRules(): string[] {
+    const byDeployment = new Map<string, { keys: string[]; totals: number[] }>();
+    this.#rulePackets.forEach((key, owner, total) => {
       if (total === 0n) return;
-      const deployment = labels['deployment'] ?? '';
-      let list = byDeployment.get(deployment);
-      if (!list) byDeployment.set(deployment, (list = []));
-      list.push({ key, total });
+      let list = byDeployment.get(owner.deployment);
+      if (!list) byDeployment.set(owner.deployment, (list = { keys: [], totals: [] }));
+      list.keys.push(key);
+      list.totals.push(Number(total));
     });
-    const out = new Set<string>();
-    for (const list of byDeployment.values()) {
-      const mode = this.#ruleMode;
-      const kept = mode.kind === 'top' && list.length > mode.limit ? busiest(list, mode.limit) : list;
-      for (const { key } of kept) out.add(key);
+    const out: string[] = [];
+    const mode = this.#ruleMode;
+    for (const { keys, totals } of byDeployment.values()) {
+      if (mode.kind === 'top' && keys.length > mode.limit) out.push(...busiest(keys, totals, mode.limit));
+      else out.push(...keys);
     }
     return out;
+  }
+
+  /** The two rule counters in the exposition format, their label texts as made once (`#ruleKeys`). */
+  #renderRules(): string {
+    const block = (name: string, help: string, totals: MonotonicTotals<RuleOwner>): string => {
+      const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} counter`];
+      for (const key of this.#ruleSeries) {
+        const total = totals.total(key);
+        if (total !== undefined) lines.push(`${name}${key} ${Number(total)}`);
+      }
+      return lines.join('\n') + '\n';
+    };
+    return block('segc_rule_packets_total', RULE_PACKETS_HELP, this.#rulePackets) + block('segc_rule_bytes_total', RULE_BYTES_HELP, this.#ruleBytes);
   }
 
   /** What the metrics' collect callbacks read (their `this` is the metric). */
@@ -270,7 +308,6 @@ export class AgentMetrics {
       last: () => this.#last,
       reports: () => this.#reloads?.reports() ?? [],
       scrapeErrors: () => this.#scrapeErrors,
-      ruleSeries: () => this.#ruleSeries,
       packets: this.#packets,
       bytes: this.#bytes,
       reasonPackets: this.#reasonPackets,
@@ -278,8 +315,6 @@ export class AgentMetrics {
       events: this.#events,
       evicted: this.#evicted,
       switches: this.#switches,
-      rulePackets: this.#rulePackets,
-      ruleBytes: this.#ruleBytes,
     };
   }
 
@@ -291,33 +326,7 @@ export class AgentMetrics {
     new Counter({ name: 'segc_reason_packets_total', help: 'Packets by the reason of their verdict (rule, default, session, each parse failure, non_ip, neighbor_discovery, ...).', labelNames: ['deployment', 'reason'], registers, collect() { fillCounter(this, self.reasonPackets); } });
     new Counter({ name: 'segc_reason_bytes_total', help: 'Bytes by the reason of their verdict.', labelNames: ['deployment', 'reason'], registers, collect() { fillCounter(this, self.reasonBytes); } });
     new Counter({ name: 'segc_datapath_events_total', help: 'Data path events other than verdicts and reasons (session_hit, session_miss, session_new, session_table_full, ...).', labelNames: ['deployment', 'event'], registers, collect() { fillCounter(this, self.events); } });
-    const ruleLabels = ['deployment', 'direction', 'rule', 'priority', 'action', 'location'];
-    // Only the exported series are visited (at most N of a 10k-rule policy's under top:N).
-    const fillRules = (counter: Counter, totals: Totals) => {
-      counter.reset();
-      for (const key of self.ruleSeries()) {
-        const series = totals.get(key);
-        if (series) counter.inc(series.labels, Number(series.total));
-      }
-    };
-    new Counter({
-      name: 'segc_rule_packets_total',
-      help: 'Packets each rule decided (sessions included), labelled with the rule and its file:line; only rules that were hit, capped by --rule-metrics.',
-      labelNames: ruleLabels,
-      registers,
-      collect() {
-        fillRules(this, self.rulePackets);
-      },
-    });
-    new Counter({
-      name: 'segc_rule_bytes_total',
-      help: 'Bytes each rule decided; the same series as segc_rule_packets_total.',
-      labelNames: ruleLabels,
-      registers,
-      collect() {
-        fillRules(this, self.ruleBytes);
-      },
-    });
+    // segc_rule_packets_total and segc_rule_bytes_total: rendered by #renderRules, not prom-client.
   }
 
   /** A gauge set afresh at each scrape from every deployment of the last snapshot. */
@@ -494,14 +503,42 @@ export class AgentMetrics {
 }
 
 /**
- * The `limit` busiest of `list`: sorted by total as a double (exact below 2^53 packets, and
- * only the choice of the top N depends on it), then by key; a fraction of the cost of
- * comparing bigints for a 10k-rule policy.
+ * The keys of the `limit` busiest of `totals` (parallel to `keys`), busiest first, ties by key:
+ * a bounded heap of the best `limit` so far, so a 10k-rule policy costs one comparison for most
+ * rules instead of sorting them all. Totals are doubles (exact below 2^53 packets; only the choice
+ * and order of the top N depend on them).
  */
-function busiest<T extends { key: string; total: bigint }>(list: readonly T[], limit: number): T[] {
-  const ranked = list.map((item) => ({ item, n: Number(item.total) }));
-  ranked.sort((a, b) => b.n - a.n || (a.item.key < b.item.key ? -1 : 1));
-  return ranked.slice(0, limit).map((r) => r.item);
+export function busiest(keys: readonly string[], totals: readonly number[], limit: number): string[] {
+  // `worse(a, b)`: a ranks below b.
+  const worse = (a: number, b: number) => (totals[a] as number) < (totals[b] as number) || (totals[a] === totals[b] && (keys[a] as string) > (keys[b] as string));
+  const heap: number[] = [];
+  const down = (from: number) => {
+    for (let i = from; ; ) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < heap.length && worse(heap[l] as number, heap[m] as number)) m = l;
+      if (r < heap.length && worse(heap[r] as number, heap[m] as number)) m = r;
+      if (m === i) return;
+      [heap[i], heap[m]] = [heap[m] as number, heap[i] as number];
+      i = m;
+    }
+  };
+  for (let x = 0; x < keys.length; x++) {
+    if (heap.length < limit) {
+      heap.push(x);
+      for (let i = heap.length - 1; i > 0; ) {
+        const parent = (i - 1) >> 1;
+        if (!worse(heap[i] as number, heap[parent] as number)) break;
+        [heap[i], heap[parent]] = [heap[parent] as number, heap[i] as number];
+        i = parent;
+      }
+    } else if (limit > 0 && worse(heap[0] as number, x)) {
+      heap[0] = x;
+      down(0);
+    }
+  }
+  return heap.sort((a, b) => (worse(a, b) ? 1 : worse(b, a) ? -1 : 0)).map((x) => keys[x] as string);
 }
 
 /** Resolves after the event loop has polled for I/O once (requests waiting on the socket are read). */

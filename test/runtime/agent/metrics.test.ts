@@ -5,7 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { SegReason, SegStat } from '../../../runtime/datapath/abi.ts';
 import type { BundleRule } from '../../../compiler/bundle.ts';
-import { AgentMetrics, type ReloadReport, type RuleMetricsMode } from '../../../runtime/agent/metrics.ts';
+import { AgentMetrics, busiest, type ReloadReport, type RuleMetricsMode } from '../../../runtime/agent/metrics.ts';
+import fc from 'fast-check';
 import type { DeploymentSnapshot, HostSnapshot, RuleHits } from '../../../runtime/agent/reader.ts';
 import type { DeploymentRecord } from '../../../runtime/state.ts';
 import { parseMetrics, valueOf, type Sample } from '../../support/agent-harness.ts';
@@ -75,6 +76,29 @@ describe('agent metrics', () => {
     expect(ruleSeries(hit).sort()).toEqual(['r0', 'r2', 'r3', 'r5']);
     const none = await agentOver({ kind: 'none' }).scrape(deployment({ generation: 1, inForce: hits(1, rs, [5, 0, 9, 1, 0, 7]) }));
     expect(ruleSeries(none)).toEqual([]);
+  });
+
+  it('picks the same busiest rules, in the same order, as sorting them all (ties by key)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.string({ maxLength: 4 }), fc.nat(6)), { maxLength: 60 }), fc.nat(70), (items, limit) => {
+        const unique = [...new Map(items).entries()];
+        const keys = unique.map(([k]) => k);
+        const totals = unique.map(([, n]) => n);
+        const sorted = unique.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, limit).map(([k]) => k);
+        expect(busiest(keys, totals, limit)).toEqual(sorted);
+      }),
+    );
+  });
+
+  it('writes rule labels with quotes, backslashes and newlines escaped, as prom-client writes every other label', async () => {
+    const odd: BundleRule[] = [{ id: 0, name: 'say "hi"', direction: 'egress', priority: 7, action: 'deny', log: false, file: 'C:\\pol\nicy "x".seg', line: 3 }];
+    const text = await agentOver({ kind: 'hit' }).text(deployment({ name: 'we"b', generation: 1, inForce: hits(1, odd, [4]) }));
+    expect(text).toContain('segc_rule_packets_total{deployment="we\\"b",direction="egress",rule="say \\"hi\\"",priority="7",action="deny",location="C:\\\\pol\\nicy \\"x\\".seg:3"} 4\n');
+    expect(text).toMatch(/^# TYPE segc_rule_bytes_total counter$/m);
+    const s = parseMetrics(text);
+    // (parseMetrics reads `\\n` back as `n`: the text above pins the newline.)
+    expect(s.find((x) => x.name === 'segc_rule_bytes_total')?.labels).toMatchObject({ deployment: 'we"b', direction: 'egress', rule: 'say "hi"', priority: '7', action: 'deny' });
+    expect(valueOf(s, 'segc_rule_bytes_total', { deployment: 'we"b' })).toBe(400);
   });
 
   it('carries a rule series across a policy switch, adding the switched-out slot final counts once', async () => {
