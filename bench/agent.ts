@@ -12,7 +12,7 @@
 // the agent alone (`--cpu-prof --cpu-prof-dir=DIR`, `--heap-prof`, V8 flags to compare).
 import { spawn } from 'node:child_process';
 import { get } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SEG_COUNTER, SEG_SESSION, SEG_SESSION_KEY, SegMap, SegState } from '../runtime/datapath/abi.ts';
@@ -40,7 +40,7 @@ const argOf = (flag: string): string | undefined => {
 const BASELINE = argOf('--baseline');
 const ONLY = argOf('--only');
 const AGENT_NODE_OPTIONS = argOf('--agent-node-options');
-/** V8 flags for the agent's Node (a wrapper as SEGC_NODE; NODE_OPTIONS refuses most V8 flags): variants to compare, `|`-separated ('' = none). */
+/** V8 flags for the agent's Node (NODE_OPTIONS refuses most V8 flags): variants to compare, `|`-separated ('' = none but the launcher's cap of the young generation). */
 const AGENT_V8 = argOf('--agent-v8');
 /** Seconds to keep each agent running after its measurements, its pid printed (to read /proc/PID/smaps, send signals). */
 const HOLD_S = Number(argOf('--hold') ?? 0);
@@ -145,6 +145,12 @@ function scrapeOnce(url: string): Promise<string> {
   });
 }
 
+/** User plus system CPU time of `pid` so far, ms (the census runs in the kernel: system time). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
 function rssKb(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
 }
@@ -155,6 +161,8 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface AgentRow {
   readonly scrapeMs: number;
+  /** The agent's CPU time (user + system) per serial scrape, mean. */
+  readonly cpuMs: number;
   readonly readMs: number;
   readonly series: number;
   readonly bodyBytes: number;
@@ -171,14 +179,15 @@ interface AgentRow {
 
 /** Runs the agent of the checkout `dir` on the deployment in place and measures it. */
 async function measureAgent(dir: string, mode: string, v8?: string): Promise<AgentRow> {
-  let node = process.execPath;
-  if (v8 !== undefined && v8 !== '') {
-    node = join(stateDir, 'node-with-flags');
-    writeFileSync(node, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${v8} "$@"\n`, { mode: 0o755 });
-  }
-  // bin/segc, the launcher users and the systemd unit run (it sets the agent's V8 flags), on this Node.
+  // bin/segc, the launcher users and the systemd unit run (it sets the agent's V8 flags), on this
+  // Node; a variant of --agent-v8 runs bin/segc.js with the launcher's young-generation cap and its own flags instead.
   const sources = process.argv.includes('--sources');
-  const [command, args] = sources ? [process.execPath, ['--no-warnings', join(dir, 'test', 'support', 'segc-source.ts')]] : [join(dir, 'bin', 'segc'), []];
+  const [command, args] = sources
+    ? [process.execPath, ['--no-warnings', join(dir, 'test', 'support', 'segc-source.ts')]]
+    : v8 !== undefined
+      ? [process.execPath, ['--max-semi-space-size=4', ...v8.split(' ').filter((f) => f !== ''), join(dir, 'bin', 'segc.js')]]
+      : [join(dir, 'bin', 'segc'), []];
+  const node = process.execPath;
   const agent = spawn(command, [...args, 'agent', '--listen', '127.0.0.1:0', '--rule-metrics', mode], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, SEGC_STATE_DIR: stateDir, SEGC_NODE: node, ...(AGENT_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: AGENT_NODE_OPTIONS }) },
@@ -200,11 +209,14 @@ async function measureAgent(dir: string, mode: string, v8?: string): Promise<Age
     const times: number[] = [];
     const reads: number[] = [];
     let body = '';
+    let cpu = 0;
     for (let i = 0; i < SCRAPES + 1; i++) {
       await pause(PAUSE_MS);
+      const c0 = cpuMs(agent.pid as number);
       const t = performance.now();
       body = await (await fetch(url)).text();
       if (i > 0) times.push(performance.now() - t);
+      if (i > 0) cpu += cpuMs(agent.pid as number) - c0;
       reads.push(1000 * Number(/^segc_scrape_duration_seconds (\S+)$/m.exec(body)?.[1] ?? NaN));
     }
     const series = body.split('\n').filter((l) => l.startsWith('segc_rule_packets_total{')).length;
@@ -237,6 +249,7 @@ async function measureAgent(dir: string, mode: string, v8?: string): Promise<Age
       heapUsed: mib('nodejs_heap_size_used_bytes'),
       heapTotal: mib('nodejs_heap_size_total_bytes'),
       scrapeMs: median(times),
+      cpuMs: cpu / SCRAPES,
       readMs: median(reads.slice(1)),
       series,
       bodyBytes: body.length,
@@ -261,7 +274,7 @@ try {
   const peer = sandbox.createNetns('peer');
   const link = sandbox.createVethPair(host, peer, { a: { ipv4: '10.206.0.1/24' }, b: { ipv4: '10.206.0.2/24' } });
   out(`segc agent scrape benchmark (ClassBench acl1, a full ${SESSIONS}-entry session table, every rule hit; median of ${SCRAPES} scrapes)`);
-  out('rules  --rule-metrics  sessions  scrape ms (HTTP)  of which reading maps  rule series  body KiB  agent RSS MiB (idle -> after scrapes -> after bursts)  50 clients p50/p99 ms  collections/burst  heap used/total MiB');
+  out('rules  --rule-metrics  sessions  scrape ms (HTTP)  CPU ms  of which reading maps  rule series  body KiB  agent RSS MiB (idle -> after scrapes -> after bursts)  50 clients p50/p99 ms  collections/burst  heap used/total MiB');
   for (const c of CASES) {
     const rules = readClassBenchRules(readFileSync(`${HS1}/rules/${c.file}`, 'utf8')).slice(0, c.take);
     const text = classBenchToSeg(rules, { defaultAction: 'deny' });
@@ -276,14 +289,15 @@ try {
     for (const build of BUILDS) {
       const row = await measureAgent(build.dir, c.mode, build.v8);
       out(
-        `${(BUILDS.length > 1 ? `${build.name}: ` : '') + c.label.padEnd(6)} ${c.mode.padEnd(14)} ${String(entries).padStart(8)} ${row.scrapeMs.toFixed(1).padStart(17)} ${row.readMs.toFixed(1).padStart(22)} ${String(row.series).padStart(12)} ${(row.bodyBytes / 1024).toFixed(0).padStart(9)} ${(row.idleKb / 1024).toFixed(0).padStart(14)} -> ${(row.afterKb / 1024).toFixed(0)} -> ${(row.afterBurstsKb / 1024).toFixed(0)}` +
+        `${(BUILDS.length > 1 ? `${build.name}: ` : '') + c.label.padEnd(6)} ${c.mode.padEnd(14)} ${String(entries).padStart(8)} ${row.scrapeMs.toFixed(1).padStart(17)} ${row.cpuMs.toFixed(1).padStart(7)} ${row.readMs.toFixed(1).padStart(22)} ${String(row.series).padStart(12)} ${(row.bodyBytes / 1024).toFixed(0).padStart(9)} ${(row.idleKb / 1024).toFixed(0).padStart(14)} -> ${(row.afterKb / 1024).toFixed(0)} -> ${(row.afterBurstsKb / 1024).toFixed(0)}` +
           `  ${row.p50.toFixed(0)}/${row.p99.toFixed(0)}  ${Number.isNaN(row.collections) ? '-' : row.collections.toFixed(1)}  ${row.heapUsed.toFixed(0)}/${row.heapTotal.toFixed(0)}`,
       );
     }
     await sandbox.within(host, () => undeploy({ name, stateDir }));
   }
   out('');
-  out('scrape ms = one GET /metrics end to end (read every map, fold, render); reading maps = segc_scrape_duration_seconds');
+  out('scrape ms = one GET /metrics end to end (read every map, fold, render), median; CPU ms = the agent\'s user + system time per scrape,');
+  out('mean (the census\'s walk counts as system time); reading maps = segc_scrape_duration_seconds');
   out('(stats, the active and standby slots\' rule hits and the session census). 50 clients: bursts of 50 concurrent GETs,');
   out('each timed from its burst\'s start; collections/burst: the map walks the agent made per burst (segc_scrape_collections_total).');
 } finally {

@@ -33,6 +33,8 @@ export interface ReloadReport {
 /** Where a scrape's snapshot comes from: the DeploymentReader (tests pass their own). */
 export interface SnapshotSource {
   snapshot(): HostSnapshot;
+  /** The same, letting the event loop run while it waits on the kernel (the session census). */
+  snapshotAsync?(): Promise<HostSnapshot>;
 }
 
 export interface ReloadSource {
@@ -142,7 +144,7 @@ export class AgentMetrics {
     if (this.#recent && now - this.#recent.startedAt <= this.#maxAgeMs) return this.#recent.text;
     const text = (async () => {
       await nextTurn();
-      this.refresh();
+      this.#apply(this.#reader.snapshotAsync ? await this.#reader.snapshotAsync() : this.#reader.snapshot());
       await nextTurn();
       const rendered = (await this.registry.metrics()) + this.#renderRules();
       await nextTurn();
@@ -181,8 +183,11 @@ export class AgentMetrics {
 
   /** Reads every deployment now and folds the counters into the totals. */
   refresh(): HostSnapshot {
+    return this.#apply(this.#reader.snapshot());
+  }
+
+  #apply(snapshot: HostSnapshot): HostSnapshot {
     this.#collections++;
-    const snapshot = this.#reader.snapshot();
     this.#scrapeErrors += snapshot.unreadable.length;
     for (const d of snapshot.deployments) this.#fold(d);
     this.#last = snapshot;
