@@ -192,9 +192,9 @@ async function measureAgent(dir: string, mode: string, v8?: string): Promise<Age
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, SEGC_STATE_DIR: stateDir, SEGC_NODE: node, ...(AGENT_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: AGENT_NODE_OPTIONS }) },
   });
+  let log = '';
   try {
     const url = await new Promise<string>((resolve, reject) => {
-      let log = '';
       const timer = setTimeout(() => reject(new Error(`the agent did not start: ${log}`)), 30_000);
       agent.stderr.on('data', (d: Buffer) => {
         log += d.toString();
@@ -260,6 +260,8 @@ async function measureAgent(dir: string, mode: string, v8?: string): Promise<Age
       p99: percentile(latencies, 99),
       collections: collections / BURSTS,
     };
+  } catch (error) {
+    throw new Error(`${String(error)}; the agent's stderr: ${log}`, { cause: error });
   } finally {
     agent.kill('SIGTERM');
     await new Promise((resolve) => agent.once('exit', resolve));

@@ -18,6 +18,8 @@ interface Series<L> {
   finished: bigint;
   epoch: Epoch;
   last: bigint;
+  /** finished + last, kept as it changes: reading 10k totals a scrape allocates no bigints. */
+  total: bigint;
 }
 
 export class MonotonicTotals<L> {
@@ -36,7 +38,7 @@ export class MonotonicTotals<L> {
   record(key: string, labels: L, epoch: Epoch, value: bigint): void {
     const s = this.#series.get(key);
     if (!s) {
-      this.#series.set(key, { labels, finished: 0n, epoch, last: value });
+      this.#series.set(key, { labels, finished: 0n, epoch, last: value, total: value });
       return;
     }
     const order = compareEpochs(epoch, s.epoch);
@@ -44,31 +46,32 @@ export class MonotonicTotals<L> {
       s.finished += s.last;
       s.epoch = epoch;
       s.last = value;
+      s.total = s.finished + value;
     } else if (order === 0 && value > s.last) {
       s.last = value;
+      s.total = s.finished + value;
     }
   }
 
   /** The total of series `key`, or undefined when it was never seen. */
   total(key: string): bigint | undefined {
-    const s = this.#series.get(key);
-    return s && s.finished + s.last;
+    return this.#series.get(key)?.total;
   }
 
   /** Every series seen so far, with its total. */
   *entries(): IterableIterator<{ readonly key: string; readonly labels: L; readonly total: bigint }> {
-    for (const [key, s] of this.#series) yield { key, labels: s.labels, total: s.finished + s.last };
+    for (const [key, s] of this.#series) yield { key, labels: s.labels, total: s.total };
   }
 
   /** The series `key` with its total, or undefined when it was never seen. */
   get(key: string): { readonly labels: L; readonly total: bigint } | undefined {
     const s = this.#series.get(key);
-    return s && { labels: s.labels, total: s.finished + s.last };
+    return s && { labels: s.labels, total: s.total };
   }
 
   /** Calls `fn` for every series (no iterator objects: a scrape visits 10k rule series). */
   forEach(fn: (key: string, labels: L, total: bigint) => void): void {
-    for (const [key, s] of this.#series) fn(key, s.labels, s.finished + s.last);
+    for (const [key, s] of this.#series) fn(key, s.labels, s.total);
   }
 
   has(key: string): boolean {
