@@ -1250,43 +1250,6 @@ export interface TestRunResult {
 }
 
 /** Runs the program on one packet in the kernel, without a device (BPF_PROG_TEST_RUN). */
-/**
- * One BPF_PROG_TEST_RUN of `progFd` on `data` on a worker thread (koffi's asynchronous call),
- * for a run that takes milliseconds (the session census walking a large table) while the event
- * loop goes on. Each call has native memory of its own (`bpf_prog_test_run_opts` shares its
- * scratch buffers), freed when it ends. Resolves with the program's return value.
- */
-export function bpf_prog_test_run_async(progFd: number, data: Uint8Array): Promise<number> {
-  const run = lib().libbpf.bpf_prog_test_run_opts as unknown as { async(fd: number, opts: bigint, done: (error: unknown, ret: number) => void): void };
-  const dataOutSize = data.length + 256;
-  const opts = koffi.alloc('uint8_t', TEST_RUN.size) as bigint;
-  const dataIn = koffi.alloc('uint8_t', Math.max(1, data.length)) as bigint;
-  const dataOut = koffi.alloc('uint8_t', dataOutSize) as bigint;
-  const v = new DataView(koffi.view(opts, TEST_RUN.size));
-  const o = TEST_RUN.offset;
-  new Uint8Array(v.buffer, 0, TEST_RUN.size).fill(0);
-  new Uint8Array(koffi.view(dataIn, data.length)).set(data);
-  v.setBigUint64(o.sz, BigInt(TEST_RUN.size), true);
-  v.setBigUint64(o.data_in, dataIn, true);
-  v.setBigUint64(o.data_out, dataOut, true);
-  v.setUint32(o.data_size_in, data.length, true);
-  v.setUint32(o.data_size_out, dataOutSize, true);
-  v.setInt32(o.repeat, 1, true);
-  return new Promise((resolve, reject) => {
-    run.async(progFd, opts, (error, ret) => {
-      try {
-        if (error) reject(error instanceof Error ? error : new Error(String(error)));
-        else if (ret < 0) fail('bpf_prog_test_run_opts', ret);
-        else resolve(v.getInt32(o.retval, true));
-      } catch (failure) {
-        reject(failure instanceof Error ? failure : new Error(String(failure)));
-      } finally {
-        for (const ptr of [opts, dataIn, dataOut]) koffi.free(ptr);
-      }
-    });
-  });
-}
-
 export function bpf_prog_test_run_opts(progFd: number, options: TestRunOptions): TestRunResult {
   const { libbpf } = lib();
   const ctxSize = koffi.sizeof(SkBuffStruct);

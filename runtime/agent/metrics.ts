@@ -33,8 +33,6 @@ export interface ReloadReport {
 /** Where a scrape's snapshot comes from: the DeploymentReader (tests pass their own). */
 export interface SnapshotSource {
   snapshot(): HostSnapshot;
-  /** The same, letting the event loop run while it waits on the kernel (the session census). */
-  snapshotAsync?(): Promise<HostSnapshot>;
 }
 
 export interface ReloadSource {
@@ -144,7 +142,7 @@ export class AgentMetrics {
     if (this.#recent && now - this.#recent.startedAt <= this.#maxAgeMs) return this.#recent.text;
     const text = (async () => {
       await nextTurn();
-      this.#apply(this.#reader.snapshotAsync ? await this.#reader.snapshotAsync() : this.#reader.snapshot());
+      this.refresh();
       await nextTurn();
       const rendered = (await this.registry.metrics()) + this.#renderRules();
       await nextTurn();
@@ -183,11 +181,8 @@ export class AgentMetrics {
 
   /** Reads every deployment now and folds the counters into the totals. */
   refresh(): HostSnapshot {
-    return this.#apply(this.#reader.snapshot());
-  }
-
-  #apply(snapshot: HostSnapshot): HostSnapshot {
     this.#collections++;
+    const snapshot = this.#reader.snapshot();
     this.#scrapeErrors += snapshot.unreadable.length;
     for (const d of snapshot.deployments) this.#fold(d);
     this.#last = snapshot;

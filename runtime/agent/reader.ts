@@ -62,9 +62,6 @@ export interface HostSnapshot {
   readonly tookMs: number;
 }
 
-/** A deployment read, its session census possibly still running. */
-type PendingSnapshot = Omit<DeploymentSnapshot, 'sessions'> & { readonly sessions: SessionCensus | Promise<SessionCensus> };
-
 interface CachedRecord {
   readonly mtimeMs: number;
   readonly size: number;
@@ -104,29 +101,7 @@ export class DeploymentReader {
   /** Every recorded deployment (or only `names`). */
   snapshot(names?: readonly string[]): HostSnapshot {
     const started = performance.now();
-    const { deployments, unreadable, damaged } = this.#collect(names, false);
-    return { deployments: deployments as DeploymentSnapshot[], unreadable, damaged, tookMs: performance.now() - started };
-  }
-
-  /**
-   * The same, with each session census run on a worker thread (`censusAsync`), started before
-   * the deployment's other maps are read: a full table's walk in the kernel overlaps the rest.
-   */
-  async snapshotAsync(names?: readonly string[]): Promise<HostSnapshot> {
-    const started = performance.now();
-    const { deployments: pending, unreadable, damaged } = this.#collect(names, true);
-    const censuses = await Promise.allSettled(pending.map((d) => d.sessions));
     const deployments: DeploymentSnapshot[] = [];
-    pending.forEach((d, i) => {
-      const census = censuses[i];
-      if (census?.status === 'fulfilled') deployments.push({ ...d, sessions: census.value });
-      else unreadable.push({ name: d.name, error: census?.reason instanceof Error ? census.reason.message : String(census?.reason) });
-    });
-    return { deployments, unreadable, damaged, tookMs: performance.now() - started };
-  }
-
-  #collect(names: readonly string[] | undefined, asyncCensus: boolean): { deployments: PendingSnapshot[]; unreadable: { name: string; error: string }[]; damaged: { name: string; path: string; error: string }[] } {
-    const deployments: PendingSnapshot[] = [];
     const unreadable: { name: string; error: string }[] = [];
     const damaged: { name: string; path: string; error: string }[] = [];
     const wanted = names ?? listDeployments(this.#stateDir);
@@ -144,12 +119,12 @@ export class DeploymentReader {
       }
       if (!cached) continue;
       try {
-        deployments.push(this.#read(cached, asyncCensus));
+        deployments.push(this.#read(cached));
       } catch (error) {
         unreadable.push({ name, error: error instanceof Error ? error.message : String(error) });
       }
     }
-    return { deployments, unreadable, damaged };
+    return { deployments, unreadable, damaged, tookMs: performance.now() - started };
   }
 
   #record(name: string): CachedRecord | undefined {
@@ -184,7 +159,7 @@ export class DeploymentReader {
   }
 
   /** The census of `dp`, through a census program bound to these maps, loaded once per maps. */
-  #censusOf(name: string, mapsId: number, dp: Datapath, asyncCensus: boolean): SessionCensus | Promise<SessionCensus> {
+  #censusOf(name: string, mapsId: number, dp: Datapath): SessionCensus {
     let entry = this.#census.get(name);
     if (entry?.mapsId !== mapsId) {
       this.#dropCensus(name);
@@ -192,20 +167,13 @@ export class DeploymentReader {
       entry = { mapsId, counter: 'unavailable' in opened ? undefined : opened };
       this.#census.set(name, entry);
     }
-    if (!entry.counter) return censusSessions(dp);
-    return asyncCensus ? entry.counter.censusAsync() : entry.counter.census();
+    return entry.counter ? entry.counter.census() : censusSessions(dp);
   }
 
-  #read(cached: CachedRecord, asyncCensus: boolean): PendingSnapshot {
+  #read(cached: CachedRecord): DeploymentSnapshot {
     const { current: record, rules } = cached;
     const dp = openPinnedDatapath(record.pins.dir);
     try {
-      // The census program is bound to the session table itself, which an upgrade may replace.
-      // First: an asynchronous census walks the table while the other maps are read.
-      const sessionsId = bpf_map_get_info_by_fd(mapOf(dp, SegMap.sessions).fd).id;
-      const sessions = this.#censusOf(record.name, sessionsId, dp, asyncCensus);
-      // Should a later read fail, the running census's outcome is nobody's (not an unhandled rejection).
-      if (sessions instanceof Promise) sessions.catch(() => undefined);
       const config = readConfig(dp);
       const generations = [Number(slotGeneration(dp, 0)), Number(slotGeneration(dp, 1))];
       const activeGeneration = generations[config.activeSlot] ?? 0;
@@ -217,6 +185,8 @@ export class DeploymentReader {
         return { generation, rules: known, packets, bytes };
       };
       const current = rules.get(record.generation) ?? [];
+      // The census program is bound to the session table itself, which an upgrade may replace.
+      const sessionsId = bpf_map_get_info_by_fd(mapOf(dp, SegMap.sessions).fd).id;
       return {
         name: record.name,
         record,
@@ -226,7 +196,7 @@ export class DeploymentReader {
         activeGeneration,
         inForce: hitsOf(config.activeSlot),
         standby: hitsOf(1 - config.activeSlot),
-        sessions,
+        sessions: this.#censusOf(record.name, sessionsId, dp),
         ruleCounts: { ingress: current.filter((r) => r.direction === 'ingress').length, egress: current.filter((r) => r.direction === 'egress').length },
         ...((config.canaryGeneration ?? 0n) === 0n
           ? {}

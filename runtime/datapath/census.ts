@@ -18,7 +18,6 @@ import {
   bpf_object__find_program_by_name,
   bpf_object__load,
   bpf_object__open_file,
-  bpf_prog_test_run_async,
   bpf_prog_test_run_opts,
   bpf_program__fd,
   libbpf_set_print,
@@ -37,11 +36,6 @@ const FRAME = new Uint8Array(64);
 export interface SessionCensusCounter {
   /** The census of the session table it is bound to, now. */
   census(): SessionCensus;
-  /**
-   * The same, the walk run on a worker thread while the event loop goes on (a full table takes
-   * milliseconds in the kernel). One at a time per counter: its counts land in one array.
-   */
-  censusAsync(): Promise<SessionCensus>;
   close(): void;
 }
 
@@ -65,47 +59,15 @@ export function openSessionCensus(dp: Datapath, objectPath = CENSUS_OBJECT_PATH)
     const tableFd = bpf_map__fd(bpf_object__find_map_by_name(obj, SegMap.sessions));
     const capacity = bpf_map_get_info_by_fd(tableFd).maxEntries;
     const loaded = obj;
-    const counts = (): SessionCensus => {
-      const value = bpf_map_lookup_elem(outFd, new Uint8Array(4));
-      if (!value) throw new Error('the session census left no counts');
-      const byState = new BigUint64Array(value.buffer, value.byteOffset, SegState.SEG_STATE_COUNT + 1);
-      return { entries: Number(byState[SegState.SEG_STATE_COUNT] ?? 0n), capacity, byState: Array.from(byState.subarray(0, SegState.SEG_STATE_COUNT), Number) };
-    };
-    let closed = false;
-    let pending = 0;
-    let running: Promise<unknown> = Promise.resolve();
-    const release = () => {
-      if (closed && pending === 0) bpf_object__close(loaded);
-    };
     return {
       census: () => {
         bpf_prog_test_run_opts(progFd, { data: FRAME, ctxOut: false });
-        return counts();
+        const value = bpf_map_lookup_elem(outFd, new Uint8Array(4));
+        if (!value) throw new Error('the session census left no counts');
+        const counts = new BigUint64Array(value.buffer, value.byteOffset, SegState.SEG_STATE_COUNT + 1);
+        return { entries: Number(counts[SegState.SEG_STATE_COUNT] ?? 0n), capacity, byState: Array.from(counts.subarray(0, SegState.SEG_STATE_COUNT), Number) };
       },
-      censusAsync: () => {
-        if (closed) return Promise.reject(new Error('the session census is closed'));
-        pending++;
-        const run = running.then(
-          () => bpf_prog_test_run_async(progFd, FRAME),
-          () => bpf_prog_test_run_async(progFd, FRAME),
-        );
-        running = run.catch(() => undefined);
-        return run
-          .then(() => {
-            if (closed) throw new Error('the session census was closed while it ran');
-            return counts();
-          })
-          .finally(() => {
-            pending--;
-            release();
-          });
-      },
-      // A run in progress keeps the program and its output map until it ends.
-      close: () => {
-        if (closed) return;
-        closed = true;
-        release();
-      },
+      close: () => bpf_object__close(loaded),
     };
   } catch (error) {
     if (obj !== undefined) bpf_object__close(obj);

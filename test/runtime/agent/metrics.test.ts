@@ -220,30 +220,6 @@ describe('agent metrics', () => {
     expect(reads).toBe(2);
   });
 
-  it('reads through snapshotAsync where the source has it, and scrapes that come while it waits on the kernel join that collection', async () => {
-    let release: () => void = () => {};
-    let asyncReads = 0;
-    const metrics = new AgentMetrics({
-      snapshot: () => {
-        throw new Error('the synchronous read is not used');
-      },
-      snapshotAsync: async () => {
-        asyncReads++;
-        await new Promise<void>((resolve) => (release = resolve));
-        return { deployments: [deployment({ generation: 1, sessions: 7 })], unreadable: [], damaged: [], tookMs: 1 };
-      },
-    });
-    const first = metrics.scrape();
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const during = Array.from({ length: 10 }, () => metrics.scrape());
-    release();
-    const texts = await Promise.all([first, ...during]);
-    expect(asyncReads).toBe(1);
-    expect(metrics.collections).toBe(1);
-    expect(new Set(texts).size).toBe(1);
-    expect(valueOf(parseMetrics(texts[0] ?? ''), 'segc_sessions', { deployment: 'web' })).toBe(7);
-  });
-
   it('lets a scrape read while a collection works (between its steps, or just after its text is ready) join it', async () => {
     let reads = 0;
     const joined: Promise<string>[] = [];
