@@ -280,13 +280,9 @@ export class AgentMetrics {
       list.keys.push(key);
       list.totals.push(Number(total));
     });
-    const out: string[] = [];
     const mode = this.#ruleMode;
-    for (const { keys, totals } of byDeployment.values()) {
-      if (mode.kind === 'top' && keys.length > mode.limit) out.push(...busiest(keys, totals, mode.limit));
-      else out.push(...keys);
-    }
-    return out;
+    // concat, not push(...): `hit` of a 100k-rule policy would overflow the stack with a spread.
+    return [...byDeployment.values()].reduce<string[]>((out, { keys, totals }) => out.concat(mode.kind === 'top' && keys.length > mode.limit ? busiest(keys, totals, mode.limit) : keys), []);
   }
 
   /** The two rule counters in the exposition format, their label texts as made once (`#ruleKeys`). */
