@@ -5,12 +5,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ABI_STRUCTS, SegState } from '../../runtime/datapath/abi.ts';
 import type { Packet } from '../../compiler/packet.ts';
-import { bpf_map_update_batch } from '../../runtime/libbpf.ts';
+import { bpf_map_update_batch, libbpf_num_possible_cpus } from '../../runtime/libbpf.ts';
 import { censusSessions, flushSessions, readSessions } from '../../runtime/datapath/sessions.ts';
 import { closeDatapath, loadDatapath } from '../../runtime/loader.ts';
 import { readRuleHits, readRuleHitsRange } from '../../runtime/datapath/counters.ts';
 import { runFrame } from '../../runtime/datapath/test-run.ts';
 import { type Datapath } from '../../runtime/datapath/datapath.ts';
+import { perCpuStride } from '../../runtime/datapath/codec.ts';
 import { buildFrame } from '../../runtime/packet-bytes.ts';
 import { deployIr, KERNEL_AVAILABLE, setFlags } from '../support/datapath-harness.ts';
 import { programIr, type ProgramSpec } from '../support/ir-builder.ts';
@@ -51,6 +52,35 @@ describe.skipIf(!KERNEL_AVAILABLE)('the agent readers on a loaded data path', ()
     const hits = readRuleHitsRange(dp, installed.slot, installed.ir.rules.length);
     expect(hits.packets.map(Number)).toEqual([3, 5, 2, 0]);
     for (const r of installed.ir.rules) expect(hits.bytes[r.id]).toBe(readRuleHits(dp, installed.slot, r.id).bytes);
+  });
+
+  it('sums the rule hits of every CPU exactly, below and past 2^53 (where doubles stop being exact)', () => {
+    const installed = deployIr(dp, programIr(POLICY));
+    const cpus = libbpf_num_possible_cpus();
+    const counter = ABI_STRUCTS.seg_counter;
+    const stride = perCpuStride(counter);
+    const perRule = [
+      [2n ** 60n + 1n, 3n],
+      [2n ** 52n - 1n, 2n ** 52n],
+      [12345n, 0n],
+    ] as const;
+    const keys = new Uint8Array(perRule.length * 4);
+    const values = new Uint8Array(perRule.length * stride * cpus);
+    const kv = new DataView(keys.buffer);
+    const vv = new DataView(values.buffer);
+    perRule.forEach(([packets, bytes], i) => {
+      kv.setUint32(i * 4, installed.slot * dp.rulesPerSlot + i, true);
+      // Every CPU holds the same share.
+      for (let c = 0; c < cpus; c++) {
+        vv.setBigUint64(i * stride * cpus + c * stride + counter.fields.packets.offset, packets, true);
+        vv.setBigUint64(i * stride * cpus + c * stride + counter.fields.bytes.offset, bytes, true);
+      }
+    });
+    bpf_map_update_batch(dp.maps['seg_rule_hits'] as number, keys, values, perRule.length);
+    const hits = readRuleHitsRange(dp, installed.slot, perRule.length);
+    expect(hits.packets).toEqual(perRule.map(([p]) => p * BigInt(cpus)));
+    expect(hits.bytes).toEqual(perRule.map(([, b]) => b * BigInt(cpus)));
+    for (let i = 0; i < perRule.length; i++) expect(hits.packets[i]).toBe(readRuleHits(dp, installed.slot, i).packets);
   });
 
   it('starts the rule counters of a slot at zero for each policy installed in it', () => {
