@@ -72,9 +72,9 @@ export function register(program: Command, io: CliIo): void {
     .action(async (paths: string[], options: CheckOptions, command: Command) => {
       // The rule analysis of a big policy makes garbage that lives for a while: V8 lets the old
       // generation grow to about 2.6 times what survived the last full collection before it
-      // collects again, and that garbage became the check's peak RSS (a 100k-rule check: 455-500
-      // MB). Growing by 1.5 times instead costs a few more full collections and keeps the peak
-      // near 350-390 MB (docs/front-end.md). A V8 flag, so set for this process's command only.
+      // collects again, and that garbage became the check's peak RSS (a 100k-rule check: 440-480
+      // MiB). Growing by 1.5 times instead costs a few more full collections and keeps the peak
+      // near 345-415 MiB (docs/front-end.md). A V8 flag, so set for this process's command only.
       setFlagsFromString('--heap-growing-percent=50');
       recordOutcome(command, await check(paths, options, io));
     });
