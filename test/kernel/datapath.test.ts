@@ -171,6 +171,43 @@ describe.skipIf(!KERNEL_AVAILABLE)('the TC classifier under BPF_PROG_TEST_RUN', 
     expect(checked).toBeGreaterThan(trace.length / 2);
   });
 
+  it('decides an untagged IPv4 frame read in place as the full parse decides it with a VLAN tag', () => {
+    // seg_parse_fast4 reads common untagged IPv4 frames straight from the packet and leaves the
+    // rest to the full walk, which a tagged frame always takes: the same bytes behind a tag must
+    // give the same verdict, reason and rule, also with the lengths and header bits damaged.
+    setFlags(dp, SEG_CFG_STATELESS);
+    const v4 = randomPacket.filter((p) => !p.src.includes(':'));
+    const damage = fc.record({
+      pad: fc.integer({ min: 0, max: 24 }),
+      totalLength: fc.option(fc.integer({ min: 0, max: 80 })),
+      versionIhl: fc.option(fc.constantFrom(0x45, 0x44, 0x46, 0x4f, 0x55, 0x35)),
+      fragment: fc.option(fc.constantFrom(0x2000, 0x0001, 0x4000, 0x6000, 0x1fff)),
+      tcpOffset: fc.option(fc.integer({ min: 0, max: 15 })),
+      tcpFlags: fc.constantFrom<FrameOptions['tcpFlags']>('syn', 'ack', 'rst', 'fin'),
+    });
+    fc.assert(
+      fc.property(randomProgram(), fc.array(fc.tuple(v4, damage), { minLength: 40, maxLength: 40 }), (ir, cases) => {
+        deployIr(dp, ir);
+        for (const [packet, d] of cases) {
+          const built = buildFrame(packet, { tcpFlags: d.tcpFlags });
+          const frame = new Uint8Array(built.length + d.pad);
+          frame.set(built);
+          if (d.totalLength !== null) frame.set([d.totalLength >> 8, d.totalLength & 0xff], 16);
+          if (d.versionIhl !== null) frame[14] = d.versionIhl;
+          if (d.fragment !== null) frame.set([d.fragment >> 8, d.fragment & 0xff], 20);
+          if (d.tcpOffset !== null && packet.proto === 6 && frame.length > 46) frame[46] = (d.tcpOffset << 4) | (frame[46]! & 0x0f);
+          const tagged = new Uint8Array(frame.length + 4);
+          tagged.set(frame.subarray(0, 12));
+          tagged.set([0x81, 0x00, 0x00, 0x2a], 12);
+          tagged.set(frame.subarray(12), 16);
+          const plain = runFrame(dp, 'ingress', frame), behind = runFrame(dp, 'ingress', tagged);
+          expect([plain.verdict, plain.reason, plain.rule], JSON.stringify({ packet, d })).toEqual([behind.verdict, behind.reason, behind.rule]);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
   it('parses every frame shape the classifier takes as the parse-only program reports it', () => {
     // The parse-only program leaves seg_parse's result in cb[1]: SEG_PARSE_OK (0xff) for an IP
     // packet ready for classification. It is the benchmark's baseline, so it must parse as much.
