@@ -16,7 +16,7 @@
 import type { IToken, TokenType } from 'chevrotain';
 import type { ActionAst, AddrExpr, IcmpAst, Name, NumberLit, PortExpr, ProtoExpr, ProtoKeyword, RuleAst } from './ast.ts';
 import { unquoteString } from './lexer.ts';
-import { createTokenTable, tokenTablePush, tokenTableToken, type TokenTable } from './lexer-scan.ts';
+import { tokenTableToken, type TokenTable } from './lexer-scan.ts';
 import type { SourceFile, Span } from './source.ts';
 import {
   allTokens,
@@ -132,8 +132,18 @@ const NOT_FAST = new Error('not a fast rule line');
  * joined literals written over several lines).
  */
 export function parseRuleLines(file: SourceFile, tokens: IToken[], incremental?: RuleLinesReuse): RuleLines {
-  const table = createTokenTable(tokens.length);
-  for (const t of tokens) tokenTablePush(table, t.tokenTypeIdx, t.startOffset, t.startOffset + t.image.length);
+  // The walk reads only the types; a line's offsets are copied in when the reader reads it, so
+  // a re-parse that reuses most lines (the language server's edit) copies few of them.
+  const n = tokens.length;
+  const table: TokenTable = { count: n, types: new Uint8Array(n), starts: new Int32Array(n), ends: new Int32Array(n) };
+  for (let i = 0; i < n; i++) table.types[i] = tokens[i]!.tokenTypeIdx;
+  const prepare = (start: number, end: number): void => {
+    for (let i = start; i < end; i++) {
+      const t = tokens[i]!;
+      table.starts[i] = t.startOffset;
+      table.ends[i] = t.startOffset + t.image.length;
+    }
+  };
   const rest: IToken[] = [];
   const walk = parseRuleLinesWalk(
     file,
@@ -141,9 +151,13 @@ export function parseRuleLines(file: SourceFile, tokens: IToken[], incremental?:
     (start, end) => {
       for (let i = start; i <= end; i++) rest.push(tokens[i]!);
     },
-    incremental && {
-      reuse: (start, end) => incremental.reuse(tokens[start]!, tokens[end]!),
-      record: (start, rule) => incremental.record.set(tokens[start]!, rule),
+    {
+      prepare,
+      tokens,
+      ...(incremental && {
+        reuse: (start: number, end: number) => incremental.reuse(tokens[start]!, tokens[end]!),
+        record: (start: number, rule: RuleAst) => incremental.record.set(tokens[start]!, rule),
+      }),
     },
   );
   return { rest: walk.taken === 0 ? tokens : rest, rulesByBlock: walk.rulesByBlock, taken: walk.taken };
@@ -161,28 +175,37 @@ export interface RuleLinesOfTable extends RuleLines {
  */
 export function parseRuleLinesOfTable(file: SourceFile, table: TokenTable): RuleLinesOfTable {
   const rest: IToken[] = [];
+  const lineEnds: number[] = [];
   const walk = parseRuleLinesWalk(file, table, (start, end) => {
     for (let i = start; i <= end; i++) rest.push(tokenTableToken(table, file.text, i));
-  });
-  return { rest, rulesByBlock: walk.rulesByBlock, taken: walk.taken, lineEnds: walk.lineEnds };
+  }, { lineEnds });
+  return { rest, rulesByBlock: walk.rulesByBlock, taken: walk.taken, lineEnds: Int32Array.from(lineEnds) };
 }
 
-/** What `parseRuleLinesWalk` hands an incremental re-parse, by token index. */
-interface RuleLinesWalkReuse {
-  readonly reuse: (start: number, end: number) => RuleAst | undefined;
-  readonly record: (start: number, rule: RuleAst) => void;
+/** What the two callers of `parseRuleLinesWalk` add to it (token indexes into the table). */
+interface RuleLinesWalkHooks {
+  /** An incremental re-parse's rule of an unchanged line (`RuleLinesReuse`). */
+  readonly reuse?: (start: number, end: number) => RuleAst | undefined;
+  /** Told of every rule taken, by its line's first token. */
+  readonly record?: (start: number, rule: RuleAst) => void;
+  /** Fills the table's offsets of tokens [start, end) before they are read. */
+  readonly prepare?: (start: number, end: number) => void;
+  /** Filled with each statement's Newline offset. */
+  readonly lineEnds?: number[];
+  /** The table's tokens as objects, when there are (their images are read instead of the text). */
+  readonly tokens?: readonly IToken[];
 }
 
 function parseRuleLinesWalk(
   file: SourceFile,
   table: TokenTable,
   keep: (start: number, end: number) => void,
-  incremental?: RuleLinesWalkReuse,
-): { rulesByBlock: Map<number, RuleAst[]>; taken: number; lineEnds: Int32Array } {
+  hooks: RuleLinesWalkHooks,
+): { rulesByBlock: Map<number, RuleAst[]>; taken: number } {
   const { types, count } = table;
-  const reader = new RuleLineReader(file, table);
+  const { reuse, record, prepare, lineEnds } = hooks;
+  const reader = new RuleLineReader(file, table, hooks.tokens);
   const rulesByBlock = new Map<number, RuleAst[]>();
-  const lineEnds: number[] = [];
   let taken = 0;
   // The block the grammar is certainly in (its `{` offset), or -1 at the top level; `lost`
   // once a line might have moved the grammar somewhere this walk cannot follow.
@@ -193,13 +216,17 @@ function parseRuleLinesWalk(
   while (start < count) {
     let end = start;
     while (types[end] !== NEWLINE) end++;
-    lineEnds.push(table.starts[end]!);
+    lineEnds?.push(table.starts[end]!);
     // table[start..end] is one statement, table[end] its Newline.
     const first = types[start]!;
     if (!lost && block >= 0 && first === NUMBER) {
-      const rule = incremental?.reuse(start, end) ?? reader.readRule(start, end);
+      let rule = reuse?.(start, end);
+      if (rule === undefined) {
+        prepare?.(start, end);
+        rule = reader.readRule(start, end);
+      }
       if (rule !== undefined) {
-        incremental?.record(start, rule);
+        record?.(start, rule);
         blockRules!.push(rule);
         taken++;
         start = end + 1;
@@ -214,6 +241,7 @@ function parseRuleLinesWalk(
     if (!lost && block < 0 && first === POLICY) {
       const open = parseRuleLinesValidHeader(types, start, end);
       if (open >= 0) {
+        prepare?.(open, open + 1);
         block = table.starts[open]!;
         blockRules = [];
         rulesByBlock.set(block, blockRules);
@@ -222,7 +250,7 @@ function parseRuleLinesWalk(
     keep(start, end);
     start = end + 1;
   }
-  return { rulesByBlock, taken, lineEnds: Int32Array.from(lineEnds) };
+  return { rulesByBlock, taken };
 }
 
 /**
@@ -271,8 +299,10 @@ class RuleLineReader {
   private readonly types: Uint8Array;
   private readonly starts: Int32Array;
   private readonly ends: Int32Array;
+  private readonly tokens: readonly IToken[] | undefined;
 
-  constructor(file: SourceFile, table: TokenTable) {
+  constructor(file: SourceFile, table: TokenTable, tokens: readonly IToken[] | undefined) {
+    this.tokens = tokens;
     this.file = file.path;
     this.text = file.text;
     this.types = table.types;
@@ -310,7 +340,8 @@ class RuleLineReader {
   }
 
   private image(token: number): string {
-    return this.text.slice(this.starts[token]!, this.ends[token]!);
+    // Token objects already hold their text (the incremental path): no copy of it then.
+    return this.tokens !== undefined ? this.tokens[token]!.image : this.text.slice(this.starts[token]!, this.ends[token]!);
   }
 
   private span(token: number): Span {
