@@ -2,7 +2,7 @@
 // on this host (runtime/agent/), and with --watch or a config file redeploys policy files when
 // they change. It never sits on the packet path: stopping it changes nothing in enforcement.
 import { readFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { wholeNumber } from './options.ts';
 import { parseConfirmWindow } from './deploy-input.ts';
 import { CliError, recordOutcome, type Outcome } from './command.ts';
@@ -59,12 +59,18 @@ export function register(program: Command, io: CliIo): void {
     .option('--iface <interface>', 'an interface the watched policy is deployed on (repeat)', collect, [])
     .option('--strict', 'refuse a watched policy when the rule analysis finds anything')
     .option('--debounce <ms>', 'wait this long after the last change before reloading (default 300)', wholeNumber)
-    .option('--scrape-max-age <ms>', 'serve a scrape the text of a collection started at most this long ago (default 500; 0: read the maps for every scrape after a collection ended)', wholeNumber)
+    .option('--scrape-max-age <ms>', 'serve a scrape the text of a collection started at most this long ago (default 500; 0: read the maps for every scrape after a collection ended)', milliseconds)
     .option('--confirm <duration>', "each reload of --watch is commit-confirmed: rolled back after DURATION unless 'segc confirm'", parseConfirmWindow)
     .addHelpText('after', EXAMPLES)
     .action(async (options: AgentOptions, command: Command) => {
       recordOutcome(command, await agentCommand(options, io));
     });
+}
+
+/** A whole number of milliseconds, 0 included. */
+function milliseconds(text: string): number {
+  if (!/^\d+$/.test(text)) throw new InvalidArgumentError('expected a whole number of milliseconds (0 or more)');
+  return Number(text);
 }
 
 function collect(value: string, previous: string[]): string[] {

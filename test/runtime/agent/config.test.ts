@@ -76,6 +76,9 @@ describe('segc agent configuration', () => {
     const io2 = createMemoryIo({});
     expect(await run(['agent', '--rule-metrics', 'every'], io2)).toBe(2);
     expect(io2.err()).toMatch(/expected top:N, hit or none/);
+    const io3 = createMemoryIo({});
+    expect(await run(['agent', '--scrape-max-age', '-5'], io3)).toBe(2);
+    expect(io3.err()).toMatch(/expected a whole number of milliseconds/);
   });
 
   it('documents itself in --help with examples', async () => {
