@@ -62,7 +62,7 @@ import type {
   TestDeclCstNode,
 } from './cst.d.ts';
 import { createCollector, type DiagnosticCollector } from './diagnostics.ts';
-import { tokenize, unquoteString } from './lexer.ts';
+import { tokenize, unquoteString, type TokenizeResult } from './lexer.ts';
 import { parseRuleLines } from './parse-rule-lines.ts';
 import { isCleanTree, parse, parser } from './parser.ts';
 import { Colon } from './tokens.ts';
@@ -73,7 +73,11 @@ export { unquoteString } from './lexer.ts';
 
 /** The whole front end of one file: its AST, with every syntax error in `diagnostics`. */
 export function parseSourceFile(file: SourceFile, diagnostics: DiagnosticCollector): FileAst {
-  const { tokens, comments } = tokenize(file, diagnostics);
+  return parseTokens(file, tokenize(file, diagnostics), diagnostics);
+}
+
+/** `parseSourceFile` after its `tokenize` (fmt keeps the tokens to prove its output by them). */
+export function parseTokens(file: SourceFile, { tokens, comments }: TokenizeResult, diagnostics: DiagnosticCollector): FileAst {
   // Valid rule lines are read directly (parse-rule-lines.ts); the grammar parses the rest. The
   // split holds only where the grammar really was inside each block at each line taken, which
   // its CST shows; where it was not (a damaged file can end a block early), the whole file is

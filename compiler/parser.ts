@@ -744,6 +744,8 @@ function parseLimitNesting(file: SourceFile, tokens: IToken[], diagnostics: Diag
 }
 
 function parseReport(file: SourceFile, tokens: readonly IToken[], pending: readonly PendingError[], diagnostics: DiagnosticCollector): void {
+  // Nothing to report (a valid file): skip numbering the statements of the whole file.
+  if (pending.length === 0) return;
   // Statement ends: after tokenizeLines, every Newline token ends a statement.
   const lineEnds: number[] = [];
   for (const t of tokens) if (t.tokenType === Newline) lineEnds.push(t.startOffset);
