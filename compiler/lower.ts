@@ -51,6 +51,8 @@ export function lower(resolved: ResolvedProgram, diagnostics: DiagnosticCollecto
   };
   const ingressIr = withIds(ingress);
   const egressIr = withIds(egress);
+  // The cache entry of each rule reused or cached this run, by id (for its hash line).
+  const entries = reuse && [...(ingress.entries ?? []), ...(egress.entries ?? [])];
   const declarations: DeclarationIr[] = [...resolved.symbols.values()].map((s) => ({
     kind: s.kind,
     name: s.name,
@@ -61,8 +63,8 @@ export function lower(resolved: ResolvedProgram, diagnostics: DiagnosticCollecto
   const program = { rules, ingress: ingressIr, egress: egressIr, declarations, files };
   // A reused rule's hash line is the one computed for its first lowering (the line reads neither
   // the id nor the span).
-  const lineOf = reuse && ((r: RuleIr) => {
-    const entry = reuse.reused.get(r);
+  const lineOf = entries && ((r: RuleIr) => {
+    const entry = entries[r.id];
     return entry && (entry.line ??= canonicalRuleLine(r));
   });
   return { ...program, hash: hashProgram(program, lineOf) };
@@ -80,13 +82,17 @@ interface LoweredDirection {
   readonly defaultSpan: Span | null;
   /** Ascending priority. */
   readonly rules: readonly LoweredRule[];
+  /** With a cache: each rule's entry (undefined for a rule not cached), in the same order. */
+  readonly entries?: readonly (LowerCachedRule | undefined)[];
 }
 
 function lowerDirection(direction: Direction, policies: readonly PolicyDecl[], lowerer: Lowerer, diagnostics: DiagnosticCollector, reuse: LowerReuse | undefined): LoweredDirection {
   let stated: { verdict: Verdict; span: Span } | undefined;
-  const byPriority = new Map<number, RuleAst>();
+  // By priority: an array, not a map (priorities in range are 0..65535; 10k inserts per check).
+  const byPriority: (RuleAst | undefined)[] = new Array(65536);
   const byName = new Map<string, RuleAst>();
-  const rules: LoweredRule[] = [];
+  let rules: LoweredRule[] = [];
+  let entries: (LowerCachedRule | undefined)[] | undefined = reuse && [];
   let declared = false;
   for (const policy of policies) {
     if (policy.direction !== direction) continue;
@@ -108,23 +114,33 @@ function lowerDirection(direction: Direction, policies: readonly PolicyDecl[], l
       const priorityOk = lowerPriority(rule, direction, byPriority, diagnostics);
       lowerRuleName(rule, direction, byName, diagnostics);
       const lowered = reuse ? lowerRuleReusing(rule, direction, lowerer, reuse) : lowerRule(rule, direction, lowerer);
-      if (lowered && priorityOk) rules.push(lowered);
+      if (lowered && priorityOk) {
+        rules.push(lowered);
+        entries?.push(reuse?.entry);
+      }
     }
   }
-  rules.sort((a, b) => a.priority - b.priority);
+  if (entries === undefined) rules.sort((a, b) => a.priority - b.priority);
+  else {
+    const order = rules.map((_, i) => i).sort((a, b) => rules[a]!.priority - rules[b]!.priority);
+    const unsorted = rules;
+    const unsortedEntries = entries;
+    rules = order.map((i) => unsorted[i]!);
+    entries = order.map((i) => unsortedEntries[i]);
+  }
   // The spec's default when a block omits it is deny; a direction no block names is segc's
   // extension: unfiltered (docs/language.md, "Directions without a policy block").
   const defaultAction = stated?.verdict ?? (declared ? 'deny' : 'allow');
-  return { direction, declared, defaultAction, defaultSpan: stated?.span ?? null, rules };
+  return { direction, declared, defaultAction, defaultSpan: stated?.span ?? null, rules, ...(entries ? { entries } : {}) };
 }
 
-function lowerPriority(rule: RuleAst, direction: Direction, seen: Map<number, RuleAst>, diagnostics: DiagnosticCollector): boolean {
+function lowerPriority(rule: RuleAst, direction: Direction, seen: (RuleAst | undefined)[], diagnostics: DiagnosticCollector): boolean {
   const p = rule.priority;
   if (!Number.isInteger(p.value) || p.value < 0 || p.value > 65535) {
     diagnostics.add(Code.PriorityOutOfRange, p.span, { value: p.value });
     return false;
   }
-  const other = seen.get(p.value);
+  const other = seen[p.value];
   if (other) {
     diagnostics.add(
       Code.DuplicatePriority,
@@ -134,7 +150,7 @@ function lowerPriority(rule: RuleAst, direction: Direction, seen: Map<number, Ru
     );
     return false;
   }
-  seen.set(p.value, rule);
+  seen[p.value] = rule;
   return true;
 }
 
@@ -168,6 +184,12 @@ export interface LowerCache {
   readonly byRule: WeakMap<RuleAst, LowerCachedRule>;
   /** By direction, then by the rule's text; only rules not found by their node go through it. */
   readonly byText: Readonly<Record<Direction, Map<string, LowerCachedRule>>>;
+  /**
+   * The declarations key of the last run, kept so that an equal key is this very string: every
+   * cached rule compares its key with it, and two equal strings that are not one object are
+   * compared character by character (10k rules by some 10 KB each, per check).
+   */
+  declarations: string | undefined;
 }
 
 interface LowerCachedRule {
@@ -183,7 +205,7 @@ interface LowerCachedRule {
 }
 
 export function createLowerCache(): LowerCache {
-  return { byRule: new WeakMap(), byText: { ingress: new Map(), egress: new Map() } };
+  return { byRule: new WeakMap(), byText: { ingress: new Map(), egress: new Map() }, declarations: undefined };
 }
 
 /** `moved` is `rule` with its spans shifted (the same text elsewhere): it lowers alike. */
@@ -197,14 +219,16 @@ interface LowerReuse {
   readonly texts: ReadonlyMap<string, string>;
   /** The declarations of this compilation, as one text. */
   readonly declarations: string;
-  /** The rules of this run that came from the cache, with their entry (for their hash lines). */
-  readonly reused: Map<RuleIr, LowerCachedRule>;
+  /** The entry of the rule `lowerRuleReusing` returned last (undefined: not cached). */
+  entry: LowerCachedRule | undefined;
   count: number;
 }
 
 function lowerReuseOf(cache: LowerCache, resolved: ResolvedProgram): LowerReuse {
   const texts = new Map(resolved.files.map((f) => [f.path, f.text]));
-  return { cache, texts, declarations: lowerDeclarationsKey(resolved, texts), reused: new Map(), count: 0 };
+  const key = lowerDeclarationsKey(resolved, texts);
+  if (key !== cache.declarations) cache.declarations = key;
+  return { cache, texts, declarations: cache.declarations, entry: undefined, count: 0 };
 }
 
 /**
@@ -232,6 +256,7 @@ function lowerReuseDone(reuse: LowerReuse): void {
 
 function lowerRuleReusing(rule: RuleAst, direction: Direction, lowerer: Lowerer, reuse: LowerReuse): LoweredRule | undefined {
   reuse.count++;
+  reuse.entry = undefined;
   const { byRule, byText } = reuse.cache;
   const valid = (c: LowerCachedRule | undefined) => c !== undefined && c.direction === direction && (c.declarations === undefined || c.declarations === reuse.declarations);
   let cached = byRule.get(rule);
@@ -242,15 +267,15 @@ function lowerRuleReusing(rule: RuleAst, direction: Direction, lowerer: Lowerer,
     key = text.slice(rule.span.start, rule.span.end);
     cached = byText[direction].get(key);
     if (!valid(cached)) cached = undefined;
+    // Found by its text: found by its node next time.
+    if (cached !== undefined) byRule.set(rule, cached);
   }
   const base = rule.span.start;
   if (cached !== undefined) {
-    byRule.set(rule, cached);
     for (const d of cached.diagnostics) lowerer.diagnostics.items.push(lowerShiftDiagnostic(d, rule.span.file, base));
     if (cached.rule === undefined) return undefined;
-    const lowered = { ...cached.rule, id: -1, span: rule.span };
-    reuse.reused.set(lowered, cached);
-    return lowered;
+    reuse.entry = cached;
+    return { ...cached.rule, id: -1, span: rule.span };
   }
   const before = lowerer.diagnostics.items.length;
   const lowered = lowerRule(rule, direction, lowerer);
@@ -261,7 +286,7 @@ function lowerRuleReusing(rule: RuleAst, direction: Direction, lowerer: Lowerer,
     const entry: LowerCachedRule = { direction, declarations: lowerRuleIsLiteral(rule) ? undefined : reuse.declarations, rule: lowered, diagnostics: added.map((d) => lowerShiftDiagnostic(d, '', -base)) };
     byText[direction].set(key, entry);
     byRule.set(rule, entry);
-    if (lowered) reuse.reused.set(lowered, entry);
+    if (lowered) reuse.entry = entry;
   }
   return lowered;
 }
