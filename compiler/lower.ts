@@ -2,14 +2,14 @@
 // protocols in lower-values.ts; priorities, rule names, ICMP types, defaults and rule families
 // here) and turns the AST into the flat, normalised IR of `ir.ts`. Returns the `ProgramIr`, or
 // undefined when the compilation has errors.
-import type { AddrExpr, Direction, IcmpAst, PolicyDecl, PortExpr, RuleAst, Verdict } from './ast.ts';
+import type { Direction, IcmpAst, PolicyDecl, PortExpr, RuleAst, Verdict } from './ast.ts';
 import type { Family } from './cidr.ts';
 import { Code, hasErrors, type Diagnostic, type DiagnosticCollector } from './diagnostics.ts';
 import { parseIsoDate } from './expiry.ts';
 import { canonicalRuleLine, hashProgram } from './hash.ts';
 import { ICMP_TYPE_NAMES, icmpTypeNumber } from './icmp-types.ts';
 import { DIRECTIONS, PORT_PROTOCOLS, PROTOCOL_NUMBERS, type AddrSetIr, type DeclarationIr, type DirectionIr, type IcmpMatchIr, type ProgramIr, type RuleIr } from './ir.ts';
-import { createLowerer, lowerProtocols, type AddrValue, type Lowerer } from './lower-values.ts';
+import { createLowerer, lowerIsLiteralAddr, lowerIsLiteralPorts, lowerProtocols, lowerShiftDiagnostic, type AddrValue, type DeclarationValueCache, type Lowerer } from './lower-values.ts';
 import { protocolName } from './packet.ts';
 import type { ResolvedProgram } from './resolve.ts';
 import type { Span } from './source.ts';
@@ -22,8 +22,8 @@ import { closestSpelling } from './spelling.ts';
  * stage): the IR's guarantees (`ir.ts`) hold only for a compilation without errors.
  */
 export function lower(resolved: ResolvedProgram, diagnostics: DiagnosticCollector, cache?: LowerCache): ProgramIr | undefined {
-  const lowerer = createLowerer(resolved, diagnostics);
   const reuse = cache ? lowerReuseOf(cache, resolved) : undefined;
+  const lowerer = createLowerer(resolved, diagnostics, reuse && { values: reuse.cache.values, texts: reuse.texts });
   // Every declaration is lowered, used or not, so that its value errors are reported; in
   // dependency order, so a long chain of sets does not become deep recursion.
   for (const symbol of resolved.order) lowerer.lowerSymbol(symbol);
@@ -37,7 +37,7 @@ export function lower(resolved: ResolvedProgram, diagnostics: DiagnosticCollecto
     }
   }
   const directions = DIRECTIONS.map((d) => lowerDirection(d, resolved.policies, lowerer, diagnostics, reuse));
-  if (reuse) lowerReuseDone(reuse);
+  if (reuse) lowerReuseDone(reuse, resolved.symbols.size);
   if (hasErrors(diagnostics.items)) return undefined;
 
   const [ingress, egress] = directions as [LoweredDirection, LoweredDirection];
@@ -199,6 +199,8 @@ export interface LowerCache {
    * compared character by character (10k rules by some 10 KB each, per check).
    */
   declarations: string | undefined;
+  /** The values of declarations that name no other, by their text (lower-values.ts). */
+  readonly values: DeclarationValueCache;
 }
 
 interface LowerCachedRule {
@@ -214,7 +216,7 @@ interface LowerCachedRule {
 }
 
 export function createLowerCache(): LowerCache {
-  return { byRule: new WeakMap(), byText: { ingress: new Map(), egress: new Map() }, declarations: undefined };
+  return { byRule: new WeakMap(), byText: { ingress: new Map(), egress: new Map() }, declarations: undefined, values: { byText: new Map() } };
 }
 
 /** `moved` is `rule` with its spans shifted (the same text elsewhere): it lowers alike. */
@@ -259,8 +261,9 @@ function lowerDeclarationsKey(resolved: ResolvedProgram, texts: ReadonlyMap<stri
 }
 
 /** After a run: texts of rules long gone are dropped once they outnumber the rules. */
-function lowerReuseDone(reuse: LowerReuse): void {
+function lowerReuseDone(reuse: LowerReuse, declarations: number): void {
   for (const map of Object.values(reuse.cache.byText)) if (map.size > 2 * reuse.count + 1024) map.clear();
+  if (reuse.cache.values.byText.size > 2 * declarations + 1024) reuse.cache.values.byText.clear();
 }
 
 function lowerRuleReusing(rule: RuleAst, direction: Direction, lowerer: Lowerer, reuse: LowerReuse): LoweredRule | undefined {
@@ -302,26 +305,7 @@ function lowerRuleReusing(rule: RuleAst, direction: Direction, lowerer: Lowerer,
 
 /** Whether the rule names no set or port set (its lowering reads nothing but its own text and direction). */
 function lowerRuleIsLiteral(rule: RuleAst): boolean {
-  const addr = (e: AddrExpr | undefined): boolean => {
-    if (e === undefined) return true;
-    switch (e.kind) {
-      case 'SetRef':
-        return false;
-      case 'AddrList':
-        return e.items.every(addr);
-      case 'AddrExcept':
-        return addr(e.base) && addr(e.excluded);
-      default:
-        return true;
-    }
-  };
-  const ports = (e: PortExpr | undefined): boolean => e === undefined || (e.kind === 'PortList' ? e.items.every(ports) : e.kind !== 'PortsRef');
-  return addr(rule.src) && addr(rule.dst) && ports(rule.srcPorts) && ports(rule.dstPorts);
-}
-
-function lowerShiftDiagnostic(d: Diagnostic, file: string, delta: number): Diagnostic {
-  const at = (span: Span): Span => ({ file, start: span.start + delta, end: span.end + delta });
-  return { ...d, span: at(d.span), related: d.related.map((r) => ({ ...r, span: at(r.span) })) };
+  return lowerIsLiteralAddr(rule.src) && lowerIsLiteralAddr(rule.dst) && lowerIsLiteralPorts(rule.srcPorts) && lowerIsLiteralPorts(rule.dstPorts);
 }
 
 /** Lowers one rule's matching parts; undefined when any part failed (already reported). */
