@@ -2,8 +2,8 @@
 // returns the file's canonical text. It prints the same tokens in the same order, so it never
 // changes meaning, and proves that before returning it: `formatSource` (what `segc fmt` and the
 // language server run) scans its output once and compares the tokens with the input's, which
-// the parse of the input left; `format`, given an AST from elsewhere, re-parses its output and
-// compares the trees.
+// the parse of the input left (where they differ, a bug, the full proof below decides);
+// `format`, given an AST from elsewhere, re-parses its output and compares the trees.
 //
 // The canonical form:
 // - one space between tokens; declarations in source order; blank lines between declarations,
