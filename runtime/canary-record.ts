@@ -3,9 +3,10 @@
 // deployment record), its share of new flows, and the stages a staged canary still has to
 // run, with the token of the detached watcher that runs them (runtime/canary.ts). Its own
 // module so that deploy.ts can refuse a deploy while a canary runs without an import circle.
-import { appendFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDeploymentName, readStateJson, writeStateJson, type DatapathSettings } from './state.ts';
+import { appendLog, readLogTail } from './state-log.ts';
 
 export const CANARY_FORMAT = 'segc-canary';
 export const CANARY_VERSION = 1;
@@ -87,21 +88,12 @@ export function removeCanary(stateDir: string, name: string): void {
 
 /** Appends one line to the deployment's canary log (what the stages did, for `status`). */
 export function logCanary(stateDir: string, name: string, line: string, now = new Date()): void {
-  try {
-    mkdirSync(join(stateDir, name), { recursive: true, mode: 0o700 });
-    appendFileSync(join(stateDir, name, 'canary.log'), `${now.toISOString()} ${line}\n`, { mode: 0o600 });
-  } catch {
-    // A courtesy; what it describes happened or failed on its own.
-  }
+  appendLog(stateDir, name, 'canary.log', line, now);
 }
 
 /** The last `n` lines of the canary log. */
 export function readCanaryLog(stateDir: string, name: string, n = 10): string[] {
-  try {
-    return readFileSync(join(stateDir, name, 'canary.log'), 'utf8').trimEnd().split('\n').filter((l) => l !== '').slice(-n);
-  } catch {
-    return [];
-  }
+  return readLogTail(stateDir, name, 'canary.log', n);
 }
 
 /** Basis points as a percentage for people: 2500 -> "25%", 1250 -> "12.5%". */

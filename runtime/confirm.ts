@@ -6,10 +6,11 @@
 // lives in confirm-expire.ts (it needs deploy.ts, which needs this module).
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { packageRoot } from './package-root.ts';
 import { isDeploymentName, readStateJson, writeStateJson } from './state.ts';
+import { appendLog } from './state-log.ts';
 
 export const CONFIRM_FORMAT = 'segc-confirmation';
 export const CONFIRM_VERSION = 1;
@@ -192,12 +193,7 @@ export function listPending(stateDir: string): string[] {
   return names.filter((n) => existsSync(pendingPath(stateDir, n))).sort();
 }
 
-/** Appends one line to the deployment's confirmation log (what the watcher did, for `status`). */
+/** Appends one line to the deployment's confirmation log (what the watcher did, for people). */
 export function logConfirmation(stateDir: string, name: string, line: string, now = new Date()): void {
-  try {
-    mkdirSync(join(stateDir, name), { recursive: true, mode: 0o700 });
-    appendFileSync(join(stateDir, name, 'confirm.log'), `${now.toISOString()} ${line}\n`, { mode: 0o600 });
-  } catch {
-    // The log is a courtesy; the rollback it describes has happened or failed on its own.
-  }
+  appendLog(stateDir, name, 'confirm.log', line, now);
 }

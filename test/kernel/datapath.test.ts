@@ -171,6 +171,48 @@ describe.skipIf(!KERNEL_AVAILABLE)('the TC classifier under BPF_PROG_TEST_RUN', 
     expect(checked).toBeGreaterThan(trace.length / 2);
   });
 
+  it('decides an untagged IP frame read in place as the full parse decides it with a VLAN tag', () => {
+    // seg_parse_fast reads common untagged IPv4 and IPv6 frames straight from the packet and
+    // leaves the rest to the full walk, which a tagged frame always takes: the same bytes behind
+    // a tag must give the same verdict, reason and rule, also with lengths and header bits damaged.
+    setFlags(dp, SEG_CFG_STATELESS);
+    const damage = fc.record({
+      pad: fc.integer({ min: 0, max: 24 }),
+      length: fc.option(fc.integer({ min: 0, max: 80 })),
+      version: fc.option(fc.constantFrom(0x45, 0x44, 0x46, 0x4f, 0x55, 0x35, 0x60, 0x50)),
+      fragment: fc.option(fc.constantFrom(0x2000, 0x0001, 0x4000, 0x6000, 0x1fff)),
+      nextHeader: fc.option(fc.constantFrom(0, 6, 17, 43, 44, 58, 60, 132)),
+      tcpOffset: fc.option(fc.integer({ min: 0, max: 15 })),
+      tcpFlags: fc.constantFrom<FrameOptions['tcpFlags']>('syn', 'ack', 'rst', 'fin'),
+    });
+    fc.assert(
+      fc.property(randomProgram(), fc.array(fc.tuple(randomPacket, damage), { minLength: 40, maxLength: 40 }), (ir, cases) => {
+        deployIr(dp, ir);
+        for (const [packet, d] of cases) {
+          const v6 = packet.src.includes(':');
+          const built = buildFrame(packet, { tcpFlags: d.tcpFlags });
+          const frame = new Uint8Array(built.length + d.pad);
+          frame.set(built);
+          // IPv4: total length at 16, fragment bits at 20, protocol left alone; IPv6: payload
+          // length at 18, next header at 20. The version byte is at 14 in both.
+          if (d.length !== null) frame.set([d.length >> 8, d.length & 0xff], v6 ? 18 : 16);
+          if (d.version !== null) frame[14] = v6 ? (d.version & 0xf0) | (frame[14]! & 0x0f) : d.version;
+          if (!v6 && d.fragment !== null) frame.set([d.fragment >> 8, d.fragment & 0xff], 20);
+          if (v6 && d.nextHeader !== null) frame[20] = d.nextHeader;
+          const tcpOffset = (v6 ? 54 : 34) + 12;
+          if (d.tcpOffset !== null && packet.proto === 6 && frame.length > tcpOffset) frame[tcpOffset] = (d.tcpOffset << 4) | (frame[tcpOffset]! & 0x0f);
+          const tagged = new Uint8Array(frame.length + 4);
+          tagged.set(frame.subarray(0, 12));
+          tagged.set([0x81, 0x00, 0x00, 0x2a], 12);
+          tagged.set(frame.subarray(12), 16);
+          const plain = runFrame(dp, 'ingress', frame), behind = runFrame(dp, 'ingress', tagged);
+          expect([plain.verdict, plain.reason, plain.rule], JSON.stringify({ packet, d })).toEqual([behind.verdict, behind.reason, behind.rule]);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
   it('parses every frame shape the classifier takes as the parse-only program reports it', () => {
     // The parse-only program leaves seg_parse's result in cb[1]: SEG_PARSE_OK (0xff) for an IP
     // packet ready for classification. It is the benchmark's baseline, so it must parse as much.

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KERNEL_AVAILABLE } from '../support/datapath-harness.ts';
 import { createPolicyDir, type PolicyDir, segc, startEchoServers, startTcpStream, tearDownDeployTest } from '../support/deploy-harness.ts';
-import { NetnsSandbox, type VethPair } from '../support/netns.ts';
+import { NetnsSandbox, waitFor, type VethPair } from '../support/netns.ts';
 
 const HOST4 = '10.204.0.1';
 const PEER4 = '10.204.0.2';
@@ -81,7 +81,10 @@ describe.skipIf(!KERNEL_AVAILABLE || !HAVE_PYTHON3)('TCP sequence windows with r
   });
 
   it('a host-opened connection survives 10,000 out-of-window RSTs and 10,000 SYNs from its peer, keeps carrying data, and the counters show them', async () => {
-    const stream = startTcpStream(host, PEER4, ECHO_PORT, 12_000, 20);
+    // Ended by the test once the spray is over and more lines came back: a loaded machine's
+    // spray can take longer than any fixed duration, and a stream that ended meanwhile would
+    // leave the session closing.
+    const stream = startTcpStream(host, PEER4, ECHO_PORT, 60_000, 20);
     await sleep(2_000);
     const before = sessionTo(ECHO_PORT);
     expect(before?.state).toBe('established');
@@ -117,6 +120,8 @@ describe.skipIf(!KERNEL_AVAILABLE || !HAVE_PYTHON3)('TCP sequence windows with r
     expect(human.stdout).toMatch(/reason:tcp-window +\d+ packets/);
 
     // And the connection carries data on: every line echoed, in order, and more after the spray.
+    await waitFor('lines echoed after the spray', () => stream.echoed().length > echoedAtEnd + 50, 20_000, 100);
+    stream.stop();
     const sent = await stream.done;
     const echoed = stream.echoed();
     process.stdout.write(`tcp-window traffic: 20,000 spoofed segments in ${sprayMs} ms, ${rejectedNow} rejected; lines echoed ${echoedBefore} before the spray, ${echoed.length} of ${sent} in all\n`);

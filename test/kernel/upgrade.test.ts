@@ -4,7 +4,8 @@
 // connections (inbound, and opened by the host) and a UDP stream run through it. Also: an
 // upgrade that fails half-way, a data path from the future, and a resize by redeploy. And a
 // deployment of data-path version 2 (371f4ba) upgraded to version 3 with established TCP
-// connections, whose sessions (no TCP windows in version 2) then learn their windows.
+// connections, whose sessions (no TCP windows in version 2) then learn their windows, and on
+// which a canary then runs.
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
@@ -285,7 +286,7 @@ describe.skipIf(!V2_AVAILABLE)(`upgrading a data-path version 2 deployment (segc
     }
   });
 
-  it(`upgrades to version ${DATAPATH_VERSION}: the connections go on, their sessions learn the windows, then refuse an RST outside them; counters keep their names`, async () => {
+  it(`upgrades to version ${DATAPATH_VERSION}: the connections go on, their sessions learn the windows, then refuse an RST outside them; counters keep their names; a canary then runs on it`, async () => {
     const r = oldSegc(deployArgs());
     expect(r.code, r.stderr).toBe(0);
     const inbound = startTcpStream(peer, V2_HOST4, 22, 20_000);
@@ -313,6 +314,12 @@ describe.skipIf(!V2_AVAILABLE)(`upgrading a data-path version 2 deployment (segc
     expect(spoofed.status, spoofed.stderr).toBe(0);
     expect(counter('reason:tcp-window') - rejected).toBe(100);
     expect(sessionTo(8080)?.portA).toBe(out?.portA);
+    // A canary runs on the upgraded data path, the connections still going through it.
+    const canary = await segcAsync([...deployArgs(), '--canary', '50%']);
+    expect(canary.code, canary.stderr).toBe(0);
+    const s = JSON.parse(segc(host, ['status', '--name', name, '--json'], { stateDir }).stdout) as { deployments: { kernel: { datapathVersion: number }; canary: { kernelShareBp: number } | null }[] };
+    expect(s.deployments[0]?.kernel.datapathVersion).toBe(DATAPATH_VERSION);
+    expect(s.deployments[0]?.canary?.kernelShareBp).toBe(5000);
 
     const [inSent, outSent] = await Promise.all([inbound.done, outbound.done]);
     process.stdout.write(`version 2 -> ${DATAPATH_VERSION} upgrade: inbound TCP ${inbound.echoed().length}/${inSent}, host-opened TCP ${outbound.echoed().length}/${outSent} lines echoed\n`);

@@ -194,15 +194,17 @@ export interface UdpStream {
   echoed(): number[];
   /** Resolves when the stream ends, with how many datagrams it sent. */
   readonly done: Promise<number>;
+  /** Ends the stream now (a TCP stream only; a UDP stream runs its duration). */
+  stop(): void;
 }
 
 export function startUdpStream(netns: string, host: string, port: number, durationMs: number, intervalMs = 5): UdpStream {
   const stream = runStream('udp', UDP_STREAM, netns, host, port, durationMs, intervalMs);
-  return { echoed: () => stream.out().split('\n').filter((l) => l !== '').map(Number), done: stream.done };
+  return { echoed: () => stream.out().split('\n').filter((l) => l !== '').map(Number), done: stream.done, stop: stream.stop };
 }
 
 /** Runs a stream script inside `netns`; its stdout is what came back, its stderr ends with `sent N`. */
-function runStream(label: string, script: string, netns: string, host: string, port: number, durationMs: number, intervalMs: number): { out(): string; done: Promise<number> } {
+function runStream(label: string, script: string, netns: string, host: string, port: number, durationMs: number, intervalMs: number): { out(): string; done: Promise<number>; stop(): void } {
   const child = spawn('nsenter', [`--net=${NETNS_DIR}/${netns}`, '--', process.execPath, '-e', script, host, String(port), String(durationMs), String(intervalMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -215,7 +217,7 @@ function runStream(label: string, script: string, netns: string, host: string, p
       else reject(new Error(`${label} stream failed: ${err}`));
     });
   });
-  return { out: () => out, done };
+  return { out: () => out, done, stop: () => child.kill('SIGTERM') };
 }
 
 const TCP_STREAM = `
@@ -225,14 +227,16 @@ let timer;
 s.on('connect', () => { timer = setInterval(() => s.write(seq++ + '\\n'), Number(process.argv[4])); });
 s.on('data', (d) => process.stdout.write(d));
 s.on('error', () => {});
-setTimeout(() => { clearInterval(timer); process.stderr.write('sent ' + seq + '\\n'); process.exit(0); }, Number(process.argv[3]));
+const end = () => { clearInterval(timer); process.stderr.write('sent ' + seq + '\\n'); process.exit(0); };
+setTimeout(end, Number(process.argv[3]));
+process.on('SIGTERM', end);
 `;
 
 /** One long-lived TCP connection carrying a numbered line every `intervalMs`; `echoed()` lists the lines that came back. */
 export function startTcpStream(netns: string, host: string, port: number, durationMs: number, intervalMs = 20): UdpStream {
   const stream = runStream('tcp', TCP_STREAM, netns, host, port, durationMs, intervalMs);
   // Only whole lines: the last one may still be arriving.
-  return { echoed: () => stream.out().split('\n').slice(0, -1).map(Number), done: stream.done };
+  return { echoed: () => stream.out().split('\n').slice(0, -1).map(Number), done: stream.done, stop: stream.stop };
 }
 
 /** A host namespace with two peers on their own links, echo servers on 22 and 23, and two policies. */
