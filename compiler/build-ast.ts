@@ -62,8 +62,9 @@ import type {
   TestDeclCstNode,
 } from './cst.d.ts';
 import { createCollector, type DiagnosticCollector } from './diagnostics.ts';
-import { tokenize, unquoteString, type TokenizeResult } from './lexer.ts';
-import { parseRuleLines } from './parse-rule-lines.ts';
+import { tokenizeTable, unquoteString, type TokenizeTableResult } from './lexer.ts';
+import { tokenTableToken, type TokenTable } from './lexer-scan.ts';
+import { parseRuleLinesOfTable } from './parse-rule-lines.ts';
 import { isCleanTree, parse, parser } from './parser.ts';
 import { Colon } from './tokens.ts';
 import { joinSpans, type SourceFile, type Span } from './source.ts';
@@ -73,28 +74,38 @@ export { unquoteString } from './lexer.ts';
 
 /** The whole front end of one file: its AST, with every syntax error in `diagnostics`. */
 export function parseSourceFile(file: SourceFile, diagnostics: DiagnosticCollector): FileAst {
-  return parseTokens(file, tokenize(file, diagnostics), diagnostics);
+  // The tokens stay a table (lexer-scan.ts): token objects are made only for the lines the
+  // grammar reads, never for the rule lines the fast path takes (most of a big policy).
+  return parseTokenTable(file, tokenizeTable(file, diagnostics), diagnostics);
 }
 
-/** `parseSourceFile` after its `tokenize` (fmt keeps the tokens to prove its output by them). */
-export function parseTokens(file: SourceFile, { tokens, comments }: TokenizeResult, diagnostics: DiagnosticCollector): FileAst {
+/** `parseSourceFile` after its `tokenizeTable` (fmt keeps the table to prove its output by it). */
+export function parseTokenTable(file: SourceFile, { table, comments }: TokenizeTableResult, diagnostics: DiagnosticCollector): FileAst {
   // Valid rule lines are read directly (parse-rule-lines.ts); the grammar parses the rest. The
   // split holds only where the grammar really was inside each block at each line taken, which
   // its CST shows; where it was not (a damaged file can end a block early), the whole file is
   // parsed by the grammar instead, so the result is always the grammar's.
-  const lines = parseRuleLines(file, tokens);
+  const lines = parseRuleLinesOfTable(file, table);
   if (lines.taken > 0) {
     const trial = createCollector();
     // A loop, not push(...items): a spread of 100k+ diagnostics overflows the call stack.
     for (const d of diagnostics.items) trial.items.push(d);
     const known = diagnostics.items.length;
-    const cst = parse(file, tokens, trial, lines.rest);
+    const cst = parse(file, lines.rest, trial, lines.rest, lines.lineEnds);
     if (buildAstBlocksHold(cst, lines.rest, lines.rulesByBlock)) {
       for (let i = known; i < trial.items.length; i++) diagnostics.items.push(trial.items[i]!);
       return buildAst(file, cst, comments, lines.rulesByBlock);
     }
   }
+  const tokens = lines.taken > 0 ? tokenTableTokens(table, file.text) : lines.rest;
   return buildAst(file, parse(file, tokens, diagnostics), comments);
+}
+
+/** Every token of a table as an object (the grammar alone reads them all). */
+function tokenTableTokens(table: TokenTable, text: string): IToken[] {
+  const tokens: IToken[] = [];
+  for (let i = 0; i < table.count; i++) tokens.push(tokenTableToken(table, text, i));
+  return tokens;
 }
 
 /**

@@ -38,10 +38,10 @@ import type {
   TestDecl,
   ExpectationAst,
 } from './ast.ts';
-import type { IToken } from 'chevrotain';
-import { parseSourceFile, parseTokens } from './build-ast.ts';
+import { parseSourceFile, parseTokenTable } from './build-ast.ts';
 import { assertNever, createCollector, hasErrors, sortDiagnostics, type Diagnostic, type DiagnosticCollector } from './diagnostics.ts';
-import { tokenize, type TokenizeResult } from './lexer.ts';
+import { tokenizeTable, type TokenizeTableResult } from './lexer.ts';
+import type { TokenTable } from './lexer-scan.ts';
 import { createSourceFile, spanText, type SourceFile, type Span } from './source.ts';
 import { LCurly, Newline, RCurly } from './tokens.ts';
 
@@ -61,7 +61,7 @@ export interface FormatResult {
 /** Parses and formats one file; a file with syntax errors is refused with its diagnostics. */
 export function formatSource(source: SourceFile): FormatResult {
   const diagnostics = createCollector();
-  const lexed = tokenize(source, diagnostics);
+  const lexed = tokenizeTable(source, diagnostics);
   const text = formatSourcePrint(source, lexed, diagnostics);
   if (text === undefined) return { text: undefined, diagnostics: sortDiagnostics(diagnostics.items) };
   // Only a bug makes the token streams differ; then the full proof (a parse of the input and
@@ -71,8 +71,8 @@ export function formatSource(source: SourceFile): FormatResult {
 }
 
 /** The parse and the printing, apart, so that the AST is garbage before the output is scanned. */
-function formatSourcePrint(source: SourceFile, lexed: TokenizeResult, diagnostics: DiagnosticCollector): string | undefined {
-  const ast = parseTokens(source, lexed, diagnostics);
+function formatSourcePrint(source: SourceFile, lexed: TokenizeTableResult, diagnostics: DiagnosticCollector): string | undefined {
+  const ast = parseTokenTable(source, lexed, diagnostics);
   if (hasErrors(diagnostics.items)) return undefined;
   formatAssertComplete(ast);
   return formatPrint(ast, source);
@@ -559,47 +559,58 @@ function formatVerify(ast: FileAst, source: SourceFile, text: string): void {
  * a `{ }` literal), and a run of them as one: the blank lines fmt adds or removes mean nothing.
  * False proves nothing either way: the full proof (`formatVerify`) then decides.
  */
-function formatSameTokenStreams(input: TokenizeResult, source: SourceFile, text: string): boolean {
+function formatSameTokenStreams(input: TokenizeTableResult, source: SourceFile, text: string): boolean {
   const diagnostics = createCollector();
-  const output = tokenize(createSourceFile(source.path, text), diagnostics);
+  const output = tokenizeTable(createSourceFile(source.path, text), diagnostics);
   if (diagnostics.items.length > 0) return false;
   const a = input.comments;
   const b = output.comments;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i]!.image.trimEnd() !== b[i]!.image.trimEnd()) return false;
-  return formatSameTokens(input.tokens, output.tokens);
+  return formatSameTokens(input.table, source.text, output.table, text);
 }
 
-function formatSameTokens(a: readonly IToken[], b: readonly IToken[]): boolean {
+const NEWLINE = Newline.tokenTypeIdx!;
+const LCURLY = LCurly.tokenTypeIdx!;
+const RCURLY = RCurly.tokenTypeIdx!;
+
+/** Whether two token tables hold the same tokens (types, texts), line breaks counted as above. */
+function formatSameTokens(a: TokenTable, textA: string, b: TokenTable, textB: string): boolean {
   let i = formatSkipNewlines(a, 0);
   let j = formatSkipNewlines(b, 0);
-  while (i < a.length && j < b.length) {
-    const x = a[i]!;
-    const y = b[j]!;
-    if (x.tokenType === Newline || y.tokenType === Newline) {
+  while (i < a.count && j < b.count) {
+    const x = a.types[i]!;
+    const y = b.types[j]!;
+    if (x === NEWLINE || y === NEWLINE) {
       const ni = formatSkipNewlines(a, i);
       const nj = formatSkipNewlines(b, j);
       // An empty block, `{}`, is printed on two lines; a block's body takes any number of
       // line breaks (parser.ts, policyDecl and testDecl), none included. (Valid input: the
       // line breaks of a literal's `{ }` were dropped by tokenizeLines.)
-      const emptyBlock = a[i - 1]?.tokenType === LCurly && a[ni]?.tokenType === RCurly && b[nj]?.tokenType === RCurly;
-      if (x.tokenType !== y.tokenType && !emptyBlock) return false;
+      const emptyBlock = i > 0 && a.types[i - 1] === LCURLY && ni < a.count && a.types[ni] === RCURLY && nj < b.count && b.types[nj] === RCURLY;
+      if (x !== y && !emptyBlock) return false;
       i = ni;
       j = nj;
       continue;
     }
-    if (x.tokenType !== y.tokenType) return false;
-    if (x.image !== y.image) return false;
+    if (x !== y || !formatSameText(textA, a.starts[i]!, a.ends[i]!, textB, b.starts[j]!, b.ends[j]!)) return false;
     i++;
     j++;
   }
-  return i === a.length && j === b.length;
+  return i === a.count && j === b.count;
 }
 
-function formatSkipNewlines(tokens: readonly IToken[], from: number): number {
+function formatSkipNewlines(table: TokenTable, from: number): number {
   let i = from;
-  while (i < tokens.length && tokens[i]!.tokenType === Newline) i++;
+  while (i < table.count && table.types[i] === NEWLINE) i++;
   return i;
+}
+
+/** Whether textA[startA, endA) equals textB[startB, endB), without slicing either. */
+function formatSameText(textA: string, startA: number, endA: number, textB: string, startB: number, endB: number): boolean {
+  if (endA - startA !== endB - startB) return false;
+  for (let k = 0; k < endA - startA; k++) if (textA.charCodeAt(startA + k) !== textB.charCodeAt(startB + k)) return false;
+  return true;
 }
 
 /** Deep equality of plain AST data, except spans (positions change when formatting, nothing else may). */

@@ -1,9 +1,9 @@
 // Stage 1b: the lexer. Takes a source file; gives its tokens (with the line structure the
 // parser relies on) and its comments, and reports lexical errors (SEG1001-SEG1003).
 import type { IToken, TokenType } from 'chevrotain';
-import { createTokenInstance, Lexer } from './chevrotain.ts';
+import { Lexer } from './chevrotain.ts';
 import { Code, type DiagnosticCollector } from './diagnostics.ts';
-import { tokenizeScan } from './lexer-scan.ts';
+import { tokenizeScanTable, tokenTablePush, tokenTableToken, type TokenTable } from './lexer-scan.ts';
 import type { SourceFile, Span } from './source.ts';
 import {
   allTokens,
@@ -48,13 +48,29 @@ export function createSegLexer(validate = false): InstanceType<typeof Lexer> {
 }
 
 export function tokenize(file: SourceFile, diagnostics: DiagnosticCollector): TokenizeResult {
-  const result = tokenizeScan(file.text);
+  const { table, comments } = tokenizeTable(file, diagnostics);
+  const tokens: IToken[] = [];
+  for (let i = 0; i < table.count; i++) tokens.push(tokenTableToken(table, file.text, i));
+  return { tokens, comments };
+}
+
+export interface TokenizeTableResult {
+  /** `tokenize`'s tokens as a table (lexer-scan.ts): the same entries, in the same order. */
+  readonly table: TokenTable;
+  readonly comments: IToken[];
+}
+
+/** `tokenize` without a token object per token: what the batch front end reads. */
+export function tokenizeTable(file: SourceFile, diagnostics: DiagnosticCollector): TokenizeTableResult {
+  const result = tokenizeScanTable(file.text);
   for (const error of result.errors) tokenizeReportBadCharacters(file, error.offset, error.length, diagnostics);
-  const stringIdx = StringLiteral.tokenTypeIdx;
-  for (const token of result.tokens) {
-    if (token.tokenTypeIdx === stringIdx) tokenizeCheckString(file, token, diagnostics);
+  const { table } = result;
+  const stringIdx = StringLiteral.tokenTypeIdx!;
+  for (let i = 0; i < table.count; i++) {
+    if (table.types[i] === stringIdx) tokenizeCheckString(file, table.starts[i]!, table.ends[i]!, diagnostics);
   }
-  return { tokens: tokenizeLines(file, result.tokens), comments: result.comments };
+  tokenizeLines(file, table);
+  return { table, comments: result.comments };
 }
 
 /** Hints for characters people carry over from other languages. */
@@ -87,9 +103,8 @@ function describeCharacter(c: string): string {
   return cp < 0x20 || cp === 0x7f || (cp >= 0x80 && cp < 0xa0) ? `U+${cp.toString(16).toUpperCase().padStart(4, '0')}` : c;
 }
 
-function tokenizeCheckString(file: SourceFile, token: IToken, diagnostics: DiagnosticCollector): void {
-  const text = token.image;
-  const start = token.startOffset;
+function tokenizeCheckString(file: SourceFile, start: number, end: number, diagnostics: DiagnosticCollector): void {
+  const text = file.text.slice(start, end);
   for (let i = 1; i < text.length; i++) {
     if (text[i] !== '\\') continue;
     const next = text[i + 1];
@@ -140,23 +155,24 @@ export function isLiteralTokenType(type: TokenType): boolean {
  *   literal (`from`, `set`, a string...). An unclosed `{` therefore keeps its newlines, and
  *   the error stays on its own line instead of swallowing the rest of the file.
  * The file also always ends with a Newline (an empty one at the end of the text when the text
- * has none), so every statement, the last one too, ends with one.
+ * has none), so every statement, the last one too, ends with one. Works on the table in place.
  */
-export function tokenizeLines(file: SourceFile, tokens: IToken[]): IToken[] {
+function tokenizeLines(file: SourceFile, table: TokenTable): void {
   const newlineIdx = Newline.tokenTypeIdx!;
   const lCurlyIdx = LCurly.tokenTypeIdx!;
   const rCurlyIdx = RCurly.tokenTypeIdx!;
   const policyIdx = Policy.tokenTypeIdx!;
   // A test block's `{` is a block brace too: its expectations keep one line each.
   const testIdx = TestWord.tokenTypeIdx!;
+  const { types, count } = table;
   let dropped: Uint8Array | undefined;
   // Open literal braces, innermost last, each with the indexes of the newlines it holds.
   const open: number[][] = [];
   let atLineStart = true;
   let lineStartsWithPolicy = false;
   let blockBraceSeen = false;
-  for (let i = 0; i < tokens.length; i++) {
-    const type = tokens[i]!.tokenTypeIdx;
+  for (let i = 0; i < count; i++) {
+    const type = types[i]!;
     if (type === newlineIdx) {
       if (open.length > 0) open[open.length - 1]!.push(i);
       atLineStart = true;
@@ -175,17 +191,26 @@ export function tokenizeLines(file: SourceFile, tokens: IToken[]): IToken[] {
     } else if (type === rCurlyIdx) {
       const newlines = open.pop();
       if (newlines !== undefined && newlines.length > 0) {
-        dropped ??= new Uint8Array(tokens.length);
+        dropped ??= new Uint8Array(count);
         for (const n of newlines) dropped[n] = 1;
       }
     } else if (isLiteralToken[type] !== 1) {
       open.length = 0;
     }
   }
-  const out = dropped === undefined ? tokens : tokens.filter((_, i) => dropped[i] === 0);
-  if (out.at(-1)?.tokenType !== Newline) {
-    const end = file.text.length;
-    out.push(createTokenInstance(Newline, '', end, end - 1, NaN, NaN, NaN, NaN));
+  if (dropped !== undefined) {
+    let out = 0;
+    for (let i = 0; i < count; i++) {
+      if (dropped[i] === 1) continue;
+      types[out] = types[i]!;
+      table.starts[out] = table.starts[i]!;
+      table.ends[out] = table.ends[i]!;
+      out++;
+    }
+    table.count = out;
   }
-  return out;
+  if (table.count === 0 || table.types[table.count - 1] !== newlineIdx) {
+    const end = file.text.length;
+    tokenTablePush(table, newlineIdx, end, end);
+  }
 }

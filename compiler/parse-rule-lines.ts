@@ -16,6 +16,7 @@
 import type { IToken, TokenType } from 'chevrotain';
 import type { ActionAst, AddrExpr, IcmpAst, Name, NumberLit, PortExpr, ProtoExpr, ProtoKeyword, RuleAst } from './ast.ts';
 import { unquoteString } from './lexer.ts';
+import { tokenTableToken, type TokenTable } from './lexer-scan.ts';
 import type { SourceFile, Span } from './source.ts';
 import {
   allTokens,
@@ -131,8 +132,79 @@ const NOT_FAST = new Error('not a fast rule line');
  * joined literals written over several lines).
  */
 export function parseRuleLines(file: SourceFile, tokens: IToken[], incremental?: RuleLinesReuse): RuleLines {
-  const reader = new RuleLineReader(file.path, tokens);
+  // The walk reads only the types; a line's offsets are copied in when the reader reads it, so
+  // a re-parse that reuses most lines (the language server's edit) copies few of them.
+  const n = tokens.length;
+  const table: TokenTable = { count: n, types: new Uint8Array(n), starts: new Int32Array(n), ends: new Int32Array(n) };
+  for (let i = 0; i < n; i++) table.types[i] = tokens[i]!.tokenTypeIdx;
+  const prepare = (start: number, end: number): void => {
+    for (let i = start; i < end; i++) {
+      const t = tokens[i]!;
+      table.starts[i] = t.startOffset;
+      table.ends[i] = t.startOffset + t.image.length;
+    }
+  };
   const rest: IToken[] = [];
+  const walk = parseRuleLinesWalk(
+    file,
+    table,
+    (start, end) => {
+      for (let i = start; i <= end; i++) rest.push(tokens[i]!);
+    },
+    {
+      prepare,
+      tokens,
+      ...(incremental && {
+        reuse: (start: number, end: number) => incremental.reuse(tokens[start]!, tokens[end]!),
+        record: (start: number, rule: RuleAst) => incremental.record.set(tokens[start]!, rule),
+      }),
+    },
+  );
+  return { rest: walk.taken === 0 ? tokens : rest, rulesByBlock: walk.rulesByBlock, taken: walk.taken };
+}
+
+/** `parseRuleLines` over a token table (lexer.ts `tokenizeTable`): the batch front end's. */
+export interface RuleLinesOfTable extends RuleLines {
+  /** Where each statement ends (its Newline's offset), over all the table: `parse`'s line numbers. */
+  readonly lineEnds: Int32Array;
+}
+
+/**
+ * `parseRuleLines` over a table: the token objects the grammar needs are made for the lines
+ * it reads, and none for the rule lines taken here (most of a big policy).
+ */
+export function parseRuleLinesOfTable(file: SourceFile, table: TokenTable): RuleLinesOfTable {
+  const rest: IToken[] = [];
+  const lineEnds: number[] = [];
+  const walk = parseRuleLinesWalk(file, table, (start, end) => {
+    for (let i = start; i <= end; i++) rest.push(tokenTableToken(table, file.text, i));
+  }, { lineEnds });
+  return { rest, rulesByBlock: walk.rulesByBlock, taken: walk.taken, lineEnds: Int32Array.from(lineEnds) };
+}
+
+/** What the two callers of `parseRuleLinesWalk` add to it (token indexes into the table). */
+interface RuleLinesWalkHooks {
+  /** An incremental re-parse's rule of an unchanged line (`RuleLinesReuse`). */
+  readonly reuse?: (start: number, end: number) => RuleAst | undefined;
+  /** Told of every rule taken, by its line's first token. */
+  readonly record?: (start: number, rule: RuleAst) => void;
+  /** Fills the table's offsets of tokens [start, end) before they are read. */
+  readonly prepare?: (start: number, end: number) => void;
+  /** Filled with each statement's Newline offset. */
+  readonly lineEnds?: number[];
+  /** The table's tokens as objects, when there are (their images are read instead of the text). */
+  readonly tokens?: readonly IToken[];
+}
+
+function parseRuleLinesWalk(
+  file: SourceFile,
+  table: TokenTable,
+  keep: (start: number, end: number) => void,
+  hooks: RuleLinesWalkHooks,
+): { rulesByBlock: Map<number, RuleAst[]>; taken: number } {
+  const { types, count } = table;
+  const { reuse, record, prepare, lineEnds } = hooks;
+  const reader = new RuleLineReader(file, table, hooks.tokens);
   const rulesByBlock = new Map<number, RuleAst[]>();
   let taken = 0;
   // The block the grammar is certainly in (its `{` offset), or -1 at the top level; `lost`
@@ -141,38 +213,44 @@ export function parseRuleLines(file: SourceFile, tokens: IToken[], incremental?:
   let blockRules: RuleAst[] | undefined;
   let lost = false;
   let start = 0;
-  while (start < tokens.length) {
+  while (start < count) {
     let end = start;
-    while (tokens[end]!.tokenTypeIdx !== NEWLINE) end++;
-    // tokens[start..end] is one statement, tokens[end] its Newline.
-    const first = tokens[start]!.tokenTypeIdx;
+    while (types[end] !== NEWLINE) end++;
+    lineEnds?.push(table.starts[end]!);
+    // table[start..end] is one statement, table[end] its Newline.
+    const first = types[start]!;
     if (!lost && block >= 0 && first === NUMBER) {
-      const rule = incremental?.reuse(tokens[start]!, tokens[end]!) ?? reader.readRule(start, end);
+      let rule = reuse?.(start, end);
+      if (rule === undefined) {
+        prepare?.(start, end);
+        rule = reader.readRule(start, end);
+      }
       if (rule !== undefined) {
-        incremental?.record.set(tokens[start]!, rule);
+        record?.(start, rule);
         blockRules!.push(rule);
         taken++;
         start = end + 1;
         continue;
       }
-      if (parseRuleLinesMayMoveGrammar(tokens, start, end)) lost = true;
+      if (parseRuleLinesMayMoveGrammar(types, start, end)) lost = true;
     } else if (!lost && block >= 0) {
       if (IS_DECLARATION_START[first] === 1) block = -1;
       else if (first === RCURLY && end === start + 1) block = -1;
-      else if (first !== NEWLINE && parseRuleLinesMayMoveGrammar(tokens, start, end)) lost = true;
+      else if (first !== NEWLINE && parseRuleLinesMayMoveGrammar(types, start, end)) lost = true;
     }
     if (!lost && block < 0 && first === POLICY) {
-      const open = parseRuleLinesValidHeader(tokens, start, end);
-      if (open !== undefined) {
-        block = open.startOffset;
+      const open = parseRuleLinesValidHeader(types, start, end);
+      if (open >= 0) {
+        prepare?.(open, open + 1);
+        block = table.starts[open]!;
         blockRules = [];
         rulesByBlock.set(block, blockRules);
       }
     }
-    for (let i = start; i <= end; i++) rest.push(tokens[i]!);
+    keep(start, end);
     start = end + 1;
   }
-  return { rest: taken === 0 ? tokens : rest, rulesByBlock, taken };
+  return { rulesByBlock, taken };
 }
 
 /**
@@ -180,26 +258,28 @@ export function parseRuleLines(file: SourceFile, tokens: IToken[], incremental?:
  * block or run past the line: a `}` anywhere, or a declaration keyword (the grammar's `lineEnd`
  * stops skipping at one). Other broken lines recover within themselves.
  */
-function parseRuleLinesMayMoveGrammar(tokens: readonly IToken[], start: number, end: number): boolean {
+function parseRuleLinesMayMoveGrammar(types: Uint8Array, start: number, end: number): boolean {
   for (let i = start; i < end; i++) {
-    const t = tokens[i]!.tokenTypeIdx;
+    const t = types[i]!;
     if (t === RCURLY || IS_DECLARATION_START[t] === 1) return true;
   }
   return false;
 }
 
-/** `policy ingress|egress [default allow|deny] {` and the line's end: its `{`, else undefined. */
-function parseRuleLinesValidHeader(tokens: readonly IToken[], start: number, end: number): IToken | undefined {
+/** `policy ingress|egress [default allow|deny] {` and the line's end: its `{`'s index, else -1. */
+function parseRuleLinesValidHeader(types: Uint8Array, start: number, end: number): number {
+  // Past the line's Newline only when the line is shorter than a header (then not one).
+  const at = (i: number): number => (i <= end ? types[i]! : NEWLINE);
   let i = start + 1;
-  const direction = tokens[i]!.tokenTypeIdx;
-  if (direction !== INGRESS && direction !== EGRESS) return undefined;
+  const direction = at(i);
+  if (direction !== INGRESS && direction !== EGRESS) return -1;
   i++;
-  if (tokens[i]!.tokenTypeIdx === DEFAULT) {
-    const verdict = tokens[i + 1]!.tokenTypeIdx;
-    if (verdict !== ALLOW && verdict !== DENY) return undefined;
+  if (at(i) === DEFAULT) {
+    const verdict = at(i + 1);
+    if (verdict !== ALLOW && verdict !== DENY) return -1;
     i += 2;
   }
-  return tokens[i]!.tokenTypeIdx === LCURLY && i + 1 === end ? tokens[i] : undefined;
+  return at(i) === LCURLY && i + 1 === end ? i : -1;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -215,14 +295,22 @@ class RuleLineReader {
   private depth = 0;
   private excepts = 0;
   private readonly file: string;
-  private readonly tokens: readonly IToken[];
+  private readonly text: string;
+  private readonly types: Uint8Array;
+  private readonly starts: Int32Array;
+  private readonly ends: Int32Array;
+  private readonly tokens: readonly IToken[] | undefined;
 
-  constructor(file: string, tokens: readonly IToken[]) {
-    this.file = file;
+  constructor(file: SourceFile, table: TokenTable, tokens: readonly IToken[] | undefined) {
     this.tokens = tokens;
+    this.file = file.path;
+    this.text = file.text;
+    this.types = table.types;
+    this.starts = table.starts;
+    this.ends = table.ends;
   }
 
-  /** The rule of tokens[start..end) (tokens[end] being its Newline), or undefined. */
+  /** The rule of table[start..end) (table[end] being its Newline), or undefined. */
   readRule(start: number, end: number): RuleAst | undefined {
     this.pos = start;
     this.end = end;
@@ -238,38 +326,39 @@ class RuleLineReader {
   }
 
   private la(): number {
-    return this.pos < this.end ? this.tokens[this.pos]!.tokenTypeIdx : NEWLINE;
+    return this.pos < this.end ? this.types[this.pos]! : NEWLINE;
   }
 
   private la2(): number {
-    return this.pos + 1 < this.end ? this.tokens[this.pos + 1]!.tokenTypeIdx : NEWLINE;
+    return this.pos + 1 < this.end ? this.types[this.pos + 1]! : NEWLINE;
   }
 
-  private consume(type: number): IToken {
+  /** Takes the next token, of type `type`; returns its index. */
+  private consume(type: number): number {
     if (this.la() !== type) throw NOT_FAST;
-    return this.tokens[this.pos++]!;
+    return this.pos++;
   }
 
-  private consumeName(): IToken {
-    if (IS_NAME[this.la()] !== 1) throw NOT_FAST;
-    return this.tokens[this.pos++]!;
+  private image(token: number): string {
+    // Token objects already hold their text (the incremental path): no copy of it then.
+    return this.tokens !== undefined ? this.tokens[token]!.image : this.text.slice(this.starts[token]!, this.ends[token]!);
   }
 
-  private span(token: IToken): Span {
-    return { file: this.file, start: token.startOffset, end: token.startOffset + token.image.length };
+  private span(token: number): Span {
+    return { file: this.file, start: this.starts[token]!, end: this.ends[token]! };
   }
 
-  private numberLit(token: IToken): NumberLit {
-    return { value: Number(token.image), span: this.span(token) };
+  private numberLit(token: number): NumberLit {
+    return { value: Number(this.image(token)), span: this.span(token) };
   }
 
   private rule(): RuleAst {
     const priority = this.numberLit(this.consume(NUMBER));
     const rule: Mutable<RuleAst> = { kind: 'Rule', priority, span: priority.span };
     if (IS_NAME[this.la()] === 1) {
-      const token = this.consumeName();
+      const token = this.pos++;
       this.consume(COLON);
-      rule.name = { name: token.image, span: this.span(token) };
+      rule.name = { name: this.image(token), span: this.span(token) };
     }
     rule.action = this.action();
     rule.protocol = this.protoExpr();
@@ -293,14 +382,14 @@ class RuleLineReader {
       last = rule.icmp.span;
     }
     if (this.la() === STRING) {
-      const token = this.tokens[this.pos++]!;
-      rule.description = { value: unquoteString(token.image), span: this.span(token) };
+      const token = this.pos++;
+      rule.description = { value: unquoteString(this.image(token)), span: this.span(token) };
       last = rule.description.span;
     }
     if (this.la() === EXPIRES) {
       this.pos++;
       const date = this.consume(DATE);
-      rule.expires = { text: date.image, span: this.span(date) };
+      rule.expires = { text: this.image(date), span: this.span(date) };
       last = rule.expires.span;
     }
     // build-ast covers the priority and every part; the last part ends furthest.
@@ -309,20 +398,20 @@ class RuleLineReader {
   }
 
   private action(): ActionAst {
-    const first = this.tokens[this.pos]!;
+    const first = this.pos;
     const type = this.la();
     this.pos++;
     let last = first;
     if (type === ALLOW) {
       const log = this.la() === LOG;
-      if (log) last = this.tokens[this.pos++]!;
+      if (log) last = this.pos++;
       return { verdict: 'allow', log, audit: false, text: log ? 'allow log' : 'allow', span: this.cover(first, last) };
     }
     if (type === DENY) {
       const audit = this.la() === AUDIT;
-      if (audit) last = this.tokens[this.pos++]!;
+      if (audit) last = this.pos++;
       const log = this.la() === LOG;
-      if (log) last = this.tokens[this.pos++]!;
+      if (log) last = this.pos++;
       const text = audit ? (log ? 'deny audit log' : 'deny audit') : log ? 'deny log' : 'deny';
       return { verdict: 'deny', log, audit, text, span: this.cover(first, last) };
     }
@@ -330,8 +419,8 @@ class RuleLineReader {
     throw NOT_FAST;
   }
 
-  private cover(first: IToken, last: IToken): Span {
-    return { file: this.file, start: first.startOffset, end: last.startOffset + last.image.length };
+  private cover(first: number, last: number): Span {
+    return { file: this.file, start: this.starts[first]!, end: this.ends[last]! };
   }
 
   private protoExpr(): ProtoExpr {
@@ -341,14 +430,14 @@ class RuleLineReader {
       const span = this.list(items, () => this.protoExpr(), (t) => PROTO_KEYWORDS[t] === 1 || t === NUMBER || t === LCURLY);
       return { kind: 'ProtoList', items, span };
     }
-    const token = this.tokens[this.pos]!;
+    const token = this.pos;
     if (type === NUMBER) {
       this.pos++;
-      return { kind: 'ProtoNumber', value: Number(token.image), span: this.span(token) };
+      return { kind: 'ProtoNumber', value: Number(this.image(token)), span: this.span(token) };
     }
     if (PROTO_KEYWORDS[type] !== 1) throw NOT_FAST;
     this.pos++;
-    return { kind: 'ProtoName', name: token.image as ProtoKeyword, span: this.span(token) };
+    return { kind: 'ProtoName', name: this.image(token) as ProtoKeyword, span: this.span(token) };
   }
 
   /**
@@ -389,18 +478,18 @@ class RuleLineReader {
 
   private addrTerm(): AddrExpr {
     const type = this.la();
-    const token = this.tokens[this.pos]!;
+    const token = this.pos;
     if (type === IPV4 || type === IPV6) {
       this.pos++;
-      return { kind: 'AddrLiteral', text: token.image, span: this.span(token) };
+      return { kind: 'AddrLiteral', text: this.image(token), span: this.span(token) };
     }
     if (type === ANY || type === ANY4 || type === ANY6) {
       this.pos++;
-      return { kind: 'AnyAddr', which: token.image as 'any' | 'any4' | 'any6', span: this.span(token) };
+      return { kind: 'AnyAddr', which: this.image(token) as 'any' | 'any4' | 'any6', span: this.span(token) };
     }
     if (IS_NAME[type] === 1) {
       this.pos++;
-      return { kind: 'SetRef', name: token.image, span: this.span(token) };
+      return { kind: 'SetRef', name: this.image(token), span: this.span(token) };
     }
     if (type !== LCURLY) throw NOT_FAST;
     const items: AddrExpr[] = [];
@@ -410,25 +499,26 @@ class RuleLineReader {
 
   private portExpr(): PortExpr {
     const type = this.la();
-    const token = this.tokens[this.pos]!;
+    const token = this.pos;
     if (type === NUMBER) {
       this.pos++;
-      return { kind: 'PortNumber', value: Number(token.image), span: this.span(token) };
+      return { kind: 'PortNumber', value: Number(this.image(token)), span: this.span(token) };
     }
     if (type === PORT_RANGE) {
       this.pos++;
-      const dash = token.image.indexOf('-');
-      const start = token.startOffset;
+      const image = this.image(token);
+      const dash = image.indexOf('-');
+      const start = this.starts[token]!;
       return {
         kind: 'PortRange',
-        low: { value: Number(token.image.slice(0, dash)), span: { file: this.file, start, end: start + dash } },
-        high: { value: Number(token.image.slice(dash + 1)), span: { file: this.file, start: start + dash + 1, end: start + token.image.length } },
+        low: { value: Number(image.slice(0, dash)), span: { file: this.file, start, end: start + dash } },
+        high: { value: Number(image.slice(dash + 1)), span: { file: this.file, start: start + dash + 1, end: start + image.length } },
         span: this.span(token),
       };
     }
     if (IS_NAME[type] === 1) {
       this.pos++;
-      return { kind: 'PortsRef', name: token.image, span: this.span(token) };
+      return { kind: 'PortsRef', name: this.image(token), span: this.span(token) };
     }
     if (type !== LCURLY) throw NOT_FAST;
     const items: PortExpr[] = [];
@@ -438,16 +528,16 @@ class RuleLineReader {
 
   private icmpMatch(): IcmpAst {
     const icmp = this.consume(ICMP);
-    const token = this.tokens[this.pos]!;
+    const token = this.pos;
     let type: NumberLit | Name;
     if (this.la() === NUMBER) type = this.numberLit(token);
-    else if (IS_NAME[this.la()] === 1) type = { name: token.image, span: this.span(token) };
+    else if (IS_NAME[this.la()] === 1) type = { name: this.image(token), span: this.span(token) };
     else throw NOT_FAST;
     this.pos++;
-    if (this.la() !== SLASH) return { type, span: { file: this.file, start: icmp.startOffset, end: type.span.end } };
+    if (this.la() !== SLASH) return { type, span: { file: this.file, start: this.starts[icmp]!, end: type.span.end } };
     this.pos++;
     const code = this.numberLit(this.consume(NUMBER));
-    return { type, code, span: { file: this.file, start: icmp.startOffset, end: code.span.end } };
+    return { type, code, span: { file: this.file, start: this.starts[icmp]!, end: code.span.end } };
   }
 }
 

@@ -670,9 +670,10 @@ function describeFound(token: IToken): string {
  * One diagnostic per position, and at most one per line: a later error on a line that already
  * has one (the lexer's included) is a consequence of the first, so it is dropped.
  * `input`, when given, is what the grammar reads: `tokens` without whole statements that were
- * read elsewhere (parse-rule-lines.ts); lines are still numbered over all of `tokens`.
+ * read elsewhere (parse-rule-lines.ts); lines are still numbered over all of `tokens`, or by
+ * `lineEnds` (the offsets of all of its Newlines, ascending) when the caller has no token objects.
  */
-export function parse(file: SourceFile, tokens: IToken[], diagnostics: DiagnosticCollector, input: IToken[] = tokens): FileCstNode {
+export function parse(file: SourceFile, tokens: readonly IToken[], diagnostics: DiagnosticCollector, input: IToken[] = tokens as IToken[], lineEnds?: ArrayLike<number>): FileCstNode {
   const limited = parseLimitNesting(file, input, diagnostics);
   parser.lineErrors = [];
   parser.insertedBefore = new Set();
@@ -690,7 +691,8 @@ export function parse(file: SourceFile, tokens: IToken[], diagnostics: Diagnosti
     })),
     ...parser.lineErrors,
   ];
-  parseReport(file, tokens, pending, diagnostics);
+  // Nothing to report (a valid file): skip numbering the statements of the whole file.
+  if (pending.length > 0) parseReport(file, lineEnds ?? parseLineEnds(tokens), pending, diagnostics);
   parser.input = [];
   return cst;
 }
@@ -743,12 +745,14 @@ function parseLimitNesting(file: SourceFile, tokens: IToken[], diagnostics: Diag
   return out ?? tokens;
 }
 
-function parseReport(file: SourceFile, tokens: readonly IToken[], pending: readonly PendingError[], diagnostics: DiagnosticCollector): void {
-  // Nothing to report (a valid file): skip numbering the statements of the whole file.
-  if (pending.length === 0) return;
-  // Statement ends: after tokenizeLines, every Newline token ends a statement.
+/** Statement ends: after tokenizeLines, every Newline token ends a statement. */
+function parseLineEnds(tokens: readonly IToken[]): number[] {
   const lineEnds: number[] = [];
   for (const t of tokens) if (t.tokenType === Newline) lineEnds.push(t.startOffset);
+  return lineEnds;
+}
+
+function parseReport(file: SourceFile, lineEnds: ArrayLike<number>, pending: readonly PendingError[], diagnostics: DiagnosticCollector): void {
   const lineOf = (offset: number): number => {
     let lo = 0;
     let hi = lineEnds.length;

@@ -252,6 +252,21 @@ describe('the rule analysis inside compile', () => {
     expect(c.diagnostics.map((d) => d.code)).toEqual(['SEG3003']);
     expect(c.analysis).toBeUndefined();
   });
+
+  it('gives the same IR, diagnostics and sources without the syntax trees (keepSyntax: false), and no trees', () => {
+    const files = { 'web.seg': WEB_SEG, 'common.seg': COMMON_SEG, 'p.seg': shadowing.replace('ingress', 'egress') + 'set unused = 10.0.0.0/8\n' };
+    for (const roots of [['web.seg', 'p.seg'], ['p.seg']]) {
+      const kept = compile(roots, createMemoryHost(files), { analysis: {}, expiry: { today: 20_000, windowDays: 30 } });
+      const dropped = compile(roots, createMemoryHost(files), { analysis: {}, expiry: { today: 20_000, windowDays: 30 }, keepSyntax: false });
+      expect(dropped.diagnostics).toEqual(kept.diagnostics);
+      expect(dropped.diagnostics.length).toBeGreaterThan(0);
+      expect(dropped.ir).toEqual(kept.ir);
+      expect([...dropped.sources.keys()]).toEqual([...kept.sources.keys()]);
+      expect(dropped.asts.size).toBe(0);
+      expect(kept.asts.size).toBe(kept.sources.size);
+      expect(dropped.resolved.files).toEqual(kept.resolved.files);
+    }
+  });
 });
 
 describe('compile with hundreds of thousands of findings', () => {
