@@ -2,10 +2,11 @@
 // per keystroke in a 10k-rule policy. One edit inside a rule line in the middle of the file,
 // then its undo, many times: `applyEdit` (re-parse of the touched lines; the AST and syntax
 // diagnostics of the whole file) and `checkDocument` (plus resolve and lower: lowering reuses
-// the rules whose text did not change when they name no set), next to a parse and a `compile`
+// the rules whose text did not change, and those that name sets while the declarations are
+// as they were, and the values of declarations by their text), next to a parse and a `compile`
 // from scratch of the same text, measured in turns (the paired baseline on a noisy machine).
 // Two policies: ClassBench acl1_10K (literal addresses, as generated policies mostly are) and
-// bench/syntax.ts's (every rule names a set: lowered again on each check). Minimum and median
+// bench/syntax.ts's (every rule names a set, half of them a port set). Minimum and median
 // of the rounds. Run: `node bench/incremental.ts [rules]` (default 10000, the generated one).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

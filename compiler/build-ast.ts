@@ -62,7 +62,7 @@ import type {
   TestDeclCstNode,
 } from './cst.d.ts';
 import { createCollector, type DiagnosticCollector } from './diagnostics.ts';
-import { tokenizeTable, unquoteString } from './lexer.ts';
+import { tokenizeTable, unquoteString, type TokenizeTableResult } from './lexer.ts';
 import { tokenTableToken, type TokenTable } from './lexer-scan.ts';
 import { parseRuleLinesOfTable } from './parse-rule-lines.ts';
 import { isCleanTree, parse, parser } from './parser.ts';
@@ -76,7 +76,11 @@ export { unquoteString } from './lexer.ts';
 export function parseSourceFile(file: SourceFile, diagnostics: DiagnosticCollector): FileAst {
   // The tokens stay a table (lexer-scan.ts): token objects are made only for the lines the
   // grammar reads, never for the rule lines the fast path takes (most of a big policy).
-  const { table, comments } = tokenizeTable(file, diagnostics);
+  return parseTokenTable(file, tokenizeTable(file, diagnostics), diagnostics);
+}
+
+/** `parseSourceFile` after its `tokenizeTable` (fmt keeps the table to prove its output by it). */
+export function parseTokenTable(file: SourceFile, { table, comments }: TokenizeTableResult, diagnostics: DiagnosticCollector): FileAst {
   // Valid rule lines are read directly (parse-rule-lines.ts); the grammar parses the rest. The
   // split holds only where the grammar really was inside each block at each line taken, which
   // its CST shows; where it was not (a damaged file can end a block early), the whole file is

@@ -9,6 +9,7 @@ export interface FileCstNode extends CstNode {
 export type FileCstChildren = {
   Newline?: IToken[];
   declaration?: DeclarationCstNode[];
+  RCurly?: IToken[];
 };
 
 export interface DeclarationCstNode extends CstNode {

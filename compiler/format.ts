@@ -1,6 +1,9 @@
 // Stage: format (`segc fmt`). Takes one file's AST, parsed without syntax errors, and its source;
 // returns the file's canonical text. It prints the same tokens in the same order, so it never
-// changes meaning; `format` re-parses its own output to prove that before returning it.
+// changes meaning, and proves that before returning it: `formatSource` (what `segc fmt` and the
+// language server run) scans its output once and compares the tokens with the input's, which
+// the parse of the input left (where they differ, a bug, the full proof below decides);
+// `format`, given an AST from elsewhere, re-parses its output and compares the trees.
 //
 // The canonical form:
 // - one space between tokens; declarations in source order; blank lines between declarations,
@@ -35,9 +38,12 @@ import type {
   TestDecl,
   ExpectationAst,
 } from './ast.ts';
-import { parseSourceFile } from './build-ast.ts';
-import { assertNever, createCollector, hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
+import { parseSourceFile, parseTokenTable } from './build-ast.ts';
+import { assertNever, createCollector, hasErrors, sortDiagnostics, type Diagnostic, type DiagnosticCollector } from './diagnostics.ts';
+import { tokenizeTable, type TokenizeTableResult } from './lexer.ts';
+import type { TokenTable } from './lexer-scan.ts';
 import { createSourceFile, spanText, type SourceFile, type Span } from './source.ts';
+import { LCurly, Newline, RCurly } from './tokens.ts';
 
 /** A `set` or `ports` declaration longer than this on one line gets its lists broken. */
 export const LINE_WIDTH = 100;
@@ -55,9 +61,21 @@ export interface FormatResult {
 /** Parses and formats one file; a file with syntax errors is refused with its diagnostics. */
 export function formatSource(source: SourceFile): FormatResult {
   const diagnostics = createCollector();
-  const ast = parseSourceFile(source, diagnostics);
-  if (hasErrors(diagnostics.items)) return { text: undefined, diagnostics: sortDiagnostics(diagnostics.items) };
-  return { text: format(ast, source), diagnostics: [] };
+  const lexed = tokenizeTable(source, diagnostics);
+  const text = formatSourcePrint(source, lexed, diagnostics);
+  if (text === undefined) return { text: undefined, diagnostics: sortDiagnostics(diagnostics.items) };
+  // Only a bug makes the token streams differ; then the full proof (a parse of the input and
+  // of the output) decides, and gives its error.
+  if (!formatSameTokenStreams(lexed, source, text)) formatVerify(parseSourceFile(source, createCollector()), source, text);
+  return { text, diagnostics: [] };
+}
+
+/** The parse and the printing, apart, so that the AST is garbage before the output is scanned. */
+function formatSourcePrint(source: SourceFile, lexed: TokenizeTableResult, diagnostics: DiagnosticCollector): string | undefined {
+  const ast = parseTokenTable(source, lexed, diagnostics);
+  if (hasErrors(diagnostics.items)) return undefined;
+  formatAssertComplete(ast);
+  return formatPrint(ast, source);
 }
 
 /**
@@ -67,10 +85,13 @@ export function formatSource(source: SourceFile): FormatResult {
  */
 export function format(ast: FileAst, source: SourceFile): string {
   formatAssertComplete(ast);
-  const state: FormatState = { text: source.text, source, comments: ast.comments, next: 0 };
-  const text = formatFile(state, ast);
+  const text = formatPrint(ast, source);
   formatVerify(ast, source, text);
   return text;
+}
+
+function formatPrint(ast: FileAst, source: SourceFile): string {
+  return formatFile({ text: source.text, source, comments: ast.comments, next: 0 }, ast);
 }
 
 // ---- Comments and blank lines ----------------------------------------------------------------
@@ -94,8 +115,13 @@ interface CommentPiece {
   readonly end: number;
 }
 
+const NO_COMMENTS: readonly CommentPiece[] = [];
+
 /** The comments that start before `offset` and are not printed yet; `prevEnd` is where the last printed thing ended. */
-function formatTakeComments(state: FormatState, offset: number, prevEnd: number | undefined): CommentPiece[] {
+function formatTakeComments(state: FormatState, offset: number, prevEnd: number | undefined): readonly CommentPiece[] {
+  // Most calls (one per rule) take none: no array for them.
+  const next = state.comments[state.next];
+  if (next === undefined || next.span.start >= offset) return NO_COMMENTS;
   const pieces: CommentPiece[] = [];
   let last = prevEnd;
   while (state.next < state.comments.length) {
@@ -120,9 +146,17 @@ function formatHasNewline(text: string, from: number, to: number): boolean {
 
 /** True when [from, to) holds an empty line: two line breaks with only spaces between. */
 function formatHasBlankLine(text: string, from: number, to: number): boolean {
-  // CRLF is one line break, and so is a lone CR (as source.ts counts lines).
-  const between = text.slice(Math.max(0, from), Math.max(from, to)).replace(/\r\n?/g, '\n');
-  return /\n[ \t\f\v]*\n/.test(between);
+  // CRLF is one line break, and so is a lone CR (as source.ts counts lines). A scan, not a
+  // regular expression over a slice: this runs between every two rules.
+  let breaks = 0;
+  for (let i = Math.max(0, from); i < to; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === 13 || ch === 10) {
+      if (++breaks === 2) return true;
+      if (ch === 13 && text.charCodeAt(i + 1) === 10) i++;
+    } else if (ch !== 32 && ch !== 9 && ch !== 12 && ch !== 11) breaks = 0;
+  }
+  return false;
 }
 
 function formatHasCommentWithin(state: FormatState, span: Span): boolean {
@@ -399,33 +433,37 @@ function formatIsAligned(cell: string): boolean {
   return !cell.includes('\n') && cell.length <= MAX_ALIGNED_CELL;
 }
 
-/** The column widths of each group: its own for the group columns, the block's for the others. */
+/**
+ * The column widths of each group: its own for the group columns, the block's for the others.
+ * Per column, the widest aligned cell; -1 for a column no rule of the scope uses. (Loops over
+ * the cells, once: a block may hold 100k rules.)
+ */
 function formatPolicyWidths(items: readonly BodyItem[]): number[][] {
-  const groups: { readonly cells: RuleCells }[][] = [];
+  const columns = RULE_COLUMNS.length;
+  const block: number[] = RULE_COLUMNS.map(() => -1);
+  const groups: number[][] = [];
   for (const item of items) {
-    if (item.kind === 'rule') (groups[item.group] ??= []).push(item);
-  }
-  const block = formatColumnWidths(groups.flat());
-  return Array.from(groups, (rules) =>
-    formatColumnWidths(rules ?? []).map((width, column) => (column < BLOCK_COLUMNS ? (block[column] ?? -1) : width)),
-  );
-}
-
-/** Per column, the widest aligned cell of these rules; -1 for a column none of them uses. */
-function formatColumnWidths(rules: readonly { readonly cells: RuleCells }[]): number[] {
-  const widths: number[] = RULE_COLUMNS.map(() => -1);
-  for (const rule of rules) {
-    rule.cells.forEach((cell, column) => {
-      if (cell === '') return;
+    if (item.kind !== 'rule') continue;
+    const widths = (groups[item.group] ??= RULE_COLUMNS.map(() => -1));
+    const cells = item.cells;
+    for (let column = 0; column < columns; column++) {
+      const cell = cells[column]!;
+      if (cell === '') continue;
       const width = formatIsAligned(cell) ? cell.length : 0;
-      widths[column] = Math.max(widths[column] ?? -1, width);
-    });
+      if (width > widths[column]!) widths[column] = width;
+      if (width > block[column]!) block[column] = width;
+    }
   }
-  return widths;
+  for (let g = 0; g < groups.length; g++) {
+    const widths = (groups[g] ??= RULE_COLUMNS.map(() => -1));
+    for (let column = 0; column < BLOCK_COLUMNS; column++) widths[column] = block[column]!;
+  }
+  return groups;
 }
 
 function formatRuleLine(cells: RuleCells, widths: readonly number[]): string {
-  const lastUsed = cells.reduce((last, cell, column) => (cell === '' ? last : column), -1);
+  let lastUsed = cells.length - 1;
+  while (lastUsed >= 0 && cells[lastUsed] === '') lastUsed--;
   let line = '';
   let aligned = true;
   for (let column = 0; column <= lastUsed; column++) {
@@ -510,6 +548,69 @@ function formatVerify(ast: FileAst, source: SourceFile, text: string): void {
   if (!sameComments || !formatSameTree(ast.declarations, again.declarations)) {
     throw new Error(`format changed the syntax tree of ${source.path}`);
   }
+}
+
+/**
+ * The fast proof of `formatSource`: whether the output, scanned once, holds the input's tokens
+ * in the same order (same types, same images) and the same comments, without a lexical error.
+ * The AST is a function of that token stream (the parser and the fast path read token types
+ * and images; offsets only order tokens and make spans), so equal streams parse to equal trees,
+ * spans aside. Line breaks count where the parser sees them (`tokenizeLines` drops those inside
+ * a `{ }` literal), and a run of them as one: the blank lines fmt adds or removes mean nothing.
+ * False proves nothing either way: the full proof (`formatVerify`) then decides.
+ */
+function formatSameTokenStreams(input: TokenizeTableResult, source: SourceFile, text: string): boolean {
+  const diagnostics = createCollector();
+  const output = tokenizeTable(createSourceFile(source.path, text), diagnostics);
+  if (diagnostics.items.length > 0) return false;
+  const a = input.comments;
+  const b = output.comments;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i]!.image.trimEnd() !== b[i]!.image.trimEnd()) return false;
+  return formatSameTokens(input.table, source.text, output.table, text);
+}
+
+const NEWLINE = Newline.tokenTypeIdx!;
+const LCURLY = LCurly.tokenTypeIdx!;
+const RCURLY = RCurly.tokenTypeIdx!;
+
+/** Whether two token tables hold the same tokens (types, texts), line breaks counted as above. */
+function formatSameTokens(a: TokenTable, textA: string, b: TokenTable, textB: string): boolean {
+  let i = formatSkipNewlines(a, 0);
+  let j = formatSkipNewlines(b, 0);
+  while (i < a.count && j < b.count) {
+    const x = a.types[i]!;
+    const y = b.types[j]!;
+    if (x === NEWLINE || y === NEWLINE) {
+      const ni = formatSkipNewlines(a, i);
+      const nj = formatSkipNewlines(b, j);
+      // An empty block, `{}`, is printed on two lines; a block's body takes any number of
+      // line breaks (parser.ts, policyDecl and testDecl), none included. (Valid input: the
+      // line breaks of a literal's `{ }` were dropped by tokenizeLines.)
+      const emptyBlock = i > 0 && a.types[i - 1] === LCURLY && ni < a.count && a.types[ni] === RCURLY && nj < b.count && b.types[nj] === RCURLY;
+      if (x !== y && !emptyBlock) return false;
+      i = ni;
+      j = nj;
+      continue;
+    }
+    if (x !== y || !formatSameText(textA, a.starts[i]!, a.ends[i]!, textB, b.starts[j]!, b.ends[j]!)) return false;
+    i++;
+    j++;
+  }
+  return i === a.count && j === b.count;
+}
+
+function formatSkipNewlines(table: TokenTable, from: number): number {
+  let i = from;
+  while (i < table.count && table.types[i] === NEWLINE) i++;
+  return i;
+}
+
+/** Whether textA[startA, endA) equals textB[startB, endB), without slicing either. */
+function formatSameText(textA: string, startA: number, endA: number, textB: string, startB: number, endB: number): boolean {
+  if (endA - startA !== endB - startB) return false;
+  for (let k = 0; k < endA - startA; k++) if (textA.charCodeAt(startA + k) !== textB.charCodeAt(startB + k)) return false;
+  return true;
 }
 
 /** Deep equality of plain AST data, except spans (positions change when formatting, nothing else may). */

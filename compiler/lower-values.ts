@@ -3,7 +3,7 @@
 // returns exact, normalised values, or undefined once a mistake is reported.
 import type { AddrExpr, PortExpr, ProtoExpr } from './ast.ts';
 import { FAMILY_BITS, familyMax, formatPrefix, normalizeRanges, parsePrefix, rangesToPrefixTexts, subtractRanges, type AddrRange } from './cidr.ts';
-import { Code, assertNever, type DiagnosticCollector } from './diagnostics.ts';
+import { Code, assertNever, type Diagnostic, type DiagnosticCollector } from './diagnostics.ts';
 import { PROTOCOL_NUMBERS, type AddrSetIr, type PortSetIr } from './ir.ts';
 import { MAX_PORT, normalizePortIntervals } from './port-set.ts';
 import type { DeclSymbol, ResolvedProgram } from './resolve.ts';
@@ -45,11 +45,56 @@ export interface Lowerer {
 }
 
 /**
+ * Values of declarations kept from one compilation to the next (the language server's re-check,
+ * through lower.ts's `LowerCache`): a declaration that names no other has the value and the
+ * diagnostics its text gives, wherever it stands.
+ */
+export interface DeclarationValueCache {
+  /** By the declaration's text: its value, and its diagnostics with spans relative to its start. */
+  readonly byText: Map<string, { readonly value: SymbolValue | undefined; readonly diagnostics: readonly Diagnostic[] }>;
+}
+
+/**
  * The value lowering of one compilation; each declaration's value is computed once. (Literals are
  * not cached by text: on policies of mostly distinct addresses the map cost more than it saved.)
+ * With `cache` and the files' `texts`, a declaration that names no other is looked up by its text.
  */
-export function createLowerer(resolved: ResolvedProgram, diagnostics: DiagnosticCollector): Lowerer {
+export function createLowerer(
+  resolved: ResolvedProgram,
+  diagnostics: DiagnosticCollector,
+  cache?: { readonly values: DeclarationValueCache; readonly texts: ReadonlyMap<string, string> },
+): Lowerer {
   const symbolValues = new Map<DeclSymbol, SymbolValue | undefined>();
+
+  const lowerValue = (d: SymbolDecl): SymbolValue | undefined => {
+    if (d.kind === 'SetDecl') {
+      const addr = lowerAddr(d.value as AddrExpr);
+      return addr && { addr };
+    }
+    const ports = lowerPorts(d.value as PortExpr);
+    return ports && { ports };
+  };
+
+  const lowerValueCached = (d: SymbolDecl): SymbolValue | undefined => {
+    const text = cache?.texts.get(d.span.file);
+    const literal = d.kind === 'SetDecl' ? lowerIsLiteralAddr(d.value as AddrExpr) : lowerIsLiteralPorts(d.value as PortExpr);
+    if (cache === undefined || text === undefined || !literal) return lowerValue(d);
+    const key = text.slice(d.span.start, d.span.end);
+    const base = d.span.start;
+    const hit = cache.values.byText.get(key);
+    if (hit !== undefined) {
+      for (const x of hit.diagnostics) diagnostics.items.push(lowerShiftDiagnostic(x, d.span.file, base));
+      return hit.value;
+    }
+    const before = diagnostics.items.length;
+    const value = lowerValue(d);
+    const added = diagnostics.items.slice(before);
+    const inside = (span: Span) => span.file === d.span.file && span.start >= base && span.end <= d.span.end;
+    if (added.every((x) => inside(x.span) && x.related.every((r) => inside(r.span)))) {
+      cache.values.byText.set(key, { value, diagnostics: added.map((x) => lowerShiftDiagnostic(x, '', -base)) });
+    }
+    return value;
+  };
 
   const lowerSymbol = (symbol: DeclSymbol): SymbolValue | undefined => {
     if (symbolValues.has(symbol)) return symbolValues.get(symbol);
@@ -59,14 +104,7 @@ export function createLowerer(resolved: ResolvedProgram, diagnostics: Diagnostic
     if (d.recovered || !d.value) return undefined;
     // A symbol that failed in resolve still has its own values checked (a bad literal next to an
     // unknown name is a second mistake); references to failed names give nothing, silently.
-    let value: SymbolValue | undefined;
-    if (d.kind === 'SetDecl') {
-      const addr = lowerAddr(d.value as AddrExpr);
-      value = addr && { addr };
-    } else {
-      const ports = lowerPorts(d.value as PortExpr);
-      value = ports && { ports };
-    }
+    let value = lowerValueCached(d);
     if (symbol.failed) value = undefined;
     symbolValues.set(symbol, value);
     return value;
@@ -158,6 +196,34 @@ export function createLowerer(resolved: ResolvedProgram, diagnostics: Diagnostic
   const addrSetIr = (value: AddrValue): AddrSetIr => (value.ir ??= { v4: rangesToPrefixTexts(4, value.v4), v6: rangesToPrefixTexts(6, value.v6) });
 
   return { lowerSymbol, lowerAddr, lowerPorts, addrSetIr, diagnostics };
+}
+
+type SymbolDecl = DeclSymbol['decl'];
+
+/** Whether an address expression names no set (its value follows from its text alone). */
+export function lowerIsLiteralAddr(e: AddrExpr | undefined): boolean {
+  if (e === undefined) return true;
+  switch (e.kind) {
+    case 'SetRef':
+      return false;
+    case 'AddrList':
+      return e.items.every(lowerIsLiteralAddr);
+    case 'AddrExcept':
+      return lowerIsLiteralAddr(e.base) && lowerIsLiteralAddr(e.excluded);
+    default:
+      return true;
+  }
+}
+
+/** Whether a port expression names no port set. */
+export function lowerIsLiteralPorts(e: PortExpr | undefined): boolean {
+  return e === undefined || (e.kind === 'PortList' ? e.items.every(lowerIsLiteralPorts) : e.kind !== 'PortsRef');
+}
+
+/** `d` with its spans moved by `delta` into `file` (a cached diagnostic, back where its node is now). */
+export function lowerShiftDiagnostic(d: Diagnostic, file: string, delta: number): Diagnostic {
+  const at = (span: Span): Span => ({ file, start: span.start + delta, end: span.end + delta });
+  return { ...d, span: at(d.span), related: d.related.map((r) => ({ ...r, span: at(r.span) })) };
 }
 
 function lowerAddrLiteral(text: string, span: Span, diagnostics: DiagnosticCollector): AddrValue | undefined {

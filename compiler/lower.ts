@@ -2,14 +2,14 @@
 // protocols in lower-values.ts; priorities, rule names, ICMP types, defaults and rule families
 // here) and turns the AST into the flat, normalised IR of `ir.ts`. Returns the `ProgramIr`, or
 // undefined when the compilation has errors.
-import type { AddrExpr, Direction, IcmpAst, PolicyDecl, PortExpr, RuleAst, Verdict } from './ast.ts';
+import type { Direction, IcmpAst, PolicyDecl, PortExpr, RuleAst, Verdict } from './ast.ts';
 import type { Family } from './cidr.ts';
 import { Code, hasErrors, type Diagnostic, type DiagnosticCollector } from './diagnostics.ts';
 import { parseIsoDate } from './expiry.ts';
 import { canonicalRuleLine, hashProgram } from './hash.ts';
 import { ICMP_TYPE_NAMES, icmpTypeNumber } from './icmp-types.ts';
 import { DIRECTIONS, PORT_PROTOCOLS, PROTOCOL_NUMBERS, type AddrSetIr, type DeclarationIr, type DirectionIr, type IcmpMatchIr, type ProgramIr, type RuleIr } from './ir.ts';
-import { createLowerer, lowerProtocols, type AddrValue, type Lowerer } from './lower-values.ts';
+import { createLowerer, lowerIsLiteralAddr, lowerIsLiteralPorts, lowerProtocols, lowerShiftDiagnostic, type AddrValue, type DeclarationValueCache, type Lowerer } from './lower-values.ts';
 import { protocolName } from './packet.ts';
 import type { ResolvedProgram } from './resolve.ts';
 import type { Span } from './source.ts';
@@ -22,8 +22,8 @@ import { closestSpelling } from './spelling.ts';
  * stage): the IR's guarantees (`ir.ts`) hold only for a compilation without errors.
  */
 export function lower(resolved: ResolvedProgram, diagnostics: DiagnosticCollector, cache?: LowerCache): ProgramIr | undefined {
-  const lowerer = createLowerer(resolved, diagnostics);
   const reuse = cache ? lowerReuseOf(cache, resolved) : undefined;
+  const lowerer = createLowerer(resolved, diagnostics, reuse && { values: reuse.cache.values, texts: reuse.texts });
   // Every declaration is lowered, used or not, so that its value errors are reported; in
   // dependency order, so a long chain of sets does not become deep recursion.
   for (const symbol of resolved.order) lowerer.lowerSymbol(symbol);
@@ -37,7 +37,7 @@ export function lower(resolved: ResolvedProgram, diagnostics: DiagnosticCollecto
     }
   }
   const directions = DIRECTIONS.map((d) => lowerDirection(d, resolved.policies, lowerer, diagnostics, reuse));
-  if (reuse) lowerReuseDone(reuse);
+  if (reuse) lowerReuseDone(reuse, resolved.symbols.size);
   if (hasErrors(diagnostics.items)) return undefined;
 
   const [ingress, egress] = directions as [LoweredDirection, LoweredDirection];
@@ -51,6 +51,8 @@ export function lower(resolved: ResolvedProgram, diagnostics: DiagnosticCollecto
   };
   const ingressIr = withIds(ingress);
   const egressIr = withIds(egress);
+  // The cache entry of each rule reused or cached this run, by id (for its hash line).
+  const entries = reuse && [...(ingress.entries ?? []), ...(egress.entries ?? [])];
   const declarations: DeclarationIr[] = [...resolved.symbols.values()].map((s) => ({
     kind: s.kind,
     name: s.name,
@@ -61,8 +63,8 @@ export function lower(resolved: ResolvedProgram, diagnostics: DiagnosticCollecto
   const program = { rules, ingress: ingressIr, egress: egressIr, declarations, files };
   // A reused rule's hash line is the one computed for its first lowering (the line reads neither
   // the id nor the span).
-  const lineOf = reuse && ((r: RuleIr) => {
-    const entry = reuse.reused.get(r);
+  const lineOf = entries && ((r: RuleIr) => {
+    const entry = entries[r.id];
     return entry && (entry.line ??= canonicalRuleLine(r));
   });
   return { ...program, hash: hashProgram(program, lineOf) };
@@ -80,13 +82,18 @@ interface LoweredDirection {
   readonly defaultSpan: Span | null;
   /** Ascending priority. */
   readonly rules: readonly LoweredRule[];
+  /** With a cache: each rule's entry (undefined for a rule not cached), in the same order. */
+  readonly entries?: readonly (LowerCachedRule | undefined)[];
 }
 
 function lowerDirection(direction: Direction, policies: readonly PolicyDecl[], lowerer: Lowerer, diagnostics: DiagnosticCollector, reuse: LowerReuse | undefined): LoweredDirection {
   let stated: { verdict: Verdict; span: Span } | undefined;
-  const byPriority = new Map<number, RuleAst>();
+  // Rules by priority: a typed array of positions in `seen`, not a map (priorities in range are
+  // 0..65535, and a map's 10k inserts were a tenth of a re-check).
+  const byPriority: PrioritySeen = { at: new Int32Array(65536), rules: [] };
   const byName = new Map<string, RuleAst>();
-  const rules: LoweredRule[] = [];
+  let rules: LoweredRule[] = [];
+  let entries: (LowerCachedRule | undefined)[] | undefined = reuse && [];
   let declared = false;
   for (const policy of policies) {
     if (policy.direction !== direction) continue;
@@ -108,23 +115,40 @@ function lowerDirection(direction: Direction, policies: readonly PolicyDecl[], l
       const priorityOk = lowerPriority(rule, direction, byPriority, diagnostics);
       lowerRuleName(rule, direction, byName, diagnostics);
       const lowered = reuse ? lowerRuleReusing(rule, direction, lowerer, reuse) : lowerRule(rule, direction, lowerer);
-      if (lowered && priorityOk) rules.push(lowered);
+      if (lowered && priorityOk) {
+        rules.push(lowered);
+        entries?.push(reuse?.entry);
+      }
     }
   }
-  rules.sort((a, b) => a.priority - b.priority);
+  if (entries === undefined) rules.sort((a, b) => a.priority - b.priority);
+  else {
+    const order = rules.map((_, i) => i).sort((a, b) => rules[a]!.priority - rules[b]!.priority);
+    const unsorted = rules;
+    const unsortedEntries = entries;
+    rules = order.map((i) => unsorted[i]!);
+    entries = order.map((i) => unsortedEntries[i]);
+  }
   // The spec's default when a block omits it is deny; a direction no block names is segc's
   // extension: unfiltered (docs/language.md, "Directions without a policy block").
   const defaultAction = stated?.verdict ?? (declared ? 'deny' : 'allow');
-  return { direction, declared, defaultAction, defaultSpan: stated?.span ?? null, rules };
+  return { direction, declared, defaultAction, defaultSpan: stated?.span ?? null, rules, ...(entries ? { entries } : {}) };
 }
 
-function lowerPriority(rule: RuleAst, direction: Direction, seen: Map<number, RuleAst>, diagnostics: DiagnosticCollector): boolean {
+/** The rules of a direction by priority: `rules[at[p] - 1]` has priority p (0: none yet). */
+interface PrioritySeen {
+  readonly at: Int32Array;
+  readonly rules: RuleAst[];
+}
+
+function lowerPriority(rule: RuleAst, direction: Direction, seen: PrioritySeen, diagnostics: DiagnosticCollector): boolean {
   const p = rule.priority;
   if (!Number.isInteger(p.value) || p.value < 0 || p.value > 65535) {
     diagnostics.add(Code.PriorityOutOfRange, p.span, { value: p.value });
     return false;
   }
-  const other = seen.get(p.value);
+  const index = seen.at[p.value]!;
+  const other = index === 0 ? undefined : seen.rules[index - 1];
   if (other) {
     diagnostics.add(
       Code.DuplicatePriority,
@@ -134,7 +158,8 @@ function lowerPriority(rule: RuleAst, direction: Direction, seen: Map<number, Ru
     );
     return false;
   }
-  seen.set(p.value, rule);
+  seen.rules.push(rule);
+  seen.at[p.value] = seen.rules.length;
   return true;
 }
 
@@ -168,6 +193,14 @@ export interface LowerCache {
   readonly byRule: WeakMap<RuleAst, LowerCachedRule>;
   /** By direction, then by the rule's text; only rules not found by their node go through it. */
   readonly byText: Readonly<Record<Direction, Map<string, LowerCachedRule>>>;
+  /**
+   * The declarations key of the last run, kept so that an equal key is this very string: every
+   * cached rule compares its key with it, and two equal strings that are not one object are
+   * compared character by character (10k rules by some 10 KB each, per check).
+   */
+  declarations: string | undefined;
+  /** The values of declarations that name no other, by their text (lower-values.ts). */
+  readonly values: DeclarationValueCache;
 }
 
 interface LowerCachedRule {
@@ -183,7 +216,7 @@ interface LowerCachedRule {
 }
 
 export function createLowerCache(): LowerCache {
-  return { byRule: new WeakMap(), byText: { ingress: new Map(), egress: new Map() } };
+  return { byRule: new WeakMap(), byText: { ingress: new Map(), egress: new Map() }, declarations: undefined, values: { byText: new Map() } };
 }
 
 /** `moved` is `rule` with its spans shifted (the same text elsewhere): it lowers alike. */
@@ -197,14 +230,16 @@ interface LowerReuse {
   readonly texts: ReadonlyMap<string, string>;
   /** The declarations of this compilation, as one text. */
   readonly declarations: string;
-  /** The rules of this run that came from the cache, with their entry (for their hash lines). */
-  readonly reused: Map<RuleIr, LowerCachedRule>;
+  /** The entry of the rule `lowerRuleReusing` returned last (undefined: not cached). */
+  entry: LowerCachedRule | undefined;
   count: number;
 }
 
 function lowerReuseOf(cache: LowerCache, resolved: ResolvedProgram): LowerReuse {
   const texts = new Map(resolved.files.map((f) => [f.path, f.text]));
-  return { cache, texts, declarations: lowerDeclarationsKey(resolved, texts), reused: new Map(), count: 0 };
+  const key = lowerDeclarationsKey(resolved, texts);
+  if (key !== cache.declarations) cache.declarations = key;
+  return { cache, texts, declarations: cache.declarations, entry: undefined, count: 0 };
 }
 
 /**
@@ -226,12 +261,14 @@ function lowerDeclarationsKey(resolved: ResolvedProgram, texts: ReadonlyMap<stri
 }
 
 /** After a run: texts of rules long gone are dropped once they outnumber the rules. */
-function lowerReuseDone(reuse: LowerReuse): void {
+function lowerReuseDone(reuse: LowerReuse, declarations: number): void {
   for (const map of Object.values(reuse.cache.byText)) if (map.size > 2 * reuse.count + 1024) map.clear();
+  if (reuse.cache.values.byText.size > 2 * declarations + 1024) reuse.cache.values.byText.clear();
 }
 
 function lowerRuleReusing(rule: RuleAst, direction: Direction, lowerer: Lowerer, reuse: LowerReuse): LoweredRule | undefined {
   reuse.count++;
+  reuse.entry = undefined;
   const { byRule, byText } = reuse.cache;
   const valid = (c: LowerCachedRule | undefined) => c !== undefined && c.direction === direction && (c.declarations === undefined || c.declarations === reuse.declarations);
   let cached = byRule.get(rule);
@@ -242,15 +279,15 @@ function lowerRuleReusing(rule: RuleAst, direction: Direction, lowerer: Lowerer,
     key = text.slice(rule.span.start, rule.span.end);
     cached = byText[direction].get(key);
     if (!valid(cached)) cached = undefined;
+    // Found by its text: found by its node next time.
+    if (cached !== undefined) byRule.set(rule, cached);
   }
   const base = rule.span.start;
   if (cached !== undefined) {
-    byRule.set(rule, cached);
     for (const d of cached.diagnostics) lowerer.diagnostics.items.push(lowerShiftDiagnostic(d, rule.span.file, base));
     if (cached.rule === undefined) return undefined;
-    const lowered = { ...cached.rule, id: -1, span: rule.span };
-    reuse.reused.set(lowered, cached);
-    return lowered;
+    reuse.entry = cached;
+    return { ...cached.rule, id: -1, span: rule.span };
   }
   const before = lowerer.diagnostics.items.length;
   const lowered = lowerRule(rule, direction, lowerer);
@@ -261,33 +298,14 @@ function lowerRuleReusing(rule: RuleAst, direction: Direction, lowerer: Lowerer,
     const entry: LowerCachedRule = { direction, declarations: lowerRuleIsLiteral(rule) ? undefined : reuse.declarations, rule: lowered, diagnostics: added.map((d) => lowerShiftDiagnostic(d, '', -base)) };
     byText[direction].set(key, entry);
     byRule.set(rule, entry);
-    if (lowered) reuse.reused.set(lowered, entry);
+    if (lowered) reuse.entry = entry;
   }
   return lowered;
 }
 
 /** Whether the rule names no set or port set (its lowering reads nothing but its own text and direction). */
 function lowerRuleIsLiteral(rule: RuleAst): boolean {
-  const addr = (e: AddrExpr | undefined): boolean => {
-    if (e === undefined) return true;
-    switch (e.kind) {
-      case 'SetRef':
-        return false;
-      case 'AddrList':
-        return e.items.every(addr);
-      case 'AddrExcept':
-        return addr(e.base) && addr(e.excluded);
-      default:
-        return true;
-    }
-  };
-  const ports = (e: PortExpr | undefined): boolean => e === undefined || (e.kind === 'PortList' ? e.items.every(ports) : e.kind !== 'PortsRef');
-  return addr(rule.src) && addr(rule.dst) && ports(rule.srcPorts) && ports(rule.dstPorts);
-}
-
-function lowerShiftDiagnostic(d: Diagnostic, file: string, delta: number): Diagnostic {
-  const at = (span: Span): Span => ({ file, start: span.start + delta, end: span.end + delta });
-  return { ...d, span: at(d.span), related: d.related.map((r) => ({ ...r, span: at(r.span) })) };
+  return lowerIsLiteralAddr(rule.src) && lowerIsLiteralAddr(rule.dst) && lowerIsLiteralPorts(rule.srcPorts) && lowerIsLiteralPorts(rule.dstPorts);
 }
 
 /** Lowers one rule's matching parts; undefined when any part failed (already reported). */

@@ -168,7 +168,19 @@ export class SegParser extends CstParser {
 
   file = this.RULE('file', () => {
     this.MANY(() => {
-      this.OR([{ ALT: () => this.CONSUME(Newline) }, { ALT: () => this.SUBRULE(this.declaration) }]);
+      this.OR([
+        { ALT: () => this.CONSUME(Newline) },
+        { ALT: () => this.SUBRULE(this.declaration) },
+        {
+          // A `}` with no block open (one closed early, or one too many). Taken here rather than
+          // left to chevrotain's in-repetition recovery, which recurses once per such line:
+          // thousands of them overflowed the stack. Reported as that recovery reported it.
+          ALT: () => {
+            const close = this.CONSUME(RCurly);
+            this.ACTION(() => this.lineErrors.push({ token: close, rank: 1, expected: DECLARATION_EXPECTED, missing: false }));
+          },
+        },
+      ]);
     });
   });
 
@@ -691,7 +703,8 @@ export function parse(file: SourceFile, tokens: readonly IToken[], diagnostics: 
     })),
     ...parser.lineErrors,
   ];
-  parseReport(file, lineEnds ?? parseLineEnds(tokens), pending, diagnostics);
+  // Nothing to report (a valid file): skip numbering the statements of the whole file.
+  if (pending.length > 0) parseReport(file, lineEnds ?? parseLineEnds(tokens), pending, diagnostics);
   parser.input = [];
   return cst;
 }

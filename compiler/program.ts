@@ -164,7 +164,7 @@ export function compile(rootFiles: readonly string[], host: CompilerHost, option
 
 /** What a compilation keeps of name resolution when its caller wants no syntax trees. */
 function compileWithoutSyntax(resolved: ResolvedProgram): ResolvedProgram {
-  return { files: resolved.files, asts: [], symbols: new Map(), order: [], references: new Map(), policies: [] };
+  return { files: resolved.files, asts: [], symbols: new Map(), order: [], references: { get: () => null }, policies: [] };
 }
 
 /** The lock-out guard: one SEG5101 per management flow `ir` would deny. */

@@ -45,8 +45,8 @@ export interface DeclSymbol {
  *   not depend on the order of files on the command line;
  * - `symbols` maps each declared name to its first declaration (file, then offset order); a name
  *   declared again, as a set or as ports, has been reported (SEG2003);
- * - every name reference outside recovered nodes is in `references`: it maps to the symbol of
- *   the right kind, or to null when it is unknown or of the wrong kind (reported: SEG2001,
+ * - `references` gives every name reference the symbol of the right kind, or null when it is
+ *   unknown or of the wrong kind; outside recovered nodes the latter is reported (SEG2001,
  *   SEG2002, SEG2006; unknown names are not reported when a file could not be read, since it
  *   may declare them);
  * - a symbol is `failed` when its value cannot be computed (recovered, cyclic (SEG2005), or
@@ -61,16 +61,28 @@ export interface ResolvedProgram {
   readonly symbols: ReadonlyMap<string, DeclSymbol>;
   /** Every symbol, each after every symbol its value uses (cycles broken anywhere). */
   readonly order: readonly DeclSymbol[];
-  readonly references: ReadonlyMap<SetRef | PortsRef, DeclSymbol | null>;
+  readonly references: ReferenceLookup;
   readonly policies: readonly PolicyDecl[];
+}
+
+/**
+ * What a name reference resolves to: its symbol, or null when the name is unknown or of the
+ * wrong kind. A function of the reference's name and kind and of `symbols`, so it is computed
+ * when asked, not stored per reference node: a map of every reference of a 10k-rule file was
+ * most of the language server's re-check after an edit (inserting a fresh object key is slow).
+ * It answers for references inside recovered nodes too (those are not walked, so no diagnostic
+ * is due for them).
+ */
+export interface ReferenceLookup {
+  get(ref: SetRef | PortsRef): DeclSymbol | null;
 }
 
 export function resolve(input: ResolveInput): ResolvedProgram {
   const { files, asts, complete } = resolveFiles(input);
   const symbols = resolveDeclarations(asts, input.diagnostics);
-  const references = new Map<SetRef | PortsRef, DeclSymbol | null>();
+  const references: ReferenceLookup = { get: (ref) => resolveTarget(symbols, ref) };
   const dependencies: Dependencies = new Map();
-  const walker = createReferenceWalker(symbols, references, complete, input.diagnostics);
+  const walker = createReferenceWalker(symbols, complete, input.diagnostics);
   for (const ast of asts) {
     for (const d of ast.declarations) {
       if (d.kind === 'SetDecl' || d.kind === 'PortsDecl') {
@@ -201,9 +213,14 @@ interface ReferenceWalker {
   walkRule(rule: RuleAst): void;
 }
 
+/** The symbol of the right kind that `ref` names, or null (what `ResolvedProgram.references` gives). */
+function resolveTarget(symbols: ReadonlyMap<string, DeclSymbol>, ref: SetRef | PortsRef): DeclSymbol | null {
+  const symbol = symbols.get(ref.name);
+  return symbol !== undefined && symbol.kind === (ref.kind === 'SetRef' ? 'set' : 'ports') ? symbol : null;
+}
+
 function createReferenceWalker(
   symbols: ReadonlyMap<string, DeclSymbol>,
-  references: Map<SetRef | PortsRef, DeclSymbol | null>,
   complete: boolean,
   diagnostics: DiagnosticCollector,
 ): ReferenceWalker {
@@ -232,7 +249,6 @@ function createReferenceWalker(
       target = symbol;
       symbol.uses.push(ref.span);
     }
-    references.set(ref, target);
     deps?.push({ target, span: ref.span });
   };
 

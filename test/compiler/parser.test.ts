@@ -316,6 +316,18 @@ describe('parse: limits and line endings', () => {
     }
   });
 
+  it("reports a '}' with no block open on each of 20,000 lines, one diagnostic a line, without overflowing the stack", () => {
+    // A policy block closed early: every later line is a stray line, and each holds a '}'
+    // (chevrotain's in-repetition recovery recursed once per such line).
+    const lines = ['policy ingress default deny {', `100 ${RULE}`, '}', '}'];
+    for (let i = 0; i < 20_000; i++) lines.push(i % 2 === 0 ? `${200 + i} allow tcp from any to any port { 1, 2 }` : '} 1 2');
+    const { report } = check(lines.join('\n') + '\n');
+    expect(report).toHaveLength(20_001);
+    expect(report[0]).toBe("4:1 SEG1004 '}' expected a declaration ('include', 'set', 'ports' or 'policy'), found '}'");
+    expect(report[1]).toMatch(/^5:1 SEG1004 '200' /);
+    expect(report[2]).toBe("6:1 SEG1004 '}' expected a declaration ('include', 'set', 'ports' or 'policy'), found '}'");
+  });
+
   it('accepts braces nested up to the limit', () => {
     const depth = MAX_BRACE_DEPTH;
     expect(check(`set a = ${'{'.repeat(depth)}10.0.0.1${'}'.repeat(depth)}\n`).diagnostics).toEqual([]);
