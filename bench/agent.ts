@@ -44,6 +44,10 @@ const AGENT_NODE_OPTIONS = argOf('--agent-node-options');
 const AGENT_V8 = argOf('--agent-v8');
 /** Seconds to keep each agent running after its measurements, its pid printed (to read /proc/PID/smaps, send signals). */
 const HOLD_S = Number(argOf('--hold') ?? 0);
+/** Milliseconds between serial scrapes (longer than the freshness window, so each is a collection; Prometheus' interval is 15 s or so). */
+const PACE_MS = Number(argOf('--pace') ?? 600);
+/** Extra arguments for this checkout's agent (`--census-max-age 0` to compare within one build). */
+const AGENT_ARGS = (argOf('--agent-args') ?? '').split(' ').filter((a) => a !== '');
 const SCRAPES = 20;
 const CLIENTS = 50;
 const BURSTS = 5;
@@ -53,8 +57,8 @@ const CASES = [
   { label: '10k', file: 'acl1_10K', take: Infinity, mode: 'hit' },
 ].filter((c) => ONLY === undefined || ONLY.split(',').includes(`${c.label}-${c.mode.replace(/:.*/, '')}`));
 /** The builds to run: this checkout, and the baseline's when given. */
-const BUILDS: { name: string; dir: string; v8?: string }[] = [
-  ...(AGENT_V8 === undefined ? [{ name: 'this', dir: join(import.meta.dirname, '..') }] : AGENT_V8.split('|').map((v8) => ({ name: v8 === '' ? 'no flags' : v8, dir: join(import.meta.dirname, '..'), v8 }))),
+const BUILDS: { name: string; dir: string; v8?: string; args?: readonly string[] }[] = [
+  ...(AGENT_V8 === undefined ? [{ name: 'this', dir: join(import.meta.dirname, '..'), args: AGENT_ARGS }] : AGENT_V8.split('|').map((v8) => ({ name: v8 === '' ? 'no flags' : v8, dir: join(import.meta.dirname, '..'), v8 }))),
   ...(BASELINE === undefined ? [] : [{ name: 'base', dir: BASELINE }]),
 ];
 
@@ -163,6 +167,8 @@ interface AgentRow {
   readonly scrapeMs: number;
   /** The agent's CPU time (user + system) per serial scrape, mean. */
   readonly cpuMs: number;
+  /** The agent's CPU time over the whole serial run (the census refreshed between scrapes included), per scrape. */
+  readonly cpuAllMs: number;
   readonly readMs: number;
   readonly series: number;
   readonly bodyBytes: number;
@@ -178,7 +184,7 @@ interface AgentRow {
 }
 
 /** Runs the agent of the checkout `dir` on the deployment in place and measures it. */
-async function measureAgent(dir: string, mode: string, v8?: string): Promise<AgentRow> {
+async function measureAgent(dir: string, mode: string, v8?: string, extra: readonly string[] = []): Promise<AgentRow> {
   // bin/segc, the launcher users and the systemd unit run (it sets the agent's V8 flags), on this
   // Node; a variant of --agent-v8 runs bin/segc.js with the launcher's young-generation cap and its own flags instead.
   const sources = process.argv.includes('--sources');
@@ -188,7 +194,7 @@ async function measureAgent(dir: string, mode: string, v8?: string): Promise<Age
       ? [process.execPath, ['--max-semi-space-size=4', ...v8.split(' ').filter((f) => f !== ''), join(dir, 'bin', 'segc.js')]]
       : [join(dir, 'bin', 'segc'), []];
   const node = process.execPath;
-  const agent = spawn(command, [...args, 'agent', '--listen', '127.0.0.1:0', '--rule-metrics', mode], {
+  const agent = spawn(command, [...args, 'agent', '--listen', '127.0.0.1:0', '--rule-metrics', mode, ...extra], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, SEGC_STATE_DIR: stateDir, SEGC_NODE: node, ...(AGENT_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: AGENT_NODE_OPTIONS }) },
   });
@@ -210,15 +216,18 @@ async function measureAgent(dir: string, mode: string, v8?: string): Promise<Age
     const reads: number[] = [];
     let body = '';
     let cpu = 0;
+    let cpuStart = 0;
     for (let i = 0; i < SCRAPES + 1; i++) {
-      await pause(PAUSE_MS);
+      await pause(i === 0 ? PAUSE_MS : PACE_MS);
       const c0 = cpuMs(agent.pid as number);
+      if (i === 1) cpuStart = c0;
       const t = performance.now();
       body = await (await fetch(url)).text();
       if (i > 0) times.push(performance.now() - t);
       if (i > 0) cpu += cpuMs(agent.pid as number) - c0;
       reads.push(1000 * Number(/^segc_scrape_duration_seconds (\S+)$/m.exec(body)?.[1] ?? NaN));
     }
+    const cpuAll = cpuMs(agent.pid as number) - cpuStart;
     const series = body.split('\n').filter((l) => l.startsWith('segc_rule_packets_total{')).length;
     const afterKb = rssKb(agent.pid as number);
     // Bursts of concurrent clients: every client's GET timed from the burst's start.
@@ -250,6 +259,7 @@ async function measureAgent(dir: string, mode: string, v8?: string): Promise<Age
       heapTotal: mib('nodejs_heap_size_total_bytes'),
       scrapeMs: median(times),
       cpuMs: cpu / SCRAPES,
+      cpuAllMs: cpuAll / SCRAPES,
       readMs: median(reads.slice(1)),
       series,
       bodyBytes: body.length,
@@ -276,7 +286,7 @@ try {
   const peer = sandbox.createNetns('peer');
   const link = sandbox.createVethPair(host, peer, { a: { ipv4: '10.206.0.1/24' }, b: { ipv4: '10.206.0.2/24' } });
   out(`segc agent scrape benchmark (ClassBench acl1, a full ${SESSIONS}-entry session table, every rule hit; median of ${SCRAPES} scrapes)`);
-  out('rules  --rule-metrics  sessions  scrape ms (HTTP)  CPU ms  of which reading maps  rule series  body KiB  agent RSS MiB (idle -> after scrapes -> after bursts)  50 clients p50/p99 ms  collections/burst  heap used/total MiB');
+  out('rules  --rule-metrics  sessions  scrape ms (HTTP)  CPU ms  CPU ms all  of which reading maps  rule series  body KiB  agent RSS MiB (idle -> after scrapes -> after bursts)  50 clients p50/p99 ms  collections/burst  heap used/total MiB');
   for (const c of CASES) {
     const rules = readClassBenchRules(readFileSync(`${HS1}/rules/${c.file}`, 'utf8')).slice(0, c.take);
     const text = classBenchToSeg(rules, { defaultAction: 'deny' });
@@ -289,9 +299,9 @@ try {
     hitEveryRule(result.record.pins.dir, ir.rules.length);
 
     for (const build of BUILDS) {
-      const row = await measureAgent(build.dir, c.mode, build.v8);
+      const row = await measureAgent(build.dir, c.mode, build.v8, build.args);
       out(
-        `${(BUILDS.length > 1 ? `${build.name}: ` : '') + c.label.padEnd(6)} ${c.mode.padEnd(14)} ${String(entries).padStart(8)} ${row.scrapeMs.toFixed(1).padStart(17)} ${row.cpuMs.toFixed(1).padStart(7)} ${row.readMs.toFixed(1).padStart(22)} ${String(row.series).padStart(12)} ${(row.bodyBytes / 1024).toFixed(0).padStart(9)} ${(row.idleKb / 1024).toFixed(0).padStart(14)} -> ${(row.afterKb / 1024).toFixed(0)} -> ${(row.afterBurstsKb / 1024).toFixed(0)}` +
+        `${(BUILDS.length > 1 ? `${build.name}: ` : '') + c.label.padEnd(6)} ${c.mode.padEnd(14)} ${String(entries).padStart(8)} ${row.scrapeMs.toFixed(1).padStart(17)} ${row.cpuMs.toFixed(1).padStart(7)} ${row.cpuAllMs.toFixed(1).padStart(7)} ${row.readMs.toFixed(1).padStart(22)} ${String(row.series).padStart(12)} ${(row.bodyBytes / 1024).toFixed(0).padStart(9)} ${(row.idleKb / 1024).toFixed(0).padStart(14)} -> ${(row.afterKb / 1024).toFixed(0)} -> ${(row.afterBurstsKb / 1024).toFixed(0)}` +
           `  ${row.p50.toFixed(0)}/${row.p99.toFixed(0)}  ${Number.isNaN(row.collections) ? '-' : row.collections.toFixed(1)}  ${row.heapUsed.toFixed(0)}/${row.heapTotal.toFixed(0)}`,
       );
     }
@@ -299,7 +309,8 @@ try {
   }
   out('');
   out('scrape ms = one GET /metrics end to end (read every map, fold, render), median; CPU ms = the agent\'s user + system time per scrape,');
-  out('mean (the census\'s walk counts as system time); reading maps = segc_scrape_duration_seconds');
+  out('mean (the census\'s walk counts as system time); CPU ms all = the agent\'s CPU over the whole serial run per scrape (a census');
+  out('refreshed between scrapes included; serial scrapes every --pace ms, default 600); reading maps = segc_scrape_duration_seconds');
   out('(stats, the active and standby slots\' rule hits and the session census). 50 clients: bursts of 50 concurrent GETs,');
   out('each timed from its burst\'s start; collections/burst: the map walks the agent made per burst (segc_scrape_collections_total).');
 } finally {

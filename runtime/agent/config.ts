@@ -10,6 +10,13 @@ export const DEFAULT_LISTEN = '127.0.0.1:9464';
 export const DEFAULT_DEBOUNCE_MS = 300;
 /** Longer would serve a text older than the shortest scrape intervals in use (1 s). */
 export const MAX_SCRAPE_MAX_AGE_MS = 10_000;
+/**
+ * `--census-max-age`: the session gauges may be this old (a census walks the whole table: 20-30
+ * ms at 262,144 sessions, taken ahead of the scrapes so it is off their path). A few seconds
+ * beside a 15 s scrape interval; at most a minute.
+ */
+export const DEFAULT_CENSUS_MAX_AGE_MS = 5_000;
+export const MAX_CENSUS_MAX_AGE_MS = 60_000;
 
 /** A deployment the agent redeploys when its policy files (or their includes) change. */
 export interface WatchedDeployment {
@@ -31,6 +38,8 @@ export interface AgentConfig {
   readonly debounceMs: number;
   /** A scrape within this many ms of the last collection's start is served its text (0: every scrape after a collection ended reads the maps). */
   readonly scrapeMaxAgeMs: number;
+  /** A collection may use a session census taken at most this many ms before it (0: a census in every collection). */
+  readonly censusMaxAgeMs: number;
   readonly watch: readonly WatchedDeployment[];
 }
 
@@ -60,6 +69,7 @@ export interface AgentFlags {
   readonly ruleMetrics?: string;
   readonly debounce?: number;
   readonly scrapeMaxAge?: number;
+  readonly censusMaxAge?: number;
   readonly watch?: readonly string[];
   readonly name?: string;
   readonly iface?: readonly string[];
@@ -73,6 +83,7 @@ interface ConfigFile {
   ruleMetrics?: unknown;
   debounceMs?: unknown;
   scrapeMaxAgeMs?: unknown;
+  censusMaxAgeMs?: unknown;
   deployments?: unknown;
 }
 
@@ -105,6 +116,11 @@ export function agentConfig(flags: AgentFlags, cwd: string, file?: { readonly pa
   }
   if (flags.scrapeMaxAge !== undefined && flags.scrapeMaxAge > MAX_SCRAPE_MAX_AGE_MS) throw new AgentConfigError(`--scrape-max-age ${flags.scrapeMaxAge}: at most ${MAX_SCRAPE_MAX_AGE_MS} ms`);
   const scrapeMaxAgeMs = flags.scrapeMaxAge ?? (parsed.scrapeMaxAgeMs as number | undefined) ?? DEFAULT_SCRAPE_MAX_AGE_MS;
+  if (parsed.censusMaxAgeMs !== undefined && !(typeof parsed.censusMaxAgeMs === 'number' && Number.isInteger(parsed.censusMaxAgeMs) && parsed.censusMaxAgeMs >= 0 && parsed.censusMaxAgeMs <= MAX_CENSUS_MAX_AGE_MS)) {
+    throw new AgentConfigError(`${file?.path ?? 'config'}: censusMaxAgeMs must be a whole number of milliseconds from 0 to ${MAX_CENSUS_MAX_AGE_MS}`);
+  }
+  if (flags.censusMaxAge !== undefined && flags.censusMaxAge > MAX_CENSUS_MAX_AGE_MS) throw new AgentConfigError(`--census-max-age ${flags.censusMaxAge}: at most ${MAX_CENSUS_MAX_AGE_MS} ms`);
+  const censusMaxAgeMs = flags.censusMaxAge ?? (parsed.censusMaxAgeMs as number | undefined) ?? DEFAULT_CENSUS_MAX_AGE_MS;
   const watch: WatchedDeployment[] = [];
   if (parsed.deployments !== undefined) {
     if (!Array.isArray(parsed.deployments)) throw new AgentConfigError(`${file?.path}: deployments must be a list`);
@@ -120,7 +136,7 @@ export function agentConfig(flags: AgentFlags, cwd: string, file?: { readonly pa
   const names = watch.map((w) => w.name);
   const twice = names.find((n, i) => names.indexOf(n) !== i);
   if (twice !== undefined) throw new AgentConfigError(`deployment '${twice}' is watched twice`);
-  return { host, port, ruleMetrics, debounceMs, scrapeMaxAgeMs, watch };
+  return { host, port, ruleMetrics, debounceMs, scrapeMaxAgeMs, censusMaxAgeMs, watch };
 }
 
 function watchedFromFile(d: unknown, index: number, base: string, path: string): WatchedDeployment {

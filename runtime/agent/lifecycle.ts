@@ -10,6 +10,7 @@ import { listPending } from '../confirm.ts';
 import { stateDirOf } from '../state.ts';
 import { isLoopback, type AgentConfig } from './config.ts';
 import { AgentMetrics } from './metrics.ts';
+import { CensusRefresher } from './census-refresh.ts';
 import { DeploymentReader } from './reader.ts';
 import { PolicyReloader } from './reload.ts';
 
@@ -24,9 +25,10 @@ export interface RunningAgent {
 }
 
 export async function startAgent(config: AgentConfig, io: CliIo, log: (line: string) => void): Promise<RunningAgent> {
-  const reader = new DeploymentReader(stateDirOf(io.env));
+  const reader = new DeploymentReader(stateDirOf(io.env), { censusMaxAgeMs: config.censusMaxAgeMs });
+  const census = new CensusRefresher(reader, { maxAgeMs: config.censusMaxAgeMs, quietMs: config.scrapeMaxAgeMs });
   const reloader = new PolicyReloader(config.watch, io, log, config.debounceMs);
-  const metrics = new AgentMetrics(reader, { ruleMetrics: config.ruleMetrics, reloads: reloader, maxAgeMs: config.scrapeMaxAgeMs });
+  const metrics = new AgentMetrics(reader, { ruleMetrics: config.ruleMetrics, reloads: reloader, maxAgeMs: config.scrapeMaxAgeMs, onCollection: (startedAt) => census.collected(startedAt) });
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -78,6 +80,7 @@ export async function startAgent(config: AgentConfig, io: CliIo, log: (line: str
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
       clearInterval(overdue);
+      census.stop();
       await reloader.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -46,6 +46,8 @@ export interface AgentMetricsOptions {
   readonly maxAgeMs?: number;
   /** The clock of `maxAgeMs`, in ms (tests pass their own). */
   readonly now?: () => number;
+  /** Called as each collection's text is ready, with its start by `now` (the agent plans its census refreshes from it). */
+  readonly onCollection?: (startedAt: number) => void;
 }
 
 /** `segc agent`'s default for `--scrape-max-age`: well below any scrape interval, longer than a burst of clients takes to arrive. */
@@ -108,6 +110,7 @@ export class AgentMetrics {
     this.#reader = reader;
     this.#maxAgeMs = options.maxAgeMs ?? 0;
     this.#now = options.now ?? (() => performance.now());
+    this.#onCollection = options.onCollection;
     this.#ruleMode = options.ruleMetrics ?? DEFAULT_RULE_METRICS;
     this.#reloads = options.reloads;
     collectDefaultMetrics({ register: this.registry });
@@ -147,6 +150,7 @@ export class AgentMetrics {
       const rendered = (await this.registry.metrics()) + this.#renderRules();
       await nextTurn();
       await nextTurn();
+      this.#onCollection?.(now);
       return rendered;
     })();
     const served = text.finally(() => {
@@ -167,6 +171,7 @@ export class AgentMetrics {
   #recent: { readonly startedAt: number; readonly text: Promise<string> } | undefined;
   readonly #maxAgeMs: number;
   readonly #now: () => number;
+  readonly #onCollection: ((startedAt: number) => void) | undefined;
 
   /** Collections made so far (one per single-flight scrape; tests read it). */
   get collections(): number {
@@ -211,7 +216,10 @@ export class AgentMetrics {
     });
     // Evictions are not counted by the kernel: every session that left the table other than by
     // expiry, close or revocation, and is not in it now, was evicted (LRU) or flushed.
-    const stat = (i: number) => d.stats[i]?.packets ?? 0n;
+    // The counters read with the census (the agent's census may be a few seconds older than the
+    // snapshot's counters): both sides of the difference from one moment.
+    const atCensus = d.census?.stats ?? d.stats;
+    const stat = (i: number) => atCensus[i]?.packets ?? 0n;
     const left = stat(SegStat.SEG_STAT_SESSION_NEW) - stat(SegStat.SEG_STAT_SESSION_EXPIRED) - stat(SegStat.SEG_STAT_SESSION_CLOSED) - stat(SegStat.SEG_STAT_REASON_BASE + SegReason.SEG_REASON_SESSION_REVOKED) - BigInt(d.sessions.entries);
     this.#evicted.observe(keyOf({ deployment }), { deployment }, epoch, left > 0n ? left : 0n);
     // Policy switches seen by the agent (deploys, rollbacks, reloads, whoever made them).
@@ -399,6 +407,9 @@ export class AgentMetrics {
     new Counter({ name: 'segc_sessions_evicted_total', help: 'Sessions that left the table other than by expiry, close or revocation (LRU evictions, flushes); derived, see docs/metrics.md.', labelNames: ['deployment'], registers, collect() { fillCounter(this, self.evicted); } });
     const gauge = this.#deploymentGauge();
     gauge('segc_sessions', 'Sessions in the table now.', ['deployment'], (g, d) => g.set({ deployment: d.name }, d.sessions.entries));
+    gauge('segc_sessions_census_age_seconds', 'How old the session census behind the session gauges is (seconds; the agent refreshes it ahead of the scrapes, --census-max-age).', ['deployment'], (g, d) => {
+      if (d.census) g.set({ deployment: d.name }, d.census.ageMs / 1000);
+    });
     gauge('segc_sessions_capacity', 'Capacity of the session table (entries).', ['deployment'], (g, d) => g.set({ deployment: d.name }, d.sessions.capacity));
     gauge('segc_sessions_utilization_ratio', 'Sessions in the table over its capacity (map pressure), 0 to 1.', ['deployment'], (g, d) => g.set({ deployment: d.name }, d.sessions.capacity === 0 ? 0 : d.sessions.entries / d.sessions.capacity));
     gauge('segc_sessions_by_state', 'Sessions in the table by state (TCP states, udp, icmp, other).', ['deployment', 'state'], (g, d) => {

@@ -47,6 +47,13 @@ export interface DeploymentSnapshot {
   /** Hits of the other slot's policy, while it still holds a recorded generation. */
   readonly standby: RuleHits | undefined;
   readonly sessions: SessionCensus;
+  /**
+   * How old `sessions` is, in ms (the agent's census may come from before the snapshot:
+   * `censusMaxAgeMs`), and the seg_stats read just before that census, which the derived
+   * eviction count must pair with it (both from one moment, not the census from one and the
+   * counters from another). Absent: the census was taken with `stats`.
+   */
+  readonly census?: { readonly ageMs: number; readonly stats: readonly Counter[] };
   readonly ruleCounts: { readonly ingress: number; readonly egress: number };
   /** A canary running beside the policy in force: both generations, its share, the counters per role. */
   readonly canary?: { readonly generation: number; readonly baselineGeneration: number; readonly shareBp: number; readonly counts: CanaryCounts };
@@ -73,6 +80,19 @@ interface CachedRecord {
 interface CensusOf {
   readonly mapsId: number;
   readonly counter: SessionCensusCounter | undefined;
+  /** The last census, when it was taken (by `now`) and the seg_stats read just before it. */
+  last?: { readonly census: SessionCensus; readonly takenAt: number; readonly stats: readonly Counter[] };
+}
+
+export interface DeploymentReaderOptions {
+  /**
+   * A snapshot may reuse a session census taken at most this many ms before it (0, the
+   * default: a census at every snapshot). The agent refreshes the census ahead of its scrapes
+   * (`refreshCensus`), so that a full table's walk is off the scrape's path.
+   */
+  readonly censusMaxAgeMs?: number;
+  /** The clock of `censusMaxAgeMs`, in ms (tests pass their own). */
+  readonly now?: () => number;
 }
 
 function summarize(record: DeploymentRecord): RecordSummary {
@@ -93,9 +113,41 @@ export class DeploymentReader {
   readonly #stateDir: string;
   readonly #cache = new Map<string, CachedRecord>();
   readonly #census = new Map<string, CensusOf>();
+  readonly #censusMaxAgeMs: number;
+  readonly #now: () => number;
 
-  constructor(stateDir: string) {
+  constructor(stateDir: string, options: DeploymentReaderOptions = {}) {
     this.#stateDir = stateDir;
+    this.#censusMaxAgeMs = options.censusMaxAgeMs ?? 0;
+    this.#now = options.now ?? (() => performance.now());
+  }
+
+  /**
+   * Takes a new session census of every deployment read so far (its counters first), for the
+   * snapshots of the next `censusMaxAgeMs`. A deployment that cannot be read now is left to the
+   * next snapshot, which reports it.
+   */
+  refreshCensus(): void {
+    for (const name of [...this.#census.keys()]) {
+      const cached = this.#cache.get(name);
+      if (!cached) continue;
+      let dp: Datapath | undefined;
+      try {
+        dp = openPinnedDatapath(cached.current.pins.dir);
+        this.#takeCensus(name, dp);
+      } catch {
+        // The next snapshot reads this deployment again and says why it cannot.
+      } finally {
+        if (dp) releaseDatapath(dp, true);
+      }
+    }
+  }
+
+  /** How old the oldest census kept is, in ms (undefined: none kept). */
+  censusAgeMs(): number | undefined {
+    let oldest: number | undefined;
+    for (const { last } of this.#census.values()) if (last && (oldest === undefined || last.takenAt < oldest)) oldest = last.takenAt;
+    return oldest === undefined ? undefined : this.#now() - oldest;
   }
 
   /** Every recorded deployment (or only `names`). */
@@ -158,8 +210,10 @@ export class DeploymentReader {
     this.#census.delete(name);
   }
 
-  /** The census of `dp`, through a census program bound to these maps, loaded once per maps. */
-  #censusOf(name: string, mapsId: number, dp: Datapath): SessionCensus {
+  /** The census entry of `name`'s maps (`dp`): a census program bound to its session table, loaded once per table. */
+  #censusEntry(name: string, dp: Datapath): CensusOf {
+    // The census program is bound to the session table itself, which an upgrade may replace.
+    const mapsId = bpf_map_get_info_by_fd(mapOf(dp, SegMap.sessions).fd).id;
     let entry = this.#census.get(name);
     if (entry?.mapsId !== mapsId) {
       this.#dropCensus(name);
@@ -167,7 +221,25 @@ export class DeploymentReader {
       entry = { mapsId, counter: 'unavailable' in opened ? undefined : opened };
       this.#census.set(name, entry);
     }
-    return entry.counter ? entry.counter.census() : censusSessions(dp);
+    return entry;
+  }
+
+  /** A census of `dp` now, kept with the counters read just before it. */
+  #takeCensus(name: string, dp: Datapath): NonNullable<CensusOf['last']> {
+    const entry = this.#censusEntry(name, dp);
+    // Counters before the census: a session opened in between is in the census and not yet in
+    // session_new, so the derived evictions err low, never high (they are a running maximum).
+    const stats = readStats(dp);
+    const census = entry.counter ? entry.counter.census() : censusSessions(dp);
+    entry.last = { census, takenAt: this.#now(), stats };
+    return entry.last;
+  }
+
+  /** The census of `dp` for a snapshot: the kept one while young enough, else a new one. */
+  #censusOf(name: string, dp: Datapath): Pick<DeploymentSnapshot, 'sessions' | 'census'> {
+    const kept = this.#censusEntry(name, dp).last;
+    const last = this.#censusMaxAgeMs > 0 && kept && this.#now() - kept.takenAt <= this.#censusMaxAgeMs ? kept : this.#takeCensus(name, dp);
+    return { sessions: last.census, census: { ageMs: this.#now() - last.takenAt, stats: last.stats } };
   }
 
   #read(cached: CachedRecord): DeploymentSnapshot {
@@ -185,18 +257,17 @@ export class DeploymentReader {
         return { generation, rules: known, packets, bytes };
       };
       const current = rules.get(record.generation) ?? [];
-      // The census program is bound to the session table itself, which an upgrade may replace.
-      const sessionsId = bpf_map_get_info_by_fd(mapOf(dp, SegMap.sessions).fd).id;
+      const stats = readStats(dp);
       return {
         name: record.name,
         record,
         // The counters' lineage: the first seg_stats map's id, kept when an upgrade migrates them.
         mapsId: Number(readDatapathInfo(dp).lineage),
-        stats: readStats(dp),
+        stats,
         activeGeneration,
         inForce: hitsOf(config.activeSlot),
         standby: hitsOf(1 - config.activeSlot),
-        sessions: this.#censusOf(record.name, sessionsId, dp),
+        ...this.#censusOf(record.name, dp),
         ruleCounts: { ingress: current.filter((r) => r.direction === 'ingress').length, egress: current.filter((r) => r.direction === 'egress').length },
         ...((config.canaryGeneration ?? 0n) === 0n
           ? {}

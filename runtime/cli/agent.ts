@@ -18,6 +18,7 @@ export interface AgentOptions {
   readonly strict?: boolean;
   readonly debounce?: number;
   readonly scrapeMaxAge?: number;
+  readonly censusMaxAge?: number;
   readonly confirm?: number;
 }
 
@@ -35,8 +36,10 @@ again on the next change. A folder mounted from a Kubernetes ConfigMap is follow
 kubelet's atomic '..data' swaps (ops/kubernetes). SIGHUP deploys every watched deployment
 again; SIGTERM stops.
 Concurrent scrapes share one read of the maps: a scrape that arrives while one is being
-collected, or within --scrape-max-age ms of its start, gets its text.
-Config file: {"listen": "127.0.0.1:9464", "ruleMetrics": "top:500", "debounceMs": 300, "scrapeMaxAgeMs": 500,
+collected, or within --scrape-max-age ms of its start, gets its text. The session gauges come
+from a census of the session table taken ahead of the scrapes, at most --census-max-age ms old
+(segc_sessions_census_age_seconds says how old).
+Config file: {"listen": "127.0.0.1:9464", "ruleMetrics": "top:500", "debounceMs": 300, "scrapeMaxAgeMs": 500, "censusMaxAgeMs": 5000,
   "deployments": [{"name": "web", "files": ["web.seg"], "interfaces": ["eth0"], "strict": false, "confirm": "2m",
                    "keep": ["tcp 22"]}]}
 "keep" lists management flows a reload must not deny (as deploy --keep); listening beyond
@@ -60,6 +63,7 @@ export function register(program: Command, io: CliIo): void {
     .option('--strict', 'refuse a watched policy when the rule analysis finds anything')
     .option('--debounce <ms>', 'wait this long after the last change before reloading (default 300)', wholeNumber)
     .option('--scrape-max-age <ms>', 'serve a scrape the text of a collection started at most this long ago (default 500; 0: read the maps for every scrape after a collection ended)', milliseconds)
+    .option('--census-max-age <ms>', 'the session gauges may come from a census of the table taken this long ago, ahead of the scrape (default 5000; 0: a census in every collection)', milliseconds)
     .option('--confirm <duration>', "each reload of --watch is commit-confirmed: rolled back after DURATION unless 'segc confirm'", parseConfirmWindow)
     .addHelpText('after', EXAMPLES)
     .action(async (options: AgentOptions, command: Command) => {
@@ -90,7 +94,7 @@ export async function agentCommand(options: AgentOptions, io: CliIo): Promise<Ou
   }
   let config;
   try {
-    config = agentConfig({ listen: options.listen, ruleMetrics: options.ruleMetrics, debounce: options.debounce, scrapeMaxAge: options.scrapeMaxAge, watch: options.watch, name: options.name, iface: options.iface, strict: options.strict, confirm: options.confirm }, io.cwd, file);
+    config = agentConfig({ listen: options.listen, ruleMetrics: options.ruleMetrics, debounce: options.debounce, scrapeMaxAge: options.scrapeMaxAge, censusMaxAge: options.censusMaxAge, watch: options.watch, name: options.name, iface: options.iface, strict: options.strict, confirm: options.confirm }, io.cwd, file);
   } catch (error) {
     if (error instanceof AgentConfigError) throw new CliError('usage', error.message, 'segc agent --help shows the options and the config file');
     throw error;

@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPinnedDatapath, releaseDatapath } from '../../runtime/deploy.ts';
+import { DeploymentReader } from '../../runtime/agent/reader.ts';
+import { SegStat, SegState } from '../../runtime/datapath/abi.ts';
 import { runFrame } from '../../runtime/datapath/test-run.ts';
 import { buildFrame } from '../../runtime/packet-bytes.ts';
 import { KERNEL_AVAILABLE } from '../support/datapath-harness.ts';
@@ -72,7 +74,7 @@ describe.skipIf(!KERNEL_AVAILABLE || !HAVE_PING)('segc agent on real deployments
     const r = deploy(file);
     expect(r.code, r.stderr).toBe(0);
     // Every scrape reads the maps afresh: each step checks what the step before it did.
-    agent = startAgent(host, ['--listen', '127.0.0.1:9464', '--scrape-max-age', '0'], stateDir);
+    agent = startAgent(host, ['--listen', '127.0.0.1:9464', '--scrape-max-age', '0', '--census-max-age', '0'], stateDir);
     await waitFor('the agent to serve /metrics', () => httpGet(host, `${AGENT}/metrics`, 2_000) !== undefined, 30_000, 200);
   }, 90_000);
 
@@ -121,6 +123,38 @@ describe.skipIf(!KERNEL_AVAILABLE || !HAVE_PING)('segc agent on real deployments
     expect(after.some((s) => s.name === 'process_resident_memory_bytes')).toBe(true);
     expect(valueOf(after, 'segc_scrape_duration_seconds')).toBeGreaterThan(0);
   }, 60_000);
+
+  it('keeps a session census up to its max age with the counters read with it, and takes a new one when refreshed or too old', () => {
+    let clock = 0;
+    const reader = new DeploymentReader(stateDir, { censusMaxAgeMs: 5_000, now: () => clock });
+    const read = () => {
+      const d = reader.snapshot([name]).deployments[0];
+      if (!d) throw new Error(`${name} was not read`);
+      return d;
+    };
+    const opened = (stats: readonly { packets: bigint }[]) => stats[SegStat.SEG_STAT_SESSION_NEW]?.packets ?? 0n;
+    try {
+      const first = read();
+      expect(first.census?.ageMs).toBe(0);
+      expect(udpEchoes(peer, HOST4, 5000)).toBe(true);
+      clock = 4_000;
+      const kept = read();
+      expect(kept.census?.ageMs).toBe(4_000);
+      expect(kept.sessions).toEqual(first.sessions);
+      // The counters of now see the new session; those kept with the census do not.
+      expect(opened(kept.stats) - opened(first.stats)).toBeGreaterThanOrEqual(1n);
+      expect(kept.census?.stats).toEqual(first.census?.stats);
+      reader.refreshCensus();
+      const fresh = read();
+      expect(fresh.census?.ageMs).toBe(0);
+      expect(fresh.sessions.byState[SegState.SEG_STATE_UDP]).toBe((first.sessions.byState[SegState.SEG_STATE_UDP] ?? 0) + 1);
+      expect(opened(fresh.census?.stats ?? [])).toBe(opened(kept.stats));
+      clock = 9_001;
+      expect(read().census?.ageMs).toBe(0);
+    } finally {
+      reader.close();
+    }
+  }, 30_000);
 
   it.skipIf(!HAVE_PROMETHEUS)('is scraped by a real Prometheus server, which holds the same counts', async () => {
     prometheus = await startPrometheus(host, 9090, 9464, [join(process.cwd(), 'ops', 'prometheus', 'segc-alerts.yml')]);

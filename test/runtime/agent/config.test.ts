@@ -24,6 +24,15 @@ describe('segc agent configuration', () => {
     expect(() => agentConfig({ scrapeMaxAge: 60_000 }, '/w')).toThrow(/at most 10000 ms/);
   });
 
+  it('lets the session gauges come from a census up to 5 s old by default, configurable from the file and --census-max-age (the flag wins)', () => {
+    expect(agentConfig({}, '/w').censusMaxAgeMs).toBe(5000);
+    const file = { path: '/etc/segc/agent.json', text: JSON.stringify({ censusMaxAgeMs: 0 }) };
+    expect(agentConfig({}, '/w', file).censusMaxAgeMs).toBe(0);
+    expect(agentConfig({ censusMaxAge: 2000 }, '/w', file).censusMaxAgeMs).toBe(2000);
+    expect(() => agentConfig({}, '/w', { path: 'a.json', text: JSON.stringify({ censusMaxAgeMs: 1.5 }) })).toThrow(/censusMaxAgeMs must be a whole number/);
+    expect(() => agentConfig({ censusMaxAge: 120_000 }, '/w')).toThrow(/--census-max-age 120000: at most 60000 ms/);
+  });
+
   it('parses the per-rule series modes', () => {
     expect(parseRuleMetricsMode('top:20')).toEqual({ kind: 'top', limit: 20 });
     expect(parseRuleMetricsMode('hit')).toEqual({ kind: 'hit' });

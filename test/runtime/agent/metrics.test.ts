@@ -26,10 +26,16 @@ interface Shape {
   readonly stats?: Partial<Record<number, number>>;
   readonly sessions?: number;
   readonly hash?: string;
+  /** A census kept from earlier: its age and the counters read with it. */
+  readonly census?: { readonly ageMs: number; readonly stats: Partial<Record<number, number>> };
+}
+
+function statsOf(counts: Partial<Record<number, number>> | undefined) {
+  return Array.from({ length: SegStat.SEG_STAT_COUNT }, (_, i) => ({ packets: BigInt(counts?.[i] ?? 0), bytes: BigInt((counts?.[i] ?? 0) * 60) }));
 }
 
 function deployment(s: Shape): DeploymentSnapshot {
-  const stats = Array.from({ length: SegStat.SEG_STAT_COUNT }, (_, i) => ({ packets: BigInt(s.stats?.[i] ?? 0), bytes: BigInt((s.stats?.[i] ?? 0) * 60) }));
+  const stats = statsOf(s.stats);
   const record = { name: s.name ?? 'web', policyHash: s.hash ?? 'sha256:aa', generation: s.generation, deployedAt: '2026-01-01T00:00:00.000Z' } as DeploymentRecord;
   return {
     name: s.name ?? 'web',
@@ -41,6 +47,7 @@ function deployment(s: Shape): DeploymentSnapshot {
     standby: s.standby,
     sessions: { entries: s.sessions ?? 0, capacity: 1000, byState: [1, 2, 3, 0, 0, 0, 0, 0] },
     ruleCounts: { ingress: s.inForce?.rules.length ?? 0, egress: 0 },
+    ...(s.census ? { census: { ageMs: s.census.ageMs, stats: statsOf(s.census.stats) } } : {}),
   };
 }
 
@@ -143,6 +150,21 @@ describe('agent metrics', () => {
     // More sessions in the table than before: the derived count stays where it was.
     const later = await a.scrape(deployment({ generation: 1, stats, sessions: 44 }));
     expect(valueOf(later, 'segc_sessions_evicted_total', { deployment: 'web' })).toBe(5);
+  });
+
+  it('derives evictions from the counters read with a census kept from earlier, and exports its age', async () => {
+    const a = agentOver(undefined);
+    const atCensus = { [SegStat.SEG_STAT_SESSION_NEW]: 100, [SegStat.SEG_STAT_SESSION_EXPIRED]: 20, [SegStat.SEG_STAT_SESSION_CLOSED]: 30 };
+    // Since the census 60 more sessions opened: with today's counters the table would look 60 short.
+    const now = { ...atCensus, [SegStat.SEG_STAT_SESSION_NEW]: 160 };
+    const s = await a.scrape(deployment({ generation: 1, stats: now, sessions: 45, census: { ageMs: 2500, stats: atCensus } }));
+    expect(valueOf(s, 'segc_sessions_evicted_total', { deployment: 'web' })).toBe(5);
+    expect(valueOf(s, 'segc_sessions_created_total', { deployment: 'web' })).toBe(160);
+    expect(valueOf(s, 'segc_sessions_census_age_seconds', { deployment: 'web' })).toBe(2.5);
+    expect(valueOf(s, 'segc_sessions', { deployment: 'web' })).toBe(45);
+    // A snapshot without a kept census (its census is the snapshot's own) exports no age.
+    const b = await agentOver(undefined).scrape(deployment({ generation: 1, sessions: 3 }));
+    expect(b.some((x) => x.name === 'segc_sessions_census_age_seconds')).toBe(false);
   });
 
   it('reports reloads and whether the watched files are what is deployed', async () => {
