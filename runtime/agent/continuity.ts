@@ -24,6 +24,12 @@ interface Series<L> {
 
 export class MonotonicTotals<L> {
   readonly #series = new Map<string, Series<L>>();
+  #version = 0;
+
+  /** Grows whenever a series is added or a total changes: a reader that saw this version can reuse what it made from the totals. */
+  get version(): number {
+    return this.#version;
+  }
 
   /**
    * Records the kernel's `value` of series `key` in `epoch`; returns the series total. A value
@@ -39,15 +45,19 @@ export class MonotonicTotals<L> {
     const s = this.#series.get(key);
     if (!s) {
       this.#series.set(key, { labels, finished: 0n, epoch, last: value, total: value });
+      this.#version++;
       return;
     }
     const order = compareEpochs(epoch, s.epoch);
     if (order > 0) {
+      // A new epoch whose value is 0 leaves the total as it was, but the series' epoch changed: count it all the same.
+      this.#version++;
       s.finished += s.last;
       s.epoch = epoch;
       s.last = value;
       s.total = s.finished + value;
     } else if (order === 0 && value > s.last) {
+      this.#version++;
       s.last = value;
       s.total = s.finished + value;
     }

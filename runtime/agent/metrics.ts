@@ -105,6 +105,9 @@ export class AgentMetrics {
   #scrapeErrors = 0;
   /** Keys of the rule series this scrape exports (chosen once per scrape, for packets and bytes alike), in their order. */
   #ruleSeries: readonly string[] = [];
+  /** The rule totals' versions `#ruleSeries` was chosen at, and its text once rendered. */
+  #rulesVersion = '';
+  #rulesText: string | undefined;
 
   constructor(reader: SnapshotSource, options: AgentMetricsOptions = {}) {
     this.#reader = reader;
@@ -191,7 +194,14 @@ export class AgentMetrics {
     this.#scrapeErrors += snapshot.unreadable.length;
     for (const d of snapshot.deployments) this.#fold(d);
     this.#last = snapshot;
-    this.#ruleSeries = this.#exportedRules();
+    // No rule total changed since the last collection (a quiet policy, most of a big one's
+    // rules): the same series, in the same order, and the same text.
+    const version = `${this.#rulePackets.version}/${this.#ruleBytes.version}`;
+    if (version !== this.#rulesVersion) {
+      this.#rulesVersion = version;
+      this.#ruleSeries = this.#exportedRules();
+      this.#rulesText = undefined;
+    }
     return snapshot;
   }
 
@@ -295,6 +305,11 @@ export class AgentMetrics {
 
   /** The two rule counters in the exposition format, their label texts as made once (`#ruleKeys`). */
   #renderRules(): string {
+    this.#rulesText ??= this.#renderRuleBlocks();
+    return this.#rulesText;
+  }
+
+  #renderRuleBlocks(): string {
     const block = (name: string, help: string, totals: MonotonicTotals<RuleOwner>): string => {
       const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} counter`];
       for (const key of this.#ruleSeries) {

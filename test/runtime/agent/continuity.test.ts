@@ -45,4 +45,22 @@ describe('MonotonicTotals', () => {
     expect(t.has('b')).toBe(true);
     expect(t.size).toBe(2);
   });
+
+  it('moves its version when a series is added, a total grows or an epoch turns, and only then', () => {
+    const t = new MonotonicTotals<string>();
+    const v0 = t.version;
+    t.record('a', 'a', { maps: 1, generation: 1 }, 5n);
+    const v1 = t.version;
+    expect(v1).toBeGreaterThan(v0);
+    t.record('a', 'a', { maps: 1, generation: 1 }, 5n);
+    t.record('a', 'a', { maps: 1, generation: 1 }, 4n);
+    t.record('a', 'a', { maps: 1, generation: 0 }, 9n);
+    expect(t.version).toBe(v1);
+    t.record('a', 'a', { maps: 1, generation: 1 }, 6n);
+    const v2 = t.version;
+    expect(v2).toBeGreaterThan(v1);
+    t.record('a', 'a', { maps: 1, generation: 2 }, 0n);
+    expect(t.version).toBeGreaterThan(v2);
+    expect(t.total('a')).toBe(6n);
+  });
 });

@@ -152,6 +152,22 @@ describe('agent metrics', () => {
     expect(valueOf(later, 'segc_sessions_evicted_total', { deployment: 'web' })).toBe(5);
   });
 
+  it('serves the same rule series while no rule total changes, and the new top and totals as soon as one does', async () => {
+    const rs = rules(4);
+    const a = agentOver({ kind: 'top', limit: 2 });
+    const rulePart = (text: string) => text.split('\n').filter((l) => l.startsWith('segc_rule_')).join('\n');
+    const first = await a.text(deployment({ generation: 1, inForce: hits(1, rs, [5, 0, 9, 1]) }));
+    const quiet = await a.text(deployment({ generation: 1, inForce: hits(1, rs, [5, 0, 9, 1]) }));
+    expect(rulePart(quiet)).toBe(rulePart(first));
+    // Only bytes moved (r0): its bytes total changes, the top stays.
+    const bytesOnly = parseMetrics(await a.text(deployment({ generation: 1, inForce: { ...hits(1, rs, [5, 0, 9, 1]), bytes: [600n, 0n, 900n, 100n] } })));
+    expect(valueOf(bytesOnly, 'segc_rule_bytes_total', { rule: 'r0' })).toBe(600);
+    // r3 climbs past r0: the top changes.
+    const moved = parseMetrics(await a.text(deployment({ generation: 1, inForce: hits(1, rs, [5, 0, 9, 20]) })));
+    expect(ruleSeries(moved).sort()).toEqual(['r2', 'r3']);
+    expect(valueOf(moved, 'segc_rule_packets_total', { rule: 'r3' })).toBe(20);
+  });
+
   it('derives evictions from the counters read with a census kept from earlier, and exports its age', async () => {
     const a = agentOver(undefined);
     const atCensus = { [SegStat.SEG_STAT_SESSION_NEW]: 100, [SegStat.SEG_STAT_SESSION_EXPIRED]: 20, [SegStat.SEG_STAT_SESSION_CLOSED]: 30 };
