@@ -92,8 +92,10 @@ export function resetRuleHits(dp: Datapath, slot: number, count: number): void {
 /**
  * Hits of the first `count` rules of `slot`, summed over CPUs, with a few batch lookups
  * (a per-rule lookup costs a system call each: 10k rules would be 10k calls a scrape).
+ * `previous`, a read of the same rules before, lends the totals that did not change (no new
+ * bigint for them: a scrape's garbage).
  */
-export function readRuleHitsRange(dp: Datapath, slot: number, count: number): { packets: bigint[]; bytes: bigint[] } {
+export function readRuleHitsRange(dp: Datapath, slot: number, count: number, previous?: { readonly packets: readonly bigint[]; readonly bytes: readonly bigint[] }): { packets: bigint[]; bytes: bigint[] } {
   const cpus = libbpf_num_possible_cpus();
   const stride = perCpuStride(SEG_COUNTER);
   const valueSize = stride * cpus;
@@ -117,8 +119,11 @@ export function readRuleHitsRange(dp: Datapath, slot: number, count: number): { 
         p += u64AsDouble(values, at + packetsField.offset);
         b += u64AsDouble(values, at + bytesField.offset);
       }
-      packets[i] = p === 0 ? 0n : p <= Number.MAX_SAFE_INTEGER ? BigInt(p) : sumBig(values, e * valueSize, packetsField.offset);
-      bytes[i] = b === 0 ? 0n : b <= Number.MAX_SAFE_INTEGER ? BigInt(b) : sumBig(values, e * valueSize, bytesField.offset);
+      // A total equal to the last read's (most rules between two scrapes) reuses its bigint.
+      const pp = previous?.packets[i];
+      const pb = previous?.bytes[i];
+      packets[i] = p === 0 ? 0n : p <= Number.MAX_SAFE_INTEGER ? (pp !== undefined && Number(pp) === p ? pp : BigInt(p)) : sumBig(values, e * valueSize, packetsField.offset);
+      bytes[i] = b === 0 ? 0n : b <= Number.MAX_SAFE_INTEGER ? (pb !== undefined && Number(pb) === b ? pb : BigInt(b)) : sumBig(values, e * valueSize, bytesField.offset);
     }
   }
   return { packets, bytes };

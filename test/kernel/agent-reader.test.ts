@@ -52,6 +52,12 @@ describe.skipIf(!KERNEL_AVAILABLE)('the agent readers on a loaded data path', ()
     const hits = readRuleHitsRange(dp, installed.slot, installed.ir.rules.length);
     expect(hits.packets.map(Number)).toEqual([3, 5, 2, 0]);
     for (const r of installed.ir.rules) expect(hits.bytes[r.id]).toBe(readRuleHits(dp, installed.slot, r.id).bytes);
+    // A read lent the last one's totals keeps what did not change and takes what did.
+    runFrame(dp, 'ingress', buildFrame(inbound(22, 6, 40001), { tcpFlags: 'ack' }));
+    const next = readRuleHitsRange(dp, installed.slot, installed.ir.rules.length, hits);
+    expect(next.packets.map(Number)).toEqual([4, 5, 2, 0]);
+    expect(next).toEqual(readRuleHitsRange(dp, installed.slot, installed.ir.rules.length));
+    expect(readRuleHitsRange(dp, installed.slot, 4, { packets: [9n, 9n, 9n, 9n], bytes: [9n, 9n, 9n, 9n] })).toEqual(next);
   });
 
   it('sums the rule hits of every CPU exactly, below and past 2^53 (where doubles stop being exact)', () => {
