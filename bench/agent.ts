@@ -9,7 +9,9 @@
 // each case a second time with the agent of another checkout (built: `npm run build` there),
 // alternating with this one on the same deployment, so both rows come from one run;
 // `--only 10k-top` picks cases by label; `--agent-node-options '...'` passes NODE_OPTIONS to
-// the agent alone (`--cpu-prof --cpu-prof-dir=DIR`, `--heap-prof`, V8 flags to compare).
+// the agent alone (`--cpu-prof --cpu-prof-dir=DIR`, `--heap-prof`, V8 flags to compare);
+// `--agent-args '...'` passes arguments to this checkout's agent (`--census-max-age 0`), `--pace
+// MS` spaces the serial scrapes (default 600).
 import { spawn } from 'node:child_process';
 import { get } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
