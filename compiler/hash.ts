@@ -41,25 +41,12 @@ export function* canonicalLines(program: HashInput, lineOf?: (rule: RuleIr) => s
   }
 }
 
-/**
- * One rule's line of the canonical text: `JSON.stringify(canonicalRule(r))`, written out by hand
- * (stringify of the nested arrays was a tenth of lowering 100k rules). Strings still go through
- * `JSON.stringify`, so escapes are its own; `test/compiler/hash.test.ts` compares the two.
- */
+/** One rule's line of the canonical text. */
 export function canonicalRuleLine(r: RuleIr): string {
-  let line = '[' + hashNumber(r.priority) + ',' + JSON.stringify(r.name) + ',' + r.named + ',"' + r.action + '",' + r.log + ',';
-  line += r.protocols === null ? 'null' : hashNumbers(r.protocols);
-  line += ',[' + hashStrings(r.src.v4) + ',' + hashStrings(r.src.v6) + '],[' + hashStrings(r.dst.v4) + ',' + hashStrings(r.dst.v6) + '],';
-  line += hashPorts(r.srcPorts) + ',' + hashPorts(r.dstPorts) + ',';
-  line += r.icmp === null ? 'null' : '[' + hashNumber(r.icmp.type4) + ',' + hashNumber(r.icmp.type6) + ',' + hashNumber(r.icmp.code) + ']';
-  line += ',' + (r.description === null ? 'null' : JSON.stringify(r.description));
-  if (r.audit) line += ',"audit"';
-  if (r.expires !== undefined) line += ',' + JSON.stringify(r.expires);
-  return line + ']';
+  return JSON.stringify(canonicalRule(r));
 }
 
-/** What `canonicalRuleLine` writes, as the structure `JSON.stringify` would write it (for the test). */
-export function canonicalRule(r: RuleIr): unknown {
+function canonicalRule(r: RuleIr): unknown {
   // The expiry date joins the line only when there is one, so hashes of rules without one
   // stay what they were before expiry existed.
   const base = [
@@ -79,31 +66,4 @@ export function canonicalRule(r: RuleIr): unknown {
     ...(r.audit ? ['audit'] : []),
   ];
   return r.expires === undefined ? base : [...base, r.expires];
-}
-
-// JSON writes a non-finite number as null (never in valid IR, kept so the two stay equal).
-function hashNumber(n: number | null): string {
-  return n === null || !Number.isFinite(n) ? 'null' : String(n);
-}
-
-function hashNumbers(ns: readonly number[]): string {
-  let out = '[';
-  for (let i = 0; i < ns.length; i++) out += (i === 0 ? '' : ',') + hashNumber(ns[i]!);
-  return out + ']';
-}
-
-function hashStrings(ss: readonly string[]): string {
-  let out = '[';
-  for (let i = 0; i < ss.length; i++) out += (i === 0 ? '' : ',') + JSON.stringify(ss[i]);
-  return out + ']';
-}
-
-function hashPorts(ports: RuleIr['srcPorts']): string {
-  if (ports === null) return 'null';
-  let out = '[';
-  for (let i = 0; i < ports.length; i++) {
-    const [low, high] = ports[i]!;
-    out += (i === 0 ? '[' : ',[') + hashNumber(low) + ',' + hashNumber(high) + ']';
-  }
-  return out + ']';
 }
