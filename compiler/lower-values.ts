@@ -1,7 +1,7 @@
 // Stage 5, values: what `lower` makes of the value expressions of declarations and rules
 // (addresses, ports, protocols), with their checks. Takes AST expressions of a resolved program;
 // returns exact, normalised values, or undefined once a mistake is reported.
-import type { AddrExpr, PortExpr, ProtoExpr, ProtoKeyword } from './ast.ts';
+import type { AddrExpr, PortExpr, ProtoExpr } from './ast.ts';
 import { FAMILY_BITS, familyMax, formatPrefix, normalizeRanges, parsePrefix, rangesToPrefixTexts, subtractRanges, type AddrRange } from './cidr.ts';
 import { Code, assertNever, type Diagnostic, type DiagnosticCollector } from './diagnostics.ts';
 import { PROTOCOL_NUMBERS, type AddrSetIr, type PortSetIr } from './ir.ts';
@@ -156,13 +156,10 @@ export function createLowerer(
     }
   };
 
-  const singlePorts: (PortSetIr | undefined)[] = [];
   const lowerPorts = (e: PortExpr): PortSetIr | undefined => {
     switch (e.kind) {
       case 'PortNumber':
-        if (!lowerPortNumber(e.value, e.span, diagnostics)) return undefined;
-        // One value per port number, shared by every rule that names it (IR is never changed in place).
-        return (singlePorts[e.value] ??= [[e.value, e.value]]);
+        return lowerPortNumber(e.value, e.span, diagnostics) ? [[e.value, e.value]] : undefined;
       case 'PortRange': {
         const lowOk = lowerPortNumber(e.low.value, e.low.span, diagnostics);
         const highOk = lowerPortNumber(e.high.value, e.high.span, diagnostics);
@@ -282,19 +279,8 @@ function lowerPortNumber(value: number, span: Span, diagnostics: DiagnosticColle
 
 // ---- Protocols ----------------------------------------------------------------------------------
 
-/** The value of a rule that names one protocol keyword (IR values are never changed in place). */
-const SINGLE_PROTOCOLS: Readonly<Record<Exclude<ProtoKeyword, 'any'>, readonly number[]>> = {
-  tcp: Object.freeze([PROTOCOL_NUMBERS.tcp]),
-  udp: Object.freeze([PROTOCOL_NUMBERS.udp]),
-  sctp: Object.freeze([PROTOCOL_NUMBERS.sctp]),
-  icmp: Object.freeze([PROTOCOL_NUMBERS.icmp]),
-  icmpv6: Object.freeze([PROTOCOL_NUMBERS.icmpv6]),
-};
-
 /** Sorted unique protocol numbers, null for `any`, undefined when an error was reported. */
 export function lowerProtocols(e: ProtoExpr, diagnostics: DiagnosticCollector): readonly number[] | null | undefined {
-  // Most rules name one protocol: its value is shared, not a set and an array per rule.
-  if (e.kind === 'ProtoName') return e.name === 'any' ? null : SINGLE_PROTOCOLS[e.name];
   const out = new Set<number>();
   let any = false;
   let ok = true;
