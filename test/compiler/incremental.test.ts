@@ -52,6 +52,24 @@ function randomEdit(text: string, random: (n: number) => number): TextEdit {
   }
 }
 
+/**
+ * Random damage that the next call undoes: every other edit is random, the one after it puts
+ * the text back (so that the IR exists about half of the time).
+ */
+function damageThenUndo(random: (n: number) => number): (text: string) => TextEdit {
+  let undo: TextEdit | undefined;
+  return (text) => {
+    if (undo !== undefined) {
+      const edit = undo;
+      undo = undefined;
+      return edit;
+    }
+    const edit = randomEdit(text, random);
+    undo = { start: edit.start, end: edit.start + edit.text.length, text: text.slice(edit.start, edit.end) };
+    return edit;
+  };
+}
+
 describe('incremental re-parsing', () => {
   it('gives, after each random edit of a 10k-rule policy, what a parse from scratch gives', () => {
     let doc = createIncrementalDocument('p.seg', POLICY);
@@ -115,20 +133,12 @@ describe('incremental re-parsing', () => {
       const end = at + 'ports high = { 1024-6553'.length + 1;
       return { start: at, end, text: doc.text.slice(at, end).endsWith('5') ? 'ports high = { 1024-65534' : 'ports high = { 1024-65535' };
     };
-    let undo: TextEdit | undefined;
+    const damage = damageThenUndo(random);
     let withIr = 0;
     for (let i = 0; i < 30; i++) {
-      // Random damage, each undone by the next edit (so that the IR exists half of the time);
-      // every third edit flips the first block's direction.
-      let edit: TextEdit;
-      if (i % 3 === 2) edit = i % 2 === 0 ? flip() : redeclare();
-      else if (undo !== undefined) {
-        edit = undo;
-        undo = undefined;
-      } else {
-        edit = randomEdit(doc.text, random);
-        undo = { start: edit.start, end: edit.start + edit.text.length, text: doc.text.slice(edit.start, edit.end) };
-      }
+      // Random damage, each undone by the next edit; every third edit flips the first block's
+      // direction.
+      const edit = i % 3 === 2 ? (i % 2 === 0 ? flip() : redeclare()) : damage(doc.text);
       doc = applyEdit(doc, edit);
       const checked = checkDocument(doc);
       const scratch = compile(['p.seg'], createMemoryHost({ 'p.seg': doc.text }));
@@ -192,18 +202,10 @@ describe('incremental re-parsing', () => {
     const restore30 = lines.find((l) => l.startsWith('set s30 '))!;
     steps.push(() => replaceLine('ports s30 ', () => `${restore30}\n`));
     let withIr = 0;
-    let undo: TextEdit | undefined;
+    const damage = damageThenUndo(random);
     for (let i = 0; i < steps.length * 3; i++) {
       // Each declaration edit, then a random edit, then its undo (so that the IR exists too).
-      let edit: TextEdit;
-      if (i % 3 === 0) edit = steps[i / 3]!();
-      else if (undo !== undefined) {
-        edit = undo;
-        undo = undefined;
-      } else {
-        edit = randomEdit(doc.text, random);
-        undo = { start: edit.start, end: edit.start + edit.text.length, text: doc.text.slice(edit.start, edit.end) };
-      }
+      const edit = i % 3 === 0 ? steps[i / 3]!() : damage(doc.text);
       doc = applyEdit(doc, edit);
       const checked = checkDocument(doc);
       const scratch = compile(['p.seg'], createMemoryHost({ 'p.seg': doc.text }));
