@@ -23,7 +23,8 @@ for (let i = 0; i < Number(rounds); i++) {
   const lock = acquireLock(dir, { timeoutMs: 120_000, ownerUid: process.getuid?.() ?? 0 });
   let other: number | undefined;
   try {
-    other = Number(readFileSync(marker, 'utf8'));
+    const text = readFileSync(marker, 'utf8');
+    other = text.endsWith(' killed') ? undefined : Number(text);
   } catch {
     other = undefined;
   }
@@ -34,7 +35,12 @@ for (let i = 0; i < Number(rounds); i++) {
   while (performance.now() < until) {
     // Hold the lock a moment, busy, so that others contend.
   }
-  if (i === Number(crashAt)) process.kill(process.pid, 'SIGKILL');
+  if (i === Number(crashAt)) {
+    // Marked as dying: the kernel frees the lock while closing this process's files, before
+    // /proc shows it as a zombie, so the next holder may still see it "alive" for a moment.
+    writeFileSync(marker, `${process.pid} killed`);
+    process.kill(process.pid, 'SIGKILL');
+  }
   unlinkSync(marker);
   lock.release();
 }
