@@ -10,7 +10,8 @@
 // alternating with this one on the same deployment, so both rows come from one run;
 // `--only 10k-top` picks cases by label; `--agent-node-options '...'` passes NODE_OPTIONS to
 // the agent alone (`--cpu-prof --cpu-prof-dir=DIR`, `--heap-prof`, V8 flags to compare);
-// `--agent-args '...'` passes arguments to this checkout's agent (`--census-max-age 0`), `--pace
+// `--agent-args '...'` passes arguments to this checkout's agent (`--census-max-age 0`) and
+// `--agent-env 'NAME=VALUE ...'` its environment (`MALLOC_ARENA_MAX=8`), `--pace
 // MS` spaces the serial scrapes (default 600).
 import { spawn } from 'node:child_process';
 import { get } from 'node:http';
@@ -50,6 +51,8 @@ const HOLD_S = Number(argOf('--hold') ?? 0);
 const PACE_MS = Number(argOf('--pace') ?? 600);
 /** Extra arguments for this checkout's agent (`--census-max-age 0` to compare within one build). */
 const AGENT_ARGS = (argOf('--agent-args') ?? '').split(' ').filter((a) => a !== '');
+/** Extra environment for this checkout's agent (`MALLOC_ARENA_MAX=8` to compare the launcher's setting), `NAME=VALUE` words. */
+const AGENT_ENV: Record<string, string> = Object.fromEntries((argOf('--agent-env') ?? '').split(' ').filter((a) => a.includes('=')).map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]));
 const SCRAPES = 20;
 const CLIENTS = 50;
 const BURSTS = 5;
@@ -59,8 +62,8 @@ const CASES = [
   { label: '10k', file: 'acl1_10K', take: Infinity, mode: 'hit' },
 ].filter((c) => ONLY === undefined || ONLY.split(',').includes(`${c.label}-${c.mode.replace(/:.*/, '')}`));
 /** The builds to run: this checkout, and the baseline's when given. */
-const BUILDS: { name: string; dir: string; v8?: string; args?: readonly string[] }[] = [
-  ...(AGENT_V8 === undefined ? [{ name: 'this', dir: join(import.meta.dirname, '..'), args: AGENT_ARGS }] : AGENT_V8.split('|').map((v8) => ({ name: v8 === '' ? 'no flags' : v8, dir: join(import.meta.dirname, '..'), v8 }))),
+const BUILDS: { name: string; dir: string; v8?: string; args?: readonly string[]; env?: Record<string, string> }[] = [
+  ...(AGENT_V8 === undefined ? [{ name: 'this', dir: join(import.meta.dirname, '..'), args: AGENT_ARGS, env: AGENT_ENV }] : AGENT_V8.split('|').map((v8) => ({ name: v8 === '' ? 'no flags' : v8, dir: join(import.meta.dirname, '..'), v8 }))),
   ...(BASELINE === undefined ? [] : [{ name: 'base', dir: BASELINE }]),
 ];
 
@@ -186,7 +189,7 @@ interface AgentRow {
 }
 
 /** Runs the agent of the checkout `dir` on the deployment in place and measures it. */
-async function measureAgent(dir: string, mode: string, v8?: string, extra: readonly string[] = []): Promise<AgentRow> {
+async function measureAgent(dir: string, mode: string, v8?: string, extra: readonly string[] = [], extraEnv: Record<string, string> = {}): Promise<AgentRow> {
   // bin/segc, the launcher users and the systemd unit run (it sets the agent's V8 flags), on this
   // Node; a variant of --agent-v8 runs bin/segc.js with the launcher's young-generation cap and its own flags instead.
   const sources = process.argv.includes('--sources');
@@ -198,7 +201,7 @@ async function measureAgent(dir: string, mode: string, v8?: string, extra: reado
   const node = process.execPath;
   const agent = spawn(command, [...args, 'agent', '--listen', '127.0.0.1:0', '--rule-metrics', mode, ...extra], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, SEGC_STATE_DIR: stateDir, SEGC_NODE: node, ...(AGENT_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: AGENT_NODE_OPTIONS }) },
+    env: { ...process.env, ...extraEnv, SEGC_STATE_DIR: stateDir, SEGC_NODE: node, ...(AGENT_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: AGENT_NODE_OPTIONS }) },
   });
   let log = '';
   try {
@@ -301,7 +304,7 @@ try {
     hitEveryRule(result.record.pins.dir, ir.rules.length);
 
     for (const build of BUILDS) {
-      const row = await measureAgent(build.dir, c.mode, build.v8, build.args);
+      const row = await measureAgent(build.dir, c.mode, build.v8, build.args, build.env);
       out(
         `${(BUILDS.length > 1 ? `${build.name}: ` : '') + c.label.padEnd(6)} ${c.mode.padEnd(14)} ${String(entries).padStart(8)} ${row.scrapeMs.toFixed(1).padStart(17)} ${row.cpuMs.toFixed(1).padStart(7)} ${row.cpuAllMs.toFixed(1).padStart(7)} ${row.readMs.toFixed(1).padStart(22)} ${String(row.series).padStart(12)} ${(row.bodyBytes / 1024).toFixed(0).padStart(9)} ${(row.idleKb / 1024).toFixed(0).padStart(14)} -> ${(row.afterKb / 1024).toFixed(0)} -> ${(row.afterBurstsKb / 1024).toFixed(0)}` +
           `  ${row.p50.toFixed(0)}/${row.p99.toFixed(0)}  ${Number.isNaN(row.collections) ? '-' : row.collections.toFixed(1)}  ${row.heapUsed.toFixed(0)}/${row.heapTotal.toFixed(0)}`,

@@ -1,7 +1,7 @@
 // Agent: its life. Starts the reader, the metrics and the reloader, serves GET /metrics over
 // HTTP, reloads on SIGHUP and stops cleanly on SIGTERM / SIGINT. The agent only reads maps and
 // runs deploys: enforcement never depends on it (killing it changes nothing in the kernel).
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CliIo } from '../cli/io.ts';
 import { describeExpiry } from '../cli/confirm.ts';
@@ -23,6 +23,11 @@ export interface RunningAgent {
   readonly stopped: Promise<void>;
   stop(): Promise<void>;
 }
+
+// node:http as CommonJS: an ES import of it reads every export of its namespace, and Node 24's
+// http exports WebSocket, CloseEvent and MessageEvent as getters that load undici and http2
+// (some 14 MiB of RSS for code the agent never runs).
+const { createServer } = process.getBuiltinModule('node:http');
 
 export async function startAgent(config: AgentConfig, io: CliIo, log: (line: string) => void): Promise<RunningAgent> {
   const reader = new DeploymentReader(stateDirOf(io.env), { censusMaxAgeMs: config.censusMaxAgeMs });
