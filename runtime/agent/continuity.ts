@@ -18,7 +18,7 @@ interface Series<L> {
   finished: bigint;
   epoch: Epoch;
   last: bigint;
-  /** finished + last, kept as it changes: reading 10k totals a scrape allocates no bigints. */
+  /** finished + last, kept as it changes: reading 10k totals a scrape allocates no bigints (and while nothing is finished it is `last` itself, no new one either). */
   total: bigint;
 }
 
@@ -55,11 +55,11 @@ export class MonotonicTotals<L> {
       s.finished += s.last;
       s.epoch = epoch;
       s.last = value;
-      s.total = s.finished + value;
+      s.total = s.finished === 0n ? value : s.finished + value;
     } else if (order === 0 && value > s.last) {
       this.#version++;
       s.last = value;
-      s.total = s.finished + value;
+      s.total = s.finished === 0n ? value : s.finished + value;
     }
   }
 

@@ -77,9 +77,14 @@ function labelValue(text: string): string {
   return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 
-/** A rule series' labels as the exposition format writes them: its key, and its text in every scrape. */
+/**
+ * A rule series' labels as the exposition format writes them: its key, and its text in every
+ * scrape. Joined, not concatenated: a template literal makes a tree of a dozen string pieces
+ * that V8 keeps as it is (a 10k-rule policy's keys were 117k objects, 3.6 MiB, for the
+ * collector to mark at every full collection); a join makes one flat string.
+ */
 function ruleLabelText(deployment: string, r: BundleRule): string {
-  return `{deployment="${labelValue(deployment)}",direction="${labelValue(r.direction)}",rule="${labelValue(r.name)}",priority="${labelValue(String(r.priority))}",action="${labelValue(r.action)}",location="${labelValue(`${r.file}:${r.line}`)}"}`;
+  return ['{deployment="', labelValue(deployment), '",direction="', labelValue(r.direction), '",rule="', labelValue(r.name), '",priority="', labelValue(String(r.priority)), '",action="', labelValue(r.action), '",location="', labelValue(`${r.file}:${r.line}`), '"}'].join('');
 }
 type Totals = MonotonicTotals<Labels>;
 
