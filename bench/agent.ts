@@ -12,7 +12,8 @@
 // the agent alone (`--cpu-prof --cpu-prof-dir=DIR`, `--heap-prof`, V8 flags to compare);
 // `--agent-args '...'` passes arguments to this checkout's agent (`--census-max-age 0`) and
 // `--agent-env 'NAME=VALUE ...'` its environment (`MALLOC_ARENA_MAX=8`), `--pace
-// MS` spaces the serial scrapes (default 600).
+// MS` spaces the serial scrapes (default 600), `--traffic N` moves N rules' totals before each
+// serial scrape (the bench writes them into seg_rule_hits, as traffic would; default 0, quiet).
 import { spawn } from 'node:child_process';
 import { get } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -53,6 +54,8 @@ const PACE_MS = Number(argOf('--pace') ?? 600);
 const AGENT_ARGS = (argOf('--agent-args') ?? '').split(' ').filter((a) => a !== '');
 /** Extra environment for this checkout's agent (`MALLOC_ARENA_MAX=8` to compare the launcher's setting), `NAME=VALUE` words. */
 const AGENT_ENV: Record<string, string> = Object.fromEntries((argOf('--agent-env') ?? '').split(' ').filter((a) => a.includes('=')).map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]));
+/** Rules whose totals move before each serial scrape (traffic; 0: a quiet policy, whose rule series the agent reuses). */
+const TRAFFIC = Number(argOf('--traffic') ?? 0);
 const SCRAPES = 20;
 const CLIENTS = 50;
 const BURSTS = 5;
@@ -109,25 +112,47 @@ function fillSessions(pinDir: string, count: number): number {
   }
 }
 
+/** The bench's own count of each rule's hits (CPU 0's share; the others stay 0), as it last wrote them. */
+let ruleHits: number[] = [];
+
 /** Gives every rule of the policy in force some hits, as if each had decided packets. */
 function hitEveryRule(pinDir: string, rules: number): void {
+  ruleHits = Array.from({ length: rules }, (_, i) => 1 + ((i * 7919) % 100000));
+  writeRuleHits(pinDir, Array.from({ length: rules }, (_, i) => i));
+}
+
+/** Writes the bench's counts of `which` rules into the policy in force's seg_rule_hits (one batch update). */
+function writeRuleHits(pinDir: string, which: readonly number[]): void {
   const dp = openPinnedDatapath(pinDir);
   try {
     const slot = readConfig(dp).activeSlot;
     const cpus = libbpf_num_possible_cpus();
-    const keys = new Uint8Array(rules * 4);
-    const values = new Uint8Array(rules * SEG_COUNTER.size * cpus);
+    const keys = new Uint8Array(which.length * 4);
+    const values = new Uint8Array(which.length * SEG_COUNTER.size * cpus);
     const kv = new DataView(keys.buffer);
     const vv = new DataView(values.buffer);
-    for (let i = 0; i < rules; i++) {
-      kv.setUint32(i * 4, slot * dp.rulesPerSlot + i, true);
-      vv.setBigUint64(i * SEG_COUNTER.size * cpus, BigInt(1 + ((i * 7919) % 100000)), true);
-      vv.setBigUint64(i * SEG_COUNTER.size * cpus + 8, BigInt(64 * (1 + i)), true);
-    }
-    bpf_map_update_batch(dp.maps[SegMap.ruleHits] as number, keys, values, rules);
+    which.forEach((rule, i) => {
+      const packets = ruleHits[rule] ?? 0;
+      kv.setUint32(i * 4, slot * dp.rulesPerSlot + rule, true);
+      vv.setBigUint64(i * SEG_COUNTER.size * cpus, BigInt(packets), true);
+      vv.setBigUint64(i * SEG_COUNTER.size * cpus + 8, BigInt(64 * packets), true);
+    });
+    bpf_map_update_batch(dp.maps[SegMap.ruleHits] as number, keys, values, which.length);
   } finally {
     releaseDatapath(dp, true);
   }
+}
+
+/**
+ * Traffic between two scrapes, as the kernel would count it: `count` rules (spread over the
+ * policy, a different set each round) decide more packets, some enough to change the top N.
+ */
+function moveRules(pinDir: string, count: number, round: number): void {
+  const rules = ruleHits.length;
+  if (count <= 0 || rules === 0) return;
+  const which = Array.from({ length: Math.min(count, rules) }, (_, i) => (Math.floor((i * rules) / Math.min(count, rules)) + round * 7) % rules);
+  for (const rule of which) ruleHits[rule] = (ruleHits[rule] ?? 0) + 1 + ((rule * 31 + round * 997) % 5000);
+  writeRuleHits(pinDir, which);
 }
 
 function percentile(xs: readonly number[], p: number): number {
@@ -189,7 +214,7 @@ interface AgentRow {
 }
 
 /** Runs the agent of the checkout `dir` on the deployment in place and measures it. */
-async function measureAgent(dir: string, mode: string, v8?: string, extra: readonly string[] = [], extraEnv: Record<string, string> = {}): Promise<AgentRow> {
+async function measureAgent(dir: string, pinDir: string, mode: string, v8?: string, extra: readonly string[] = [], extraEnv: Record<string, string> = {}): Promise<AgentRow> {
   // bin/segc, the launcher users and the systemd unit run (it sets the agent's V8 flags), on this
   // Node; a variant of --agent-v8 runs bin/segc.js with the launcher's young-generation cap and its own flags instead.
   const sources = process.argv.includes('--sources');
@@ -224,6 +249,7 @@ async function measureAgent(dir: string, mode: string, v8?: string, extra: reado
     let cpuStart = 0;
     for (let i = 0; i < SCRAPES + 1; i++) {
       await pause(i === 0 ? PAUSE_MS : PACE_MS);
+      moveRules(pinDir, TRAFFIC, i);
       const c0 = cpuMs(agent.pid as number);
       if (i === 1) cpuStart = c0;
       const t = performance.now();
@@ -290,7 +316,7 @@ try {
   const host = sandbox.createNetns('host');
   const peer = sandbox.createNetns('peer');
   const link = sandbox.createVethPair(host, peer, { a: { ipv4: '10.206.0.1/24' }, b: { ipv4: '10.206.0.2/24' } });
-  out(`segc agent scrape benchmark (ClassBench acl1, a full ${SESSIONS}-entry session table, every rule hit; median of ${SCRAPES} scrapes)`);
+  out(`segc agent scrape benchmark (ClassBench acl1, a full ${SESSIONS}-entry session table, every rule hit${TRAFFIC > 0 ? `, ${TRAFFIC} rules' totals moving before each scrape` : ''}; median of ${SCRAPES} scrapes)`);
   out('rules  --rule-metrics  sessions  scrape ms (HTTP)  CPU ms  CPU ms all  of which reading maps  rule series  body KiB  agent RSS MiB (idle -> after scrapes -> after bursts)  50 clients p50/p99 ms  collections/burst  heap used/total MiB');
   for (const c of CASES) {
     const rules = readClassBenchRules(readFileSync(`${HS1}/rules/${c.file}`, 'utf8')).slice(0, c.take);
@@ -304,7 +330,7 @@ try {
     hitEveryRule(result.record.pins.dir, ir.rules.length);
 
     for (const build of BUILDS) {
-      const row = await measureAgent(build.dir, c.mode, build.v8, build.args, build.env);
+      const row = await measureAgent(build.dir, result.record.pins.dir, c.mode, build.v8, build.args, build.env);
       out(
         `${(BUILDS.length > 1 ? `${build.name}: ` : '') + c.label.padEnd(6)} ${c.mode.padEnd(14)} ${String(entries).padStart(8)} ${row.scrapeMs.toFixed(1).padStart(17)} ${row.cpuMs.toFixed(1).padStart(7)} ${row.cpuAllMs.toFixed(1).padStart(7)} ${row.readMs.toFixed(1).padStart(22)} ${String(row.series).padStart(12)} ${(row.bodyBytes / 1024).toFixed(0).padStart(9)} ${(row.idleKb / 1024).toFixed(0).padStart(14)} -> ${(row.afterKb / 1024).toFixed(0)} -> ${(row.afterBurstsKb / 1024).toFixed(0)}` +
           `  ${row.p50.toFixed(0)}/${row.p99.toFixed(0)}  ${Number.isNaN(row.collections) ? '-' : row.collections.toFixed(1)}  ${row.heapUsed.toFixed(0)}/${row.heapTotal.toFixed(0)}`,

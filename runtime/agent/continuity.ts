@@ -92,3 +92,110 @@ export class MonotonicTotals<L> {
     return this.#series.size;
   }
 }
+
+/**
+ * The rule series' totals (packets and bytes), by the same rules as MonotonicTotals, held in
+ * columns of doubles instead of an object and bigints per series: a 10k-rule policy whose rules
+ * all moved made some 40k bigints a collection, most of which outlived the young generation, and
+ * collecting them cost more than everything else a scrape did. Doubles are exact below 2^53
+ * (packets, or 9 PB); the exposition text writes every total as a double anyway.
+ */
+export class RuleTotals {
+  readonly #index = new Map<string, number>();
+  #keys: string[] = [];
+  /** The deployment of each series (for the top N per deployment). */
+  #owners: string[] = [];
+  #epochMaps = new Float64Array(0);
+  #epochGeneration = new Float64Array(0);
+  #finishedPackets = new Float64Array(0);
+  #lastPackets = new Float64Array(0);
+  #finishedBytes = new Float64Array(0);
+  #lastBytes = new Float64Array(0);
+  #version = 0;
+
+  /** Grows whenever a series is added or one of its totals changes (MonotonicTotals.version). */
+  get version(): number {
+    return this.#version;
+  }
+
+  get size(): number {
+    return this.#keys.length;
+  }
+
+  /** The series of `key`, or -1 when it was never recorded. */
+  indexOf(key: string): number {
+    return this.#index.get(key) ?? -1;
+  }
+
+  /**
+   * Records the kernel's packets and bytes of series `key` (owned by `owner`) in `epoch`,
+   * `at` being `indexOf(key)`; a value of an older epoch than the series' is ignored.
+   */
+  record(at: number, key: string, owner: string, epoch: Epoch, packets: number, bytes: number): void {
+    if (at < 0) {
+      at = this.#keys.length;
+      if (at === this.#epochMaps.length) this.#grow(Math.max(64, at * 2));
+      this.#index.set(key, at);
+      this.#keys.push(key);
+      this.#owners.push(owner);
+      this.#epochMaps[at] = epoch.maps;
+      this.#epochGeneration[at] = epoch.generation;
+      this.#finishedPackets[at] = 0;
+      this.#finishedBytes[at] = 0;
+      this.#lastPackets[at] = packets;
+      this.#lastBytes[at] = bytes;
+      this.#version++;
+      return;
+    }
+    const maps = this.#epochMaps[at] as number;
+    const generation = this.#epochGeneration[at] as number;
+    if (epoch.maps > maps || (epoch.maps === maps && epoch.generation > generation)) {
+      this.#version++;
+      (this.#finishedPackets[at] as number) += this.#lastPackets[at] as number;
+      (this.#finishedBytes[at] as number) += this.#lastBytes[at] as number;
+      this.#epochMaps[at] = epoch.maps;
+      this.#epochGeneration[at] = epoch.generation;
+      this.#lastPackets[at] = packets;
+      this.#lastBytes[at] = bytes;
+    } else if (epoch.maps === maps && epoch.generation === generation) {
+      if (packets > (this.#lastPackets[at] as number)) {
+        this.#version++;
+        this.#lastPackets[at] = packets;
+      }
+      if (bytes > (this.#lastBytes[at] as number)) {
+        this.#version++;
+        this.#lastBytes[at] = bytes;
+      }
+    }
+  }
+
+  key(at: number): string {
+    return this.#keys[at] as string;
+  }
+
+  owner(at: number): string {
+    return this.#owners[at] as string;
+  }
+
+  packets(at: number): number {
+    return (this.#finishedPackets[at] as number) + (this.#lastPackets[at] as number);
+  }
+
+  bytes(at: number): number {
+    return (this.#finishedBytes[at] as number) + (this.#lastBytes[at] as number);
+  }
+
+  #grow(capacity: number): void {
+    const grown = (a: Float64Array) => {
+      const b = new Float64Array(capacity);
+      b.set(a);
+      return b;
+    };
+    this.#epochMaps = grown(this.#epochMaps);
+    this.#epochGeneration = grown(this.#epochGeneration);
+    this.#finishedPackets = grown(this.#finishedPackets);
+    this.#lastPackets = grown(this.#lastPackets);
+    this.#finishedBytes = grown(this.#finishedBytes);
+    this.#lastBytes = grown(this.#lastBytes);
+  }
+}

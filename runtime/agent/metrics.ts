@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
 import { SegReason, SegStat } from '../datapath/abi.ts';
-import { MonotonicTotals, type Epoch } from './continuity.ts';
+import { MonotonicTotals, RuleTotals, type Epoch } from './continuity.ts';
 import { halfOpenCount, REASON_VALUES, STATE_VALUES, TCP_STATES, reasonLabel, stateLabel, statSlot } from './names.ts';
 import type { BundleRule } from '../../compiler/bundle.ts';
 import type { DeploymentSnapshot, HostSnapshot, RuleHits } from './reader.ts';
@@ -66,8 +66,6 @@ type Counter = PromClient.Counter;
 type Gauge = PromClient.Gauge;
 
 type Labels = Record<string, string>;
-/** What a rule series is filed under besides its key: its deployment (for the top-N per deployment). */
-type RuleOwner = { readonly deployment: string };
 
 const RULE_PACKETS_HELP = 'Packets each rule decided (sessions included), labelled with the rule and its file:line; only rules that were hit, capped by --rule-metrics.';
 const RULE_BYTES_HELP = 'Bytes each rule decided; the same series as segc_rule_packets_total.';
@@ -115,15 +113,14 @@ export class AgentMetrics {
   readonly #evicted: Totals = new MonotonicTotals();
   readonly #switches: Totals = new MonotonicTotals();
   /** Rule series, keyed by their label text (`{deployment="web",...}`), rendered by `#renderRules`. */
-  readonly #rulePackets = new MonotonicTotals<RuleOwner>();
-  readonly #ruleBytes = new MonotonicTotals<RuleOwner>();
+  readonly #rules = new RuleTotals();
   /** The generation last seen in force per deployment, to count switches. */
   readonly #seenGeneration = new Map<string, { maps: number; generation: number; switches: number }>();
   #scrapeErrors = 0;
-  /** Keys of the rule series this scrape exports (chosen once per scrape, for packets and bytes alike), in their order. */
-  #ruleSeries: readonly string[] = [];
-  /** The rule totals' versions `#ruleSeries` was chosen at, and its text once rendered. */
-  #rulesVersion = '';
+  /** The rule series this scrape exports (`#rules` indices, chosen once per scrape, for packets and bytes alike), in their order. */
+  #ruleSeries: readonly number[] = [];
+  /** The rule totals' version `#ruleSeries` was chosen at, and its text once rendered. */
+  #rulesVersion = -1;
   #rulesText: string | undefined;
 
   constructor(reader: SnapshotSource, options: AgentMetricsOptions = {}) {
@@ -213,7 +210,7 @@ export class AgentMetrics {
     this.#last = snapshot;
     // No rule total changed since the last collection (a quiet policy, most of a big one's
     // rules): the same series, in the same order, and the same text.
-    const version = `${this.#rulePackets.version}/${this.#ruleBytes.version}`;
+    const version = this.#rules.version;
     if (version !== this.#rulesVersion) {
       this.#rulesVersion = version;
       this.#ruleSeries = this.#exportedRules();
@@ -265,15 +262,16 @@ export class AgentMetrics {
 
   #foldRules(deployment: string, maps: number, hits: RuleHits): void {
     const epoch: Epoch = { maps, generation: hits.generation };
-    const { owner, keys } = this.#ruleKeys(deployment, hits.rules);
+    const keys = this.#ruleKeys(deployment, hits.rules);
+    const totals = this.#rules;
     for (let i = 0; i < keys.length; i++) {
       const id = hits.rules[i]?.id ?? i;
       const key = keys[i] as string;
-      const packets = hits.packets[id] ?? 0n;
+      const packets = hits.packets[id] ?? 0;
+      const at = totals.indexOf(key);
       // A rule never hit gets no series (a 10k-rule policy would otherwise export 10k zeros).
-      if (packets === 0n && !this.#rulePackets.has(key)) continue;
-      this.#rulePackets.record(key, owner, epoch, packets);
-      this.#ruleBytes.record(key, owner, epoch, hits.bytes[id] ?? 0n);
+      if (packets === 0 && at < 0) continue;
+      totals.record(at, key, deployment, epoch, packets, hits.bytes[id] ?? 0);
     }
   }
 
@@ -283,41 +281,40 @@ export class AgentMetrics {
    * rules array while the record does not change), so a scrape neither builds 10k label objects
    * nor formats the exported series' labels again.
    */
-  #ruleKeys(deployment: string, rules: readonly BundleRule[]): { readonly owner: RuleOwner; readonly keys: readonly string[] } {
-    const byDeployment = this.#ruleKeyCache.get(rules) ?? new Map<string, { owner: RuleOwner; keys: readonly string[] }>();
+  #ruleKeys(deployment: string, rules: readonly BundleRule[]): readonly string[] {
+    const byDeployment = this.#ruleKeyCache.get(rules) ?? new Map<string, readonly string[]>();
     this.#ruleKeyCache.set(rules, byDeployment);
     let made = byDeployment.get(deployment);
     if (!made) {
-      made = { owner: this.#ruleOwner(deployment), keys: rules.map((r) => ruleLabelText(deployment, r)) };
+      made = rules.map((r) => ruleLabelText(deployment, r));
       byDeployment.set(deployment, made);
     }
     return made;
   }
 
-  readonly #ruleKeyCache = new WeakMap<readonly BundleRule[], Map<string, { owner: RuleOwner; keys: readonly string[] }>>();
+  readonly #ruleKeyCache = new WeakMap<readonly BundleRule[], Map<string, readonly string[]>>();
 
-  /** One owner object per deployment, shared by all its rule series. */
-  #ruleOwner(deployment: string): RuleOwner {
-    let owner = this.#ruleOwners.get(deployment);
-    if (!owner) this.#ruleOwners.set(deployment, (owner = { deployment }));
-    return owner;
-  }
-
-  readonly #ruleOwners = new Map<string, RuleOwner>();
-
-  /** The rule series to export: the busiest `limit` per deployment in `top` mode. */
-  #exportedRules(): string[] {
-    const byDeployment = new Map<string, { keys: string[]; totals: number[] }>();
-    this.#rulePackets.forEach((key, owner, total) => {
-      if (total === 0n) return;
-      let list = byDeployment.get(owner.deployment);
-      if (!list) byDeployment.set(owner.deployment, (list = { keys: [], totals: [] }));
-      list.keys.push(key);
-      list.totals.push(Number(total));
-    });
+  /** The rule series to export (`#rules` indices): the busiest `limit` per deployment in `top` mode. */
+  #exportedRules(): number[] {
+    const totals = this.#rules;
+    const byDeployment = new Map<string, { keys: string[]; totals: number[]; at: number[] }>();
+    for (let at = 0; at < totals.size; at++) {
+      const packets = totals.packets(at);
+      if (packets === 0) continue;
+      const owner = totals.owner(at);
+      let list = byDeployment.get(owner);
+      if (!list) byDeployment.set(owner, (list = { keys: [], totals: [], at: [] }));
+      list.keys.push(totals.key(at));
+      list.totals.push(packets);
+      list.at.push(at);
+    }
     const mode = this.#ruleMode;
-    // concat, not push(...): `hit` of a 100k-rule policy would overflow the stack with a spread.
-    return [...byDeployment.values()].reduce<string[]>((out, { keys, totals }) => out.concat(mode.kind === 'top' && keys.length > mode.limit ? busiest(keys, totals, mode.limit) : keys), []);
+    const chosen: number[] = [];
+    for (const list of byDeployment.values()) {
+      if (mode.kind === 'top' && list.keys.length > mode.limit) for (const x of busiestPositions(list.keys, list.totals, mode.limit)) chosen.push(list.at[x] as number);
+      else for (const at of list.at) chosen.push(at);
+    }
+    return chosen;
   }
 
   /** The two rule counters in the exposition format, their label texts as made once (`#ruleKeys`). */
@@ -327,15 +324,13 @@ export class AgentMetrics {
   }
 
   #renderRuleBlocks(): string {
-    const block = (name: string, help: string, totals: MonotonicTotals<RuleOwner>): string => {
+    const totals = this.#rules;
+    const block = (name: string, help: string, total: (at: number) => number): string => {
       const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} counter`];
-      for (const key of this.#ruleSeries) {
-        const total = totals.total(key);
-        if (total !== undefined) lines.push(`${name}${key} ${Number(total)}`);
-      }
+      for (const at of this.#ruleSeries) lines.push(name + totals.key(at) + ' ' + String(total(at)));
       return lines.join('\n') + '\n';
     };
-    return block('segc_rule_packets_total', RULE_PACKETS_HELP, this.#rulePackets) + block('segc_rule_bytes_total', RULE_BYTES_HELP, this.#ruleBytes);
+    return block('segc_rule_packets_total', RULE_PACKETS_HELP, (at) => totals.packets(at)) + block('segc_rule_bytes_total', RULE_BYTES_HELP, (at) => totals.bytes(at));
   }
 
   /** What the metrics' collect callbacks read (their `this` is the metric). */
@@ -548,6 +543,11 @@ export class AgentMetrics {
  * and order of the top N depend on them).
  */
 export function busiest(keys: readonly string[], totals: readonly number[], limit: number): string[] {
+  return busiestPositions(keys, totals, limit).map((x) => keys[x] as string);
+}
+
+/** `busiest`, as positions in `keys`. */
+function busiestPositions(keys: readonly string[], totals: readonly number[], limit: number): number[] {
   // `worse(a, b)`: a ranks below b.
   const worse = (a: number, b: number) => (totals[a] as number) < (totals[b] as number) || (totals[a] === totals[b] && (keys[a] as string) > (keys[b] as string));
   const heap: number[] = [];
@@ -577,7 +577,7 @@ export function busiest(keys: readonly string[], totals: readonly number[], limi
       down(0);
     }
   }
-  return heap.sort((a, b) => (worse(a, b) ? 1 : worse(b, a) ? -1 : 0)).map((x) => keys[x] as string);
+  return heap.sort((a, b) => (worse(a, b) ? 1 : worse(b, a) ? -1 : 0));
 }
 
 /** Resolves after the event loop has polled for I/O once (requests waiting on the socket are read). */

@@ -26,9 +26,9 @@ export interface Counter {
 export interface RuleHits {
   readonly generation: number;
   readonly rules: readonly BundleRule[];
-  /** Indexed by rule id (the bundle's ids run 0..ruleCount-1). */
-  readonly packets: readonly bigint[];
-  readonly bytes: readonly bigint[];
+  /** Indexed by rule id (the bundle's ids run 0..ruleCount-1), summed over CPUs as doubles (exact below 2^53). */
+  readonly packets: Float64Array;
+  readonly bytes: Float64Array;
 }
 
 /** A deployment record without its bundle and sources (megabytes for a 10k-rule policy): what readers use. */
@@ -113,8 +113,6 @@ export class DeploymentReader {
   readonly #stateDir: string;
   readonly #cache = new Map<string, CachedRecord>();
   readonly #census = new Map<string, CensusOf>();
-  /** The last rule hits read per deployment and slot (`name/slot`), whose unchanged totals the next read reuses. */
-  readonly #lastHits = new Map<string, RuleHits>();
   readonly #censusMaxAgeMs: number;
   readonly #now: () => number;
 
@@ -161,7 +159,6 @@ export class DeploymentReader {
     const wanted = names ?? listDeployments(this.#stateDir);
     for (const name of [...this.#cache.keys()]) if (!wanted.includes(name)) this.#cache.delete(name);
     for (const name of [...this.#census.keys()]) if (!wanted.includes(name)) this.#dropCensus(name);
-    for (const key of [...this.#lastHits.keys()]) if (!wanted.includes(key.slice(0, key.lastIndexOf('/')))) this.#lastHits.delete(key);
     for (const name of wanted) {
       let cached: CachedRecord | undefined;
       try {
@@ -256,11 +253,8 @@ export class DeploymentReader {
         const generation = generations[slot] ?? 0;
         const known = rules.get(generation);
         if (generation === 0 || !known) return undefined;
-        const before = this.#lastHits.get(`${record.name}/${slot}`);
-        const { packets, bytes } = readRuleHitsRange(dp, slot, known.length, before?.generation === generation && before.rules === known ? before : undefined);
-        const hits = { generation, rules: known, packets, bytes };
-        this.#lastHits.set(`${record.name}/${slot}`, hits);
-        return hits;
+        const { packets, bytes } = readRuleHitsRange(dp, slot, known.length);
+        return { generation, rules: known, packets, bytes };
       };
       const current = rules.get(record.generation) ?? [];
       const stats = readStats(dp);

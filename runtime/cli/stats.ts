@@ -173,7 +173,8 @@ export function formatWatchFrame(now: import('../agent/reader.ts').DeploymentSna
   const hits = now.inForce;
   const oldHits = sameMaps && before.snapshot.inForce?.generation === hits?.generation ? before.snapshot.inForce : undefined;
   const rules = (hits?.rules ?? [])
-    .map((r) => ({ r, packets: hits?.packets[r.id] ?? 0n, old: oldHits?.packets[r.id] }))
+    // Totals as doubles (the reader's; exact below 2^53), taken back to bigints for the rates.
+    .map((r) => ({ r, packets: BigInt(hits?.packets[r.id] ?? 0), old: oldHits === undefined ? undefined : BigInt(oldHits.packets[r.id] ?? 0) }))
     .filter((x) => all || x.packets > 0n)
     .sort((a, b) => (b.packets > a.packets ? 1 : b.packets < a.packets ? -1 : a.r.id - b.r.id))
     .slice(0, all ? undefined : 20);

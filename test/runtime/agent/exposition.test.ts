@@ -24,8 +24,8 @@ function policy(count: number, file: string): BundleRule[] {
   }));
 }
 
-function hits(generation: number, rules: readonly BundleRule[], packets: readonly (number | bigint)[]): RuleHits {
-  return { generation, rules, packets: rules.map((_, i) => BigInt(packets[i] ?? 0)), bytes: rules.map((_, i) => BigInt(packets[i] ?? 0) * 61n + (packets[i] ? 7n : 0n)) };
+function hits(generation: number, rules: readonly BundleRule[], packets: readonly number[]): RuleHits {
+  return { generation, rules, packets: Float64Array.from(rules, (_, i) => packets[i] ?? 0), bytes: Float64Array.from(rules, (_, i) => (packets[i] ?? 0) * 61 + (packets[i] ? 7 : 0)) };
 }
 
 function stats(seed: number, big = 0n) {

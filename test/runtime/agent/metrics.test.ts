@@ -14,7 +14,7 @@ import { parseMetrics, valueOf, type Sample } from '../../support/agent-harness.
 const rules = (n: number): BundleRule[] => Array.from({ length: n }, (_, id) => ({ id, name: `r${id}`, direction: 'ingress', priority: 100 + id, action: 'allow', log: false, file: 'p.seg', line: 2 + id }));
 
 function hits(generation: number, rs: readonly BundleRule[], packets: readonly number[]): RuleHits {
-  return { generation, rules: rs, packets: packets.map(BigInt), bytes: packets.map((p) => BigInt(p * 100)) };
+  return { generation, rules: rs, packets: Float64Array.from(packets), bytes: Float64Array.from(packets, (p) => p * 100) };
 }
 
 interface Shape {
@@ -160,7 +160,7 @@ describe('agent metrics', () => {
     const quiet = await a.text(deployment({ generation: 1, inForce: hits(1, rs, [5, 0, 9, 1]) }));
     expect(rulePart(quiet)).toBe(rulePart(first));
     // Only bytes moved (r0): its bytes total changes, the top stays.
-    const bytesOnly = parseMetrics(await a.text(deployment({ generation: 1, inForce: { ...hits(1, rs, [5, 0, 9, 1]), bytes: [600n, 0n, 900n, 100n] } })));
+    const bytesOnly = parseMetrics(await a.text(deployment({ generation: 1, inForce: { ...hits(1, rs, [5, 0, 9, 1]), bytes: Float64Array.of(600, 0, 900, 100) } })));
     expect(valueOf(bytesOnly, 'segc_rule_bytes_total', { rule: 'r0' })).toBe(600);
     // r3 climbs past r0: the top changes.
     const moved = parseMetrics(await a.text(deployment({ generation: 1, inForce: hits(1, rs, [5, 0, 9, 20]) })));
