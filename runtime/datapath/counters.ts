@@ -37,10 +37,36 @@ function add(a: Counter | undefined, b: Counter | undefined): Counter {
   return { packets: (a?.packets ?? 0n) + (b?.packets ?? 0n), bytes: (a?.bytes ?? 0n) + (b?.bytes ?? 0n) };
 }
 
+/**
+ * The first `count` counters of the per-CPU array `map`, summed over CPUs, with batch lookups
+ * (one system call for all of seg_stats instead of one per counter).
+ */
+function readCounterRange(dp: Datapath, map: MapName, count: number): Counter[] {
+  const cpus = libbpf_num_possible_cpus();
+  const stride = perCpuStride(SEG_COUNTER);
+  const valueSize = stride * cpus;
+  const { packets: packetsField, bytes: bytesField } = SEG_COUNTER.fields;
+  const out: Counter[] = [];
+  for (const batch of iterateBatches(mapOf(dp, map).fd, 4, valueSize, { limit: count })) {
+    const values = new DataView(batch.values.buffer, batch.values.byteOffset, batch.values.byteLength);
+    for (let e = 0; e < batch.count; e++) {
+      let packets = 0n;
+      let bytes = 0n;
+      for (let c = 0, at = e * valueSize; c < cpus; c++, at += stride) {
+        packets += values.getBigUint64(at + packetsField.offset, true);
+        bytes += values.getBigUint64(at + bytesField.offset, true);
+      }
+      out.push({ packets, bytes });
+    }
+  }
+  while (out.length < count) out.push({ packets: 0n, bytes: 0n });
+  return out;
+}
+
 /** seg_stats as the kernel holds it, each counter where this version counts it (an older data path's moved by migrateStatIndex). */
 function readStatsByIndex(dp: Datapath): Counter[] {
   const version = readDatapathInfo(dp).version;
-  if (version >= DATAPATH_VERSION) return Array.from({ length: SegStat.SEG_STAT_COUNT }, (_, i) => ({ ...readCounter(dp, SegMap.stats, i) }));
+  if (version >= DATAPATH_VERSION) return readCounterRange(dp, SegMap.stats, SegStat.SEG_STAT_COUNT);
   const stats: Counter[] = Array.from({ length: SegStat.SEG_STAT_COUNT }, () => ({ packets: 0n, bytes: 0n }));
   const entries = bpf_map_get_info_by_fd(mapOf(dp, SegMap.stats).fd).maxEntries;
   for (let i = 0; i < entries; i++) {
@@ -104,16 +130,22 @@ export function readRuleHitsRange(dp: Datapath, slot: number, count: number): { 
   const first = slot * dp.rulesPerSlot;
   const { packets: packetsField, bytes: bytesField } = SEG_COUNTER.fields;
   let i = 0;
-  // Summed straight from each batch's buffer: decoding 10k rules' values CPU by CPU into
-  // objects took most of a 10k-rule scrape.
+  // Summed straight from each batch's buffer as 32-bit words (a u64 is its low word plus its
+  // high word times 2^32, little-endian as the kernel writes it): decoding 10k rules' values
+  // CPU by CPU into objects took most of a 10k-rule scrape, and a DataView call per word
+  // twice the time of indexing.
   for (const batch of iterateBatches(mapOf(dp, SegMap.ruleHits).fd, 4, valueSize, { after: first === 0 ? null : encodeU32(first - 1), limit: count })) {
-    const values = new DataView(batch.values.buffer, batch.values.byteOffset, batch.values.byteLength);
+    const words = wordsOf(batch.values);
+    const stride32 = stride / 4;
+    const value32 = valueSize / 4;
+    const packets32 = packetsField.offset / 4;
+    const bytes32 = bytesField.offset / 4;
     for (let e = 0; e < batch.count; e++, i++) {
       let p = 0;
       let b = 0;
-      for (let c = 0, at = e * valueSize; c < cpus; c++, at += stride) {
-        p += u64AsDouble(values, at + packetsField.offset);
-        b += u64AsDouble(values, at + bytesField.offset);
+      for (let c = 0, at = e * value32; c < cpus; c++, at += stride32) {
+        p += (words[at + packets32] as number) + (words[at + packets32 + 1] as number) * 2 ** 32;
+        b += (words[at + bytes32] as number) + (words[at + bytes32 + 1] as number) * 2 ** 32;
       }
       packets[i] = p;
       bytes[i] = b;
@@ -122,8 +154,9 @@ export function readRuleHitsRange(dp: Datapath, slot: number, count: number): { 
   return { packets, bytes };
 }
 
-/** The little-endian u64 at `at` as a double (exact below 2^53): its high word, then its low one. */
-function u64AsDouble(view: DataView, at: number): number {
-  const HIGH_WORD = 4;
-  return view.getUint32(at + HIGH_WORD, true) * 2 ** 32 + view.getUint32(at, true);
+/** `bytes` as little-endian 32-bit words (a copy when they do not start on a word boundary). */
+function wordsOf(bytes: Uint8Array): Uint32Array {
+  const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+  return new Uint32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength >> 2);
 }
+
