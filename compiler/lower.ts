@@ -186,8 +186,8 @@ function ruleLabel(rule: RuleAst, direction: Direction): string {
  * names sets or port sets, from the declarations (whose texts decide every name's value and
  * whether it failed), so a rule whose line an edit left as it was, wherever the line moved, is
  * not lowered again, unless it names sets and a declaration changed. Rules are found by their
- * AST node (the incremental parser keeps the nodes of lines an edit did not touch, and says
- * which node a moved one was: `lowerCacheAlias`), else by their text.
+ * AST node (the incremental parser keeps the nodes of lines an edit did not touch, moving
+ * their spans in place when the line moved), else by their text.
  */
 export interface LowerCache {
   readonly byRule: WeakMap<RuleAst, LowerCachedRule>;
@@ -217,12 +217,6 @@ interface LowerCachedRule {
 
 export function createLowerCache(): LowerCache {
   return { byRule: new WeakMap(), byText: { ingress: new Map(), egress: new Map() }, declarations: undefined, values: { byText: new Map() } };
-}
-
-/** `moved` is `rule` with its spans shifted (the same text elsewhere): it lowers alike. */
-export function lowerCacheAlias(cache: LowerCache, moved: RuleAst, rule: RuleAst): void {
-  const entry = cache.byRule.get(rule);
-  if (entry !== undefined) cache.byRule.set(moved, entry);
 }
 
 interface LowerReuse {
