@@ -197,7 +197,8 @@ function mergeBySpan(a: readonly RuleAst[], b: readonly RuleAst[]): RuleAst[] {
 
 /** Whether a statement's line held tokens the statement did not take. */
 function hasExtraTokens(lineEnd: readonly LineEndCstNode[] | undefined): boolean {
-  return (lineEnd?.[0]?.children.LineToken?.length ?? 0) > 0;
+  const children = lineEnd?.[0]?.children;
+  return (children?.LineToken?.length ?? 0) > 0 || (children?.RCurly?.length ?? 0) > 0;
 }
 
 

@@ -318,6 +318,7 @@ export interface LineEndCstNode extends CstNode {
 
 export type LineEndCstChildren = {
   LineToken?: IToken[];
+  RCurly?: IToken[];
   Newline?: IToken[];
 };
 
