@@ -39,7 +39,8 @@ export const EXTENSION_KEYWORDS = ['audit'] as const;
 export const Keyword = createToken({ name: 'Keyword', pattern: Lexer.NA });
 /**
  * Every token that may appear inside a line apart from `}`. The parser's error productions
- * (`strayLine`, `lineEnd`) consume through it to skip the rest of a broken line.
+ * (`strayLine`, `lineEnd`) consume through it to skip the rest of a broken line (`lineEnd`
+ * takes a `}` as well, when it closes a `{` of the line).
  */
 export const LineToken = createToken({ name: 'LineToken', pattern: Lexer.NA });
 
