@@ -76,6 +76,7 @@ export const Code = {
   InvalidTestPacket: 'SEG3102',
   RuleExpired: 'SEG3103',
   RuleExpiresSoon: 'SEG3104',
+  NoSessionOnDeny: 'SEG3105',
   // 4xxx includes
   IncludeNotFound: 'SEG4001',
   IncludeCycle: 'SEG4002',
@@ -146,6 +147,7 @@ export const DIAGNOSTICS: Readonly<Record<DiagnosticCode, DiagnosticDef>> = {
   SEG3102: def(Code.InvalidTestPacket, 'error', 'value', 'invalid packet in a test: {error}', 'write it as PROTO SRC[:PORT] -> DST[:PORT], like tcp 10.0.0.1:40000 -> 10.0.1.5:443'),
   SEG3103: def(Code.RuleExpired, 'error', 'value', 'rule {rule} expired on {date}', 'remove the rule, or move its expiry date if it is still needed'),
   SEG3104: def(Code.RuleExpiresSoon, 'warning', 'value', 'rule {rule} expires on {date}, in {days} {unit}', 'remove the rule by then, or move its expiry date'),
+  SEG3105: def(Code.NoSessionOnDeny, 'error', 'value', "'nosession' on a '{action}' rule: a denied packet opens no session", "remove 'nosession', or make the rule allow"),
   SEG3018: def(Code.IcmpTypeNotInFamily, 'error', 'value', "ICMP type '{name}' does not exist for {protocol}", '{hint}'),
 
   SEG4001: def(Code.IncludeNotFound, 'error', 'include', "cannot find included file '{path}'", 'paths are relative to the including file'),

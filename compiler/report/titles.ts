@@ -42,6 +42,7 @@ export const DIAGNOSTIC_TITLES: Partial<Readonly<Record<DiagnosticCode, string>>
   SEG3102: 'Invalid packet in a test',
   SEG3103: 'Expired rule',
   SEG3104: 'Rule expires soon',
+  SEG3105: "'nosession' on a deny rule",
   SEG4001: 'Included file not found',
   SEG4002: 'Include cycle',
   SEG4003: 'File cannot be read',
