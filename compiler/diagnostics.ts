@@ -15,6 +15,7 @@ export type Category =
   | 'conflict'
   | 'generalization'
   | 'lockout'
+  | 'session'
   | 'internal';
 
 export interface DiagnosticDef {
@@ -91,6 +92,9 @@ export const Code = {
   AnalysisIncomplete: 'SEG5005',
   // 51xx segc's extensions: the lock-out guard (deploy, check --host-context)
   ManagementFlowDenied: 'SEG5101',
+  // ... and flows that open no session (`nosession`, analysis/no-session.ts)
+  NoSessionReplyNotPassed: 'SEG5102',
+  NoSessionUndecided: 'SEG5103',
   // 9xxx internal
   InternalError: 'SEG9001',
   CompileBudget: 'SEG9002',
@@ -162,6 +166,9 @@ export const DIAGNOSTICS: Readonly<Record<DiagnosticCode, DiagnosticDef>> = {
   SEG5004: def(Code.Generalization, 'info', 'generalization', 'rule {rule} generalizes rule {other} of another action', undefined),
   SEG5005: def(Code.AnalysisIncomplete, 'warning', 'internal', 'rule analysis stopped after {budget}: {what} was not analysed', 'raise {option}, or split the policy'),
   SEG5101: def(Code.ManagementFlowDenied, 'error', 'lockout', '{rule} denies {origin}: {flow}', "allow it in a rule above; or deploy anyway with --confirm DURATION (rolled back unless 'segc confirm') or --allow-lockout"),
+
+  SEG5102: def(Code.NoSessionReplyNotPassed, 'warning', 'session', "'nosession' on rule {rule} takes no effect (its flows open sessions): the reply {reply} is decided by {decider}, {why}", "let every reply through in a rule of the other direction above that one, or remove 'nosession'"),
+  SEG5103: def(Code.NoSessionUndecided, 'warning', 'session', "'nosession' on rule {rule} takes no effect (its flows open sessions): proving its replies pass took more than {pieces} pieces in {stage}", "narrow the rule, or remove 'nosession'"),
 
   SEG9001: def(Code.InternalError, 'error', 'internal', 'internal error: {message}', 'this is a bug in segc; please report it with the input'),
   SEG9002: def(Code.CompileBudget, 'error', 'internal', 'compilation stopped after {budget}: {what} was not done', 'raise {option}, or split the policy'),
