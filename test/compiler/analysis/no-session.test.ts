@@ -7,13 +7,12 @@ import { decideNoSession } from '../../../compiler/analysis/no-session.ts';
 import { Code } from '../../../compiler/diagnostics.ts';
 import { emit } from '../../../compiler/emit.ts';
 import { evaluate } from '../../../compiler/evaluate.ts';
-import { formatAddress, prefixFromText, prefixRange } from '../../../compiler/cidr.ts';
 import { DIRECTIONS, type ProgramIr, type RuleIr } from '../../../compiler/ir.ts';
 import { parsePacket, packetFamily, type Packet } from '../../../compiler/packet.ts';
 import { SEG_RULE_INFO, SegSlotMap } from '../../../compiler/policy-abi.ts';
 import { compile } from '../../../compiler/program.ts';
 import { createMemoryHost } from '../../../compiler/source.ts';
-import { randomPacket, randomProgram } from '../../support/random-policy.ts';
+import { packetsInRule, randomPacket, randomProgram } from '../../support/random-policy.ts';
 
 function compiled(text: string) {
   const c = compile(['p.seg'], createMemoryHost({ 'p.seg': text }));
@@ -163,7 +162,7 @@ policy ingress default deny {
       fc.property(randomProgram({ maxRules: 8 }).map(withNoSession), fc.array(randomPacket, { minLength: 60, maxLength: 60 }), (ir, packets) => {
         const result = decideNoSession(ir);
         const provedIds = new Set(result.ruleIds);
-        const aimed = ir.rules.filter((r) => provedIds.has(r.id)).flatMap(packetsIn);
+        const aimed = ir.rules.filter((r) => provedIds.has(r.id)).flatMap(packetsInRule);
         for (const p of [...packets, ...aimed]) {
           for (const direction of DIRECTIONS) {
             const d = evaluate(ir[direction], p);
@@ -194,29 +193,6 @@ policy ingress default deny {
     expect(witnessesChecked).toBeGreaterThan(50);
   });
 });
-
-/** Packets a rule matches: the ends of its prefixes and port ranges, its protocols (the echo types for ICMP). */
-function packetsIn(rule: RuleIr): Packet[] {
-  const out: Packet[] = [];
-  for (const family of [4, 6] as const) {
-    const src = family === 4 ? rule.src.v4 : rule.src.v6;
-    const dst = family === 4 ? rule.dst.v4 : rule.dst.v6;
-    if (src.length === 0 || dst.length === 0) continue;
-    const ends = (prefixes: readonly string[]) => [prefixes[0], prefixes.at(-1)].map((t) => prefixRange(prefixFromText(t as string))).flatMap(([lo, hi]) => [formatAddress(family, lo), formatAddress(family, hi)]);
-    const icmp = family === 4 ? 1 : 58;
-    const protos = (rule.protocols ?? [6, 17, icmp, 47]).filter((p) => p !== (family === 4 ? 58 : 1) || rule.protocols === null);
-    const portEnds = (ports: RuleIr['srcPorts']) => (ports === null ? [40000, 53] : ports.flatMap(([lo, hi]) => [lo, hi]));
-    for (const s of ends(src)) for (const d of ends(dst)) for (const proto of protos) {
-      if ([6, 17, 132].includes(proto)) {
-        for (const sp of portEnds(rule.srcPorts)) for (const dp of portEnds(rule.dstPorts)) out.push({ proto, src: s, dst: d, srcPort: sp, dstPort: dp });
-      } else if (proto === icmp) {
-        const type = family === 4 ? rule.icmp?.type4 : rule.icmp?.type6;
-        for (const t of type === undefined || type === null ? (family === 4 ? [8, 0] : [128, 129]) : [type]) out.push({ proto, src: s, dst: d, icmpType: t, icmpCode: rule.icmp?.code ?? 0 });
-      } else out.push({ proto, src: s, dst: d });
-    }
-  }
-  return out;
-}
 
 function side(addr: string | undefined, port: number | undefined): string {
   if (port === undefined) return addr ?? '';
