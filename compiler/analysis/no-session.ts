@@ -58,10 +58,16 @@ export function decideNoSession(ir: ProgramIr, options: NoSessionOptions = {}): 
   const egress = ir.egress.rules;
   const filters = decideSessionFilters();
   const all: RuleIr[] = [...ingress, ...egress, ...egress.map(decideMirrorRule), ...ingress.map(decideMirrorRule), ...filters];
-  const space = buildSpace(all);
   const offsets = { rules: { ingress: 0, egress: ingress.length }, mirrored: { ingress: ingress.length + egress.length * 2, egress: ingress.length + egress.length } };
-  const filterRegion: Box[] = [];
-  for (let f = 0; f < filters.length; f++) filterRegion.push(...(space.ruleBoxes[all.length - filters.length + f] ?? []));
+  // Built on first need: a rule whose replies all meet an allowing default needs no space.
+  let built: { space: Space; filterRegion: Box[] } | undefined;
+  const lazy = () => {
+    if (built) return built;
+    const space = buildSpace(all);
+    const filterRegion: Box[] = [];
+    for (let f = 0; f < filters.length; f++) filterRegion.push(...(space.ruleBoxes[all.length - filters.length + f] ?? []));
+    return (built = { space, filterRegion });
+  };
 
   const ruleIds: number[] = [];
   const diagnostics: Diagnostic[] = [];
@@ -70,13 +76,20 @@ export function decideNoSession(ir: ProgramIr, options: NoSessionOptions = {}): 
     const other = DIRECTIONS.find((x) => x !== d) as (typeof DIRECTIONS)[number];
     // Ingress rules come first in `ir.rules`, each direction by priority (ir.ts).
     const index = d === 'ingress' ? rule.id : rule.id - ingress.length;
+    const reverse = ir[other];
+    // Every reply meets the other direction's default (no rules there, or no policy block).
+    if (reverse.rules.length === 0 && reverse.defaultAction === 'allow' && !rule.log) {
+      ruleIds.push(rule.id);
+      continue;
+    }
+    const { space, filterRegion } = lazy();
     const outcome = decideRule(space, {
       rule,
       above: (i) => space.ruleBoxes[offsets.rules[d] + i] ?? [],
       count: index,
       own: space.ruleBoxes[offsets.rules[d] + index] ?? [],
       filter: filterRegion,
-      reverse: ir[other],
+      reverse,
       mirrored: (i) => space.ruleBoxes[offsets.mirrored[other] + i] ?? [],
       maxPieces,
     });

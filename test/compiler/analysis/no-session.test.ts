@@ -130,7 +130,7 @@ ${reverse}
 
   it('says when it gives up (SEG5103), and the rule keeps its sessions', () => {
     const rules = Array.from({ length: 40 }, (_, i) => `  ${i + 1} r${i}: allow tcp from 10.${i}.0.0/16 port ${1000 + i} to any port ${2000 + i}`).join('\n');
-    const c = compiled(`policy egress default deny {\n${rules}\n  100 wide: allow tcp from any to any nosession\n}\n`);
+    const c = compiled(`policy egress default deny {\n${rules}\n  100 wide: allow tcp from any to any nosession\n}\npolicy ingress default deny {\n  100 back: allow tcp from any to any\n}\n`);
     expect(c.noSession?.ruleIds).toEqual([c.ir?.egress.rules.at(-1)?.id]);
     const r = decideNoSession(c.ir as ProgramIr, { maxPieces: 10 });
     expect(r.ruleIds).toEqual([]);
