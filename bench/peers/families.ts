@@ -214,7 +214,9 @@ export function segcFamily(bed: PeerBed, policy: SegcPolicy, host: SegcHost): Fa
       if (shareBp !== undefined) await bed.sandbox.within(bed.receiver, () => deployCanary({ bundleText, interfaces: [bed.link.b.name], options: { ...deployment, shareBp, ...(host.object ? { objectPath: host.object.path } : {}) } }));
       const pins = pinsOf(pinDir);
       programs = { ingress: bpf_obj_get(pins.programs.ingress), egress: bpf_obj_get(pins.programs.egress) };
-      return [cell('session hit', 'single', false), cell('new flow per packet', 'new', false), cell('sessions off', 'single', true)];
+      // With `nosession` the one flow opens no session: each of its packets is classified (on a
+      // fresh deployment, --object; a redeploy keeps the sessions an earlier family opened).
+      return [cell(host.noSession === true ? 'one flow, no session' : 'session hit', 'single', false), cell('new flow per packet', 'new', false), cell('sessions off', 'single', true)];
     },
     dispose: async () => {
       if (host.canaryShareBp !== undefined) await bed.sandbox.within(bed.receiver, () => rollbackCanary({ name: host.name, stateDir: host.stateDir })).catch(() => {});

@@ -28,6 +28,8 @@ export interface NoSessionOptions {
    * to be placed, split into more boxes than this. Default 20 000.
    */
   readonly maxPieces?: number;
+  /** Give up (SEG5103) after this many box operations for one rule, so time stays bounded. Default 5 000 000. */
+  readonly maxWork?: number;
 }
 
 export interface NoSessionResult {
@@ -38,6 +40,7 @@ export interface NoSessionResult {
 }
 
 export const DEFAULT_NO_SESSION_MAX_PIECES = 20_000;
+export const DEFAULT_NO_SESSION_MAX_WORK = 5_000_000;
 
 /** The ICMP echo types, exchanged by a reply: request 8 <-> reply 0, ICMPv6 128 <-> 129. */
 const ECHO4: Readonly<Record<number, number>> = { 8: 0, 0: 8 };
@@ -92,9 +95,10 @@ export function decideNoSession(ir: ProgramIr, options: NoSessionOptions = {}): 
       reverse,
       mirrored: (i) => space.ruleBoxes[offsets.mirrored[other] + i] ?? [],
       maxPieces,
+      work: { left: options.maxWork ?? DEFAULT_NO_SESSION_MAX_WORK },
     });
     if (outcome.kind === 'proved') ruleIds.push(rule.id);
-    else diagnostics.push(decideDiagnostic(rule, ir[other], outcome, maxPieces));
+    else diagnostics.push(decideDiagnostic(rule, ir[other], outcome, maxPieces, options.maxWork ?? DEFAULT_NO_SESSION_MAX_WORK));
   }
   return { ruleIds: ruleIds.sort((a, b) => a - b), diagnostics };
 }
@@ -115,6 +119,8 @@ interface RuleQuestion {
   /** The region of the i-th rule of the other direction, mirrored. */
   readonly mirrored: (i: number) => Region;
   readonly maxPieces: number;
+  /** Box operations left; below zero, the question is not answered. */
+  readonly work: { left: number };
 }
 
 function decideRule(space: Space, q: RuleQuestion): Outcome {
@@ -125,8 +131,8 @@ function decideRule(space: Space, q: RuleQuestion): Outcome {
     if (c) reach.push(c);
   }
   for (let i = 0; i < q.count && reach.length > 0; i++) {
-    reach = decideSubtract(reach, q.above(i));
-    if (reach.length > q.maxPieces) return { kind: 'undecided', stage: 'rules above it' };
+    reach = decideSubtract(reach, q.above(i), q.work);
+    if (reach.length > q.maxPieces || q.work.left < 0) return { kind: 'undecided', stage: 'rules above it' };
   }
   // Their replies through the other direction, first match first.
   const rules = q.reverse.rules;
@@ -134,12 +140,14 @@ function decideRule(space: Space, q: RuleQuestion): Outcome {
     const m = q.mirrored(i);
     const passes = decidePasses(rules[i] as RuleIr, q.rule);
     if (!passes) {
+      q.work.left -= reach.length;
+      if (q.work.left < 0) return { kind: 'undecided', stage: 'the other direction' };
       const hit = decideFirstIntersection(reach, m);
       if (hit) return { kind: 'reply', reply: decideMirrorPacket(pointOfRegion(space, [hit])), by: rules[i] as RuleIr };
       continue;
     }
-    reach = decideSubtract(reach, m);
-    if (reach.length > q.maxPieces) return { kind: 'undecided', stage: 'the other direction' };
+    reach = decideSubtract(reach, m, q.work);
+    if (reach.length > q.maxPieces || q.work.left < 0) return { kind: 'undecided', stage: 'the other direction' };
   }
   if (reach.length > 0 && !(q.reverse.defaultAction === 'allow' && !q.rule.log)) return { kind: 'reply', reply: decideMirrorPacket(pointOfRegion(space, reach)), by: null };
   return { kind: 'proved' };
@@ -150,9 +158,10 @@ function decidePasses(by: RuleIr, rule: RuleIr): boolean {
   return by.action === 'allow' && by.log === rule.log;
 }
 
-function decideSubtract(region: readonly Box[], minus: Region): Box[] {
+function decideSubtract(region: readonly Box[], minus: Region, work: { left: number }): Box[] {
   let out = region as Box[];
   for (const b of minus) {
+    work.left -= out.length;
     if (!out.some((a) => boxIntersects(a, b))) continue;
     const next: Box[] = [];
     for (const a of out) boxSubtract(a, b, next);
@@ -216,10 +225,10 @@ function decideMirrorPacket(p: Packet): Packet {
   };
 }
 
-function decideDiagnostic(rule: RuleIr, reverse: DirectionIr, outcome: Exclude<Outcome, { kind: 'proved' }>, maxPieces: number): Diagnostic {
+function decideDiagnostic(rule: RuleIr, reverse: DirectionIr, outcome: Exclude<Outcome, { kind: 'proved' }>, maxPieces: number, maxWork: number): Diagnostic {
   const name = `'${rule.name}'`;
   if (outcome.kind === 'undecided') {
-    return makeDiagnostic(Code.NoSessionUndecided, rule.span, { rule: name, pieces: maxPieces, stage: outcome.stage });
+    return makeDiagnostic(Code.NoSessionUndecided, rule.span, { rule: name, pieces: maxPieces, work: maxWork, stage: outcome.stage });
   }
   const by = outcome.by;
   const verdict = by === null ? `the ${reverse.direction} default (${reverse.defaultAction})` : `${reverse.direction} rule '${by.name}' (${by.audit ? 'deny audit' : by.action}${by.log ? ' log' : ''})`;
