@@ -167,7 +167,7 @@ export const DIAGNOSTICS: Readonly<Record<DiagnosticCode, DiagnosticDef>> = {
   SEG5005: def(Code.AnalysisIncomplete, 'warning', 'internal', 'rule analysis stopped after {budget}: {what} was not analysed', 'raise {option}, or split the policy'),
   SEG5101: def(Code.ManagementFlowDenied, 'error', 'lockout', '{rule} denies {origin}: {flow}', "allow it in a rule above; or deploy anyway with --confirm DURATION (rolled back unless 'segc confirm') or --allow-lockout"),
 
-  SEG5102: def(Code.NoSessionReplyNotPassed, 'warning', 'session', "'nosession' on rule {rule} takes no effect (its flows open sessions): the reply {reply} is decided by {decider}, {why}", "let every reply through in a rule of the other direction above that one, or remove 'nosession'"),
+  SEG5102: def(Code.NoSessionReplyNotPassed, 'warning', 'session', "'nosession' on rule {rule} takes no effect (its flows open sessions): the reply {reply} is decided by {decider}, {why}", "let every reply through by an allow rule of {other}{above}, or remove 'nosession'"),
   SEG5103: def(Code.NoSessionUndecided, 'warning', 'session', "'nosession' on rule {rule} takes no effect (its flows open sessions): proving its replies pass went past {pieces} pieces or {work} steps in {stage}", "narrow the rule, or remove 'nosession'"),
 
   SEG9001: def(Code.InternalError, 'error', 'internal', 'internal error: {message}', 'this is a bug in segc; please report it with the input'),

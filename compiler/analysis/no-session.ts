@@ -236,5 +236,5 @@ function decideDiagnostic(rule: RuleIr, reverse: DirectionIr, outcome: Exclude<O
   const related: RelatedInfo[] = [];
   const span = by?.span ?? reverse.defaultSpan;
   if (span) related.push({ span, message: `decides the reply ${formatPacket(outcome.reply)}` });
-  return makeDiagnostic(Code.NoSessionReplyNotPassed, rule.span, { rule: name, reply: formatPacket(outcome.reply), decider: verdict, why }, { related, witness: witnessOf(outcome.reply) });
+  return makeDiagnostic(Code.NoSessionReplyNotPassed, rule.span, { rule: name, reply: formatPacket(outcome.reply), decider: verdict, why, other: reverse.direction, above: by === null ? '' : ` above '${by.name}'` }, { related, witness: witnessOf(outcome.reply) });
 }
