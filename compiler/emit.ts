@@ -23,15 +23,15 @@ import {
   SegVerdict,
 } from './policy-abi.ts';
 import { CLASS_FIELD_COUNT, fieldsOfKind } from './match-fields.ts';
-import { decideNoSession } from './analysis/no-session.ts';
 import type { DirectionStats, EmitStats, EntryOrigin, MapImage, PolicyImage } from './entries.ts';
 
 export interface EmitOptions {
   /** Record where each trie entry and rule entry came from (the bundle's source map). */
   readonly origins?: boolean;
   /**
-   * The rules whose flows open no session (`Compilation.noSession.ruleIds`); absent, emit
-   * decides them itself (analysis/no-session.ts).
+   * The rules whose flows open no session: `Compilation.noSession.ruleIds`, as proved by
+   * analysis/no-session.ts. Absent, none: every rule's flows open sessions. (Not decided here:
+   * emit stays apart from the analysis, which the CLI's bundle keeps in the compiler's chunk.)
    */
   readonly noSession?: readonly number[];
 }
@@ -94,7 +94,7 @@ export function emit(ir: ProgramIr, options: EmitOptions = {}): PolicyImage {
     emitIcmpMap(dirs, icmpUsed),
     emitProtoMap(dirs),
     emitBitsMap(rows, dirs, rowStride),
-    emitRulesMap(ir, new Set(options.noSession ?? decideNoSession(ir).ruleIds)),
+    emitRulesMap(ir, new Set(options.noSession ?? [])),
   ];
   const meta = new Uint8Array(SEG_POLICY_META.size);
   const mv = new DataView(meta.buffer);
