@@ -1,6 +1,7 @@
 // Benchmark of `segc check` (prints, never asserts): the cold-start wall time of the real
 // binary on an example next to a bare `node -e 0`, and parse and resolve+lower time and memory
-// for generated policies of 1k, 10k and 100k rules. Run: `node bench/check.ts` (runs
+// for generated policies of 1k, 10k and 100k rules, and the heap their AST and IR hold (a
+// figure that does not move with the machine's load). Run: `node bench/check.ts` (runs
 // `npm run build` first; `--no-build` skips that). Each policy size runs in a fresh child
 // process so that its peak memory is its own.
 import { spawnSync } from 'node:child_process';
@@ -34,6 +35,8 @@ interface SizeResult {
 
 if (process.argv[2] === '--size') {
   process.stdout.write(JSON.stringify(measureSize(Number(process.argv[3]))) + '\n');
+} else if (process.argv[2] === '--retained') {
+  process.stdout.write(JSON.stringify(measureRetained(Number(process.argv[3]))) + '\n');
 } else {
   benchMain();
 }
@@ -61,12 +64,13 @@ function benchMain(): void {
   console.log(`  ratio of medians ${(median(check ?? []) / median(bare ?? [])).toFixed(2)} x, of minimums ${((check?.[0] ?? 0) / (bare?.[0] ?? 1)).toFixed(2)} x   (aim: <= 3x)`);
   console.log('');
   console.log('parse and resolve+lower of generated policies (one child process per size)');
-  console.log('     rules      bytes  node flags                   parse ms  lower ms  total ms    cpu ms   heap MB  max RSS MB  diagnostics');
+  console.log('     rules      bytes  node flags' + ' '.repeat(45) + 'parse ms  lower ms  total ms    cpu ms   heap MB  max RSS MB  diagnostics');
   for (const size of SIZES) {
     // Parsing keeps every token alive until the AST is built, so the young generation's
     // copying dominates large inputs; a larger semi-space (a start-up flag only) shows how much.
-    // `--max-semi-space-size=4` is what bin/segc (the command users run) starts Node with.
-    for (const flags of [[], ['--max-semi-space-size=4'], ['--max-semi-space-size=64']]) {
+    // The last row's flags are what bin/segc (the command users run) starts Node with for its
+    // batch commands: the young generation capped, hot functions compiled on the main thread.
+    for (const flags of [[], ['--max-semi-space-size=4'], ['--max-semi-space-size=64'], ['--max-semi-space-size=4', '--no-concurrent-recompilation']]) {
       const child = spawnSync(process.execPath, [...flags, fileURLToPath(import.meta.url), '--size', String(size)], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 20 });
       if (child.status !== 0) throw new Error(`size ${size} failed: ${child.stderr}`);
       const r = JSON.parse(child.stdout) as SizeResult;
@@ -74,7 +78,7 @@ function benchMain(): void {
         [
           String(r.rules).padStart(10),
           String(r.bytes).padStart(10),
-          ' ' + (flags.join(' ') || '(none)').padEnd(27),
+          ' ' + (flags.join(' ') || '(none)').padEnd(53),
           r.parseMs.toFixed(0).padStart(9),
           r.lowerMs.toFixed(0).padStart(9),
           (r.parseMs + r.lowerMs).toFixed(0).padStart(9),
@@ -88,7 +92,42 @@ function benchMain(): void {
   }
   console.log('  (aim: 100k rules parsed and lowered in under 1500 ms, 10k in under 150 ms, 100k under 400 MB RSS)');
   console.log('');
+  // What the AST and the IR hold after a full collection: the same on every run, unlike the
+  // times, so it shows a change of representation (compact spans, fewer nodes) on a busy machine.
+  for (const size of [10_000, 100_000]) {
+    const child = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--retained', String(size)], { cwd: ROOT, encoding: 'utf8' });
+    if (child.status !== 0) throw new Error(`retained ${size} failed: ${child.stderr}`);
+    const r = JSON.parse(child.stdout) as RetainedResult;
+    console.log(`retained after a full collection, ${size} rules: AST ${r.astMB.toFixed(1)} MB (${((r.astMB * 2 ** 20) / size).toFixed(0)} bytes a rule), IR ${r.irMB.toFixed(1)} MB`);
+  }
+  console.log('');
   realCheck(100_000);
+}
+
+interface RetainedResult {
+  readonly rules: number;
+  readonly astMB: number;
+  readonly irMB: number;
+}
+
+/** Heap held by the AST, then by the IR, each after a full collection (needs `--expose-gc`). */
+function measureRetained(rules: number): RetainedResult {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('--retained needs node --expose-gc');
+  const used = () => {
+    gc();
+    return process.memoryUsage().heapUsed / 2 ** 20;
+  };
+  const text = generatePolicy(rules);
+  const host = createMemoryHost({ 'gen.seg': text });
+  const diagnostics = createCollector();
+  const before = used();
+  const ast = parseSourceFile(createSourceFile('gen.seg', text), diagnostics);
+  const afterParse = used();
+  const ir = lower(resolve({ rootFiles: ['gen.seg'], host, parseFile: () => ast, diagnostics }), diagnostics);
+  const afterLower = used();
+  if (ir === undefined) throw new Error('generated policy has errors');
+  return { rules, astMB: afterParse - before, irMB: afterLower - afterParse };
 }
 
 /**
