@@ -110,6 +110,7 @@ export type RuleCstChildren = {
   dstPorts?: PortExprCstNode[];
   icmpMatch?: IcmpMatchCstNode[];
   description?: IToken[];
+  noSession?: IToken[];
   expiry?: ExpiryCstNode[];
 };
 

@@ -407,6 +407,10 @@ function lowerRule(rule: RuleAst, direction: Direction, lowerer: Lowerer): Lower
 
   const families = lowerFamilies(rule, protocols, src, dst, diagnostics);
   if (!families) return undefined;
+  if (rule.noSession && rule.action.verdict === 'deny') {
+    diagnostics.add(Code.NoSessionOnDeny, rule.noSession.span, { action: rule.action.text }, { related: [{ span: rule.action.span, message: 'the rule denies' }] });
+    return undefined;
+  }
   if (rule.expires && parseIsoDate(rule.expires.text) === undefined) {
     diagnostics.add(Code.InvalidDate, rule.expires.span, { text: rule.expires.text });
     return undefined;
@@ -437,6 +441,7 @@ function lowerRule(rule: RuleAst, direction: Direction, lowerer: Lowerer): Lower
     dstPorts,
     icmp: icmp && { type4: families.v4 ? icmp.type4 : null, type6: families.v6 ? icmp.type6 : null, code: icmp.code },
     description: rule.description ? rule.description.value : null,
+    ...(rule.noSession ? { noSession: true as const } : {}),
     ...(rule.expires ? { expires: rule.expires.text } : {}),
     span: rule.span,
   };

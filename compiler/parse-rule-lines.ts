@@ -44,6 +44,7 @@ import {
   Log,
   Name as NameToken,
   Newline,
+  NoSessionWord,
   NumberLiteral,
   Policy,
   Port,
@@ -104,6 +105,7 @@ const ICMP = idx(Icmp);
 const SLASH = idx(Slash);
 const STRING = idx(StringLiteral);
 const EXPIRES = idx(ExpiresWord);
+const NOSESSION = idx(NoSessionWord);
 const DATE = idx(DateLiteral);
 const IPV4 = idx(Ipv4);
 const IPV6 = idx(Ipv6);
@@ -389,6 +391,10 @@ class RuleLineReader {
       const token = this.pos++;
       rule.description = { value: unquoteString(this.image(token)), span: this.span(token) };
       last = rule.description.span;
+    }
+    if (this.la() === NOSESSION) {
+      rule.noSession = { span: this.span(this.pos++) };
+      last = rule.noSession.span;
     }
     if (this.la() === EXPIRES) {
       this.pos++;

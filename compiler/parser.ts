@@ -23,6 +23,7 @@ import {
   Except,
   ExpectWord,
   ExpiresWord,
+  NoSessionWord,
   From,
   Icmp,
   Icmpv6,
@@ -288,7 +289,9 @@ export class SegParser extends CstParser {
     });
     this.OPTION4(() => this.SUBRULE(this.icmpMatch));
     this.OPTION5(() => this.CONSUME(StringLiteral, { LABEL: 'description' }));
-    this.OPTION6(() => this.SUBRULE(this.expiry));
+    // segc's extension: the flows the rule allows open no session (docs/language.md).
+    this.OPTION6(() => this.CONSUME(NoSessionWord, { LABEL: 'noSession' }));
+    this.OPTION7(() => this.SUBRULE(this.expiry));
   });
 
   /** segc's extension: `expires YYYY-MM-DD` at the end of a rule. */
