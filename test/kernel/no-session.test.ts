@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decideNoSession } from '../../compiler/analysis/no-session.ts';
 import { evaluate } from '../../compiler/evaluate.ts';
 import type { ProgramIr } from '../../compiler/ir.ts';
-import { formatPacket, packetFamily, type Packet } from '../../compiler/packet.ts';
+import { formatPacket, type Packet } from '../../compiler/packet.ts';
 import { SEG_CFG_CLASSIFY_ND, SegReason, SegStat } from '../../runtime/datapath/abi.ts';
 import { readRuleHits, readStats } from '../../runtime/datapath/counters.ts';
 import type { Datapath } from '../../runtime/datapath/datapath.ts';
@@ -21,31 +21,10 @@ import { buildFrame } from '../../runtime/packet-bytes.ts';
 import { deployIr, describe as describeDecision, KERNEL_AVAILABLE, setFlags } from '../support/datapath-harness.ts';
 import { programIr, type ProgramSpec } from '../support/ir-builder.ts';
 import { packetsInRule, randomPacket, randomProgram } from '../support/random-policy.ts';
+import { opensSession, replyOf } from '../support/reply-model.ts';
 
 const program = (direction: 'ingress' | 'egress') => direction;
 const other = (direction: 'ingress' | 'egress') => (direction === 'ingress' ? 'egress' : 'ingress');
-
-/** The packet's reply: addresses and ports swapped, echo request and reply exchanged. */
-function replyOf(p: Packet): Packet {
-  const echo: Record<number, number> = p.proto === 1 ? { 8: 0, 0: 8 } : p.proto === 58 ? { 128: 129, 129: 128 } : {};
-  return {
-    proto: p.proto,
-    src: p.dst,
-    dst: p.src,
-    ...(p.dstPort !== undefined ? { srcPort: p.dstPort } : {}),
-    ...(p.srcPort !== undefined ? { dstPort: p.srcPort } : {}),
-    ...(p.icmpType !== undefined ? { icmpType: echo[p.icmpType] ?? p.icmpType } : {}),
-    ...(p.icmpCode !== undefined ? { icmpCode: p.icmpCode } : {}),
-  };
-}
-
-/** Whether the data path opens a session for the packet when it is allowed (bpf/lib/session.h). */
-function opensSession(p: Packet): boolean {
-  const icmp = packetFamily(p) === 4 ? 1 : 58;
-  if ([6, 17, 132].includes(p.proto)) return p.srcPort !== undefined;
-  if (p.proto === icmp) return p.icmpType !== undefined && (icmp === 1 ? [0, 8] : [128, 129]).includes(p.icmpType);
-  return true;
-}
 
 /** Some allowing rules of a random program with `nosession` (every other one, by id). */
 function withNoSession(ir: ProgramIr): ProgramIr {

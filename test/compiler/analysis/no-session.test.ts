@@ -8,11 +8,12 @@ import { Code } from '../../../compiler/diagnostics.ts';
 import { emit } from '../../../compiler/emit.ts';
 import { evaluate } from '../../../compiler/evaluate.ts';
 import { DIRECTIONS, type ProgramIr, type RuleIr } from '../../../compiler/ir.ts';
-import { parsePacket, packetFamily, type Packet } from '../../../compiler/packet.ts';
+import { parsePacket, type Packet } from '../../../compiler/packet.ts';
 import { SEG_RULE_INFO, SegSlotMap } from '../../../compiler/policy-abi.ts';
 import { compile } from '../../../compiler/program.ts';
 import { createMemoryHost } from '../../../compiler/source.ts';
 import { packetsInRule, randomPacket, randomProgram } from '../../support/random-policy.ts';
+import { opensSession, replyOf } from '../../support/reply-model.ts';
 
 function compiled(text: string) {
   const c = compile(['p.seg'], createMemoryHost({ 'p.seg': text }));
@@ -23,28 +24,6 @@ const proved = (text: string) => {
   const c = compiled(text);
   return (c.noSession?.ruleIds ?? []).map((id) => c.ir?.rules[id]?.name);
 };
-
-/** The packet's reply: addresses and ports swapped, echo request and reply exchanged. */
-function replyOf(p: Packet): Packet {
-  const echo: Record<number, number> = p.proto === 1 ? { 8: 0, 0: 8 } : p.proto === 58 ? { 128: 129, 129: 128 } : {};
-  return {
-    proto: p.proto,
-    src: p.dst,
-    dst: p.src,
-    ...(p.dstPort !== undefined ? { srcPort: p.dstPort } : {}),
-    ...(p.srcPort !== undefined ? { dstPort: p.srcPort } : {}),
-    ...(p.icmpType !== undefined ? { icmpType: echo[p.icmpType] ?? p.icmpType } : {}),
-    ...(p.icmpCode !== undefined ? { icmpCode: p.icmpCode } : {}),
-  };
-}
-
-/** Whether the data path opens a session for the packet (bpf/lib/session.h, seg_session_key_of). */
-function opensSession(p: Packet): boolean {
-  const icmp = packetFamily(p) === 4 ? 1 : 58;
-  if ([6, 17, 132].includes(p.proto)) return p.srcPort !== undefined;
-  if (p.proto === icmp) return p.icmpType !== undefined && (icmp === 1 ? [0, 8] : [128, 129]).includes(p.icmpType);
-  return true;
-}
 
 /** Whether the direction passes a reply as the session of `rule` would: allowed, logged alike. */
 function passesReply(ir: ProgramIr, rule: RuleIr, reply: Packet): boolean {
