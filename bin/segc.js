@@ -18,10 +18,8 @@ if (major < 22 || (major === 22 && minor < 12)) {
     process.stderr.write(`segc: needs Node >= 22.12 (this is ${process.version}); run scripts/setup.sh, or set SEGC_NODE to a newer node\n`);
     process.exit(2);
   }
-  // V8's young generation is capped, the agent's heap sized for memory, and the batch commands
-  // compile on the main thread, as bin/segc does it (see there).
-  const command = process.argv.slice(2).find((a) => !a.startsWith('-'));
-  const flags = ['--max-semi-space-size=4', ...(command === 'agent' ? ['--optimize-for-size'] : command === 'lsp' ? [] : ['--no-concurrent-recompilation'])];
+  // V8's young generation is capped, and the agent's heap sized for memory, as bin/segc does it (see there).
+  const flags = ['--max-semi-space-size=4', ...(process.argv.slice(2).find((a) => !a.startsWith('-')) === 'agent' ? ['--optimize-for-size'] : [])];
   const child = spawn(local, [...flags, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
   for (const signal of ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2']) {
     process.on(signal, () => child.kill(signal));

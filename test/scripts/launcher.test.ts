@@ -62,7 +62,7 @@ describe('the launcher', () => {
     expect(pkg.bin['segc']).toBe('bin/segc');
     const launcher = join(ROOT, 'bin/segc');
     accessSync(launcher, constants.X_OK);
-    expect(readFileSync(launcher, 'utf8')).toMatch(/^#!\/bin\/sh\n[\s\S]*\nexec "\$node" --max-semi-space-size=4 --no-concurrent-recompilation "\$bindir\/segc\.js" "\$@"\n$/);
+    expect(readFileSync(launcher, 'utf8')).toMatch(/^#!\/bin\/sh\n[\s\S]*\nexec "\$node" --max-semi-space-size=4 "\$bindir\/segc\.js" "\$@"\n$/);
     expect(spawnSync('sh', ['-n', launcher]).status).toBe(0);
   });
 
@@ -73,18 +73,8 @@ describe('the launcher', () => {
     const segcJs = join(ROOT, 'bin/segc.js');
     expect(argsOf('agent', '--listen', '127.0.0.1:0')).toBe(`--max-semi-space-size=4 --optimize-for-size ${segcJs} agent --listen 127.0.0.1:0`);
     expect(argsOf('--debug', 'agent')).toBe(`--max-semi-space-size=4 --optimize-for-size ${segcJs} --debug agent`);
-    expect(argsOf('check', 'agent')).toBe(`--max-semi-space-size=4 --no-concurrent-recompilation ${segcJs} check agent`);
-    expect(argsOf('deploy', '--name', 'agent')).toBe(`--max-semi-space-size=4 --no-concurrent-recompilation ${segcJs} deploy --name agent`);
-  });
-
-  it('compiles on the main thread for the batch commands, and not for the daemons (agent, lsp)', () => {
-    const launcher = join(ROOT, 'bin/segc');
-    const argsOf = (...args: string[]) => spawnSync(launcher, args, { encoding: 'utf8', env: { ...process.env, SEGC_NODE: 'echo' } }).stdout.trim();
-    const segcJs = join(ROOT, 'bin/segc.js');
-    expect(argsOf('fmt', 'p.seg')).toBe(`--max-semi-space-size=4 --no-concurrent-recompilation ${segcJs} fmt p.seg`);
-    expect(argsOf('--help')).toBe(`--max-semi-space-size=4 --no-concurrent-recompilation ${segcJs} --help`);
-    expect(argsOf('lsp', '--stdio')).toBe(`--max-semi-space-size=4 ${segcJs} lsp --stdio`);
-    expect(argsOf('agent')).toBe(`--max-semi-space-size=4 --optimize-for-size ${segcJs} agent`);
+    expect(argsOf('check', 'agent')).toBe(`--max-semi-space-size=4 ${segcJs} check agent`);
+    expect(argsOf('deploy', '--name', 'agent')).toBe(`--max-semi-space-size=4 ${segcJs} deploy --name agent`);
   });
 
   it.skipIf(!OLD_SYSTEM_NODE)(`under the system Node (${systemVersion}) runs the agent as one process that kill -HUP reloads and kill -TERM stops`, async () => {
