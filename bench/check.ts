@@ -1,6 +1,7 @@
 // Benchmark of `segc check` (prints, never asserts): the cold-start wall time of the real
 // binary on an example next to a bare `node -e 0`, and parse and resolve+lower time and memory
-// for generated policies of 1k, 10k and 100k rules. Run: `node bench/check.ts` (runs
+// for generated policies of 1k, 10k and 100k rules, and the heap their AST and IR hold (a
+// figure that does not move with the machine's load). Run: `node bench/check.ts` (runs
 // `npm run build` first; `--no-build` skips that). Each policy size runs in a fresh child
 // process so that its peak memory is its own.
 import { spawnSync } from 'node:child_process';
@@ -34,6 +35,8 @@ interface SizeResult {
 
 if (process.argv[2] === '--size') {
   process.stdout.write(JSON.stringify(measureSize(Number(process.argv[3]))) + '\n');
+} else if (process.argv[2] === '--retained') {
+  process.stdout.write(JSON.stringify(measureRetained(Number(process.argv[3]))) + '\n');
 } else {
   benchMain();
 }
@@ -88,7 +91,42 @@ function benchMain(): void {
   }
   console.log('  (aim: 100k rules parsed and lowered in under 1500 ms, 10k in under 150 ms, 100k under 400 MB RSS)');
   console.log('');
+  // What the AST and the IR hold after a full collection: the same on every run, unlike the
+  // times, so it shows a change of representation (compact spans, fewer nodes) on a busy machine.
+  for (const size of [10_000, 100_000]) {
+    const child = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--retained', String(size)], { cwd: ROOT, encoding: 'utf8' });
+    if (child.status !== 0) throw new Error(`retained ${size} failed: ${child.stderr}`);
+    const r = JSON.parse(child.stdout) as RetainedResult;
+    console.log(`retained after a full collection, ${size} rules: AST ${r.astMB.toFixed(1)} MB (${((r.astMB * 2 ** 20) / size).toFixed(0)} bytes a rule), IR ${r.irMB.toFixed(1)} MB`);
+  }
+  console.log('');
   realCheck(100_000);
+}
+
+interface RetainedResult {
+  readonly rules: number;
+  readonly astMB: number;
+  readonly irMB: number;
+}
+
+/** Heap held by the AST, then by the IR, each after a full collection (needs `--expose-gc`). */
+function measureRetained(rules: number): RetainedResult {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('--retained needs node --expose-gc');
+  const used = () => {
+    gc();
+    return process.memoryUsage().heapUsed / 2 ** 20;
+  };
+  const text = generatePolicy(rules);
+  const host = createMemoryHost({ 'gen.seg': text });
+  const diagnostics = createCollector();
+  const before = used();
+  const ast = parseSourceFile(createSourceFile('gen.seg', text), diagnostics);
+  const afterParse = used();
+  const ir = lower(resolve({ rootFiles: ['gen.seg'], host, parseFile: () => ast, diagnostics }), diagnostics);
+  const afterLower = used();
+  if (ir === undefined) throw new Error('generated policy has errors');
+  return { rules, astMB: afterParse - before, irMB: afterLower - afterParse };
 }
 
 /**

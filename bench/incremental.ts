@@ -1,6 +1,7 @@
 // Benchmark of incremental re-checking (prints, never asserts): what the language server pays
 // per keystroke in a 10k-rule policy. One edit inside a rule line in the middle of the file,
-// then its undo, many times: `applyEdit` (re-parse of the touched lines; the AST and syntax
+// then its undo, many times (and a line broken then mended there, at the block's first and last
+// rule, and in a set declaration): `applyEdit` (re-parse of the touched lines; the AST and syntax
 // diagnostics of the whole file) and `checkDocument` (plus resolve and lower: lowering reuses
 // the rules whose text did not change, and those that name sets while the declarations are
 // as they were, and the values of declarations by their text), next to a parse and a `compile`
@@ -39,14 +40,28 @@ function benchPolicy(label: string, text: string): void {
   let doc: IncrementalDocument = createIncrementalDocument('bench.seg', text);
   checkDocument(doc);
   // The middle rule line's last digit before a space (a priority or a port: the rule stays
-  // valid, so the whole check runs), then back; and the rule line broken, then mended.
+  // valid, so the whole check runs), then back; and the rule line broken, then mended: in the
+  // middle, at the block's first rule (every rule after it moves) and at its last; and a set
+  // declaration broken, then mended (every rule naming a set is lowered again).
   const line = text.indexOf('\n', text.length >> 1) + 1;
   const digit = text.indexOf(' ', line + 2) - 1;
-  const word = text.indexOf(' ', digit + 2) + 1;
+  const broken = (label: string, at: number) => {
+    const word = text.indexOf(' ', text.indexOf(' ', at + 2) + 1) + 1;
+    return { label, edit: { start: word, end: word, text: 'x' }, undo: { start: word, end: word + 1, text: '' } };
+  };
+  const first = text.indexOf('\n', text.indexOf('policy ')) + 1;
+  const last = text.lastIndexOf('\n', text.lastIndexOf('\n}') - 1) + 1;
   const edits: { label: string; edit: TextEdit; undo: TextEdit }[] = [
     { label: 'a digit typed in a rule line (stays valid)', edit: { start: digit, end: digit + 1, text: '7' }, undo: { start: digit, end: digit + 1, text: text[digit]! } },
-    { label: 'a rule line broken (then mended)', edit: { start: word, end: word, text: 'x' }, undo: { start: word, end: word + 1, text: '' } },
+    broken('a rule line broken (then mended)', line),
+    broken("the block's first rule line broken (then mended)", first),
+    broken("the block's last rule line broken (then mended)", last),
   ];
+  const set = text.search(/^set .*, /m);
+  if (set >= 0) {
+    const comma = text.indexOf(', ', set);
+    edits.push({ label: 'a set declaration broken (then mended)', edit: { start: comma, end: comma + 1, text: '' }, undo: { start: comma, end: comma, text: ',' } });
+  }
   const parse: number[] = [];
   for (let i = 0; i < 5; i++) {
     const t0 = performance.now();

@@ -2,8 +2,9 @@
 // syntax/name diagnostics for each example and for a 10k-rule ClassBench policy (aim: < 50 ms
 // on the 10k file), next to the compiler's own front end on the same text in this process
 // (the paired baseline: what the server adds is the worker hand-off and the protocol). On the
-// 10k files (ClassBench, and a generated policy whose every rule names a set), both kinds of change: a keystroke sent as an editor sends it (a range and its
-// text: the server re-checks the lines it touched) and the whole text. Then the full analysis
+// 10k files (ClassBench, and a generated policy whose every rule names a set), three kinds of change: a keystroke sent as an editor sends it (a range and its
+// text: the server re-checks the lines it touched), a rule line broken by a keystroke and
+// mended by the next, and the whole text. Then the full analysis
 // of the 10k file after a change, a burst of changes (stale runs cancelled), and the server's
 // RSS. Run: `node bench/lsp.ts` (runs `npm run build` first; `--no-build` skips it; `--dry`
 // only checks that its inputs exist, as `make bench --dry` asks of every benchmark;
@@ -106,6 +107,8 @@ interface KeyFile {
   readonly path: string;
   readonly uri: string;
   readonly position: { readonly line: number; readonly character: number };
+  /** Where a rule line breaks: the start of its third word (an `x` typed there, then taken away). */
+  readonly word: { readonly line: number; readonly character: number };
 }
 
 function keyFile(label: string, text: string, name: string, at: RegExp): KeyFile {
@@ -115,7 +118,10 @@ function keyFile(label: string, text: string, name: string, at: RegExp): KeyFile
   const offset = found.index + found[0].length - 1;
   const before = text.slice(0, offset);
   const path = join(ROOT, 'bench-results', name);
-  return { label, text, path, uri: pathToFileURL(path).href, position: { line: before.split('\n').length - 1, character: offset - before.lastIndexOf('\n') - 1 } };
+  const line = before.split('\n').length - 1;
+  const lineStart = before.lastIndexOf('\n') + 1;
+  const word = text.indexOf(' ', text.indexOf(' ', lineStart + 2) + 1) + 1;
+  return { label, text, path, uri: pathToFileURL(path).href, position: { line, character: offset - lineStart }, word: { line, character: word - lineStart } };
 }
 
 /** A keystroke over that digit (another digit: the rule stays valid), sent as a range. */
@@ -124,6 +130,17 @@ async function keystrokeToPublish(client: LspClient, file: KeyFile, version: num
   const started = performance.now();
   const { line, character } = file.position;
   client.edit(file.uri, version, [{ range: { start: file.position, end: { line, character: character + 1 } }, text: String(version % 10) }]);
+  await waiting;
+  return performance.now() - started;
+}
+
+/** The rule line broken (an odd version types an `x` into it) or mended (an even one takes it away). */
+async function breakMendToPublish(client: LspClient, file: KeyFile, version: number): Promise<number> {
+  const waiting = client.waitForDiagnostics(file.uri, (p) => p.version === version, 120_000);
+  const started = performance.now();
+  const { line, character } = file.word;
+  const range = version % 2 === 1 ? { start: file.word, end: file.word } : { start: file.word, end: { line, character: character + 1 } };
+  client.edit(file.uri, version, [{ range, text: version % 2 === 1 ? 'x' : '' }]);
   await waiting;
   return performance.now() - started;
 }
@@ -145,6 +162,7 @@ for (const file of keyFiles) {
     clients.push(client);
   }
   const keys = servers.map(() => [] as number[]);
+  const broken = servers.map(() => [] as number[]);
   const full = servers.map(() => [] as number[]);
   const baseline: number[] = [];
   let version = 1;
@@ -152,6 +170,12 @@ for (const file of keyFiles) {
   for (let i = 0; i < KEYSTROKES_10K; i++) {
     version++;
     for (let k = 0; k < clients.length; k++) keys[k]!.push(await keystrokeToPublish(clients[k]!, file, version));
+  }
+  // Broken and mended in turns, an even number of times: the text is as it was after them.
+  if (version % 2 === 1) version++;
+  for (let i = 0; i < KEYSTROKES_10K + 1; i++) {
+    version++;
+    for (let k = 0; k < clients.length; k++) broken[k]!.push(await breakMendToPublish(clients[k]!, file, version));
   }
   // Whole-text changes start from the original text again.
   for (let i = 0; i < RUNS_10K; i++) {
@@ -163,6 +187,7 @@ for (const file of keyFiles) {
   for (let k = 0; k < servers.length; k++) {
     console.log(`   ${servers[k]!.label}:`);
     row('    a keystroke (incremental change)', keys[k]!, baseline);
+    row('    a rule line broken, then mended', broken[k]!, baseline);
     row('    the whole text (full change)', full[k]!, baseline);
     console.log(`    server RSS after these changes: ${rssMB(clients[k]!.child.pid!).toFixed(0)} MB`);
   }

@@ -371,12 +371,15 @@ struct seg_fragment {
 };
 _Static_assert(sizeof(struct seg_fragment) == 16, "seg_fragment layout");
 
-/* seg_rules[rule id]: what a rule decides. @audit: a deny that passes (`deny audit`). */
+/* seg_rules[rule id]: what a rule decides. @audit: a deny that passes (`deny audit`).
+ * @no_session: the flows it allows open no session (`nosession`, set only where the analysis
+ * proved that the other direction passes every reply; data-path version 4, the byte that was
+ * padding, so that 0 in an older policy's entries means "open sessions" as before). */
 struct seg_rule_info {
 	__u8 verdict;
 	__u8 log;
 	__u8 audit;
-	__u8 pad;
+	__u8 no_session;
 };
 _Static_assert(sizeof(struct seg_rule_info) == 4, "seg_rule_info layout");
 

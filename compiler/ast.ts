@@ -198,6 +198,11 @@ export interface RuleAst {
   readonly dstPorts?: PortExpr;
   readonly icmp?: IcmpAst;
   readonly description?: { readonly value: string; readonly span: Span };
+  /**
+   * segc's extension: `nosession`, the flows the rule allows open no session when the other
+   * direction lets all their replies through (checked by `lower`, decided by the analysis).
+   */
+  readonly noSession?: { readonly span: Span };
   /** segc's extension: `expires YYYY-MM-DD`, the date as written (checked by `lower`). */
   readonly expires?: { readonly text: string; readonly span: Span };
   /** The whole rule, from the priority to the end of its last token. */

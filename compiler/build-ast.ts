@@ -197,7 +197,8 @@ function mergeBySpan(a: readonly RuleAst[], b: readonly RuleAst[]): RuleAst[] {
 
 /** Whether a statement's line held tokens the statement did not take. */
 function hasExtraTokens(lineEnd: readonly LineEndCstNode[] | undefined): boolean {
-  return (lineEnd?.[0]?.children.LineToken?.length ?? 0) > 0;
+  const children = lineEnd?.[0]?.children;
+  return (children?.LineToken?.length ?? 0) > 0 || (children?.RCurly?.length ?? 0) > 0;
 }
 
 
@@ -406,11 +407,13 @@ class AstBuilder extends BaseVisitor {
     if (icmp) rule.icmp = icmp;
     const descriptionToken = firstReal(children.description);
     if (descriptionToken) rule.description = { value: unquoteString(descriptionToken.image), span: this.tokenSpan(descriptionToken) };
+    const noSessionToken = firstReal(children.noSession);
+    if (noSessionToken) rule.noSession = { span: this.tokenSpan(noSessionToken) };
     const expiryNode = children.expiry?.[0];
     const expires = expiryNode && this.expiry(expiryNode.children);
     if (expires) rule.expires = expires;
     // The rule runs from its priority to the end of its last part that was parsed.
-    const last = rule.expires?.span ?? rule.description?.span ?? icmp?.span ?? dstPorts?.span ?? dst?.span ?? this.realSpan(children.To) ?? srcPorts?.span ?? src?.span;
+    const last = rule.expires?.span ?? rule.noSession?.span ?? rule.description?.span ?? icmp?.span ?? dstPorts?.span ?? dst?.span ?? this.realSpan(children.To) ?? srcPorts?.span ?? src?.span;
     rule.span = this.cover([priority.span, last, this.realSpan(children.From), protocol?.span, action?.span, name?.span, this.realSpan(children.Colon)])!;
     if (extraTokens || this.isRecovered(node)) rule.recovered = true;
     return rule;

@@ -110,6 +110,7 @@ export type RuleCstChildren = {
   dstPorts?: PortExprCstNode[];
   icmpMatch?: IcmpMatchCstNode[];
   description?: IToken[];
+  noSession?: IToken[];
   expiry?: ExpiryCstNode[];
 };
 
@@ -318,6 +319,7 @@ export interface LineEndCstNode extends CstNode {
 
 export type LineEndCstChildren = {
   LineToken?: IToken[];
+  RCurly?: IToken[];
   Newline?: IToken[];
 };
 

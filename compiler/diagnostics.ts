@@ -15,6 +15,7 @@ export type Category =
   | 'conflict'
   | 'generalization'
   | 'lockout'
+  | 'session'
   | 'internal';
 
 export interface DiagnosticDef {
@@ -76,6 +77,7 @@ export const Code = {
   InvalidTestPacket: 'SEG3102',
   RuleExpired: 'SEG3103',
   RuleExpiresSoon: 'SEG3104',
+  NoSessionOnDeny: 'SEG3105',
   // 4xxx includes
   IncludeNotFound: 'SEG4001',
   IncludeCycle: 'SEG4002',
@@ -90,6 +92,9 @@ export const Code = {
   AnalysisIncomplete: 'SEG5005',
   // 51xx segc's extensions: the lock-out guard (deploy, check --host-context)
   ManagementFlowDenied: 'SEG5101',
+  // ... and flows that open no session (`nosession`, analysis/no-session.ts)
+  NoSessionReplyNotPassed: 'SEG5102',
+  NoSessionUndecided: 'SEG5103',
   // 9xxx internal
   InternalError: 'SEG9001',
   CompileBudget: 'SEG9002',
@@ -146,6 +151,7 @@ export const DIAGNOSTICS: Readonly<Record<DiagnosticCode, DiagnosticDef>> = {
   SEG3102: def(Code.InvalidTestPacket, 'error', 'value', 'invalid packet in a test: {error}', 'write it as PROTO SRC[:PORT] -> DST[:PORT], like tcp 10.0.0.1:40000 -> 10.0.1.5:443'),
   SEG3103: def(Code.RuleExpired, 'error', 'value', 'rule {rule} expired on {date}', 'remove the rule, or move its expiry date if it is still needed'),
   SEG3104: def(Code.RuleExpiresSoon, 'warning', 'value', 'rule {rule} expires on {date}, in {days} {unit}', 'remove the rule by then, or move its expiry date'),
+  SEG3105: def(Code.NoSessionOnDeny, 'error', 'value', "'nosession' on a '{action}' rule: a denied packet opens no session", "remove 'nosession', or make the rule allow"),
   SEG3018: def(Code.IcmpTypeNotInFamily, 'error', 'value', "ICMP type '{name}' does not exist for {protocol}", '{hint}'),
 
   SEG4001: def(Code.IncludeNotFound, 'error', 'include', "cannot find included file '{path}'", 'paths are relative to the including file'),
@@ -160,6 +166,9 @@ export const DIAGNOSTICS: Readonly<Record<DiagnosticCode, DiagnosticDef>> = {
   SEG5004: def(Code.Generalization, 'info', 'generalization', 'rule {rule} generalizes rule {other} of another action', undefined),
   SEG5005: def(Code.AnalysisIncomplete, 'warning', 'internal', 'rule analysis stopped after {budget}: {what} was not analysed', 'raise {option}, or split the policy'),
   SEG5101: def(Code.ManagementFlowDenied, 'error', 'lockout', '{rule} denies {origin}: {flow}', "allow it in a rule above; or deploy anyway with --confirm DURATION (rolled back unless 'segc confirm') or --allow-lockout"),
+
+  SEG5102: def(Code.NoSessionReplyNotPassed, 'warning', 'session', "'nosession' on rule {rule} takes no effect (its flows open sessions): the reply {reply} is decided by {decider}, {why}", "let every reply through by an allow rule of {other}{above}, or remove 'nosession'"),
+  SEG5103: def(Code.NoSessionUndecided, 'warning', 'session', "'nosession' on rule {rule} takes no effect (its flows open sessions): proving its replies pass went past {pieces} pieces or {work} steps in {stage}", "narrow the rule, or remove 'nosession'"),
 
   SEG9001: def(Code.InternalError, 'error', 'internal', 'internal error: {message}', 'this is a bug in segc; please report it with the input'),
   SEG9002: def(Code.CompileBudget, 'error', 'internal', 'compilation stopped after {budget}: {what} was not done', 'raise {option}, or split the policy'),

@@ -77,7 +77,7 @@ function ruleKey(r: RuleIr): string {
 
 /** What a rule is by name, for the added/removed/changed list (log and priority count here). */
 function ruleSignature(r: RuleIr): string {
-  return JSON.stringify([r.priority, r.action, r.log, r.audit, r.protocols, r.src, r.dst, r.srcPorts, r.dstPorts, r.icmp, r.expires ?? null]);
+  return JSON.stringify([r.priority, r.action, r.log, r.audit, r.protocols, r.src, r.dst, r.srcPorts, r.dstPorts, r.icmp, r.expires ?? null, r.noSession === true]);
 }
 
 export function diffPolicies(before: ProgramIr, after: ProgramIr): PolicyDiff {

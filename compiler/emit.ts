@@ -28,6 +28,12 @@ import type { DirectionStats, EmitStats, EntryOrigin, MapImage, PolicyImage } fr
 export interface EmitOptions {
   /** Record where each trie entry and rule entry came from (the bundle's source map). */
   readonly origins?: boolean;
+  /**
+   * The rules whose flows open no session: `Compilation.noSession.ruleIds`, as proved by
+   * analysis/no-session.ts. Absent, none: every rule's flows open sessions. (Not decided here:
+   * emit stays apart from the analysis, which the CLI's bundle keeps in the compiler's chunk.)
+   */
+  readonly noSession?: readonly number[];
 }
 
 /** Thrown when a policy does not fit the data path's fixed limits (a user-facing error). */
@@ -88,7 +94,7 @@ export function emit(ir: ProgramIr, options: EmitOptions = {}): PolicyImage {
     emitIcmpMap(dirs, icmpUsed),
     emitProtoMap(dirs),
     emitBitsMap(rows, dirs, rowStride),
-    emitRulesMap(ir),
+    emitRulesMap(ir, new Set(options.noSession ?? [])),
   ];
   const meta = new Uint8Array(SEG_POLICY_META.size);
   const mv = new DataView(meta.buffer);
@@ -461,13 +467,17 @@ function emitBitsMap(rows: RowTable, dirs: readonly DirectionTables[], stride: n
   return denseArray(SegSlotMap.slotBits, SEG_CHUNK.size, entries, values);
 }
 
-function emitRulesMap(ir: ProgramIr): MapImage {
+function emitRulesMap(ir: ProgramIr, noSession: ReadonlySet<number>): MapImage {
   const entries = Math.max(1, ir.rules.length);
   const values = new Uint8Array(entries * SEG_RULE_INFO.size);
+  const f = SEG_RULE_INFO.fields;
   for (const rule of ir.rules) {
-    values[rule.id * SEG_RULE_INFO.size] = verdictCode(rule.action);
-    values[rule.id * SEG_RULE_INFO.size + 1] = rule.log ? 1 : 0;
-    values[rule.id * SEG_RULE_INFO.size + 2] = rule.audit ? 1 : 0;
+    const at = rule.id * SEG_RULE_INFO.size;
+    values[at + f.verdict.offset] = verdictCode(rule.action);
+    values[at + f.log.offset] = rule.log ? 1 : 0;
+    values[at + f.audit.offset] = rule.audit ? 1 : 0;
+    // The analysis's decision, not the option as written: 1 only where every reply is proved to pass.
+    values[at + f.no_session.offset] = noSession.has(rule.id) ? 1 : 0;
   }
   return denseArray(SegSlotMap.slotRules, SEG_RULE_INFO.size, entries, values);
 }

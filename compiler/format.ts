@@ -352,7 +352,7 @@ function formatProto(state: FormatState, expr: ProtoExpr, indent: string): strin
 // ---- Policies and rules ---------------------------------------------------------------------
 
 /** The columns of a rule line, in order; `priority` is right-aligned. */
-const RULE_COLUMNS = ['priority', 'name', 'action', 'protocol', 'from', 'to', 'description', 'expires'] as const;
+const RULE_COLUMNS = ['priority', 'name', 'action', 'protocol', 'from', 'to', 'description', 'options'] as const;
 /** The first columns align over the whole block; the others within a group of rules. */
 const BLOCK_COLUMNS = 3;
 type RuleCells = readonly string[];
@@ -420,8 +420,9 @@ function formatRuleCells(state: FormatState, rule: RuleAst): RuleCells {
   if (rule.dstPorts !== undefined) to += ` port ${formatPorts(state, rule.dstPorts, INDENT, false)}`;
   if (rule.icmp !== undefined) to += ` ${formatIcmp(state, rule.icmp)}`;
   const description = rule.description === undefined ? '' : spanText(state.source, rule.description.span);
-  const expires = rule.expires === undefined ? '' : `expires ${rule.expires.text}`;
-  return [priority, name, action.text, proto, from, to, description, expires];
+  // The rule's options, in the grammar's order: `nosession`, then `expires DATE`.
+  const options = [rule.noSession === undefined ? '' : 'nosession', rule.expires === undefined ? '' : `expires ${rule.expires.text}`].filter((o) => o !== '').join(' ');
+  return [priority, name, action.text, proto, from, to, description, options];
 }
 
 function formatIcmp(state: FormatState, icmp: NonNullable<RuleAst['icmp']>): string {

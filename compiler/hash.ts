@@ -64,6 +64,8 @@ function canonicalRule(r: RuleIr): unknown {
     r.description,
     // Appended only when set, so that the hash of a policy without audit rules is unchanged.
     ...(r.audit ? ['audit'] : []),
+    // Likewise `nosession` (a word no date can be, so the expiry after it stays unambiguous).
+    ...(r.noSession ? ['nosession'] : []),
   ];
   return r.expires === undefined ? base : [...base, r.expires];
 }

@@ -10,8 +10,11 @@
 //   applyEdit(doc, { start, end, text }): IncrementalDocument
 //     Replaces doc.text[start, end) by `text` (offsets in UTF-16 code units, as LSP's with
 //     `positionEncoding: utf-16`, converted from line:character by the caller) and returns the
-//     new document. `doc` is consumed: its tokens are reused and shifted in place, so keep only
-//     the returned one (its `ast` and `diagnostics` stay valid; they are never changed later).
+//     new document. `doc` is consumed: its tokens, and the rule nodes its AST shares with the
+//     returned one, are moved in place (a copy of every rule after the edit was most of an
+//     edit's cost), so keep only the returned document; a compilation made from `doc` has those
+//     rules' spans in the new text's offsets too. The returned `ast` and `diagnostics` hold until
+//     the next edit.
 //     Throws a RangeError for offsets outside the text or start > end.
 //   checkDocument(doc, host?, options?): Compilation
 //     `compile` of the document as root (resolve, lower, analysis when asked) with this
@@ -28,7 +31,8 @@
 // How: the file is its lines; a rule line is the unit the fast path reads
 // (parse-rule-lines.ts), and the grammar only reads the lines that path leaves. An edit
 // re-lexes the whole lines it touches (a token never spans a line), keeps every other token
-// (shifting the offsets after the edit) and every other rule line's AST (shifted likewise),
+// (shifting the offsets after the edit) and every other rule line's AST (the same nodes, moved
+// with their line's first token, so the lowering cache finds them as they were),
 // then the grammar re-reads the lines it reads anyway: headers, declarations and broken lines,
 // few in a policy of many rules. An edit whose lines a multi-line `{ }` literal crosses, or
 // that leaves a `{` open at its end, or that brings a lone `\r`, is parsed from scratch.
@@ -39,7 +43,7 @@ import { createCollector, sortDiagnostics, type Diagnostic } from './diagnostics
 import { isLiteralTokenType, tokenize } from './lexer.ts';
 import { parseRuleLines } from './parse-rule-lines.ts';
 import { parse } from './parser.ts';
-import { createLowerCache, lowerCacheAlias, type LowerCache } from './lower.ts';
+import { createLowerCache, type LowerCache } from './lower.ts';
 import { compile, type CompileOptions, type Compilation } from './program.ts';
 import type { ParseFile } from './resolve.ts';
 import { createMemoryHost, createSourceFile, type CompilerHost, type SourceFile, type Span } from './source.ts';
@@ -71,7 +75,10 @@ interface IncrementalState {
   readonly comments: IToken[];
   /** The lexer's diagnostics, in the order `tokenize` adds them. */
   readonly lexical: Diagnostic[];
-  /** Every rule the fast path took, by its line's first token. */
+  /**
+   * Every rule the fast path took, by its line's first token: those of the last parse, and
+   * those of earlier ones whose line is still there (their spans follow the token when reused).
+   */
   readonly rules: Map<IToken, RuleAst>;
   /** Set once `applyEdit` has consumed this state (its tokens were shifted). */
   consumed: boolean;
@@ -185,6 +192,9 @@ function incrementalReparse(doc: IncrementalDocument, edit: TextEdit, text: stri
 
   // Tokens: before, the region's, after (shifted). The arrays are the consumed document's, so
   // they are changed in place (a keystroke's region is a few tokens; a copy is 10^5).
+  // The rules of the lines the edit replaced go with their tokens; every other rule stays,
+  // keyed by its line's first token, and moves with it when the walk takes it again.
+  for (let i = i0; i < i1; i++) rules.delete(tokens[i]!);
   if (delta !== 0) for (let i = i1; i < tokens.length; i++) incrementalShiftToken(tokens[i]!, delta);
   const newTokens = incrementalSplice(tokens, i0, i1, regionTokens);
   const c0 = incrementalFirstAtOrAfter(comments, a);
@@ -200,24 +210,22 @@ function incrementalReparse(doc: IncrementalDocument, edit: TextEdit, text: stri
     .concat(regionCollector.items.map((d) => incrementalShiftDiagnostic(d, a)));
 
   const file = createSourceFile(doc.path, text);
-  const regionEnd = a + region.length;
-  const record = new Map<IToken, RuleAst>();
   const reuse = (first: IToken): RuleAst | undefined => {
     const rule = rules.get(first);
     if (rule === undefined) return undefined;
-    // Rules after the edit moved by `delta` (their tokens were shifted above).
-    if (first.startOffset < regionEnd || delta === 0) return rule;
-    const moved = incrementalShiftRule(rule, delta);
-    lowerCacheAlias(doc.state.lowerCache, moved, rule);
-    return moved;
+    // A rule starts at its first token, which was shifted above (by this edit and by any
+    // earlier one that left the rule out of the walk): the rule follows it, in place.
+    const moved = first.startOffset - rule.span.start;
+    if (moved !== 0) incrementalMoveNode(rule, moved);
+    return rule;
   };
-  const result = incrementalParseTokens(file, newTokens, newComments, newLexical, record, reuse);
+  const result = incrementalParseTokens(file, newTokens, newComments, newLexical, rules, reuse);
   return {
     path: doc.path,
     text,
     ...result,
     incremental: true,
-    state: { tokens: newTokens, comments: newComments, lexical: newLexical, rules: record, consumed: false, lowerCache: doc.state.lowerCache },
+    state: { tokens: newTokens, comments: newComments, lexical: newLexical, rules, consumed: false, lowerCache: doc.state.lowerCache },
   };
 }
 
@@ -285,24 +293,25 @@ function incrementalShiftDiagnostic(d: Diagnostic, delta: number): Diagnostic {
 }
 
 /**
- * A rule's AST with every span moved by `delta`: a copy with the same fields in the same
- * order. (The rules of a policy after an edit all move, so this runs for thousands per edit:
- * `for...in` over plain objects, spans recognised by their `file` field.)
+ * Moves every span of a node by `delta`, in place. The rules of a policy after an edit all
+ * move, thousands per keystroke: a copy of each (and a new cache key for each copy) was most of
+ * an edit's cost. Spans are recognised by their `file` field; the fast path gives every node a
+ * span object of its own, so none is moved twice.
  */
-function incrementalShiftRule(rule: RuleAst, delta: number): RuleAst {
-  return incrementalShiftNode(rule, delta) as RuleAst;
-}
-
-function incrementalShiftNode(node: unknown, delta: number): unknown {
-  if (typeof node !== 'object' || node === null) return node;
+function incrementalMoveNode(node: object, delta: number): void {
   if (Array.isArray(node)) {
-    const items = new Array<unknown>(node.length);
-    for (let i = 0; i < node.length; i++) items[i] = incrementalShiftNode(node[i], delta);
-    return items;
+    for (const item of node as unknown[]) if (typeof item === 'object' && item !== null) incrementalMoveNode(item, delta);
+    return;
   }
   const object = node as Record<string, unknown>;
-  if (typeof object['file'] === 'string') return incrementalShiftSpan(object as unknown as Span, delta);
-  const out: Record<string, unknown> = {};
-  for (const key in object) out[key] = incrementalShiftNode(object[key], delta);
-  return out;
+  if (typeof object['file'] === 'string') {
+    const span = object as { start: number; end: number };
+    span.start += delta;
+    span.end += delta;
+    return;
+  }
+  for (const key in object) {
+    const value = object[key];
+    if (typeof value === 'object' && value !== null) incrementalMoveNode(value, delta);
+  }
 }

@@ -75,6 +75,12 @@ export interface RuleIr {
   readonly icmp: IcmpMatchIr | null;
   readonly description: string | null;
   /**
+   * segc's extension: `nosession` was written (only on allowing rules). The flows the rule
+   * decides open no session when the other direction lets every reply through; whether it does
+   * is decided by analysis/no-session.ts, and `emit` writes that decision, not this flag.
+   */
+  readonly noSession?: true;
+  /**
    * segc's extension: the `expires` date (`YYYY-MM-DD`, a valid date), absent when the rule
    * has none. It does not change what the rule matches; see expiry.ts.
    */

@@ -2,7 +2,7 @@
 // protocols in lower-values.ts; priorities, rule names, ICMP types, defaults and rule families
 // here) and turns the AST into the flat, normalised IR of `ir.ts`. Returns the `ProgramIr`, or
 // undefined when the compilation has errors.
-import type { Direction, IcmpAst, PolicyDecl, PortExpr, RuleAst, Verdict } from './ast.ts';
+import type { AddrExpr, Direction, IcmpAst, PolicyDecl, PortExpr, RuleAst, Verdict } from './ast.ts';
 import type { Family } from './cidr.ts';
 import { Code, hasErrors, type Diagnostic, type DiagnosticCollector } from './diagnostics.ts';
 import { parseIsoDate } from './expiry.ts';
@@ -186,8 +186,8 @@ function ruleLabel(rule: RuleAst, direction: Direction): string {
  * names sets or port sets, from the declarations (whose texts decide every name's value and
  * whether it failed), so a rule whose line an edit left as it was, wherever the line moved, is
  * not lowered again, unless it names sets and a declaration changed. Rules are found by their
- * AST node (the incremental parser keeps the nodes of lines an edit did not touch, and says
- * which node a moved one was: `lowerCacheAlias`), else by their text.
+ * AST node (the incremental parser keeps the nodes of lines an edit did not touch, moving
+ * their spans in place when the line moved), else by their text.
  */
 export interface LowerCache {
   readonly byRule: WeakMap<RuleAst, LowerCachedRule>;
@@ -205,8 +205,16 @@ export interface LowerCache {
 
 interface LowerCachedRule {
   readonly direction: Direction;
-  /** For a rule that names sets: the declarations it was lowered with (`lowerDeclarationsKey`). */
-  readonly declarations: string | undefined;
+  /**
+   * For a rule that names sets: the declarations it was lowered with (`lowerDeclarationsKey`),
+   * brought up to date when `names` shows the edit of the declarations did not concern it.
+   */
+  declarations: string | undefined;
+  /**
+   * For a rule that names sets, each declaring none: each name with its `lowerNameKey` then
+   * (undefined: the rule holds only while all the declarations are as they were).
+   */
+  readonly names: readonly (readonly [string, string])[] | undefined;
   /** The lowered rule (its id and span are the new rule's), or undefined when it failed. */
   readonly rule: LoweredRule | undefined;
   /** Its diagnostics, spans relative to the rule's start. */
@@ -219,12 +227,6 @@ export function createLowerCache(): LowerCache {
   return { byRule: new WeakMap(), byText: { ingress: new Map(), egress: new Map() }, declarations: undefined, values: { byText: new Map() } };
 }
 
-/** `moved` is `rule` with its spans shifted (the same text elsewhere): it lowers alike. */
-export function lowerCacheAlias(cache: LowerCache, moved: RuleAst, rule: RuleAst): void {
-  const entry = cache.byRule.get(rule);
-  if (entry !== undefined) cache.byRule.set(moved, entry);
-}
-
 interface LowerReuse {
   readonly cache: LowerCache;
   readonly texts: ReadonlyMap<string, string>;
@@ -233,13 +235,16 @@ interface LowerReuse {
   /** The entry of the rule `lowerRuleReusing` returned last (undefined: not cached). */
   entry: LowerCachedRule | undefined;
   count: number;
+  readonly resolved: ResolvedProgram;
+  /** `lowerNameKey`, computed once per name. */
+  readonly nameKeys: Map<string, string | undefined>;
 }
 
 function lowerReuseOf(cache: LowerCache, resolved: ResolvedProgram): LowerReuse {
   const texts = new Map(resolved.files.map((f) => [f.path, f.text]));
   const key = lowerDeclarationsKey(resolved, texts);
   if (key !== cache.declarations) cache.declarations = key;
-  return { cache, texts, declarations: cache.declarations, entry: undefined, count: 0 };
+  return { cache, texts, declarations: cache.declarations, entry: undefined, count: 0, resolved, nameKeys: new Map() };
 }
 
 /**
@@ -260,6 +265,63 @@ function lowerDeclarationsKey(resolved: ResolvedProgram, texts: ReadonlyMap<stri
   return parts.join('\n');
 }
 
+/**
+ * What decides the value a rule gets for a name, when its declaration names no other: the
+ * declaration's kind, failure, file and text (undefined when it names others: then it is all
+ * the declarations). Editing one declaration re-lowers only the rules that name it.
+ */
+function lowerNameKey(reuse: LowerReuse, name: string): string | undefined {
+  if (reuse.nameKeys.has(name)) return reuse.nameKeys.get(name);
+  const symbol = reuse.resolved.symbols.get(name);
+  let key: string | undefined = '\u0000';
+  if (symbol !== undefined) {
+    const d = symbol.decl;
+    const literal = d.value === undefined || (d.kind === 'SetDecl' ? lowerIsLiteralAddr(d.value) : lowerIsLiteralPorts(d.value));
+    const text = reuse.texts.get(d.span.file);
+    key = literal && text !== undefined ? `${symbol.kind}${symbol.failed ? '!' : ''}${d.recovered === true ? '!' : ''}\u0000${d.span.file}\u0000${text.slice(d.span.start, d.span.end)}` : undefined;
+  }
+  reuse.nameKeys.set(name, key);
+  return key;
+}
+
+/** The names a rule uses with their keys, or undefined when one of them has none. */
+function lowerRuleNameKeys(rule: RuleAst, reuse: LowerReuse): (readonly [string, string])[] | undefined {
+  const names: string[] = [];
+  const addr = (e: AddrExpr | undefined): void => {
+    if (e === undefined) return;
+    if (e.kind === 'SetRef') names.push(e.name);
+    else if (e.kind === 'AddrList') e.items.forEach(addr);
+    else if (e.kind === 'AddrExcept') {
+      addr(e.base);
+      addr(e.excluded);
+    }
+  };
+  const ports = (e: PortExpr | undefined): void => {
+    if (e === undefined) return;
+    if (e.kind === 'PortsRef') names.push(e.name);
+    else if (e.kind === 'PortList') e.items.forEach(ports);
+  };
+  addr(rule.src);
+  addr(rule.dst);
+  ports(rule.srcPorts);
+  ports(rule.dstPorts);
+  const keys: (readonly [string, string])[] = [];
+  for (const name of names) {
+    const key = lowerNameKey(reuse, name);
+    if (key === undefined) return undefined;
+    keys.push([name, key]);
+  }
+  return keys;
+}
+
+/** Whether a rule lowered with other declarations names only sets whose declarations are as they were. */
+function lowerNamesHold(cached: LowerCachedRule, reuse: LowerReuse): boolean {
+  if (cached.names === undefined) return false;
+  for (const [name, key] of cached.names) if (lowerNameKey(reuse, name) !== key) return false;
+  cached.declarations = reuse.declarations;
+  return true;
+}
+
 /** After a run: texts of rules long gone are dropped once they outnumber the rules. */
 function lowerReuseDone(reuse: LowerReuse, declarations: number): void {
   for (const map of Object.values(reuse.cache.byText)) if (map.size > 2 * reuse.count + 1024) map.clear();
@@ -270,7 +332,8 @@ function lowerRuleReusing(rule: RuleAst, direction: Direction, lowerer: Lowerer,
   reuse.count++;
   reuse.entry = undefined;
   const { byRule, byText } = reuse.cache;
-  const valid = (c: LowerCachedRule | undefined) => c !== undefined && c.direction === direction && (c.declarations === undefined || c.declarations === reuse.declarations);
+  const valid = (c: LowerCachedRule | undefined) =>
+    c !== undefined && c.direction === direction && (c.declarations === undefined || c.declarations === reuse.declarations || lowerNamesHold(c, reuse));
   let cached = byRule.get(rule);
   let key: string | undefined;
   if (!valid(cached)) {
@@ -295,7 +358,14 @@ function lowerRuleReusing(rule: RuleAst, direction: Direction, lowerer: Lowerer,
   // Only what lies within the rule can move with it (every value check reports there).
   const inside = (span: Span) => span.file === rule.span.file && span.start >= base && span.end <= rule.span.end;
   if (key !== undefined && added.every((d) => inside(d.span) && d.related.every((r) => inside(r.span)))) {
-    const entry: LowerCachedRule = { direction, declarations: lowerRuleIsLiteral(rule) ? undefined : reuse.declarations, rule: lowered, diagnostics: added.map((d) => lowerShiftDiagnostic(d, '', -base)) };
+    const literal = lowerRuleIsLiteral(rule);
+    const entry: LowerCachedRule = {
+      direction,
+      declarations: literal ? undefined : reuse.declarations,
+      names: literal ? undefined : lowerRuleNameKeys(rule, reuse),
+      rule: lowered,
+      diagnostics: added.map((d) => lowerShiftDiagnostic(d, '', -base)),
+    };
     byText[direction].set(key, entry);
     byRule.set(rule, entry);
     if (lowered) reuse.entry = entry;
@@ -337,6 +407,10 @@ function lowerRule(rule: RuleAst, direction: Direction, lowerer: Lowerer): Lower
 
   const families = lowerFamilies(rule, protocols, src, dst, diagnostics);
   if (!families) return undefined;
+  if (rule.noSession && rule.action.verdict === 'deny') {
+    diagnostics.add(Code.NoSessionOnDeny, rule.noSession.span, { action: rule.action.text }, { related: [{ span: rule.action.span, message: 'the rule denies' }] });
+    return undefined;
+  }
   if (rule.expires && parseIsoDate(rule.expires.text) === undefined) {
     diagnostics.add(Code.InvalidDate, rule.expires.span, { text: rule.expires.text });
     return undefined;
@@ -367,6 +441,7 @@ function lowerRule(rule: RuleAst, direction: Direction, lowerer: Lowerer): Lower
     dstPorts,
     icmp: icmp && { type4: families.v4 ? icmp.type4 : null, type6: families.v6 ? icmp.type6 : null, code: icmp.code },
     description: rule.description ? rule.description.value : null,
+    ...(rule.noSession ? { noSession: true as const } : {}),
     ...(rule.expires ? { expires: rule.expires.text } : {}),
     span: rule.span,
   };

@@ -44,6 +44,7 @@ import {
   Log,
   Name as NameToken,
   Newline,
+  NoSessionWord,
   NumberLiteral,
   Policy,
   Port,
@@ -104,6 +105,7 @@ const ICMP = idx(Icmp);
 const SLASH = idx(Slash);
 const STRING = idx(StringLiteral);
 const EXPIRES = idx(ExpiresWord);
+const NOSESSION = idx(NoSessionWord);
 const DATE = idx(DateLiteral);
 const IPV4 = idx(Ipv4);
 const IPV6 = idx(Ipv6);
@@ -255,13 +257,17 @@ function parseRuleLinesWalk(
 
 /**
  * Whether a line of a block that the fast path does not take could make the grammar leave the
- * block or run past the line: a `}` anywhere, or a declaration keyword (the grammar's `lineEnd`
+ * block or run past the line: a `}` with no `{` of the line open before it (the grammar's
+ * `lineEnd` takes one that closes a brace the line opened), or a declaration keyword (`lineEnd`
  * stops skipping at one). Other broken lines recover within themselves.
  */
 function parseRuleLinesMayMoveGrammar(types: Uint8Array, start: number, end: number): boolean {
+  let depth = 0;
   for (let i = start; i < end; i++) {
     const t = types[i]!;
-    if (t === RCURLY || IS_DECLARATION_START[t] === 1) return true;
+    if (t === LCURLY) depth++;
+    else if (t === RCURLY && --depth < 0) return true;
+    else if (IS_DECLARATION_START[t] === 1) return true;
   }
   return false;
 }
@@ -385,6 +391,10 @@ class RuleLineReader {
       const token = this.pos++;
       rule.description = { value: unquoteString(this.image(token)), span: this.span(token) };
       last = rule.description.span;
+    }
+    if (this.la() === NOSESSION) {
+      rule.noSession = { span: this.span(this.pos++) };
+      last = rule.noSession.span;
     }
     if (this.la() === EXPIRES) {
       this.pos++;

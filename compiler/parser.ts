@@ -23,6 +23,7 @@ import {
   Except,
   ExpectWord,
   ExpiresWord,
+  NoSessionWord,
   From,
   Icmp,
   Icmpv6,
@@ -144,7 +145,9 @@ function describeAlternatives(types: readonly (TokenType | undefined)[]): string
  * takes the Newline and skips whatever a broken statement left on its line. Recovery therefore
  * never crosses a line: when a statement fails, chevrotain resyncs right at the failing token
  * (every in-line token is in the statement's follow set through `lineEnd`), the statement's
- * partial CST is kept (marked `recoveredNode`), and `lineEnd` swallows the rest of the line.
+ * partial CST is kept (marked `recoveredNode`), and `lineEnd` swallows the rest of the line,
+ * a `}` that closes a brace of the line included: only a `}` with none of the line's braces
+ * open before it closes the enclosing block.
  * A line that starts with no statement at all is a `strayLine`. The policy header's words are
  * optional to the grammar so that a bad header never loses the block's rules; missing words
  * are reported by the actions below.
@@ -156,6 +159,8 @@ export class SegParser extends CstParser {
   insertedBefore = new Set<IToken>();
   /** chevrotain's stack of the CST nodes being built (not in its typings). */
   declare private CST_STACK: CstNode[];
+  /** The index in `input` of the last token consumed (chevrotain's, not in its typings). */
+  declare private currIdx: number;
 
   /**
    * `validate` runs chevrotain's checks of the grammar (ambiguities, left recursion...) in
@@ -185,6 +190,7 @@ export class SegParser extends CstParser {
   });
 
   declaration = this.RULE('declaration', () => {
+    const start = this.ACTION(() => this.currIdx + 1);
     // The first token alone picks the statement, so `policy ingres {` is a broken policy
     // rather than a stray line. Any other line is a `strayLine` (tried last).
     this.OR({
@@ -198,7 +204,7 @@ export class SegParser extends CstParser {
         { ALT: () => this.SUBRULE(this.strayLine, { ARGS: ['declaration'] }), IGNORE_AMBIGUITIES: true },
       ],
     });
-    this.SUBRULE(this.lineEnd);
+    this.SUBRULE(this.lineEnd, { ARGS: [start] });
   });
 
   includeDecl = this.RULE('includeDecl', () => {
@@ -249,6 +255,7 @@ export class SegParser extends CstParser {
   });
 
   ruleLine = this.RULE('ruleLine', () => {
+    const start = this.ACTION(() => this.currIdx + 1);
     this.OR({
       MAX_LOOKAHEAD: 1,
       DEF: [
@@ -256,7 +263,7 @@ export class SegParser extends CstParser {
         { ALT: () => this.SUBRULE(this.strayLine, { ARGS: ['rule'] }), IGNORE_AMBIGUITIES: true },
       ],
     });
-    this.SUBRULE(this.lineEnd);
+    this.SUBRULE(this.lineEnd, { ARGS: [start] });
   });
 
   rule = this.RULE('rule', () => {
@@ -282,7 +289,9 @@ export class SegParser extends CstParser {
     });
     this.OPTION4(() => this.SUBRULE(this.icmpMatch));
     this.OPTION5(() => this.CONSUME(StringLiteral, { LABEL: 'description' }));
-    this.OPTION6(() => this.SUBRULE(this.expiry));
+    // segc's extension: the flows the rule allows open no session (docs/language.md).
+    this.OPTION6(() => this.CONSUME(NoSessionWord, { LABEL: 'noSession' }));
+    this.OPTION7(() => this.SUBRULE(this.expiry));
   });
 
   /** segc's extension: `expires YYYY-MM-DD` at the end of a rule. */
@@ -313,6 +322,7 @@ export class SegParser extends CstParser {
   });
 
   expectLine = this.RULE('expectLine', () => {
+    const start = this.ACTION(() => this.currIdx + 1);
     this.OR({
       MAX_LOOKAHEAD: 1,
       DEF: [
@@ -320,7 +330,7 @@ export class SegParser extends CstParser {
         { ALT: () => this.SUBRULE(this.strayLine, { ARGS: ['expectation'] }), IGNORE_AMBIGUITIES: true },
       ],
     });
-    this.SUBRULE(this.lineEnd);
+    this.SUBRULE(this.lineEnd, { ARGS: [start] });
   });
 
   /** `expect allow|deny|default|rule NAME PACKET [ingress|egress]`. */
@@ -534,13 +544,15 @@ export class SegParser extends CstParser {
    * The end of a statement: its Newline, after any tokens the statement did not take. A
    * declaration keyword stops the skipping: `} policy egress {` is a missing line break, and
    * the policy after it still parses. (A policy block left unclosed ends at the next
-   * declaration, which is already at a line start.)
+   * declaration, which is already at a line start.) A `}` is skipped too when it closes a `{`
+   * the statement opened on this line (`port { 80 443 }`, a comma missing): it is the broken
+   * literal's, not the block's. `start` is the statement's first token's index in `input`.
    */
-  lineEnd = this.RULE('lineEnd', () => {
+  lineEnd = this.RULE('lineEnd', (start?: number) => {
     const extra: IToken[] = [];
     this.MANY({
-      GATE: () => this.LA(0).tokenType !== Newline && !isDeclarationStart(this.LA(1).tokenType),
-      DEF: () => extra.push(this.CONSUME(LineToken)),
+      GATE: () => this.LA(0).tokenType !== Newline && !isDeclarationStart(this.LA(1).tokenType) && (this.LA(1).tokenType !== RCurly || this.lineEndOpensBrace(start)),
+      DEF: () => extra.push(this.OR([{ ALT: () => this.CONSUME(LineToken) }, { ALT: () => this.CONSUME(RCurly) }])),
     });
     this.OPTION(() => this.CONSUME(Newline));
     this.ACTION(() => {
@@ -549,6 +561,26 @@ export class SegParser extends CstParser {
       if (first !== undefined) this.lineErrors.push({ token: first, rank: 2, expected: 'the end of the line', missing: false });
     });
   });
+
+  /**
+   * Whether the statement that began at input index `start` left a `{` open before LA(1):
+   * counted over its tokens on LA(1)'s line (a `{` of an earlier line is a block's, or a
+   * literal `tokenizeLines` joined, which the statement closed). A `}` that closes a brace the
+   * line opened belongs to the broken statement (`port { 80 443 }` missing its comma), not to
+   * the block: left to the block, it closed the block, and every later rule became an error.
+   */
+  private lineEndOpensBrace(start: number | undefined): boolean {
+    if (start === undefined) return false;
+    const input = this.input;
+    let depth = 0;
+    for (let i = this.currIdx; i >= start; i--) {
+      const type = input[i]!.tokenType;
+      if (type === Newline) break;
+      if (type === LCurly) depth++;
+      else if (type === RCurly) depth--;
+    }
+    return depth > 0;
+  }
 
   private reportMissing(at: IToken, after: IToken, expected: string): void {
     this.lineErrors.push({ token: at, rank: 0, expected, missing: true, where: `after '${after.image}'` });

@@ -176,7 +176,7 @@ export interface SegRuleInfo {
   readonly verdict: number;
   readonly log: number;
   readonly audit: number;
-  readonly pad: number;
+  readonly no_session: number;
 }
 export const SEG_RULE_INFO: StructLayout<SegRuleInfo> = {
   name: 'seg_rule_info',
@@ -185,7 +185,7 @@ export const SEG_RULE_INFO: StructLayout<SegRuleInfo> = {
     verdict: { offset: 0, size: 1, type: 'u8', count: 1 },
     log: { offset: 1, size: 1, type: 'u8', count: 1 },
     audit: { offset: 2, size: 1, type: 'u8', count: 1 },
-    pad: { offset: 3, size: 1, type: 'u8', count: 1 },
+    no_session: { offset: 3, size: 1, type: 'u8', count: 1 },
   },
 };
 

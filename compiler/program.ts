@@ -8,6 +8,7 @@ import { Code, createCollector, sortDiagnostics, type Diagnostic } from './diagn
 import { createInputReader } from './input-limits.ts';
 import type { ProgramIr } from './ir.ts';
 import { checkExpiry, type ExpiryOptions } from './expiry.ts';
+import { decideNoSession, type NoSessionResult } from './analysis/no-session.ts';
 
 // For the CLI, which loads this module lazily: the stages its commands run besides `compile`
 // come with it, so that the bundled CLI (scripts/bundle-cli.ts) loads one chunk for them, not
@@ -96,6 +97,12 @@ export interface Compilation {
   readonly tests: readonly PacketTestIr[];
   /** The rule analysis's result (its findings are among `diagnostics`), when it ran. */
   readonly analysis?: AnalysisResult;
+  /**
+   * With an IR: the rules whose `nosession` takes effect (hand `ruleIds` to `emit`); its
+   * warnings (SEG5102, SEG5103) are among `diagnostics`. Decided whether or not the rule
+   * analysis runs: the data path depends on it.
+   */
+  readonly noSession?: NoSessionResult;
 }
 
 export function compile(rootFiles: readonly string[], host: CompilerHost, options: CompileOptions = {}): Compilation {
@@ -141,6 +148,8 @@ export function compile(rootFiles: readonly string[], host: CompilerHost, option
   // Findings are appended by loops, never push(...findings): a spread passes each item as an
   // argument, and past some 100k of them that overflows the call stack.
   if (ir !== undefined && options.expiry !== undefined) for (const d of checkExpiry(ir, options.expiry)) diagnostics.items.push(d);
+  const noSession = ir !== undefined ? decideNoSession(ir) : undefined;
+  if (noSession) for (const d of noSession.diagnostics) diagnostics.items.push(d);
   // lower() gives an IR only when there is no error, so the analysis never sees a broken policy.
   // Its budget is its own, within what is left of the compile's.
   const analysisOptions = options.analysis && {
@@ -159,6 +168,7 @@ export function compile(rootFiles: readonly string[], host: CompilerHost, option
     resolved,
     tests,
     ...(analysis ? { analysis } : {}),
+    ...(noSession ? { noSession } : {}),
   };
 }
 

@@ -39,7 +39,8 @@ export const EXTENSION_KEYWORDS = ['audit'] as const;
 export const Keyword = createToken({ name: 'Keyword', pattern: Lexer.NA });
 /**
  * Every token that may appear inside a line apart from `}`. The parser's error productions
- * (`strayLine`, `lineEnd`) consume through it to skip the rest of a broken line.
+ * (`strayLine`, `lineEnd`) consume through it to skip the rest of a broken line (`lineEnd`
+ * takes a `}` as well, when it closes a `{` of the line).
  */
 export const LineToken = createToken({ name: 'LineToken', pattern: Lexer.NA });
 
@@ -108,18 +109,20 @@ export const Audit = createToken({
 
 /**
  * segc's contextual words (docs/language.md, "segc's extensions"): `test`, `expect` and `rule`
- * in a test block, `expires` in a rule's tail. They are not reserved: each token type is in
+ * in a test block, `expires` and `nosession` in a rule's tail. They are not reserved: each token type is in
  * the Name category, so wherever the core grammar takes a name (`set test = ...`, a rule named
  * `expires`), it still does, and a core file means what it meant.
  */
 function contextualWord(text: string): TokenType {
   return createToken({ name: `Word${keywordName(text)}`, label: `'${text}'`, pattern: text, longer_alt: Name, categories: [Name, LineToken] });
 }
-export const CONTEXTUAL_WORDS = ['expect', 'expires', 'rule', 'test'] as const;
+export const CONTEXTUAL_WORDS = ['expect', 'expires', 'nosession', 'rule', 'test'] as const;
 export const TestWord = contextualWord('test');
 export const ExpectWord = contextualWord('expect');
 export const RuleWord = contextualWord('rule');
 export const ExpiresWord = contextualWord('expires');
+/** `nosession` in a rule's tail (docs/language.md, "Flows that open no session"). */
+export const NoSessionWord = contextualWord('nosession');
 
 // Addresses are lexed by shape only; `lower` validates the text (SEG3001-SEG3004).
 /**
@@ -232,6 +235,7 @@ export const allTokens: readonly TokenType[] = [
   ...keywordsLongestFirst,
   Audit,
   ExpiresWord,
+  NoSessionWord,
   ExpectWord,
   TestWord,
   RuleWord,

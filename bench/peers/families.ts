@@ -139,6 +139,13 @@ export interface SegcHost {
   readonly object?: { readonly label: string; readonly path: string };
   /** `--canary PERCENT`: the same policy again as a canary beside it, this share in basis points. */
   readonly canaryShareBp?: number;
+  /** `--nosession`: the policy with `nosession` on every allowing rule (family `segc nosession`). */
+  readonly noSession?: boolean;
+}
+
+/** The policy with `nosession` at the end of every allowing rule line (the bench's policies have no `expires`). */
+export function withNoSession(text: string): string {
+  return text.replace(/^(\s*\d+ (?:[\w-]+: )?(?:allow|log)\b.*?)\s*$/gm, '$1 nosession');
 }
 
 /**
@@ -173,7 +180,7 @@ export function segcFamily(bed: PeerBed, policy: SegcPolicy, host: SegcHost): Fa
     const index = await ifindex();
     await bed.sandbox.within(bed.receiver, () => removeClsact(index));
   };
-  const family = host.object ? `segc ${host.object.label}` : 'segc';
+  const family = `segc${host.object ? ` ${host.object.label}` : ''}${host.noSession === true ? ' nosession' : ''}`;
   const deployment = { stateDir: host.stateDir, name: host.object ? `${host.name}-${host.object.label}` : host.name };
   const cell = (path: string, traffic: TrafficKind, stateless: boolean): Cell => ({
     family,
@@ -190,10 +197,13 @@ export function segcFamily(bed: PeerBed, policy: SegcPolicy, host: SegcHost): Fa
   return {
     name: `${family} ${policy.size}${host.canaryShareBp === undefined ? '' : ` canary ${host.canaryShareBp / 100}%`}`,
     prepare: async () => {
-      const compilation = compile(['policy.seg'], createMemoryHost({ 'policy.seg': policy.text }));
+      const text = host.noSession === true ? withNoSession(policy.text) : policy.text;
+      const compilation = compile(['policy.seg'], createMemoryHost({ 'policy.seg': text }));
       const ir = compilation.ir;
       if (!ir) throw new Error(`the ${policy.size} policy does not compile`);
-      const bundleText = bundle(ir, emit(ir, { origins: true }), compilation.sources, { bundleFile: 'b.json', sourceMapFile: 'b.json.map', includeSources: false }).text;
+      // The traffic's replies (none are sent) are unfiltered: every allowing rule is proved.
+      if (host.noSession === true && compilation.noSession?.ruleIds.length !== ir.rules.filter((r) => r.action === 'allow').length) throw new Error(`nosession is not proved for every rule of ${policy.size}`);
+      const bundleText = bundle(ir, emit(ir, { origins: true, noSession: compilation.noSession?.ruleIds ?? [] }), compilation.sources, { bundleFile: 'b.json', sourceMapFile: 'b.json.map', includeSources: false }).text;
       const result = await bed.sandbox.within(bed.receiver, () =>
         deploy({ bundleText, interfaces: [bed.link.b.name], options: { ...deployment, rulesPerSlot: 16384, sessions: host.sessions, ...(host.object ? { objectPath: host.object.path } : {}) } }),
       );
@@ -204,7 +214,9 @@ export function segcFamily(bed: PeerBed, policy: SegcPolicy, host: SegcHost): Fa
       if (shareBp !== undefined) await bed.sandbox.within(bed.receiver, () => deployCanary({ bundleText, interfaces: [bed.link.b.name], options: { ...deployment, shareBp, ...(host.object ? { objectPath: host.object.path } : {}) } }));
       const pins = pinsOf(pinDir);
       programs = { ingress: bpf_obj_get(pins.programs.ingress), egress: bpf_obj_get(pins.programs.egress) };
-      return [cell('session hit', 'single', false), cell('new flow per packet', 'new', false), cell('sessions off', 'single', true)];
+      // With `nosession` the one flow opens no session: each of its packets is classified (on a
+      // fresh deployment, --object; a redeploy keeps the sessions an earlier family opened).
+      return [cell(host.noSession === true ? 'one flow, no session' : 'session hit', 'single', false), cell('new flow per packet', 'new', false), cell('sessions off', 'single', true)];
     },
     dispose: async () => {
       if (host.canaryShareBp !== undefined) await bed.sandbox.within(bed.receiver, () => rollbackCanary({ name: host.name, stateDir: host.stateDir })).catch(() => {});

@@ -7,8 +7,9 @@
 //
 //   node bench/peers/main.ts [--quick] [--windows N] [--seconds S] [--count N]
 //                            [--only FAMILY[,FAMILY]] [--paths PATH[,PATH]] [--out DIR] [--drain]
-//                            [--sessions N] [--object LABEL=PATH ...] [--canary PERCENT] [--help]
-//   (--canary: segc with the same policy as a canary beside it)
+//                            [--sessions N] [--object LABEL=PATH ...] [--canary PERCENT] [--nosession] [--help]
+//   (--canary: segc with the same policy as a canary beside it; --nosession: each segc policy
+//   also with `nosession` on the rules the traffic meets, in turn)
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -49,6 +50,7 @@ const { values: args } = parseArgs({
     'sink-cpu': { type: 'string', default: '0' },
     paths: { type: 'string' },
     object: { type: 'string', multiple: true },
+    nosession: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -72,6 +74,8 @@ no-filter baseline window; in-program ns from kernel.bpf_stats_enabled. docs/per
                         in one run: each policy runs under each build in turn, e.g.
                         --object A=/tmp/a.bpf.o --object B=bpf/build/segc.bpf.o; make
                         bpf-at-ref REF=main OUT=/tmp/a.bpf.o builds a commit's)
+  --nosession           each segc policy twice in turn: as it is, and with 'nosession' on its
+                        allowing rules (family 'segc nosession'; their flows open no session)
   --sessions N          segc's session table (default: segc's)
   --drain               a sink that reads its socket
   --sender-cpu N, --sink-cpu N   (defaults 1 and 0)
@@ -164,7 +168,9 @@ function families(b: PeerBed, tcPass: string): { list: Family[]; notes: string[]
   const list: Family[] = [noFilter(), tcHookAlone(b, tcPass)];
   const sizes = quick ? SYNTHETIC_SIZES.slice(0, 1) : SYNTHETIC_SIZES;
   // Each policy under each build in turn (--object), so that compared builds run side by side.
-  const builds = objects.length > 0 ? objects.map((object) => ({ ...host, object })) : [host];
+  const hosts = objects.length > 0 ? objects.map((object) => ({ ...host, object })) : [host];
+  // --nosession: each build again with the option on, right after it (same policy, same run).
+  const builds = args.nosession === true ? hosts.flatMap((h) => [h, { ...h, noSession: true }]) : hosts;
   const segc = (policy: () => SegcPolicy) => {
     const p = policy();
     for (const h of builds) list.push(segcFamily(b, p, h));

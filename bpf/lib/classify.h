@@ -18,6 +18,7 @@
  * @reason: SEG_REASON_RULE, SEG_REASON_DEFAULT or SEG_REASON_INTERNAL.
  * @log: the rule logs (an event per packet).
  * @audit: the rule is a `deny audit`: its denies pass (counted as would-deny).
+ * @no_session: the rule's flows open no session (seg_rule_info.no_session).
  */
 struct seg_decision {
 	__u32 rule;
@@ -25,7 +26,8 @@ struct seg_decision {
 	__u32 verdict;
 	__u8 log;
 	__u8 audit;
-	__u8 pad[2];
+	__u8 no_session;
+	__u8 pad;
 };
 
 /* Index of the lowest set bit of a nonzero word. */
@@ -69,6 +71,7 @@ static __always_inline void seg_decide_default(const struct seg_policy_meta *met
 	out->verdict = meta->default_verdict[dir & 1];
 	out->log = 0;
 	out->audit = 0;
+	out->no_session = 0;
 }
 
 /**
@@ -193,6 +196,7 @@ __noinline int seg_classify(const struct seg_packet *pkt, __u32 dir, __u32 slot,
 				out->verdict = info->verdict;
 				out->log = info->log;
 				out->audit = info->audit;
+				out->no_session = info->no_session;
 				return 0;
 			}
 		}
@@ -206,5 +210,6 @@ internal:
 	out->verdict = SEG_VERDICT_DENY;
 	out->log = 0;
 	out->audit = 0;
+	out->no_session = 0;
 	return 0;
 }

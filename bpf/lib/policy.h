@@ -22,7 +22,9 @@
  *  8. Otherwise the first matching rule of this direction decides, or the default (a direction
  *     with no rules takes its default without a lookup).
  *  9. An allowed packet that can open a session (not a later fragment, not ICMP other than
- *     echo, not an RST) opens one; a full table is counted and the packet still passes. Under
+ *     echo, not an RST) opens one, unless its rule's flows open none (`nosession`, proved by
+ *     the compiler: the other direction passes every reply; the flow's next packet is
+ *     classified again); a full table is counted and the packet still passes. Under
  *     table pressure a SYN or SYN-ACK opens none (lib/pressure.h). A first fragment (more to
  *     follow) that passes, by a session or a rule, is remembered for 7; one that is dropped is
  *     forgotten.
@@ -302,7 +304,7 @@ static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 	if (d.verdict != SEG_VERDICT_ALLOW && has_session && seg_is_syn_ack(&pkt))
 		seg_handshake_reply(&pkt, dir, slot, meta, &d);
 	/* 9 */
-	if (d.verdict == SEG_VERDICT_ALLOW && has_session && !(pkt.proto == IPPROTO_TCP && (pkt.tcp_flags & SEG_TCP_RST)) &&
+	if (d.verdict == SEG_VERDICT_ALLOW && has_session && !d.no_session && !(pkt.proto == IPPROTO_TCP && (pkt.tcp_flags & SEG_TCP_RST)) &&
 	    !(seg_is_handshake(&pkt) && seg_syn_protect(skb, &pkt, meta, dir)))
 		seg_open_session(&key, &pkt, meta, &d, SEG_OPEN_HOW(skb->len, dir, src_is_a));
 	if (pkt.more_fragments && !pkt.fragment && !(cfg->flags & SEG_CFG_STATELESS))

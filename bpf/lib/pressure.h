@@ -146,4 +146,5 @@ static __noinline void seg_handshake_reply(const struct seg_packet *pkt, __u32 d
 	d->rule = back.rule;
 	d->log = back.log;
 	d->audit = 0;
+	d->no_session = 0;
 }

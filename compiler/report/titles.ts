@@ -42,6 +42,7 @@ export const DIAGNOSTIC_TITLES: Partial<Readonly<Record<DiagnosticCode, string>>
   SEG3102: 'Invalid packet in a test',
   SEG3103: 'Expired rule',
   SEG3104: 'Rule expires soon',
+  SEG3105: "'nosession' on a deny rule",
   SEG4001: 'Included file not found',
   SEG4002: 'Include cycle',
   SEG4003: 'File cannot be read',
@@ -53,6 +54,8 @@ export const DIAGNOSTIC_TITLES: Partial<Readonly<Record<DiagnosticCode, string>>
   SEG5004: 'Generalizing rule',
   SEG5005: 'Rule analysis incomplete',
   SEG5101: 'Management flow denied',
+  SEG5102: "'nosession' without effect: a reply is not passed",
+  SEG5103: "'nosession' without effect: not decided",
   SEG9001: 'Internal error',
   SEG9002: 'Compilation over its time budget',
 };

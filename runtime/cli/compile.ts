@@ -54,7 +54,7 @@ export async function compileCommand(paths: readonly string[], options: CompileC
   }
   let image;
   try {
-    image = emit(compilation.ir, { origins: true });
+    image = emit(compilation.ir, { origins: true, noSession: compilation.noSession?.ruleIds ?? [] });
   } catch (error) {
     if (error instanceof EmitLimitError) {
       io.stderr.write(`error: ${error.message}\n`);

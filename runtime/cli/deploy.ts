@@ -135,7 +135,8 @@ export async function compileForDeploy(
     return undefined;
   }
   if (options.test === true && !(await deployRunTests(ir, compilation, io))) return undefined;
-  const findings = (compilation.analysis?.diagnostics ?? []).filter((d) => d.severity !== 'info' || options.strict === true);
+  // SEG5102/SEG5103 (a `nosession` rule keeps its sessions) advise like the analysis' findings.
+  const findings = [...(compilation.analysis?.diagnostics ?? []), ...(compilation.noSession?.diagnostics ?? [])].filter((d) => d.severity !== 'info' || options.strict === true);
   if (findings.length > 0) io.stderr.write(formatHuman(findings, compilation.sources, { color }));
   if (options.strict === true && findings.some((d) => d.severity !== 'info')) {
     io.stderr.write('error: --strict: the rule analysis found problems; nothing was deployed\n');
@@ -143,7 +144,7 @@ export async function compileForDeploy(
   }
   let image;
   try {
-    image = emit(ir, { origins: true });
+    image = emit(ir, { origins: true, noSession: compilation.noSession?.ruleIds ?? [] });
   } catch (error) {
     if (error instanceof EmitLimitError) {
       io.stderr.write(`error: the policy does not fit the data path: ${error.message}; nothing was deployed\n`);

@@ -381,7 +381,7 @@ export interface SegRuleInfo {
   readonly verdict: number;
   readonly log: number;
   readonly audit: number;
-  readonly pad: number;
+  readonly no_session: number;
 }
 export const SEG_RULE_INFO: StructLayout<SegRuleInfo> = {
   name: 'seg_rule_info',
@@ -390,7 +390,7 @@ export const SEG_RULE_INFO: StructLayout<SegRuleInfo> = {
     verdict: { offset: 0, size: 1, type: 'u8', count: 1 },
     log: { offset: 1, size: 1, type: 'u8', count: 1 },
     audit: { offset: 2, size: 1, type: 'u8', count: 1 },
-    pad: { offset: 3, size: 1, type: 'u8', count: 1 },
+    no_session: { offset: 3, size: 1, type: 'u8', count: 1 },
   },
 };
 
@@ -701,4 +701,4 @@ export const SegMap = {
 } as const satisfies Record<string, MapName>;
 
 /** A hash of every layout above; runtime/datapath/version.ts ties it to DATAPATH_VERSION. */
-export const ABI_FINGERPRINT = 'ee4808157d3110f2';
+export const ABI_FINGERPRINT = '319b1b444ea96bc4';

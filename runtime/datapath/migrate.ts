@@ -59,6 +59,20 @@ export const LAYOUT_HISTORY: Readonly<Record<number, Partial<Record<StructName, 
       },
     },
   },
+  // Version 4 named seg_rule_info's padding byte no_session. Rule tables are not migrated (a
+  // deploy writes its policy's slot), and an older policy's zero there keeps opening sessions.
+  3: {
+    seg_rule_info: {
+      name: 'seg_rule_info',
+      size: 4,
+      fields: {
+        verdict: { offset: 0, size: 1, type: 'u8', count: 1 },
+        log: { offset: 1, size: 1, type: 'u8', count: 1 },
+        audit: { offset: 2, size: 1, type: 'u8', count: 1 },
+        pad: { offset: 3, size: 1, type: 'u8', count: 1 },
+      },
+    },
+  },
 };
 
 /**

@@ -5,7 +5,7 @@
 // test/runtime/datapath/abi.test.ts fails when the generated layouts change and this does not.
 
 /** The data-path version this segc loads, pins and upgrades to. */
-export const DATAPATH_VERSION = 3;
+export const DATAPATH_VERSION = 4;
 
 /** The layouts' fingerprint (abi.ts ABI_FINGERPRINT) of each version this segc knows. */
 export const VERSION_FINGERPRINTS: Readonly<Record<number, string>> = {
@@ -14,6 +14,7 @@ export const VERSION_FINGERPRINTS: Readonly<Record<number, string>> = {
   1: 'unrecorded',
   2: 'e09b88e918801a0f',
   3: 'ee4808157d3110f2',
+  4: '319b1b444ea96bc4',
 };
 
 /**
@@ -25,4 +26,5 @@ export const VERSION_HISTORY: Readonly<Record<number, { readonly summary: string
   1: { summary: 'segc up to 9463f29: no version record (seg_info); layouts otherwise as version 2' },
   2: { summary: 'the version record (seg_info: version, counter lineage); limits, flags and defaults as C enums' },
   3: { summary: 'the in-kernel canary: seg_config.canary_generation and canary_share (0: no canary), the seg_canary_stats counters per role; TCP sequence windows in seg_session (tcp_*; zero: learnt from the next segments); reason TCP_WINDOW (the counters after the reasons move by one)' },
+  4: { summary: "flows that open no session: seg_rule_info.no_session (the byte that was padding; 0, an older policy's, opens sessions as before), set where a rule's 'nosession' is proved by the compiler" },
 };

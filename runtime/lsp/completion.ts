@@ -45,7 +45,7 @@ export function complete(snapshot: DocumentSnapshot | undefined, file: SourceFil
     return [...keywords(ANY_ADDRESSES), ...names('set')];
   }
   if (lastKeyword === 'from' || lastKeyword === 'to') {
-    return keywords(lastKeyword === 'from' ? ['to', 'port'] : ['port', 'icmp', 'expires']);
+    return keywords(lastKeyword === 'from' ? ['to', 'port'] : ['port', 'icmp', 'nosession', 'expires']);
   }
 
   const inPolicy = ast !== undefined && isInsidePolicy(ast, offset);

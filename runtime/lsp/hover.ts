@@ -79,7 +79,7 @@ function summarise(items: readonly string[]): string {
 function hoverRule(snapshot: DocumentSnapshot, rule: RuleAst, direction: string): string[] {
   const name = rule.name ? rule.name.name : `${direction}/${rule.priority.value}`;
   const action = rule.action?.text ?? '(no action)';
-  const lines = [`**rule ${name}**: ${direction}, priority ${rule.priority.value}, ${action}${rule.expires ? `, expires ${rule.expires.text}` : ''}`];
+  const lines = [`**rule ${name}**: ${direction}, priority ${rule.priority.value}, ${action}${rule.noSession ? ', nosession' : ''}${rule.expires ? `, expires ${rule.expires.text}` : ''}`];
   const findings = snapshotDiagnostics(snapshot).filter((d) => spanContains(rule.span, d.span));
   if (findings.length > 0) for (const d of findings) lines.push(`- ${d.code}: ${d.message}`);
   else if (snapshot.analysis) lines.push(snapshot.analysis.complete ? 'the analysis found nothing about this rule' : 'the analysis did not finish within its budget');

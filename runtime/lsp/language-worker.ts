@@ -241,6 +241,9 @@ function createWorkerDocuments() {
     if (d.broken) return undefined;
     try {
       if (d.doc !== undefined && d.pending.length > 0 && d.pending.length <= MAX_INCREMENTAL_EDITS) {
+        // applyEdit moves the rule nodes of the document's last AST in place: a snapshot of
+        // another root that includes this document holds them until that root is compiled
+        // again, which the server asks for whenever a file of its compilation changes.
         let doc = d.doc;
         for (const edit of d.pending) doc = applyEdit(doc, edit);
         d.doc = doc;

@@ -20,7 +20,7 @@ const BLOCK_CATEGORIES: Readonly<Record<string, readonly Category[]>> = {
   '2': ['name'],
   '3': ['value'],
   '4': ['include'],
-  '5': ['shadowed', 'redundant', 'conflict', 'generalization', 'lockout', 'internal'],
+  '5': ['shadowed', 'redundant', 'conflict', 'generalization', 'lockout', 'session', 'internal'],
   '9': ['internal'],
 };
 

@@ -37,6 +37,23 @@ test "office" {
     expect(fmt(out!)).toBe(out);
   });
 
+  it('puts nosession and expires in one column of options, nosession first', () => {
+    const input = `policy egress default deny {
+  100 dns: allow udp from any to any port 53   nosession
+  200 ntp: allow udp from any to any port 123 "time"   nosession   expires 2027-03-31
+  300 web: allow tcp from any to any port 443 expires 2027-03-31
+}
+`;
+    const out = fmt(input);
+    expect(out).toBe(`policy egress default deny {
+  100 dns: allow udp from any to any port 53         nosession
+  200 ntp: allow udp from any to any port 123 "time" nosession expires 2027-03-31
+  300 web: allow tcp from any to any port 443        expires 2027-03-31
+}
+`);
+    expect(fmt(out!)).toBe(out);
+  });
+
   it('refuses a test block with a syntax error', () => {
     const r = formatSource(createSourceFile('a.seg', 'test "t" {\n  expect maybe tcp 10.0.0.1 -> 10.0.0.2:22\n}\n'));
     expect(r.text).toBeUndefined();

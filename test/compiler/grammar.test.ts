@@ -92,6 +92,7 @@ const SCOPES_OF_EXTENSIONS = [
   'expect => variable.other.seg',
   'to => keyword.operator.to.seg',
   'any => constant.language.any.seg',
+  'nosession => keyword.other.nosession.seg',
   'expires => keyword.other.expires.seg',
   '2027-03-31 => constant.other.date.seg',
 ];
@@ -216,8 +217,8 @@ describe('grammar/segc.tmLanguage.json', () => {
     ]);
   });
 
-  it("scopes segc's extensions: a test block's expectations and an expires tail, and leaves the words names elsewhere", () => {
-    const text = 'test "ssh" {\n  expect rule ssh tcp [2001:db8::1]:1 -> 10.0.1.7:22 egress\n}\n  100 test: allow tcp from expect to any expires 2027-03-31';
+  it("scopes segc's extensions: a test block's expectations and nosession and expires tails, and leaves the words names elsewhere", () => {
+    const text = 'test "ssh" {\n  expect rule ssh tcp [2001:db8::1]:1 -> 10.0.1.7:22 egress\n}\n  100 test: allow tcp from expect to any nosession expires 2027-03-31';
     expect(scopes(text)).toEqual(SCOPES_OF_EXTENSIONS);
   });
 

@@ -219,6 +219,95 @@ describe('incremental re-parsing', () => {
     expect(withIr).toBeGreaterThan(10);
   }, 300_000);
 
+  it('gives the check from scratch when a line is broken, the text above it moves, and the line is mended: at the start, middle and end of a block, in a test block and inside sets', () => {
+    // Two blocks and a test block; rules with set literals and named sets and ports.
+    const random = createRandom(4242);
+    const lines = ['# break then mend', 'set web = { 10.0.0.0/8, 2001:db8::/32 } except { 10.9.0.0/16 }', 'set db = { 192.0.2.0/24, 198.51.100.7 }', 'ports high = { 1024-65535 }'];
+    const block = (header: string, count: number, base: number) => {
+      lines.push(header);
+      for (let i = 0; i < count; i++) {
+        const src = ['any', 'web', `10.${random(256)}.0.0/16`, `{ 10.${random(256)}.0.1, 10.${random(256)}.0.2 }`][random(4)];
+        const ports = ['high', '443', `${random(30000)}-${30000 + random(30000)}`][random(3)];
+        lines.push(`  ${base + i} ${i % 4 === 0 ? `r${base + i}: ` : ''}${['allow', 'deny', 'allow log'][random(3)]} tcp from ${src} to db port ${ports}`);
+      }
+      lines.push('}');
+    };
+    block('policy ingress default deny {', 1500, 1);
+    block('policy egress default allow {', 500, 5001);
+    lines.push('test "office" {', '  expect allow tcp 10.1.0.1:40000 -> 192.0.2.9:443', '  expect deny udp 10.1.0.1:40000 -> 192.0.2.9:53', '}');
+    const text = `${lines.join('\n')}\n`;
+    const lineAt = (n: number) => {
+      let start = 0;
+      for (let i = 0; i < n; i++) start = text.indexOf('\n', start) + 1;
+      return start;
+    };
+    const ingress = lines.indexOf('policy ingress default deny {');
+    const egress = lines.indexOf('policy egress default allow {');
+    const testAt = lines.findIndex((l) => l.startsWith('test '));
+    const setLiteral = lines.findIndex((l, i) => i > ingress + 700 && l.includes('from { '));
+    // Where: [line, what to replace in it, what by] (the break; the mend puts it back).
+    const places: [string, number, string, string][] = [
+      ['the first rule of a block', ingress + 1, ' tcp ', ' tcpx '],
+      ['the middle of a block', ingress + 750, ' from ', ' form '],
+      ['the last rule of a block', egress - 2, ' to ', ' '],
+      ['the first rule of the second block', egress + 1, 'allow', 'alow'],
+      ['the last rule of the last block', testAt - 2, ' port ', ' port port '],
+      ['a block header', ingress, ' deny {', ' dney {'],
+      ['a closing brace', egress - 1, '}', '} }'],
+      ['a test block expectation', testAt + 1, 'expect allow', 'expect alow'],
+      ['a test block header', testAt, '"office"', '"office'],
+      ['a set declaration (a comma)', 2, ', 198', ' 198'],
+      ['a set declaration (an address)', 2, '192.0.2.0/24', '192.0.2.0/2x4'],
+      ['a set literal in a rule (a comma)', setLiteral, '.0.1, ', '.0.1 '],
+      ['a set literal in a rule (its brace)', setLiteral, ' }', ''],
+      ['a set literal in a rule (a brace typed)', setLiteral, 'from {', 'from { {'],
+    ];
+    let doc = createIncrementalDocument('p.seg', text);
+    checkDocument(doc);
+    const same = (step: string) => {
+      if (state(doc) !== fromScratch(doc.text)) expect({ step, got: state(doc) }).toEqual({ step, got: fromScratch(doc.text) });
+      const checked = checkDocument(doc);
+      const scratch = compile(['p.seg'], createMemoryHost({ 'p.seg': doc.text }));
+      expect({ step, diagnostics: JSON.stringify(checked.diagnostics) }).toEqual({ step, diagnostics: JSON.stringify(scratch.diagnostics) });
+      expect({ step, ir: JSON.stringify(checked.ir) }).toEqual({ step, ir: JSON.stringify(scratch.ir) });
+      return scratch;
+    };
+    const above = '# a comment typed above\n';
+    for (const [label, line, from, to] of places) {
+      const lineStart = lineAt(line);
+      const at = text.indexOf(from, lineStart);
+      expect(at >= lineStart && at < text.indexOf('\n', lineStart), label).toBe(true);
+      // Broken; then a line typed above (everything after moves); mended; the line taken away.
+      doc = applyEdit(doc, { start: at, end: at + from.length, text: to });
+      expect(same(`${label}: broken`).diagnostics.length, label).toBeGreaterThan(0);
+      doc = applyEdit(doc, { start: 0, end: 0, text: above });
+      same(`${label}: moved`);
+      const moved = at + above.length;
+      doc = applyEdit(doc, { start: moved, end: moved + to.length, text: from });
+      same(`${label}: mended`);
+      doc = applyEdit(doc, { start: 0, end: above.length, text: '' });
+      expect(doc.text).toBe(text);
+      expect(same(`${label}: as it was`).ir?.hash, label).toMatch(/^sha256:/);
+    }
+  }, 300_000);
+
+  it('keeps the rule nodes of the lines an edit did not touch, moved in place', () => {
+    const text = POLICY.slice(0, POLICY.indexOf('\n', 60_000) + 1) + '}\n';
+    let doc = createIncrementalDocument('p.seg', text);
+    const rules = () => doc.ast.declarations.flatMap((d) => (d.kind === 'Policy' ? d.rules : []));
+    const before = rules();
+    const last = before.at(-1)!;
+    const end = last.span.end;
+    // A character typed in the first rule line: every later rule is the same node, 1 further on.
+    const first = before[0]!.span.start;
+    doc = applyEdit(doc, { start: first, end: first, text: '1' });
+    const after = rules();
+    expect(after.length).toBe(before.length);
+    expect(after.at(-1)).toBe(last);
+    expect(last.span.end).toBe(end + 1);
+    expect(state(doc)).toBe(fromScratch(doc.text));
+  });
+
   it('refuses an edit outside the text, and a document already edited', () => {
     const doc = createIncrementalDocument('p.seg', 'set a = { 10.0.0.0/8 }\n');
     expect(() => applyEdit(doc, { start: 5, end: 99, text: '' })).toThrow(RangeError);

@@ -17,7 +17,7 @@ const PIECES = [
   ' ', '  ', '\t', '\n', '\r\n', '\r', '\f', '\v', '\uFEFF', '#', '# c', '"', '\\', '"a b"', '"x\\"y"', '"\\', '"\\q"', '\\"', '"\\\n', '"\\\\"', '"ab', '[', ']', '[::1]:443', '[2001:db8::1]', '::', ':', '::1',
   'fe80::1', 'fe80:', '2001:db8::/32', '1:2:3:4:5:6:7:8', '::ffff:10.0.0.1', 'g1', '10.0.0.0/8', '10.0.0', '10.', '1.2.3-4', '1-2', '1-2-3', '2027-3-31', '32768-60999',
   '80to', '1abc', '0', '65535', '/', '/24', '-', '->', '{', '}', ',', '=', '.', ';', "'", '%', '!', '*', '@', '$', 'é', '😀', '\u0007', '_x', 'x-y', 'deny-all',
-  'any', 'any4', 'any6', 'any4x', 'anyx', 'icmp', 'icmpv6', 'icmpv', 'allow', 'Allow', 'deny', 'log', 'audit', 'auditx', 'test', 'tests', 'expect', 'expires', 'rule', 'rules',
+  'any', 'any4', 'any6', 'any4x', 'anyx', 'icmp', 'icmpv6', 'icmpv', 'allow', 'Allow', 'deny', 'log', 'audit', 'auditx', 'test', 'tests', 'expect', 'expires', 'nosession', 'nosessions', 'rule', 'rules',
   'include', 'set', 'ports', 'port', 'policy', 'ingress', 'egress', 'default', 'from', 'to', 'tcp', 'udp', 'sctp', 'except', 'abc', 'a:b:', 'de:ad:', 'add::1', 'a.b', 'f',
 ];
 

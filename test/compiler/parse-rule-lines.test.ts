@@ -19,13 +19,13 @@ function samplePolicy(seed: number, rules: number): string {
   for (const direction of ['ingress', 'egress']) {
     lines.push(pick([`policy ${direction} default deny {`, `policy ${direction} {`, `policy ${direction} default allow {`]));
     for (let i = 1; i <= rules; i++) {
-      const name = pick(['', `r${i}: `, 'audit: ', 'test: ', 'expires: ']);
+      const name = pick(['', `r${i}: `, 'audit: ', 'test: ', 'expires: ', 'nosession: ']);
       const action = pick(['allow', 'allow log', 'deny', 'deny log', 'deny audit', 'deny audit log', 'log']);
       const proto = pick(['tcp', 'udp', 'sctp', 'any', '47', '{ tcp, udp }', '{ tcp, udp, }', '{ {tcp}, 6 }', '{}', 'icmp', 'icmpv6']);
       const addr = () => pick(['any', 'any4', 'any6', 'web', '10.1.2.0/24', 'fe80::1', '::', '{ 10.0.0.1, web }', '{ web except 10.1.0.0/16, }', 'web except { 10.0.0.0/8 } except 10.0.0.1', '{ { any } }', 'rule', '{}']);
       const ports = () => pick(['', ' port 80', ' port 1-2', ' port high', ' port { 80, 443, 8000-8080 }', ' port { 22, }', ' port {}']);
       const icmp = pick(['', '', ' icmp echo-request', ' icmp 3/4', ' icmp 8', ' icmp expires']);
-      const tail = pick(['', '', ' "described"', ' "esc \\" q"', ' expires 2030-01-02', ' "d" expires 2030-1-2']);
+      const tail = pick(['', '', ' "described"', ' "esc \\" q"', ' expires 2030-01-02', ' "d" expires 2030-1-2', ' nosession', ' "d" nosession expires 2030-01-02']);
       lines.push(`  ${pick(['', '  ', '\t'])}${i * 10} ${name}${action} ${proto} from ${addr()}${ports()} to ${addr()}${ports()}${icmp}${tail}`);
       if (random(10) === 0) lines.push('');
       if (random(20) === 0) lines.push('  # a comment');

@@ -86,7 +86,8 @@ describe.skipIf(!KERNEL_AVAILABLE)('segc agent --watch: hot reload with real tra
   });
 
   it('follows valid -> invalid -> valid edits while a UDP stream runs: the invalid one never enforces, the switches drop nothing', async () => {
-    const stream = startUdpStream(peer, HOST4, 5000, 5_000, 10);
+    // Runs until stopped, across both reloads however long they take on a loaded machine.
+    const stream = startUdpStream(peer, HOST4, 5000, 50_000, 10);
     await waitFor('the stream to flow', () => stream.echoed().length > 20, 10_000);
     const before = generation();
     writeFileSync(main, BROKEN);
@@ -98,6 +99,8 @@ describe.skipIf(!KERNEL_AVAILABLE)('segc agent --watch: hot reload with real tra
     await waitFor('the next reload', () => reloads('success') === 2, 20_000, 100);
     expect(generation()).toBeGreaterThan(before);
     expect(inSync()).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    stream.stop();
     const sent = await stream.done;
     const echoed = stream.echoed();
     expect(sent).toBeGreaterThan(100);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFrame } from '../../runtime/packet-bytes.ts';
 import { KERNEL_AVAILABLE } from '../support/datapath-harness.ts';
 import { createPolicyDir, HAVE_PING, pings, type PolicyDir, segc, type SegcRun, startEchoServers, startTcpStream, startUdpStream, tcpEchoes, tearDownDeployTest, udpEchoes } from '../support/deploy-harness.ts';
-import { NetnsSandbox, run, type VethPair } from '../support/netns.ts';
+import { NetnsSandbox, run, type VethPair, waitFor } from '../support/netns.ts';
 
 const HOST4 = '10.201.0.1';
 const PEER4 = '10.201.0.2';
@@ -205,8 +205,9 @@ describe.skipIf(!KERNEL_AVAILABLE)('segc deploy on a veth pair with real traffic
   it('keeps a long-lived TCP connection flowing across a redeploy that still allows it, and stops it once denied', async () => {
     const a2 = policies.write('a2.seg', POLICY_A2);
     const a3 = policies.write('a3.seg', POLICY_A3);
-    const stream = startTcpStream(peer, HOST4, 22, 4_000);
-    await new Promise((resolve) => setTimeout(resolve, 600));
+    // Runs until stopped: two deploys on a loaded machine can outlast any fixed duration.
+    const stream = startTcpStream(peer, HOST4, 22, 45_000);
+    await waitFor('the stream to flow', () => stream.echoed().length > 0, 15_000);
     const before = stream.echoed().length;
     const toA2 = deploy(a2);
     expect(toA2.code, toA2.stderr).toBe(0);
@@ -217,6 +218,8 @@ describe.skipIf(!KERNEL_AVAILABLE)('segc deploy on a veth pair with real traffic
     expect(toA3.code, toA3.stderr).toBe(0);
     await new Promise((resolve) => setTimeout(resolve, 300));
     const afterA3 = stream.echoed().length;
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    stream.stop();
     const sent = await stream.done;
     const echoed = stream.echoed();
     expect(before).toBeGreaterThan(0);
@@ -229,8 +232,9 @@ describe.skipIf(!KERNEL_AVAILABLE)('segc deploy on a veth pair with real traffic
   }, 60_000);
 
   it('switches atomically on redeploy: a stream still allowed loses nothing, one now denied stops', async () => {
-    const stream = startUdpStream(peer, HOST4, 5000, 4_000);
-    await new Promise((resolve) => setTimeout(resolve, 600));
+    // Runs until stopped: two deploys on a loaded machine can outlast any fixed duration.
+    const stream = startUdpStream(peer, HOST4, 5000, 45_000);
+    await waitFor('the stream to flow', () => stream.echoed().length > 0, 15_000);
     const before = stream.echoed().length;
     const toB = deploy(b);
     expect(toB.code, toB.stderr).toBe(0);
@@ -240,6 +244,8 @@ describe.skipIf(!KERNEL_AVAILABLE)('segc deploy on a veth pair with real traffic
     expect(toC.code, toC.stderr).toBe(0);
     await new Promise((resolve) => setTimeout(resolve, 300));
     const afterC = stream.echoed().length;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    stream.stop();
     const sent = await stream.done;
     const echoed = stream.echoed();
     expect(before).toBeGreaterThan(0);

@@ -279,10 +279,13 @@ describe.skipIf(!KERNEL_AVAILABLE)('stateful in every policy shape, with real tr
   it('after a redeploy, keeps the replies of host-opened flows the new policy allows and stops those it denies', async () => {
     // The flows open through an unfiltered egress; the new policy filters egress too.
     deployShape('ingress-only default deny');
-    const kept = startUdpStream(host, PEER4, 5000, 4_000);
-    const cut = startUdpStream(host, PEER4, 5001, 4_000);
-    const tcp = startTcpStream(host, PEER4, 8080, 4_000);
-    await new Promise((resolve) => setTimeout(resolve, 600));
+    // The streams run until stopped: a deploy on a loaded machine can take seconds, and a
+    // stream that ended before the measurement after the switch would look cut.
+    const kept = startUdpStream(host, PEER4, 5000, 45_000);
+    const cut = startUdpStream(host, PEER4, 5001, 45_000);
+    const tcp = startTcpStream(host, PEER4, 8080, 45_000);
+    // Each stream's process starts in its own time (seconds under load): wait for its echoes.
+    await waitFor('the three streams to flow', () => kept.echoed().length > 0 && cut.echoed().length > 0 && tcp.echoed().length > 0, 15_000);
     const before = { kept: kept.echoed().length, cut: cut.echoed().length, tcp: tcp.echoed().length };
     const narrower = policies.write('narrower.seg', SHAPES['both directions default deny'].replace('port { 5000, 5001 }', 'port 5000'));
     const r = deploy(narrower);
@@ -291,6 +294,7 @@ describe.skipIf(!KERNEL_AVAILABLE)('stateful in every policy shape, with real tr
     const atSwitch = { kept: kept.echoed().length, cut: cut.echoed().length, tcp: tcp.echoed().length };
     await new Promise((resolve) => setTimeout(resolve, 800));
     const after = { kept: kept.echoed().length, cut: cut.echoed().length, tcp: tcp.echoed().length };
+    for (const stream of [kept, cut, tcp]) stream.stop();
     await Promise.all([kept.done, cut.done, tcp.done]);
     expect(before.kept).toBeGreaterThan(0);
     expect(before.cut).toBeGreaterThan(0);

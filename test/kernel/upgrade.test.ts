@@ -3,9 +3,10 @@
 // its classifier built by the test) is redeployed by this segc while long-lived TCP
 // connections (inbound, and opened by the host) and a UDP stream run through it. Also: an
 // upgrade that fails half-way, a data path from the future, and a resize by redeploy. And a
-// deployment of data-path version 2 (371f4ba) upgraded to version 3 with established TCP
+// deployment of data-path version 2 (371f4ba) upgraded to this version with established TCP
 // connections, whose sessions (no TCP windows in version 2) then learn their windows, and on
-// which a canary then runs.
+// which a canary then runs. And a deployment of data-path version 3 (a58d257) upgraded to version
+// 4 with established connections and a UDP stream, after which a `nosession` service runs.
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
@@ -332,5 +333,106 @@ describe.skipIf(!V2_AVAILABLE)(`upgrading a data-path version 2 deployment (segc
     }
     // Not one packet of the flows was dropped, by the old or the new data path (the 100 RSTs aside).
     expect(counter('deny') - denied).toBe(100);
+  }, 180_000);
+});
+
+/** The last commit of data-path version 3 (before seg_rule_info.no_session of version 4). */
+const V3_COMMIT = 'a58d257';
+const V3_HOST4 = '10.206.0.1';
+const V3_PEER4 = '10.206.0.2';
+const V3_AVAILABLE = KERNEL_AVAILABLE && oldSegcAvailable(V3_COMMIT);
+if (KERNEL_AVAILABLE && !V3_AVAILABLE) process.stderr.write(`upgrade.test.ts: version-3 upgrade skipped: needs git history with ${V3_COMMIT}, clang and node_modules\n`);
+
+/** POLICY plus a UDP service whose flows open no session, both ways (a version-4 policy). */
+const V4_POLICY = `
+policy ingress default deny {
+  100 ssh:     allow tcp from any to any port 22
+  110 stream:  allow udp from any to any port 5000
+  120 lookup:  allow udp from any to any port 5353 nosession
+}
+policy egress default deny {
+  100 web-out: allow tcp from any to any port 8080
+  110 lookup-replies: allow udp from any port 5353 to any nosession
+}
+`;
+
+describe.skipIf(!V3_AVAILABLE)(`upgrading a data-path version 3 deployment (segc ${V3_COMMIT}) in place, with established TCP connections and a UDP stream`, () => {
+  const sandbox = new NetnsSandbox('upg3');
+  const name = `segct-${process.pid}-upg3`;
+  let host: string;
+  let peer: string;
+  let link: VethPair;
+  let policies: PolicyDir;
+  let stateDir: string;
+  let oldDir: string;
+  const servers: ChildProcess[] = [];
+
+  const oldSegc = (args: readonly string[]): SegcRun => segc(host, args, { stateDir, root: oldDir });
+  const deployArgs = (file: string) => ['deploy', file, '--iface', link.a.name, '--name', name, '--max-rules', '64', '--sessions', '1024'];
+  const counter = (which: string): number => {
+    const r = segc(host, ['stats', '--name', name, '--json'], { stateDir });
+    expect(r.code, r.stderr).toBe(0);
+    return (JSON.parse(r.stdout) as { counters: { counter: string; packets: number }[] }).counters.find((c) => c.counter === which)?.packets ?? 0;
+  };
+  const sessionPorts = (): number[][] => {
+    const r = segc(host, ['sessions', '--name', name, '--json'], { stateDir });
+    expect(r.code, r.stderr).toBe(0);
+    return (JSON.parse(r.stdout) as { sessions: { portA: number; portB: number }[] }).sessions.map((s) => [s.portA, s.portB]);
+  };
+
+  beforeAll(async () => {
+    oldDir = checkoutOldSegc(V3_COMMIT);
+    host = sandbox.createNetns('host');
+    peer = sandbox.createNetns('peer');
+    link = sandbox.createVethPair(host, peer, { a: { ipv4: `${V3_HOST4}/24` }, b: { ipv4: `${V3_PEER4}/24` } });
+    servers.push(await startEchoServers(host, [22], [5000, 5353]));
+    servers.push(await startEchoServers(peer, [8080], []));
+    policies = createPolicyDir();
+    stateDir = mkdtempSync(join(tmpdir(), 'segct-state-'));
+  }, 180_000);
+
+  afterAll(() => {
+    try {
+      tearDownDeployTest({ host, names: [name], stateDir, servers, policies, sandbox });
+    } finally {
+      removeOldSegc(oldDir);
+    }
+  });
+
+  it(`upgrades to version ${DATAPATH_VERSION} under traffic: nothing breaks or is dropped, sessions carry over; then a 'nosession' service answers without opening sessions`, async () => {
+    const r = oldSegc(deployArgs(policies.write('v3.seg', POLICY)));
+    expect(r.code, r.stderr).toBe(0);
+    const inbound = startTcpStream(peer, V3_HOST4, 22, 20_000);
+    const outbound = startTcpStream(host, V3_PEER4, 8080, 20_000);
+    const udp = startUdpStream(peer, V3_HOST4, 5000, 20_000);
+    await sleep(2_000);
+    const denied = counter('deny');
+    const sessionsBefore = sessionPorts();
+    expect(sessionsBefore.some((p) => p.includes(22))).toBe(true);
+
+    const upgraded = await segcRun(host, deployArgs(policies.write('v4.seg', V4_POLICY)), { stateDir });
+    expect(upgraded.code, upgraded.stderr).toBe(0);
+    expect(upgraded.stdout).toMatch(new RegExp(`upgraded +data path in place, version 3 -> ${DATAPATH_VERSION}`));
+    // The sessions of version 3 are in the new table (the connections' and the stream's).
+    for (const port of [22, 8080, 5000]) expect(sessionPorts().some((p) => p.includes(port)), `a session of port ${port}`).toBe(true);
+
+    // The new rules: the lookups are answered, and neither their queries nor their replies open a session.
+    const newBefore = counter('session-new');
+    for (let i = 0; i < 5; i++) expect(udpEchoes(peer, V3_HOST4, 5353)).toBe(true);
+    expect(sessionPorts().some((p) => p.includes(5353))).toBe(false);
+    expect(counter('session-new')).toBe(newBefore);
+
+    const [inSent, outSent, udpSent] = await Promise.all([inbound.done, outbound.done, udp.done]);
+    process.stdout.write(`version 3 -> ${DATAPATH_VERSION} upgrade: inbound TCP ${inbound.echoed().length}/${inSent}, host-opened TCP ${outbound.echoed().length}/${outSent}, UDP ${udp.echoed().length}/${udpSent} echoed\n`);
+    for (const [stream, sent] of [
+      [inbound, inSent],
+      [outbound, outSent],
+    ] as const) {
+      expect(contiguous(stream.echoed())).toBe(true);
+      expect(sent - stream.echoed().length).toBeLessThanOrEqual(5);
+    }
+    expect(contiguous(udp.echoed())).toBe(true);
+    // Not one packet of the flows was dropped, by the old or the new data path.
+    expect(counter('deny') - denied).toBe(0);
   }, 180_000);
 });

@@ -2,6 +2,7 @@
 // into the inactive slot with increasing generations, run Packets as frames, and compare the
 // kernel's decision with the interpreter's and the kernel model's.
 import { existsSync } from 'node:fs';
+import { decideNoSession } from '../../compiler/analysis/no-session.ts';
 import { emit } from '../../compiler/emit.ts';
 import { evaluate } from '../../compiler/evaluate.ts';
 import { formatPacket, type Packet } from '../../compiler/packet.ts';
@@ -28,9 +29,10 @@ export interface Installed {
 
 let generationCounter = 0n;
 
-/** Emits, installs into the inactive slot and switches to it (`audit`: the whole policy in audit mode). */
+/** Emits (with the `nosession` decisions), installs into the inactive slot and switches to it (`audit`: the whole policy in audit mode). */
 export function deployIr(dp: Datapath, ir: ProgramIr, options: { readonly audit?: boolean } = {}): Installed {
-  const image = emit(ir);
+  // The `nosession` rules the analysis proves, as a deploy writes them.
+  const image = emit(ir, { noSession: decideNoSession(ir).ruleIds });
   const config = readConfig(dp);
   const slot = generationCounter === 0n ? 0 : 1 - config.activeSlot;
   generationCounter += 1n;

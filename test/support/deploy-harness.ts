@@ -186,7 +186,10 @@ const u = require('node:dgram').createSocket('udp4');
 let seq = 0;
 u.on('message', (m) => process.stdout.write(String(m) + '\\n'));
 const timer = setInterval(() => u.send(String(seq++), Number(process.argv[2]), process.argv[1]), Number(process.argv[4]));
-setTimeout(() => { clearInterval(timer); setTimeout(() => { process.stderr.write('sent ' + seq + '\\n'); process.exit(0); }, 300); }, Number(process.argv[3]));
+// The end waits 300 ms for the last echoes, whether the duration ran out or the test stopped it.
+const end = () => { clearInterval(timer); setTimeout(() => { process.stderr.write('sent ' + seq + '\\n'); process.exit(0); }, 300); };
+setTimeout(end, Number(process.argv[3]));
+process.once('SIGTERM', end);
 `;
 
 /** A stream of numbered UDP datagrams from `netns` to an echo server; `echoed()` lists what came back so far. */
@@ -194,7 +197,7 @@ export interface UdpStream {
   echoed(): number[];
   /** Resolves when the stream ends, with how many datagrams it sent. */
   readonly done: Promise<number>;
-  /** Ends the stream now (a TCP stream only; a UDP stream runs its duration). */
+  /** Ends the stream now (a UDP stream still collects echoes for 300 ms); `done` resolves. */
   stop(): void;
 }
 

@@ -37,6 +37,8 @@ export interface RuleSpec {
   readonly dport?: PortSpec;
   /** A type number (both families) or name, and an optional code. */
   readonly icmp?: { readonly type: number | string; readonly code?: number };
+  /** `nosession` (allowing rules only, as lowering checks). */
+  readonly noSession?: boolean;
 }
 
 export interface DirectionSpec {
@@ -145,6 +147,7 @@ export function ruleIr(spec: RuleSpec, at: { id: number; direction: Direction; p
     dstPorts: spec.dport === undefined ? null : portSet(spec.dport),
     icmp,
     description: null,
+    ...(spec.noSession === true ? { noSession: true as const } : {}),
     span: at.span,
   };
 }

@@ -3,7 +3,7 @@
 // the data path's differential tests.
 import fc from 'fast-check';
 import { formatAddress, parseAddress, prefixFromText, prefixRange, type Family } from '../../compiler/cidr.ts';
-import type { ProgramIr } from '../../compiler/ir.ts';
+import type { ProgramIr, RuleIr } from '../../compiler/ir.ts';
 import type { Packet } from '../../compiler/packet.ts';
 import { programIr, ruleIr, type AddrSpec, type PortSpec, type ProtoSpec, type RuleSpec } from './ir-builder.ts';
 
@@ -133,4 +133,27 @@ export const randomPacket: fc.Arbitrary<Packet> = fc
 /** Whether the text is an address (guards generators against typos in the pools). */
 export function isAddress(text: string): boolean {
   return parseAddress(text) !== undefined;
+}
+
+/** Packets a rule matches: the ends of its prefixes and port ranges, its protocols (the echo types for ICMP). */
+export function packetsInRule(rule: RuleIr): Packet[] {
+  const out: Packet[] = [];
+  for (const family of [4, 6] as const) {
+    const src = family === 4 ? rule.src.v4 : rule.src.v6;
+    const dst = family === 4 ? rule.dst.v4 : rule.dst.v6;
+    if (src.length === 0 || dst.length === 0) continue;
+    const ends = (prefixes: readonly string[]) => [prefixes[0], prefixes.at(-1)].map((t) => prefixRange(prefixFromText(t as string))).flatMap(([lo, hi]) => [formatAddress(family, lo), formatAddress(family, hi)]);
+    const icmp = family === 4 ? 1 : 58;
+    const protos = (rule.protocols ?? [6, 17, icmp, 47]).filter((p) => p !== (family === 4 ? 58 : 1) || rule.protocols === null);
+    const portEnds = (ports: RuleIr['srcPorts']) => (ports === null ? [40000, 53] : ports.flatMap(([lo, hi]) => [lo, hi]));
+    for (const s of ends(src)) for (const d of ends(dst)) for (const proto of protos) {
+      if ([6, 17, 132].includes(proto)) {
+        for (const sp of portEnds(rule.srcPorts)) for (const dp of portEnds(rule.dstPorts)) out.push({ proto, src: s, dst: d, srcPort: sp, dstPort: dp });
+      } else if (proto === icmp) {
+        const type = family === 4 ? rule.icmp?.type4 : rule.icmp?.type6;
+        for (const t of type === undefined || type === null ? (family === 4 ? [8, 0] : [128, 129]) : [type]) out.push({ proto, src: s, dst: d, icmpType: t, icmpCode: rule.icmp?.code ?? 0 });
+      } else out.push({ proto, src: s, dst: d });
+    }
+  }
+  return out;
 }

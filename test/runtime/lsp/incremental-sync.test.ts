@@ -130,4 +130,41 @@ describe('segc lsp with incremental edits', () => {
     // Every edit was applied to the worker's copy as sent: it never had to be sent whole.
     expect(client.logs.filter((m) => m.includes('disagreed'))).toEqual([]);
   }, 600_000);
+
+  it('publishes what a from-scratch check gives when a rule line is broken, a line typed above it, and the rule mended: at the start, middle and end of a block', async () => {
+    const uri = pathToFileURL('/segc-lsp-incremental/break-mend.seg').href;
+    const path = '/segc-lsp-incremental/break-mend.seg';
+    const mirror = TextDocument.create(uri, 'seg', 1, POLICY);
+    let version = 1;
+    client.open(uri, POLICY, version);
+    await client.waitForDiagnostics(uri, (p) => p.version === 1, 120_000);
+    const published = (text: string) => {
+      const { analysis: _, ...compilation } = compile([path], createMemoryHost({ [path]: text }), { expiry: { today: dayOf(new Date(`${NOW}T00:00:00Z`)), windowDays: 14 } });
+      const snapshot = { root: path, generation: 0, compilation };
+      return createDiagnosticsPublisher('', new Map()).publish(snapshot, [snapshot]).find((p) => p.uri === uri)!.diagnostics.map(comparable);
+    };
+    const send = async (start: number, end: number, text: string) => {
+      version++;
+      const change = { range: { start: mirror.positionAt(start), end: mirror.positionAt(end) }, text };
+      TextDocument.update(mirror, [change], version);
+      client.edit(uri, version, [change]);
+      const got = await client.waitForDiagnostics(uri, (p) => p.version === version, 120_000);
+      expect(got.diagnostics.map(comparable)).toEqual(published(mirror.getText()));
+      return got.diagnostics;
+    };
+    const blockStart = POLICY.indexOf('\n', POLICY.indexOf('policy ingress')) + 1;
+    const blockEnd = POLICY.lastIndexOf('\n', POLICY.lastIndexOf('\n}') - 1) + 1;
+    const middle = POLICY.indexOf('\n', POLICY.length >> 1) + 1;
+    const above = '# typed above 🙂\n';
+    for (const line of [blockStart, middle, blockEnd]) {
+      const at = mirror.getText().indexOf(' from ', line);
+      expect((await send(at, at + 6, ' form ')).length).toBeGreaterThan(0);
+      await send(0, 0, above);
+      await send(at + above.length, at + above.length + 6, ' from ');
+      await send(0, above.length, '');
+      expect(mirror.getText()).toBe(POLICY);
+    }
+    client.close(uri);
+    expect(client.logs.filter((m) => m.includes('disagreed'))).toEqual([]);
+  }, 600_000);
 });

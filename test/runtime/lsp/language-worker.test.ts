@@ -2,6 +2,9 @@
 // compiled through the incremental document; a copy that disagrees with the client's is not
 // compiled but asked for whole; closing a document forgets its text.
 import { describe, expect, it } from 'vitest';
+import { compile } from '../../../compiler/program.ts';
+import { createMemoryHost } from '../../../compiler/source.ts';
+import { createDiagnosticsPublisher } from '../../../runtime/lsp/diagnostics.ts';
 import { createLanguageWorker, type WorkerReply, type WorkerRequest } from '../../../runtime/lsp/language-worker.ts';
 
 const PATH = '/segc-worker-test/p.seg';
@@ -51,6 +54,54 @@ describe('language worker', () => {
     expect(reply.resync).toBeUndefined();
     expect(codes(reply)).toEqual([]);
     expect(reply.analysisTexts?.get(PATH)).toBe(whole);
+  });
+
+  it('compiles two open documents, one including the other, as from scratch while the included one is broken, moved and mended', () => {
+    // The included document's rule nodes are moved in place by each edit (compiler/incremental.ts)
+    // while the other root's compilation still holds them: once both roots are compiled again,
+    // what is published for both files is what a check from scratch publishes.
+    const a = '/segc-worker-test/a.seg';
+    const b = '/segc-worker-test/b.seg';
+    const aText = 'include "b.seg"\npolicy egress default allow {\n  1 deny tcp from any to web port 25\n}\n';
+    const rules = Array.from({ length: 300 }, (_, i) => `  ${i + 1} allow tcp from ${i % 2 === 0 ? 'web' : `10.${i}.0.0/16`} to any port ${1000 + i}`);
+    let bText = `set web = { 10.0.0.0/8 }\npolicy ingress default deny {\n${rules.join('\n')}\n}\n`;
+    const send = start();
+    const published = new Map<string, unknown>();
+    const compileRoot = (root: string, generation: number) => {
+      for (const p of send({ type: 'compile', root, generation, analysis: false }).publish ?? []) published.set(p.uri, p.diagnostics);
+    };
+    const expected = () => {
+      const host = createMemoryHost({ [a]: aText, [b]: bText });
+      const snapshots = [a, b].map((root) => ({ root, generation: 0, compilation: compile([root], host) }));
+      const publisher = createDiagnosticsPublisher('', new Map());
+      const out = new Map<string, unknown>();
+      for (const s of snapshots) for (const p of publisher.publish(s, snapshots)) out.set(p.uri, p.diagnostics);
+      return out;
+    };
+    send({ type: 'document', path: a, version: 1, change: { kind: 'full', text: aText }, length: aText.length });
+    send({ type: 'document', path: b, version: 1, change: { kind: 'full', text: bText }, length: bText.length });
+    compileRoot(a, 1);
+    compileRoot(b, 1);
+    const middle = bText.indexOf('  150 allow');
+    const edits = [
+      { start: middle + 8, end: middle + 8, text: 'x' }, // `allxow`: broken
+      { start: 0, end: 0, text: '# moved\n' }, // every rule after moves
+      { start: middle + 8 + 8, end: middle + 8 + 9, text: '' }, // mended
+      { start: bText.indexOf('10.0.0.0/8') + 8 + 8, end: bText.indexOf('10.0.0.0/8') + 8 + 9, text: '9' }, // the set's address broken: 10.0.0.09
+      { start: 0, end: 8, text: '' }, // the line above taken away
+    ];
+    let version = 1;
+    for (const edit of edits) {
+      version++;
+      bText = bText.slice(0, edit.start) + edit.text + bText.slice(edit.end);
+      send({ type: 'document', path: b, version, change: { kind: 'edits', edits: [edit] }, length: bText.length });
+      // As the server does: every root whose compilation holds the changed file, the file's own first.
+      compileRoot(b, version);
+      compileRoot(a, version);
+      const strip = (m: Map<string, unknown>) => JSON.stringify([...m].sort(([x], [y]) => x.localeCompare(y)).map(([uri, ds]) => [uri, (ds as { codeDescription?: unknown }[]).map(({ codeDescription: _, ...d }) => d)]));
+      expect(strip(published)).toBe(strip(expected()));
+    }
+    expect([...published.values()].some((ds) => (ds as unknown[]).length > 0)).toBe(true);
   });
 
   it('parses a long burst of edits as one text and forgets a closed document', () => {
