@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../../compiler/program.ts';
 import { createMemoryHost } from '../../../compiler/source.ts';
-import { createLanguageWorker, type WorkerReply, type WorkerRequest } from '../../../runtime/lsp/language-worker.ts';
+import type { WorkerReply } from '../../../runtime/lsp/language-worker.ts';
+import { startLanguageWorker } from '../../support/language-worker-session.ts';
 
 const PATH = '/segc-brace-recovery-test/p.seg';
 const TEXT = [
@@ -16,15 +17,6 @@ const TEXT = [
   '',
 ].join('\n');
 
-type Unsent = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never;
-
-function start() {
-  const worker = createLanguageWorker();
-  let id = 0;
-  const send = (request: Unsent): WorkerReply => worker.handle({ ...request, id: ++id } as WorkerRequest);
-  send({ type: 'init', config: { docsUri: '', expiry: { today: 20_000, windowDays: 14 } } });
-  return send;
-}
 
 const published = (reply: WorkerReply) => reply.publish?.flatMap((p) => p.diagnostics.map((d) => `${d.code} ${d.range.start.line}:${d.range.start.character}`)) ?? [];
 
@@ -38,7 +30,7 @@ function fromScratch(text: string): string[] {
 
 describe('language worker: a broken list while typing', () => {
   it('publishes one diagnostic for the list and still the later rule\'s, keystroke by keystroke', () => {
-    const send = start();
+    const send = startLanguageWorker();
     let text = TEXT;
     let version = 1;
     send({ type: 'document', path: PATH, version, change: { kind: 'full', text }, length: text.length });

@@ -5,27 +5,18 @@ import { describe, expect, it } from 'vitest';
 import { compile } from '../../../compiler/program.ts';
 import { createMemoryHost } from '../../../compiler/source.ts';
 import { createDiagnosticsPublisher } from '../../../runtime/lsp/diagnostics.ts';
-import { createLanguageWorker, type WorkerReply, type WorkerRequest } from '../../../runtime/lsp/language-worker.ts';
+import type { WorkerReply } from '../../../runtime/lsp/language-worker.ts';
+import { startLanguageWorker } from '../../support/language-worker-session.ts';
 
 const PATH = '/segc-worker-test/p.seg';
 const TEXT = 'policy ingress default deny {\n  10 allow tcp from any to any port 22\n}\n';
 
-/** A request without its id (distributed over the union, so each kind keeps its fields). */
-type Unsent = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never;
-
-function start() {
-  const worker = createLanguageWorker();
-  let id = 0;
-  const send = (request: Unsent): WorkerReply => worker.handle({ ...request, id: ++id } as WorkerRequest);
-  send({ type: 'init', config: { docsUri: '', expiry: { today: 20_000, windowDays: 14 } } });
-  return send;
-}
 
 const codes = (reply: WorkerReply) => reply.publish?.flatMap((p) => p.diagnostics.map((d) => d.code)) ?? [];
 
 describe('language worker', () => {
   it('compiles a document from its text and then from the edits the client sent', () => {
-    const send = start();
+    const send = startLanguageWorker();
     send({ type: 'document', path: PATH, version: 1, change: { kind: 'full', text: TEXT }, length: TEXT.length });
     expect(codes(send({ type: 'compile', root: PATH, generation: 1, analysis: false }))).toEqual([]);
     // `port 22` becomes `port 99999` (out of range), in two edits of one change.
@@ -40,7 +31,7 @@ describe('language worker', () => {
   });
 
   it('asks for the whole text of a document whose copy disagrees, then compiles it', () => {
-    const send = start();
+    const send = startLanguageWorker();
     send({ type: 'document', path: PATH, version: 1, change: { kind: 'full', text: TEXT }, length: TEXT.length });
     // The client says the text is one character longer than the edit makes it: a bug somewhere.
     send({ type: 'document', path: PATH, version: 2, change: { kind: 'edits', edits: [{ start: 0, end: 0, text: '# c\n' }] }, length: TEXT.length + 5 });
@@ -65,7 +56,7 @@ describe('language worker', () => {
     const aText = 'include "b.seg"\npolicy egress default allow {\n  1 deny tcp from any to web port 25\n}\n';
     const rules = Array.from({ length: 300 }, (_, i) => `  ${i + 1} allow tcp from ${i % 2 === 0 ? 'web' : `10.${i}.0.0/16`} to any port ${1000 + i}`);
     let bText = `set web = { 10.0.0.0/8 }\npolicy ingress default deny {\n${rules.join('\n')}\n}\n`;
-    const send = start();
+    const send = startLanguageWorker();
     const published = new Map<string, unknown>();
     const compileRoot = (root: string, generation: number) => {
       for (const p of send({ type: 'compile', root, generation, analysis: false }).publish ?? []) published.set(p.uri, p.diagnostics);
@@ -105,7 +96,7 @@ describe('language worker', () => {
   });
 
   it('parses a long burst of edits as one text and forgets a closed document', () => {
-    const send = start();
+    const send = startLanguageWorker();
     send({ type: 'document', path: PATH, version: 1, change: { kind: 'full', text: TEXT }, length: TEXT.length });
     send({ type: 'compile', root: PATH, generation: 1, analysis: false });
     // Twenty keystrokes typing a comment at the top: more than the worker applies one by one.
