@@ -9,8 +9,9 @@ export interface Epoch {
   readonly generation: number;
 }
 
-function compareEpochs(a: Epoch, b: Epoch): number {
-  return a.maps !== b.maps ? a.maps - b.maps : a.generation - b.generation;
+/** The order of epoch (aMaps, aGeneration) against (bMaps, bGeneration); in parts, so a caller that keeps them in columns makes no object. */
+function compareEpochParts(aMaps: number, aGeneration: number, bMaps: number, bGeneration: number): number {
+  return aMaps !== bMaps ? aMaps - bMaps : aGeneration - bGeneration;
 }
 
 interface Series<L> {
@@ -24,12 +25,6 @@ interface Series<L> {
 
 export class MonotonicTotals<L> {
   readonly #series = new Map<string, Series<L>>();
-  #version = 0;
-
-  /** Grows whenever a series is added or a total changes: a reader that saw this version can reuse what it made from the totals. */
-  get version(): number {
-    return this.#version;
-  }
 
   /**
    * Records the kernel's `value` of series `key` in `epoch`; returns the series total. A value
@@ -45,19 +40,15 @@ export class MonotonicTotals<L> {
     const s = this.#series.get(key);
     if (!s) {
       this.#series.set(key, { labels, finished: 0n, epoch, last: value, total: value });
-      this.#version++;
       return;
     }
-    const order = compareEpochs(epoch, s.epoch);
+    const order = compareEpochParts(epoch.maps, epoch.generation, s.epoch.maps, s.epoch.generation);
     if (order > 0) {
-      // A new epoch whose value is 0 leaves the total as it was, but the series' epoch changed: count it all the same.
-      this.#version++;
       s.finished += s.last;
       s.epoch = epoch;
       s.last = value;
       s.total = s.finished === 0n ? value : s.finished + value;
     } else if (order === 0 && value > s.last) {
-      this.#version++;
       s.last = value;
       s.total = s.finished === 0n ? value : s.finished + value;
     }
@@ -71,17 +62,6 @@ export class MonotonicTotals<L> {
   /** Every series seen so far, with its total. */
   *entries(): IterableIterator<{ readonly key: string; readonly labels: L; readonly total: bigint }> {
     for (const [key, s] of this.#series) yield { key, labels: s.labels, total: s.total };
-  }
-
-  /** The series `key` with its total, or undefined when it was never seen. */
-  get(key: string): { readonly labels: L; readonly total: bigint } | undefined {
-    const s = this.#series.get(key);
-    return s && { labels: s.labels, total: s.total };
-  }
-
-  /** Calls `fn` for every series (no iterator objects: a scrape visits 10k rule series). */
-  forEach(fn: (key: string, labels: L, total: bigint) => void): void {
-    for (const [key, s] of this.#series) fn(key, s.labels, s.total);
   }
 
   has(key: string): boolean {
@@ -113,7 +93,7 @@ export class RuleTotals {
   #lastBytes = new Float64Array(0);
   #version = 0;
 
-  /** Grows whenever a series is added or one of its totals changes (MonotonicTotals.version). */
+  /** Grows whenever a series is added, one of its totals changes or its epoch turns: a reader that saw this version can reuse what it made from the totals. */
   get version(): number {
     return this.#version;
   }
@@ -147,9 +127,9 @@ export class RuleTotals {
       this.#version++;
       return;
     }
-    const maps = this.#epochMaps[at] as number;
-    const generation = this.#epochGeneration[at] as number;
-    if (epoch.maps > maps || (epoch.maps === maps && epoch.generation > generation)) {
+    const order = compareEpochParts(epoch.maps, epoch.generation, this.#epochMaps[at] as number, this.#epochGeneration[at] as number);
+    if (order > 0) {
+      // A new epoch whose values are 0 leaves the totals as they were, but the series' epoch changed: count it all the same.
       this.#version++;
       (this.#finishedPackets[at] as number) += this.#lastPackets[at] as number;
       (this.#finishedBytes[at] as number) += this.#lastBytes[at] as number;
@@ -157,7 +137,7 @@ export class RuleTotals {
       this.#epochGeneration[at] = epoch.generation;
       this.#lastPackets[at] = packets;
       this.#lastBytes[at] = bytes;
-    } else if (epoch.maps === maps && epoch.generation === generation) {
+    } else if (order === 0) {
       if (packets > (this.#lastPackets[at] as number)) {
         this.#version++;
         this.#lastPackets[at] = packets;

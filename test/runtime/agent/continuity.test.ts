@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MonotonicTotals } from '../../../runtime/agent/continuity.ts';
+import { MonotonicTotals, RuleTotals } from '../../../runtime/agent/continuity.ts';
 
 describe('MonotonicTotals', () => {
   const labels = { deployment: 'web' };
@@ -46,21 +46,22 @@ describe('MonotonicTotals', () => {
     expect(t.size).toBe(2);
   });
 
-  it('moves its version when a series is added, a total grows or an epoch turns, and only then', () => {
-    const t = new MonotonicTotals<string>();
+  it('moves its version when a series is added, a total grows or an epoch turns, and only then (the rule series, RuleTotals)', () => {
+    const t = new RuleTotals();
+    const record = (epoch: { maps: number; generation: number }, packets: number) => t.record(t.indexOf('a'), 'a', 'web', epoch, packets, packets);
     const v0 = t.version;
-    t.record('a', 'a', { maps: 1, generation: 1 }, 5n);
+    record({ maps: 1, generation: 1 }, 5);
     const v1 = t.version;
     expect(v1).toBeGreaterThan(v0);
-    t.record('a', 'a', { maps: 1, generation: 1 }, 5n);
-    t.record('a', 'a', { maps: 1, generation: 1 }, 4n);
-    t.record('a', 'a', { maps: 1, generation: 0 }, 9n);
+    record({ maps: 1, generation: 1 }, 5);
+    record({ maps: 1, generation: 1 }, 4);
+    record({ maps: 1, generation: 0 }, 9);
     expect(t.version).toBe(v1);
-    t.record('a', 'a', { maps: 1, generation: 1 }, 6n);
+    record({ maps: 1, generation: 1 }, 6);
     const v2 = t.version;
     expect(v2).toBeGreaterThan(v1);
-    t.record('a', 'a', { maps: 1, generation: 2 }, 0n);
+    record({ maps: 1, generation: 2 }, 0);
     expect(t.version).toBeGreaterThan(v2);
-    expect(t.total('a')).toBe(6n);
+    expect(t.packets(t.indexOf('a'))).toBe(6);
   });
 });
