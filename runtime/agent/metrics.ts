@@ -51,6 +51,23 @@ export interface AgentMetricsOptions {
   readonly onCollection?: (startedAt: number) => void;
 }
 
+/**
+ * How long a burst may go on being served one collection, in `maxAgeMs` windows from its
+ * start: the freshest text a steady stream of scrapes (each within `maxAgeMs` of the one
+ * before) can be served is this many windows old (2 s at the default 500 ms).
+ */
+export const BURST_WINDOWS = 4;
+
+/** A collection and the scrapes it serves: when it started and when it last served one (by the metrics' clock). */
+interface Collection {
+  readonly startedAt: number;
+  servedAt: number;
+  done: boolean;
+  readonly text: Promise<string>;
+  /** Its text encoded once, when a client asked for bytes (`scrapeBody`). */
+  body: Promise<Buffer> | undefined;
+}
+
 /** `segc agent`'s default for `--scrape-max-age`: well below any scrape interval, longer than a burst of clients takes to arrive. */
 export const DEFAULT_SCRAPE_MAX_AGE_MS = 500;
 
@@ -143,23 +160,44 @@ export class AgentMetrics {
 
   /**
    * One scrape: the text of a collection (a snapshot of every deployment, folded into the
-   * totals, rendered in the text format) that started at most `maxAgeMs` before this request.
-   * Single-flight: a collection starts on the next turn of the event loop, and every scrape
-   * that arrives before it ends gets the same text, so N clients cost one walk of the maps, not
-   * N. A collection blocks the event loop while it reads and while it renders, so requests that
-   * reach the socket meanwhile would only be read after it ended: the collection lets the loop
-   * read requests between its steps and twice after its text is ready (a new connection is
-   * accepted in one turn, its request read in the next), so they join it. The clients of a
-   * burst still send over a longer time than a collection takes (the bench counted 3-5
-   * collections per burst of 50): a request that comes within `maxAgeMs` of the last
-   * collection's start is served its text too. With `maxAgeMs` 0 a scrape that arrives after a
+   * totals, rendered in the text format). Single-flight: a collection starts on the next turn
+   * of the event loop, and every scrape that arrives before it ends gets the same text, so N
+   * clients cost one walk of the maps, not N. A collection blocks the event loop while it reads
+   * and while it renders, so requests that reach the socket meanwhile would only be read after
+   * it ended: the collection lets the loop read requests between its steps and twice after its
+   * text is ready (a new connection is accepted in one turn, its request read in the next), so
+   * they join it. The clients of a burst still arrive over longer than a collection takes, and
+   * over longer still while the agent writes their answers (the bench's 50 clients of 3 MiB
+   * each arrived over 0.5-1.3 s): a scrape that comes within `maxAgeMs` of the last scrape
+   * served a collection's text is served it too, while that collection is at most
+   * BURST_WINDOWS times `maxAgeMs` old. With `maxAgeMs` 0 a scrape that arrives after a
    * collection ended starts a new one, so a client that changes something and then scrapes
    * always sees it.
    */
   scrape(): Promise<string> {
-    if (this.#inflight) return this.#inflight;
+    return this.#collection().text;
+  }
+
+  /**
+   * `scrape`'s text as UTF-8 bytes, encoded once per collection for all the clients it serves:
+   * written as a string, each response had Node encode the whole text again into a buffer of
+   * three bytes a character (for a 3 MiB text, 50 clients took 2.1-3 s of the agent's CPU to
+   * write, against 0.1-0.6 s from one buffer; docs/performance.md's sixth round).
+   */
+  scrapeBody(): Promise<Buffer> {
+    const collection = this.#collection();
+    collection.body ??= collection.text.then((text) => Buffer.from(text, 'utf8'));
+    return collection.body;
+  }
+
+  /** The collection a scrape arriving now is served: the one in flight, the last one while its burst goes on, or a new one. */
+  #collection(): Collection {
     const now = this.#now();
-    if (this.#recent && now - this.#recent.startedAt <= this.#maxAgeMs) return this.#recent.text;
+    const last = this.#recent;
+    if (last && (!last.done || (this.#maxAgeMs > 0 && now - last.servedAt <= this.#maxAgeMs && now - last.startedAt <= BURST_WINDOWS * this.#maxAgeMs))) {
+      last.servedAt = now;
+      return last;
+    }
     const text = (async () => {
       await nextTurn();
       this.refresh();
@@ -170,22 +208,21 @@ export class AgentMetrics {
       this.#onCollection?.(now);
       return rendered;
     })();
-    const served = text.finally(() => {
-      this.#inflight = undefined;
-    });
-    const recent = { startedAt: now, text: served };
+    const collection: Collection = { startedAt: now, servedAt: now, done: false, text, body: undefined };
     // A failed collection serves no one after it: the next request starts another.
-    served.catch(() => {
-      if (this.#recent === recent) this.#recent = undefined;
-    });
-    this.#inflight = served;
-    this.#recent = recent;
-    return served;
+    text.then(
+      () => (collection.done = true),
+      () => {
+        collection.done = true;
+        if (this.#recent === collection) this.#recent = undefined;
+      },
+    );
+    this.#recent = collection;
+    return collection;
   }
 
-  #inflight: Promise<string> | undefined;
-  /** The last collection (in flight or done) and when it started, by `#now`. */
-  #recent: { readonly startedAt: number; readonly text: Promise<string> } | undefined;
+  /** The last collection (in flight or done). */
+  #recent: Collection | undefined;
   readonly #maxAgeMs: number;
   readonly #now: () => number;
   readonly #onCollection: ((startedAt: number) => void) | undefined;
