@@ -110,6 +110,12 @@ function ruleLabelText(deployment: string, r: BundleRule): string {
 }
 type Totals = MonotonicTotals<Labels>;
 
+/** A policy's rule series keys (label texts) in its rules' order, and the `RuleTotals` index of each (-1: none yet). */
+interface RuleKeys {
+  readonly keys: readonly string[];
+  readonly series: Int32Array;
+}
+
 function keyOf(labels: Labels): string {
   return JSON.stringify(labels);
 }
@@ -311,16 +317,17 @@ export class AgentMetrics {
 
   #foldRules(deployment: string, maps: number, hits: RuleHits): void {
     const epoch: Epoch = { maps, generation: hits.generation };
-    const keys = this.#ruleKeys(deployment, hits.rules);
+    const { keys, series } = this.#ruleKeys(deployment, hits.rules);
     const totals = this.#rules;
     for (let i = 0; i < keys.length; i++) {
       const id = hits.rules[i]?.id ?? i;
       const key = keys[i] as string;
       const packets = hits.packets[id] ?? 0;
-      const at = totals.indexOf(key);
+      let at = series[i] as number;
+      if (at < 0) at = series[i] = totals.indexOf(key);
       // A rule never hit gets no series (a 10k-rule policy would otherwise export 10k zeros).
       if (packets === 0 && at < 0) continue;
-      totals.record(at, key, deployment, epoch, packets, hits.bytes[id] ?? 0);
+      series[i] = totals.record(at, key, deployment, epoch, packets, hits.bytes[id] ?? 0);
     }
   }
 
@@ -328,20 +335,21 @@ export class AgentMetrics {
    * The series keys of a policy's rules, in the rules' order: each is the series' label text as
    * the exposition format writes it, made once per parsed policy (the reader keeps the same
    * rules array while the record does not change), so a scrape neither builds 10k label objects
-   * nor formats the exported series' labels again.
+   * nor formats the exported series' labels again; and each key's series in `#rules` once it
+   * has one (-1 before), so a scrape does not look 10k keys up by their text either.
    */
-  #ruleKeys(deployment: string, rules: readonly BundleRule[]): readonly string[] {
-    const byDeployment = this.#ruleKeyCache.get(rules) ?? new Map<string, readonly string[]>();
+  #ruleKeys(deployment: string, rules: readonly BundleRule[]): RuleKeys {
+    const byDeployment = this.#ruleKeyCache.get(rules) ?? new Map<string, RuleKeys>();
     this.#ruleKeyCache.set(rules, byDeployment);
     let made = byDeployment.get(deployment);
     if (!made) {
-      made = rules.map((r) => ruleLabelText(deployment, r));
+      made = { keys: rules.map((r) => ruleLabelText(deployment, r)), series: new Int32Array(rules.length).fill(-1) };
       byDeployment.set(deployment, made);
     }
     return made;
   }
 
-  readonly #ruleKeyCache = new WeakMap<readonly BundleRule[], Map<string, readonly string[]>>();
+  readonly #ruleKeyCache = new WeakMap<readonly BundleRule[], Map<string, RuleKeys>>();
 
   /**
    * The rule series to export (`#rules` indices): the busiest `limit` per deployment in `top`
