@@ -18,10 +18,10 @@ if (major < 22 || (major === 22 && minor < 12)) {
     process.stderr.write(`segc: needs Node >= 22.12 (this is ${process.version}); run scripts/setup.sh, or set SEGC_NODE to a newer node\n`);
     process.exit(2);
   }
-  // V8's young generation is capped, and the agent's heap sized for memory, as bin/segc does it (see there).
-  const flags = ['--max-semi-space-size=4', ...(process.argv.slice(2).find((a) => !a.startsWith('-')) === 'agent' ? ['--optimize-for-size'] : [])];
+  // V8's young generation is capped, as bin/segc does it (see there).
+  const flags = ['--max-semi-space-size=4'];
   // The agent's malloc settings too (bin/segc says why); a value already set wins.
-  const env = flags.includes('--optimize-for-size') ? { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', ...process.env } : process.env;
+  const env = process.argv.slice(2).find((a) => !a.startsWith('-')) === 'agent' ? { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', ...process.env } : process.env;
   const child = spawn(local, [...flags, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit', env });
   for (const signal of ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2']) {
     process.on(signal, () => child.kill(signal));

@@ -109,9 +109,10 @@ export class RuleTotals {
 
   /**
    * Records the kernel's packets and bytes of series `key` (owned by `owner`) in `epoch`,
-   * `at` being `indexOf(key)`; a value of an older epoch than the series' is ignored.
+   * `at` being `indexOf(key)`; a value of an older epoch than the series' is ignored. Returns
+   * the series' index (a new one when `at` was -1), which stays its index for good.
    */
-  record(at: number, key: string, owner: string, epoch: Epoch, packets: number, bytes: number): void {
+  record(at: number, key: string, owner: string, epoch: Epoch, packets: number, bytes: number): number {
     if (at < 0) {
       at = this.#keys.length;
       if (at === this.#epochMaps.length) this.#grow(Math.max(64, at * 2));
@@ -125,7 +126,7 @@ export class RuleTotals {
       this.#lastPackets[at] = packets;
       this.#lastBytes[at] = bytes;
       this.#version++;
-      return;
+      return at;
     }
     const order = compareEpochParts(epoch.maps, epoch.generation, this.#epochMaps[at] as number, this.#epochGeneration[at] as number);
     if (order > 0) {
@@ -147,6 +148,7 @@ export class RuleTotals {
         this.#lastBytes[at] = bytes;
       }
     }
+    return at;
   }
 
   key(at: number): string {

@@ -39,8 +39,8 @@ export async function startAgent(config: AgentConfig, io: CliIo, log: (line: str
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
     } else if (path === '/metrics') {
-      metrics.scrape().then(
-        (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
+      metrics.scrapeBody().then(
+        (body) => res.writeHead(200, { 'content-type': metrics.contentType }).end(body),
         (error: unknown) => {
           log(`scrape failed: ${error instanceof Error ? error.message : String(error)}`);
           res.writeHead(500, { 'content-type': 'text/plain' }).end('scrape failed\n');

@@ -51,6 +51,25 @@ export interface AgentMetricsOptions {
   readonly onCollection?: (startedAt: number) => void;
 }
 
+/**
+ * How long a burst may go on being served one collection, in `maxAgeMs` windows from its
+ * start: the freshest text a steady stream of scrapes (each within `maxAgeMs` of the one
+ * before) can be served is this many windows old (2 s at the default 500 ms).
+ */
+export const BURST_WINDOWS = 4;
+
+/** A collection and the scrapes it serves: when it started and when it last served one (by the metrics' clock). */
+interface Collection {
+  readonly startedAt: number;
+  servedAt: number;
+  done: boolean;
+  /** prom-client's text of the other metrics, and the rule series already as UTF-8 bytes. */
+  readonly parts: Promise<{ readonly prom: string; readonly rules: Buffer }>;
+  /** Its text and its bytes, each made once, when a client first asks for it (`scrape`, `scrapeBody`). */
+  text: Promise<string> | undefined;
+  body: Promise<Buffer> | undefined;
+}
+
 /** `segc agent`'s default for `--scrape-max-age`: well below any scrape interval, longer than a burst of clients takes to arrive. */
 export const DEFAULT_SCRAPE_MAX_AGE_MS = 500;
 
@@ -69,6 +88,11 @@ type Labels = Record<string, string>;
 
 const RULE_PACKETS_HELP = 'Packets each rule decided (sessions included), labelled with the rule and its file:line; only rules that were hit, capped by --rule-metrics.';
 const RULE_BYTES_HELP = 'Bytes each rule decided; the same series as segc_rule_packets_total.';
+/** The rule counters' names and their HELP and TYPE lines, as the bytes every collection writes. */
+const RULE_PACKETS_NAME = Buffer.from('segc_rule_packets_total');
+const RULE_BYTES_NAME = Buffer.from('segc_rule_bytes_total');
+const RULE_PACKETS_HEAD = Buffer.from(`# HELP segc_rule_packets_total ${RULE_PACKETS_HELP}\n# TYPE segc_rule_packets_total counter\n`);
+const RULE_BYTES_HEAD = Buffer.from(`# HELP segc_rule_bytes_total ${RULE_BYTES_HELP}\n# TYPE segc_rule_bytes_total counter\n`);
 
 /** A label value as the exposition format escapes it (backslash, newline, double quote). */
 function labelValue(text: string): string {
@@ -85,6 +109,12 @@ function ruleLabelText(deployment: string, r: BundleRule): string {
   return ['{deployment="', labelValue(deployment), '",direction="', labelValue(r.direction), '",rule="', labelValue(r.name), '",priority="', labelValue(String(r.priority)), '",action="', labelValue(r.action), '",location="', labelValue(`${r.file}:${r.line}`), '"}'].join('');
 }
 type Totals = MonotonicTotals<Labels>;
+
+/** A policy's rule series keys (label texts) in its rules' order, and the `RuleTotals` index of each (-1: none yet). */
+interface RuleKeys {
+  readonly keys: readonly string[];
+  readonly series: Int32Array;
+}
 
 function keyOf(labels: Labels): string {
   return JSON.stringify(labels);
@@ -119,9 +149,12 @@ export class AgentMetrics {
   #scrapeErrors = 0;
   /** The rule series this scrape exports (`#rules` indices, chosen once per scrape, for packets and bytes alike), in their order. */
   #ruleSeries: readonly number[] = [];
-  /** The rule totals' version `#ruleSeries` was chosen at, and its text once rendered. */
+  /** The rule totals' version `#ruleSeries` was chosen at, and its text once rendered (UTF-8). */
   #rulesVersion = -1;
-  #rulesText: string | undefined;
+  #rulesText: Buffer | undefined;
+  /** Scratch columns of `#exportedRules` (a deployment's series and their packets), kept between collections. */
+  #candidates = new Int32Array(0);
+  #candidatePackets = new Float64Array(0);
 
   constructor(reader: SnapshotSource, options: AgentMetricsOptions = {}) {
     this.#reader = reader;
@@ -143,49 +176,71 @@ export class AgentMetrics {
 
   /**
    * One scrape: the text of a collection (a snapshot of every deployment, folded into the
-   * totals, rendered in the text format) that started at most `maxAgeMs` before this request.
-   * Single-flight: a collection starts on the next turn of the event loop, and every scrape
-   * that arrives before it ends gets the same text, so N clients cost one walk of the maps, not
-   * N. A collection blocks the event loop while it reads and while it renders, so requests that
-   * reach the socket meanwhile would only be read after it ended: the collection lets the loop
-   * read requests between its steps and twice after its text is ready (a new connection is
-   * accepted in one turn, its request read in the next), so they join it. The clients of a
-   * burst still send over a longer time than a collection takes (the bench counted 3-5
-   * collections per burst of 50): a request that comes within `maxAgeMs` of the last
-   * collection's start is served its text too. With `maxAgeMs` 0 a scrape that arrives after a
+   * totals, rendered in the text format). Single-flight: a collection starts on the next turn
+   * of the event loop, and every scrape that arrives before it ends gets the same text, so N
+   * clients cost one walk of the maps, not N. A collection blocks the event loop while it reads
+   * and while it renders, so requests that reach the socket meanwhile would only be read after
+   * it ended: the collection lets the loop read requests between its steps and twice after its
+   * text is ready (a new connection is accepted in one turn, its request read in the next), so
+   * they join it. The clients of a burst still arrive over longer than a collection takes, and
+   * over longer still while the agent writes their answers (the bench's 50 clients of 3 MiB
+   * each arrived over 0.5-1.3 s): a scrape that comes within `maxAgeMs` of the last scrape
+   * served a collection's text is served it too, while that collection is at most
+   * BURST_WINDOWS times `maxAgeMs` old. With `maxAgeMs` 0 a scrape that arrives after a
    * collection ended starts a new one, so a client that changes something and then scrapes
    * always sees it.
    */
   scrape(): Promise<string> {
-    if (this.#inflight) return this.#inflight;
+    const collection = this.#collection();
+    collection.text ??= collection.parts.then(({ prom, rules }) => prom + rules.toString('utf8'));
+    return collection.text;
+  }
+
+  /**
+   * `scrape`'s text as UTF-8 bytes, encoded once per collection for all the clients it serves:
+   * written as a string, each response had Node encode the whole text again into a buffer of
+   * three bytes a character (for a 3 MiB text, 50 clients took 2.1-3 s of the agent's CPU to
+   * write, against 0.1-0.6 s from one buffer; docs/performance.md's sixth round).
+   */
+  scrapeBody(): Promise<Buffer> {
+    const collection = this.#collection();
+    collection.body ??= collection.parts.then(({ prom, rules }) => Buffer.concat([Buffer.from(prom, 'utf8'), rules]));
+    return collection.body;
+  }
+
+  /** The collection a scrape arriving now is served: the one in flight, the last one while its burst goes on, or a new one. */
+  #collection(): Collection {
     const now = this.#now();
-    if (this.#recent && now - this.#recent.startedAt <= this.#maxAgeMs) return this.#recent.text;
-    const text = (async () => {
+    const last = this.#recent;
+    if (last && (!last.done || (this.#maxAgeMs > 0 && now - last.servedAt <= this.#maxAgeMs && now - last.startedAt <= BURST_WINDOWS * this.#maxAgeMs))) {
+      last.servedAt = now;
+      return last;
+    }
+    const parts = (async () => {
       await nextTurn();
       this.refresh();
       await nextTurn();
-      const rendered = (await this.registry.metrics()) + this.#renderRules();
+      const rendered = { prom: await this.registry.metrics(), rules: this.#renderRules() };
       await nextTurn();
       await nextTurn();
       this.#onCollection?.(now);
       return rendered;
     })();
-    const served = text.finally(() => {
-      this.#inflight = undefined;
-    });
-    const recent = { startedAt: now, text: served };
+    const collection: Collection = { startedAt: now, servedAt: now, done: false, parts, text: undefined, body: undefined };
     // A failed collection serves no one after it: the next request starts another.
-    served.catch(() => {
-      if (this.#recent === recent) this.#recent = undefined;
-    });
-    this.#inflight = served;
-    this.#recent = recent;
-    return served;
+    parts.then(
+      () => (collection.done = true),
+      () => {
+        collection.done = true;
+        if (this.#recent === collection) this.#recent = undefined;
+      },
+    );
+    this.#recent = collection;
+    return collection;
   }
 
-  #inflight: Promise<string> | undefined;
-  /** The last collection (in flight or done) and when it started, by `#now`. */
-  #recent: { readonly startedAt: number; readonly text: Promise<string> } | undefined;
+  /** The last collection (in flight or done). */
+  #recent: Collection | undefined;
   readonly #maxAgeMs: number;
   readonly #now: () => number;
   readonly #onCollection: ((startedAt: number) => void) | undefined;
@@ -262,16 +317,17 @@ export class AgentMetrics {
 
   #foldRules(deployment: string, maps: number, hits: RuleHits): void {
     const epoch: Epoch = { maps, generation: hits.generation };
-    const keys = this.#ruleKeys(deployment, hits.rules);
+    const { keys, series } = this.#ruleKeys(deployment, hits.rules);
     const totals = this.#rules;
     for (let i = 0; i < keys.length; i++) {
       const id = hits.rules[i]?.id ?? i;
       const key = keys[i] as string;
       const packets = hits.packets[id] ?? 0;
-      const at = totals.indexOf(key);
+      let at = series[i] as number;
+      if (at < 0) at = series[i] = totals.indexOf(key);
       // A rule never hit gets no series (a 10k-rule policy would otherwise export 10k zeros).
       if (packets === 0 && at < 0) continue;
-      totals.record(at, key, deployment, epoch, packets, hits.bytes[id] ?? 0);
+      series[i] = totals.record(at, key, deployment, epoch, packets, hits.bytes[id] ?? 0);
     }
   }
 
@@ -279,58 +335,86 @@ export class AgentMetrics {
    * The series keys of a policy's rules, in the rules' order: each is the series' label text as
    * the exposition format writes it, made once per parsed policy (the reader keeps the same
    * rules array while the record does not change), so a scrape neither builds 10k label objects
-   * nor formats the exported series' labels again.
+   * nor formats the exported series' labels again; and each key's series in `#rules` once it
+   * has one (-1 before), so a scrape does not look 10k keys up by their text either.
    */
-  #ruleKeys(deployment: string, rules: readonly BundleRule[]): readonly string[] {
-    const byDeployment = this.#ruleKeyCache.get(rules) ?? new Map<string, readonly string[]>();
+  #ruleKeys(deployment: string, rules: readonly BundleRule[]): RuleKeys {
+    const byDeployment = this.#ruleKeyCache.get(rules) ?? new Map<string, RuleKeys>();
     this.#ruleKeyCache.set(rules, byDeployment);
     let made = byDeployment.get(deployment);
     if (!made) {
-      made = rules.map((r) => ruleLabelText(deployment, r));
+      made = { keys: rules.map((r) => ruleLabelText(deployment, r)), series: new Int32Array(rules.length).fill(-1) };
       byDeployment.set(deployment, made);
     }
     return made;
   }
 
-  readonly #ruleKeyCache = new WeakMap<readonly BundleRule[], Map<string, readonly string[]>>();
+  readonly #ruleKeyCache = new WeakMap<readonly BundleRule[], Map<string, RuleKeys>>();
 
-  /** The rule series to export (`#rules` indices): the busiest `limit` per deployment in `top` mode. */
+  /**
+   * The rule series to export (`#rules` indices): the busiest `limit` per deployment in `top`
+   * mode. Per deployment (in the order of their first series), its series that were hit are
+   * gathered into scratch columns kept between collections: the lists, map and typed arrays
+   * made afresh each time were 240 KiB of garbage a 10k-rule collection.
+   */
   #exportedRules(): number[] {
     const totals = this.#rules;
-    const byDeployment = new Map<string, number[]>();
-    for (let at = 0; at < totals.size; at++) {
-      if (totals.packets(at) === 0) continue;
-      const owner = totals.owner(at);
-      let list = byDeployment.get(owner);
-      if (!list) byDeployment.set(owner, (list = []));
-      list.push(at);
+    const n = totals.size;
+    if (this.#candidates.length < n) {
+      this.#candidates = new Int32Array(Math.max(64, n * 2));
+      this.#candidatePackets = new Float64Array(this.#candidates.length);
     }
+    const candidates = this.#candidates;
+    const owners: string[] = [];
+    for (let at = 0; at < n; at++) if (!owners.includes(totals.owner(at))) owners.push(totals.owner(at));
     const mode = this.#ruleMode;
     const chosen: number[] = [];
-    for (const list of byDeployment.values()) {
-      if (mode.kind === 'top' && list.length > mode.limit) {
-        const packets = new Float64Array(list.length);
-        for (let x = 0; x < list.length; x++) packets[x] = totals.packets(list[x] as number);
-        for (const x of busiestPositions(packets, (x) => totals.key(list[x] as number), mode.limit)) chosen.push(list[x] as number);
-      } else for (const at of list) chosen.push(at);
+    for (const owner of owners) {
+      let count = 0;
+      for (let at = 0; at < n; at++) if (totals.owner(at) === owner && totals.packets(at) !== 0) candidates[count++] = at;
+      if (mode.kind === 'top' && count > mode.limit) {
+        const packets = this.#candidatePackets.subarray(0, count);
+        for (let x = 0; x < count; x++) packets[x] = totals.packets(candidates[x] as number);
+        for (const x of busiestPositions(packets, (x) => totals.key(candidates[x] as number), mode.limit)) chosen.push(candidates[x] as number);
+      } else for (let x = 0; x < count; x++) chosen.push(candidates[x] as number);
     }
     return chosen;
   }
 
-  /** The two rule counters in the exposition format, their label texts as made once (`#ruleKeys`). */
-  #renderRules(): string {
+  /** The two rule counters in the exposition format, as UTF-8 bytes, their label texts as made once (`#ruleKeys`). */
+  #renderRules(): Buffer {
     this.#rulesText ??= this.#renderRuleBlocks();
     return this.#rulesText;
   }
 
-  #renderRuleBlocks(): string {
+  /**
+   * Written straight into one buffer of the exact size: the lines, their join and the whole
+   * text's flattening and encoding for the response were some 530 KiB of garbage a 10k-rule
+   * collection (top:500), the most of anything it made.
+   */
+  #renderRuleBlocks(): Buffer {
     const totals = this.#rules;
-    const block = (name: string, help: string, total: (at: number) => number): string => {
-      const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} counter`];
-      for (const at of this.#ruleSeries) lines.push(name + totals.key(at) + ' ' + String(total(at)));
-      return lines.join('\n') + '\n';
+    const series = this.#ruleSeries;
+    const packets = series.map((at) => String(totals.packets(at)));
+    const bytes = series.map((at) => String(totals.bytes(at)));
+    let size = RULE_PACKETS_HEAD.length + RULE_BYTES_HEAD.length + series.length * (RULE_PACKETS_NAME.length + RULE_BYTES_NAME.length + 4);
+    for (let i = 0; i < series.length; i++) size += 2 * Buffer.byteLength(totals.key(series[i] as number)) + (packets[i] as string).length + (bytes[i] as string).length;
+    const out = Buffer.allocUnsafeSlow(size);
+    let pos = 0;
+    const block = (head: Buffer, name: Buffer, values: readonly string[]) => {
+      pos += head.copy(out, pos);
+      for (let i = 0; i < series.length; i++) {
+        pos += name.copy(out, pos);
+        pos += out.write(totals.key(series[i] as number), pos, 'utf8');
+        out[pos++] = 0x20;
+        pos += out.write(values[i] as string, pos, 'latin1');
+        out[pos++] = 0x0a;
+      }
     };
-    return block('segc_rule_packets_total', RULE_PACKETS_HELP, (at) => totals.packets(at)) + block('segc_rule_bytes_total', RULE_BYTES_HELP, (at) => totals.bytes(at));
+    block(RULE_PACKETS_HEAD, RULE_PACKETS_NAME, packets);
+    block(RULE_BYTES_HEAD, RULE_BYTES_NAME, bytes);
+    if (pos !== size) throw new Error(`internal: the rule series took ${pos} bytes, ${size} counted`);
+    return out;
   }
 
   /** What the metrics' collect callbacks read (their `this` is the metric). */

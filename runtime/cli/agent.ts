@@ -36,7 +36,8 @@ again on the next change. A folder mounted from a Kubernetes ConfigMap is follow
 kubelet's atomic '..data' swaps (ops/kubernetes). SIGHUP deploys every watched deployment
 again; SIGTERM stops.
 Concurrent scrapes share one read of the maps: a scrape that arrives while one is being
-collected, or within --scrape-max-age ms of its start, gets its text. The session gauges come
+collected, or within --scrape-max-age ms of the last scrape it served (for up to four such
+windows from its start), gets its text. The session gauges come
 from a census of the session table taken ahead of the scrapes, at most --census-max-age ms old
 (segc_sessions_census_age_seconds says how old).
 Config file: {"listen": "127.0.0.1:9464", "ruleMetrics": "top:500", "debounceMs": 300, "scrapeMaxAgeMs": 500, "censusMaxAgeMs": 5000,
@@ -62,7 +63,7 @@ export function register(program: Command, io: CliIo): void {
     .option('--iface <interface>', 'an interface the watched policy is deployed on (repeat)', collect, [])
     .option('--strict', 'refuse a watched policy when the rule analysis finds anything')
     .option('--debounce <ms>', 'wait this long after the last change before reloading (default 300)', wholeNumber)
-    .option('--scrape-max-age <ms>', 'serve a scrape the text of a collection started at most this long ago (default 500; 0: read the maps for every scrape after a collection ended)', milliseconds)
+    .option('--scrape-max-age <ms>', 'serve a scrape the last collection\'s text when the scrape before it came at most this long ago, up to 4 times this after the collection started (default 500; 0: read the maps for every scrape after a collection ended)', milliseconds)
     .option('--census-max-age <ms>', 'the session gauges may come from a census of the table taken this long ago, ahead of the scrape (default 5000; 0: a census in every collection)', milliseconds)
     .option('--confirm <duration>', "each reload of --watch is commit-confirmed: rolled back after DURATION unless 'segc confirm'", parseConfirmWindow)
     .addHelpText('after', EXAMPLES)

@@ -66,13 +66,13 @@ describe('the launcher', () => {
     expect(spawnSync('sh', ['-n', launcher]).status).toBe(0);
   });
 
-  it('starts the agent, and only the agent, with V8 sized for memory (--optimize-for-size)', () => {
+  it('starts the agent with the same V8 flags as every command (no --optimize-for-size: docs/performance.md, sixth round)', () => {
     const launcher = join(ROOT, 'bin/segc');
     // echo as the Node: what the launcher would run.
     const argsOf = (...args: string[]) => spawnSync(launcher, args, { encoding: 'utf8', env: { ...process.env, SEGC_NODE: 'echo' } }).stdout.trim();
     const segcJs = join(ROOT, 'bin/segc.js');
-    expect(argsOf('agent', '--listen', '127.0.0.1:0')).toBe(`--max-semi-space-size=4 --optimize-for-size ${segcJs} agent --listen 127.0.0.1:0`);
-    expect(argsOf('--debug', 'agent')).toBe(`--max-semi-space-size=4 --optimize-for-size ${segcJs} --debug agent`);
+    expect(argsOf('agent', '--listen', '127.0.0.1:0')).toBe(`--max-semi-space-size=4 ${segcJs} agent --listen 127.0.0.1:0`);
+    expect(argsOf('--debug', 'agent')).toBe(`--max-semi-space-size=4 ${segcJs} --debug agent`);
     expect(argsOf('check', 'agent')).toBe(`--max-semi-space-size=4 ${segcJs} check agent`);
     expect(argsOf('deploy', '--name', 'agent')).toBe(`--max-semi-space-size=4 ${segcJs} deploy --name agent`);
   });

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { SegReason, SegStat } from '../../../runtime/datapath/abi.ts';
 import type { BundleRule } from '../../../compiler/bundle.ts';
-import { AgentMetrics, busiest, type ReloadReport, type RuleMetricsMode } from '../../../runtime/agent/metrics.ts';
+import { AgentMetrics, BURST_WINDOWS, busiest, type ReloadReport, type RuleMetricsMode } from '../../../runtime/agent/metrics.ts';
 import fc from 'fast-check';
 import type { DeploymentSnapshot, HostSnapshot, RuleHits } from '../../../runtime/agent/reader.ts';
 import type { DeploymentRecord } from '../../../runtime/state.ts';
@@ -213,7 +213,7 @@ describe('agent metrics', () => {
     expect(valueOf(parseMetrics(later), 'segc_sessions_created_total', { deployment: 'web' })).toBe(2);
   });
 
-  it('serves every scrape within maxAgeMs of a collection\'s start from it, however the burst is spread, and reads afresh after', async () => {
+  it('serves a burst one collection however long its clients take to arrive, while each comes within maxAgeMs of the one before, for at most BURST_WINDOWS windows', async () => {
     let reads = 0;
     let clock = 1000;
     const metrics = new AgentMetrics(
@@ -225,20 +225,36 @@ describe('agent metrics', () => {
       },
       { maxAgeMs: 500, now: () => clock },
     );
-    // 50 clients one after the other (each after the one before has its answer), over 490 ms.
+    // 50 clients one after the other (each after the one before has its answer), 30 ms apart:
+    // 1.47 s in all, longer than the window, as a burst of big answers arrives.
     const texts: string[] = [];
     for (let i = 0; i < 50; i++) {
       texts.push(await metrics.scrape());
-      clock += 10;
+      clock += 30;
     }
     expect(metrics.collections).toBe(1);
     expect(new Set(texts).size).toBe(1);
-    // Past the age (counted from the collection's start, not its end): a fresh read.
-    clock = 1501;
+    // A pause longer than the window after the last one: a fresh read.
+    clock += 501;
     const later = await metrics.scrape();
     expect(metrics.collections).toBe(2);
     expect(valueOf(parseMetrics(later), 'segc_sessions_created_total', { deployment: 'web' })).toBe(2);
     expect(valueOf(parseMetrics(later), 'segc_scrape_collections_total')).toBe(2);
+    // A steady stream, each within the window of the one before, is served the same collection
+    // only up to BURST_WINDOWS windows from its start.
+    const started = clock;
+    while (clock + 400 - started <= BURST_WINDOWS * 500) {
+      clock += 400;
+      expect(await metrics.scrape()).toBe(later);
+    }
+    clock += 400;
+    expect(await metrics.scrape()).not.toBe(later);
+    expect(metrics.collections).toBe(3);
+    // Bytes and text of one collection are the same, encoded once for every client.
+    const bodies = await Promise.all([metrics.scrapeBody(), metrics.scrapeBody()]);
+    expect(bodies[0]).toBe(bodies[1]);
+    expect(bodies[0]?.toString('utf8')).toBe(await metrics.scrape());
+    expect(metrics.collections).toBe(3);
   });
 
   it('does not serve a failed collection to later scrapes', async () => {
