@@ -164,7 +164,7 @@ export interface DeployResult {
   /** True when this run loaded the data path (first deployment, or after a reboot). */
   readonly loaded: boolean;
   /** The running data path was replaced in place: why, and what was carried over. */
-  readonly upgrade?: { readonly from: number; readonly to: number; readonly reasons: readonly string[]; readonly reused: readonly string[]; readonly migrated: Readonly<Record<string, number>> };
+  readonly upgrade?: { readonly from: number; readonly to: number; readonly reasons: readonly string[]; readonly reused: readonly string[]; readonly migrated: Readonly<Record<string, number>>; readonly unplacedSessions: number };
   /** Interfaces the previous deployment had and this one dropped (detached). */
   readonly detached: readonly string[];
   /** What went wrong after the switch without undoing it (a dropped interface not detached). */
@@ -725,8 +725,11 @@ export function commitDeploy(applied: Applied): DeployResult {
   const upgraded = applied.upgraded;
   const upgrade =
     upgraded && plan.upgrade
-      ? { upgrade: { from: plan.upgrade.from, to: plan.upgrade.to, reasons: plan.upgrade.reasons, reused: [...upgraded.reused].sort(), migrated: upgraded.migrated as Record<string, number> } }
+      ? { upgrade: { from: plan.upgrade.from, to: plan.upgrade.to, reasons: plan.upgrade.reasons, reused: [...upgraded.reused].sort(), migrated: upgraded.migrated as Record<string, number>, unplacedSessions: upgraded.unplacedSessions } }
       : {};
+  if (upgraded !== undefined && upgraded.unplacedSessions > 0) {
+    warnings.push(`${upgraded.unplacedSessions} sessions of the old table found their bucket of the new one full and were not kept (their flows are classified again on their next packet)`);
+  }
   return { record, previous, loaded: plan.adopted === undefined || upgraded !== undefined, ...upgrade, detached, warnings, timings: applied.timings, pending };
 }
 

@@ -17,17 +17,10 @@
 #include "parse.h"
 #include "classify.h"
 #include "session.h"
+#include "session_table.h"
 #include "stats.h"
 #include "events.h"
 
-/* The kernel's struct bpf_map, the one field read here (CO-RE: the offset comes from the
- * kernel's BTF at load). */
-struct bpf_map {
-	__u32 max_entries;
-} __attribute__((preserve_access_index));
-
-/* Elements in a hash map, LRU included (kernel 6.6+: the count the map keeps per CPU). */
-extern __s64 bpf_map_sum_elem_count(const struct bpf_map *map) __ksym;
 
 static __always_inline int seg_is_syn(const struct seg_packet *pkt)
 {
@@ -50,10 +43,11 @@ static __always_inline int seg_is_handshake(const struct seg_packet *pkt)
 static __always_inline int seg_table_under_pressure(const struct seg_config *cfg)
 {
 	const struct bpf_map *m = (const struct bpf_map *)&seg_sessions;
+	const struct seg_session_table *t = seg_session_meta_get();
 	__u64 pct = cfg->pressure_pct ? cfg->pressure_pct : SEG_DEFAULT_PRESSURE_PCT;
-	__s64 n = bpf_map_sum_elem_count(m);
+	__s64 n = t ? t->live : 0;
 
-	return n > 0 && (__u64)n * 100 >= (__u64)m->max_entries * pct;
+	return n > 0 && (__u64)n * 100 >= (__u64)m->max_entries * SEG_SESSION_WAYS * pct;
 }
 
 /**

@@ -1,12 +1,40 @@
-// The kernel contract: seg_sessions, the session table (struct seg_session_key ->
-// struct seg_session, an LRU hash shared by every policy generation).
-import { bpf_map_delete_elem, bpf_map_get_info_by_fd } from '../libbpf.ts';
-import { SEG_RULE_NONE, SEG_SESSION, SEG_SESSION_KEY, SegFamily, SegMap, SegState, SegTcpWindowFlag, SegVerdict, SegDir, type SegSession } from './abi.ts';
-import { decode, decodeField } from './codec.ts';
+// The kernel contract: seg_sessions, the session table shared by every policy generation. Data
+// path version 5: a set-associative table (bpf/lib/session_table.h): an array of buckets
+// (struct seg_session_bucket), each with SEG_SESSION_WAYS ways of key + session; a way is in use
+// when its tag is set. Version 4 and older: an LRU hash of struct seg_session_key -> struct
+// seg_session, still read here for a deployment not upgraded yet.
+//
+// Userspace writes a whole bucket under its lock (BPF_F_LOCK): the kernel's readers take no
+// lock and skip a way whose sequence word is odd, so a way is written odd first and made even
+// by a second write. What the kernel wrote to the bucket between this module's read and its
+// write (a hit's counters or state, a session opened there) is overwritten: the race of
+// userspace changes, documented in docs/datapath.md "The session table".
+import { bpf_map_get_info_by_fd, bpf_map_lookup_elem, BPF_F_LOCK } from '../libbpf.ts';
+import {
+  SEG_RULE_NONE,
+  SEG_SESSION,
+  SEG_SESSION_BUCKET,
+  SEG_SESSION_KEY,
+  SEG_SESSION_WAY,
+  SegFamily,
+  SegMap,
+  SegSessionTableLimits,
+  SegState,
+  SegTcpWindowFlag,
+  SegVerdict,
+  SegDir,
+  type SegSession,
+} from './abi.ts';
+import { decode, decodeField, encodeU32 } from './codec.ts';
 import { mapOf, type Datapath } from './datapath.ts';
-import { iterateEntries } from './iterate.ts';
+import { iterateBatches, iterateEntries, writeEntries } from './iterate.ts';
 import { layoutOf, migrateValue } from './migrate.ts';
-import { DATAPATH_VERSION } from './version.ts';
+import { addLiveSessions, readHashKey } from './session-meta.ts';
+import { sessionPlace } from './session-hash.ts';
+
+const WAYS = SegSessionTableLimits.SEG_SESSION_WAYS;
+const STAMP_SHIFT = BigInt(SegSessionTableLimits.SEG_SESSION_STAMP_SHIFT);
+const BUCKET = SEG_SESSION_BUCKET.fields;
 
 /** One session as the kernel holds it (struct seg_session_key + struct seg_session). */
 export interface SessionEntry {
@@ -59,34 +87,116 @@ export interface SessionCensus {
   readonly byState: readonly number[];
 }
 
+/** Whether the table is data-path version 5's set-associative one (else an older LRU hash). */
+function isBucketTable(dp: Datapath): boolean {
+  return bpf_map_get_info_by_fd(mapOf(dp, SegMap.sessions).fd).valueSize === SEG_SESSION_BUCKET.size;
+}
+
 /**
- * The data-path version whose seg_session the table holds: this segc's, or an older one's (a
- * deployment not upgraded yet, read by this segc's status, stats or sessions), by value size.
+ * The data-path version whose seg_session an older LRU table holds (a deployment not upgraded
+ * yet, read by this segc's status, stats or sessions), by value size.
  */
-function sessionVersion(dp: Datapath): { readonly version: number; readonly size: number } {
-  const size = bpf_map_get_info_by_fd(mapOf(dp, SegMap.sessions).fd).valueSize;
-  if (size === SEG_SESSION.size) return { version: DATAPATH_VERSION, size };
-  for (let v = DATAPATH_VERSION - 1; v >= 1; v--) if (layoutOf('seg_session', v).size === size) return { version: v, size };
+function legacyVersion(size: number): number {
+  for (let v = 4; v >= 1; v--) if (layoutOf('seg_session', v).size === size) return v;
   throw new Error(`seg_sessions holds ${size}-byte sessions, which no data-path version this segc knows has (a newer segc's? use it, or undeploy)`);
 }
 
-/** Every entry of the table, its value in this version's layout. */
-function* sessionsOf(dp: Datapath): Generator<{ key: Uint8Array; value: Uint8Array }> {
-  const { version, size } = sessionVersion(dp);
-  for (const entry of iterateEntries(mapOf(dp, SegMap.sessions).fd, SEG_SESSION_KEY.size, size)) {
-    yield version === DATAPATH_VERSION ? entry : { key: entry.key, value: migrateValue('seg_session', version, entry.value) };
+/** The sessions the table holds at most (buckets x ways; an older LRU table: its entries). */
+export function sessionCapacity(dp: Datapath): number {
+  const info = bpf_map_get_info_by_fd(mapOf(dp, SegMap.sessions).fd);
+  return info.valueSize === SEG_SESSION_BUCKET.size ? info.maxEntries * WAYS : info.maxEntries;
+}
+
+/** The buckets a table of `sessions` sessions has: sessions / SEG_SESSION_WAYS, up to a power of two. */
+export function sessionBuckets(sessions: number): number {
+  let buckets = 1;
+  while (buckets * WAYS < sessions) buckets *= 2;
+  return buckets;
+}
+
+function u32At(bytes: Uint8Array, at: number): number {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(at, true);
+}
+
+function setU32At(bytes: Uint8Array, at: number, value: number): void {
+  new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).setUint32(at, value >>> 0, true);
+}
+
+/** One way of a bucket (raw, `bucket` at offset 0). */
+export interface BucketWay {
+  readonly way: number;
+  readonly tag: number;
+  readonly seq: number;
+  readonly stamp: number;
+  readonly ref: number;
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+}
+
+/** The ways of a raw bucket whose tag is set. */
+export function waysOf(bucket: Uint8Array, at = 0): BucketWay[] {
+  const ways: BucketWay[] = [];
+  for (let i = 0; i < WAYS; i++) {
+    const tag = u32At(bucket, at + BUCKET.tag.offset + 4 * i);
+    if (tag === 0) continue;
+    const base = at + BUCKET.way.offset + i * SEG_SESSION_WAY.size;
+    const keyAt = base + SEG_SESSION_WAY.fields.key.offset;
+    const valueAt = base + SEG_SESSION_WAY.fields.s.offset;
+    ways.push({
+      way: i,
+      tag,
+      seq: u32At(bucket, at + BUCKET.seq.offset + 4 * i),
+      stamp: u32At(bucket, at + BUCKET.stamp.offset + 4 * i),
+      ref: bucket[at + BUCKET.ref.offset + i] ?? 0,
+      key: bucket.slice(keyAt, keyAt + SEG_SESSION_KEY.size),
+      value: bucket.slice(valueAt, valueAt + SEG_SESSION.size),
+    });
+  }
+  return ways;
+}
+
+/** Every bucket of the table with its index, in batches (raw, as the kernel copied them). */
+function* bucketsOf(dp: Datapath): Generator<{ index: number; bucket: Uint8Array }> {
+  for (const batch of iterateBatches(mapOf(dp, SegMap.sessions).fd, 4, SEG_SESSION_BUCKET.size)) {
+    for (let i = 0; i < batch.count; i++) {
+      yield { index: u32At(batch.keys, i * 4), bucket: batch.values.subarray(i * SEG_SESSION_BUCKET.size, (i + 1) * SEG_SESSION_BUCKET.size) };
+    }
   }
 }
 
+/** Every session of the table, raw key and value in this version's layout (a snapshot). */
+export function* rawSessions(dp: Datapath): Generator<{ key: Uint8Array; value: Uint8Array }> {
+  if (isBucketTable(dp)) {
+    for (const { bucket } of bucketsOf(dp)) for (const way of waysOf(bucket)) yield { key: way.key, value: way.value };
+    return;
+  }
+  const size = bpf_map_get_info_by_fd(mapOf(dp, SegMap.sessions).fd).valueSize;
+  const version = legacyVersion(size);
+  for (const entry of iterateEntries(mapOf(dp, SegMap.sessions).fd, SEG_SESSION_KEY.size, size)) {
+    yield { key: entry.key, value: migrateValue('seg_session', version, entry.value) };
+  }
+}
+
+/** Every session of the table with the bucket and way it is in (tests, the differential model). */
+export function readBucketWays(dp: Datapath): { readonly bucket: number; readonly ways: readonly BucketWay[] }[] {
+  const out: { bucket: number; ways: BucketWay[] }[] = [];
+  for (const { index, bucket } of bucketsOf(dp)) {
+    const ways = waysOf(bucket);
+    if (ways.length > 0) out.push({ bucket: index, ways });
+  }
+  return out;
+}
+
 /**
- * Counts the sessions by state with batch lookups (a full 262,144-entry table is 64 calls),
- * decoding only the state of each entry. A snapshot: the table keeps changing.
+ * Counts the sessions by state with batch lookups (a full 262,144-session table is 16 calls
+ * of 4,096 buckets), decoding only the state of each way in use. A snapshot: the table keeps
+ * changing.
  */
 export function censusSessions(dp: Datapath): SessionCensus {
-  const capacity = bpf_map_get_info_by_fd(mapOf(dp, SegMap.sessions).fd).maxEntries;
+  const capacity = sessionCapacity(dp);
   const byState = new Array<number>(SegState.SEG_STATE_COUNT).fill(0);
   let entries = 0;
-  for (const { value } of sessionsOf(dp)) {
+  for (const { value } of rawSessions(dp)) {
     const state = decodeField(SEG_SESSION.fields.state, value) as number;
     if (state < byState.length) byState[state] = (byState[state] ?? 0) + 1;
     entries++;
@@ -96,7 +206,7 @@ export function censusSessions(dp: Datapath): SessionCensus {
 
 /** Every session in the table (a snapshot; the table keeps changing). */
 export function readSessions(dp: Datapath): SessionEntry[] {
-  return [...sessionsOf(dp)].map(({ key, value }) => decodeSession(key, value));
+  return [...rawSessions(dp)].map(({ key, value }) => decodeSession(key, value));
 }
 
 /** One session from its raw key and value. */
@@ -142,15 +252,165 @@ function tcpWindowOf(v: SegSession): TcpWindow {
   };
 }
 
-/** Removes one session by its raw key; false when it was gone already. */
-export function deleteSession(dp: Datapath, key: Uint8Array): boolean {
-  return bpf_map_delete_elem(mapOf(dp, SegMap.sessions).fd, key);
+/** The bucket a raw key lives in, and its tag, in this deployment's table. */
+function placeOf(dp: Datapath, key: Uint8Array): { readonly bucket: number; readonly tag: number } {
+  return sessionPlace(key, readHashKey(dp), bpf_map_get_info_by_fd(mapOf(dp, SegMap.sessions).fd).maxEntries);
 }
 
-/** Removes every session; returns how many there were. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** A raw bucket under its lock (BPF_F_LOCK: a copy no writer is changing). */
+function lockedBucket(fd: number, index: number): Uint8Array {
+  const value = bpf_map_lookup_elem(fd, encodeU32(index), SEG_SESSION_BUCKET.size, BPF_F_LOCK);
+  if (!value) throw new Error(`seg_sessions has no bucket ${index}`);
+  return value;
+}
+
+/**
+ * Writes changed buckets so that the kernel's lock-free readers never see a way half-written:
+ * first with each changed way's sequence word odd (a reader skips the way), then even.
+ */
+function writeBuckets(fd: number, buckets: ReadonlyMap<number, { bytes: Uint8Array; changed: Set<number> }>): void {
+  if (buckets.size === 0) return;
+  const keys = new Uint8Array(buckets.size * 4);
+  const values = new Uint8Array(buckets.size * SEG_SESSION_BUCKET.size);
+  for (const pass of [0, 1]) {
+    let i = 0;
+    for (const [index, { bytes, changed }] of buckets) {
+      for (const way of changed) {
+        const at = BUCKET.seq.offset + 4 * way;
+        const seq = u32At(bytes, at);
+        // Odd on the first pass, even on the second, and far from the word read: a reader
+        // that saw the word before this write cannot see it again after (the kernel would have
+        // to change the way 32,768 times in between).
+        setU32At(bytes, at, pass === 0 ? (seq | 1) + 0x10000 : seq + 1);
+      }
+      setU32At(keys, i * 4, index);
+      values.set(bytes, i * SEG_SESSION_BUCKET.size);
+      i++;
+    }
+    writeEntries(fd, keys, values, buckets.size, 4, SEG_SESSION_BUCKET.size, BPF_F_LOCK);
+  }
+}
+
+/** Removes one session by its raw key; false when it was gone already. */
+export function deleteSession(dp: Datapath, key: Uint8Array): boolean {
+  if (!isBucketTable(dp)) throw new Error('this deployment\'s session table is an older data path\'s: deploy again to upgrade it');
+  const fd = mapOf(dp, SegMap.sessions).fd;
+  const { bucket, tag } = placeOf(dp, key);
+  const bytes = lockedBucket(fd, bucket);
+  const way = waysOf(bytes).find((w) => w.tag === tag && sameBytes(w.key, key));
+  if (!way) return false;
+  setU32At(bytes, BUCKET.tag.offset + 4 * way.way, 0);
+  writeBuckets(fd, new Map([[bucket, { bytes, changed: new Set([way.way]) }]]));
+  addLiveSessions(dp, -1);
+  return true;
+}
+
+/**
+ * Removes every session; returns how many there were. Bucket by bucket (a batch of 4,096 at a
+ * time): a session the kernel opens in a bucket between its read and its write is removed too,
+ * and one opened in a bucket already written stays (it is newer than the flush).
+ */
 export function flushSessions(dp: Datapath): number {
+  if (!isBucketTable(dp)) throw new Error('this deployment\'s session table is an older data path\'s: deploy again to upgrade it');
   const fd = mapOf(dp, SegMap.sessions).fd;
   let n = 0;
-  for (const { key } of [...sessionsOf(dp)]) if (bpf_map_delete_elem(fd, key)) n++;
+  let pending = new Map<number, { bytes: Uint8Array; changed: Set<number> }>();
+  for (const { index, bucket } of bucketsOf(dp)) {
+    const ways = waysOf(bucket);
+    if (ways.length === 0) continue;
+    const bytes = bucket.slice();
+    for (const way of ways) setU32At(bytes, BUCKET.tag.offset + 4 * way.way, 0);
+    pending.set(index, { bytes, changed: new Set(ways.map((w) => w.way)) });
+    n += ways.length;
+    if (pending.size >= 4096) {
+      writeBuckets(fd, pending);
+      pending = new Map();
+    }
+  }
+  writeBuckets(fd, pending);
+  addLiveSessions(dp, -n);
   return n;
+}
+
+/** A session to write: raw key and value (this version's struct seg_session). */
+export interface SessionWrite {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+}
+
+export interface SessionWriteResult {
+  /** Sessions written into a free way. */
+  readonly written: number;
+  /** Sessions the table had already (left as they were with `keepExisting`, else replaced). */
+  readonly existing: number;
+  /** Sessions whose bucket was full: not written (most recently seen first fill a bucket). */
+  readonly unplaced: readonly SessionWrite[];
+}
+
+/**
+ * Writes sessions into their buckets through the deployment's hash, as the kernel would find
+ * them: a session goes into a free way of its bucket (the most recently seen first); one whose
+ * bucket is full is returned in `unplaced`, never written over another session. The way's
+ * eviction stamp is its last-seen time, its reference bit set when it saw more than one packet.
+ * Seeding (tests, benchmarks) and the upgrade from an LRU table of data-path version 4 use it.
+ */
+export function writeSessions(dp: Datapath, sessions: readonly SessionWrite[], options: { readonly keepExisting?: boolean } = {}): SessionWriteResult {
+  if (!isBucketTable(dp)) throw new Error('this deployment\'s session table is an older data path\'s: deploy again to upgrade it');
+  const fd = mapOf(dp, SegMap.sessions).fd;
+  const hashKey = readHashKey(dp);
+  const buckets = bpf_map_get_info_by_fd(fd).maxEntries;
+  const byBucket = new Map<number, { tag: number; write: SessionWrite; lastSeen: bigint; packets: bigint }[]>();
+  for (const write of sessions) {
+    const { bucket, tag } = sessionPlace(write.key, hashKey, buckets);
+    const v = decode(SEG_SESSION, write.value);
+    let list = byBucket.get(bucket);
+    if (!list) byBucket.set(bucket, (list = []));
+    list.push({ tag, write, lastSeen: v.last_seen_ns, packets: v.packets });
+  }
+  let written = 0;
+  let existing = 0;
+  const unplaced: SessionWrite[] = [];
+  let pending = new Map<number, { bytes: Uint8Array; changed: Set<number> }>();
+  for (const [index, list] of byBucket) {
+    const bytes = lockedBucket(fd, index);
+    const changed = new Set<number>();
+    list.sort((a, b) => (a.lastSeen < b.lastSeen ? 1 : a.lastSeen > b.lastSeen ? -1 : 0));
+    for (const { tag, write, lastSeen, packets } of list) {
+      const ways = waysOf(bytes);
+      const same = ways.find((w) => w.tag === tag && sameBytes(w.key, write.key));
+      let way = same?.way;
+      if (same) {
+        existing++;
+        if (options.keepExisting === true) continue;
+      } else {
+        const used = new Set(ways.map((w) => w.way));
+        way = [...Array(WAYS).keys()].find((i) => !used.has(i));
+        if (way === undefined) {
+          unplaced.push(write);
+          continue;
+        }
+        written++;
+      }
+      const w = way as number;
+      setU32At(bytes, BUCKET.tag.offset + 4 * w, tag);
+      setU32At(bytes, BUCKET.stamp.offset + 4 * w, Number((lastSeen >> STAMP_SHIFT) & 0xffff_ffffn));
+      bytes[BUCKET.ref.offset + w] = packets > 1n ? 1 : 0;
+      const base = BUCKET.way.offset + w * SEG_SESSION_WAY.size;
+      bytes.set(write.key, base + SEG_SESSION_WAY.fields.key.offset);
+      bytes.set(write.value.subarray(0, SEG_SESSION.size), base + SEG_SESSION_WAY.fields.s.offset);
+      changed.add(w);
+    }
+    if (changed.size > 0) pending.set(index, { bytes, changed });
+    if (pending.size >= 4096) {
+      writeBuckets(fd, pending);
+      pending = new Map();
+    }
+  }
+  writeBuckets(fd, pending);
+  addLiveSessions(dp, written);
+  return { written, existing, unplaced };
 }

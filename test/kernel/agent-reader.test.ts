@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ABI_STRUCTS, SegState } from '../../runtime/datapath/abi.ts';
 import type { Packet } from '../../compiler/packet.ts';
 import { bpf_map_update_batch, libbpf_num_possible_cpus } from '../../runtime/libbpf.ts';
-import { censusSessions, flushSessions, readSessions } from '../../runtime/datapath/sessions.ts';
+import { censusSessions, flushSessions, readSessions, writeSessions } from '../../runtime/datapath/sessions.ts';
 import { closeDatapath, loadDatapath } from '../../runtime/loader.ts';
 import { readRuleHits, readRuleHitsRange } from '../../runtime/datapath/counters.ts';
 import { runFrame } from '../../runtime/datapath/test-run.ts';
@@ -119,7 +119,7 @@ describe.skipIf(!KERNEL_AVAILABLE)('the agent readers on a loaded data path', ()
         keys[i * key.size + key.fields.proto.offset] = 6;
         values[i * value.size + value.fields.state.offset] = i % 2 === 0 ? SegState.SEG_STATE_TCP_ESTABLISHED : SegState.SEG_STATE_TCP_SYN_RECV;
       }
-      bpf_map_update_batch(dp.maps['seg_sessions'] as number, keys, values, count);
+      return writeSessions(dp, Array.from({ length: count }, (_, i) => ({ key: keys.subarray(i * key.size, (i + 1) * key.size), value: values.subarray(i * value.size, (i + 1) * value.size) })));
     };
     fill(128);
     census = censusSessions(dp);

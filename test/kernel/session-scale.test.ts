@@ -6,9 +6,9 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEG_SESSION, SEG_SESSION_KEY, SegMap, SegReason, SegSessionFlag, SegStat, SegState, type FieldLayout } from '../../runtime/datapath/abi.ts';
-import { bpf_map_get_info_by_fd, bpf_map_update_batch } from '../../runtime/libbpf.ts';
+import { bpf_map_get_info_by_fd } from '../../runtime/libbpf.ts';
 import { closeDatapath, DEFAULT_SESSIONS, loadDatapath } from '../../runtime/loader.ts';
-import { censusSessions } from '../../runtime/datapath/sessions.ts';
+import { censusSessions, writeSessions, type SessionWriteResult } from '../../runtime/datapath/sessions.ts';
 import { readStats } from '../../runtime/datapath/counters.ts';
 import { runFrame } from '../../runtime/datapath/test-run.ts';
 import type { Datapath } from '../../runtime/datapath/datapath.ts';
@@ -34,7 +34,7 @@ function clientOf(i: number): { address: string; port: number } {
 }
 
 /** Writes `count` UDP sessions (client -> 10.0.0.1:53, allowed in the ingress direction). */
-function fillSessions(dp: Datapath, count: number, generation: bigint): void {
+function fillSessions(dp: Datapath, count: number, generation: bigint): SessionWriteResult {
   const keys = new Uint8Array(count * SEG_SESSION_KEY.size);
   const values = new Uint8Array(count * SEG_SESSION.size);
   const kv = new DataView(keys.buffer);
@@ -56,7 +56,7 @@ function fillSessions(dp: Datapath, count: number, generation: bigint): void {
     // The client (endpoint b) sent first.
     values[v + field(SEG_SESSION, 'flags')] = SegSessionFlag.SEG_SESSION_HAS_PORTS;
   }
-  bpf_map_update_batch(dp.maps[SegMap.sessions] as number, keys, values, count);
+  return writeSessions(dp, Array.from({ length: count }, (_, i) => ({ key: keys.subarray(i * SEG_SESSION_KEY.size, (i + 1) * SEG_SESSION_KEY.size), value: values.subarray(i * SEG_SESSION.size, (i + 1) * SEG_SESSION.size) })));
 }
 
 describe.skipIf(!KERNEL_AVAILABLE)('a session table of a million flows', () => {

@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
+/* The session table: find, insert and remove sessions by flow key. A set-associative table in
+ * an array map (seg_sessions, struct seg_session_bucket): a flow's bucket comes from a keyed
+ * hash of its key (seg_session_meta's hash_key, random per deployment); the bucket keeps its
+ * ways' tags, sequence words and eviction state in one 64-byte line, so a miss reads one line
+ * and a hit two or three. Readers take no lock; writers take the bucket's. docs/datapath.md
+ * "The session table" and docs/performance.md "The set-associative session table". */
+#pragma once
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "segc_abi.h"
+#include "maps.h"
+#include "session.h"
+#include "canary.h"	/* seg_u32_alias */
+
+/* The kernel's struct bpf_map, the one field read here (CO-RE: the offset comes from the
+ * kernel's BTF at load). */
+struct bpf_map {
+	__u32 max_entries;
+} __attribute__((preserve_access_index));
+
+/* A compiler barrier. The lock-free reader is ordered for x86's TSO; see
+ * docs/datapath.md "Memory ordering" for weaker memory models. */
+#define seg_barrier() asm volatile("" ::: "memory")
+
+/* The hash key, or NULL when seg_session_meta is missing (never in a loaded data path). */
+static __always_inline const struct seg_session_table *seg_session_meta_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&seg_session_meta, &zero);
+}
+
+/**
+ * seg_session_hash - the bucket hash of a session key (NH over the deployment's key, then a
+ * 64-bit finaliser); runtime/datapath/session-hash.ts is its mirror
+ *
+ * Five independent 32x32->64 products, where MurmurHash3 chains ten rounds one after the other:
+ * a fraction of its latency on the session-hit path.
+ *
+ * Returns: 64 bits: the low half picks the bucket, the high half is the tag.
+ */
+static __always_inline __u64 seg_session_hash(const struct seg_session_key *key)
+{
+	const struct seg_session_table *t = seg_session_meta_get();
+	const seg_u32_alias *w = (const seg_u32_alias *)key;
+	const __u32 *k;
+	__u64 h;
+
+	if (!t)
+		return 0;
+	k = t->hash_key;
+	h = (__u64)(__u32)(w[0] + k[0]) * (__u32)(w[1] + k[1]) +
+	    (__u64)(__u32)(w[2] + k[2]) * (__u32)(w[3] + k[3]) +
+	    (__u64)(__u32)(w[4] + k[4]) * (__u32)(w[5] + k[5]) +
+	    (__u64)(__u32)(w[6] + k[6]) * (__u32)(w[7] + k[7]) +
+	    (__u64)(__u32)(w[8] + k[8]) * (__u32)(w[9] + k[9]);
+	h ^= h >> 31;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 32;
+	return h;
+}
+
+/* A way's tag: the high half of the hash, never 0 (0 marks a free way). */
+static __always_inline __u32 seg_session_tag(__u64 h)
+{
+	return (__u32)(h >> 32) | 1;
+}
+
+/* The bucket of the low 32 hash bits: multiply-shift over the table's size (a power of two). */
+static __always_inline struct seg_session_bucket *seg_session_bucket_of(__u64 h)
+{
+	const struct bpf_map *m = (const struct bpf_map *)&seg_sessions;
+	__u32 idx = (__u32)(((__u64)(__u32)h * m->max_entries) >> 32);
+
+	return bpf_map_lookup_elem(&seg_sessions, &idx);
+}
+
+static __always_inline int seg_session_key_eq(const struct seg_session_key *a, const struct seg_session_key *b)
+{
+	const seg_u32_alias *x = (const seg_u32_alias *)a, *y = (const seg_u32_alias *)b;
+	__u32 diff = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < (int)(sizeof(*a) / 4); i++)
+		diff |= x[i] ^ y[i];
+	return diff == 0;
+}
+
+/**
+ * seg_session_find - the session of a key, or NULL
+ * @key: the flow's key
+ * @now: the session clock, to move the way's eviction stamp and set its reference bit; 0
+ *	leaves them (a peek)
+ *
+ * Lock-free: a way is the key's when its tag matches and its sequence word is even and
+ * unchanged across the key compare. What the caller then reads or writes through the pointer
+ * may meet a writer that replaces the way afterwards, as with the LRU hash of data-path
+ * version 4, whose elements were reused at once (docs/datapath.md "The session table").
+ */
+static __always_inline struct seg_session *seg_session_find(const struct seg_session_key *key, __u64 now)
+{
+	__u64 h = seg_session_hash(key);
+	struct seg_session_bucket *b = seg_session_bucket_of(h);
+	__u32 seq, tag = seg_session_tag(h), st = (__u32)(now >> SEG_SESSION_STAMP_SHIFT);
+	int i;
+
+	if (!b)
+		return NULL;
+#pragma unroll
+	for (i = 0; i < SEG_SESSION_WAYS; i++) {
+		if (b->tag[i] != tag)
+			continue;
+		seq = *(volatile __u32 *)&b->seq[i];
+		if (seq & 1)
+			continue;
+		seg_barrier();
+		if (!seg_session_key_eq(&b->way[i].key, key))
+			continue;
+		seg_barrier();
+		if (*(volatile __u32 *)&b->seq[i] != seq)
+			continue;
+		if (now) {
+			/* Written only when changed: a hit dirties the header line once a ms. */
+			if (b->stamp[i] != st)
+				b->stamp[i] = st;
+			if (!b->ref[i])
+				b->ref[i] = 1;
+		}
+		return &b->way[i].s;
+	}
+	return NULL;
+}
+
+/* Under the bucket's lock: a writer's change of way @i, bracketed by its sequence word
+ * (atomic adds: a userspace BPF_F_LOCK update is the only other writer, and it holds the lock). */
+static __always_inline void seg_session_way_begin(struct seg_session_bucket *b, int i)
+{
+	__sync_fetch_and_add(&b->seq[i], 1);
+	seg_barrier();
+}
+
+static __always_inline void seg_session_way_end(struct seg_session_bucket *b, int i)
+{
+	seg_barrier();
+	__sync_fetch_and_add(&b->seq[i], 1);
+}
+
+/* The table's fill moves by @n (a way taken or freed). */
+static __always_inline void seg_session_live_add(__s64 n)
+{
+	struct seg_session_table *t = (struct seg_session_table *)seg_session_meta_get();
+
+	if (t)
+		__sync_fetch_and_add(&t->live, n);
+}
+
+/* verifier: out of line (four call sites in seg_handle, whose frame must not grow). */
+static __noinline void seg_session_remove(const struct seg_session_key *key)
+{
+	__u64 h = seg_session_hash(key);
+	struct seg_session_bucket *b = seg_session_bucket_of(h);
+	__u32 tag = seg_session_tag(h);
+	int i, removed = 0;
+
+	if (!b)
+		return;
+	bpf_spin_lock(&b->lock);
+#pragma unroll
+	for (i = 0; i < SEG_SESSION_WAYS; i++) {
+		if (!removed && b->tag[i] == tag && seg_session_key_eq(&b->way[i].key, key)) {
+			seg_session_way_begin(b, i);
+			b->tag[i] = 0;
+			seg_session_way_end(b, i);
+			removed = 1;
+		}
+	}
+	bpf_spin_unlock(&b->lock);
+	if (removed)
+		seg_session_live_add(-1);
+}
+
+/* How good a way is to replace, now (@st): free best, then one never seen again (no reference
+ * bit), then the one seen longest ago; higher is better, the lowest way wins ties. */
+static __always_inline __u64 seg_session_victim_score(const struct seg_session_bucket *b, int i, __u32 st)
+{
+	__s32 age = (__s32)(st - b->stamp[i]);
+
+	if (b->tag[i] == 0)
+		return ~0ull;
+	return ((__u64)!b->ref[i] << 32) | (__u32)(age > 0 ? age : 0);
+}
+
+/**
+ * seg_session_insert - open a session in its bucket: a free way, else the one seen longest ago
+ * among those never seen again, else the one seen longest ago
+ * @key: the flow's key
+ * @s: the session
+ *
+ * Returns: 0 when inserted, -1 when the bucket holds the flow already (another CPU opened it).
+ */
+/* verifier: out of line, so that seg_open_session's frame stays small. */
+static __noinline long seg_session_insert(const struct seg_session_key *key, const struct seg_session *s)
+{
+	__u64 h = seg_session_hash(key), best = 0, score;
+	__u32 tag = seg_session_tag(h), st = (__u32)(s->last_seen_ns >> SEG_SESSION_STAMP_SHIFT);
+	struct seg_session_bucket *b = seg_session_bucket_of(h);
+	int i, victim = 0, dup = 0, was_free;
+
+	if (!b)
+		return -1;
+	bpf_spin_lock(&b->lock);
+	/* verifier: no helper call while the lock is held; the loops are unrolled. */
+#pragma unroll
+	for (i = 0; i < SEG_SESSION_WAYS; i++) {
+		if (b->tag[i] == tag && seg_session_key_eq(&b->way[i].key, key))
+			dup = 1;
+		score = seg_session_victim_score(b, i, st);
+		if (i == 0 || score > best) {
+			best = score;
+			victim = i;
+		}
+	}
+	was_free = best == ~0ull;
+	if (!dup) {
+		victim &= SEG_SESSION_WAYS - 1;
+		seg_session_way_begin(b, victim);
+		b->tag[victim] = tag;
+		b->stamp[victim] = st;
+		b->ref[victim] = 0;
+		__builtin_memcpy(&b->way[victim].key, key, sizeof(*key));
+		__builtin_memcpy(&b->way[victim].s, s, sizeof(*s));
+		seg_session_way_end(b, victim);
+	}
+	bpf_spin_unlock(&b->lock);
+	if (dup)
+		return -1;
+	if (was_free)
+		seg_session_live_add(1);
+	return 0;
+}
