@@ -366,10 +366,11 @@ export function writeSessions(dp: Datapath, sessions: readonly SessionWrite[], o
   const byBucket = new Map<number, { tag: number; write: SessionWrite; lastSeen: bigint; packets: bigint }[]>();
   for (const write of sessions) {
     const { bucket, tag } = sessionPlace(write.key, hashKey, buckets);
-    const v = decode(SEG_SESSION, write.value);
+    // Two members only (a million sessions are seeded in seconds, not decoded whole).
+    const view = new DataView(write.value.buffer, write.value.byteOffset, write.value.byteLength);
     let list = byBucket.get(bucket);
     if (!list) byBucket.set(bucket, (list = []));
-    list.push({ tag, write, lastSeen: v.last_seen_ns, packets: v.packets });
+    list.push({ tag, write, lastSeen: view.getBigUint64(SEG_SESSION.fields.last_seen_ns.offset, true), packets: view.getBigUint64(SEG_SESSION.fields.packets.offset, true) });
   }
   let written = 0;
   let existing = 0;
