@@ -817,7 +817,7 @@ export function openPinnedDatapath(pinDir: string): Datapath {
     for (const name of Object.keys(SEG_MAPS) as MapName[]) {
       // Maps a deployment by an older segc lacks are left out (undeploy must still work);
       // their readers then say the map is missing.
-      if ((ADDED_MAPS.has(name) || name === SegMap.info || name === SegMap.canaryStats) && !existsSync(join(pinDir, name))) continue;
+      if ((ADDED_MAPS.has(name) || name === SegMap.info || name === SegMap.canaryStats || name === SegMap.sessionMeta) && !existsSync(join(pinDir, name))) continue;
       maps[name] = get(name);
     }
     const programs = { ingress: get(PROGRAM_PINS.ingress), egress: get(PROGRAM_PINS.egress), parseOnly: -1 };

@@ -9,6 +9,7 @@ import {
   bpf_map__fd,
   bpf_map__reuse_fd,
   bpf_map__set_max_entries,
+  bpf_map__value_size,
   bpf_map_get_info_by_fd,
   bpf_map_update_elem,
   bpf_object__close,
@@ -20,7 +21,7 @@ import {
   type BpfObject,
 } from './libbpf.ts';
 import { packageRoot } from './package-root.ts';
-import { SEG_INFO, SEG_MAPS, SEG_SLOTS, SegMap, type MapName } from './datapath/abi.ts';
+import { SEG_INFO, SEG_MAPS, SEG_SESSION_BUCKET, SEG_SLOTS, SegMap, type MapName } from './datapath/abi.ts';
 import { encode, encodeU32 } from './datapath/codec.ts';
 import type { Datapath } from './datapath/datapath.ts';
 import { DATAPATH_VERSION } from './datapath/version.ts';
@@ -90,7 +91,13 @@ export function loadDatapath(options: LoadOptions = {}): Datapath {
   const rulesPerSlot = options.rulesPerSlot ?? DEFAULT_RULES_PER_SLOT;
   const obj = bpf_object__open_file(path);
   try {
-    for (const [name, size] of Object.entries(mapCapacities(options))) bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, name), size);
+    for (const [name, size] of Object.entries(mapCapacities(options))) {
+      const map = bpf_object__find_map_by_name(obj, name);
+      // An object of data-path version 4 or older (A/B benchmarks load one) has an LRU hash of
+      // sessions: it takes the number of sessions, not of buckets.
+      const legacySessions = name === SegMap.sessions && bpf_map__value_size(map) !== SEG_SESSION_BUCKET.size;
+      bpf_map__set_max_entries(map, legacySessions ? (options.sessions ?? DEFAULT_SESSIONS) : size);
+    }
     for (const [name, fd] of Object.entries(options.reuse ?? {})) if (fd !== undefined) bpf_map__reuse_fd(bpf_object__find_map_by_name(obj, name), fd);
     options.prepare?.(obj);
     bpf_object__load(obj);
