@@ -118,8 +118,9 @@ __noinline int seg_open_session(const struct seg_session_key *key, const struct 
 				const struct seg_policy_meta *meta, const struct seg_decision *d, __u64 how)
 {
 	struct seg_session s = {};
-	__u32 bytes = how >> 32, dir = (how >> 1) & 1;
-	int src_is_a = how & 1;
+	__u32 bytes = how >> 32, dir = (how >> 1) & 1, zero = 0;
+	int src_is_a = how & 1, half_open;
+	struct seg_config *cfg;
 
 	if (!key || !pkt || !meta || !d)
 		return 0;
@@ -142,8 +143,11 @@ __noinline int seg_open_session(const struct seg_session_key *key, const struct 
 		s.flags |= src_is_a ? SEG_SESSION_FIN_A : SEG_SESSION_FIN_B;
 	seg_tcp_window_open(&s, pkt, src_is_a);
 	/* The table evicts a session of the flow's bucket rather than fail; an error here (another
-	 * CPU opened the flow first) leaves that CPU's session. */
-	if (seg_session_insert(key, &s)) {
+	 * CPU opened the flow first, or a handshake found only sessions seen twice under SYN
+	 * protection) leaves the flow as it was. */
+	cfg = bpf_map_lookup_elem(&seg_config, &zero);
+	half_open = seg_is_handshake(pkt) && cfg && !(cfg->flags & SEG_CFG_NO_SYN_PROTECTION);
+	if (seg_session_insert(key, &s, half_open)) {
 		seg_count(SEG_STAT_SESSION_TABLE_FULL, bytes);
 	} else {
 		seg_count(SEG_STAT_SESSION_NEW, bytes);

@@ -194,15 +194,37 @@ static __always_inline __u64 seg_session_victim_score(const struct seg_session_b
 }
 
 /**
+ * seg_session_full_of_seen - whether a handshake's session would find no way in @key's bucket
+ * under SYN protection: every way holds a session seen twice (read without the lock: a snapshot)
+ */
+static __always_inline int seg_session_full_of_seen(const struct seg_session_key *key)
+{
+	__u64 h = seg_session_hash(key);
+	struct seg_session_bucket *b = seg_session_bucket_of(h);
+	int i, seen = 0;
+
+	if (!b)
+		return 0;
+#pragma unroll
+	for (i = 0; i < SEG_SESSION_WAYS; i++)
+		seen += b->tag[i] != 0 && b->ref[i] != 0;
+	return seen == SEG_SESSION_WAYS;
+}
+
+/**
  * seg_session_insert - open a session in its bucket: a free way, else the one seen longest ago
  * among those never seen again, else the one seen longest ago
  * @key: the flow's key
  * @s: the session
+ * @half_open: a handshake's session under SYN protection: it takes a free way or one never seen
+ *	again, never a session seen twice (a flood of SYNs cannot evict established flows from a
+ *	bucket, docs/datapath.md "Table pressure and SYN floods")
  *
- * Returns: 0 when inserted, -1 when the bucket holds the flow already (another CPU opened it).
+ * Returns: 0 when inserted, -1 when the bucket holds the flow already (another CPU opened it),
+ * -2 when @half_open and every way holds a session seen twice.
  */
 /* verifier: out of line, so that seg_open_session's frame stays small. */
-static __noinline long seg_session_insert(const struct seg_session_key *key, const struct seg_session *s)
+static __noinline long seg_session_insert(const struct seg_session_key *key, const struct seg_session *s, int half_open)
 {
 	__u64 h = seg_session_hash(key), best = 0, score;
 	__u32 tag = seg_session_tag(h), st = (__u32)(s->last_seen_ns >> SEG_SESSION_STAMP_SHIFT);
@@ -224,6 +246,11 @@ static __noinline long seg_session_insert(const struct seg_session_key *key, con
 		}
 	}
 	was_free = best == ~0ull;
+	/* A score below 1 << 32: the best victim has its reference bit. */
+	if (!dup && half_open && best < (1ull << 32)) {
+		bpf_spin_unlock(&b->lock);
+		return -2;
+	}
 	if (!dup) {
 		victim &= SEG_SESSION_WAYS - 1;
 		seg_session_way_begin(b, victim);
