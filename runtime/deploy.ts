@@ -34,7 +34,7 @@ export const DEFAULT_DEPLOYMENT = 'default';
 /** Rules a policy slot can hold: both directions at their limit. */
 export const MAX_RULES_PER_SLOT = 2 * SEG_MAX_CHUNKS * SEG_CHUNK_RULES;
 
-/** Session table capacity bound (the LRU table is preallocated: about 0.5 GiB at this size). */
+/** Session table capacity bound (the table is preallocated: 512 MiB at this size, 128 bytes a session). */
 export const MAX_SESSIONS = 1 << 22;
 /** Fragmented datagrams tracked at once (seg_fragments): at most about 400 MiB. */
 export const MAX_FRAGMENTS = 1 << 22;

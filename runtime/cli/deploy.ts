@@ -67,7 +67,7 @@ export function register(program: Command, io: CliIo): void {
     .option('--analysis-budget <ms>', 'time the rule analysis may take (default 1000, 10000 with --strict)', wholeNumber)
     .option('--audit', 'audit mode: denies pass and are counted as would-deny (and sent as events)')
     .option('--log-denies', 'send an event for every denied packet, not only for log rules')
-    .option('--no-syn-protection', 'under session table pressure, let SYNs open sessions anyway (the LRU then evicts established flows)')
+    .option('--no-syn-protection', 'under session table pressure, let SYNs open sessions anyway (they then evict sessions of their buckets, established ones included)')
     .option('--pressure <percent>', 'session table fill where SYN protection starts (default 75)', wholeNumber)
     .option('--event-rate <n>', "events per second of each rule, per CPU (default 100)", wholeNumber)
     .option('--event-burst <n>', "events a rule may send at once (default 200)", wholeNumber)
