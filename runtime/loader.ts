@@ -91,12 +91,11 @@ export function loadDatapath(options: LoadOptions = {}): Datapath {
   const rulesPerSlot = options.rulesPerSlot ?? DEFAULT_RULES_PER_SLOT;
   const obj = bpf_object__open_file(path);
   try {
+    // An object of data-path version 4 or older (A/B benchmarks load one) has an LRU hash of
+    // sessions, sized in sessions rather than buckets, and no seg_session_meta.
+    const legacySessions = bpf_map__value_size(bpf_object__find_map_by_name(obj, SegMap.sessions)) !== SEG_SESSION_BUCKET.size;
     for (const [name, size] of Object.entries(mapCapacities(options))) {
-      const map = bpf_object__find_map_by_name(obj, name);
-      // An object of data-path version 4 or older (A/B benchmarks load one) has an LRU hash of
-      // sessions: it takes the number of sessions, not of buckets.
-      const legacySessions = name === SegMap.sessions && bpf_map__value_size(map) !== SEG_SESSION_BUCKET.size;
-      bpf_map__set_max_entries(map, legacySessions ? (options.sessions ?? DEFAULT_SESSIONS) : size);
+      bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, name), name === SegMap.sessions && legacySessions ? (options.sessions ?? DEFAULT_SESSIONS) : size);
     }
     for (const [name, fd] of Object.entries(options.reuse ?? {})) if (fd !== undefined) bpf_map__reuse_fd(bpf_object__find_map_by_name(obj, name), fd);
     options.prepare?.(obj);
@@ -107,7 +106,7 @@ export function loadDatapath(options: LoadOptions = {}): Datapath {
       try {
         map = bpf_object__find_map_by_name(obj, name);
       } catch (error) {
-        if (options.allowMissingMaps === true) continue;
+        if (options.allowMissingMaps === true || (legacySessions && name === SegMap.sessionMeta)) continue;
         throw error;
       }
       maps[name] = bpf_map__fd(map);
