@@ -1,6 +1,7 @@
 // The kernel contract: the session table's bucket hash, the mirror of bpf/lib/session_table.h
 // seg_session_hash (NH over the deployment's key words, then a 64-bit finaliser), so that
-// userspace finds and places sessions in the bucket the kernel uses. test/kernel/
+// userspace finds and places sessions in the buckets the kernel uses (two choices: the hash's low
+// half names a flow's first bucket, its high half the second and the tag). test/kernel/
 // session-table.test.ts checks it against the kernel: flows opened by packets are found in the
 // bucket this predicts.
 import { SEG_SESSION_KEY, SegSessionTableLimits } from './abi.ts';
@@ -8,9 +9,13 @@ import { SEG_SESSION_KEY, SegSessionTableLimits } from './abi.ts';
 const MASK32 = 0xffff_ffffn;
 const MASK64 = 0xffff_ffff_ffff_ffffn;
 
-/** Where a flow lives: its bucket, and the tag its way carries (never 0). */
+/**
+ * Where a flow may live: its first bucket, its second (null when both are one bucket), and the
+ * tag its way carries in either (never 0).
+ */
 export interface SessionPlace {
   readonly bucket: number;
+  readonly second: number | null;
   readonly tag: number;
 }
 
@@ -32,8 +37,16 @@ export function sessionHash(key: Uint8Array, hashKey: readonly number[]): bigint
   return h;
 }
 
-/** The bucket and tag of a raw session key in a table of `buckets` buckets. */
+/** The two buckets and the tag of a raw session key in a table of `buckets` buckets. */
 export function sessionPlace(key: Uint8Array, hashKey: readonly number[], buckets: number): SessionPlace {
   const h = sessionHash(key, hashKey);
-  return { bucket: Number(((h & MASK32) * BigInt(buckets)) >> 32n), tag: (Number(h >> 32n) | 1) >>> 0 };
+  const high = h >> 32n;
+  const bucket = Number(((h & MASK32) * BigInt(buckets)) >> 32n);
+  const second = Number((high * BigInt(buckets)) >> 32n);
+  return { bucket, second: second === bucket ? null : second, tag: (Number(high) | 1) >>> 0 };
+}
+
+/** A place's buckets, the first first. */
+export function placeBuckets(place: SessionPlace): number[] {
+  return place.second === null ? [place.bucket] : [place.bucket, place.second];
 }

@@ -30,7 +30,7 @@ import { mapOf, type Datapath } from './datapath.ts';
 import { iterateBatches, iterateEntries, writeEntries } from './iterate.ts';
 import { layoutOf, migrateValue } from './migrate.ts';
 import { addLiveSessions, readHashKey } from './session-meta.ts';
-import { sessionPlace } from './session-hash.ts';
+import { placeBuckets, sessionPlace, type SessionPlace } from './session-hash.ts';
 
 const WAYS = SegSessionTableLimits.SEG_SESSION_WAYS;
 const STAMP_SHIFT = BigInt(SegSessionTableLimits.SEG_SESSION_STAMP_SHIFT);
@@ -164,10 +164,14 @@ function* bucketsOf(dp: Datapath): Generator<{ index: number; bucket: Uint8Array
   }
 }
 
-/** Every session of the table, raw key and value in this version's layout (a snapshot). */
-export function* rawSessions(dp: Datapath): Generator<{ key: Uint8Array; value: Uint8Array }> {
+/**
+ * Every session of the table, raw key and value in this version's layout (a snapshot), with the
+ * bucket it is in. Every way in use: a flow two CPUs opened at once in both its buckets is here
+ * twice (readSessions reports it once).
+ */
+export function* rawSessions(dp: Datapath): Generator<{ key: Uint8Array; value: Uint8Array; bucket?: number }> {
   if (isBucketTable(dp)) {
-    for (const { bucket } of bucketsOf(dp)) for (const way of waysOf(bucket)) yield { key: way.key, value: way.value };
+    for (const { index, bucket } of bucketsOf(dp)) for (const way of waysOf(bucket)) yield { key: way.key, value: way.value, bucket: index };
     return;
   }
   const size = bpf_map_get_info_by_fd(mapOf(dp, SegMap.sessions).fd).valueSize;
@@ -204,9 +208,25 @@ export function censusSessions(dp: Datapath): SessionCensus {
   return { entries, capacity, byState };
 }
 
-/** Every session in the table (a snapshot; the table keeps changing). */
+/**
+ * Every session in the table (a snapshot; the table keeps changing). A flow held in both its
+ * buckets is reported once, as the kernel's find returns it: its first bucket's session.
+ */
 export function readSessions(dp: Datapath): SessionEntry[] {
-  return [...rawSessions(dp)].map(({ key, value }) => decodeSession(key, value));
+  const byKey = new Map<string, { key: Uint8Array; value: Uint8Array; bucket?: number }>();
+  let place: ((key: Uint8Array) => SessionPlace) | undefined;
+  for (const raw of rawSessions(dp)) {
+    const id = Buffer.from(raw.key.buffer, raw.key.byteOffset, raw.key.byteLength).toString('hex');
+    const seen = byKey.get(id);
+    if (seen === undefined) {
+      byKey.set(id, raw);
+      continue;
+    }
+    // Rare (a race): the hash is computed for these keys only.
+    place ??= (key) => placeOf(dp, key);
+    if (raw.bucket === place(raw.key).bucket) byKey.set(id, raw);
+  }
+  return [...byKey.values()].map(({ key, value }) => decodeSession(key, value));
 }
 
 /** One session from its raw key and value. */
@@ -252,8 +272,8 @@ function tcpWindowOf(v: SegSession): TcpWindow {
   };
 }
 
-/** The bucket a raw key lives in, and its tag, in this deployment's table. */
-function placeOf(dp: Datapath, key: Uint8Array): { readonly bucket: number; readonly tag: number } {
+/** The buckets a raw key may live in, and its tag, in this deployment's table. */
+function placeOf(dp: Datapath, key: Uint8Array): SessionPlace {
   return sessionPlace(key, readHashKey(dp), bpf_map_get_info_by_fd(mapOf(dp, SegMap.sessions).fd).maxEntries);
 }
 
@@ -295,17 +315,25 @@ function writeBuckets(fd: number, buckets: ReadonlyMap<number, { bytes: Uint8Arr
   }
 }
 
-/** Removes one session by its raw key; false when it was gone already. */
+/**
+ * Removes one session by its raw key, from both its buckets (as the kernel's remove: two CPUs
+ * opening a flow at once may leave it in both); false when it was gone already.
+ */
 export function deleteSession(dp: Datapath, key: Uint8Array): boolean {
   if (!isBucketTable(dp)) throw new Error('this deployment\'s session table is an older data path\'s: deploy again to upgrade it');
   const fd = mapOf(dp, SegMap.sessions).fd;
-  const { bucket, tag } = placeOf(dp, key);
-  const bytes = lockedBucket(fd, bucket);
-  const way = waysOf(bytes).find((w) => w.tag === tag && sameBytes(w.key, key));
-  if (!way) return false;
-  setU32At(bytes, BUCKET.tag.offset + 4 * way.way, 0);
-  writeBuckets(fd, new Map([[bucket, { bytes, changed: new Set([way.way]) }]]));
-  addLiveSessions(dp, -1);
+  const place = placeOf(dp, key);
+  const changes = new Map<number, { bytes: Uint8Array; changed: Set<number> }>();
+  for (const bucket of placeBuckets(place)) {
+    const bytes = lockedBucket(fd, bucket);
+    const way = waysOf(bytes).find((w) => w.tag === place.tag && sameBytes(w.key, key));
+    if (!way) continue;
+    setU32At(bytes, BUCKET.tag.offset + 4 * way.way, 0);
+    changes.set(bucket, { bytes, changed: new Set([way.way]) });
+  }
+  if (changes.size === 0) return false;
+  writeBuckets(fd, changes);
+  addLiveSessions(dp, -changes.size);
   return true;
 }
 
@@ -343,75 +371,123 @@ export interface SessionWrite {
 }
 
 export interface SessionWriteResult {
-  /** Sessions written into a free way. */
+  /** Sessions written into a free way or over an older session. */
   readonly written: number;
   /** Sessions the table had already (left as they were with `keepExisting`, else replaced). */
   readonly existing: number;
-  /** Sessions whose bucket was full: not written (most recently seen first fill a bucket). */
+  /** Sessions of the table written over: seen longer ago than the session that took their way. */
+  readonly replaced: number;
+  /** Sessions whose buckets were full of sessions seen as recently or later: not written. */
   readonly unplaced: readonly SessionWrite[];
 }
 
+/** The victim score of the kernel's insert (lib/session_table.h seg_session_victim_score). */
+function victimScore(bytes: Uint8Array, way: number, st: number): bigint {
+  if (u32At(bytes, BUCKET.tag.offset + 4 * way) === 0) return (1n << 64n) - 1n;
+  const age = (st - u32At(bytes, BUCKET.stamp.offset + 4 * way)) | 0;
+  return (BigInt(bytes[BUCKET.ref.offset + way] === 0 ? 1 : 0) << 32n) | BigInt(age > 0 ? age : 0);
+}
+
+/** A bucket's best victim now (`st`): its way and score, the lowest way on ties. */
+function bestVictim(bytes: Uint8Array, st: number): { way: number; score: bigint } {
+  let best = { way: 0, score: victimScore(bytes, 0, st) };
+  for (let i = 1; i < WAYS; i++) {
+    const score = victimScore(bytes, i, st);
+    if (score > best.score) best = { way: i, score };
+  }
+  return best;
+}
+
 /**
- * Writes sessions into their buckets through the deployment's hash, as the kernel would find
- * them: a session goes into a free way of its bucket (the most recently seen first); one whose
- * bucket is full is returned in `unplaced`, never written over another session. The way's
- * eviction stamp is its last-seen time, its reference bit set when it saw more than one packet.
- * Seeding (tests, benchmarks) and the upgrade from an LRU table of data-path version 4 use it.
+ * Writes sessions where the kernel's insert would put them: of a flow's two buckets, the one
+ * whose best victim is better (a free way, else one never seen again, else the one seen longest
+ * ago; the first bucket on a tie), the most recently seen sessions first. A session takes a free
+ * way, or the victim's way when the victim was seen longer ago than it (`replaced`); else it is
+ * returned in `unplaced` (so that a session written here is never written over by an older one).
+ * The way's eviction stamp is its last-seen time, its reference bit set when it saw more than one
+ * packet. Seeding (tests, benchmarks) and the upgrade from an LRU table of data-path version 4
+ * use it.
  */
 export function writeSessions(dp: Datapath, sessions: readonly SessionWrite[], options: { readonly keepExisting?: boolean } = {}): SessionWriteResult {
   if (!isBucketTable(dp)) throw new Error('this deployment\'s session table is an older data path\'s: deploy again to upgrade it');
   const fd = mapOf(dp, SegMap.sessions).fd;
   const hashKey = readHashKey(dp);
-  const buckets = bpf_map_get_info_by_fd(fd).maxEntries;
-  const byBucket = new Map<number, { tag: number; write: SessionWrite; lastSeen: bigint; packets: bigint }[]>();
-  for (const write of sessions) {
-    const { bucket, tag } = sessionPlace(write.key, hashKey, buckets);
+  const bucketCount = bpf_map_get_info_by_fd(fd).maxEntries;
+  const list = sessions.map((write) => {
     // Two members only (a million sessions are seeded in seconds, not decoded whole).
     const view = new DataView(write.value.buffer, write.value.byteOffset, write.value.byteLength);
-    let list = byBucket.get(bucket);
-    if (!list) byBucket.set(bucket, (list = []));
-    list.push({ tag, write, lastSeen: view.getBigUint64(SEG_SESSION.fields.last_seen_ns.offset, true), packets: view.getBigUint64(SEG_SESSION.fields.packets.offset, true) });
-  }
+    return { place: sessionPlace(write.key, hashKey, bucketCount), write, lastSeen: view.getBigUint64(SEG_SESSION.fields.last_seen_ns.offset, true), packets: view.getBigUint64(SEG_SESSION.fields.packets.offset, true) };
+  });
+  list.sort((a, b) => (a.lastSeen < b.lastSeen ? 1 : a.lastSeen > b.lastSeen ? -1 : 0));
   let written = 0;
   let existing = 0;
+  let replaced = 0;
+  let freed = 0;
   const unplaced: SessionWrite[] = [];
-  let pending = new Map<number, { bytes: Uint8Array; changed: Set<number> }>();
-  for (const [index, list] of byBucket) {
-    const bytes = lockedBucket(fd, index);
-    const changed = new Set<number>();
-    list.sort((a, b) => (a.lastSeen < b.lastSeen ? 1 : a.lastSeen > b.lastSeen ? -1 : 0));
-    for (const { tag, write, lastSeen, packets } of list) {
-      const ways = waysOf(bytes);
-      const same = ways.find((w) => w.tag === tag && sameBytes(w.key, write.key));
-      let way = same?.way;
+  // The buckets read so far (under their lock) and changed, written 4,096 at a time.
+  let loaded = new Map<number, { bytes: Uint8Array; changed: Set<number> }>();
+  const bucketAt = (index: number): { bytes: Uint8Array; changed: Set<number> } => {
+    let b = loaded.get(index);
+    if (!b) loaded.set(index, (b = { bytes: lockedBucket(fd, index), changed: new Set() }));
+    return b;
+  };
+  for (const { place, write, lastSeen, packets } of list) {
+    const st = Number((lastSeen >> STAMP_SHIFT) & 0xffff_ffffn);
+    const candidates = placeBuckets(place).map((index) => ({ index, ...bucketAt(index) }));
+    let target: { index: number; bytes: Uint8Array; changed: Set<number> } | undefined;
+    let way: number | undefined;
+    for (const c of candidates) {
+      const same = waysOf(c.bytes).find((w) => w.tag === place.tag && sameBytes(w.key, write.key));
       if (same) {
-        existing++;
-        if (options.keepExisting === true) continue;
-      } else {
-        const used = new Set(ways.map((w) => w.way));
-        way = [...Array(WAYS).keys()].find((i) => !used.has(i));
-        if (way === undefined) {
-          unplaced.push(write);
-          continue;
-        }
-        written++;
+        target = c;
+        way = same.way;
+        break;
       }
-      const w = way as number;
-      setU32At(bytes, BUCKET.tag.offset + 4 * w, tag);
-      setU32At(bytes, BUCKET.stamp.offset + 4 * w, Number((lastSeen >> STAMP_SHIFT) & 0xffff_ffffn));
-      bytes[BUCKET.ref.offset + w] = packets > 1n ? 1 : 0;
-      const base = BUCKET.way.offset + w * SEG_SESSION_WAY.size;
-      bytes.set(write.key, base + SEG_SESSION_WAY.fields.key.offset);
-      bytes.set(write.value.subarray(0, SEG_SESSION.size), base + SEG_SESSION_WAY.fields.s.offset);
-      changed.add(w);
     }
-    if (changed.size > 0) pending.set(index, { bytes, changed });
-    if (pending.size >= 4096) {
-      writeBuckets(fd, pending);
-      pending = new Map();
+    if (target) {
+      // The same flow twice in the input (an old table's two copies of a raced flow): the
+      // most recent, written first, stays.
+      if (target.changed.has(way as number)) continue;
+      existing++;
+      if (options.keepExisting === true) continue;
+    } else {
+      let best: { c: (typeof candidates)[number]; way: number; score: bigint } | undefined;
+      for (const c of candidates) {
+        const v = bestVictim(c.bytes, st);
+        if (!best || v.score > best.score) best = { c, ...v };
+      }
+      const victim = best as NonNullable<typeof best>;
+      const free = victim.score === (1n << 64n) - 1n;
+      // A victim seen as recently as this session, or later, stays (the most recent first).
+      if (!free && ((st - u32At(victim.c.bytes, BUCKET.stamp.offset + 4 * victim.way)) | 0) <= 0) {
+        unplaced.push(write);
+        continue;
+      }
+      target = victim.c;
+      way = victim.way;
+      written++;
+      if (free) freed++;
+      else replaced++;
+    }
+    const { bytes, changed } = target;
+    const w = way as number;
+    setU32At(bytes, BUCKET.tag.offset + 4 * w, place.tag);
+    setU32At(bytes, BUCKET.stamp.offset + 4 * w, st);
+    bytes[BUCKET.ref.offset + w] = packets > 1n ? 1 : 0;
+    const base = BUCKET.way.offset + w * SEG_SESSION_WAY.size;
+    bytes.set(write.key, base + SEG_SESSION_WAY.fields.key.offset);
+    bytes.set(write.value.subarray(0, SEG_SESSION.size), base + SEG_SESSION_WAY.fields.s.offset);
+    changed.add(w);
+    if (loaded.size >= 4096) {
+      writeBuckets(fd, changedOf(loaded));
+      loaded = new Map();
     }
   }
-  writeBuckets(fd, pending);
-  addLiveSessions(dp, written);
-  return { written, existing, unplaced };
+  writeBuckets(fd, changedOf(loaded));
+  addLiveSessions(dp, freed);
+  return { written, existing, replaced, unplaced };
+}
+
+function changedOf(loaded: ReadonlyMap<number, { bytes: Uint8Array; changed: Set<number> }>): Map<number, { bytes: Uint8Array; changed: Set<number> }> {
+  return new Map([...loaded].filter(([, b]) => b.changed.size > 0));
 }

@@ -89,20 +89,29 @@ describe.skipIf(!KERNEL_AVAILABLE)('the set-associative session table and its us
 
   it('puts every session packets open in the bucket, with the tag, the TypeScript hash predicts', () => {
     flushSessions(dp);
-    const flows = Array.from({ length: 300 }, (_, n) => flowOf(n));
+    const flows = Array.from({ length: 2048 }, (_, n) => flowOf(n));
     for (const f of flows) expect(send(dp, f).verdict).toBe('allow');
     const places = kernelPlaces(dp);
-    // 300 flows in 1,024 buckets of 4: a bucket offered a fifth is rare but possible; every one held is where predicted.
-    expect(places.size).toBeGreaterThan(290);
+    // 2,048 flows in 1,024 buckets of 4 (half load): two choices turn away a handful at most
+    // (one choice: ~2 %); every one held is where predicted.
+    expect(places.size).toBeGreaterThan(2030);
     const hashKey = readHashKey(dp);
+    let inSecond = 0;
     for (const f of flows) {
       const key = keyOf(f);
       const held = places.get(hex(key));
       if (!held) continue;
       const predicted = sessionPlace(key, hashKey, buckets(dp));
-      expect({ bucket: held.bucket, tag: held.way.tag }).toEqual(predicted);
+      expect(held.way.tag).toBe(predicted.tag);
+      expect([predicted.bucket, predicted.second]).toContain(held.bucket);
+      if (held.bucket === predicted.second) inSecond++;
     }
-    for (const [k] of places) expect(flows.some((f) => hex(keyOf(f)) === k)).toBe(true);
+    // Two choices: a flow goes to its second bucket when its first has no free way and the
+    // second has (ties go to the first). At half load that is some 4 % of the flows (89 of
+    // 2,048 in one run); with one choice it is none.
+    expect(inSecond).toBeGreaterThan(40);
+    const offered = new Set(flows.map((f) => hex(keyOf(f))));
+    for (const [k] of places) expect(offered.has(k)).toBe(true);
   });
 
   it('places the same flow in different buckets in two deployments (a hash key each)', () => {

@@ -1,8 +1,9 @@
 // A reference model of the session table's bucket policy (bpf/lib/session_table.h), for the
-// differential test test/kernel/session-table.test.ts: where a flow's session goes (its bucket
-// and tag by runtime/datapath/session-hash.ts), which way a new session takes (a free way, else
-// the one without reference bit seen longest ago, else the one seen longest ago, the lowest way
-// on ties), and what a hit changes (the reference bit; the stamp when the clock moved on). The
+// differential test test/kernel/session-table.test.ts: where a flow's session goes (its two
+// buckets and tag by runtime/datapath/session-hash.ts; the find reads the first, then the
+// second), which bucket and way a new session takes (in each bucket its best victim: a free way,
+// else the one without reference bit seen longest ago, else the one seen longest ago, the lowest
+// way on ties; of the two, the better victim, the first bucket's on a tie), and what a hit changes (the reference bit; the stamp when the clock moved on). The
 // clock is the kernel's (coarse, cached per tick): the model takes the stamp the kernel wrote
 // for the way a packet touched, and checks that nothing else moved.
 import { sessionPlace } from '../../runtime/datapath/session-hash.ts';
@@ -50,26 +51,35 @@ export class SessionTableModel {
    * at stamp `st` (the session clock >> 20 as the kernel read it).
    */
   packet(key: Uint8Array, st: number): ModelStep {
-    const { bucket, tag } = sessionPlace(key, this.hashKey, this.bucketCount);
-    const ways = this.buckets[bucket] as (ModelWay | undefined)[];
-    for (let i = 0; i < MODEL_WAYS; i++) {
-      const w = ways[i];
-      if (w && w.tag === tag && sameKey(w.key, key)) {
-        w.stamp = st;
-        w.ref = 1;
-        return { bucket, way: i, kind: 'hit' };
+    const place = sessionPlace(key, this.hashKey, this.bucketCount);
+    const { tag } = place;
+    const candidates = place.second === null ? [place.bucket] : [place.bucket, place.second];
+    for (const bucket of candidates) {
+      const ways = this.buckets[bucket] as (ModelWay | undefined)[];
+      for (let i = 0; i < MODEL_WAYS; i++) {
+        const w = ways[i];
+        if (w && w.tag === tag && sameKey(w.key, key)) {
+          w.stamp = st;
+          w.ref = 1;
+          return { bucket, way: i, kind: 'hit' };
+        }
       }
     }
+    let target = place.bucket;
     let victim = 0;
     let best = -1n;
-    for (let i = 0; i < MODEL_WAYS; i++) {
-      const s = score(ways[i], st);
-      if (s > best) {
-        best = s;
-        victim = i;
+    for (const bucket of candidates) {
+      const ways = this.buckets[bucket] as (ModelWay | undefined)[];
+      for (let i = 0; i < MODEL_WAYS; i++) {
+        const s = score(ways[i], st);
+        if (s > best) {
+          best = s;
+          victim = i;
+          target = bucket;
+        }
       }
     }
-    ways[victim] = { tag, key: key.slice(), stamp: st, ref: 0 };
-    return { bucket, way: victim, kind: 'insert' };
+    (this.buckets[target] as (ModelWay | undefined)[])[victim] = { tag, key: key.slice(), stamp: st, ref: 0 };
+    return { bucket: target, way: victim, kind: 'insert' };
   }
 }
