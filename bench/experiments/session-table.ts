@@ -6,7 +6,9 @@
 //   node bench/experiments/session-table.ts A.bpf.o B.bpf.o [--sessions N] [--policy 10|fw1]
 //        [--rounds R] [--flows F]            in-program ns: session hit, new flow (table full)
 //   node bench/experiments/session-table.ts A.bpf.o B.bpf.o --eviction [--sessions N]
-//        hit ratio of long-lived flows beside a churn of one-packet flows, by load
+//        [--loads 0.5,0.75,0.9,1]
+//        hit ratio of long-lived flows beside a churn of one-packet flows, by load, and the
+//        table's fill at the end (`segc status`'s utilization: what its warning reads)
 //
 // A new flow is one frame in one BPF_PROG_TEST_RUN (repeat 1): its figure carries the test
 // run's own per-call cost, the same for both objects; `parse-only` is that cost plus parsing,
@@ -19,6 +21,7 @@ import { type Datapath } from '../../runtime/datapath/datapath.ts';
 import { installPolicy } from '../../runtime/datapath/slots.ts';
 import { runFrame } from '../../runtime/datapath/test-run.ts';
 import { SegReason } from '../../runtime/datapath/abi.ts';
+import { censusSessions } from '../../runtime/datapath/sessions.ts';
 import { closeDatapath, loadDatapath } from '../../runtime/loader.ts';
 import { buildFrame } from '../../runtime/packet-bytes.ts';
 import { classBenchToIr, readClassBenchRules } from '../../test/support/classbench.ts';
@@ -32,6 +35,7 @@ const { values: args, positionals: objects } = parseArgs({
     rounds: { type: 'string', default: '6' },
     flows: { type: 'string', default: '4000' },
     eviction: { type: 'boolean', default: false },
+    loads: { type: 'string', default: '0.5,0.75,0.9,1' },
   },
 });
 if (objects.length !== 2) {
@@ -120,7 +124,12 @@ function eviction(): void {
   const image = policyImage('10');
   const churn = Math.floor(sessions / 4);
   out(`eviction: table ${sessions} sessions, ${churn} one-packet flows an epoch beside the long-lived ones; long-lived packets that hit their session (epochs 3-4)`);
-  for (const load_ of [0.5, 0.75, 0.9, 1.0]) {
+  const loads = args.loads.split(',').map(Number);
+  if (loads.some((l) => !(l > 0 && l <= 1))) {
+    process.stderr.write('--loads: comma-separated loads in (0, 1], such as 0.5,0.75\n');
+    process.exit(2);
+  }
+  for (const load_ of loads) {
     const live = Math.floor(sessions * load_);
     const line: string[] = [];
     for (const o of objects) {
@@ -139,7 +148,8 @@ function eviction(): void {
             if (j % every === 0) runFrame(dp, 'ingress', flowFrame(next++, 1 << 22));
           });
         }
-        line.push(`${o}: ${((100 * hits) / asked).toFixed(2)}%`);
+        const fill = censusSessions(dp);
+        line.push(`${o}: ${((100 * hits) / asked).toFixed(2)}% (fill ${((100 * fill.entries) / fill.capacity).toFixed(1)}%)`);
       } finally {
         closeDatapath(dp);
       }
