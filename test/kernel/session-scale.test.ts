@@ -1,7 +1,7 @@
 // The session table at scale: the default capacity holds 100k+ flows with headroom, and a
 // 1M-session table works: offered a million flows (written through the deployment's bucket
-// hash), it keeps what its 4-way buckets can hold (a bucket offered a fifth turns it away:
-// about 18 % at this load, docs/datapath.md), every sampled flow it kept is a session hit in the
+// hash), it keeps what its 4-way buckets can hold (a flow whose two buckets are full is turned
+// away: about 9 % at this load, docs/datapath.md), every sampled flow it kept is a session hit in the
 // real program, a new flow still opens a session in the full table (it evicts), and the
 // kernel's own accounting of the table's memory matches the bytes per session docs/datapath.md
 // states.
@@ -96,8 +96,9 @@ describe.skipIf(!KERNEL_AVAILABLE)('a session table of a million flows', () => {
     expect(filled.written + filled.unplaced.length).toBe(FLOWS);
     expect(census.entries).toBe(filled.written);
     expect(census.byState[SegState.SEG_STATE_UDP]).toBe(filled.written);
-    // Ideal hashing at this load (0.95) turns away 17.8 %; a bad hash would turn away far more.
-    expect(filled.written / FLOWS).toBeGreaterThan(0.8);
+    // Ideal hashing at this load (0.95) turns away 9.2 % with two choices (17.8 % with one); a
+    // bad hash, or one bucket a flow, would turn away far more.
+    expect(filled.written / FLOWS).toBeGreaterThan(0.89);
     process.stdout.write(`1M-session table offered ${FLOWS} flows: kept ${filled.written} (${((100 * filled.written) / FLOWS).toFixed(1)} %)\n`);
   });
 
