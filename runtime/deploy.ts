@@ -728,7 +728,7 @@ export function commitDeploy(applied: Applied): DeployResult {
       ? { upgrade: { from: plan.upgrade.from, to: plan.upgrade.to, reasons: plan.upgrade.reasons, reused: [...upgraded.reused].sort(), migrated: upgraded.migrated as Record<string, number>, unplacedSessions: upgraded.unplacedSessions } }
       : {};
   if (upgraded !== undefined && upgraded.unplacedSessions > 0) {
-    warnings.push(`${upgraded.unplacedSessions} sessions of the old table found their bucket of the new one full and were not kept (their flows are classified again on their next packet)`);
+    warnings.push(`${upgraded.unplacedSessions} sessions of the old table found their two buckets of the new one full and were not kept (their flows are classified again on their next packet)`);
   }
   return { record, previous, loaded: plan.adopted === undefined || upgraded !== undefined, ...upgrade, detached, warnings, timings: applied.timings, pending };
 }

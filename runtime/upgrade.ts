@@ -126,7 +126,7 @@ export interface LoadedUpgrade {
   readonly reused: ReadonlySet<MapName>;
   /** Entries copied into each new map. */
   readonly migrated: Readonly<Partial<Record<MapName, number>>>;
-  /** Sessions of the old table that found no free way in their bucket of the new one (not kept). */
+  /** Sessions of the old table that found no way in their two buckets of the new one (not kept). */
   unplacedSessions: number;
 }
 

@@ -142,7 +142,7 @@ __noinline int seg_open_session(const struct seg_session_key *key, const struct 
 	if (pkt->proto == IPPROTO_TCP && (pkt->tcp_flags & SEG_TCP_FIN))
 		s.flags |= src_is_a ? SEG_SESSION_FIN_A : SEG_SESSION_FIN_B;
 	seg_tcp_window_open(&s, pkt, src_is_a);
-	/* The table evicts a session of the flow's bucket rather than fail; an error here (another
+	/* The table evicts a session of the flow's two buckets rather than fail; an error here (another
 	 * CPU opened the flow first, or a handshake found only sessions seen twice under SYN
 	 * protection) leaves the flow as it was. */
 	cfg = bpf_map_lookup_elem(&seg_config, &zero);

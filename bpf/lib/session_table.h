@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
 /* The session table: find, insert and remove sessions by flow key. A set-associative table in
- * an array map (seg_sessions, struct seg_session_bucket): a flow's bucket comes from a keyed
- * hash of its key (seg_session_meta's hash_key, random per deployment); the bucket keeps its
- * ways' tags, sequence words and eviction state in one 64-byte line, so a miss reads one line
- * and a hit two or three. Readers take no lock; writers take the bucket's. docs/datapath.md
+ * an array map (seg_sessions, struct seg_session_bucket): a flow's two buckets (two choices)
+ * come from a keyed hash of its key (seg_session_meta's hash_key, random per deployment); a
+ * bucket keeps its ways' tags, sequence words and eviction state in one 64-byte line, so a miss
+ * reads two lines and a hit in the first bucket two or three. Readers take no lock; writers take the bucket's. docs/datapath.md
  * "The session table" and docs/performance.md "The set-associative session table". */
 #pragma once
 

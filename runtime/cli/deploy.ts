@@ -62,7 +62,7 @@ export function register(program: Command, io: CliIo): void {
     .option('--json', 'print the result as JSON')
     .option('--strict', 'refuse the policy when the rule analysis finds anything (warnings too)')
     .option('--max-rules <n>', 'rules per policy slot the data path is sized for (default 65536; a change resizes the running data path in place, sessions kept)', wholeNumber)
-    .option('--sessions <n>', 'session table capacity (default 262144, rounded up to a power of two of 4-way buckets; 128 bytes of kernel memory each; keep the concurrent flows below 60 % of it (status warns past that); a change resizes it in place, sessions kept where their bucket has room)', wholeNumber)
+    .option('--sessions <n>', 'session table capacity (default 262144, rounded up to a power of two of 4-way buckets; 128 bytes of kernel memory each; keep the concurrent flows below 60 % of it (status warns past that); a change resizes it in place, sessions kept where their buckets have room)', wholeNumber)
     .option('--fragments <n>', 'fragmented datagrams tracked at once (default 4096; a change resizes it in place)', wholeNumber)
     .option('--analysis-budget <ms>', 'time the rule analysis may take (default 1000, 10000 with --strict)', wholeNumber)
     .option('--audit', 'audit mode: denies pass and are counted as would-deny (and sent as events)')
