@@ -3,20 +3,22 @@
 // bucket and tag of every session packets open; two data paths (two deployments) draw different
 // hash keys and place the same flow in different buckets, while a data path that takes over the
 // table (a redeploy, an upgrade) keeps the key and finds its sessions; userspace seeds, removes
-// and flushes sessions where the kernel finds them; and a differential run: random flows opened
+// and flushes sessions where the kernel finds them (a flow's first bucket, else its second;
+// a flow held in both, as two CPUs opening it at once leave it, is read once, the first
+// bucket's, and removed from both); and a differential run: random flows opened
 // and hit by packets in a small table, its contents read from userspace after every packet equal
 // a reference model of the bucket policy (test/support/session-table-model.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEG_SESSION, SEG_SESSION_KEY, SegFamily, SegMap, SegReason, SegState } from '../../runtime/datapath/abi.ts';
-import { encode } from '../../runtime/datapath/codec.ts';
+import { SEG_SESSION, SEG_SESSION_BUCKET, SEG_SESSION_KEY, SEG_SESSION_WAY, SegFamily, SegMap, SegReason, SegState } from '../../runtime/datapath/abi.ts';
+import { encode, encodeU32 } from '../../runtime/datapath/codec.ts';
 import type { Datapath } from '../../runtime/datapath/datapath.ts';
-import { readHashKey } from '../../runtime/datapath/session-meta.ts';
+import { readHashKey, writeHashKey } from '../../runtime/datapath/session-meta.ts';
 import { sessionPlace } from '../../runtime/datapath/session-hash.ts';
 import { deleteSession, flushSessions, readBucketWays, readSessions, writeSessions, type BucketWay } from '../../runtime/datapath/sessions.ts';
 import { runFrame } from '../../runtime/datapath/test-run.ts';
 import { closeDatapath, loadDatapath } from '../../runtime/loader.ts';
 import { buildFrame } from '../../runtime/packet-bytes.ts';
-import { bpf_map_get_info_by_fd } from '../../runtime/libbpf.ts';
+import { BPF_F_LOCK, bpf_map_get_info_by_fd, bpf_map_lookup_elem, bpf_map_update_elem } from '../../runtime/libbpf.ts';
 import { deployIr, KERNEL_AVAILABLE } from '../support/datapath-harness.ts';
 import { programIr } from '../support/ir-builder.ts';
 import { MODEL_WAYS, SessionTableModel } from '../support/session-table-model.ts';
@@ -176,6 +178,102 @@ describe.skipIf(!KERNEL_AVAILABLE)('the set-associative session table and its us
     expect(flushSessions(dp)).toBe(result.written - 1);
     expect(readSessions(dp)).toHaveLength(0);
     for (const f of flows.slice(0, 5)) expect(reply(dp, f).verdict).toBe('deny');
+  });
+
+  it('seeds a flow into its second bucket when its first is full, and sessions seen earlier stay over older ones', () => {
+    const small = loadDatapath({ sessions: 32, rulesPerSlot: 1024 });
+    try {
+      const installed = deployIr(small, POLICY);
+      // A fixed hash key, so that the run is the same every time (some flows find their first
+      // bucket full, 8 of them hashing to one; some new flow finds both full).
+      writeHashKey(small, [2, 0x85ebca6b, 0xc2b2ae35, 0x27d4eb2f, 0x165667b1, 0xd3a2646c, 0xfd7046c5, 0xb55a4f09, 0x7feb352d, 0x846ca68b]);
+      const count = buckets(small);
+      const hashKey = readHashKey(small);
+      const now = process.hrtime.bigint();
+      // 24 flows in 8 buckets of 4 (0.75 load), each seen 1 ms before the next.
+      const flows = Array.from({ length: 24 }, (_, n) => flowOf(5000 + n));
+      const valueAt = (n: number) => encode(SEG_SESSION, { last_seen_ns: now - BigInt(n) * 2_000_000n, packets: 1n, verdict: 1, dir: 1, state: SegState.SEG_STATE_UDP, flags: 1 | 8, generation: installed.generation });
+      const result = writeSessions(small, flows.map((f, n) => ({ key: keyOf(f), value: valueAt(n) })));
+      expect(result.written + result.unplaced.length).toBe(24);
+      expect(result.replaced).toBe(0);
+      const places = kernelPlaces(small);
+      const fill = new Map<number, number>();
+      for (const [, p] of places) fill.set(p.bucket, (fill.get(p.bucket) ?? 0) + 1);
+      let second = 0;
+      for (const f of flows) {
+        const place = sessionPlace(keyOf(f), hashKey, count);
+        const held = places.get(hex(keyOf(f)));
+        if (!held) {
+          // Turned away only when both its buckets are full.
+          expect(fill.get(place.bucket)).toBe(4);
+          if (place.second !== null) expect(fill.get(place.second)).toBe(4);
+          continue;
+        }
+        expect([place.bucket, place.second]).toContain(held.bucket);
+        // In its second bucket only because its first was full (the most recent went first).
+        if (held.bucket !== place.bucket) {
+          second++;
+          expect(fill.get(place.bucket)).toBe(4);
+        }
+      }
+      expect(second).toBeGreaterThan(0);
+      // A flow seen later than every session there takes the best victim's way (the one seen
+      // longest ago); one seen earlier than all of them is turned away.
+      const bothFull = (f: Flow) => {
+        const place = sessionPlace(keyOf(f), hashKey, count);
+        return fill.get(place.bucket) === 4 && (place.second === null || fill.get(place.second) === 4);
+      };
+      const fresh = Array.from({ length: 400 }, (_, n) => flowOf(7000 + n)).find(bothFull) as Flow;
+      expect(fresh, 'a new flow whose two buckets are full').toBeDefined();
+      const older = writeSessions(small, [{ key: keyOf(fresh), value: valueAt(100) }]);
+      expect(older).toMatchObject({ written: 0, replaced: 0 });
+      expect(older.unplaced).toHaveLength(1);
+      const newer = writeSessions(small, [{ key: keyOf(fresh), value: valueAt(-1) }]);
+      expect(newer).toMatchObject({ written: 1, replaced: 1 });
+      expect(reply(small, fresh).reason).toBe(SegReason.SEG_REASON_SESSION);
+      // The victim: the session seen longest ago of the two buckets.
+      const freshPlace = sessionPlace(keyOf(fresh), hashKey, count);
+      const candidates = flows.filter((f) => places.has(hex(keyOf(f))) && [freshPlace.bucket, freshPlace.second].includes(places.get(hex(keyOf(f)))?.bucket ?? -1));
+      const oldest = candidates.reduce((a, b) => (flows.indexOf(b) > flows.indexOf(a) ? b : a));
+      expect(kernelPlaces(small).has(hex(keyOf(oldest)))).toBe(false);
+      expect(kernelPlaces(small).size).toBe(places.size);
+      // The kernel finds every session written (replies hit; that sets their reference bits, so
+      // this comes last).
+      const after = kernelPlaces(small);
+      for (const f of flows) if (after.has(hex(keyOf(f)))) expect(reply(small, f).reason).toBe(SegReason.SEG_REASON_SESSION);
+    } finally {
+      closeDatapath(small);
+    }
+  });
+
+  it('reads a flow held in both its buckets once (the first bucket\'s, as the find returns it) and removes it from both', () => {
+    flushSessions(dp);
+    const hashKey = readHashKey(dp);
+    const count = buckets(dp);
+    const flow = Array.from({ length: 200 }, (_, n) => flowOf(6000 + n)).find((f) => sessionPlace(keyOf(f), hashKey, count).second !== null) as Flow;
+    const place = sessionPlace(keyOf(flow), hashKey, count);
+    expect(send(dp, flow).verdict).toBe('allow');
+    const held = kernelPlaces(dp).get(hex(keyOf(flow)));
+    expect(held?.bucket).toBe(place.bucket);
+    // The race's result, made by hand: a copy in way 0 of the second bucket, 7 packets.
+    const fd = dp.maps[SegMap.sessions] as number;
+    const first = bpf_map_lookup_elem(fd, encodeU32(place.bucket), SEG_SESSION_BUCKET.size, BPF_F_LOCK) as Uint8Array;
+    const second = bpf_map_lookup_elem(fd, encodeU32(place.second as number), SEG_SESSION_BUCKET.size, BPF_F_LOCK) as Uint8Array;
+    const from = SEG_SESSION_BUCKET.fields.way.offset + (held as { way: BucketWay }).way.way * SEG_SESSION_WAY.size;
+    const to = SEG_SESSION_BUCKET.fields.way.offset;
+    second.set(first.subarray(from, from + SEG_SESSION_WAY.size), to);
+    const view = new DataView(second.buffer, second.byteOffset, second.byteLength);
+    view.setBigUint64(to + SEG_SESSION_WAY.fields.s.offset + SEG_SESSION.fields.packets.offset, 7n, true);
+    view.setUint32(SEG_SESSION_BUCKET.fields.tag.offset, place.tag, true);
+    bpf_map_update_elem(fd, encodeU32(place.second as number), second, BPF_F_LOCK);
+    expect([...kernelPlaces(dp).values()]).toHaveLength(1);
+    expect(readBucketWays(dp).flatMap((b) => b.ways).filter((w) => hex(w.key) === hex(keyOf(flow)))).toHaveLength(2);
+    const read = readSessions(dp).filter((e) => hex(e.key) === hex(keyOf(flow)));
+    expect(read).toHaveLength(1);
+    expect(read[0]?.packets).toBe(1n);
+    expect(deleteSession(dp, keyOf(flow))).toBe(true);
+    expect(readBucketWays(dp).flatMap((b) => b.ways)).toHaveLength(0);
+    expect(reply(dp, flow).verdict).toBe('deny');
   });
 
   it('holds what a reference model of the bucket policy holds, after every packet of random flows in a small table', () => {
