@@ -26,7 +26,7 @@ import { compile } from '../compiler/program.ts';
 import { createMemoryHost } from '../compiler/source.ts';
 import { deploy, openPinnedDatapath, releaseDatapath, undeploy } from '../runtime/deploy.ts';
 import { bpf_map_update_batch, libbpf_num_possible_cpus } from '../runtime/libbpf.ts';
-import { censusSessions } from '../runtime/datapath/sessions.ts';
+import { censusSessions, writeSessions } from '../runtime/datapath/sessions.ts';
 import { readConfig } from '../runtime/datapath/config.ts';
 import { DEFAULT_SESSIONS } from '../runtime/loader.ts';
 import { classBenchToSeg, readClassBenchRules } from '../test/support/classbench.ts';
@@ -105,7 +105,7 @@ function fillSessions(pinDir: string, count: number): number {
       values[v + 36] = 1;
       values[v + 38] = states[i % states.length] ?? 0;
     }
-    bpf_map_update_batch(dp.maps[SegMap.sessions] as number, keys, values, count);
+    writeSessions(dp, Array.from({ length: count }, (_, i) => ({ key: keys.subarray(i * SEG_SESSION_KEY.size, (i + 1) * SEG_SESSION_KEY.size), value: values.subarray(i * SEG_SESSION.size, (i + 1) * SEG_SESSION.size) })));
     return censusSessions(dp).entries;
   } finally {
     releaseDatapath(dp, true);

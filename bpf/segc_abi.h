@@ -8,6 +8,7 @@
 #pragma once
 
 #include <linux/types.h>
+#include <linux/bpf.h>	/* struct bpf_spin_lock */
 
 /* Sizes and limits of the data path's tables. */
 enum seg_limits {
@@ -342,6 +343,61 @@ struct seg_session {
 	__u8 tcp_pad[5];
 };
 _Static_assert(sizeof(struct seg_session) == 72, "seg_session layout");
+
+/* The session table (lib/session_table.h): set-associative, SEG_SESSION_WAYS sessions per
+ * bucket. Data-path version 5 (version 4 and older: an LRU hash of key -> seg_session). */
+enum seg_session_table_limits {
+	SEG_SESSION_WAYS = 4,
+	/* A way's eviction stamp: the session clock >> SEG_SESSION_STAMP_SHIFT (1.05 ms). */
+	SEG_SESSION_STAMP_SHIFT = 20,
+	/* The bucket hash's key words (struct seg_session_table.hash_key). */
+	SEG_SESSION_HASH_WORDS = 10,
+};
+
+/* One way of a bucket: a session and its flow. */
+struct seg_session_way {
+	struct seg_session_key key;
+	struct seg_session s;
+};
+_Static_assert(sizeof(struct seg_session_way) == 112, "seg_session_way layout");
+
+/**
+ * struct seg_session_bucket - SEG_SESSION_WAYS sessions whose flows hash to one bucket
+ * @lock: taken by writers only (the kernel's inserts and removes; userspace's BPF_F_LOCK
+ *	updates); readers never take it
+ * @seq: per way, odd while a writer changes the way (a seqcount: a reader treats a way in
+ *	change, or one that changed under it, as absent)
+ * @tag: per way, the high half of the flow's bucket hash with bit 0 set (nonzero); 0: free
+ * @stamp: per way, the session clock >> SEG_SESSION_STAMP_SHIFT when last seen (eviction)
+ * @ref: per way, 1 once a packet after the first found the session (a flow seen once is
+ *	evicted before one seen again)
+ *
+ * The header (everything before @way) is one 64-byte line; a miss reads it only.
+ */
+struct seg_session_bucket {
+	struct bpf_spin_lock lock;
+	__u32 seq[SEG_SESSION_WAYS];
+	__u32 tag[SEG_SESSION_WAYS];
+	__u32 stamp[SEG_SESSION_WAYS];
+	__u8 ref[SEG_SESSION_WAYS];
+	__u8 pad[8];
+	struct seg_session_way way[SEG_SESSION_WAYS];
+};
+_Static_assert(sizeof(struct seg_session_bucket) == 64 + SEG_SESSION_WAYS * 112, "seg_session_bucket layout");
+
+/**
+ * struct seg_session_table - the session table's own state (seg_session_meta[0])
+ * @hash_key: the bucket hash's key, drawn at random by the loader when a deployment's maps are
+ *	made and kept with them (redeploys, upgrades), so that nobody can aim flows at one bucket
+ * @live: ways in use (kernel inserts and removes; userspace flushes and seeds adjust it), for
+ *	table pressure (lib/pressure.h); approximate under races, never below 0 when read
+ */
+struct seg_session_table {
+	__u32 hash_key[SEG_SESSION_HASH_WORDS];
+	__u32 pad[2];
+	__s64 live;
+};
+_Static_assert(sizeof(struct seg_session_table) == 56, "seg_session_table layout");
 
 /**
  * struct seg_fragment_key - one fragmented datagram: its addresses as sent, protocol, family

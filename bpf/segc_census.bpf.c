@@ -13,10 +13,10 @@ struct bpf_map;
 
 /* The deployment's table (replaced by its pinned map before load; sizes here are a template). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
-	__type(key, struct seg_session_key);
-	__type(value, struct seg_session);
+	__type(key, __u32);
+	__type(value, struct seg_session_bucket);
 } seg_sessions SEC(".maps");
 
 /* [state] sessions in each SEG_STATE_*, [SEG_STATE_COUNT] all of them. */
@@ -32,19 +32,27 @@ struct {
 	__type(value, struct seg_census);
 } seg_census_out SEC(".maps");
 
-static long seg_census_one(struct bpf_map *map, const struct seg_session_key *key, const struct seg_session *s,
+/* One bucket: its ways in use (tag set). Read without the bucket's lock: a snapshot. */
+static long seg_census_one(struct bpf_map *map, const __u32 *index, const struct seg_session_bucket *b,
 			   struct seg_census *c)
 {
-	__u32 state = s->state;
+	__u32 state;
+	int i;
 
-	if (state < SEG_STATE_COUNT)
-		c->counts[state]++;
-	c->counts[SEG_STATE_COUNT]++;
+#pragma unroll
+	for (i = 0; i < SEG_SESSION_WAYS; i++) {
+		if (!b->tag[i])
+			continue;
+		state = b->way[i].s.state;
+		if (state < SEG_STATE_COUNT)
+			c->counts[state]++;
+		c->counts[SEG_STATE_COUNT]++;
+	}
 	return 0;
 }
 
 /**
- * seg_session_census - count every session of seg_sessions by state into seg_census_out[0]
+ * seg_session_census - count every session of seg_sessions (ways whose tag is set) by state into seg_census_out[0]
  * @skb: unused (BPF_PROG_TEST_RUN needs a frame)
  *
  * Returns: TC_ACT_OK.

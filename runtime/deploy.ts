@@ -34,7 +34,7 @@ export const DEFAULT_DEPLOYMENT = 'default';
 /** Rules a policy slot can hold: both directions at their limit. */
 export const MAX_RULES_PER_SLOT = 2 * SEG_MAX_CHUNKS * SEG_CHUNK_RULES;
 
-/** Session table capacity bound (the LRU table is preallocated: about 0.5 GiB at this size). */
+/** Session table capacity bound (the table is preallocated: 512 MiB at this size, 128 bytes a session). */
 export const MAX_SESSIONS = 1 << 22;
 /** Fragmented datagrams tracked at once (seg_fragments): at most about 400 MiB. */
 export const MAX_FRAGMENTS = 1 << 22;
@@ -164,7 +164,7 @@ export interface DeployResult {
   /** True when this run loaded the data path (first deployment, or after a reboot). */
   readonly loaded: boolean;
   /** The running data path was replaced in place: why, and what was carried over. */
-  readonly upgrade?: { readonly from: number; readonly to: number; readonly reasons: readonly string[]; readonly reused: readonly string[]; readonly migrated: Readonly<Record<string, number>> };
+  readonly upgrade?: { readonly from: number; readonly to: number; readonly reasons: readonly string[]; readonly reused: readonly string[]; readonly migrated: Readonly<Record<string, number>>; readonly unplacedSessions: number };
   /** Interfaces the previous deployment had and this one dropped (detached). */
   readonly detached: readonly string[];
   /** What went wrong after the switch without undoing it (a dropped interface not detached). */
@@ -725,8 +725,11 @@ export function commitDeploy(applied: Applied): DeployResult {
   const upgraded = applied.upgraded;
   const upgrade =
     upgraded && plan.upgrade
-      ? { upgrade: { from: plan.upgrade.from, to: plan.upgrade.to, reasons: plan.upgrade.reasons, reused: [...upgraded.reused].sort(), migrated: upgraded.migrated as Record<string, number> } }
+      ? { upgrade: { from: plan.upgrade.from, to: plan.upgrade.to, reasons: plan.upgrade.reasons, reused: [...upgraded.reused].sort(), migrated: upgraded.migrated as Record<string, number>, unplacedSessions: upgraded.unplacedSessions } }
       : {};
+  if (upgraded !== undefined && upgraded.unplacedSessions > 0) {
+    warnings.push(`${upgraded.unplacedSessions} sessions of the old table found their two buckets of the new one full and were not kept (their flows are classified again on their next packet)`);
+  }
   return { record, previous, loaded: plan.adopted === undefined || upgraded !== undefined, ...upgrade, detached, warnings, timings: applied.timings, pending };
 }
 
@@ -814,7 +817,7 @@ export function openPinnedDatapath(pinDir: string): Datapath {
     for (const name of Object.keys(SEG_MAPS) as MapName[]) {
       // Maps a deployment by an older segc lacks are left out (undeploy must still work);
       // their readers then say the map is missing.
-      if ((ADDED_MAPS.has(name) || name === SegMap.info || name === SegMap.canaryStats) && !existsSync(join(pinDir, name))) continue;
+      if ((ADDED_MAPS.has(name) || name === SegMap.info || name === SegMap.canaryStats || name === SegMap.sessionMeta) && !existsSync(join(pinDir, name))) continue;
       maps[name] = get(name);
     }
     const programs = { ingress: get(PROGRAM_PINS.ingress), egress: get(PROGRAM_PINS.egress), parseOnly: -1 };

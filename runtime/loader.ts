@@ -9,6 +9,7 @@ import {
   bpf_map__fd,
   bpf_map__reuse_fd,
   bpf_map__set_max_entries,
+  bpf_map__value_size,
   bpf_map_get_info_by_fd,
   bpf_map_update_elem,
   bpf_object__close,
@@ -20,10 +21,12 @@ import {
   type BpfObject,
 } from './libbpf.ts';
 import { packageRoot } from './package-root.ts';
-import { SEG_INFO, SEG_MAPS, SEG_SLOTS, SegMap, type MapName } from './datapath/abi.ts';
+import { SEG_INFO, SEG_MAPS, SEG_SESSION_BUCKET, SEG_SLOTS, SegMap, type MapName } from './datapath/abi.ts';
 import { encode, encodeU32 } from './datapath/codec.ts';
 import type { Datapath } from './datapath/datapath.ts';
 import { DATAPATH_VERSION } from './datapath/version.ts';
+import { ensureHashKey } from './datapath/session-meta.ts';
+import { sessionBuckets } from './datapath/sessions.ts';
 
 export type { Datapath } from './datapath/datapath.ts';
 
@@ -31,11 +34,10 @@ export type { Datapath } from './datapath/datapath.ts';
 export const DEFAULT_OBJECT_PATH = join(packageRoot()?.dir ?? join(dirname(fileURLToPath(import.meta.url)), '..'), 'bpf', 'build', 'segc.bpf.o');
 
 /**
- * Default capacity of the session table: 262,144 sessions, 4x the 65,536 of before, so that
+ * Default capacity of the session table: 262,144 sessions (65,536 buckets of 4 ways), so that
  * 100k+ concurrent flows fit below the SYN-protection threshold (75 %: 196,608) with room for
- * bursts. The LRU table is preallocated: about 152 bytes a session in the kernel (key 40,
- * value 48, the hash element's 48 and a bucket of 16), 38 MiB at this size, 152 MiB at 1M
- * (docs/datapath.md, test/kernel/session-scale.test.ts).
+ * bursts. The table is one array of 512-byte buckets: 128 bytes a session, 32 MiB at this
+ * size, 128 MiB at 1M (docs/datapath.md "The session table", test/kernel/session-scale.test.ts).
  */
 export const DEFAULT_SESSIONS = 262_144;
 /** Default rules per policy slot. */
@@ -50,7 +52,7 @@ export interface LoadOptions {
    * one): leave them out of the Datapath instead of failing; their readers say they are missing.
    */
   readonly allowMissingMaps?: boolean;
-  /** Session table capacity (LRU). Default DEFAULT_SESSIONS (262,144). */
+  /** Session table capacity, in sessions (rounded up to a power of two of 4-way buckets). Default DEFAULT_SESSIONS (262,144). */
   readonly sessions?: number;
   /** Rules per slot the rule-hit counters hold. Default 65,536. */
   readonly rulesPerSlot?: number;
@@ -73,7 +75,7 @@ export interface LoadOptions {
 export function mapCapacities(options: Pick<LoadOptions, 'sessions' | 'rulesPerSlot' | 'fragments' | 'eventBufferBytes'>): Partial<Record<MapName, number>> {
   const rulesPerSlot = options.rulesPerSlot ?? DEFAULT_RULES_PER_SLOT;
   return {
-    [SegMap.sessions]: options.sessions ?? DEFAULT_SESSIONS,
+    [SegMap.sessions]: sessionBuckets(options.sessions ?? DEFAULT_SESSIONS),
     [SegMap.ruleHits]: SEG_SLOTS * rulesPerSlot,
     [SegMap.fragments]: options.fragments ?? DEFAULT_FRAGMENTS,
     [SegMap.ruleWouldDeny]: SEG_SLOTS * rulesPerSlot,
@@ -89,7 +91,12 @@ export function loadDatapath(options: LoadOptions = {}): Datapath {
   const rulesPerSlot = options.rulesPerSlot ?? DEFAULT_RULES_PER_SLOT;
   const obj = bpf_object__open_file(path);
   try {
-    for (const [name, size] of Object.entries(mapCapacities(options))) bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, name), size);
+    // An object of data-path version 4 or older (A/B benchmarks load one) has an LRU hash of
+    // sessions, sized in sessions rather than buckets, and no seg_session_meta.
+    const legacySessions = bpf_map__value_size(bpf_object__find_map_by_name(obj, SegMap.sessions)) !== SEG_SESSION_BUCKET.size;
+    for (const [name, size] of Object.entries(mapCapacities(options))) {
+      bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, name), name === SegMap.sessions && legacySessions ? (options.sessions ?? DEFAULT_SESSIONS) : size);
+    }
     for (const [name, fd] of Object.entries(options.reuse ?? {})) if (fd !== undefined) bpf_map__reuse_fd(bpf_object__find_map_by_name(obj, name), fd);
     options.prepare?.(obj);
     bpf_object__load(obj);
@@ -99,7 +106,7 @@ export function loadDatapath(options: LoadOptions = {}): Datapath {
       try {
         map = bpf_object__find_map_by_name(obj, name);
       } catch (error) {
-        if (options.allowMissingMaps === true) continue;
+        if (options.allowMissingMaps === true || (legacySessions && name === SegMap.sessionMeta)) continue;
         throw error;
       }
       maps[name] = bpf_map__fd(map);
@@ -107,6 +114,8 @@ export function loadDatapath(options: LoadOptions = {}): Datapath {
     const prog = (name: string) => bpf_program__fd(bpf_object__find_program_by_name(obj, name));
     const dp: Datapath = { obj, programs: { ingress: prog('seg_ingress'), egress: prog('seg_egress'), parseOnly: prog('seg_parse_only') }, maps, rulesPerSlot };
     recordVersion(dp, options.lineage);
+    // A table handed over (options.reuse) keeps its key: its sessions stay in their buckets.
+    if (dp.maps[SegMap.sessionMeta] !== undefined) ensureHashKey(dp);
     return dp;
   } catch (e) {
     bpf_object__close(obj);

@@ -14,6 +14,8 @@ import { SEG_MAPS, SegMap, type MapName } from './datapath/abi.ts';
 import type { Datapath } from './datapath/datapath.ts';
 import { readDatapathInfo } from './datapath/info.ts';
 import { isMigrated, layoutUnchanged, migrateEntries, type MigrationContext } from './datapath/migrate.ts';
+import { readHashKey, writeHashKey } from './datapath/session-meta.ts';
+import { rawSessions, sessionBuckets, sessionCapacity, writeSessions } from './datapath/sessions.ts';
 import { rebaseSlot } from './datapath/slots.ts';
 import { DATAPATH_VERSION } from './datapath/version.ts';
 import { closeDatapath, DEFAULT_FRAGMENTS, DEFAULT_SESSIONS, loadDatapath, mapCapacities } from './loader.ts';
@@ -50,7 +52,7 @@ function capacitiesOf(dp: Datapath): Capacities {
     return fd === undefined ? fallback : bpf_map_get_info_by_fd(fd).maxEntries;
   };
   return {
-    sessions: size(SegMap.sessions, DEFAULT_SESSIONS),
+    sessions: dp.maps[SegMap.sessions] === undefined ? DEFAULT_SESSIONS : sessionCapacity(dp),
     fragments: size(SegMap.fragments, DEFAULT_FRAGMENTS),
     rulesPerSlot: dp.rulesPerSlot,
     eventBufferBytes: size(SegMap.events, 256 * 1024),
@@ -86,7 +88,8 @@ export function planUpgrade(adopted: Datapath, request: UpgradeRequest): Upgrade
   // Without a record of the object (a first deploy that died before writing it), the pins are
   // taken as they are, as before data-path versions.
   else if (request.recordedObjectHash !== undefined && request.recordedObjectHash !== request.objectHash) reasons.push('another classifier object');
-  if (capacities.sessions !== old.sessions) reasons.push(`--sessions ${old.sessions} -> ${capacities.sessions}`);
+  // The table holds a power of two of buckets: a request it rounds to the same size changes nothing.
+  if (sessionBuckets(capacities.sessions) !== sessionBuckets(old.sessions) || (info.version !== DATAPATH_VERSION && capacities.sessions !== old.sessions)) reasons.push(`--sessions ${old.sessions} -> ${capacities.sessions}`);
   if (capacities.fragments !== old.fragments) reasons.push(`--fragments ${old.fragments} -> ${capacities.fragments}`);
   if (capacities.rulesPerSlot !== old.rulesPerSlot) reasons.push(`--max-rules ${old.rulesPerSlot} -> ${capacities.rulesPerSlot}`);
   if (capacities.eventBufferBytes !== old.eventBufferBytes) reasons.push(`--event-buffer ${old.eventBufferBytes / 1024} -> ${capacities.eventBufferBytes / 1024} KiB`);
@@ -111,6 +114,9 @@ function reusableMaps(adopted: Datapath, plan: UpgradePlan): Partial<Record<MapN
     if (same) reuse[name] = fd;
   }
   if (POLICY_MAPS.some((n) => reuse[n] === undefined)) for (const n of POLICY_MAPS) delete reuse[n];
+  // The table's key and fill go with its buckets: a new table gets a new fill count (and the
+  // old key, copied by migrateSessions).
+  if (reuse[SegMap.sessions] === undefined) delete reuse[SegMap.sessionMeta];
   return reuse;
 }
 
@@ -120,6 +126,8 @@ export interface LoadedUpgrade {
   readonly reused: ReadonlySet<MapName>;
   /** Entries copied into each new map. */
   readonly migrated: Readonly<Partial<Record<MapName, number>>>;
+  /** Sessions of the old table that found no way in their two buckets of the new one (not kept). */
+  unplacedSessions: number;
 }
 
 /**
@@ -130,17 +138,19 @@ export function loadUpgrade(adopted: Datapath, plan: UpgradePlan, objectPath: st
   const reuse = reusableMaps(adopted, plan);
   const dp = loadDatapath({ objectPath, ...plan.capacities, reuse, lineage: plan.lineage, prepare });
   try {
-    const migrated = migrateState(adopted, dp, plan, reuse, false);
+    const loaded: LoadedUpgrade = { dp, reused: new Set(Object.keys(reuse) as MapName[]), migrated: {}, unplacedSessions: 0 };
+    const migrated = migrateState(adopted, loaded, plan, reuse, false);
     // The header of a slot points at its rule counters: resized counters, new bases.
     if (plan.capacities.rulesPerSlot !== plan.oldCapacities.rulesPerSlot) for (const slot of [0, 1]) rebaseSlot(dp, slot);
-    return { dp, reused: new Set(Object.keys(reuse) as MapName[]), migrated };
+    return { ...loaded, migrated };
   } catch (error) {
     closeDatapath(dp);
     throw error;
   }
 }
 
-function migrateState(adopted: Datapath, dp: Datapath, plan: UpgradePlan, reuse: Partial<Record<MapName, number>>, onlyNew: boolean): Partial<Record<MapName, number>> {
+function migrateState(adopted: Datapath, upgrade: LoadedUpgrade, plan: UpgradePlan, reuse: Partial<Record<MapName, number>>, onlyNew: boolean): Partial<Record<MapName, number>> {
+  const dp = upgrade.dp;
   const context: MigrationContext = { from: plan.from, oldRulesPerSlot: plan.oldCapacities.rulesPerSlot, newRulesPerSlot: plan.capacities.rulesPerSlot };
   const migrated: Partial<Record<MapName, number>> = {};
   for (const name of Object.keys(SEG_MAPS) as MapName[]) {
@@ -149,9 +159,21 @@ function migrateState(adopted: Datapath, dp: Datapath, plan: UpgradePlan, reuse:
     if (reuse[name] !== undefined || oldFd === undefined || newFd === undefined || !isMigrated(name)) continue;
     // Counters are copied once: after the new programs took over, the old ones count no more.
     if (onlyNew && SEG_MAPS[name].type.startsWith('PERCPU_ARRAY')) continue;
-    migrated[name] = migrateEntries(name, oldFd, newFd, context, { onlyNew });
+    migrated[name] = name === SegMap.sessions ? migrateSessions(adopted, upgrade, onlyNew) : migrateEntries(name, oldFd, newFd, context, { onlyNew });
   }
   return migrated;
+}
+
+/**
+ * Places the old table's sessions (an LRU hash of data-path version 4 or older, or a table of
+ * another size) in the new table's buckets, under the old table's hash key where it had one;
+ * a session whose bucket is full is counted in `unplacedSessions`. Returns the sessions written.
+ */
+function migrateSessions(adopted: Datapath, upgrade: LoadedUpgrade, onlyNew: boolean): number {
+  if (!onlyNew && adopted.maps[SegMap.sessionMeta] !== undefined) writeHashKey(upgrade.dp, readHashKey(adopted));
+  const result = writeSessions(upgrade.dp, [...rawSessions(adopted)], { keepExisting: onlyNew });
+  upgrade.unplacedSessions += result.unplaced.length;
+  return result.written + (onlyNew ? 0 : result.existing);
 }
 
 /**
@@ -160,7 +182,7 @@ function migrateState(adopted: Datapath, dp: Datapath, plan: UpgradePlan, reuse:
  */
 export function catchUpUpgrade(adopted: Datapath, upgrade: LoadedUpgrade, plan: UpgradePlan): Partial<Record<MapName, number>> {
   const reuse = Object.fromEntries([...upgrade.reused].map((n) => [n, 0])) as Partial<Record<MapName, number>>;
-  return migrateState(adopted, upgrade.dp, plan, reuse, true);
+  return migrateState(adopted, upgrade, plan, reuse, true);
 }
 
 /**

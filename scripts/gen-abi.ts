@@ -112,8 +112,15 @@ function fieldOf(types: Map<number, BtfType>, structName: string, member: { name
   const t = resolve(types, member.type_id);
   const offset = member.bits_offset / 8;
   if (t.kind === 'INT' || t.kind === 'ENUM') return { offset, size: t.size ?? 0, type: scalarName(t.size ?? 0), count: 1 };
+  // A nested struct (the session table's bucket: its lock, its ways) is its bytes; readers
+  // decode its parts with that struct's own layout (e.g. SEG_SESSION_WAY.size as the stride).
+  if (t.kind === 'STRUCT') return { offset, size: t.size ?? 0, type: 'bytes', count: t.size ?? 0 };
   if (t.kind === 'ARRAY') {
     const elem = resolve(types, t.type_id ?? 0);
+    if (elem.kind === 'STRUCT') {
+      const size = (t.nr_elems ?? 0) * (elem.size ?? 0);
+      return { offset, size, type: 'bytes', count: size };
+    }
     if (elem.kind !== 'INT' && elem.kind !== 'ENUM') throw new Error(`${structName}.${member.name}: arrays of ${elem.kind} are not in the contract`);
     const count = t.nr_elems ?? 0;
     const scalar = scalarName(elem.size ?? 0);

@@ -115,12 +115,22 @@ struct {
 	__array(values, struct seg_rules_table);
 } seg_slot_rules SEC(".maps");
 
+/* The session table (lib/session_table.h): buckets of SEG_SESSION_WAYS sessions; the loader
+ * sizes it to a power of two of buckets. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct seg_session_key);
-	__type(value, struct seg_session);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct seg_session_bucket);
 } seg_sessions SEC(".maps");
+
+/* The session table's hash key and fill (struct seg_session_table). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct seg_session_table);
+} seg_session_meta SEC(".maps");
 
 /* Datagrams whose first fragment passed (lib/fragments.h); sized by the loader. */
 struct {
@@ -225,6 +235,10 @@ struct seg_abi_types {
 	struct seg_rule_info rule_info;
 	struct seg_session_key session_key;
 	struct seg_session session;
+	struct seg_session_way session_way;
+	struct seg_session_bucket session_bucket;
+	struct seg_session_table session_table;
+	enum seg_session_table_limits session_table_limits;
 	struct seg_counter counter;
 	struct seg_fragment_key fragment_key;
 	struct seg_fragment fragment;

@@ -51,6 +51,7 @@
 #include "pressure.h"
 #include "tcp_window.h"
 #include "canary.h"
+#include "session_table.h"
 
 static __always_inline int seg_finish(struct __sk_buff *skb, const struct seg_policy_meta *meta, __u32 dir,
 				      __u32 verdict, __u32 reason, __u32 rule)
@@ -117,8 +118,9 @@ __noinline int seg_open_session(const struct seg_session_key *key, const struct 
 				const struct seg_policy_meta *meta, const struct seg_decision *d, __u64 how)
 {
 	struct seg_session s = {};
-	__u32 bytes = how >> 32, dir = (how >> 1) & 1;
-	int src_is_a = how & 1;
+	__u32 bytes = how >> 32, dir = (how >> 1) & 1, zero = 0;
+	int src_is_a = how & 1, half_open;
+	struct seg_config *cfg;
 
 	if (!key || !pkt || !meta || !d)
 		return 0;
@@ -140,9 +142,12 @@ __noinline int seg_open_session(const struct seg_session_key *key, const struct 
 	if (pkt->proto == IPPROTO_TCP && (pkt->tcp_flags & SEG_TCP_FIN))
 		s.flags |= src_is_a ? SEG_SESSION_FIN_A : SEG_SESSION_FIN_B;
 	seg_tcp_window_open(&s, pkt, src_is_a);
-	/* The LRU table evicts its least recently used session rather than fail; an error here
-	 * (no free node on this CPU) leaves the flow without a session: it is classified again. */
-	if (bpf_map_update_elem(&seg_sessions, key, &s, BPF_NOEXIST)) {
+	/* The table evicts a session of the flow's two buckets rather than fail; an error here (another
+	 * CPU opened the flow first, or a handshake found only sessions seen twice under SYN
+	 * protection) leaves the flow as it was. */
+	cfg = bpf_map_lookup_elem(&seg_config, &zero);
+	half_open = seg_is_handshake(pkt) && cfg && !(cfg->flags & SEG_CFG_NO_SYN_PROTECTION);
+	if (seg_session_insert(key, &s, half_open)) {
 		seg_count(SEG_STAT_SESSION_TABLE_FULL, bytes);
 	} else {
 		seg_count(SEG_STAT_SESSION_NEW, bytes);
@@ -228,9 +233,9 @@ static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 	has_session = !(cfg->flags & SEG_CFG_STATELESS) && seg_session_key_of(&pkt, &key, &src_is_a);
 	if (has_session) {
 		now = seg_now_ns();
-		s = bpf_map_lookup_elem(&seg_sessions, &key);
+		s = seg_session_find(&key, now);
 		if (s && seg_session_expired(s, cfg, now)) {
-			bpf_map_delete_elem(&seg_sessions, &key);
+			seg_session_remove(&key);
 			seg_count(SEG_STAT_SESSION_EXPIRED, skb->len);
 			s = NULL;
 		}
@@ -238,7 +243,7 @@ static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 		if (s && pkt.proto == IPPROTO_TCP) {
 			window = seg_tcp_window(s, &pkt, src_is_a);
 			if (window == SEG_TCP_REOPEN) {
-				bpf_map_delete_elem(&seg_sessions, &key);
+				seg_session_remove(&key);
 				seg_count(SEG_STAT_SESSION_CLOSED, skb->len);
 			} else if (window == SEG_TCP_OUTSIDE) {
 				has_session = 0;
@@ -253,7 +258,7 @@ static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 			/* 6 (a canary's session is current too: lib/canary.h) */
 			if (s->generation != meta->generation && !seg_canary_session(cfg, s, &pkt, &key, &slot, &meta)) {
 				if (!seg_session_recheck(&key, s, slot, meta, &d)) {
-					bpf_map_delete_elem(&seg_sessions, &key);
+					seg_session_remove(&key);
 					d.reason = SEG_REASON_SESSION_REVOKED;
 					return seg_exit(skb, &pkt, meta, dir, &d, cfg->flags);
 				}
@@ -269,7 +274,7 @@ static __always_inline int seg_handle(struct __sk_buff *skb, __u32 dir)
 			d.rule = s->rule_id;
 			d.log = !!(s->flags & SEG_SESSION_LOG);
 			if (seg_session_track(s, &pkt, src_is_a)) {
-				bpf_map_delete_elem(&seg_sessions, &key);
+				seg_session_remove(&key);
 				seg_count(SEG_STAT_SESSION_CLOSED, skb->len);
 			}
 			/* 9: a fragmented reply's later fragments follow its first. */

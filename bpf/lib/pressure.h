@@ -17,17 +17,10 @@
 #include "parse.h"
 #include "classify.h"
 #include "session.h"
+#include "session_table.h"
 #include "stats.h"
 #include "events.h"
 
-/* The kernel's struct bpf_map, the one field read here (CO-RE: the offset comes from the
- * kernel's BTF at load). */
-struct bpf_map {
-	__u32 max_entries;
-} __attribute__((preserve_access_index));
-
-/* Elements in a hash map, LRU included (kernel 6.6+: the count the map keeps per CPU). */
-extern __s64 bpf_map_sum_elem_count(const struct bpf_map *map) __ksym;
 
 static __always_inline int seg_is_syn(const struct seg_packet *pkt)
 {
@@ -50,10 +43,11 @@ static __always_inline int seg_is_handshake(const struct seg_packet *pkt)
 static __always_inline int seg_table_under_pressure(const struct seg_config *cfg)
 {
 	const struct bpf_map *m = (const struct bpf_map *)&seg_sessions;
+	const struct seg_session_table *t = seg_session_meta_get();
 	__u64 pct = cfg->pressure_pct ? cfg->pressure_pct : SEG_DEFAULT_PRESSURE_PCT;
-	__s64 n = bpf_map_sum_elem_count(m);
+	__s64 n = t ? t->live : 0;
 
-	return n > 0 && (__u64)n * 100 >= (__u64)m->max_entries * pct;
+	return n > 0 && (__u64)n * 100 >= (__u64)m->max_entries * SEG_SESSION_WAYS * pct;
 }
 
 /**
@@ -111,11 +105,24 @@ static __noinline int seg_syn_protect(struct __sk_buff *skb, const struct seg_pa
 	return 1;
 }
 
+/* Whether @pkt's bucket holds only sessions seen twice. verifier: out of line, so that its key
+ * is not in seg_handshake_reply's frame (that one calls seg_classify). */
+static __noinline int seg_handshake_bucket_full(const struct seg_packet *pkt)
+{
+	struct seg_session_key key SEG_KEY_ALIGNED = {};
+	int src_is_a;
+
+	if (!pkt)
+		return 0;
+	return seg_session_key_of(pkt, &key, &src_is_a) && seg_session_full_of_seen(&key);
+}
+
 /**
  * seg_handshake_reply - under pressure, let a SYN-ACK pass whose SYN is allowed the other way
  * @d: the SYN-ACK's own decision (a deny); replaced when the SYN it answers is allowed
  *
- * Under pressure the SYN opened no session, so its SYN-ACK finds none; the reply of an allowed
+ * Under pressure (or in a bucket of sessions seen twice) the SYN opened no session, so its
+ * SYN-ACK finds none; the reply of an allowed
  * SYN must not be dropped by a default-deny direction for it. The SYN is rebuilt (addresses
  * and ports swapped) and classified in the other direction.
  */
@@ -128,7 +135,11 @@ static __noinline void seg_handshake_reply(const struct seg_packet *pkt, __u32 d
 	__u32 zero = 0;
 
 	cfg = bpf_map_lookup_elem(&seg_config, &zero);
-	if (!cfg || (cfg->flags & SEG_CFG_NO_SYN_PROTECTION) || !seg_table_under_pressure(cfg))
+	if (!cfg || (cfg->flags & SEG_CFG_NO_SYN_PROTECTION))
+		return;
+	/* Under pressure, or where the SYN's bucket held only sessions seen twice (the SYN opened
+	 * none there either: lib/session_table.h seg_session_insert). */
+	if (!seg_table_under_pressure(cfg) && !seg_handshake_bucket_full(pkt))
 		return;
 	syn.family = pkt->family;
 	syn.proto = pkt->proto;

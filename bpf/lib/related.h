@@ -23,6 +23,7 @@
 #include "maps.h"
 #include "parse.h"
 #include "session.h"
+#include "session_table.h"
 
 static __always_inline int seg_is_icmp_error(const struct seg_packet *pkt)
 {
@@ -129,7 +130,7 @@ __noinline __s64 seg_related(struct __sk_buff *skb, const struct seg_packet *pkt
 		q.dport = q.icmp_id;
 	}
 	q_src_is_a = seg_session_key_fill(&q, q.sport, q.dport, &key);
-	s = bpf_map_lookup_elem(&seg_sessions, &key);
+	s = seg_session_find(&key, 0);
 	if (!s || (s->generation != generation && s->generation != cfg->canary_generation) || seg_session_expired(s, cfg, seg_now_ns()))
 		return -1;
 	q_from_initiator = !!(s->flags & SEG_SESSION_INITIATOR_A) == !!q_src_is_a;

@@ -37,7 +37,7 @@ export function counterName(index: number): string {
 }
 
 /**
- * Sessions the LRU evicted (or flushes removed), estimated: every session opened and not
+ * Sessions evicted from a full bucket (or flushes removed), estimated: every session opened and not
  * expired, closed, revoked or still in the table. Counters count since the data path was loaded.
  */
 export function evictionEstimate(stats: readonly { packets: bigint }[], live: number): number {

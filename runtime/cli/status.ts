@@ -98,6 +98,13 @@ export interface StatusEntry {
   readonly confirmation: ConfirmationView | null;
 }
 
+/**
+ * The fill past which status warns: two choices of 4-way buckets keep 99 % of long-lived flows'
+ * packets on their sessions at half load beside heavy churn, 95 % at 60 % and 90 % at 75 %
+ * (docs/performance.md "Eviction"); the fill bounds the long-lived load from above.
+ */
+const SESSION_WARN_FILL = 0.6;
+
 const EXAMPLES = `
 Examples:
   $ segc status
@@ -390,7 +397,7 @@ export async function status(options: StatusOptions, io: CliIo): Promise<Outcome
             : '';
       lines.push(`  data path    version ${kernel.datapathVersion}${upgrade}`);
       const s = kernel.sessions;
-      lines.push(`  sessions     ${s.entries} of ${s.capacity} (${(100 * s.utilization).toFixed(1)} % full${s.utilization > 0.95 ? ', ABOVE 95 %: flows are evicted' : s.utilization > 0.8 ? ', above 80 %' : ''}), ${s.halfOpen} half-open`);
+      lines.push(`  sessions     ${s.entries} of ${s.capacity} (${(100 * s.utilization).toFixed(1)} % full${s.utilization > 0.95 ? ', ABOVE 95 %: flows are evicted' : s.utilization > SESSION_WARN_FILL ? ', above 60 %: long-lived flows begin to lose their sessions' : ''}), ${s.halfOpen} half-open`);
       if (kernel.missing.length > 0) lines.push(`  missing      ${kernel.missing.join(', ')} (filter removed or replaced by someone else; deploy again to repair)`);
       if (kernel.absent.length > 0) lines.push(`  absent       ${kernel.absent.join(', ')} (no such interface in this network namespace: deleted, or in another namespace; nothing is enforced there from here)`);
     }

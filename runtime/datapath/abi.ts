@@ -117,6 +117,13 @@ export const SegState = {
   SEG_STATE_COUNT: 8,
 } as const;
 
+/** enum seg_session_table_limits */
+export const SegSessionTableLimits = {
+  SEG_SESSION_WAYS: 4,
+  SEG_SESSION_STAMP_SHIFT: 20,
+  SEG_SESSION_HASH_WORDS: 10,
+} as const;
+
 /** enum seg_event_verdict */
 export const SegEventVerdict = {
   SEG_EVENT_DENY: 0,
@@ -468,6 +475,60 @@ export const SEG_SESSION: StructLayout<SegSession> = {
   },
 };
 
+/** struct seg_session_way */
+export interface SegSessionWay {
+  readonly key: Uint8Array;
+  readonly s: Uint8Array;
+}
+export const SEG_SESSION_WAY: StructLayout<SegSessionWay> = {
+  name: 'seg_session_way',
+  size: 112,
+  fields: {
+    key: { offset: 0, size: 40, type: 'bytes', count: 40 },
+    s: { offset: 40, size: 72, type: 'bytes', count: 72 },
+  },
+};
+
+/** struct seg_session_bucket */
+export interface SegSessionBucket {
+  readonly lock: Uint8Array;
+  readonly seq: readonly number[];
+  readonly tag: readonly number[];
+  readonly stamp: readonly number[];
+  readonly ref: Uint8Array;
+  readonly pad: Uint8Array;
+  readonly way: Uint8Array;
+}
+export const SEG_SESSION_BUCKET: StructLayout<SegSessionBucket> = {
+  name: 'seg_session_bucket',
+  size: 512,
+  fields: {
+    lock: { offset: 0, size: 4, type: 'bytes', count: 4 },
+    seq: { offset: 4, size: 16, type: 'u32[]', count: 4 },
+    tag: { offset: 20, size: 16, type: 'u32[]', count: 4 },
+    stamp: { offset: 36, size: 16, type: 'u32[]', count: 4 },
+    ref: { offset: 52, size: 4, type: 'bytes', count: 4 },
+    pad: { offset: 56, size: 8, type: 'bytes', count: 8 },
+    way: { offset: 64, size: 448, type: 'bytes', count: 448 },
+  },
+};
+
+/** struct seg_session_table */
+export interface SegSessionTable {
+  readonly hash_key: readonly number[];
+  readonly pad: readonly number[];
+  readonly live: bigint;
+}
+export const SEG_SESSION_TABLE: StructLayout<SegSessionTable> = {
+  name: 'seg_session_table',
+  size: 56,
+  fields: {
+    hash_key: { offset: 0, size: 40, type: 'u32[]', count: 10 },
+    pad: { offset: 40, size: 8, type: 'u32[]', count: 2 },
+    live: { offset: 48, size: 8, type: 'u64', count: 1 },
+  },
+};
+
 /** struct seg_counter */
 export interface SegCounter {
   readonly packets: bigint;
@@ -637,10 +698,10 @@ export const SEG_INFO: StructLayout<SegInfo> = {
 };
 
 /** Every enum by its C name. */
-export const ABI_ENUMS = { seg_dir: SegDir, seg_family: SegFamily, seg_field: SegField, seg_verdict: SegVerdict, seg_reason: SegReason, seg_stat: SegStat, seg_state: SegState, seg_event_verdict: SegEventVerdict, seg_event_kind: SegEventKind, seg_limits: SegLimits, seg_rule_id: SegRuleId, seg_cfg_flag: SegCfgFlag, seg_default: SegDefault, seg_cb: SegCb, seg_session_flag: SegSessionFlag, seg_event_flag: SegEventFlag, seg_tcp_window_flag: SegTcpWindowFlag, seg_tcp_limit: SegTcpLimit, seg_canary_limits: SegCanaryLimits, seg_canary_role: SegCanaryRole, seg_canary_stat: SegCanaryStat } as const;
+export const ABI_ENUMS = { seg_dir: SegDir, seg_family: SegFamily, seg_field: SegField, seg_verdict: SegVerdict, seg_reason: SegReason, seg_stat: SegStat, seg_state: SegState, seg_session_table_limits: SegSessionTableLimits, seg_event_verdict: SegEventVerdict, seg_event_kind: SegEventKind, seg_limits: SegLimits, seg_rule_id: SegRuleId, seg_cfg_flag: SegCfgFlag, seg_default: SegDefault, seg_cb: SegCb, seg_session_flag: SegSessionFlag, seg_event_flag: SegEventFlag, seg_tcp_window_flag: SegTcpWindowFlag, seg_tcp_limit: SegTcpLimit, seg_canary_limits: SegCanaryLimits, seg_canary_role: SegCanaryRole, seg_canary_stat: SegCanaryStat } as const;
 
 /** Every struct layout by its C name. */
-export const ABI_STRUCTS = { seg_config: SEG_CONFIG, seg_policy_meta: SEG_POLICY_META, seg_prefix_key: SEG_PREFIX_KEY, seg_l4_rows: SEG_L4_ROWS, seg_dir_rows: SEG_DIR_ROWS, seg_chunk: SEG_CHUNK, seg_rule_info: SEG_RULE_INFO, seg_session_key: SEG_SESSION_KEY, seg_session: SEG_SESSION, seg_counter: SEG_COUNTER, seg_fragment_key: SEG_FRAGMENT_KEY, seg_fragment: SEG_FRAGMENT, seg_event: SEG_EVENT, seg_bucket: SEG_BUCKET, seg_source_key: SEG_SOURCE_KEY, seg_syn_rate: SEG_SYN_RATE, seg_info: SEG_INFO } as const;
+export const ABI_STRUCTS = { seg_config: SEG_CONFIG, seg_policy_meta: SEG_POLICY_META, seg_prefix_key: SEG_PREFIX_KEY, seg_l4_rows: SEG_L4_ROWS, seg_dir_rows: SEG_DIR_ROWS, seg_chunk: SEG_CHUNK, seg_rule_info: SEG_RULE_INFO, seg_session_key: SEG_SESSION_KEY, seg_session: SEG_SESSION, seg_session_way: SEG_SESSION_WAY, seg_session_bucket: SEG_SESSION_BUCKET, seg_session_table: SEG_SESSION_TABLE, seg_counter: SEG_COUNTER, seg_fragment_key: SEG_FRAGMENT_KEY, seg_fragment: SEG_FRAGMENT, seg_event: SEG_EVENT, seg_bucket: SEG_BUCKET, seg_source_key: SEG_SOURCE_KEY, seg_syn_rate: SEG_SYN_RATE, seg_info: SEG_INFO } as const;
 
 /** A map of the object as declared (sizes before the loader resizes it). */
 export interface MapDefinition {
@@ -665,7 +726,8 @@ export const SEG_MAPS = {
   seg_info: { name: 'seg_info', type: 'ARRAY', key: 'u32', value: 'seg_info', keySize: 4, valueSize: 16, maxEntries: 1, flags: 0 },
   seg_rule_hits: { name: 'seg_rule_hits', type: 'PERCPU_ARRAY', key: 'u32', value: 'seg_counter', keySize: 4, valueSize: 16, maxEntries: 131072, flags: 0 },
   seg_rule_would_deny: { name: 'seg_rule_would_deny', type: 'PERCPU_ARRAY', key: 'u32', value: 'seg_counter', keySize: 4, valueSize: 16, maxEntries: 131072, flags: 0 },
-  seg_sessions: { name: 'seg_sessions', type: 'LRU_HASH', key: 'seg_session_key', value: 'seg_session', keySize: 40, valueSize: 72, maxEntries: 65536, flags: 0 },
+  seg_session_meta: { name: 'seg_session_meta', type: 'ARRAY', key: 'u32', value: 'seg_session_table', keySize: 4, valueSize: 56, maxEntries: 1, flags: 0 },
+  seg_sessions: { name: 'seg_sessions', type: 'ARRAY', key: 'u32', value: 'seg_session_bucket', keySize: 4, valueSize: 512, maxEntries: 16384, flags: 0 },
   seg_slot_bits: { name: 'seg_slot_bits', type: 'ARRAY_OF_MAPS', key: 'u32', value: 'u32', keySize: 4, valueSize: 4, maxEntries: 2, flags: 0 },
   seg_slot_icmp: { name: 'seg_slot_icmp', type: 'ARRAY_OF_MAPS', key: 'u32', value: 'u32', keySize: 4, valueSize: 4, maxEntries: 2, flags: 0 },
   seg_slot_l4: { name: 'seg_slot_l4', type: 'ARRAY_OF_MAPS', key: 'u32', value: 'u32', keySize: 4, valueSize: 4, maxEntries: 2, flags: 0 },
@@ -688,6 +750,7 @@ export const SegMap = {
   info: 'seg_info',
   ruleHits: 'seg_rule_hits',
   ruleWouldDeny: 'seg_rule_would_deny',
+  sessionMeta: 'seg_session_meta',
   sessions: 'seg_sessions',
   slotBits: 'seg_slot_bits',
   slotIcmp: 'seg_slot_icmp',
@@ -701,4 +764,4 @@ export const SegMap = {
 } as const satisfies Record<string, MapName>;
 
 /** A hash of every layout above; runtime/datapath/version.ts ties it to DATAPATH_VERSION. */
-export const ABI_FINGERPRINT = '319b1b444ea96bc4';
+export const ABI_FINGERPRINT = '9544a2f5cda4efb3';

@@ -7,7 +7,7 @@
 // with `censusSessions` (runtime/datapath/sessions.ts) instead.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { SegMap, SegState } from './abi.ts';
+import { SegMap, SegSessionTableLimits, SegState } from './abi.ts';
 import {
   bpf_map__fd,
   bpf_map__reuse_fd,
@@ -57,7 +57,7 @@ export function openSessionCensus(dp: Datapath, objectPath = CENSUS_OBJECT_PATH)
     const progFd = bpf_program__fd(bpf_object__find_program_by_name(obj, 'seg_session_census'));
     const outFd = bpf_map__fd(bpf_object__find_map_by_name(obj, 'seg_census_out'));
     const tableFd = bpf_map__fd(bpf_object__find_map_by_name(obj, SegMap.sessions));
-    const capacity = bpf_map_get_info_by_fd(tableFd).maxEntries;
+    const capacity = bpf_map_get_info_by_fd(tableFd).maxEntries * SegSessionTableLimits.SEG_SESSION_WAYS;
     const loaded = obj;
     return {
       census: () => {

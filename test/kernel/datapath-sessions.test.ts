@@ -134,10 +134,10 @@ describe.skipIf(!KERNEL_AVAILABLE)('sessions in the kernel', () => {
     expect(readRuleHits(dp, installed.slot, 0).packets - hitsBefore).toBe(2n);
   });
 
-  it('evicts the least recently used sessions when the table is full, and judges evicted flows again', () => {
+  it('evicts a session of its bucket for each new flow when the table is full, and judges evicted flows again', () => {
     const small = loadDatapath({ sessions: 64, rulesPerSlot: 1024 });
     try {
-      // The LRU itself: SYN protection (lib/pressure.h) would stop opening sessions at 75 %.
+      // The eviction itself: SYN protection (lib/pressure.h) would stop opening sessions at 75 %.
       setFlags(small, SEG_CFG_NO_SYN_PROTECTION);
       deployIr(small, programIr(CLIENT_POLICY));
       const sendTo = (program: 'ingress' | 'egress', p: Packet, options: FrameOptions) => runFrame(small, program, buildFrame(p, options));
@@ -145,9 +145,9 @@ describe.skipIf(!KERNEL_AVAILABLE)('sessions in the kernel', () => {
       const held = readSessions(small).length;
       expect(held).toBeGreaterThan(0);
       expect(held).toBeLessThanOrEqual(64);
-      // The LRU evicts in batches, not strictly the oldest one: what is certain is that a flow
-      // keeps passing exactly while it holds a session, and an evicted flow's reply meets the
-      // default-deny ingress policy.
+      // Each bucket evicts its own (test/kernel/session-table.test.ts checks which way): what is
+      // certain is that a flow keeps passing exactly while it holds a session, and an evicted
+      // flow's reply meets the default-deny ingress policy.
       const replies = Array.from({ length: 400 }, (_, i) => sendTo('ingress', back(80, 20000 + i), { tcpFlags: 'ack' }));
       const passed = replies.filter((r) => r.verdict === 'allow');
       expect(passed.length).toBe(held);

@@ -6,12 +6,11 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Packet } from '../../compiler/packet.ts';
-import { bpf_map_update_elem } from '../../runtime/libbpf.ts';
-import { SEG_SESSION, SEG_SESSION_KEY, SegMap, SegReason, SegSessionFlag, SegStat, SegState } from '../../runtime/datapath/abi.ts';
+import { SEG_SESSION, SEG_SESSION_KEY, SegReason, SegSessionFlag, SegStat, SegState } from '../../runtime/datapath/abi.ts';
 import { encode } from '../../runtime/datapath/codec.ts';
 import { readStats } from '../../runtime/datapath/counters.ts';
-import { mapOf, type Datapath } from '../../runtime/datapath/datapath.ts';
-import { flushSessions, readSessions, type SessionEntry } from '../../runtime/datapath/sessions.ts';
+import type { Datapath } from '../../runtime/datapath/datapath.ts';
+import { flushSessions, readSessions, writeSessions, type SessionEntry } from '../../runtime/datapath/sessions.ts';
 import { runFrame, type KernelDecision } from '../../runtime/datapath/test-run.ts';
 import { closeDatapath, loadDatapath } from '../../runtime/loader.ts';
 import { buildFrame, TCP_FLAGS } from '../../runtime/packet-bytes.ts';
@@ -145,7 +144,7 @@ describe.skipIf(!KERNEL_AVAILABLE)('TCP sequence windows in the kernel', () => {
       state: SegState.SEG_STATE_TCP_ESTABLISHED,
       flags: SegSessionFlag.SEG_SESSION_INITIATOR_A | SegSessionFlag.SEG_SESSION_HAS_PORTS,
     });
-    bpf_map_update_elem(mapOf(dp, SegMap.sessions).fd, key, value);
+    expect(writeSessions(dp, [{ key, value }]).written).toBe(1);
   }
 
   /** The kernel's session agrees with the model: state and everything known of the windows. */

@@ -5,8 +5,11 @@
 // upgrade that fails half-way, a data path from the future, and a resize by redeploy. And a
 // deployment of data-path version 2 (371f4ba) upgraded to this version with established TCP
 // connections, whose sessions (no TCP windows in version 2) then learn their windows, and on
-// which a canary then runs. And a deployment of data-path version 3 (a58d257) upgraded to version
-// 4 with established connections and a UDP stream, after which a `nosession` service runs.
+// which a canary then runs. And a deployment of data-path version 3 (a58d257) upgraded to this
+// version with established connections and a UDP stream, after which a `nosession` service runs.
+// And a deployment of data-path version 4 (1801022, an LRU session table) upgraded to version 5's
+// set-associative table under traffic, every session placed in its bucket. The blocks share one
+// set-up (useUpgradeSandbox).
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
@@ -54,17 +57,58 @@ function contiguous(echoed: readonly number[]): boolean {
   return echoed.every((n, i) => n === i);
 }
 
+/** What one upgrade block works with: an old segc's checkout, a host and a peer namespace, echo servers, a state directory. */
+interface UpgradeSandbox {
+  readonly host: string;
+  readonly peer: string;
+  readonly link: VethPair;
+  readonly policies: PolicyDir;
+  readonly stateDir: string;
+  readonly oldDir: string;
+  /** POLICY, written. */
+  readonly policy: string;
+}
+
+/**
+ * The set-up every upgrade block shares (in its describe): the old segc at `commit` checked out
+ * and built, the host (TCP 22 and `hostUdp` echoed) and the peer (TCP 8080) joined by a veth
+ * pair, a policy directory and a state directory; `use` gets them before the tests, and
+ * everything is taken down after (deployment `name` included).
+ */
+function useUpgradeSandbox(sandbox: NetnsSandbox, name: string, how: { readonly commit: string; readonly host4: string; readonly peer4: string; readonly hostUdp: readonly number[] }, use: (env: UpgradeSandbox) => void): void {
+  const servers: ChildProcess[] = [];
+  let env: UpgradeSandbox | undefined;
+  let oldDir: string | undefined;
+  beforeAll(async () => {
+    oldDir = checkoutOldSegc(how.commit);
+    const host = sandbox.createNetns('host');
+    const peer = sandbox.createNetns('peer');
+    const link = sandbox.createVethPair(host, peer, { a: { ipv4: `${how.host4}/24` }, b: { ipv4: `${how.peer4}/24` } });
+    servers.push(await startEchoServers(host, [22], how.hostUdp));
+    servers.push(await startEchoServers(peer, [8080], []));
+    const policies = createPolicyDir();
+    const stateDir = mkdtempSync(join(tmpdir(), 'segct-state-'));
+    env = { host, peer, link, policies, stateDir, oldDir, policy: policies.write('host.seg', POLICY) };
+    use(env);
+  }, 180_000);
+  afterAll(() => {
+    try {
+      if (env) tearDownDeployTest({ host: env.host, names: [name], stateDir: env.stateDir, servers, policies: env.policies, sandbox });
+    } finally {
+      if (oldDir !== undefined) removeOldSegc(oldDir);
+    }
+  });
+}
+
 describe.skipIf(!OLD_AVAILABLE)(`upgrading a deployment made by segc ${OLD_COMMIT} in place, with traffic running`, () => {
   const sandbox = new NetnsSandbox('upg');
   const name = `segct-${process.pid}-upg`;
   let host: string;
   let peer: string;
   let link: VethPair;
-  let policies: PolicyDir;
   let stateDir: string;
   let oldDir: string;
   let policy: string;
-  const servers: ChildProcess[] = [];
 
   const oldSegc = (args: readonly string[]): SegcRun => segc(host, args, { stateDir, root: oldDir });
   /** `segc ARGS` (this build) without blocking the event loop: the streams are read meanwhile. */
@@ -77,25 +121,7 @@ describe.skipIf(!OLD_AVAILABLE)(`upgrading a deployment made by segc ${OLD_COMMI
     return (JSON.parse(r.stdout) as { sessions: { a: string; b: string; portA: number; portB: number }[] }).sessions.map((s) => `${s.a}:${s.portA} ${s.b}:${s.portB}`).join('\n');
   };
 
-  beforeAll(async () => {
-    oldDir = checkoutOldSegc(OLD_COMMIT);
-    host = sandbox.createNetns('host');
-    peer = sandbox.createNetns('peer');
-    link = sandbox.createVethPair(host, peer, { a: { ipv4: `${HOST4}/24` }, b: { ipv4: `${PEER4}/24` } });
-    servers.push(await startEchoServers(host, [22], [5000]));
-    servers.push(await startEchoServers(peer, [8080], []));
-    policies = createPolicyDir();
-    stateDir = mkdtempSync(join(tmpdir(), 'segct-state-'));
-    policy = policies.write('host.seg', POLICY);
-  }, 180_000);
-
-  afterAll(() => {
-    try {
-      tearDownDeployTest({ host, names: [name], stateDir, servers, policies, sandbox });
-    } finally {
-      removeOldSegc(oldDir);
-    }
-  });
+  useUpgradeSandbox(sandbox, name, { commit: OLD_COMMIT, host4: HOST4, peer4: PEER4, hostUdp: [5000] }, (env) => ({ host, peer, link, stateDir, oldDir, policy } = env));
 
   it('deploys the default-deny policy with the old segc (a data path without a version record)', () => {
     const r = oldSegc(deployArgs());
@@ -247,11 +273,9 @@ describe.skipIf(!V2_AVAILABLE)(`upgrading a data-path version 2 deployment (segc
   let host: string;
   let peer: string;
   let link: VethPair;
-  let policies: PolicyDir;
   let stateDir: string;
   let oldDir: string;
   let policy: string;
-  const servers: ChildProcess[] = [];
 
   const oldSegc = (args: readonly string[]): SegcRun => segc(host, args, { stateDir, root: oldDir });
   const segcAsync = (args: readonly string[]): Promise<SegcRun> => segcRun(host, args, { stateDir });
@@ -267,25 +291,7 @@ describe.skipIf(!V2_AVAILABLE)(`upgrading a data-path version 2 deployment (segc
     return (JSON.parse(r.stdout) as { sessions: { a: string; portA: number; portB: number; state: string; tcp?: { knownA: boolean; knownB: boolean; endA: number; endB: number; scaled: boolean } }[] }).sessions.find((x) => x.portA === port || x.portB === port);
   };
 
-  beforeAll(async () => {
-    oldDir = checkoutOldSegc(V2_COMMIT);
-    host = sandbox.createNetns('host');
-    peer = sandbox.createNetns('peer');
-    link = sandbox.createVethPair(host, peer, { a: { ipv4: `${V2_HOST4}/24` }, b: { ipv4: `${V2_PEER4}/24` } });
-    servers.push(await startEchoServers(host, [22], []));
-    servers.push(await startEchoServers(peer, [8080], []));
-    policies = createPolicyDir();
-    stateDir = mkdtempSync(join(tmpdir(), 'segct-state-'));
-    policy = policies.write('host.seg', POLICY);
-  }, 180_000);
-
-  afterAll(() => {
-    try {
-      tearDownDeployTest({ host, names: [name], stateDir, servers, policies, sandbox });
-    } finally {
-      removeOldSegc(oldDir);
-    }
-  });
+  useUpgradeSandbox(sandbox, name, { commit: V2_COMMIT, host4: V2_HOST4, peer4: V2_PEER4, hostUdp: [] }, (env) => ({ host, peer, link, stateDir, oldDir, policy } = env));
 
   it(`upgrades to version ${DATAPATH_VERSION}: the connections go on, their sessions learn the windows, then refuse an RST outside them; counters keep their names; a canary then runs on it`, async () => {
     const r = oldSegc(deployArgs());
@@ -365,7 +371,6 @@ describe.skipIf(!V3_AVAILABLE)(`upgrading a data-path version 3 deployment (segc
   let policies: PolicyDir;
   let stateDir: string;
   let oldDir: string;
-  const servers: ChildProcess[] = [];
 
   const oldSegc = (args: readonly string[]): SegcRun => segc(host, args, { stateDir, root: oldDir });
   const deployArgs = (file: string) => ['deploy', file, '--iface', link.a.name, '--name', name, '--max-rules', '64', '--sessions', '1024'];
@@ -380,24 +385,7 @@ describe.skipIf(!V3_AVAILABLE)(`upgrading a data-path version 3 deployment (segc
     return (JSON.parse(r.stdout) as { sessions: { portA: number; portB: number }[] }).sessions.map((s) => [s.portA, s.portB]);
   };
 
-  beforeAll(async () => {
-    oldDir = checkoutOldSegc(V3_COMMIT);
-    host = sandbox.createNetns('host');
-    peer = sandbox.createNetns('peer');
-    link = sandbox.createVethPair(host, peer, { a: { ipv4: `${V3_HOST4}/24` }, b: { ipv4: `${V3_PEER4}/24` } });
-    servers.push(await startEchoServers(host, [22], [5000, 5353]));
-    servers.push(await startEchoServers(peer, [8080], []));
-    policies = createPolicyDir();
-    stateDir = mkdtempSync(join(tmpdir(), 'segct-state-'));
-  }, 180_000);
-
-  afterAll(() => {
-    try {
-      tearDownDeployTest({ host, names: [name], stateDir, servers, policies, sandbox });
-    } finally {
-      removeOldSegc(oldDir);
-    }
-  });
+  useUpgradeSandbox(sandbox, name, { commit: V3_COMMIT, host4: V3_HOST4, peer4: V3_PEER4, hostUdp: [5000, 5353] }, (env) => ({ host, peer, link, policies, stateDir, oldDir } = env));
 
   it(`upgrades to version ${DATAPATH_VERSION} under traffic: nothing breaks or is dropped, sessions carry over; then a 'nosession' service answers without opening sessions`, async () => {
     const r = oldSegc(deployArgs(policies.write('v3.seg', POLICY)));
@@ -424,6 +412,79 @@ describe.skipIf(!V3_AVAILABLE)(`upgrading a data-path version 3 deployment (segc
 
     const [inSent, outSent, udpSent] = await Promise.all([inbound.done, outbound.done, udp.done]);
     process.stdout.write(`version 3 -> ${DATAPATH_VERSION} upgrade: inbound TCP ${inbound.echoed().length}/${inSent}, host-opened TCP ${outbound.echoed().length}/${outSent}, UDP ${udp.echoed().length}/${udpSent} echoed\n`);
+    for (const [stream, sent] of [
+      [inbound, inSent],
+      [outbound, outSent],
+    ] as const) {
+      expect(contiguous(stream.echoed())).toBe(true);
+      expect(sent - stream.echoed().length).toBeLessThanOrEqual(5);
+    }
+    expect(contiguous(udp.echoed())).toBe(true);
+    // Not one packet of the flows was dropped, by the old or the new data path.
+    expect(counter('deny') - denied).toBe(0);
+  }, 180_000);
+});
+
+/** The last commit of data-path version 4 (the LRU session table, before the set-associative one of version 5). */
+const V4_COMMIT = '1801022';
+const V4_HOST4 = '10.207.0.1';
+const V4_PEER4 = '10.207.0.2';
+const V4_AVAILABLE = KERNEL_AVAILABLE && oldSegcAvailable(V4_COMMIT);
+if (KERNEL_AVAILABLE && !V4_AVAILABLE) process.stderr.write(`upgrade.test.ts: version-4 upgrade skipped: needs git history with ${V4_COMMIT}, clang and node_modules\n`);
+
+describe.skipIf(!V4_AVAILABLE)(`upgrading a data-path version 4 deployment (segc ${V4_COMMIT}, an LRU session table) in place, with established TCP connections and a UDP stream`, () => {
+  const sandbox = new NetnsSandbox('upg4');
+  const name = `segct-${process.pid}-upg4`;
+  let host: string;
+  let peer: string;
+  let link: VethPair;
+  let stateDir: string;
+  let oldDir: string;
+  let policy: string;
+  useUpgradeSandbox(sandbox, name, { commit: V4_COMMIT, host4: V4_HOST4, peer4: V4_PEER4, hostUdp: [5000] }, (env) => ({ host, peer, link, stateDir, oldDir, policy } = env));
+
+  const oldSegc = (args: readonly string[]): SegcRun => segc(host, args, { stateDir, root: oldDir });
+  const deployArgs = () => ['deploy', policy, '--iface', link.a.name, '--name', name, '--max-rules', '64', '--sessions', '1024'];
+  const counter = (which: string): number => {
+    const r = segc(host, ['stats', '--name', name, '--json'], { stateDir });
+    expect(r.code, r.stderr).toBe(0);
+    return (JSON.parse(r.stdout) as { counters: { counter: string; packets: number }[] }).counters.find((c) => c.counter === which)?.packets ?? 0;
+  };
+  /** Every session as `a:port b:port proto`, sorted. */
+  const sessionSet = (): string[] => {
+    const r = segc(host, ['sessions', '--name', name, '--json'], { stateDir });
+    expect(r.code, r.stderr).toBe(0);
+    return (JSON.parse(r.stdout) as { sessions: { a: string; b: string; portA: number; portB: number; proto: string }[] }).sessions.map((s) => `${s.a}:${s.portA} ${s.b}:${s.portB} ${s.proto}`).sort();
+  };
+
+  it(`upgrades to version ${DATAPATH_VERSION} under traffic: every session of the LRU table is in its bucket, nothing breaks or is dropped`, async () => {
+    const r = oldSegc(deployArgs());
+    expect(r.code, r.stderr).toBe(0);
+    const inbound = startTcpStream(peer, V4_HOST4, 22, 20_000);
+    const outbound = startTcpStream(host, V4_PEER4, 8080, 20_000);
+    const udp = startUdpStream(peer, V4_HOST4, 5000, 20_000);
+    // Short flows too, so that the table holds more than the three long ones.
+    for (let i = 0; i < 10; i++) expect(tcpEchoes(peer, V4_HOST4, 22)).toBe(true);
+    await sleep(2_000);
+    const denied = counter('deny');
+    const before = sessionSet();
+    expect(before.length).toBeGreaterThanOrEqual(3);
+
+    const upgraded = await segcRun(host, deployArgs(), { stateDir });
+    expect(upgraded.code, upgraded.stderr).toBe(0);
+    expect(upgraded.stdout).toMatch(new RegExp(`upgraded +data path in place, version 4 -> ${DATAPATH_VERSION}`));
+    expect(upgraded.stdout).toMatch(/migrated \d+ sessions/);
+    // 1,024 sessions in 256 buckets: a handful of flows all find a free way (none turned away).
+    expect(upgraded.stdout).not.toMatch(/were not kept/);
+    // Every session of the LRU table is in the new one (the long flows' and the finished ones').
+    const after = sessionSet();
+    for (const s of before) expect(after, s).toContain(s);
+    const status = JSON.parse(segc(host, ['status', '--name', name, '--json'], { stateDir }).stdout) as { deployments: { kernel: { datapathVersion: number; sessions: { entries: number; capacity: number } } }[] };
+    expect(status.deployments[0]?.kernel.datapathVersion).toBe(DATAPATH_VERSION);
+    expect(status.deployments[0]?.kernel.sessions.capacity).toBe(1024);
+
+    const [inSent, outSent, udpSent] = await Promise.all([inbound.done, outbound.done, udp.done]);
+    process.stdout.write(`version 4 -> ${DATAPATH_VERSION} upgrade: ${before.length} sessions carried; inbound TCP ${inbound.echoed().length}/${inSent}, host-opened TCP ${outbound.echoed().length}/${outSent}, UDP ${udp.echoed().length}/${udpSent} echoed\n`);
     for (const [stream, sent] of [
       [inbound, inSent],
       [outbound, outSent],

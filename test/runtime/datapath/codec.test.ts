@@ -37,9 +37,12 @@ function btfMember(structName: string, member: string): { offset: number; elem: 
   if (!s || !m) throw new Error(`${structName}.${member} not in BTF`);
   let t = types?.get(m.type_id);
   while (t && (t.kind === 'TYPEDEF' || t.kind === 'CONST' || t.kind === 'VOLATILE')) t = types?.get(t.type_id ?? 0);
+  // A nested struct, or an array of them, is its bytes (scripts/gen-abi.ts).
+  if (t?.kind === 'STRUCT') return { offset: m.bits_offset / 8, elem: 1, count: t.size ?? 0 };
   if (t?.kind === 'ARRAY') {
     let e = types?.get(t.type_id ?? 0);
     while (e && e.kind === 'TYPEDEF') e = types?.get(e.type_id ?? 0);
+    if (e?.kind === 'STRUCT') return { offset: m.bits_offset / 8, elem: 1, count: (t.nr_elems ?? 0) * (e.size ?? 0) };
     return { offset: m.bits_offset / 8, elem: e?.size ?? 0, count: t.nr_elems ?? 0 };
   }
   return { offset: m.bits_offset / 8, elem: t?.size ?? 0, count: 1 };
