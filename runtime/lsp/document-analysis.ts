@@ -127,8 +127,8 @@ function createLanguageLane(config: WorkerConfig, onRespawn: () => void, resync:
 /** An idle analysis worker is ended after this long, so its heap (a large policy's) goes with it. */
 const ANALYSIS_IDLE_MS = 15_000;
 
-/** The analysis worker: one job at a time; `cancel` ends the running job with its thread. */
-function createAnalysisLane() {
+/** The analysis worker: one job at a time; `cancel` ends the running job with its thread (exported for its test). */
+export function createAnalysisLane() {
   let worker: Worker | undefined;
   let pending: ((reply: AnalysisReply | undefined) => void) | undefined;
   let idle: NodeJS.Timeout | undefined;
@@ -146,13 +146,19 @@ function createAnalysisLane() {
   };
   const spawn = (): Worker => {
     const w = new Worker(workerUrl('analysis-worker'));
-    w.on('message', (reply: AnalysisReply) => settle(reply));
+    // Only the current thread settles a job: a cancelled thread's late reply or exit would
+    // otherwise settle the job started after it (its result lost, or the old text's taken).
+    w.on('message', (reply: AnalysisReply) => {
+      if (worker === w) settle(reply);
+    });
     w.on('error', (e) => {
-      if (worker === w) worker = undefined;
+      if (worker !== w) return;
+      worker = undefined;
       settle({ ok: false, message: e instanceof Error ? e.message : String(e) });
     });
     w.on('exit', () => {
-      if (worker === w) worker = undefined;
+      if (worker !== w) return;
+      worker = undefined;
       settle(undefined);
     });
     w.unref();
