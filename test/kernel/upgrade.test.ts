@@ -57,6 +57,21 @@ function contiguous(echoed: readonly number[]): boolean {
   return echoed.every((n, i) => n === i);
 }
 
+/** One counter of `segc stats --json` for a deployment (0 when it has none). */
+function statsCounter(host: string, name: string, stateDir: string, which: string): number {
+  const r = segc(host, ['stats', '--name', name, '--json'], { stateDir });
+  expect(r.code, r.stderr).toBe(0);
+  return (JSON.parse(r.stdout) as { counters: { counter: string; packets: number }[] }).counters.find((c) => c.counter === which)?.packets ?? 0;
+}
+
+/** No TCP stream broke: every line came back in order, and at most 5 were still in flight at its end. */
+function expectTcpStreamsWhole(streams: readonly (readonly [{ echoed(): readonly number[] }, number])[]): void {
+  for (const [stream, sent] of streams) {
+    expect(contiguous(stream.echoed())).toBe(true);
+    expect(sent - stream.echoed().length).toBeLessThanOrEqual(5);
+  }
+}
+
 /** What one upgrade block works with: an old segc's checkout, a host and a peer namespace, echo servers, a state directory. */
 interface UpgradeSandbox {
   readonly host: string;
@@ -280,11 +295,7 @@ describe.skipIf(!V2_AVAILABLE)(`upgrading a data-path version 2 deployment (segc
   const oldSegc = (args: readonly string[]): SegcRun => segc(host, args, { stateDir, root: oldDir });
   const segcAsync = (args: readonly string[]): Promise<SegcRun> => segcRun(host, args, { stateDir });
   const deployArgs = () => ['deploy', policy, '--iface', link.a.name, '--name', name, '--max-rules', '64', '--sessions', '1024'];
-  const counter = (which: string): number => {
-    const r = segc(host, ['stats', '--name', name, '--json'], { stateDir });
-    expect(r.code, r.stderr).toBe(0);
-    return (JSON.parse(r.stdout) as { counters: { counter: string; packets: number }[] }).counters.find((c) => c.counter === which)?.packets ?? 0;
-  };
+  const counter = (which: string): number => statsCounter(host, name, stateDir, which);
   const sessionTo = (port: number) => {
     const r = segc(host, ['sessions', '--name', name, '--port', String(port), '--json'], { stateDir });
     expect(r.code, r.stderr).toBe(0);
@@ -330,13 +341,10 @@ describe.skipIf(!V2_AVAILABLE)(`upgrading a data-path version 2 deployment (segc
 
     const [inSent, outSent] = await Promise.all([inbound.done, outbound.done]);
     process.stdout.write(`version 2 -> ${DATAPATH_VERSION} upgrade: inbound TCP ${inbound.echoed().length}/${inSent}, host-opened TCP ${outbound.echoed().length}/${outSent} lines echoed\n`);
-    for (const [stream, sent] of [
+    expectTcpStreamsWhole([
       [inbound, inSent],
       [outbound, outSent],
-    ] as const) {
-      expect(contiguous(stream.echoed())).toBe(true);
-      expect(sent - stream.echoed().length).toBeLessThanOrEqual(5);
-    }
+    ]);
     // Not one packet of the flows was dropped, by the old or the new data path (the 100 RSTs aside).
     expect(counter('deny') - denied).toBe(100);
   }, 180_000);
@@ -374,11 +382,7 @@ describe.skipIf(!V3_AVAILABLE)(`upgrading a data-path version 3 deployment (segc
 
   const oldSegc = (args: readonly string[]): SegcRun => segc(host, args, { stateDir, root: oldDir });
   const deployArgs = (file: string) => ['deploy', file, '--iface', link.a.name, '--name', name, '--max-rules', '64', '--sessions', '1024'];
-  const counter = (which: string): number => {
-    const r = segc(host, ['stats', '--name', name, '--json'], { stateDir });
-    expect(r.code, r.stderr).toBe(0);
-    return (JSON.parse(r.stdout) as { counters: { counter: string; packets: number }[] }).counters.find((c) => c.counter === which)?.packets ?? 0;
-  };
+  const counter = (which: string): number => statsCounter(host, name, stateDir, which);
   const sessionPorts = (): number[][] => {
     const r = segc(host, ['sessions', '--name', name, '--json'], { stateDir });
     expect(r.code, r.stderr).toBe(0);
@@ -412,13 +416,10 @@ describe.skipIf(!V3_AVAILABLE)(`upgrading a data-path version 3 deployment (segc
 
     const [inSent, outSent, udpSent] = await Promise.all([inbound.done, outbound.done, udp.done]);
     process.stdout.write(`version 3 -> ${DATAPATH_VERSION} upgrade: inbound TCP ${inbound.echoed().length}/${inSent}, host-opened TCP ${outbound.echoed().length}/${outSent}, UDP ${udp.echoed().length}/${udpSent} echoed\n`);
-    for (const [stream, sent] of [
+    expectTcpStreamsWhole([
       [inbound, inSent],
       [outbound, outSent],
-    ] as const) {
-      expect(contiguous(stream.echoed())).toBe(true);
-      expect(sent - stream.echoed().length).toBeLessThanOrEqual(5);
-    }
+    ]);
     expect(contiguous(udp.echoed())).toBe(true);
     // Not one packet of the flows was dropped, by the old or the new data path.
     expect(counter('deny') - denied).toBe(0);
@@ -445,11 +446,7 @@ describe.skipIf(!V4_AVAILABLE)(`upgrading a data-path version 4 deployment (segc
 
   const oldSegc = (args: readonly string[]): SegcRun => segc(host, args, { stateDir, root: oldDir });
   const deployArgs = () => ['deploy', policy, '--iface', link.a.name, '--name', name, '--max-rules', '64', '--sessions', '1024'];
-  const counter = (which: string): number => {
-    const r = segc(host, ['stats', '--name', name, '--json'], { stateDir });
-    expect(r.code, r.stderr).toBe(0);
-    return (JSON.parse(r.stdout) as { counters: { counter: string; packets: number }[] }).counters.find((c) => c.counter === which)?.packets ?? 0;
-  };
+  const counter = (which: string): number => statsCounter(host, name, stateDir, which);
   /** Every session as `a:port b:port proto`, sorted. */
   const sessionSet = (): string[] => {
     const r = segc(host, ['sessions', '--name', name, '--json'], { stateDir });
@@ -485,13 +482,10 @@ describe.skipIf(!V4_AVAILABLE)(`upgrading a data-path version 4 deployment (segc
 
     const [inSent, outSent, udpSent] = await Promise.all([inbound.done, outbound.done, udp.done]);
     process.stdout.write(`version 4 -> ${DATAPATH_VERSION} upgrade: ${before.length} sessions carried; inbound TCP ${inbound.echoed().length}/${inSent}, host-opened TCP ${outbound.echoed().length}/${outSent}, UDP ${udp.echoed().length}/${udpSent} echoed\n`);
-    for (const [stream, sent] of [
+    expectTcpStreamsWhole([
       [inbound, inSent],
       [outbound, outSent],
-    ] as const) {
-      expect(contiguous(stream.echoed())).toBe(true);
-      expect(sent - stream.echoed().length).toBeLessThanOrEqual(5);
-    }
+    ]);
     expect(contiguous(udp.echoed())).toBe(true);
     // Not one packet of the flows was dropped, by the old or the new data path.
     expect(counter('deny') - denied).toBe(0);
