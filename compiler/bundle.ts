@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { SourceMapGenerator } from 'source-map';
+import { hashProgram } from './hash.ts';
 import type { ProgramIr } from './ir.ts';
 import type { MapImage, PolicyImage } from './entries.ts';
 import { positionOf, type SourceFile } from './source.ts';
@@ -99,11 +100,12 @@ export function bundle(ir: ProgramIr, image: PolicyImage, sources: ReadonlyMap<s
     file: r.span.file,
     line: lineOf(r.span.file, r.span.start).line,
   }));
+  const policyHash = hashProgram(ir);
   const head = {
     format: BUNDLE_FORMAT,
     version: BUNDLE_VERSION,
-    policyHash: ir.hash,
-    generationSeed: bundleGenerationSeed(ir.hash),
+    policyHash,
+    generationSeed: bundleGenerationSeed(policyHash),
     files: ir.files,
     defaults: { ingress: ir.ingress.defaultAction, egress: ir.egress.defaultAction },
     ruleCount: image.ruleCount,

@@ -5,16 +5,19 @@
 import { createHash } from 'node:crypto';
 import type { ProgramIr, RuleIr } from './ir.ts';
 
-/** What the hash reads: the program without its hash. */
+/** What the hash reads. */
 export type HashInput = Pick<ProgramIr, 'ingress' | 'egress'>;
 
-/** `lineOf`: a rule's line when the caller has it already (lower.ts reuses lines of unchanged rules). */
-export function hashProgram(program: HashInput, lineOf?: (rule: RuleIr) => string | undefined): string {
+/**
+ * The policy's hash. Computed by the commands that record or compare it (a deploy's bundle,
+ * `deploy --diff`, `explain --deployed`), not by lowering: a check never reads it.
+ */
+export function hashProgram(program: HashInput): string {
   const hash = createHash('sha256');
   // Lines go to the hash some 64 KiB at a time: one native call per line cost more than the
   // serialising on 100k-rule policies. The bytes hashed are the same.
   let chunk = '';
-  for (const line of canonicalLines(program, lineOf)) {
+  for (const line of canonicalLines(program)) {
     chunk += line + '\n';
     if (chunk.length >= 65536) {
       hash.update(chunk);
@@ -31,13 +34,13 @@ export function hashProgram(program: HashInput, lineOf?: (rule: RuleIr) => strin
  * field order, not objects, keep it independent of how an object was built; the version tag
  * keeps hashes of a future layout from colliding with these.
  */
-export function* canonicalLines(program: HashInput, lineOf?: (rule: RuleIr) => string | undefined): Generator<string> {
+export function* canonicalLines(program: HashInput): Generator<string> {
   yield JSON.stringify(['segc-ir', 2]);
   for (const d of [program.ingress, program.egress]) {
     // `declared` is covered: an undeclared direction means the same as an empty default-allow
     // block on the wire, but reports (explain) tell them apart.
     yield JSON.stringify([d.direction, d.defaultAction, d.rules.length, d.declared]);
-    for (const r of d.rules) yield lineOf?.(r) ?? canonicalRuleLine(r);
+    for (const r of d.rules) yield canonicalRuleLine(r);
   }
 }
 

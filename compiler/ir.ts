@@ -6,8 +6,9 @@
 // - rules of a direction are sorted by ascending priority; priorities are unique per direction;
 // - `RuleIr.id` is the rule's index in `ProgramIr.rules` (ingress rules first, then egress);
 // - a rule matches at least one packet (rules that cannot are errors, SEG3016);
-// - the IR is deterministic: the same policy gives the same IR and `hash`, whatever the order
-//   of files on the command line; `hash` ignores spans, file names and comments.
+// - the IR is deterministic: the same policy gives the same IR and hash (`hashProgram` in
+//   hash.ts), whatever the order of files on the command line; the hash ignores spans, file
+//   names and comments.
 //
 // Matching (the reference is `evaluate.ts`): a rule matches a packet when every field matches.
 // - family: the packet's addresses are of one family; the rule's `src` and `dst` must both
@@ -124,8 +125,6 @@ export interface ProgramIr {
   readonly declarations: readonly DeclarationIr[];
   /** Every file of the compilation (command line and includes), sorted. */
   readonly files: readonly string[];
-  /** `sha256:<hex>` over the meaning (rules, defaults, names, descriptions), not spans. */
-  readonly hash: string;
 }
 
 /** Well-known protocol numbers the language names. */

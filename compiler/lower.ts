@@ -6,7 +6,6 @@ import type { AddrExpr, Direction, IcmpAst, PolicyDecl, PortExpr, RuleAst, Verdi
 import type { Family } from './cidr.ts';
 import { Code, hasErrors, type Diagnostic, type DiagnosticCollector } from './diagnostics.ts';
 import { parseIsoDate } from './expiry.ts';
-import { canonicalRuleLine, hashProgram } from './hash.ts';
 import { ICMP_TYPE_NAMES, icmpTypeNumber } from './icmp-types.ts';
 import { DIRECTIONS, PORT_PROTOCOLS, PROTOCOL_NUMBERS, type AddrSetIr, type DeclarationIr, type DirectionIr, type IcmpMatchIr, type ProgramIr, type RuleIr } from './ir.ts';
 import { createLowerer, lowerIsLiteralAddr, lowerIsLiteralPorts, lowerProtocols, lowerShiftDiagnostic, type AddrValue, type DeclarationValueCache, type Lowerer } from './lower-values.ts';
@@ -51,8 +50,6 @@ export function lower(resolved: ResolvedProgram, diagnostics: DiagnosticCollecto
   };
   const ingressIr = withIds(ingress);
   const egressIr = withIds(egress);
-  // The cache entry of each rule reused or cached this run, by id (for its hash line).
-  const entries = reuse && [...(ingress.entries ?? []), ...(egress.entries ?? [])];
   const declarations: DeclarationIr[] = [...resolved.symbols.values()].map((s) => ({
     kind: s.kind,
     name: s.name,
@@ -60,14 +57,9 @@ export function lower(resolved: ResolvedProgram, diagnostics: DiagnosticCollecto
     uses: [...s.uses],
   }));
   const files = resolved.files.map((f) => f.path);
-  const program = { rules, ingress: ingressIr, egress: egressIr, declarations, files };
-  // A reused rule's hash line is the one computed for its first lowering (the line reads neither
-  // the id nor the span).
-  const lineOf = entries && ((r: RuleIr) => {
-    const entry = entries[r.id];
-    return entry && (entry.line ??= canonicalRuleLine(r));
-  });
-  return { ...program, hash: hashProgram(program, lineOf) };
+  // The IR's hash (hash.ts) is left to the commands that record or compare it (deploy, diff,
+  // explain): a check, and the language server's every keystroke, never read it.
+  return { rules, ingress: ingressIr, egress: egressIr, declarations, files };
 }
 
 // ---- Rules --------------------------------------------------------------------------------------
@@ -82,8 +74,6 @@ interface LoweredDirection {
   readonly defaultSpan: Span | null;
   /** Ascending priority. */
   readonly rules: readonly LoweredRule[];
-  /** With a cache: each rule's entry (undefined for a rule not cached), in the same order. */
-  readonly entries?: readonly (LowerCachedRule | undefined)[];
 }
 
 function lowerDirection(direction: Direction, policies: readonly PolicyDecl[], lowerer: Lowerer, diagnostics: DiagnosticCollector, reuse: LowerReuse | undefined): LoweredDirection {
@@ -92,8 +82,7 @@ function lowerDirection(direction: Direction, policies: readonly PolicyDecl[], l
   // 0..65535, and a map's 10k inserts were a tenth of a re-check).
   const byPriority: PrioritySeen = { at: new Int32Array(65536), rules: [] };
   const byName = new Map<string, RuleAst>();
-  let rules: LoweredRule[] = [];
-  let entries: (LowerCachedRule | undefined)[] | undefined = reuse && [];
+  const rules: LoweredRule[] = [];
   let declared = false;
   for (const policy of policies) {
     if (policy.direction !== direction) continue;
@@ -115,24 +104,14 @@ function lowerDirection(direction: Direction, policies: readonly PolicyDecl[], l
       const priorityOk = lowerPriority(rule, direction, byPriority, diagnostics);
       lowerRuleName(rule, direction, byName, diagnostics);
       const lowered = reuse ? lowerRuleReusing(rule, direction, lowerer, reuse) : lowerRule(rule, direction, lowerer);
-      if (lowered && priorityOk) {
-        rules.push(lowered);
-        entries?.push(reuse?.entry);
-      }
+      if (lowered && priorityOk) rules.push(lowered);
     }
   }
-  if (entries === undefined) rules.sort((a, b) => a.priority - b.priority);
-  else {
-    const order = rules.map((_, i) => i).sort((a, b) => rules[a]!.priority - rules[b]!.priority);
-    const unsorted = rules;
-    const unsortedEntries = entries;
-    rules = order.map((i) => unsorted[i]!);
-    entries = order.map((i) => unsortedEntries[i]);
-  }
+  rules.sort((a, b) => a.priority - b.priority);
   // The spec's default when a block omits it is deny; a direction no block names is segc's
   // extension: unfiltered (docs/language.md, "Directions without a policy block").
   const defaultAction = stated?.verdict ?? (declared ? 'deny' : 'allow');
-  return { direction, declared, defaultAction, defaultSpan: stated?.span ?? null, rules, ...(entries ? { entries } : {}) };
+  return { direction, declared, defaultAction, defaultSpan: stated?.span ?? null, rules };
 }
 
 /** The rules of a direction by priority: `rules[at[p] - 1]` has priority p (0: none yet). */
@@ -219,8 +198,6 @@ interface LowerCachedRule {
   readonly rule: LoweredRule | undefined;
   /** Its diagnostics, spans relative to the rule's start. */
   readonly diagnostics: readonly Diagnostic[];
-  /** Its line of the IR hash (hash.ts), once computed. */
-  line?: string;
 }
 
 export function createLowerCache(): LowerCache {
@@ -232,8 +209,6 @@ interface LowerReuse {
   readonly texts: ReadonlyMap<string, string>;
   /** The declarations of this compilation, as one text. */
   readonly declarations: string;
-  /** The entry of the rule `lowerRuleReusing` returned last (undefined: not cached). */
-  entry: LowerCachedRule | undefined;
   count: number;
   readonly resolved: ResolvedProgram;
   /** `lowerNameKey`, computed once per name. */
@@ -244,7 +219,7 @@ function lowerReuseOf(cache: LowerCache, resolved: ResolvedProgram): LowerReuse 
   const texts = new Map(resolved.files.map((f) => [f.path, f.text]));
   const key = lowerDeclarationsKey(resolved, texts);
   if (key !== cache.declarations) cache.declarations = key;
-  return { cache, texts, declarations: cache.declarations, entry: undefined, count: 0, resolved, nameKeys: new Map() };
+  return { cache, texts, declarations: cache.declarations, count: 0, resolved, nameKeys: new Map() };
 }
 
 /**
@@ -330,7 +305,6 @@ function lowerReuseDone(reuse: LowerReuse, declarations: number): void {
 
 function lowerRuleReusing(rule: RuleAst, direction: Direction, lowerer: Lowerer, reuse: LowerReuse): LoweredRule | undefined {
   reuse.count++;
-  reuse.entry = undefined;
   const { byRule, byText } = reuse.cache;
   const valid = (c: LowerCachedRule | undefined) =>
     c !== undefined && c.direction === direction && (c.declarations === undefined || c.declarations === reuse.declarations || lowerNamesHold(c, reuse));
@@ -349,7 +323,6 @@ function lowerRuleReusing(rule: RuleAst, direction: Direction, lowerer: Lowerer,
   if (cached !== undefined) {
     for (const d of cached.diagnostics) lowerer.diagnostics.items.push(lowerShiftDiagnostic(d, rule.span.file, base));
     if (cached.rule === undefined) return undefined;
-    reuse.entry = cached;
     return { ...cached.rule, id: -1, span: rule.span };
   }
   const before = lowerer.diagnostics.items.length;
@@ -368,7 +341,6 @@ function lowerRuleReusing(rule: RuleAst, direction: Direction, lowerer: Lowerer,
     };
     byText[direction].set(key, entry);
     byRule.set(rule, entry);
-    if (lowered) reuse.entry = entry;
   }
   return lowered;
 }

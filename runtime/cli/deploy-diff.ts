@@ -7,6 +7,7 @@
 // the dry run says so, with the repair, and compares against no deployed policy, as the deploy
 // itself would treat it.
 import type { PolicyDiff } from '../../compiler/diff.ts';
+import { hashProgram } from '../../compiler/hash.ts';
 import { diffPolicies } from '../../compiler/program.ts';
 import { formatPacket } from '../../compiler/packet.ts';
 import type { RuleIr } from '../../compiler/ir.ts';
@@ -73,10 +74,11 @@ export async function dryRun(compiled: CompiledPolicy, options: DeployCommandOpt
   const sides = { before: { label: 'deployed', sources: oldSources }, after: { label: '', sources: newSources } };
   const interfaces = { before: state?.current.interfaces.map((i) => i.iface) ?? [], after: [...new Set(options.iface)] };
   const mode = { before: state === undefined ? null : modeOf(state.current.settings?.audit === true), after: modeOf(options.audit === true) };
+  const policyHash = hashProgram(compiled.ir);
   const auditRules = { before: ruleNames(oldRules.filter((r) => r.audit)), after: ruleNames(compiled.ir.rules.filter((r) => r.audit)) };
   if (options.json === true) {
     io.stdout.write(
-      JSON.stringify({ name: options.name, deployed: state ? { policyHash: state.current.policyHash, generation: state.current.generation } : null, policyHash: compiled.ir.hash, interfaces, mode, auditRules, diff: diff && diffJson(diff, sides), ...(warnings.length > 0 ? { warnings } : {}) }) + '\n',
+      JSON.stringify({ name: options.name, deployed: state ? { policyHash: state.current.policyHash, generation: state.current.generation } : null, policyHash, interfaces, mode, auditRules, diff: diff && diffJson(diff, sides), ...(warnings.length > 0 ? { warnings } : {}) }) + '\n',
     );
     return 'ok';
   }
@@ -92,7 +94,7 @@ export async function dryRun(compiled: CompiledPolicy, options: DeployCommandOpt
     lines.push(`  nothing is deployed under this name: a deploy would enforce ${compiled.ir.rules.length} rules on ${interfaces.after.join(', ')}`);
   } else if (!diff) {
     lines.push(`  deployed   generation ${state.current.generation} (${state.current.policyHash.slice(0, 19)}), not compared (above): a deploy would enforce ${compiled.ir.rules.length} rules`);
-  } else if (state.current.policyHash === compiled.ir.hash && diff?.rules.length === 0) {
+  } else if (state.current.policyHash === policyHash && diff?.rules.length === 0) {
     lines.push(`  the policy is the one in force (generation ${state.current.generation})${mode.before === mode.after ? '; a deploy would change no verdict' : ''}`);
   } else if (diff) {
     lines.push(`  deployed   generation ${state.current.generation} (${state.current.policyHash.slice(0, 19)})`);

@@ -3,6 +3,7 @@
 // answer by running the packet's frame through the deployment's loaded program
 // (BPF_PROG_TEST_RUN). A session the test run opened is removed again; the counters keep it.
 import { evaluate } from '../../compiler/evaluate.ts';
+import { hashProgram } from '../../compiler/hash.ts';
 import type { Packet } from '../../compiler/packet.ts';
 import { createMemoryHost } from '../../compiler/source.ts';
 import type { Direction } from '../../compiler/ir.ts';
@@ -34,7 +35,7 @@ export async function explainDeployed(name: string, packet: Packet, options: Dep
   return openDeployment(io, name, (dp, state, ruleName) => {
     const compilation = compile(state.current.files, createMemoryHost(state.current.sources));
     if (compilation.ir === undefined) throw new CliError('environment', `the recorded sources of '${name}' no longer compile`, 'deploy the policy again');
-    if (compilation.ir.hash !== state.current.policyHash) throw new CliError('environment', `the recorded sources of '${name}' do not give the deployed policy (hash differs)`, 'deploy the policy again');
+    if (hashProgram(compilation.ir) !== state.current.policyHash) throw new CliError('environment', `the recorded sources of '${name}' do not give the deployed policy (hash differs)`, 'deploy the policy again');
     const direction = compilation.ir[options.direction];
     const decision = evaluate(direction, packet);
 

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parseSourceFile } from '../../compiler/build-ast.ts';
 import { createCollector } from '../../compiler/diagnostics.ts';
 import { format, formatSource, LINE_WIDTH } from '../../compiler/format.ts';
+import { hashProgram } from '../../compiler/hash.ts';
 import { compile } from '../../compiler/program.ts';
 import { createMemoryHost, createSourceFile } from '../../compiler/source.ts';
 
@@ -34,7 +35,7 @@ function commentsOf(text: string): string[] {
 /** The IR hash, or the diagnostics when the policy does not compile (then those must match). */
 function meaningOf(files: Readonly<Record<string, string>>, root: string): string {
   const compilation = compile([root], createMemoryHost(files));
-  return compilation.ir?.hash ?? compilation.diagnostics.map((d) => `${d.code} ${d.message}`).join('\n');
+  return (compilation.ir && hashProgram(compilation.ir)) ?? compilation.diagnostics.map((d) => `${d.code} ${d.message}`).join('\n');
 }
 
 const lines = (...l: string[]) => l.join('\n') + '\n';

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { hashProgram } from '../../compiler/hash.ts';
 import { compile } from '../../compiler/program.ts';
 import { formatHuman } from '../../compiler/report/human.ts';
 import { createMemoryHost } from '../../compiler/source.ts';
@@ -36,7 +37,7 @@ function describeCompilation(label: string, text: string, full: number): string 
     `== ${label}: ${text.split('\n').length} lines, ${text.length} bytes`,
     `diagnostics ${c.diagnostics.length} (${[...codes].sort().map(([code, n]) => `${code} x${n}`).join(', ') || 'none'}) sha ${sha256(c.diagnostics)}`,
     `asts sha ${sha256([...c.asts])}`,
-    `ir ${c.ir?.hash ?? 'none (errors)'}`,
+    `ir ${c.ir ? hashProgram(c.ir) : 'none (errors)'}`,
   ];
   if (full > 0 && c.diagnostics.length > 0) {
     lines.push(formatHuman(c.diagnostics.slice(0, full), c.sources, { color: false }).trimEnd());

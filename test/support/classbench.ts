@@ -17,7 +17,6 @@
 // Trace headers become packets the same way: ports only for tcp/udp/sctp, and an icmp header
 // becomes an icmp packet without type (like a fragment), which any classbench icmp rule
 // matches. `exact` marks trace lines whose segc first match must equal the trace's answer.
-import { createHash } from 'node:crypto';
 import type { DirectionIr, ProgramIr, RuleIr, Verdict, Direction, PortSetIr } from '../../compiler/ir.ts';
 import { PORT_PROTOCOLS } from '../../compiler/ir.ts';
 import { formatIpv4 } from '../../compiler/cidr.ts';
@@ -290,8 +289,7 @@ export interface ClassBenchIr {
 
 /**
  * The IR `lower` gives for `classBenchToSeg`'s text, built directly (no front end): rules of
- * the chosen direction, the other direction empty with default deny. `hash` is a sha256 over
- * the rules' JSON, not the front end's hash.
+ * the chosen direction, the other direction empty with default deny.
  */
 export function classBenchToIr(rules: readonly ClassBenchRule[], options: ClassBenchOptions = {}): ClassBenchIr {
   const layout = layoutClassBench(rules, options);
@@ -331,14 +329,12 @@ export function classBenchToIr(rules: readonly ClassBenchRule[], options: ClassB
   const file = options.file ?? 'classbench.seg';
   const main: DirectionIr = { direction, declared: true, defaultAction: options.defaultAction ?? 'deny', defaultSpan: null, rules: irRules };
   const other: DirectionIr = { direction: direction === 'ingress' ? 'egress' : 'ingress', declared: true, defaultAction: 'deny', defaultSpan: null, rules: [] };
-  const hash = 'sha256:' + createHash('sha256').update(JSON.stringify(irRules.map(({ span: _span, ...meaning }) => meaning))).digest('hex');
   const ir: ProgramIr = {
     rules: irRules,
     ingress: direction === 'ingress' ? main : other,
     egress: direction === 'egress' ? main : other,
     declarations: [],
     files: [file],
-    hash,
   };
   return { ir, text: layout.text, skipped: layout.skipped, ruleOf };
 }
