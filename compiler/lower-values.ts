@@ -230,7 +230,8 @@ function lowerAddrLiteral(text: string, span: Span, diagnostics: DiagnosticColle
   const r = parsePrefix(text);
   if (r.ok) {
     const { family, value, length } = r.prefix;
-    const range: AddrRange = [value, value + (1n << BigInt(FAMILY_BITS[family] - length)) - 1n];
+    // An IPv4 range's end in a double (exact below 2^53): one bigint made, not three.
+    const range: AddrRange = [value, family === 4 ? BigInt(Number(value) + 2 ** (32 - length) - 1) : value + (1n << BigInt(FAMILY_BITS[family] - length)) - 1n];
     // A literal is one prefix: its IR needs no range-to-prefix pass. IPv4 text that parses is
     // canonical already (no leading zeros are accepted), so only its length is re-printed.
     const slash = text.indexOf('/');

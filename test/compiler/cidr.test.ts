@@ -41,6 +41,59 @@ describe('IPv4 parsing', () => {
   );
 });
 
+// The definition parseIpv4 and parsePrefix's IPv4 path are read against (they scan characters):
+// split on dots, each part matched by a regular expression, the value built in bigints.
+function referenceIpv4(text: string): bigint | undefined {
+  const parts = text.split('.');
+  if (parts.length !== 4) return undefined;
+  let v = 0n;
+  for (const p of parts) {
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(p) || Number(p) > 255) return undefined;
+    v = (v << 8n) | BigInt(Number(p));
+  }
+  return v;
+}
+
+function referenceIpv4Prefix(text: string): unknown {
+  const slash = text.indexOf('/');
+  const addr = referenceIpv4(slash < 0 ? text : text.slice(0, slash));
+  if (addr === undefined) return { ok: false, error: 'invalid-ipv4' };
+  if (slash < 0) return { ok: true, prefix: { family: 4, value: addr, length: 32 } };
+  const lenText = text.slice(slash + 1);
+  if (!/^[0-9]{1,3}$/.test(lenText) || Number(lenText) > 32) return { ok: false, error: 'length-out-of-range', family: 4, length: lenText };
+  const length = Number(lenText);
+  const network = addr & (0xffffffffn ^ ((1n << BigInt(32 - length)) - 1n));
+  if (network !== addr) return { ok: false, error: 'host-bits', network: { family: 4, value: network, length } };
+  return { ok: true, prefix: { family: 4, value: addr, length } };
+}
+
+describe('IPv4 scanning against the split-and-regex definition', () => {
+  // Texts near the valid ones: numbers of 0-4 digits (leading zeros, 256, 999), 3-5 parts,
+  // stray dots, signs, spaces and letters, and lengths 0-40 with the same mistakes.
+  const part = fc.oneof(fc.integer({ min: 0, max: 300 }).map(String), fc.constantFrom('', '0', '00', '01', '010', '255', '256', '999', '1000', '-1', '+1', ' 1', '1 ', 'a', '1e1', '0x1'));
+  const address = fc.array(part, { minLength: 3, maxLength: 5 }).map((ps) => ps.join('.'));
+  const length = fc.oneof(fc.integer({ min: 0, max: 40 }).map(String), fc.constantFrom('', '00', '08', '032', '-1', '1.5', ' 8'));
+  const text = fc.oneof(address, fc.tuple(address, length).map(([a, l]) => `${a}/${l}`), fc.string({ maxLength: 20 }));
+
+  it('parseIpv4 and parsePrefix give what the definition gives', () => {
+    fc.assert(
+      fc.property(text, (t) => {
+        expect(parseIpv4(t)).toBe(referenceIpv4(t));
+        if (!t.includes(':')) expect(parsePrefix(t)).toEqual(referenceIpv4Prefix(t));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it('every prefix length of every host-bit position', () => {
+    for (let length = 0; length <= 32; length++) {
+      for (const t of [`255.255.255.255/${length}`, `128.0.0.0/${length}`, `0.0.0.1/${length}`, `10.0.0.0/${length}`]) {
+        expect(parsePrefix(t)).toEqual(referenceIpv4Prefix(t));
+      }
+    }
+  });
+});
+
 describe('IPv6 parsing', () => {
   it.each([
     ['::', 0n],
