@@ -355,7 +355,23 @@ class RuleLineReader {
   }
 
   private numberLit(token: number): NumberLit {
-    return { value: Number(this.image(token)), span: this.span(token) };
+    return { value: this.number(token), span: this.span(token) };
+  }
+
+  /** A Number token's value (digits only), as `Number` of its text gives it. */
+  private number(token: number): number {
+    return this.digits(this.starts[token]!, this.ends[token]!);
+  }
+
+  /**
+   * The value of the digits from `start` to `end`, read in place: no string cut out of the text
+   * per number. Past 15 digits a double is no longer exact, so `Number` rounds those as it would.
+   */
+  private digits(start: number, end: number): number {
+    if (end - start > 15) return Number(this.text.slice(start, end));
+    let value = 0;
+    for (let i = start; i < end; i++) value = value * 10 + (this.text.charCodeAt(i) - 48);
+    return value;
   }
 
   private rule(): RuleAst {
@@ -443,7 +459,7 @@ class RuleLineReader {
     const token = this.pos;
     if (type === NUMBER) {
       this.pos++;
-      return { kind: 'ProtoNumber', value: Number(this.image(token)), span: this.span(token) };
+      return { kind: 'ProtoNumber', value: this.number(token), span: this.span(token) };
     }
     if (PROTO_KEYWORDS[type] !== 1) throw NOT_FAST;
     this.pos++;
@@ -512,17 +528,17 @@ class RuleLineReader {
     const token = this.pos;
     if (type === NUMBER) {
       this.pos++;
-      return { kind: 'PortNumber', value: Number(this.image(token)), span: this.span(token) };
+      return { kind: 'PortNumber', value: this.number(token), span: this.span(token) };
     }
     if (type === PORT_RANGE) {
       this.pos++;
-      const image = this.image(token);
-      const dash = image.indexOf('-');
       const start = this.starts[token]!;
+      const end = this.ends[token]!;
+      const dash = this.text.indexOf('-', start);
       return {
         kind: 'PortRange',
-        low: { value: Number(image.slice(0, dash)), span: { file: this.file, start, end: start + dash } },
-        high: { value: Number(image.slice(dash + 1)), span: { file: this.file, start: start + dash + 1, end: start + image.length } },
+        low: { value: this.digits(start, dash), span: { file: this.file, start, end: dash } },
+        high: { value: this.digits(dash + 1, end), span: { file: this.file, start: dash + 1, end } },
         span: this.span(token),
       };
     }
