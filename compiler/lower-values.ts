@@ -1,7 +1,7 @@
 // Stage 5, values: what `lower` makes of the value expressions of declarations and rules
 // (addresses, ports, protocols), with their checks. Takes AST expressions of a resolved program;
 // returns exact, normalised values, or undefined once a mistake is reported.
-import type { AddrExpr, PortExpr, ProtoExpr } from './ast.ts';
+import type { AddrExpr, PortExpr, ProtoExpr, ProtoKeyword } from './ast.ts';
 import { FAMILY_BITS, familyMax, formatPrefix, normalizeRanges, parsePrefix, rangesToPrefixTexts, subtractRanges, type AddrRange } from './cidr.ts';
 import { Code, assertNever, type Diagnostic, type DiagnosticCollector } from './diagnostics.ts';
 import { PROTOCOL_NUMBERS, type AddrSetIr, type PortSetIr } from './ir.ts';
@@ -280,8 +280,19 @@ function lowerPortNumber(value: number, span: Span, diagnostics: DiagnosticColle
 
 // ---- Protocols ----------------------------------------------------------------------------------
 
+// One frozen list per protocol keyword, shared by the rules that name just it (most rules):
+// no set, array and sort per rule. The IR is never changed after lowering.
+const KEYWORD_PROTOCOLS: Readonly<Record<Exclude<ProtoKeyword, 'any'>, readonly number[]>> = {
+  tcp: Object.freeze([PROTOCOL_NUMBERS.tcp]),
+  udp: Object.freeze([PROTOCOL_NUMBERS.udp]),
+  sctp: Object.freeze([PROTOCOL_NUMBERS.sctp]),
+  icmp: Object.freeze([PROTOCOL_NUMBERS.icmp]),
+  icmpv6: Object.freeze([PROTOCOL_NUMBERS.icmpv6]),
+};
+
 /** Sorted unique protocol numbers, null for `any`, undefined when an error was reported. */
 export function lowerProtocols(e: ProtoExpr, diagnostics: DiagnosticCollector): readonly number[] | null | undefined {
+  if (e.kind === 'ProtoName') return e.name === 'any' ? null : KEYWORD_PROTOCOLS[e.name];
   const out = new Set<number>();
   let any = false;
   let ok = true;
