@@ -138,35 +138,25 @@ export type PrefixParse =
 /** Parses `ADDR` (a host prefix) or `ADDR/LEN`; host bits set is an error carrying the network. */
 export function parsePrefix(text: string): PrefixParse {
   const slash = text.indexOf('/');
-  if (!text.includes(':')) return parseIpv4Prefix(text, slash);
-  const addrText = slash < 0 ? text : text.slice(0, slash);
-  const addr = parseAddress(addrText);
-  if (!addr) return { ok: false, error: addrText.includes(':') ? 'invalid-ipv6' : 'invalid-ipv4' };
-  const bits = FAMILY_BITS[addr.family];
-  if (slash < 0) return { ok: true, prefix: { family: addr.family, value: addr.value, length: bits } };
+  const addrEnd = slash < 0 ? text.length : slash;
+  const colon = text.indexOf(':');
+  // IPv4 (no `:` before the slash) is read and checked in 32-bit numbers: every IPv4 literal
+  // of a policy comes through here, and bigint arithmetic allocates at each step.
+  const v4 = colon < 0 || colon > addrEnd ? ipv4Number(text, 0, addrEnd) : undefined;
+  const v6 = v4 === undefined ? parseIpv6(text.slice(0, addrEnd)) : undefined;
+  if (v4 === -1) return { ok: false, error: 'invalid-ipv4' };
+  if (v4 === undefined && v6 === undefined) return { ok: false, error: 'invalid-ipv6' };
+  const family: Family = v4 === undefined ? 6 : 4;
+  const bits = FAMILY_BITS[family];
+  const value = v4 === undefined ? (v6 as bigint) : BigInt(v4);
+  if (slash < 0) return { ok: true, prefix: { family, value, length: bits } };
   const lenText = text.slice(slash + 1);
-  if (!/^[0-9]{1,3}$/.test(lenText) || Number(lenText) > bits) {
-    return { ok: false, error: 'length-out-of-range', family: addr.family, length: lenText };
-  }
+  if (!/^[0-9]{1,3}$/.test(lenText) || Number(lenText) > bits) return { ok: false, error: 'length-out-of-range', family, length: lenText };
   const length = Number(lenText);
-  const network = addr.value & prefixMask(addr.family, length);
-  if (network !== addr.value) return { ok: false, error: 'host-bits', network: { family: addr.family, value: network, length } };
-  return { ok: true, prefix: { family: addr.family, value: addr.value, length } };
-}
-
-/** `parsePrefix` of text with no `:` (IPv4 or invalid), in 32-bit numbers: the same results. */
-function parseIpv4Prefix(text: string, slash: number): PrefixParse {
-  const n = ipv4Number(text, 0, slash < 0 ? text.length : slash);
-  if (n < 0) return { ok: false, error: 'invalid-ipv4' };
-  if (slash < 0) return { ok: true, prefix: { family: 4, value: BigInt(n), length: 32 } };
-  const lenText = text.slice(slash + 1);
-  if (!/^[0-9]{1,3}$/.test(lenText) || Number(lenText) > 32) return { ok: false, error: 'length-out-of-range', family: 4, length: lenText };
-  const length = Number(lenText);
-  // The host part's size as a number (2^32 at /0): exact in a double, unlike a 32-bit shift.
-  const size = 2 ** (32 - length);
-  const network = n - (n % size);
-  if (network !== n) return { ok: false, error: 'host-bits', network: { family: 4, value: BigInt(network), length } };
-  return { ok: true, prefix: { family: 4, value: BigInt(n), length } };
+  // IPv4's host part's size as a number (2^32 at /0): exact in a double, unlike a 32-bit shift.
+  const network = v4 === undefined ? value & prefixMask(family, length) : v4 - (v4 % 2 ** (32 - length));
+  if (network !== (v4 ?? value)) return { ok: false, error: 'host-bits', network: { family, value: BigInt(network), length } };
+  return { ok: true, prefix: { family, value, length } };
 }
 
 export function prefixMask(family: Family, length: number): bigint {
@@ -175,6 +165,8 @@ export function prefixMask(family: Family, length: number): bigint {
 }
 
 export function prefixRange(p: Prefix): AddrRange {
+  // IPv4's end in a double (exact below 2^53): one bigint made, not three.
+  if (p.family === 4) return [p.value, BigInt(Number(p.value) + 2 ** (32 - p.length) - 1)];
   const size = 1n << BigInt(FAMILY_BITS[p.family] - p.length);
   return [p.value, p.value + size - 1n];
 }

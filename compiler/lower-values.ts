@@ -2,7 +2,7 @@
 // (addresses, ports, protocols), with their checks. Takes AST expressions of a resolved program;
 // returns exact, normalised values, or undefined once a mistake is reported.
 import type { AddrExpr, PortExpr, ProtoExpr, ProtoKeyword } from './ast.ts';
-import { FAMILY_BITS, familyMax, formatPrefix, normalizeRanges, parsePrefix, rangesToPrefixTexts, subtractRanges, type AddrRange } from './cidr.ts';
+import { FAMILY_BITS, familyMax, formatPrefix, normalizeRanges, parsePrefix, prefixRange, rangesToPrefixTexts, subtractRanges, type AddrRange } from './cidr.ts';
 import { Code, assertNever, type Diagnostic, type DiagnosticCollector } from './diagnostics.ts';
 import { PROTOCOL_NUMBERS, type AddrSetIr, type PortSetIr } from './ir.ts';
 import { MAX_PORT, normalizePortIntervals } from './port-set.ts';
@@ -229,9 +229,8 @@ export function lowerShiftDiagnostic(d: Diagnostic, file: string, delta: number)
 function lowerAddrLiteral(text: string, span: Span, diagnostics: DiagnosticCollector): AddrValue | undefined {
   const r = parsePrefix(text);
   if (r.ok) {
-    const { family, value, length } = r.prefix;
-    // An IPv4 range's end in a double (exact below 2^53): one bigint made, not three.
-    const range: AddrRange = [value, family === 4 ? BigInt(Number(value) + 2 ** (32 - length) - 1) : value + (1n << BigInt(FAMILY_BITS[family] - length)) - 1n];
+    const { family, length } = r.prefix;
+    const range = prefixRange(r.prefix);
     // A literal is one prefix: its IR needs no range-to-prefix pass. IPv4 text that parses is
     // canonical already (no leading zeros are accepted), so only its length is re-printed.
     const slash = text.indexOf('/');
